@@ -1,0 +1,1 @@
+"""api: the aiohttp application (auth, routes, pages, OpenAPI, metrics)."""

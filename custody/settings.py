@@ -1,0 +1,142 @@
+"""Settings: one frozen dataclass, read once from the environment and an optional TOML file.
+
+Precedence: environment variable > TOML file (``$CUSTODY_CONFIG`` or ``$CUSTODY_HOME/custody.toml``)
+> default.  TOML keys are the environment names in lower case (``s3_bucket = "..."``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_ORIGIN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-:]{0,252}$")
+
+
+class SettingsError(ValueError):
+    """A setting has a value Custody cannot use; the message names the setting."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every knob Custody has.  Field docs are the README's configuration table."""
+
+    #: Data directory: embedded database, file object store, signing keys, spool.
+    home: Path = Path("./var")
+    #: PostgreSQL URL.  Unset: start the embedded PostgreSQL in ``$CUSTODY_HOME/pg``.
+    database_url: str | None = None
+    #: asyncpg pool bounds.
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    #: Object store: ``file`` (``$CUSTODY_HOME/objects``) or ``s3``.  Default: ``s3`` if S3_ENDPOINT is set.
+    store: str = "file"
+    #: S3/MinIO endpoint as ``host:port``.
+    s3_endpoint: str | None = None
+    s3_access_key: str | None = field(default=None, repr=False)
+    s3_secret_key: str | None = field(default=None, repr=False)
+    s3_bucket: str = "custody-evidence"
+    s3_secure: bool = True
+    s3_region: str = "us-east-1"
+    #: Multipart part size for S3 uploads; memory per upload is about two parts.
+    s3_part_size_mib: int = 16
+    #: Log origin host and signing key name (checkpoint origin is ``<origin>/case/<id>``).
+    origin: str = "custody.local"
+    #: HTTP server bind address.
+    host: str = "127.0.0.1"
+    port: int = 8470
+    #: ``json`` for machines, ``text`` for people.
+    log_format: str = "text"
+    log_level: str = "INFO"
+
+    @property
+    def objects_dir(self) -> Path:
+        return self.home / "objects"
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.home / "pg"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read settings once; ``overrides`` (tests, CLI flags) win over everything."""
+        env = dict(os.environ if environ is None else environ)
+        home = Path(env.get("CUSTODY_HOME", "./var"))
+        config_path = Path(env["CUSTODY_CONFIG"]) if "CUSTODY_CONFIG" in env else home / "custody.toml"
+        values: dict[str, Any] = {}
+        if config_path.is_file():
+            with config_path.open("rb") as fh:
+                values.update({k.lower(): v for k, v in tomllib.load(fh).items()})
+        elif "CUSTODY_CONFIG" in env:
+            raise SettingsError(f"CUSTODY_CONFIG={config_path} does not exist")
+        for f in fields(cls):
+            name = _env_name(f.name)
+            if name in env:
+                values[f.name] = env[name]
+        values.update(overrides)
+        if "store" not in values:
+            values["store"] = "s3" if values.get("s3_endpoint") else "file"
+        known = {f.name: f for f in fields(cls)}
+        unknown = set(values) - set(known)
+        if unknown:
+            raise SettingsError(f"unknown settings in {config_path}: {', '.join(sorted(unknown))}")
+        typed = {name: _coerce(name, known[name].type, value) for name, value in values.items()}
+        settings = cls(**typed)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.store not in ("file", "s3"):
+            raise SettingsError(f"CUSTODY_STORE must be 'file' or 's3', not {self.store!r}")
+        if self.store == "s3":
+            missing = [
+                n for n in ("s3_endpoint", "s3_access_key", "s3_secret_key") if not getattr(self, n)
+            ]
+            if missing:
+                raise SettingsError("CUSTODY_STORE=s3 needs " + ", ".join(_env_name(n) for n in missing))
+        if not _ORIGIN_RE.match(self.origin) or "+" in self.origin:
+            raise SettingsError(f"CUSTODY_ORIGIN must be a host name without spaces or '+': {self.origin!r}")
+        if not 5 <= self.s3_part_size_mib <= 5120:
+            raise SettingsError("S3_PART_SIZE_MIB must be between 5 and 5120 (S3 part limits)")
+        if self.db_pool_min < 1 or self.db_pool_max < self.db_pool_min:
+            raise SettingsError("CUSTODY_DB_POOL_MIN/MAX must satisfy 1 <= min <= max")
+        if self.log_format not in ("json", "text"):
+            raise SettingsError("CUSTODY_LOG_FORMAT must be 'json' or 'text'")
+
+
+def _env_name(field_name: str) -> str:
+    if field_name.startswith("s3_") or field_name == "database_url":
+        return field_name.upper()
+    return "CUSTODY_" + field_name.upper()
+
+
+def _coerce(name: str, type_name: Any, value: Any) -> Any:
+    kind = str(type_name)
+    try:
+        if kind == "Path":
+            return Path(value)
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            raise ValueError(value)
+        if kind == "int":
+            return int(value)
+        if kind == "str | None":
+            return str(value) if value not in (None, "") else None
+        return str(value)
+    except ValueError:
+        raise SettingsError(f"{_env_name(name)}: cannot read {value!r} as {kind}") from None

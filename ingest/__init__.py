@@ -1,0 +1,1 @@
+"""ingest: the docking-station agent (USB discovery, PTP/MTP, spool journal, ffmpeg, uploader)."""

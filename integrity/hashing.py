@@ -1,0 +1,84 @@
+"""Content hashing: BLAKE3 (the object's identity) and SHA-256 (what courts know) in one pass.
+
+Integrity contract v1: an object's key is ``blake3/<64 lowercase hex>``; SHA-256 and the byte length
+are recorded beside it.  Both hashers release the GIL on large buffers, so the SHA-256 update of a
+block runs on a helper thread while BLAKE3 hashes the same block on the caller's thread.  BLAKE3 is
+used single-threaded: its own multithreading only pays on large whole buffers, not streamed blocks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+
+from blake3 import blake3
+
+
+#: Below this a thread hand-off costs more than the hash it would overlap.
+OVERLAP_MIN_BYTES = 256 * 1024
+KEY_PREFIX = "blake3/"
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ContentDigest:
+    """What one pass over an object yields."""
+
+    blake3: str
+    sha256: str
+    size: int
+
+    @property
+    def key(self) -> str:
+        return object_key(self.blake3)
+
+
+@cache
+def _sha_pool() -> ThreadPoolExecutor:
+    # A few workers: enough for concurrent uploads to overlap, bounded so they cannot pile up.
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="sha256")
+
+
+class ContentHasher:
+    """Incremental BLAKE3 + SHA-256 + length.  Not thread-safe: one writer at a time."""
+
+    __slots__ = ("_b3", "_sha", "size")
+
+    def __init__(self) -> None:
+        self._b3 = blake3(max_threads=1)
+        self._sha = hashlib.sha256()
+        self.size = 0
+
+    def update(self, data: bytes | bytearray | memoryview) -> None:
+        view = memoryview(data)
+        if view.nbytes >= OVERLAP_MIN_BYTES:
+            pending = _sha_pool().submit(self._sha.update, view)
+            self._b3.update(view)
+            pending.result()
+        else:
+            self._sha.update(view)
+            self._b3.update(view)
+        self.size += view.nbytes
+
+    def digest(self) -> ContentDigest:
+        return ContentDigest(self._b3.hexdigest(), self._sha.hexdigest(), self.size)
+
+
+def digest_bytes(data: bytes | bytearray | memoryview) -> ContentDigest:
+    hasher = ContentHasher()
+    hasher.update(data)
+    return hasher.digest()
+
+
+def is_blake3_hex(value: str) -> bool:
+    return bool(_HEX64.match(value))
+
+
+def object_key(blake3_hex: str) -> str:
+    """The store key for a BLAKE3 hex digest; refuses anything but 64 lowercase hex digits."""
+    if not is_blake3_hex(blake3_hex):
+        raise ValueError(f"not a BLAKE3 hex digest (64 lowercase hex digits): {blake3_hex!r}")
+    return KEY_PREFIX + blake3_hex

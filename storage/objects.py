@@ -1,0 +1,245 @@
+"""The object-store interface: write-once, content-addressed, streaming.
+
+Storage contract: an object is never overwritten and never deleted while retention or a legal hold
+applies; a write streams (hashed while stored, bounded memory); a failed or mismatched write leaves
+nothing visible.  Two implementations: ``FileStore`` (embedded default) and ``S3Store`` (MinIO/S3
+with Object Lock).  ``open_store(settings)`` picks one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import re
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from integrity.hashing import KEY_PREFIX, ContentDigest
+
+if TYPE_CHECKING:
+    from custody.settings import Settings
+
+#: Hashing/writing block: large enough that thread hand-offs are noise, small enough for bounded RSS.
+BLOCK_BYTES = 8 * 1024 * 1024
+_KEY_RE = re.compile(r"^blake3/[0-9a-f]{64}$")
+
+
+class StoreError(Exception):
+    """Base of object-store failures; ``status`` is the HTTP status the API maps it to."""
+
+    status = 500
+    code = "store_error"
+
+
+class BadKey(StoreError):
+    status = 400
+    code = "bad_key"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"invalid object key {key!r}: expected 'blake3/' followed by 64 lowercase hex digits")
+        self.key = key
+
+
+class HashMismatch(StoreError):
+    status = 409
+    code = "hash_mismatch"
+
+    def __init__(self, expected: str, actual: ContentDigest) -> None:
+        super().__init__(
+            f"content hash mismatch: declared blake3 {expected}, received {actual.blake3} "
+            f"({actual.size} bytes); nothing was stored"
+        )
+        self.expected = expected
+        self.actual = actual
+
+
+class ObjectNotFound(StoreError):
+    status = 404
+    code = "object_not_found"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"no object {key}")
+        self.key = key
+
+
+class ObjectLocked(StoreError):
+    """Delete refused: retention or legal hold applies."""
+
+    status = 409
+    code = "object_locked"
+
+
+class RetentionShortened(StoreError):
+    status = 409
+    code = "retention_shortened"
+
+    def __init__(self, key: str, current: dt.datetime, requested: dt.datetime) -> None:
+        super().__init__(
+            f"{key}: retention is until {current.isoformat()}; it can be extended, never shortened "
+            f"(asked for {requested.isoformat()})"
+        )
+
+
+class StoreUnavailable(StoreError):
+    status = 503
+    code = "store_unavailable"
+
+
+def check_key(key: str) -> str:
+    """Return ``key`` if it is ``blake3/<64 lowercase hex>``, else raise BadKey (no path tricks)."""
+    if not isinstance(key, str) or not _KEY_RE.match(key):
+        raise BadKey(str(key))
+    return key
+
+
+def key_hex(key: str) -> str:
+    return check_key(key)[len(KEY_PREFIX):]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """Result of ``put``: the digest, where it lives, and whether this call created it."""
+
+    digest: ContentDigest
+    key: str
+    created: bool
+    version_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    key: str
+    size: int
+    blake3: str
+    retain_until: dt.datetime | None
+    legal_hold: bool
+    version_id: str | None = None
+
+    def locked(self, now: dt.datetime | None = None) -> bool:
+        now = now or dt.datetime.now(dt.UTC)
+        return self.legal_hold or (self.retain_until is not None and self.retain_until > now)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    key: str
+    ok: bool
+    digest: ContentDigest
+
+    @property
+    def expected_blake3(self) -> str:
+        return key_hex(self.key)
+
+
+class ObjectStore(Protocol):
+    """What Custody needs of an object store.  Keys are always ``blake3/<hex>``."""
+
+    name: str
+
+    async def put(
+        self,
+        source: AsyncIterable[bytes],
+        *,
+        expected_blake3: str | None = None,
+        retain_until: dt.datetime | None = None,
+        legal_hold: bool = False,
+    ) -> StoredObject: ...
+
+    def get(self, key: str, *, start: int = 0, length: int | None = None) -> AsyncIterator[bytes]: ...
+
+    async def head(self, key: str) -> ObjectInfo: ...
+
+    async def exists(self, key: str) -> bool: ...
+
+    async def verify(self, key: str) -> VerifyResult: ...
+
+    async def extend_retention(self, key: str, until: dt.datetime) -> None: ...
+
+    async def set_legal_hold(self, key: str, on: bool) -> None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def check(self) -> None:
+        """Raise StoreUnavailable unless the store is reachable and writable."""
+
+    async def close(self) -> None: ...
+
+
+# -- byte sources -------------------------------------------------------------------------------
+
+
+async def rebuffer(source: AsyncIterable[bytes], block: int = BLOCK_BYTES) -> AsyncIterator[bytes]:
+    """Re-chunk a byte stream into ``block``-sized pieces (the last may be shorter, never empty)."""
+    buf = bytearray()
+    async for chunk in source:
+        if not buf and len(chunk) == block:
+            yield bytes(chunk)
+            continue
+        buf += chunk
+        while len(buf) >= block:
+            yield bytes(buf[:block])
+            del buf[:block]
+    if buf:
+        yield bytes(buf)
+
+
+async def file_source(path: str | os.PathLike[str], block: int = BLOCK_BYTES) -> AsyncIterator[bytes]:
+    """Stream a file in blocks, each read off the event loop."""
+    fh = await asyncio.to_thread(open, path, "rb")
+    try:
+        while chunk := await asyncio.to_thread(fh.read, block):
+            yield chunk
+    finally:
+        fh.close()
+
+
+async def bytes_source(data: bytes, block: int = BLOCK_BYTES) -> AsyncIterator[bytes]:
+    for i in range(0, len(data), block):
+        yield data[i : i + block]
+
+
+async def pipelined(source: AsyncIterable[bytes], absorb: Callable[[bytes], Awaitable[None]]) -> None:
+    """Feed blocks to ``absorb`` while the next block is read: reading overlaps hashing/writing.
+
+    ``absorb`` runs shielded, and on any failure (cancellation included) it is allowed to finish
+    before the error propagates: its worker thread may still hold the file the caller cleans up.
+    """
+    pending: asyncio.Future[None] | None = None
+    try:
+        async for block in source:
+            if pending is not None:
+                await asyncio.shield(pending)
+            pending = asyncio.ensure_future(absorb(block))
+        if pending is not None:
+            await asyncio.shield(pending)
+    finally:
+        if pending is not None:
+            await _settle(pending)
+
+
+async def _settle(fut: asyncio.Future[None]) -> None:
+    """Wait until ``fut`` is done, even if we are cancelled meanwhile (the cancel is re-raised)."""
+    cancelled = False
+    while not fut.done():
+        try:
+            await asyncio.wait({fut})
+        except asyncio.CancelledError:
+            cancelled = True
+    if not fut.cancelled():
+        fut.exception()  # mark retrieved: the caller is already handling the real error
+    if cancelled:
+        raise asyncio.CancelledError
+
+
+def open_store(settings: Settings) -> ObjectStore:
+    """The store the settings choose; nothing is contacted until ``check``/first use."""
+    if settings.store == "s3":
+        from storage.s3store import S3Store
+
+        return S3Store.from_settings(settings)
+    from storage.filestore import FileStore
+
+    return FileStore(Path(settings.objects_dir))

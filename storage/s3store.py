@@ -1,0 +1,345 @@
+"""S3Store: MinIO / S3 with Object Lock, on the (synchronous) minio SDK kept off the event loop.
+
+Why the shape:
+- The bucket is created with Object Lock (it cannot be turned on later on MinIO), so versioning is on
+  and a locked version can be neither deleted nor overwritten by anyone.
+- Objects larger than one part stream as a multipart upload straight to ``blake3/<hex>`` when the
+  caller declares the hash, and the upload is *completed only if our own hash matches*; otherwise it
+  is aborted and nothing is ever visible.  Without a declared hash the bytes go to ``staging/`` and
+  are server-side copied to their content address once the hash is known.  Small objects are hashed
+  in memory and written with one PUT.
+- Locks are applied after the write (``PutObjectRetention`` / ``PutObjectLegalHold``), not on the
+  upload itself: S3 requires a checksum header on locked PUTs that the SDK omits over plain HTTP,
+  and some servers silently drop locks given on multipart uploads.  The caller records retain-until
+  in the database as well, and re-applies it if the process died in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import io
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import urllib3
+from minio import Minio
+from minio.commonconfig import COMPLIANCE, ComposeSource
+from minio.datatypes import Part
+from minio.error import S3Error
+from minio.retention import Retention
+
+from integrity.hashing import ContentDigest, ContentHasher
+from storage.objects import (
+    HashMismatch,
+    ObjectInfo,
+    ObjectLocked,
+    ObjectNotFound,
+    RetentionShortened,
+    StoredObject,
+    StoreUnavailable,
+    VerifyResult,
+    check_key,
+    key_hex,
+    pipelined,
+    rebuffer,
+)
+
+if TYPE_CHECKING:
+    from custody.settings import Settings
+
+_NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "NoSuchObject", "ResourceNotFound"}
+READ_BYTES = 1024 * 1024
+
+
+class S3Store:
+    name = "s3"
+
+    def __init__(self, client: Minio, bucket: str, *, part_size: int = 16 * 1024 * 1024) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.part_size = part_size
+        self._bucket_ready = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> S3Store:
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=5, read=120),
+            maxsize=32,
+            retries=urllib3.Retry(total=3, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504)),
+        )
+        client = Minio(
+            settings.s3_endpoint or "",
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+            secure=settings.s3_secure,
+            region=settings.s3_region,
+            http_client=http,
+        )
+        return cls(client, settings.s3_bucket, part_size=settings.s3_part_size_mib * 1024 * 1024)
+
+    async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def ensure_bucket(self) -> None:
+        """Create the bucket with Object Lock if missing; refuse a bucket without it."""
+        if self._bucket_ready:
+            return
+        if not await self._call(self.client.bucket_exists, self.bucket):
+            try:
+                await self._call(self.client.make_bucket, self.bucket, object_lock=True)
+            except S3Error as exc:
+                if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
+        try:
+            await self._call(self.client.get_object_lock_config, self.bucket)
+        except S3Error as exc:
+            raise StoreUnavailable(
+                f"bucket {self.bucket} has no Object Lock; evidence cannot be stored write-once there "
+                "(Object Lock can only be enabled when a bucket is created)"
+            ) from exc
+        self._bucket_ready = True
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def put(
+        self,
+        source: AsyncIterable[bytes],
+        *,
+        expected_blake3: str | None = None,
+        retain_until: dt.datetime | None = None,
+        legal_hold: bool = False,
+    ) -> StoredObject:
+        if expected_blake3 is not None:
+            check_key("blake3/" + expected_blake3)
+        await self.ensure_bucket()
+        blocks = rebuffer(source, self.part_size).__aiter__()
+        first = await anext(blocks, b"")
+        second = await anext(blocks, None)
+        if second is None:
+            stored = await self._put_small(first, expected_blake3)
+        else:
+            stored = await self._put_multipart(_chain(first, second, blocks), expected_blake3)
+        if retain_until is not None:
+            await self._apply_retention(stored.key, retain_until, stored.version_id, extend_only=True)
+        if legal_hold:
+            await self._call(self.client.enable_object_legal_hold, self.bucket, stored.key,
+                             version_id=stored.version_id)
+        return stored
+
+    async def _put_small(self, data: bytes, expected: str | None) -> StoredObject:
+        hasher = ContentHasher()
+        await asyncio.to_thread(hasher.update, data)
+        digest = hasher.digest()
+        if expected is not None and digest.blake3 != expected:
+            raise HashMismatch(expected, digest)
+        existing = await self._stat(digest.key)
+        if existing is not None:
+            return StoredObject(digest, digest.key, created=False, version_id=existing.version_id)
+        result = await self._call(
+            self.client.put_object, self.bucket, digest.key, io.BytesIO(data), len(data),
+            metadata=_meta(digest),
+        )
+        return StoredObject(digest, digest.key, created=True, version_id=result.version_id)
+
+    async def _put_multipart(self, blocks: AsyncIterable[bytes], expected: str | None) -> StoredObject:
+        target = f"blake3/{expected}" if expected else f"staging/{uuid.uuid4().hex}"
+        if expected and (existing := await self._stat(target)) is not None:
+            # Already stored: still hash what we are sent, so a wrong body is reported, not absorbed.
+            digest = await _hash_only(blocks)
+            if digest.blake3 != expected:
+                raise HashMismatch(expected, digest)
+            return StoredObject(digest, target, created=False, version_id=existing.version_id)
+        upload_id: str = await self._call(
+            self.client._create_multipart_upload, self.bucket, target,
+            {"Content-Type": "application/octet-stream"},
+        )
+        hasher = ContentHasher()
+        parts: list[Part] = []
+
+        def send(block: bytes) -> None:
+            hasher.update(block)
+            number = len(parts) + 1
+            etag = self.client._upload_part(self.bucket, target, block, None, upload_id, number)
+            parts.append(Part(number, etag))
+
+        async def absorb(block: bytes) -> None:
+            await asyncio.to_thread(send, block)
+
+        try:
+            await pipelined(blocks, absorb)
+            digest = hasher.digest()
+            if expected is not None and digest.blake3 != expected:
+                raise HashMismatch(expected, digest)
+            # Another writer may have finished the same content meanwhile: keep theirs.
+            if expected and (existing := await self._stat(target)) is not None:
+                raise _AlreadyThere(existing.version_id)
+            result = await self._call(self.client._complete_multipart_upload, self.bucket, target,
+                                      upload_id, parts)
+        except _AlreadyThere as there:
+            await self._abort(target, upload_id)
+            return StoredObject(hasher.digest(), target, created=False, version_id=there.version_id)
+        except BaseException:
+            await asyncio.shield(self._abort(target, upload_id))
+            raise
+        if expected:
+            return StoredObject(digest, target, created=True, version_id=result.version_id)
+        return await self._promote(target, result.version_id, digest)
+
+    async def _promote(self, staging: str, staging_version: str | None, digest: ContentDigest) -> StoredObject:
+        """Copy a staged upload to its content address (server side), then drop the staging copy."""
+        try:
+            existing = await self._stat(digest.key)
+            if existing is None:
+                result = await self._call(
+                    self.client.compose_object, self.bucket, digest.key,
+                    [ComposeSource(self.bucket, staging, version_id=staging_version)],
+                    metadata=_meta(digest),
+                )
+                return StoredObject(digest, digest.key, created=True, version_id=result.version_id)
+            return StoredObject(digest, digest.key, created=False, version_id=existing.version_id)
+        finally:
+            await self._call(self.client.remove_object, self.bucket, staging, version_id=staging_version)
+
+    async def _abort(self, target: str, upload_id: str) -> None:
+        try:
+            await self._call(self.client._abort_multipart_upload, self.bucket, target, upload_id)
+        except S3Error:
+            pass  # the server expires abandoned multipart uploads itself
+
+    # -- locks -------------------------------------------------------------------------------
+
+    async def _apply_retention(self, key: str, until: dt.datetime, version_id: str | None, *,
+                               extend_only: bool) -> None:
+        until = until.astimezone(dt.UTC)
+        info = await self.head(key)
+        if info.retain_until is not None and until <= info.retain_until:
+            if until < info.retain_until and not extend_only:
+                raise RetentionShortened(key, info.retain_until, until)
+            return
+        await self._call(self.client.set_object_retention, self.bucket, key,
+                         Retention(COMPLIANCE, until), version_id=version_id or info.version_id)
+
+    async def extend_retention(self, key: str, until: dt.datetime) -> None:
+        check_key(key)
+        await self._apply_retention(key, until, None, extend_only=False)
+
+    async def set_legal_hold(self, key: str, on: bool) -> None:
+        info = await self.head(key)
+        fn = self.client.enable_object_legal_hold if on else self.client.disable_object_legal_hold
+        await self._call(fn, self.bucket, key, version_id=info.version_id)
+
+    async def delete(self, key: str) -> None:
+        info = await self.head(key)
+        if info.locked():
+            why = "legal hold" if info.legal_hold else f"retention until {info.retain_until}"
+            raise ObjectLocked(f"{key} cannot be deleted: {why}")
+        try:
+            # Always by version: a plain DELETE would only add a delete marker and hide the object.
+            await self._call(self.client.remove_object, self.bucket, key, version_id=info.version_id)
+        except S3Error as exc:
+            if exc.code == "AccessDenied":
+                raise ObjectLocked(f"{key} cannot be deleted: the store refused ({exc.message})") from exc
+            raise
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def _stat(self, key: str) -> Any:
+        try:
+            return await self._call(self.client.stat_object, self.bucket, key)
+        except S3Error as exc:
+            if exc.code in _NOT_FOUND:
+                return None
+            raise
+
+    async def exists(self, key: str) -> bool:
+        check_key(key)
+        await self.ensure_bucket()
+        return await self._stat(key) is not None
+
+    async def head(self, key: str) -> ObjectInfo:
+        check_key(key)
+        await self.ensure_bucket()
+        st = await self._stat(key)
+        if st is None:
+            raise ObjectNotFound(key)
+        headers = {k.lower(): v for k, v in (st.metadata or {}).items()}
+        until = headers.get("x-amz-object-lock-retain-until-date")
+        hold = headers.get("x-amz-object-lock-legal-hold")
+        if hold is None:
+            hold_on = await self._call(self.client.is_object_legal_hold_enabled, self.bucket, key,
+                                       version_id=st.version_id)
+        else:
+            hold_on = hold.upper() == "ON"
+        return ObjectInfo(
+            key=key,
+            size=st.size,
+            blake3=key_hex(key),
+            retain_until=_parse_amz_time(until) if until else None,
+            legal_hold=bool(hold_on),
+            version_id=st.version_id,
+        )
+
+    async def get(self, key: str, *, start: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        check_key(key)
+        await self.ensure_bucket()
+        if length == 0:
+            return
+        try:
+            resp = await self._call(self.client.get_object, self.bucket, key, offset=start, length=length or 0)
+        except S3Error as exc:
+            if exc.code in _NOT_FOUND:
+                raise ObjectNotFound(key) from None
+            raise
+        try:
+            while chunk := await asyncio.to_thread(resp.read, READ_BYTES):
+                yield chunk
+        finally:
+            resp.close()
+            resp.release_conn()
+
+    async def verify(self, key: str) -> VerifyResult:
+        digest = await _hash_only(rebuffer(self.get(key)))
+        return VerifyResult(key=key, ok=digest.blake3 == key_hex(key), digest=digest)
+
+    # -- operations --------------------------------------------------------------------------
+
+    async def check(self) -> None:
+        try:
+            await self.ensure_bucket()
+        except (S3Error, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise StoreUnavailable(f"S3 bucket {self.bucket} is unreachable: {exc}") from exc
+
+    async def close(self) -> None:
+        self.client._http.clear()
+
+
+class _AlreadyThere(Exception):
+    def __init__(self, version_id: str | None) -> None:
+        self.version_id = version_id
+
+
+async def _chain(first: bytes, second: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    yield second
+    async for block in rest:
+        yield block
+
+
+async def _hash_only(blocks: AsyncIterable[bytes]) -> ContentDigest:
+    hasher = ContentHasher()
+
+    async def absorb(block: bytes) -> None:
+        await asyncio.to_thread(hasher.update, block)
+
+    await pipelined(blocks, absorb)
+    return hasher.digest()
+
+
+def _meta(digest: ContentDigest) -> dict[str, Any]:
+    return {"blake3": digest.blake3, "sha256": digest.sha256}
+
+
+def _parse_amz_time(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)

@@ -1,0 +1,232 @@
+"""The object-store contract, run against FileStore and S3Store (loopback S3 server) alike."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import io
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+from blake3 import blake3
+
+from storage.filestore import FileStore
+from storage.objects import (
+    BadKey,
+    HashMismatch,
+    ObjectLocked,
+    ObjectNotFound,
+    ObjectStore,
+    RetentionShortened,
+    bytes_source,
+)
+from storage.s3store import S3Store
+
+MiB = 1024 * 1024
+
+
+def b3(data: bytes) -> str:
+    return blake3(data).hexdigest()
+
+
+async def read_all(store: ObjectStore, key: str, **kw: int) -> bytes:
+    return b"".join([chunk async for chunk in store.get(key, **kw)])
+
+
+async def visible_keys(store: ObjectStore) -> list[str]:
+    """Everything a reader could see in the store: objects, staging copies, temp files."""
+    if isinstance(store, FileStore):
+        return sorted(str(p.relative_to(store.root)) for p in store.root.rglob("*") if p.is_file())
+    assert isinstance(store, S3Store)
+    objs = await asyncio.to_thread(
+        lambda: list(store.client.list_objects(store.bucket, recursive=True, include_version=True))
+    )
+    return sorted(o.object_name for o in objs)
+
+
+async def odd_chunks(data: bytes) -> AsyncIterator[bytes]:
+    """Chunks of awkward sizes, as a network would deliver them."""
+    i, step = 0, 1
+    while i < len(data):
+        yield data[i : i + step]
+        i += step
+        step = min(step * 7 + 3, 3 * MiB + 17)
+
+
+@pytest.mark.parametrize("size", [0, 1, 1000, 12 * MiB + 5])
+async def test_put_get_round_trip(store: ObjectStore, size: int) -> None:
+    data = os.urandom(size)
+    stored = await store.put(odd_chunks(data))
+    assert stored.created
+    assert stored.key == f"blake3/{b3(data)}"
+    assert stored.digest.sha256 == hashlib.sha256(data).hexdigest()
+    assert stored.digest.size == size
+    assert await read_all(store, stored.key) == data
+    info = await store.head(stored.key)
+    assert (info.size, info.blake3, info.legal_hold) == (size, b3(data), False)
+    assert (await store.verify(stored.key)).ok
+
+
+async def test_range_reads_return_exact_bytes(store: ObjectStore) -> None:
+    data = os.urandom(9 * MiB + 3)
+    stored = await store.put(bytes_source(data))
+    for start, length in [(0, 1), (5, 100), (MiB - 1, 2 * MiB + 7), (len(data) - 4, 4)]:
+        assert await read_all(store, stored.key, start=start, length=length) == data[start : start + length]
+    assert await read_all(store, stored.key, start=len(data) - 10) == data[-10:]
+
+
+@pytest.mark.parametrize("size", [10, 11 * MiB])
+async def test_declared_hash_mismatch_stores_nothing(store: ObjectStore, size: int) -> None:
+    data = os.urandom(size)
+    wrong = b3(data + b"x")
+    with pytest.raises(HashMismatch) as err:
+        await store.put(bytes_source(data), expected_blake3=wrong)
+    assert err.value.actual.blake3 == b3(data)
+    assert "nothing was stored" in str(err.value)
+    assert not await store.exists(f"blake3/{wrong}")
+    assert not await store.exists(f"blake3/{b3(data)}")
+    assert await visible_keys(store) == []
+
+
+async def test_declared_hash_match_is_stored(store: ObjectStore) -> None:
+    data = os.urandom(11 * MiB)
+    stored = await store.put(bytes_source(data), expected_blake3=b3(data))
+    assert stored.created and await read_all(store, stored.key) == data
+
+
+async def test_overwrite_refused_same_content_kept_once(store: ObjectStore) -> None:
+    data = os.urandom(6 * MiB)
+    first = await store.put(bytes_source(data))
+    second = await store.put(bytes_source(data), expected_blake3=b3(data))
+    assert first.created and not second.created
+    assert second.key == first.key
+    assert await visible_keys(store) in ([first.key], [_file_path(first.key)])
+
+
+def _file_path(key: str) -> str:
+    hexd = key.split("/")[1]
+    return f"blake3/{hexd[:2]}/{hexd}"
+
+
+async def test_delete_under_retention_refused(store: ObjectStore) -> None:
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+    stored = await store.put(bytes_source(b"evidence under retention"), retain_until=until)
+    info = await store.head(stored.key)
+    assert info.retain_until is not None and abs((info.retain_until - until).total_seconds()) < 1
+    with pytest.raises(ObjectLocked):
+        await store.delete(stored.key)
+    assert await read_all(store, stored.key) == b"evidence under retention"
+
+
+async def test_delete_under_legal_hold_refused(store: ObjectStore) -> None:
+    stored = await store.put(bytes_source(b"evidence under hold"), legal_hold=True)
+    assert (await store.head(stored.key)).legal_hold
+    with pytest.raises(ObjectLocked):
+        await store.delete(stored.key)
+    assert await store.exists(stored.key)
+    await store.set_legal_hold(stored.key, False)
+    await store.delete(stored.key)
+    assert not await store.exists(stored.key)
+
+
+async def test_s3_server_itself_refuses_delete_of_locked_version(store: ObjectStore) -> None:
+    """Not just our check: the S3 server enforces the lock (the bucket has Object Lock)."""
+    if not isinstance(store, S3Store):
+        pytest.skip("server-side Object Lock is an S3 property")
+    stored = await store.put(bytes_source(b"locked"), retain_until=dt.datetime.now(dt.UTC) + dt.timedelta(1))
+    from minio.error import S3Error
+
+    with pytest.raises(S3Error) as err:
+        await asyncio.to_thread(store.client.remove_object, store.bucket, stored.key,
+                                version_id=stored.version_id)
+    assert err.value.code == "AccessDenied"
+
+
+async def test_retention_extends_never_shortens(store: ObjectStore) -> None:
+    now = dt.datetime.now(dt.UTC)
+    stored = await store.put(bytes_source(b"x" * 100), retain_until=now + dt.timedelta(days=10))
+    await store.extend_retention(stored.key, now + dt.timedelta(days=20))
+    info = await store.head(stored.key)
+    assert info.retain_until is not None and info.retain_until > now + dt.timedelta(days=19)
+    with pytest.raises(RetentionShortened):
+        await store.extend_retention(stored.key, now + dt.timedelta(days=5))
+    # A later put of the same bytes with a shorter period does not shorten it either.
+    await store.put(bytes_source(b"x" * 100), retain_until=now + dt.timedelta(days=1))
+    after = await store.head(stored.key)
+    assert after.retain_until == info.retain_until
+
+
+async def test_unlocked_object_can_be_deleted(store: ObjectStore) -> None:
+    stored = await store.put(bytes_source(b"scratch"))
+    await store.delete(stored.key)
+    assert not await store.exists(stored.key)
+    with pytest.raises(ObjectNotFound):
+        await store.head(stored.key)
+
+
+async def test_writer_cancelled_mid_upload_leaves_nothing(store: ObjectStore) -> None:
+    started = asyncio.Event()
+
+    async def stalls() -> AsyncIterator[bytes]:
+        for _ in range(3):
+            yield os.urandom(4 * MiB)
+        started.set()
+        await asyncio.sleep(3600)
+        yield b""
+
+    task = asyncio.create_task(store.put(stalls()))
+    await asyncio.wait_for(started.wait(), 30)
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await visible_keys(store) == []
+
+
+async def test_failing_source_leaves_nothing(store: ObjectStore) -> None:
+    async def breaks() -> AsyncIterator[bytes]:
+        yield os.urandom(7 * MiB)
+        raise ConnectionResetError("client went away")
+
+    with pytest.raises(ConnectionResetError):
+        await store.put(breaks())
+    assert await visible_keys(store) == []
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["../x", "blake3/zz", "blake3/../../etc/passwd", "blake3/" + "A" * 64, "blake3/" + "a" * 63, "", "sha256/" + "a" * 64],
+)
+async def test_bad_keys_rejected(store: ObjectStore, key: str) -> None:
+    with pytest.raises(BadKey, match="blake3/"):
+        await store.head(key)
+    with pytest.raises(BadKey):
+        await store.delete(key)
+    with pytest.raises(BadKey):
+        await read_all(store, key)
+
+
+async def test_bad_declared_hash_rejected(store: ObjectStore) -> None:
+    with pytest.raises(BadKey):
+        await store.put(bytes_source(b"x"), expected_blake3="../../etc")
+
+
+async def test_verify_detects_altered_bytes(store: ObjectStore) -> None:
+    data = os.urandom(2000)
+    stored = await store.put(bytes_source(data))
+    tampered = bytearray(data)
+    tampered[1000] ^= 0x01
+    if isinstance(store, FileStore):
+        path = store.root / _file_path(stored.key)
+        path.chmod(0o644)
+        path.write_bytes(bytes(tampered))
+    else:
+        assert isinstance(store, S3Store)
+        # Someone with raw bucket access writes over the key: a new version appears.
+        await asyncio.to_thread(store.client.put_object, store.bucket, stored.key,
+                                io.BytesIO(bytes(tampered)), len(tampered))
+    result = await store.verify(stored.key)
+    assert not result.ok
+    assert result.digest.blake3 == b3(bytes(tampered))
