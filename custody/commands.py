@@ -1,11 +1,215 @@
-"""Subcommands that arrive with their capabilities (ingest, export, verify, scrub, demo)."""
+"""Subcommands for cases, ingest, bundles, verification, scrub and keys."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import json
+import mimetypes
+import sys
+from pathlib import Path
 from typing import Any
+
+from custody.settings import Settings
 
 
 def register(sub: Any) -> None:
     """Add this module's subcommands to the ``custody`` parser."""
-    _ = (sub, argparse)
+    case = sub.add_parser("case", help="cases").add_subparsers(dest="case_command", required=True)
+    p = case.add_parser("open", help="open a case (its log starts with case.opened)")
+    p.add_argument("case_id")
+    p.add_argument("--title", default="")
+    _actor(p)
+    p.set_defaults(handler=case_open)
+    case.add_parser("list", help="list cases").set_defaults(handler=case_list)
+
+    p = sub.add_parser("ingest", help="store recordings or records in a case and log them")
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--case", required=True, dest="case_id")
+    p.add_argument("--officer", default="")
+    p.add_argument("--camera", default="", help="camera serial")
+    p.add_argument("--station", default="")
+    p.add_argument("--kind", default="evidence.ingested", choices=["evidence.ingested", "record.added"])
+    p.add_argument("--stage", default="", help="for record.added: 启动/调查取证/审核决定/送达执行 stage")
+    _actor(p)
+    p.set_defaults(handler=ingest)
+
+    p = sub.add_parser("log", help="print a case's log entries")
+    p.add_argument("case_id")
+    p.add_argument("--json", action="store_true", help="the raw canonical entries, one per line")
+    p.set_defaults(handler=show_log)
+
+    p = sub.add_parser("export", help="write a case's court bundle")
+    p.add_argument("case_id")
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--with-media", action="store_true", help="include the objects (logged as an access)")
+    p.add_argument("--purpose", default="court bundle export")
+    _actor(p)
+    p.set_defaults(handler=export)
+
+    p = sub.add_parser("verify-bundle", help="verify a bundle offline; exit 0 only when all holds")
+    p.add_argument("bundle", type=Path)
+    p.add_argument("--vkey", action="append", type=Path, help="trusted verifier key file (repeatable)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=verify_bundle_cmd)
+
+    p = sub.add_parser("verify", help="is this exact file evidence in the bundle's case?")
+    p.add_argument("file", type=Path)
+    p.add_argument("--bundle", type=Path, required=True)
+    p.add_argument("--vkey", action="append", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=verify_file_cmd)
+
+    p = sub.add_parser("scrub", help="re-hash stored objects and re-check case trees")
+    p.add_argument("--case", dest="case_id")
+    p.set_defaults(handler=scrub)
+
+    keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command", required=True)
+    keys.add_parser("show", help="print the published verifier keys").set_defaults(handler=keys_show)
+    keys.add_parser("rotate", help="start signing with a new key").set_defaults(handler=keys_rotate)
+
+    p = sub.add_parser("demo", help="the main job on the embedded defaults, start to finish")
+    p.add_argument("--clips", type=int, default=3)
+    p.set_defaults(handler=demo)
+
+
+def _actor(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--actor", default=f"cli:{getpass.getuser()}", help="who is acting (logged)")
+
+
+async def case_open(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.locker import open_locker
+
+    async with open_locker(settings) as locker:
+        result = await locker.log.open_case(args.case_id, args.actor, title=args.title)
+    print(f"opened case {args.case_id} (entry {result.seq}, tree size {result.tree_size})")
+    return 0
+
+
+async def case_list(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.locker import open_locker
+
+    async with open_locker(settings) as locker:
+        for case in await locker.log.list_cases():
+            print(f"{case['id']:<24} {case['size']:>6} entries  opened {case['created_at']:%Y-%m-%d %H:%M} "
+                  f"by {case['created_by']}  {case['title']}")
+    return 0
+
+
+async def ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.probe import ProbeError, probe
+    from storage.locker import open_locker
+    from storage.objects import file_source
+
+    missing = [str(f) for f in args.files if not f.is_file()]
+    if missing:
+        from custody.cli import CliError
+
+        raise CliError("not a file: " + ", ".join(missing))
+    async with open_locker(settings) as locker:
+        for path in args.files:
+            fields: dict[str, Any] = {"file_name": path.name,
+                                      "media_type": mimetypes.guess_type(path.name)[0] or "application/octet-stream"}
+            for name in ("officer", "camera", "station", "stage"):
+                if getattr(args, name):
+                    fields[name] = getattr(args, name)
+            if fields["media_type"].startswith(("video/", "audio/")):
+                try:
+                    facts = await probe(path)
+                    fields.update(facts.as_fields())
+                    if facts.creation_time:
+                        fields["recorded_at"] = facts.creation_time
+                except ProbeError as exc:
+                    fields["probe_error"] = str(exc)[:300]
+            result = await locker.add_object(args.case_id, file_source(path), kind=args.kind,
+                                             actor=args.actor, fields=fields)
+            entry = json.loads(result.body)
+            state = "logged" if result.created else "already logged"
+            print(f"{path.name}: {state} as entry {result.seq} of case {args.case_id}  "
+                  f"blake3 {entry['blake3']}  sha256 {entry['sha256']}  {entry['size']} bytes")
+    return 0
+
+
+async def show_log(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.locker import open_locker
+
+    async with open_locker(settings) as locker:
+        rows = await locker.log.entries(args.case_id)
+        for row in rows:
+            if args.json:
+                sys.stdout.buffer.write(row.body + b"\n")
+            else:
+                entry = json.loads(row.body)
+                extra = entry.get("file_name") or entry.get("title") or entry.get("purpose") or ""
+                print(f"{row.seq:>6}  {entry['time']}  {row.kind:<20} {row.actor:<20} {extra}")
+    return 0
+
+
+async def export(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.locker import open_locker
+
+    async with open_locker(settings) as locker:
+        n_entries, n_objects = await locker.export(args.case_id, args.output, with_media=args.with_media,
+                                                   actor=args.actor, purpose=args.purpose)
+    print(f"wrote {args.output}: {n_entries} entries, {n_objects} objects")
+    return 0
+
+
+def _vkeys(paths: list[Path] | None) -> list[str] | None:
+    if not paths:
+        return None
+    return [line.strip() for p in paths for line in p.read_text().splitlines() if line.strip()]
+
+
+async def verify_bundle_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    from integrity.verify import print_report
+    from integrity.bundle import verify_bundle
+
+    report = verify_bundle(args.bundle, _vkeys(args.vkey))
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
+    else:
+        print_report(report)
+    return 0 if report.ok else 1
+
+
+async def verify_file_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    from integrity.verify import verify_file
+
+    return verify_file(args.file, args.bundle, _vkeys(args.vkey), as_json=args.json)
+
+
+async def scrub(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.locker import open_locker
+
+    async with open_locker(settings) as locker:
+        problems = await locker.scrub(args.case_id)
+    for problem in problems:
+        print(f"SCRUB FAILURE: {problem}")
+    print(f"scrub: {len(problems)} problem(s)" if problems else "scrub: every object and tree verifies")
+    return 1 if problems else 0
+
+
+async def keys_show(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.keys import KeyRing
+
+    ring = KeyRing(settings.keys_dir)
+    current = ring.signer(settings.origin)
+    for vkey in ring.vkeys():
+        mark = "  (current)" if vkey == current.vkey else ""
+        print(vkey + mark)
+    return 0
+
+
+async def keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.keys import KeyRing
+
+    signer = KeyRing(settings.keys_dir).rotate(settings.origin)
+    print(f"now signing with {signer.vkey}; earlier keys stay published for earlier checkpoints")
+    return 0
+
+
+async def demo(args: argparse.Namespace, settings: Settings) -> int:
+    from custody.demo import run_demo
+
+    return await run_demo(settings, clips=args.clips)

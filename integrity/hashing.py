@@ -16,6 +16,8 @@ from functools import cache
 
 from blake3 import blake3
 
+from integrity.errors import ObjectMismatch
+
 
 #: Below this a thread hand-off costs more than the hash it would overlap.
 OVERLAP_MIN_BYTES = 256 * 1024
@@ -34,6 +36,14 @@ class ContentDigest:
     @property
     def key(self) -> str:
         return object_key(self.blake3)
+
+    def check(self, *, blake3: str | None = None, sha256: str | None = None, size: int | None = None,
+              what: str = "object") -> None:
+        """Raise ObjectMismatch naming the first field that differs from what was recorded."""
+        for name, expected, actual in (("size", size, self.size), ("blake3", blake3, self.blake3),
+                                       ("sha256", sha256, self.sha256)):
+            if expected is not None and expected != actual:
+                raise ObjectMismatch(what, name, expected, actual)
 
 
 @cache

@@ -1,0 +1,27 @@
+# One entry point per job; the README, the before-stop hook and .ci/run call these.
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint bench clean
+
+setup:
+	@./deploy/bootstrap.sh
+
+demo: setup            ## the main job on the embedded defaults
+	$(BIN)/custody demo
+
+test: setup            ## the whole test suite, real components
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check custody integrity storage ingest api tests bench
+	$(BIN)/mypy
+
+bench: setup           ## benchmarks against their named peers (slow; prints ratios)
+	@WANT_B3SUM=1 ./deploy/bootstrap.sh
+	$(BIN)/python bench/store_put.py
+	$(BIN)/python bench/log_append.py
+	$(BIN)/python bench/verify.py
+
+clean:
+	rm -rf var

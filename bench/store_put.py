@@ -1,0 +1,141 @@
+"""Benchmark: put a 1 GiB file into each store vs `cp` + `b3sum` + `sha256sum` of the same file.
+
+The store computes BLAKE3, SHA-256 and length in the same pass as it writes, so one pass should beat
+the three tools run one after another (target time ratio <= 1.0 for FileStore) with peak RSS
+<= 128 MiB.  Each put runs in a child process so its peak RSS is its own.
+
+    python bench/store_put.py [--size-mib 1024] [--stores file,s3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def make_file(path: Path, size_mib: int) -> None:
+    block = os.urandom(1024 * 1024)
+    with open(path, "wb") as fh:
+        for i in range(size_mib):
+            fh.write(block[:-8] + i.to_bytes(8, "big"))  # distinct blocks, cheap to generate
+
+
+def run_peer(src: Path, work: Path) -> float:
+    missing = [tool for tool in ("b3sum", "sha256sum", "cp") if shutil.which(tool) is None]
+    if missing:
+        raise SystemExit(f"peer tools missing: {missing} (apt-get install b3sum coreutils)")
+    dst = work / "peer-copy"
+    start = time.perf_counter()
+    subprocess.run(["cp", str(src), str(dst)], check=True)
+    subprocess.run(["sync", "-f", str(dst)], check=True)  # the store fsyncs; so must the peer
+    subprocess.run(["b3sum", str(src)], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["sha256sum", str(src)], check=True, stdout=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - start
+    dst.unlink()
+    return elapsed
+
+
+def run_child(store: str, src: Path, work: Path, endpoint: str | None) -> tuple[float, int]:
+    """Run one put in a child process; returns (seconds, peak RSS bytes)."""
+    cmd = [sys.executable, __file__, "--child", store, "--src", str(src), "--work", str(work)]
+    if endpoint:
+        cmd += ["--endpoint", endpoint]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{store} put failed ({proc.returncode})")
+    return float(out.strip()), usage.ru_maxrss * 1024
+
+
+async def child_put(store_name: str, src: Path, work: Path, endpoint: str | None) -> float:
+    from custody.settings import Settings
+    from storage.objects import file_source, open_store
+
+    if store_name == "file":
+        settings = Settings.from_env({}, home=work / "home")
+    else:
+        settings = Settings.from_env(
+            {}, home=work / "home", store="s3", s3_endpoint=endpoint, s3_access_key="bench",
+            s3_secret_key="bench-secret", s3_secure=False, s3_bucket=f"bench-{os.getpid()}",
+        )
+    store = open_store(settings)
+    await store.check()
+    start = time.perf_counter()
+    stored = await store.put(file_source(src))
+    elapsed = time.perf_counter() - start
+    assert stored.created
+    await store.close()
+    return elapsed
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size-mib", type=int, default=1024)
+    ap.add_argument("--stores", default="file,s3")
+    ap.add_argument("--child")
+    ap.add_argument("--src")
+    ap.add_argument("--work")
+    ap.add_argument("--endpoint")
+    args = ap.parse_args()
+    if args.child:
+        print(asyncio.run(child_put(args.child, Path(args.src), Path(args.work), args.endpoint)))
+        return
+
+    work = Path(tempfile.mkdtemp(prefix="custody-bench-", dir=os.environ.get("BENCH_DIR")))
+    src = work / "sample.bin"
+    make_file(src, args.size_mib)
+    size = args.size_mib * 1024 * 1024
+    peer = run_peer(src, work)
+    print(f"peer  cp+b3sum+sha256sum  {args.size_mib} MiB  {peer:6.2f} s  {size / peer / 1e6:7.1f} MB/s")
+    moto = None
+    try:
+        for store in args.stores.split(","):
+            endpoint = None
+            if store == "s3":
+                port = free_port()
+                moto = subprocess.Popen(
+                    [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )
+                endpoint = f"127.0.0.1:{port}"
+                for _ in range(100):
+                    try:
+                        socket.create_connection(("127.0.0.1", port), 0.1).close()
+                        break
+                    except OSError:
+                        time.sleep(0.1)
+            seconds, rss = run_child(store, src, work, endpoint)
+            target = " (target <= 1.00)" if store == "file" else " (moto server peer-less; for scale)"
+            print(
+                f"store {store:<4} put              {args.size_mib} MiB  {seconds:6.2f} s  "
+                f"{size / seconds / 1e6:7.1f} MB/s  time ratio vs peer {seconds / peer:4.2f}{target}  "
+                f"peak RSS {rss / 2**20:5.1f} MiB (target <= 128)"
+            )
+    finally:
+        if moto is not None:
+            moto.terminate()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

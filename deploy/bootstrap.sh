@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# One-time (and idempotent) set-up on a fresh machine: a virtualenv with Custody and its test tools,
+# plus the system programs it needs (ffmpeg; b3sum for the benchmarks).  Called by `make`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+want_b3sum=${WANT_B3SUM:-0}
+
+"$PYTHON" - <<'PY' || { echo "bootstrap: Python >= 3.11 is required (set PYTHON=...)" >&2; exit 1; }
+import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)
+PY
+
+apt_install() {
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        echo "bootstrap: installing $* with apt-get"
+        if [ ! -f /var/lib/apt/periodic/custody-updated ]; then
+            apt-get update -qq && mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/custody-updated
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    else
+        echo "bootstrap: please install $* (e.g. 'sudo apt-get install $*') and run again" >&2
+        exit 1
+    fi
+}
+
+command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || apt_install ffmpeg
+if [ "$want_b3sum" = 1 ]; then command -v b3sum >/dev/null || apt_install b3sum; fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+# Reinstall only when the project's dependencies changed.
+stamp="$VENV/.custody-installed"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -e '.[test]'
+    touch "$stamp"
+fi

@@ -1,0 +1,390 @@
+"""The per-case log in PostgreSQL: append, checkpoints, proofs.
+
+Appends to one case are serialised by the ``cases`` row lock (``SELECT ... FOR UPDATE``), which
+holds across processes: two servers on one database still produce one gap-free chain.  Within a
+process, concurrent appends to a case are *batched*: one writer task takes everything queued, appends
+it in one transaction and signs one checkpoint for the batch, so 50 concurrent writers cost one lock,
+one commit and one signature per batch instead of fifty.
+
+An append is one transaction: entries, the new perfect-subtree nodes, the new tree head and its
+signed checkpoint commit together or not at all; a killed process leaves no gap and no half entry.
+The checkpoint is signed before commit but handed out only after it, so no checkpoint of state that
+did not commit ever leaves the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from integrity import merkle
+from integrity.canonical import canonical_bytes
+from integrity.checkpoint import Checkpoint, case_origin, sign_checkpoint
+from integrity.note import Signer
+
+#: Common fields every entry has; kind-specific fields may not reuse these names.
+COMMON_FIELDS = frozenset({"v", "case", "seq", "prev", "time", "actor", "kind"})
+ZERO_HASH_HEX = "0" * 64
+#: Upper bound on entries per transaction: keeps one batch's lock time short.
+MAX_BATCH = 500
+
+
+class LogError(Exception):
+    status = 400
+    code = "log_error"
+
+
+class CaseNotFound(LogError):
+    status = 404
+    code = "case_not_found"
+
+    def __init__(self, case_id: str) -> None:
+        super().__init__(f"no case {case_id!r}")
+        self.case_id = case_id
+
+
+class CaseExists(LogError):
+    status = 409
+    code = "case_exists"
+
+
+class BadRange(LogError):
+    status = 422
+    code = "bad_range"
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """An entry before the log gives it its place (seq, prev, time)."""
+
+    kind: str
+    actor: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    blake3: str | None = None  # the object the entry is about, indexed for lookup by hash
+    dedupe: str | None = None  # idempotency: a second draft with the same key returns the first entry
+
+    def __post_init__(self) -> None:
+        clash = COMMON_FIELDS & set(self.fields)
+        if clash:
+            raise LogError(f"entry fields may not override the common fields: {sorted(clash)}")
+        if not self.kind or not self.actor:
+            raise LogError("an entry needs a kind and an actor")
+        canonical_bytes(dict(self.fields))  # refuse floats etc. now, not inside a batch
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """Where an entry landed, and the signed checkpoint of the tree that first contains it."""
+
+    case_id: str
+    seq: int
+    body: bytes
+    leaf_hash: bytes
+    checkpoint: bytes  # signed note, tree size >= seq + 1
+    tree_size: int
+    created: bool  # False: the dedupe key matched an existing entry
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRow:
+    case_id: str
+    seq: int
+    kind: str
+    actor: str
+    at: dt.datetime
+    body: bytes
+    leaf_hash: bytes
+    blake3: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    case_id: str
+    size: int
+    root: bytes
+    note: bytes
+
+
+def rfc3339(t: dt.datetime) -> str:
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+class CaseLog:
+    """Appends, proofs and checkpoints for every case; one instance per process."""
+
+    def __init__(self, pool: asyncpg.Pool, signer: Signer, host: str) -> None:
+        self.pool = pool
+        self.signer = signer
+        self.host = host
+        self._pending: dict[str, list[tuple[Draft, asyncio.Future[Appended]]]] = {}
+        self._writers: dict[str, asyncio.Task[None]] = {}
+
+    # -- cases -------------------------------------------------------------------------------
+
+    async def open_case(
+        self, case_id: str, actor: str, *, title: str = "", meta: Mapping[str, Any] | None = None
+    ) -> Appended:
+        """Create a case and append its ``case.opened`` entry (seq 0) in one transaction."""
+        case_origin(self.host, case_id)  # validates the id the way the checkpoint origin needs it
+        meta = dict(meta or {})
+        draft = Draft("case.opened", actor, {"title": title, **({"meta": meta} if meta else {})})
+        async with self.pool.acquire() as conn, conn.transaction():
+            inserted = await conn.fetchval(
+                """INSERT INTO cases (id, title, meta, created_by, root, last_leaf)
+                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING id""",
+                case_id, title, meta, actor, merkle.EMPTY_ROOT, bytes(32),
+            )
+            if inserted is None:
+                raise CaseExists(f"case {case_id!r} already exists")
+            [result] = await self._append_in_tx(conn, case_id, [draft])
+        return result
+
+    async def case_exists(self, case_id: str) -> bool:
+        return bool(await self.pool.fetchval("SELECT 1 FROM cases WHERE id = $1", case_id))
+
+    async def list_cases(self) -> list[dict[str, Any]]:
+        rows = await self.pool.fetch(
+            "SELECT id, title, meta, created_at, created_by, size FROM cases ORDER BY created_at, id"
+        )
+        return [dict(r) for r in rows]
+
+    # -- appending ---------------------------------------------------------------------------
+
+    async def append(self, case_id: str, draft: Draft) -> Appended:
+        """Append one entry; concurrent calls for the same case share a transaction."""
+        fut: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault(case_id, []).append((draft, fut))
+        if case_id not in self._writers:
+            self._writers[case_id] = asyncio.create_task(self._drain(case_id))
+        return await asyncio.shield(fut)
+
+    async def _drain(self, case_id: str) -> None:
+        try:
+            while queue := self._pending.pop(case_id, None):
+                batch, rest = queue[:MAX_BATCH], queue[MAX_BATCH:]
+                if rest:
+                    self._pending[case_id] = rest + self._pending.get(case_id, [])
+                try:
+                    async with self.pool.acquire() as conn, conn.transaction():
+                        results = await self._append_in_tx(conn, case_id, [d for d, _ in batch])
+                except BaseException as exc:
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc if isinstance(exc, Exception) else LogError(repr(exc)))
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for (_, fut), result in zip(batch, results, strict=True):
+                    if not fut.done():
+                        fut.set_result(result)
+        finally:
+            self._writers.pop(case_id, None)
+            for _, fut in self._pending.pop(case_id, []):
+                if not fut.done():
+                    fut.set_exception(LogError("appender stopped"))
+
+    async def _append_in_tx(
+        self, conn: asyncpg.Connection, case_id: str, drafts: Sequence[Draft]
+    ) -> list[Appended]:
+        head = await conn.fetchrow(
+            "SELECT size, frontier, last_leaf FROM cases WHERE id = $1 FOR UPDATE", case_id
+        )
+        if head is None:
+            raise CaseNotFound(case_id)
+        size: int = head["size"]
+        frontier: list[bytes] = list(head["frontier"])
+        prev: bytes = head["last_leaf"] if size else bytes(32)
+        now = rfc3339(dt.datetime.now(dt.UTC))
+
+        existing = await self._existing_dedupes(conn, case_id, drafts)
+        planned: list[tuple[int, bytes, bytes] | str] = []  # (seq, body, leaf) or a dedupe key
+        seen: dict[str, int] = {}
+        entry_rows: list[tuple[Any, ...]] = []
+        node_rows: list[tuple[str, int, int, bytes]] = []
+        for draft in drafts:
+            if draft.dedupe is not None and (draft.dedupe in existing or draft.dedupe in seen):
+                planned.append(draft.dedupe)
+                continue
+            seq = size
+            entry = {
+                **draft.fields,
+                "v": 1,
+                "case": case_id,
+                "seq": seq,
+                "prev": prev.hex() if seq else ZERO_HASH_HEX,
+                "time": now,
+                "actor": draft.actor,
+                "kind": draft.kind,
+            }
+            body = canonical_bytes(entry)
+            leaf = merkle.leaf_hash(body)
+            frontier, new_nodes = merkle.append_to_frontier(frontier, leaf, size)
+            node_rows.extend((case_id, level, idx, h) for level, idx, h in new_nodes)
+            entry_rows.append((case_id, seq, draft.kind, draft.actor, body, leaf, draft.blake3, draft.dedupe))
+            planned.append((seq, body, leaf))
+            if draft.dedupe is not None:
+                seen[draft.dedupe] = seq
+            prev = leaf
+            size += 1
+
+        checkpoint_note = b""
+        if entry_rows:
+            at = dt.datetime.now(dt.UTC)
+            await conn.executemany(
+                """INSERT INTO entries (case_id, seq, kind, actor, at, body, leaf_hash, blake3, dedupe)
+                   VALUES ($1, $2, $3, $4, $9, $5, $6, $7, $8)""",
+                [(*row, at) for row in entry_rows],
+            )
+            await conn.executemany(
+                "INSERT INTO tree_nodes (case_id, level, idx, hash) VALUES ($1, $2, $3, $4)", node_rows
+            )
+            root = merkle.root_from_frontier(frontier)
+            await conn.execute(
+                "UPDATE cases SET size = $2, root = $3, last_leaf = $4, frontier = $5 WHERE id = $1",
+                case_id, size, root, prev, frontier,
+            )
+            checkpoint_note = sign_checkpoint(Checkpoint(case_origin(self.host, case_id), size, root),
+                                              self.signer)
+            await conn.execute(
+                "INSERT INTO checkpoints (case_id, size, root, note, key_id) VALUES ($1, $2, $3, $4, $5)",
+                case_id, size, root, checkpoint_note.decode(), self.signer.key_id.hex(),
+            )
+        else:
+            latest = await self._latest_checkpoint(conn, case_id)
+            checkpoint_note = latest.note if latest else b""
+
+        results: list[Appended] = []
+        for item in planned:
+            if isinstance(item, str):
+                seq_existing = existing.get(item, seen.get(item))
+                assert seq_existing is not None
+                row = await conn.fetchrow(
+                    "SELECT body, leaf_hash FROM entries WHERE case_id = $1 AND seq = $2", case_id, seq_existing
+                )
+                results.append(Appended(case_id, seq_existing, row["body"], row["leaf_hash"],
+                                        checkpoint_note, size, created=False))
+            else:
+                seq, body, leaf = item
+                results.append(Appended(case_id, seq, body, leaf, checkpoint_note, size, created=True))
+        return results
+
+    @staticmethod
+    async def _existing_dedupes(
+        conn: asyncpg.Connection, case_id: str, drafts: Sequence[Draft]
+    ) -> dict[str, int]:
+        keys = [d.dedupe for d in drafts if d.dedupe is not None]
+        if not keys:
+            return {}
+        rows = await conn.fetch(
+            "SELECT dedupe, seq FROM entries WHERE case_id = $1 AND dedupe = ANY($2::text[])", case_id, keys
+        )
+        return {r["dedupe"]: r["seq"] for r in rows}
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def head(self, case_id: str) -> tuple[int, bytes]:
+        row = await self.pool.fetchrow("SELECT size, root FROM cases WHERE id = $1", case_id)
+        if row is None:
+            raise CaseNotFound(case_id)
+        return row["size"], row["root"]
+
+    async def entries(self, case_id: str, start: int = 0, end: int | None = None) -> list[EntryRow]:
+        """Entries ``start <= seq < end`` in order."""
+        rows = await self.pool.fetch(
+            """SELECT case_id, seq, kind, actor, at, body, leaf_hash, blake3 FROM entries
+               WHERE case_id = $1 AND seq >= $2 AND ($3::bigint IS NULL OR seq < $3) ORDER BY seq""",
+            case_id, start, end,
+        )
+        return [EntryRow(**dict(r)) for r in rows]
+
+    async def entry(self, case_id: str, seq: int) -> EntryRow:
+        rows = await self.entries(case_id, seq, seq + 1)
+        if not rows:
+            raise BadRange(f"case {case_id!r} has no entry {seq}")
+        return rows[0]
+
+    async def entries_for_object(self, blake3_hex: str, case_id: str | None = None) -> list[EntryRow]:
+        rows = await self.pool.fetch(
+            """SELECT case_id, seq, kind, actor, at, body, leaf_hash, blake3 FROM entries
+               WHERE blake3 = $1 AND ($2::text IS NULL OR case_id = $2) ORDER BY case_id, seq""",
+            blake3_hex, case_id,
+        )
+        return [EntryRow(**dict(r)) for r in rows]
+
+    async def _latest_checkpoint(self, conn: Any, case_id: str) -> StoredCheckpoint | None:
+        row = await conn.fetchrow(
+            "SELECT case_id, size, root, note FROM checkpoints WHERE case_id = $1 ORDER BY size DESC LIMIT 1",
+            case_id,
+        )
+        return _checkpoint(row)
+
+    async def checkpoint(self, case_id: str, size: int | None = None) -> StoredCheckpoint:
+        """The latest signed checkpoint, or the one signed at exactly ``size``."""
+        if size is None:
+            found = await self._latest_checkpoint(self.pool, case_id)
+        else:
+            found = _checkpoint(await self.pool.fetchrow(
+                "SELECT case_id, size, root, note FROM checkpoints WHERE case_id = $1 AND size = $2",
+                case_id, size,
+            ))
+        if found is None:
+            if not await self.case_exists(case_id):
+                raise CaseNotFound(case_id)
+            raise BadRange(f"case {case_id!r} has no checkpoint at size {size}")
+        return found
+
+    async def _nodes(self, case_id: str, wanted: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        if not wanted:
+            return {}
+        levels, idxs = zip(*sorted(wanted), strict=True)
+        rows = await self.pool.fetch(
+            """SELECT n.level, n.idx, n.hash FROM tree_nodes n
+               JOIN unnest($2::smallint[], $3::bigint[]) AS w(level, idx)
+                 ON n.level = w.level AND n.idx = w.idx
+               WHERE n.case_id = $1""",
+            case_id, list(levels), list(idxs),
+        )
+        return {(r["level"], r["idx"]): r["hash"] for r in rows}
+
+    async def _with_nodes(self, case_id: str, compute: Any) -> list[bytes]:
+        """Run a proof computation twice: once to learn which nodes it reads, once with them.
+
+        The set of nodes a proof reads depends only on (index, size), never on hash values, so the
+        first pass with placeholder hashes names exactly the rows to fetch, in one query.
+        """
+        wanted: set[tuple[int, int]] = set()
+
+        def record(level: int, idx: int) -> bytes:
+            wanted.add((level, idx))
+            return bytes(32)
+
+        compute(record)
+        nodes = await self._nodes(case_id, wanted)
+        missing = wanted - set(nodes)
+        if missing:
+            raise LogError(f"case {case_id!r}: tree nodes missing from the database: {sorted(missing)[:5]}")
+        proof: list[bytes] = compute(lambda level, idx: nodes[(level, idx)])
+        return proof
+
+    async def inclusion_proof(self, case_id: str, index: int, size: int) -> list[bytes]:
+        current, _ = await self.head(case_id)
+        if not 0 <= index < size <= current:
+            raise BadRange(f"need 0 <= index < size <= {current}; got index {index}, size {size}")
+        return await self._with_nodes(case_id, lambda get: merkle.inclusion_proof(index, size, get))
+
+    async def consistency_proof(self, case_id: str, old_size: int, new_size: int) -> list[bytes]:
+        current, _ = await self.head(case_id)
+        if not 0 <= old_size <= new_size <= current:
+            raise BadRange(f"need 0 <= old <= new <= {current}; got old {old_size}, new {new_size}")
+        return await self._with_nodes(case_id, lambda get: merkle.consistency_proof(old_size, new_size, get))
+
+
+def _checkpoint(row: Any) -> StoredCheckpoint | None:
+    if row is None:
+        return None
+    return StoredCheckpoint(row["case_id"], row["size"], row["root"], row["note"].encode())
