@@ -41,15 +41,6 @@ OBJECTS_DIR = "objects/"
 READ_BYTES = 8 * 1024 * 1024
 ZERO_PREV = "0" * 64
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_README = """\
-This is a Custody evidence bundle (integrity contract v1).
-  checkpoint      signed C2SP tlog-checkpoint of the case log (Ed25519 signed note)
-  entries.jsonl   every log entry, line i = entry i, canonical JSON (RFC 8785 subset)
-  keys/*.vkey     verifier keys of the log (pin one you obtained independently with --vkey)
-  objects/<hex>   the recordings and records, named by their BLAKE3 hash
-Verify: custody verify-bundle <this file> --vkey <key>   (or: python -m integrity.verify)
-"""
-
 
 # -- writing ------------------------------------------------------------------------------------
 
@@ -59,7 +50,6 @@ class BundleWriter:
 
     def __init__(self, path: str | Path) -> None:
         self._zip = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True)
-        self._zip.writestr("README.txt", _README)
 
     def write_checkpoint(self, note: bytes) -> None:
         self._zip.writestr(CHECKPOINT, note)
@@ -202,12 +192,22 @@ def verify_bundle(path: str | Path, vkeys: list[str] | None = None) -> Report:
         report.fail(str(path), exc)
         return report
     with reader:
-        _verify(reader, report, vkeys)
+        try:
+            _verify(reader, report, vkeys)
+        except (zipfile.BadZipFile, OSError, UnicodeDecodeError, ValueError) as exc:
+            # A damaged container is a failed verification with a reason, never a crash.
+            report.fail(report.failure_place or str(path), NoteFormatError(f"unreadable bundle: {exc}"))
     return report
 
 
 def _verify(reader: BundleReader, report: Report, vkeys: list[str] | None) -> None:
     names = reader.names()
+    unexpected = [n for n in names if n not in (CHECKPOINT, ENTRIES)
+                  and not n.startswith((KEYS_DIR, OBJECTS_DIR))]
+    if unexpected:
+        # Nothing rides along unverified: a bundle holds only what the contract names.
+        report.fail(unexpected[0], NoteFormatError(f"unexpected file in bundle: {unexpected[0]}"))
+        return
     if vkeys:
         report.trusted_from = "--vkey"
     else:

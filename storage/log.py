@@ -130,7 +130,10 @@ class CaseLog:
         self, case_id: str, actor: str, *, title: str = "", meta: Mapping[str, Any] | None = None
     ) -> Appended:
         """Create a case and append its ``case.opened`` entry (seq 0) in one transaction."""
-        case_origin(self.host, case_id)  # validates the id the way the checkpoint origin needs it
+        try:
+            case_origin(self.host, case_id)  # validates the id the way the checkpoint origin needs it
+        except ValueError as exc:
+            raise LogError(str(exc)) from None
         meta = dict(meta or {})
         draft = Draft("case.opened", actor, {"title": title, **({"meta": meta} if meta else {})})
         async with self.pool.acquire() as conn, conn.transaction():

@@ -1,0 +1,97 @@
+"""The real `custody` command as a user runs it: the demo end to end, then the offline verifier."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CUSTODY = [sys.executable, "-m", "custody"]
+
+
+def run(args: list[str], home: Path, **kw: object) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "CUSTODY_", "DATABASE_URL"))}
+    env["CUSTODY_HOME"] = str(home)
+    return subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, **kw)  # type: ignore[call-overload]
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> object:
+    if shutil.which("ffmpeg") is None:
+        pytest.fail("ffmpeg is required (the README's set-up installs it)")
+    home = tmp_path_factory.mktemp("home")
+    result = run([*CUSTODY, "demo", "--clips", "2"], home)
+    yield home, result
+    run([*CUSTODY, "db", "stop"], home)
+
+
+def test_demo_ingests_exports_and_verifies(demo_home: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    home, result = demo_home
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "RESULT:      VERIFIED" in result.stdout
+    assert "MATCH: CAM0042_" in result.stdout
+    assert len(list((home / "demo").glob("*.mp4"))) == 2
+
+
+def test_verify_bundle_exit_codes(demo_home: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
+    home, _ = demo_home
+    bundle = next((home / "demo").glob("DEMO-*.zip"))
+    vkey = home / "demo" / "custody.vkey"
+    ok = run([*CUSTODY, "verify-bundle", str(bundle), "--vkey", str(vkey)], home)
+    assert ok.returncode == 0 and "VERIFIED" in ok.stdout
+
+    import zipfile
+
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bundle) as src, zipfile.ZipFile(bad, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name.startswith("objects/") and len(data) > 1000:
+                data = data[:500] + bytes([data[500] ^ 1]) + data[501:]
+            dst.writestr(name, data)
+    failed = run([*CUSTODY, "verify-bundle", str(bad), "--vkey", str(vkey)], home)
+    assert failed.returncode == 1
+    assert "FAILED at objects/" in failed.stdout and "blake3" in failed.stdout
+
+
+def test_scrub_and_log(demo_home: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    home, _ = demo_home
+    scrub = run([*CUSTODY, "scrub"], home)
+    assert scrub.returncode == 0, scrub.stdout + scrub.stderr
+    assert "every object and tree verifies" in scrub.stdout
+    cases = run([*CUSTODY, "case", "list"], home)
+    case_id = cases.stdout.split()[0]
+    log = run([*CUSTODY, "log", case_id], home)
+    assert "evidence.ingested" in log.stdout and "evidence.accessed" in log.stdout
+
+
+def test_standalone_verifier_needs_only_integrity(
+    demo_home: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    """A court's expert copies integrity/ alone; the verifier runs without the rest of Custody."""
+    home, _ = demo_home
+    shutil.copytree(REPO / "integrity", tmp_path / "integrity")
+    bundle = next((home / "demo").glob("DEMO-*.zip"))
+    clip = sorted((home / "demo").glob("*.mp4"))[0]
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "integrity.verify", str(bundle), "--vkey", str(home / "demo" / "custody.vkey"),
+         "--file", str(clip)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("MATCH: ")
+
+
+def test_bad_configuration_is_one_clear_line(tmp_path: Path) -> None:
+    env_home = tmp_path / "h"
+    result = subprocess.run([*CUSTODY, "store", "check"], cwd=REPO, capture_output=True, text=True,
+                            env={**os.environ, "CUSTODY_HOME": str(env_home), "CUSTODY_STORE": "s3",
+                                 "S3_ENDPOINT": "", "S3_ACCESS_KEY": ""}, timeout=60)
+    assert result.returncode == 2
+    assert "CUSTODY_STORE=s3 needs S3_ENDPOINT" in result.stderr
