@@ -10,7 +10,9 @@ index)`` covers leaves ``[index * 2**level, (index + 1) * 2**level)`` — plus, 
 "ephemeral" nodes whose range is cut short by ``n``.  Perfect nodes never change once their last
 leaf exists, so the storage layer persists exactly those (``append_to_frontier`` reports them as
 they complete) and proof generation asks only for perfect nodes complete within the tree size,
-computing the ragged right edge from them: O(log n) reads per proof.
+computing the ragged right edge from them: O(log n) reads per proof.  Which nodes a proof or root
+asks for depends only on the index and sizes, never on hash values, so a caller may first collect
+the addresses with a placeholder getter and then fetch them all in one query.
 """
 
 from __future__ import annotations

@@ -136,16 +136,7 @@ async def database_url(settings: Settings) -> str:
 async def open_pool(settings: Settings, *, run_migrations: bool = True) -> AsyncIterator[asyncpg.Pool]:
     """An asyncpg pool on the configured (or embedded) database, migrated, closed on exit."""
     url = await database_url(settings)
-    try:
-        pool = await asyncpg.create_pool(
-            url,
-            min_size=settings.db_pool_min,
-            max_size=settings.db_pool_max,
-            init=_init_connection,
-            command_timeout=60,
-        )
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+    pool = await create_pool(url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
     try:
         if run_migrations:
             async with pool.acquire() as conn:
@@ -153,6 +144,17 @@ async def open_pool(settings: Settings, *, run_migrations: bool = True) -> Async
         yield pool
     finally:
         await pool.close()
+
+
+async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """An asyncpg pool with Custody's type codecs (jsonb as Python objects)."""
+    try:
+        pool: asyncpg.Pool = await asyncpg.create_pool(
+            url, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=60
+        )
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+    return pool
 
 
 async def ping(pool: asyncpg.Pool) -> None:

@@ -20,6 +20,7 @@ from integrity.canonical import parse_entry
 from integrity.checkpoint import case_origin, open_checkpoint
 from integrity.errors import CanonicalError, UnknownKey
 from integrity.note import Verifier
+from storage import db
 from storage.keys import KeyRing
 from storage.log import BadRange, CaseExists, CaseLog, CaseNotFound, Draft, LogError
 
@@ -110,7 +111,7 @@ async def test_two_logs_on_one_database_share_one_chain(
 ) -> None:
     """Two appenders with their own pools (as two server processes would be) interleave safely."""
     await log.open_case("C-2P", "a")
-    other_pool = await asyncpg.create_pool(database_url, min_size=1, max_size=5)
+    other_pool = await db.create_pool(database_url, min_size=1, max_size=5)
     try:
         other = CaseLog(other_pool, ring.signer(HOST), HOST)
         await asyncio.gather(*(
@@ -195,12 +196,12 @@ async def test_key_rotation_keeps_old_checkpoints_verifiable(log: CaseLog, ring:
 
 CRASHER = textwrap.dedent("""
     import asyncio, sys
-    import asyncpg
+    from storage import db
     from storage.keys import KeyRing
     from storage.log import CaseLog, Draft
 
     async def main(url, keys):
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=20)
+        pool = await db.create_pool(url, min_size=1, max_size=20)
         log = CaseLog(pool, KeyRing(keys).signer("evidence.test"), "evidence.test")
         print("ready", flush=True)
         async def writer(w):
