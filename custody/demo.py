@@ -38,8 +38,8 @@ async def make_clip(path: Path, recorded_at: dt.datetime, seconds: int = CLIP_SE
 
 async def run_demo(settings: Settings, *, clips: int = 3) -> int:
     from ingest.probe import probe
-    from integrity.verify import print_report, verify_file
     from integrity.bundle import verify_bundle
+    from integrity.verify import print_report, verify_file
     from storage.locker import open_locker
     from storage.objects import bytes_source, file_source
 

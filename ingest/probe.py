@@ -63,8 +63,8 @@ async def probe(path: Path) -> MediaFacts:
 def parse_probe(data: dict[str, Any]) -> MediaFacts:
     fmt = data.get("format", {})
     streams = data.get("streams", [])
-    video = next((s for s in streams if s.get("codec_type") == "video"), {})
-    audio = next((s for s in streams if s.get("codec_type") == "audio"), {})
+    video: dict[str, Any] = next((s for s in streams if s.get("codec_type") == "video"), {})
+    audio: dict[str, Any] = next((s for s in streams if s.get("codec_type") == "audio"), {})
     duration = fmt.get("duration")
     tags = {k.lower(): v for k, v in (fmt.get("tags") or {}).items()}
     return MediaFacts(

@@ -18,7 +18,6 @@ from blake3 import blake3
 
 from integrity.errors import ObjectMismatch
 
-
 #: Below this a thread hand-off costs more than the hash it would overlap.
 OVERLAP_MIN_BYTES = 256 * 1024
 KEY_PREFIX = "blake3/"

