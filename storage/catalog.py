@@ -46,3 +46,16 @@ async def get_object(pool: asyncpg.Pool, blake3_hex: str) -> ObjectRow | None:
 async def all_objects(pool: asyncpg.Pool) -> list[ObjectRow]:
     rows = await pool.fetch("SELECT * FROM objects WHERE disposed_at IS NULL ORDER BY stored_at")
     return [ObjectRow(**dict(r)) for r in rows]
+
+
+async def record_scrub(pool: asyncpg.Pool, started: dt.datetime, scope: str, cases: int, objects: int,
+                       problems: list[str]) -> None:
+    await pool.execute(
+        "INSERT INTO scrub_runs (started_at, scope, cases, objects, problems) VALUES ($1, $2, $3, $4, $5)",
+        started, scope, cases, objects, problems,
+    )
+
+
+async def last_scrub(pool: asyncpg.Pool) -> dict[str, Any] | None:
+    row = await pool.fetchrow("SELECT * FROM scrub_runs ORDER BY id DESC LIMIT 1")
+    return dict(row) if row else None

@@ -93,17 +93,23 @@ class Locker:
         return len(rows), len(objects)
 
     async def scrub(self, case_id: str | None = None) -> list[str]:
-        """Re-hash stored objects against their entries and re-check each tree; returns problems."""
+        """Re-hash stored objects against their entries and re-check each tree; returns problems.
+
+        The run and its findings are recorded (``scrub_runs``) and logged at ERROR; nothing is repaired.
+        """
+        started = dt.datetime.now(dt.UTC)
         problems: list[str] = []
         cases = [case_id] if case_id else [c["id"] for c in await self.log.list_cases()]
         verifiers = self.keys.verifiers()
+        checked: set[str] = set()
         for cid in cases:
-            problems += await self._scrub_case(cid, verifiers)
+            problems += await self._scrub_case(cid, verifiers, checked)
         for problem in problems:
             logger.error("scrub: %s", problem)
+        await catalog.record_scrub(self.pool, started, case_id or "*", len(cases), len(checked), problems)
         return problems
 
-    async def _scrub_case(self, case_id: str, verifiers: list[Any]) -> list[str]:
+    async def _scrub_case(self, case_id: str, verifiers: list[Any], checked: set[str]) -> list[str]:
         problems: list[str] = []
         cp = await self.log.checkpoint(case_id)
         try:
@@ -121,6 +127,7 @@ class Locker:
             if not row.blake3 or row.blake3 in seen:
                 continue
             seen.add(row.blake3)
+            checked.add(row.blake3)
             entry = parse_entry(row.body)
             try:
                 result = await self.store.verify("blake3/" + row.blake3)

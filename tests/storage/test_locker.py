@@ -195,3 +195,7 @@ async def test_scrub_clean_then_names_tampered_object_and_entry(
     problems = await locker.scrub("C-100")
     assert any("entry 1" in p and "leaf hash" in p for p in problems)
     assert any("recompute to root" in p for p in problems)
+    from storage.catalog import last_scrub
+
+    run = await last_scrub(pool)
+    assert run is not None and run["scope"] == "C-100" and run["problems"] == problems
