@@ -62,6 +62,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"custody: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        # Domain errors (store, log, principals, integrity) carry a code and a message a user can act on.
+        if isinstance(getattr(exc, "code", None), str):
+            print(f"custody: {exc}", file=sys.stderr)
+            return 1
+        raise
 
 
 async def _db_migrate(args: argparse.Namespace, settings: Settings) -> int:

@@ -68,6 +68,28 @@ def register(sub: Any) -> None:
     keys.add_parser("show", help="print the published verifier keys").set_defaults(handler=keys_show)
     keys.add_parser("rotate", help="start signing with a new key").set_defaults(handler=keys_rotate)
 
+    p = sub.add_parser("serve", help="run the HTTP API server")
+    p.add_argument("--port", type=int)
+    p.set_defaults(handler=serve)
+
+    user = sub.add_parser("user", help="users and their tokens").add_subparsers(dest="user_command", required=True)
+    p = user.add_parser("add", help="create a user and print its token (shown once)")
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=["investigator", "disclosure", "reviewer", "admin"])
+    p.set_defaults(handler=principal_add)
+    user.add_parser("list", help="list users and stations").set_defaults(handler=principal_list)
+    station = sub.add_parser("station", help="docking stations").add_subparsers(dest="station_command", required=True)
+    p = station.add_parser("add", help="enrol a station and print its token (shown once)")
+    p.add_argument("name")
+    p.set_defaults(handler=principal_add, role="station")
+    token = sub.add_parser("token", help="tokens").add_subparsers(dest="token_command", required=True)
+    p = token.add_parser("revoke", help="revoke a user's or station's token")
+    p.add_argument("name")
+    p.set_defaults(handler=token_revoke)
+    p = token.add_parser("reissue", help="replace a token (the old one stops working)")
+    p.add_argument("name")
+    p.set_defaults(handler=token_reissue)
+
     p = sub.add_parser("demo", help="the main job on the embedded defaults, start to finish")
     p.add_argument("--clips", type=int, default=3)
     p.set_defaults(handler=demo)
@@ -213,3 +235,53 @@ async def demo(args: argparse.Namespace, settings: Settings) -> int:
     from custody.demo import run_demo
 
     return await run_demo(settings, clips=args.clips)
+
+
+async def serve(args: argparse.Namespace, settings: Settings) -> int:
+    import dataclasses
+
+    from api.app import serve as run_server
+
+    if args.port:
+        settings = dataclasses.replace(settings, port=args.port)
+    await run_server(settings)
+    return 0
+
+
+async def principal_add(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import db, principals
+
+    async with db.open_pool(settings) as pool:
+        principal, token = await principals.add_principal(pool, args.name, args.role, f"cli:{getpass.getuser()}")
+    print(f"{principal.role} {principal.name} created.  Token (shown once, store it safely):")
+    print(token)
+    return 0
+
+
+async def principal_list(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import db, principals
+
+    async with db.open_pool(settings) as pool:
+        for p in await principals.list_principals(pool):
+            state = f"revoked {p.revoked_at:%Y-%m-%d %H:%M}" if p.revoked_at else "active"
+            print(f"{p.role:<13} {p.name:<32} {state}")
+    return 0
+
+
+async def token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import db, principals
+
+    async with db.open_pool(settings) as pool:
+        await principals.revoke(pool, args.name)
+    print(f"revoked the token of {args.name}")
+    return 0
+
+
+async def token_reissue(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import db, principals
+
+    async with db.open_pool(settings) as pool:
+        token = await principals.reissue_token(pool, args.name)
+    print(f"new token for {args.name} (shown once; the old one no longer works):")
+    print(token)
+    return 0

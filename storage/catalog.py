@@ -59,3 +59,63 @@ async def record_scrub(pool: asyncpg.Pool, started: dt.datetime, scope: str, cas
 async def last_scrub(pool: asyncpg.Pool) -> dict[str, Any] | None:
     row = await pool.fetchrow("SELECT * FROM scrub_runs ORDER BY id DESC LIMIT 1")
     return dict(row) if row else None
+
+
+async def record_evidence(pool: Any, case_id: str, seq: int, kind: str, fields: dict[str, Any]) -> None:
+    """Index an object entry for listing and search (the entry itself stays the record)."""
+    recorded = fields.get("recorded_at")
+    try:
+        recorded_at = dt.datetime.fromisoformat(recorded.replace("Z", "+00:00")) if isinstance(recorded, str) else None
+    except ValueError:
+        recorded_at = None  # the camera's claim is kept verbatim in the entry; only the index skips it
+    await pool.execute(
+        """INSERT INTO evidence (case_id, seq, kind, blake3, size, media_type, file_name, officer, camera,
+                                 station, stage, recorded_at, original_blake3)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING""",
+        case_id, seq, kind, fields["blake3"], fields["size"], fields.get("media_type"), fields.get("file_name"),
+        fields.get("officer"), fields.get("camera"), fields.get("station"), fields.get("stage"), recorded_at,
+        fields.get("original_blake3"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRow:
+    case_id: str
+    seq: int
+    kind: str
+    blake3: str
+    size: int
+    media_type: str | None
+    file_name: str | None
+    officer: str | None
+    camera: str | None
+    station: str | None
+    stage: str | None
+    recorded_at: dt.datetime | None
+    original_blake3: str | None
+
+
+async def case_evidence(pool: asyncpg.Pool, case_id: str) -> list[EvidenceRow]:
+    rows = await pool.fetch("SELECT * FROM evidence WHERE case_id = $1 ORDER BY seq", case_id)
+    return [EvidenceRow(**dict(r)) for r in rows]
+
+
+async def search_cases(pool: asyncpg.Pool, *, case_id: str | None = None, officer: str | None = None,
+                       station: str | None = None, since: dt.datetime | None = None,
+                       until: dt.datetime | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    """Cases matching every given filter; officer/station/date match any evidence item in the case."""
+    rows = await pool.fetch(
+        """SELECT c.id, c.title, c.created_at, c.created_by, c.size,
+                  count(e.seq) AS evidence, min(e.recorded_at) AS first_recorded, max(e.recorded_at) AS last_recorded
+             FROM cases c LEFT JOIN evidence e ON e.case_id = c.id
+            WHERE ($1::text IS NULL OR c.id ILIKE '%' || $1 || '%')
+              AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM evidence x WHERE x.case_id = c.id AND x.officer = $2))
+              AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM evidence x WHERE x.case_id = c.id AND x.station = $3))
+              AND ($4::timestamptz IS NULL OR EXISTS (SELECT 1 FROM evidence x WHERE x.case_id = c.id
+                                                      AND coalesce(x.recorded_at, c.created_at) >= $4))
+              AND ($5::timestamptz IS NULL OR EXISTS (SELECT 1 FROM evidence x WHERE x.case_id = c.id
+                                                      AND coalesce(x.recorded_at, c.created_at) < $5))
+            GROUP BY c.id ORDER BY c.created_at DESC, c.id LIMIT $6 OFFSET $7""",
+        case_id, officer, station, since, until, limit, offset,
+    )
+    return [dict(r) for r in rows]

@@ -70,6 +70,7 @@ class FileStore:
         expected_blake3: str | None = None,
         retain_until: dt.datetime | None = None,
         legal_hold: bool = False,
+        block_bytes: int = BLOCK_BYTES,
     ) -> StoredObject:
         if expected_blake3 is not None:
             check_key("blake3/" + expected_blake3)
@@ -89,7 +90,7 @@ class FileStore:
 
         try:
             try:
-                await pipelined(rebuffer(source, BLOCK_BYTES), absorb)
+                await pipelined(rebuffer(source, block_bytes), absorb)
                 await asyncio.to_thread(os.fsync, fd)
             finally:
                 os.close(fd)

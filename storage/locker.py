@@ -24,13 +24,35 @@ from integrity.errors import IntegrityError
 from integrity.merkle import root_from_leaf_hashes
 from storage import catalog, db
 from storage.keys import KeyRing
-from storage.log import Appended, CaseLog, Draft, EntryRow
-from storage.objects import ObjectStore, StoreError, open_store
+from storage.log import Appended, CaseLog, CaseNotFound, Draft, EntryRow
+from storage.objects import ObjectStore, StoredObject, StoreError, open_store
 
 if TYPE_CHECKING:
     from custody.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Proof that an entry is in a case's log: the exact entry, its inclusion proof, a signed checkpoint."""
+
+    case_id: str
+    seq: int
+    entry: bytes  # the canonical bytes whose leaf hash is proven
+    tree_size: int
+    proof: list[bytes]
+    checkpoint: bytes
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "case": self.case_id,
+            "leaf_index": self.seq,
+            "entry": self.entry.decode(),
+            "tree_size": self.tree_size,
+            "inclusion_proof": [h.hex() for h in self.proof],
+            "checkpoint": self.checkpoint.decode(),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,18 +75,46 @@ class Locker:
     ) -> Appended:
         """Store bytes and log them in a case; the same bytes twice give the first entry back."""
         if not await self.log.case_exists(case_id):
-            from storage.log import CaseNotFound
-
             raise CaseNotFound(case_id)
         stored = await self.store.put(source, expected_blake3=expected_blake3, retain_until=retain_until)
+        return await self.log_object(case_id, stored, kind=kind, actor=actor, fields=fields,
+                                     retain_until=retain_until)
+
+    async def log_object(
+        self,
+        case_id: str,
+        stored: StoredObject,
+        *,
+        kind: str,
+        actor: str,
+        fields: Mapping[str, Any],
+        retain_until: dt.datetime | None = None,
+    ) -> Appended:
+        """Log an object that is already stored (idempotent per case, kind and hash)."""
         await catalog.record_object(self.pool, stored, self.store.name, retain_until)
         digest = stored.digest
-        obj_fields = {"blake3": digest.blake3, "sha256": digest.sha256, "size": digest.size}
+        obj_fields: dict[str, Any] = {"blake3": digest.blake3, "sha256": digest.sha256, "size": digest.size}
         if stored.version_id:
             obj_fields["version_id"] = stored.version_id
         draft = Draft(kind, actor, {**fields, **obj_fields}, blake3=digest.blake3,
                       dedupe=f"{kind}:{digest.blake3}")
-        return await self.log.append(case_id, draft)
+        result = await self.log.append(case_id, draft)
+        if result.created:
+            await catalog.record_evidence(self.pool, case_id, result.seq, kind, {**fields, **obj_fields})
+        return result
+
+    async def receipt(self, case_id: str, seq: int) -> Receipt:
+        """A receipt for entry ``seq`` against the latest signed checkpoint."""
+        cp = await self.log.checkpoint(case_id)
+        row = await self.log.entry(case_id, seq)
+        proof = await self.log.inclusion_proof(case_id, seq, cp.size)
+        return Receipt(case_id, seq, row.body, cp.size, proof, cp.note)
+
+    async def receipt_for(self, appended: Appended) -> Receipt:
+        """A receipt against the checkpoint the append itself produced (no extra checkpoint read)."""
+        proof = await self.log.inclusion_proof(appended.case_id, appended.seq, appended.tree_size)
+        return Receipt(appended.case_id, appended.seq, appended.body, appended.tree_size, proof,
+                       appended.checkpoint)
 
     async def export(self, case_id: str, out: Path, *, with_media: bool = False, actor: str = "cli",
                      purpose: str = "export") -> tuple[int, int]:

@@ -146,6 +146,7 @@ class ObjectStore(Protocol):
         expected_blake3: str | None = None,
         retain_until: dt.datetime | None = None,
         legal_hold: bool = False,
+        block_bytes: int = BLOCK_BYTES,
     ) -> StoredObject: ...
 
     def get(self, key: str, *, start: int = 0, length: int | None = None) -> AsyncIterator[bytes]: ...

@@ -110,6 +110,7 @@ class S3Store:
         expected_blake3: str | None = None,
         retain_until: dt.datetime | None = None,
         legal_hold: bool = False,
+        block_bytes: int = 0,  # unused: S3 parts have their own minimum size (S3_PART_SIZE_MIB)
     ) -> StoredObject:
         if expected_blake3 is not None:
             check_key("blake3/" + expected_blake3)

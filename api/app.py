@@ -1,0 +1,106 @@
+"""The application factory: ``create_app(settings)``; no I/O until the app starts.
+
+Resources are cleanup contexts, opened in order and closed in reverse: the locker (database pool,
+object store, signing key), then the upload manager (whose in-flight sessions are cancelled cleanly
+on shutdown, after aiohttp has let running requests finish).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import signal
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from api.appkeys import LOCKER, METRICS, PRINCIPAL, REQUEST_ID, SETTINGS, UPLOADS
+from api.auth import TOKENS, TokenCache
+from api.errors import error_middleware
+from api.metrics import Metrics
+from api.routes import add_routes
+from custody.settings import Settings
+from storage.intake import UploadManager
+from storage.locker import open_locker
+
+logger = logging.getLogger("custody.http")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Request id, one structured log line, latency and count per route."""
+    incoming = request.headers.get("X-Request-Id", "")
+    rid = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request[REQUEST_ID] = rid
+    start = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        if not response.prepared:
+            response.headers["X-Request-Id"] = rid
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+    finally:
+        elapsed = time.perf_counter() - start
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        metrics = request.app[METRICS]
+        metrics.requests.labels(request.method, route, str(status)).inc()
+        metrics.latency.labels(route).observe(elapsed)
+        principal = request.get(PRINCIPAL)
+        logger.info("%s %s %d %.1fms", request.method, request.path, status, elapsed * 1000,
+                    extra={"request_id": rid, "status": status, "route": route,
+                           "principal": principal.actor if principal else None,
+                           "duration_ms": round(elapsed * 1000, 2)})
+
+
+async def _locker_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with open_locker(app[SETTINGS]) as locker:
+        app[LOCKER] = locker
+        yield
+
+
+async def _uploads_ctx(app: web.Application) -> AsyncIterator[None]:
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    manager = UploadManager(app[LOCKER], owner)
+    app[UPLOADS] = manager
+    yield
+    await manager.close()
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[observe, error_middleware], client_max_size=1024 * 1024)
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app[TOKENS] = TokenCache()
+    app.cleanup_ctx.append(_locker_ctx)
+    app.cleanup_ctx.append(_uploads_ctx)
+    add_routes(app)
+    return app
+
+
+async def serve(settings: Settings) -> None:
+    """Serve until SIGINT/SIGTERM; in-flight requests then get up to a minute to finish."""
+    runner = web.AppRunner(create_app(settings), access_log=None, shutdown_timeout=60)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    logger.info("custody serving on http://%s:%d (API docs at /api/v1/docs)", settings.host, settings.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        logger.info("shutting down: finishing in-flight requests")
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,165 @@
+"""Cases, their evidence and text records, and reading evidence (with HTTP Range, always logged)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from api.appkeys import LOCKER, METRICS
+from api.auth import principal_of
+from api.errors import BadRequest, NotFound, TooLarge
+from api.params import (
+    blake3_param,
+    json_object,
+    json_response,
+    purpose,
+    query_int,
+    query_time,
+    text_field,
+)
+from storage import catalog
+from storage.log import Draft
+
+#: Enforcement stages a text record belongs to (§三): initiation, investigation and evidence
+#: collection, review and decision, service and execution.
+STAGES = {"initiation": "启动", "investigation": "调查取证", "decision": "审核决定", "execution": "送达执行"}
+MAX_RECORD_BYTES = 2 * 1024**3
+#: Reads by one person of one object for one purpose within this window share one access entry,
+#: so a browser seeking through a video does not write hundreds of entries.
+ACCESS_WINDOW_SECONDS = 600
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+async def create_case(request: web.Request) -> web.Response:
+    """Open a case; its log starts with ``case.opened``."""
+    body = await json_object(request)
+    case_id = text_field(body, "id", required=True, max_len=64)
+    title = text_field(body, "title", max_len=500) or ""
+    assert case_id is not None
+    opened = await request.app[LOCKER].log.open_case(case_id, principal_of(request).actor, title=title)
+    return json_response({"id": case_id, "title": title, "size": opened.tree_size,
+                          "checkpoint": opened.checkpoint.decode()}, status=201)
+
+
+async def list_cases(request: web.Request) -> web.Response:
+    """Search cases by id, officer, station and recording date range."""
+    locker = request.app[LOCKER]
+    rows = await catalog.search_cases(
+        locker.pool, case_id=request.query.get("id"), officer=request.query.get("officer"),
+        station=request.query.get("station"), since=query_time(request, "from"), until=query_time(request, "to"),
+        limit=query_int(request, "limit", 100, minimum=1, maximum=1000), offset=query_int(request, "offset", 0),
+    )
+    return json_response({"cases": rows})
+
+
+async def get_case(request: web.Request) -> web.Response:
+    locker = request.app[LOCKER]
+    case_id = request.match_info["case"]
+    size, root = await locker.log.head(case_id)
+    cp = await locker.log.checkpoint(case_id)
+    evidence = await catalog.case_evidence(locker.pool, case_id)
+    return json_response({"id": case_id, "size": size, "root": root.hex(), "checkpoint": cp.note.decode(),
+                          "evidence": [e.__dict__ for e in evidence]})
+
+
+async def case_evidence(request: web.Request) -> web.Response:
+    locker = request.app[LOCKER]
+    case_id = request.match_info["case"]
+    await locker.log.head(case_id)  # 404 for an unknown case
+    evidence = await catalog.case_evidence(locker.pool, case_id)
+    return json_response({"case": case_id, "evidence": [e.__dict__ for e in evidence]})
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(start, length) of a single ``bytes=`` range, None for the whole object; 416 if unsatisfiable."""
+    if not header:
+        return None
+    m = _RANGE.match(header.strip())
+    if not m or (not m.group(1) and not m.group(2)):
+        raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    first, last = m.group(1), m.group(2)
+    if first:
+        start = int(first)
+        end = min(int(last), size - 1) if last else size - 1
+    else:
+        start, end = max(size - int(last), 0), size - 1
+    if start >= size or end < start:
+        raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    return start, end - start + 1
+
+
+async def read_object(request: web.Request) -> web.StreamResponse:
+    """Stream a case's object (Range supported); the read is logged before a byte leaves."""
+    locker = request.app[LOCKER]
+    case_id = request.match_info["case"]
+    hexd = blake3_param(request.match_info["blake3"])
+    why = purpose(request)
+    items = [e for e in await catalog.case_evidence(locker.pool, case_id) if e.blake3 == hexd]
+    if not items:
+        raise NotFound(f"case {case_id!r} holds no object {hexd}")
+    item = items[0]
+    span = parse_range(request.headers.get("Range"), item.size)
+    action = "download" if request.query.get("download") else "view"
+    principal = principal_of(request)
+    bucket = int(dt.datetime.now(dt.UTC).timestamp()) // ACCESS_WINDOW_SECONDS
+    await locker.log.append(case_id, Draft(
+        "evidence.accessed", principal.actor,
+        {"action": action, "purpose": why, "object": hexd, "file_name": item.file_name or ""},
+        dedupe=f"access:{principal.actor}:{hexd}:{action}:{bucket}:{why}"[:500],
+    ))
+    request.app[METRICS].evidence_reads.labels(action).inc()
+    headers = {"Accept-Ranges": "bytes", "ETag": f'"{hexd}"', "Cache-Control": "private, no-store",
+               "X-Content-Type-Options": "nosniff"}
+    if action == "download":
+        headers["Content-Disposition"] = f"attachment; filename=\"{_safe_name(item.file_name or hexd)}\""
+    start, length = (0, item.size) if span is None else span
+    if span is not None:
+        headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{item.size}"
+    resp = web.StreamResponse(status=206 if span else 200, headers=headers)
+    resp.content_type = item.media_type.split(";")[0] if item.media_type else "application/octet-stream"
+    resp.content_length = length
+    await resp.prepare(request)
+    async for chunk in locker.store.get("blake3/" + hexd, start=start, length=length):
+        await resp.write(chunk)
+    await resp.write_eof()
+    return resp
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:120]
+
+
+async def add_record(request: web.Request) -> web.Response:
+    """Add a text record (document, scan, form, notice) to a case: stored write-once, logged."""
+    locker = request.app[LOCKER]
+    case_id = request.match_info["case"]
+    stage = request.query.get("stage", "")
+    if stage not in STAGES:
+        raise BadRequest(f"stage must be one of {', '.join(STAGES)} ({', '.join(STAGES.values())})")
+    file_name = request.query.get("file_name", "")
+    if not file_name or len(file_name) > 255 or "/" in file_name or "\\" in file_name:
+        raise BadRequest("file_name is required: a plain name of at most 255 characters, no path")
+    if request.content_length is not None and request.content_length > MAX_RECORD_BYTES:
+        raise TooLarge(f"records are limited to {MAX_RECORD_BYTES} bytes")
+    await locker.log.head(case_id)
+
+    async def body() -> AsyncIterator[bytes]:
+        seen = 0
+        async for chunk in request.content.iter_chunked(1024 * 1024):
+            seen += len(chunk)
+            if seen > MAX_RECORD_BYTES:
+                raise TooLarge(f"records are limited to {MAX_RECORD_BYTES} bytes")
+            yield chunk
+
+    fields = {"file_name": file_name, "media_type": request.content_type or "application/octet-stream",
+              "stage": stage, "stage_zh": STAGES[stage]}
+    if request.query.get("title"):
+        fields["title"] = request.query["title"][:500]
+    appended = await locker.add_object(case_id, body(), kind="record.added", actor=principal_of(request).actor,
+                                       fields=fields)
+    receipt = await locker.receipt_for(appended)
+    return json_response({"created": appended.created, "receipt": receipt.as_json()},
+                         status=201 if appended.created else 200)

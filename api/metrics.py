@@ -1,0 +1,29 @@
+"""Prometheus metrics, one registry per application (tests run several apps in one process)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.requests = Counter("custody_http_requests", "HTTP requests", ["method", "route", "status"], registry=r)
+        self.latency = Histogram("custody_http_request_seconds", "HTTP request latency", ["route"], registry=r,
+                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))
+        self.uploads = Counter("custody_uploads", "Completed uploads by result", ["result"], registry=r)
+        self.upload_bytes = Counter("custody_upload_bytes", "Bytes received in upload chunks", registry=r)
+        self.hash_mismatches = Counter("custody_hash_mismatches", "Uploads whose bytes did not match the "
+                                       "declared BLAKE3", registry=r)
+        self.evidence_reads = Counter("custody_evidence_reads", "Evidence objects read", ["action"], registry=r)
+        self.scrub_problems = Gauge("custody_scrub_problems", "Problems found by the last scrub run", registry=r)
+        self.scrub_last_run = Gauge("custody_scrub_last_run_timestamp_seconds", "When the last scrub finished",
+                                    registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

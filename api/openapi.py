@@ -1,0 +1,84 @@
+"""The OpenAPI 3.1 document, generated from the route table so it cannot drift from the routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from custody import __version__
+
+ERROR_SCHEMA = {"type": "object", "required": ["error", "message"],
+                "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}
+
+
+def build_spec() -> dict[str, Any]:
+    from api.routes import ENDPOINTS
+
+    paths: dict[str, dict[str, Any]] = {}
+    for e in ENDPOINTS:
+        op: dict[str, Any] = {
+            "summary": e.summary,
+            "operationId": f"{e.method.lower()}_{e.handler.__name__}",
+            "parameters": [{"name": n, "in": where, "required": req, "schema": {"type": t}}
+                           for n, where, t, req in e.params],
+            "responses": {},
+        }
+        if e.roles is None:
+            op["security"] = []
+        else:
+            op["x-roles"] = list(e.roles)
+            op["responses"]["401"] = {"description": "no or bad token", "content": _json(ERROR_SCHEMA)}
+            op["responses"]["403"] = {"description": "role not allowed", "content": _json(ERROR_SCHEMA)}
+        if e.body:
+            binary = {"type": "string", "format": "binary"}
+            schema = e.body_schema or (binary if "octet" in e.body else {"type": "object"})
+            op["requestBody"] = {"required": True, "content": {e.body: {"schema": schema}}}
+        for status in e.responses:
+            if status < 400:
+                content = ({e.produces: {"schema": {"type": "string"}}} if e.produces != "application/json"
+                           else _json({"type": "object"}))
+                op["responses"][str(status)] = {"description": "success", "content": content}
+            else:
+                op["responses"][str(status)] = {"description": "error", "content": _json(ERROR_SCHEMA)}
+        op["responses"].setdefault("400", {"description": "bad input", "content": _json(ERROR_SCHEMA)})
+        paths.setdefault(e.path, {})[e.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Custody", "version": __version__,
+                 "description": "Evidence locker: uploads from docking stations, cases, verification, "
+                                "and the per-case Merkle log (integrity contract v1)."},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+        "paths": paths,
+    }
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+async def spec_handler(request: web.Request) -> web.Response:
+    return web.json_response(build_spec())
+
+
+DOCS_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Custody API</title>
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
+code{background:#f3f3f3;padding:0 .2em}td,th{padding:.2em .6em;text-align:left;vertical-align:top}
+tr:nth-child(even){background:#fafafa}</style></head><body>
+<h1>Custody API</h1><p>Machine-readable: <a href="/api/v1/openapi.json">openapi.json</a>.
+Every route but the public ones needs <code>Authorization: Bearer &lt;token&gt;</code>.</p>
+<table><tr><th>method</th><th>path</th><th>roles</th><th>what</th></tr>%ROWS%</table></body></html>"""
+
+
+async def docs_handler(request: web.Request) -> web.Response:
+    import html
+
+    from api.routes import ENDPOINTS
+
+    rows = "".join(
+        f"<tr><td>{e.method}</td><td><code>{html.escape(e.path)}</code></td>"
+        f"<td>{html.escape(', '.join(e.roles) if e.roles else 'public')}</td><td>{html.escape(e.summary)}</td></tr>"
+        for e in ENDPOINTS
+    )
+    return web.Response(text=DOCS_PAGE.replace("%ROWS%", rows), content_type="text/html")

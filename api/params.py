@@ -1,0 +1,131 @@
+"""Request parsing with clear 400/422 errors: query integers, JSON bodies, hashes, purposes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import Any
+
+from aiohttp import web
+
+from api.errors import BadRequest, Unprocessable
+
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+MAX_JSON_BYTES = 256 * 1024
+
+
+def query_int(request: web.Request, name: str, default: int | None = None, *, minimum: int = 0,
+              maximum: int = 2**62) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        if default is None:
+            raise BadRequest(f"query parameter {name!r} is required")
+        return default
+    if not re.fullmatch(r"-?[0-9]{1,19}", raw):
+        raise BadRequest(f"query parameter {name!r} must be an integer, not {raw[:40]!r}")
+    value = int(raw)
+    if not minimum <= value <= maximum:
+        raise BadRequest(f"query parameter {name!r} must be between {minimum} and {maximum}")
+    return value
+
+
+def query_time(request: web.Request, name: str) -> dt.datetime | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(f"query parameter {name!r} must be an ISO 8601 date or time") from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def blake3_param(value: str, name: str = "blake3") -> str:
+    if not HEX64.match(value):
+        raise BadRequest(f"{name} must be 64 lowercase hex digits (a BLAKE3 hash)")
+    return value
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
+        raise BadRequest(f"JSON body larger than {MAX_JSON_BYTES} bytes")
+    raw = await request.content.read(MAX_JSON_BYTES + 1)
+    if len(raw) > MAX_JSON_BYTES:
+        raise BadRequest(f"JSON body larger than {MAX_JSON_BYTES} bytes")
+    try:
+        body = json.loads(raw, parse_float=_no_float)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    return body
+
+
+def _no_float(text: str) -> Any:
+    raise ValueError(f"numbers must be integers (got {text}); evidence records have no floats")
+
+
+def text_field(body: dict[str, Any], name: str, *, required: bool = False, max_len: int = 255,
+               pattern: str | None = None) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise Unprocessable(f"{name!r} is required")
+        return None
+    if not isinstance(value, str) or not value or len(value) > max_len:
+        raise Unprocessable(f"{name!r} must be a non-empty string of at most {max_len} characters")
+    if pattern and not re.fullmatch(pattern, value):
+        raise Unprocessable(f"{name!r} has an invalid form")
+    if any(ord(c) < 0x20 for c in value):
+        raise Unprocessable(f"{name!r} must not contain control characters")
+    return value
+
+
+def int_field(body: dict[str, Any], name: str, *, required: bool = False, minimum: int = 0,
+              maximum: int = 2**53 - 1) -> int | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise Unprocessable(f"{name!r} is required")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise Unprocessable(f"{name!r} must be an integer between {minimum} and {maximum}")
+    return value
+
+
+def rfc3339_field(body: dict[str, Any], name: str) -> str | None:
+    value = text_field(body, name, max_len=40)
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise Unprocessable(f"{name!r} must be an RFC 3339 time such as 2026-11-27T08:30:00Z") from None
+    if parsed.tzinfo is None:
+        raise Unprocessable(f"{name!r} must carry a time zone (Z or +08:00)")
+    return value
+
+
+def purpose(request: web.Request) -> str:
+    """Why evidence is being read: required, recorded in the access entry."""
+    value = request.query.get("purpose") or request.headers.get("X-Custody-Purpose")
+    if not value or not value.strip():
+        raise BadRequest("reading evidence needs a stated purpose (?purpose=... or X-Custody-Purpose)")
+    value = value.strip()
+    if len(value) > 500:
+        raise BadRequest("purpose is limited to 500 characters")
+    return value
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, text=json.dumps(data, ensure_ascii=False, default=_default),
+                        content_type="application/json")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(type(value))

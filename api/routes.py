@@ -1,0 +1,141 @@
+"""The one route table: path, method, handler, roles allowed, and what the OpenAPI document says.
+
+Roles are part of the route, not scattered through handlers, so the role matrix is readable here
+and tested from this table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from api import cases, ops, uploads, verify
+from api.auth import guard
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+STAFF = ("investigator", "disclosure", "reviewer", "admin")
+READERS = ("investigator", "reviewer", "admin")  # may see evidence content
+INVESTIGATORS = ("investigator", "admin")
+ADMIN = ("admin",)
+STATION = ("station",)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    roles: tuple[str, ...] | None  # None: public, no case data behind it
+    summary: str
+    params: tuple[tuple[str, str, str, bool], ...] = ()  # (name, in, type, required)
+    body: str | None = None  # request content type
+    body_schema: dict[str, Any] = field(default_factory=dict)
+    responses: tuple[int, ...] = (200,)
+    produces: str = "application/json"
+
+
+CASE = ("case", "path", "string", True)
+BLAKE3 = ("blake3", "path", "string", True)
+UPLOAD = ("upload", "path", "string", True)
+
+UPLOAD_SCHEMA = {
+    "type": "object",
+    "required": ["blake3", "size", "file_name"],
+    "properties": {
+        "blake3": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "size": {"type": "integer", "minimum": 0},
+        "file_name": {"type": "string", "maxLength": 255},
+        "kind": {"type": "string", "enum": ["original", "proxy", "record"]},
+        "case": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
+        "officer": {"type": "string"}, "camera": {"type": "string"}, "station": {"type": "string"},
+        "media_type": {"type": "string"}, "recorded_at": {"type": "string", "format": "date-time"},
+        "duration_ms": {"type": "integer"}, "width": {"type": "integer"}, "height": {"type": "integer"},
+        "video_codec": {"type": "string"}, "audio_codec": {"type": "string"},
+        "original_blake3": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "ffmpeg": {"type": "object", "properties": {"command": {"type": "string"}, "version": {"type": "string"}}},
+    },
+}
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("GET", "/healthz", ops.healthz, None, "Database and object store reachable", responses=(200, 503)),
+    Endpoint("GET", "/metrics", ops.metrics, ADMIN, "Prometheus metrics", produces="text/plain"),
+    Endpoint("GET", "/api/v1/keys", verify.keys, None, "Published verifier keys (vkeys) of the log"),
+    Endpoint("GET", "/api/v1/principals", ops.list_principals, ADMIN, "Users and stations"),
+    Endpoint("POST", "/api/v1/principals", ops.add_principal, ADMIN, "Create a user or station; returns its token once",
+             body="application/json", responses=(201, 409, 422),
+             body_schema={"type": "object", "required": ["name", "role"],
+                          "properties": {"name": {"type": "string"}, "role": {"type": "string"}}}),
+    Endpoint("DELETE", "/api/v1/principals/{name}", ops.revoke_principal, ADMIN, "Revoke a token",
+             params=(("name", "path", "string", True),), responses=(200, 404)),
+    Endpoint("POST", "/api/v1/uploads", uploads.create_upload, STATION,
+             "Declare an upload (size, BLAKE3, metadata); 200 with the receipt if already logged",
+             body="application/json", body_schema=UPLOAD_SCHEMA, responses=(200, 201, 403, 404, 422)),
+    Endpoint("GET", "/api/v1/uploads/{upload}", uploads.upload_status, STATION, "Where to resume an upload",
+             params=(UPLOAD,), responses=(200, 404)),
+    Endpoint("PUT", "/api/v1/uploads/{upload}", uploads.put_chunk, STATION,
+             "Send bytes from ?offset=N; the last byte commits and returns the receipt",
+             params=(UPLOAD, ("offset", "query", "integer", True)), body="application/octet-stream",
+             responses=(200, 404, 409)),
+    Endpoint("DELETE", "/api/v1/uploads/{upload}", uploads.abort_upload, STATION, "Abandon an upload",
+             params=(UPLOAD,), responses=(200, 404, 409)),
+    Endpoint("POST", "/api/v1/cases", cases.create_case, INVESTIGATORS, "Open a case", body="application/json",
+             responses=(201, 409, 422),
+             body_schema={"type": "object", "required": ["id"],
+                          "properties": {"id": {"type": "string"}, "title": {"type": "string"}}}),
+    Endpoint("GET", "/api/v1/cases", cases.list_cases, STAFF, "Search cases by id, officer, station, date range",
+             params=(("id", "query", "string", False), ("officer", "query", "string", False),
+                     ("station", "query", "string", False), ("from", "query", "string", False),
+                     ("to", "query", "string", False), ("limit", "query", "integer", False),
+                     ("offset", "query", "integer", False))),
+    Endpoint("GET", "/api/v1/cases/{case}", cases.get_case, STAFF, "A case: tree head, checkpoint, evidence",
+             params=(CASE,), responses=(200, 404)),
+    Endpoint("GET", "/api/v1/cases/{case}/evidence", cases.case_evidence, STAFF,
+             "Originals, proxies and text records of a case", params=(CASE,), responses=(200, 404)),
+    Endpoint("GET", "/api/v1/cases/{case}/objects/{blake3}", cases.read_object, READERS,
+             "Read an object (HTTP Range supported); logged as evidence.accessed with the stated purpose",
+             params=(CASE, BLAKE3, ("purpose", "query", "string", True), ("download", "query", "string", False)),
+             responses=(200, 206, 400, 404, 416), produces="application/octet-stream"),
+    Endpoint("POST", "/api/v1/cases/{case}/records", cases.add_record, INVESTIGATORS,
+             "Add a text record (document, scan, form, notice) at an enforcement stage",
+             params=(CASE, ("stage", "query", "string", True), ("file_name", "query", "string", True),
+                     ("title", "query", "string", False)),
+             body="application/octet-stream", responses=(200, 201, 400, 404, 413)),
+    Endpoint("GET", "/api/v1/cases/{case}/checkpoint", verify.checkpoint, STAFF,
+             "Latest signed checkpoint (C2SP signed note), or the one at ?size=N",
+             params=(CASE, ("size", "query", "integer", False)), responses=(200, 404, 422), produces="text/plain"),
+    Endpoint("GET", "/api/v1/cases/{case}/entries", verify.entries, STAFF,
+             "Entries start <= seq < end as JSON lines of the exact canonical bytes",
+             params=(CASE, ("start", "query", "integer", False), ("end", "query", "integer", False)),
+             responses=(200, 404), produces="application/x-ndjson"),
+    Endpoint("GET", "/api/v1/cases/{case}/proofs/inclusion", verify.inclusion, STAFF,
+             "RFC 9162 inclusion proof of entry index in the tree of size",
+             params=(CASE, ("index", "query", "integer", True), ("size", "query", "integer", True)),
+             responses=(200, 400, 404, 422)),
+    Endpoint("GET", "/api/v1/cases/{case}/proofs/consistency", verify.consistency, STAFF,
+             "RFC 9162 consistency proof between two tree sizes",
+             params=(CASE, ("old", "query", "integer", True), ("new", "query", "integer", True)),
+             responses=(200, 400, 404, 422)),
+    Endpoint("GET", "/api/v1/cases/{case}/receipts/{seq}", verify.receipt, STAFF,
+             "Entry, inclusion proof and signed checkpoint for one entry",
+             params=(CASE, ("seq", "path", "integer", True)), responses=(200, 404, 422)),
+    Endpoint("GET", "/api/v1/verify/{blake3}", verify.verify_hash, STAFF,
+             "Is this BLAKE3 hash evidence (in ?case=X)? Entries with proofs and checkpoints",
+             params=(BLAKE3, ("case", "query", "string", False))),
+    Endpoint("POST", "/api/v1/verify", verify.verify_upload, STAFF,
+             "Hash a posted file (never stored) and answer as by hash",
+             params=(("case", "query", "string", False),), body="application/octet-stream"),
+    Endpoint("POST", "/api/v1/objects/{blake3}/verify", verify.verify_stored, INVESTIGATORS,
+             "Re-read and re-hash a stored object now", params=(BLAKE3,), responses=(200, 404)),
+)
+
+
+def add_routes(app: web.Application) -> None:
+    from api import openapi
+
+    table = [web.route(e.method, e.path, guard(e.roles, e.handler)) for e in ENDPOINTS]
+    table += [web.get("/api/v1/openapi.json", openapi.spec_handler), web.get("/api/v1/docs", openapi.docs_handler)]
+    app.router.add_routes(table)

@@ -1,0 +1,157 @@
+"""Resumable uploads from docking stations (see ``storage/intake.py`` for the session model).
+
+    POST   /api/v1/uploads              declare: size, blake3, metadata  -> 201 {id, offset}
+                                        (or 200 with the receipt if the case already logs the file)
+    PUT    /api/v1/uploads/{id}?offset=N  a chunk starting at byte N        -> {offset} or {receipt}
+    GET    /api/v1/uploads/{id}         where to resume                   -> {offset, state}
+    DELETE /api/v1/uploads/{id}         give up
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from api.appkeys import LOCKER, METRICS, UPLOADS
+from api.auth import principal_of
+from api.errors import BadRequest, Forbidden, NotFound, TooLarge, Unprocessable
+from api.params import HEX64, int_field, json_object, json_response, rfc3339_field, text_field
+from storage.intake import UploadFailed, UploadStatus
+from storage.log import CaseExists
+
+MAX_UPLOAD_BYTES = 256 * 1024**3
+#: What the server reads from a request body at a time.
+READ_CHUNK_BYTES = 1024 * 1024
+_NAME = r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}"
+
+
+def _upload_id(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["upload"])
+    except ValueError:
+        raise NotFound("no such upload") from None
+
+
+async def _intake_case(request: web.Request, officer: str | None, recorded_at: str | None) -> str:
+    """Recordings not yet assigned to a case go to the officer's (or station's) intake case of the day."""
+    who = officer or principal_of(request).name
+    day = (recorded_at or dt.datetime.now(dt.UTC).isoformat())[:10].replace("-", "")
+    case_id = re.sub(r"[^A-Za-z0-9._-]", "-", f"INTAKE-{who}-{day}")[:64]
+    log = request.app[LOCKER].log
+    if not await log.case_exists(case_id):
+        try:
+            await log.open_case(case_id, principal_of(request).actor, title=f"Intake: {who} {day}")
+        except CaseExists:
+            pass  # opened concurrently by another upload
+    return case_id
+
+
+def _metadata(body: dict[str, Any], station: str) -> dict[str, Any]:
+    """The entry fields a station may declare, each validated."""
+    if (declared := text_field(body, "station", max_len=64)) is not None and declared != station:
+        raise Forbidden(f"station {station!r} may only upload for itself, not for {declared!r}")
+    fields: dict[str, Any] = {"station": station}
+    for name in ("officer", "camera"):
+        if (value := text_field(body, name, max_len=64, pattern=_NAME)) is not None:
+            fields[name] = value
+    file_name = text_field(body, "file_name", required=True, max_len=255)
+    if file_name is None or "/" in file_name or "\\" in file_name or file_name in (".", ".."):
+        raise Unprocessable("'file_name' must be a plain file name, without a path")
+    fields["file_name"] = file_name
+    fields["media_type"] = text_field(body, "media_type", max_len=100) or "application/octet-stream"
+    if (recorded_at := rfc3339_field(body, "recorded_at")) is not None:
+        fields["recorded_at"] = recorded_at
+    for name in ("duration_ms", "width", "height"):
+        if (number := int_field(body, name, maximum=2**40)) is not None:
+            fields[name] = number
+    for name in ("video_codec", "audio_codec", "stage"):
+        if (text := text_field(body, name, max_len=64)) is not None:
+            fields[name] = text
+    return fields
+
+
+def _proxy_fields(body: dict[str, Any]) -> dict[str, Any]:
+    original = text_field(body, "original_blake3", required=True, max_len=64)
+    if original is None or not HEX64.match(original):
+        raise Unprocessable("a proxy names its original: 'original_blake3' (64 hex digits)")
+    ffmpeg = body.get("ffmpeg")
+    if not isinstance(ffmpeg, dict) or not all(isinstance(v, str) for v in ffmpeg.values()):
+        raise Unprocessable("a proxy records how it was made: 'ffmpeg' {\"command\": ..., \"version\": ...}")
+    return {"original_blake3": original,
+            "ffmpeg": {k: v[:4000] for k, v in ffmpeg.items() if k in ("command", "version")}}
+
+
+async def create_upload(request: web.Request) -> web.Response:
+    """Declare an upload: its size, BLAKE3 hash and metadata; the station then sends the bytes."""
+    body = await json_object(request)
+    station = principal_of(request)
+    kind = body.get("kind", "original")
+    if kind not in ("original", "proxy", "record"):
+        raise Unprocessable("'kind' must be 'original', 'proxy' or 'record'")
+    blake3 = text_field(body, "blake3", required=True, max_len=64)
+    if blake3 is None or not HEX64.match(blake3):
+        raise Unprocessable("'blake3' must be 64 lowercase hex digits")
+    size = int_field(body, "size", required=True, maximum=MAX_UPLOAD_BYTES)
+    assert size is not None
+    fields = _metadata(body, station.name)
+    if kind == "proxy":
+        fields.update(_proxy_fields(body))
+    case_id = text_field(body, "case", max_len=64)
+    if case_id is None:
+        case_id = await _intake_case(request, fields.get("officer"), fields.get("recorded_at"))
+    if kind == "proxy":
+        originals = await request.app[LOCKER].log.entries_for_object(fields["original_blake3"], case_id)
+        if not any(r.kind == "evidence.ingested" for r in originals):
+            raise Unprocessable(f"the original {fields['original_blake3']} is not evidence in case {case_id!r}; "
+                                "upload the original first")
+    status = await request.app[UPLOADS].create(station=station.name, case_id=case_id, kind=kind, blake3=blake3,
+                                               size=size, fields=fields, actor=station.actor)
+    return _status_response(status, created=status.state == "open")
+
+
+def _status_response(status: UploadStatus, *, created: bool = False) -> web.Response:
+    return json_response(status.as_json(), status=201 if created else 200)
+
+
+async def upload_status(request: web.Request) -> web.Response:
+    """Where to resume: the number of bytes the server holds."""
+    status = await request.app[UPLOADS].status(_upload_id(request), principal_of(request).name)
+    return _status_response(status)
+
+
+async def put_chunk(request: web.Request) -> web.Response:
+    """Send bytes starting at ``offset``; a resent overlap is skipped, the last byte commits."""
+    upload_id = _upload_id(request)
+    raw = request.query.get("offset", request.headers.get("Upload-Offset"))
+    if raw is None or not re.fullmatch(r"[0-9]{1,15}", raw):
+        raise BadRequest("offset is required (?offset=N or Upload-Offset: N), a non-negative integer")
+    if request.content_length is not None and request.content_length > MAX_UPLOAD_BYTES:
+        raise TooLarge("chunk larger than any upload may be")
+    metrics = request.app[METRICS]
+
+    async def body() -> AsyncIterator[bytes]:
+        async for chunk in request.content.iter_chunked(READ_CHUNK_BYTES):
+            metrics.upload_bytes.inc(len(chunk))
+            yield chunk
+
+    try:
+        status = await request.app[UPLOADS].write(upload_id, principal_of(request).name, int(raw), body())
+    except UploadFailed as exc:
+        metrics.uploads.labels("failed").inc()
+        if "declared" in exc.extra:
+            metrics.hash_mismatches.inc()
+        raise
+    if status.state == "committed":
+        metrics.uploads.labels("committed").inc()
+    return _status_response(status)
+
+
+async def abort_upload(request: web.Request) -> web.Response:
+    await request.app[UPLOADS].abort(_upload_id(request), principal_of(request).name)
+    return json_response({"id": request.match_info["upload"], "state": "aborted"})
+

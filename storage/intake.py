@@ -1,0 +1,249 @@
+"""Resumable uploads from docking stations, streamed straight into the object store in one pass.
+
+A session is an in-flight ``store.put`` whose byte source is a bounded queue; each chunk request
+feeds the queue, so the bytes are hashed (BLAKE3 + SHA-256) while they are written, and nothing is
+read twice.  ``received`` counts the bytes handed to the store: a dropped connection keeps what
+arrived, and the station resumes from ``received`` (a resent overlap is skipped, so chunks are
+idempotent).  When the declared size is reached the put completes only if the hash equals the
+declared one, and the entry is appended; otherwise nothing is stored or logged.
+
+The session lives in the process that owns it.  If that process is gone (restart, or the request
+reached another server), the session restarts from offset 0 in the new owner: the camera and the
+station spool still hold the file, so a restart costs time, never evidence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from storage import uploads
+from storage.locker import Locker, Receipt
+from storage.log import CaseNotFound
+from storage.objects import HashMismatch, StoredObject, StoreError
+
+logger = logging.getLogger(__name__)
+
+#: Queue depth in request-body chunks: with ~1 MiB chunks, a few MiB in flight per upload.
+QUEUE_DEPTH = 4
+#: The store's hashing/writing block for uploads: small, so many concurrent uploads stay in budget.
+UPLOAD_BLOCK_BYTES = 1024 * 1024
+KIND_OF = {"original": "evidence.ingested", "proxy": "evidence.derived", "record": "record.added"}
+
+
+class UploadError(Exception):
+    status = 400
+    code = "upload_error"
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.extra = extra
+
+
+class UploadNotFound(UploadError):
+    status = 404
+    code = "upload_not_found"
+
+
+class OffsetMismatch(UploadError):
+    """The chunk does not start where the server's copy ends; ``extra['offset']`` says where to resume."""
+
+    status = 409
+    code = "offset_mismatch"
+
+
+class UploadFailed(UploadError):
+    status = 409
+    code = "upload_failed"
+
+
+@dataclass
+class Session:
+    row: uploads.UploadRow
+    queue: asyncio.Queue[bytes | None]
+    task: asyncio.Task[StoredObject]
+    received: int = 0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+@dataclass(frozen=True, slots=True)
+class UploadStatus:
+    id: uuid.UUID
+    state: str
+    size: int
+    received: int
+    case_id: str
+    receipt: Receipt | None = None
+    error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": str(self.id), "state": self.state, "size": self.size,
+                               "offset": self.received, "case": self.case_id}
+        if self.receipt is not None:
+            out["receipt"] = self.receipt.as_json()
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+async def _drain_queue(queue: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes]:
+    while (item := await queue.get()) is not None:
+        yield item
+
+
+class UploadManager:
+    def __init__(self, locker: Locker, owner: str) -> None:
+        self.locker = locker
+        self.owner = owner
+        self._sessions: dict[uuid.UUID, Session] = {}
+        self._starting = asyncio.Lock()  # two requests for a new session must not start two puts
+
+    async def create(self, *, station: str, case_id: str, kind: str, blake3: str, size: int,
+                     fields: dict[str, Any], actor: str) -> UploadStatus:
+        """Open a session, or answer at once with the receipt if this case already logs this file."""
+        if not await self.locker.log.case_exists(case_id):
+            raise CaseNotFound(case_id)
+        existing = await self.locker.log.entries_for_object(blake3, case_id)
+        entry_kind = KIND_OF[kind]
+        for entry in existing:
+            if entry.kind == entry_kind:
+                receipt = await self.locker.receipt(case_id, entry.seq)
+                return UploadStatus(uuid.UUID(int=0), "committed", size, size, case_id, receipt)
+        row = await uploads.create_upload(self.locker.pool, station=station, case_id=case_id, kind=kind,
+                                          blake3=blake3, size=size, fields={**fields, "_actor": actor},
+                                          owner=self.owner)
+        return self._status(row, row.received)
+
+    def _status(self, row: uploads.UploadRow, received: int, receipt: Receipt | None = None) -> UploadStatus:
+        return UploadStatus(row.id, row.state, row.size, received, row.case_id, receipt, row.error)
+
+    async def _load(self, upload_id: uuid.UUID, station: str | None) -> uploads.UploadRow:
+        row = await uploads.get_upload(self.locker.pool, upload_id)
+        if row is None or (station is not None and row.station != station):
+            raise UploadNotFound(f"no upload {upload_id}")  # another station's upload is not even named
+        return row
+
+    async def status(self, upload_id: uuid.UUID, station: str | None) -> UploadStatus:
+        row = await self._load(upload_id, station)
+        session = self._sessions.get(upload_id)
+        if row.state == "committed" and row.seq is not None:
+            return self._status(row, row.size, await self.locker.receipt(row.case_id, row.seq))
+        if row.state == "open" and session is None and row.owner != self.owner and row.received:
+            # Bytes held by another process are not reachable from here: resume means restart.
+            return self._status(row, 0)
+        return self._status(row, session.received if session else row.received)
+
+    def _start(self, row: uploads.UploadRow) -> Session:
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue(QUEUE_DEPTH)
+        task = asyncio.create_task(
+            self.locker.store.put(_drain_queue(queue), expected_blake3=row.blake3, block_bytes=UPLOAD_BLOCK_BYTES),
+            name=f"upload-{row.id}",
+        )
+        session = Session(row, queue, task)
+        self._sessions[row.id] = session
+        return session
+
+    async def write(self, upload_id: uuid.UUID, station: str, offset: int,
+                    body: AsyncIterable[bytes]) -> UploadStatus:
+        """Append a chunk that starts at ``offset``; completes the upload when the last byte arrives."""
+        row = await self._load(upload_id, station)
+        if row.state == "committed":
+            return await self.status(upload_id, station)
+        if row.state != "open":
+            raise UploadFailed(f"upload {upload_id} is {row.state}: {row.error or 'start a new upload'}")
+        async with self._starting:
+            session = self._sessions.get(upload_id)
+            if session is None:
+                if row.received and offset != 0:
+                    await uploads.take_over(self.locker.pool, upload_id, self.owner)
+                    raise OffsetMismatch("the server that held this upload restarted; send it again from 0",
+                                         offset=0)
+                if row.received or row.owner != self.owner:
+                    row = await uploads.take_over(self.locker.pool, upload_id, self.owner)
+                session = self._start(row)
+        async with session.lock:
+            return await self._write_locked(session, offset, body)
+
+    async def _write_locked(self, session: Session, offset: int, body: AsyncIterable[bytes]) -> UploadStatus:
+        row = session.row
+        if session.task.done():
+            return await self._complete(session)  # failed earlier (store error) or already complete
+        if offset > session.received or offset < 0:
+            raise OffsetMismatch(f"chunk starts at {offset}, the server has {session.received} bytes",
+                                 offset=session.received)
+        skip = session.received - offset  # a resent overlap: already stored, drop it
+        try:
+            async for chunk in body:
+                if skip:
+                    cut = min(skip, len(chunk))
+                    chunk, skip = chunk[cut:], skip - cut
+                    if not chunk:
+                        continue
+                if session.received + len(chunk) > row.size:
+                    await self._abort_session(session, "more bytes than the declared size")
+                    raise UploadFailed(f"upload exceeds its declared size of {row.size} bytes; it was aborted")
+                await session.queue.put(chunk)
+                session.received += len(chunk)
+                if session.task.done():
+                    break  # the store failed: stop feeding, report below
+        finally:
+            if not session.task.done() or session.received < row.size:
+                await uploads.set_received(self.locker.pool, row.id, row.generation, session.received)
+        if session.received == row.size or session.task.done():
+            return await self._complete(session)
+        return self._status(row, session.received)
+
+    async def _complete(self, session: Session) -> UploadStatus:
+        row = session.row
+        if not session.task.done():
+            await session.queue.put(None)  # end of stream: the put now checks the hash
+        try:
+            stored = await session.task
+        except HashMismatch as exc:
+            self._sessions.pop(row.id, None)
+            await uploads.finish(self.locker.pool, row.id, "failed", error=str(exc), received=session.received)
+            raise UploadFailed(str(exc), declared=row.blake3, received_blake3=exc.actual.blake3) from None
+        except StoreError as exc:
+            self._sessions.pop(row.id, None)
+            await uploads.finish(self.locker.pool, row.id, "failed", error=str(exc), received=session.received)
+            raise UploadFailed(f"the object store failed; start the upload again: {exc}") from exc
+        fields = dict(row.fields)
+        actor = fields.pop("_actor", f"station:{row.station}")
+        appended = await self.locker.log_object(row.case_id, stored, kind=KIND_OF[row.kind], actor=actor,
+                                                fields=fields)
+        await uploads.finish(self.locker.pool, row.id, "committed", seq=appended.seq, received=row.size)
+        self._sessions.pop(row.id, None)
+        receipt = await self.locker.receipt_for(appended)
+        return UploadStatus(row.id, "committed", row.size, row.size, row.case_id, receipt)
+
+    async def _abort_session(self, session: Session, why: str) -> None:
+        session.task.cancel()
+        with contextlib.suppress(BaseException):
+            await session.task
+        self._sessions.pop(session.row.id, None)
+        await uploads.finish(self.locker.pool, session.row.id, "aborted", error=why)
+
+    async def abort(self, upload_id: uuid.UUID, station: str | None) -> None:
+        row = await self._load(upload_id, station)
+        if row.state != "open":
+            raise UploadFailed(f"upload {upload_id} is already {row.state}")
+        session = self._sessions.get(upload_id)
+        if session is not None:
+            await self._abort_session(session, "aborted by the station")
+        else:
+            await uploads.finish(self.locker.pool, upload_id, "aborted", error="aborted by the station")
+
+    async def close(self) -> None:
+        """Shutdown: in-flight sessions are cancelled cleanly (the store keeps nothing half-written)."""
+        for session in list(self._sessions.values()):
+            session.task.cancel()
+            with contextlib.suppress(BaseException):
+                await session.task
+            logger.info("upload %s interrupted by shutdown at %d/%d bytes; the station will resume",
+                        session.row.id, session.received, session.row.size)
+        self._sessions.clear()

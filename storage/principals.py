@@ -1,0 +1,108 @@
+"""Identities and bearer tokens: who may call the API, in which role.
+
+A token is ``cst_`` + 43 characters of URL-safe base64 (256 random bits).  Only its BLAKE3 hash
+(derive-key mode, its own context string) is stored; it is printed once, at creation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+import asyncpg
+from blake3 import blake3
+
+ROLES = ("station", "investigator", "disclosure", "reviewer", "admin")
+TOKEN_PREFIX = "cst_"
+_TOKEN_CONTEXT = "custody 2026 bearer token v1"
+
+
+class PrincipalError(Exception):
+    status = 400
+    code = "principal_error"
+
+
+class PrincipalExists(PrincipalError):
+    status = 409
+    code = "principal_exists"
+
+
+class PrincipalNotFound(PrincipalError):
+    status = 404
+    code = "principal_not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    id: int
+    name: str
+    role: str
+    revoked_at: dt.datetime | None = None
+
+    @property
+    def actor(self) -> str:
+        """How this principal appears in log entries: ``<role>:<name>``."""
+        return f"{self.role}:{self.name}"
+
+
+def hash_token(token: str) -> bytes:
+    return blake3(token.encode(), derive_key_context=_TOKEN_CONTEXT).digest()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+async def add_principal(pool: asyncpg.Pool, name: str, role: str, created_by: str) -> tuple[Principal, str]:
+    """Create a principal; returns it and its token (shown once, never stored)."""
+    if role not in ROLES:
+        raise PrincipalError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    token = new_token()
+    try:
+        row = await pool.fetchrow(
+            """INSERT INTO principals (name, role, token_hash, created_by) VALUES ($1, $2, $3, $4)
+               RETURNING id, name, role, revoked_at""",
+            name, role, hash_token(token), created_by,
+        )
+    except asyncpg.UniqueViolationError:
+        raise PrincipalExists(f"{name!r} already exists") from None
+    except asyncpg.CheckViolationError:
+        raise PrincipalError(f"invalid name {name!r}: 1-64 of A-Z a-z 0-9 . _ @ -") from None
+    return Principal(**dict(row)), token
+
+
+async def reissue_token(pool: asyncpg.Pool, name: str) -> str:
+    """A new token for ``name``; the old one stops working at once."""
+    token = new_token()
+    done = await pool.fetchval(
+        "UPDATE principals SET token_hash = $2, revoked_at = NULL WHERE name = $1 RETURNING id",
+        name, hash_token(token),
+    )
+    if done is None:
+        raise PrincipalNotFound(f"no principal {name!r}")
+    return token
+
+
+async def revoke(pool: asyncpg.Pool, name: str) -> None:
+    done = await pool.fetchval(
+        "UPDATE principals SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL RETURNING id", name
+    )
+    if done is None:
+        raise PrincipalNotFound(f"no active principal {name!r}")
+
+
+async def by_token(pool: asyncpg.Pool, token: str) -> Principal | None:
+    """The active principal holding ``token``, or None."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+        return None
+    row = await pool.fetchrow(
+        "SELECT id, name, role, revoked_at FROM principals WHERE token_hash = $1 AND revoked_at IS NULL",
+        hash_token(token),
+    )
+    return Principal(**dict(row)) if row else None
+
+
+async def list_principals(pool: asyncpg.Pool) -> list[Principal]:
+    rows = await pool.fetch("SELECT id, name, role, revoked_at FROM principals ORDER BY role, name")
+    return [Principal(**dict(r)) for r in rows]
