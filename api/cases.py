@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import asdict
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -62,7 +63,7 @@ async def get_case(request: web.Request) -> web.Response:
     cp = await locker.log.checkpoint(case_id)
     evidence = await catalog.case_evidence(locker.pool, case_id)
     return json_response({"id": case_id, "size": size, "root": root.hex(), "checkpoint": cp.note.decode(),
-                          "evidence": [e.__dict__ for e in evidence]})
+                          "evidence": [asdict(e) for e in evidence]})
 
 
 async def case_evidence(request: web.Request) -> web.Response:
@@ -70,7 +71,7 @@ async def case_evidence(request: web.Request) -> web.Response:
     case_id = request.match_info["case"]
     await locker.log.head(case_id)  # 404 for an unknown case
     evidence = await catalog.case_evidence(locker.pool, case_id)
-    return json_response({"case": case_id, "evidence": [e.__dict__ for e in evidence]})
+    return json_response({"case": case_id, "evidence": [asdict(e) for e in evidence]})
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:

@@ -67,7 +67,7 @@ async def test_resume_after_connection_drops_mid_chunk(api: Api) -> None:
     sent = 2 * MiB + 4321
     head = (f"PUT /api/v1/uploads/{up['id']}?offset=0 HTTP/1.1\r\nHost: {host}\r\n"
             f"Authorization: Bearer {api.tokens['station']}\r\nContent-Length: {len(data)}\r\n\r\n").encode()
-    reader, writer = await asyncio.open_connection(host, int(port))
+    _reader, writer = await asyncio.open_connection(host, int(port))
     writer.write(head + data[:sent])
     await writer.drain()
     await asyncio.sleep(0.3)
