@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import asdict
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 
 from aiohttp import web
 

@@ -6,6 +6,7 @@ import argparse
 import getpass
 import json
 import mimetypes
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -53,10 +54,14 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=verify_bundle_cmd)
 
-    p = sub.add_parser("verify", help="is this exact file evidence in the bundle's case?")
+    p = sub.add_parser("verify", help="is this exact file evidence? (in a bundle, or asking a server)")
     p.add_argument("file", type=Path)
-    p.add_argument("--bundle", type=Path, required=True)
-    p.add_argument("--vkey", action="append", type=Path)
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--bundle", type=Path)
+    where.add_argument("--server", help="base URL of a Custody server; every proof is checked here")
+    p.add_argument("--case", dest="case_id")
+    p.add_argument("--token", default=os.environ.get("CUSTODY_TOKEN"), help="bearer token (or $CUSTODY_TOKEN)")
+    p.add_argument("--vkey", action="append", type=Path, help="pinned verifier key file")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=verify_file_cmd)
 
@@ -198,7 +203,31 @@ async def verify_bundle_cmd(args: argparse.Namespace, settings: Settings) -> int
 async def verify_file_cmd(args: argparse.Namespace, settings: Settings) -> int:
     from integrity.verify import verify_file
 
-    return verify_file(args.file, args.bundle, _vkeys(args.vkey), as_json=args.json)
+    if args.bundle:
+        return verify_file(args.file, args.bundle, _vkeys(args.vkey), as_json=args.json)
+    return await _verify_with_server(args)
+
+
+async def _verify_with_server(args: argparse.Namespace) -> int:
+    from custody.cli import CliError
+    from ingest.client import CustodyClient
+
+    if not args.token:
+        raise CliError("--server needs a token: --token or $CUSTODY_TOKEN")
+    if not args.file.is_file():
+        raise CliError(f"not a file: {args.file}")
+    async with CustodyClient(args.server, args.token, vkeys=_vkeys(args.vkey)) as client:
+        digest, entries = await client.verify_file(args.file, args.case_id)
+    if args.json:
+        print(json.dumps({"file": str(args.file), "blake3": digest.blake3, "sha256": digest.sha256,
+                          "size": digest.size, "match": bool(entries), "entries": entries}, ensure_ascii=False))
+    for e in entries if not args.json else []:
+        who = "".join(f", {k} {e[k]}" for k in ("camera", "officer", "recorded_at") if e.get(k))
+        print(f"MATCH: {args.file.name} is entry {e['seq']} ({e['kind']}) of case {e['case']}, logged {e['time']}"
+              f"{who}; inclusion proof and checkpoint signature verified here")
+    if not entries and not args.json:
+        print(f"NO MATCH: blake3 {digest.blake3} is not evidence{' in case ' + args.case_id if args.case_id else ''}")
+    return 0 if entries else 1
 
 
 async def scrub(args: argparse.Namespace, settings: Settings) -> int:

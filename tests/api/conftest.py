@@ -17,9 +17,9 @@ from blake3 import blake3
 from api.app import create_app
 from api.appkeys import LOCKER
 from custody.settings import Settings
-from integrity import merkle
-from integrity.checkpoint import open_checkpoint
+from integrity.hashing import digest_bytes
 from integrity.note import Verifier
+from integrity.receipt import verify_receipt
 from storage import principals
 from storage.locker import Locker
 from tests.conftest import s3_settings
@@ -93,17 +93,7 @@ class Api:
 
 async def check_receipt(api: Api, receipt: dict[str, Any], data: bytes) -> dict[str, Any]:
     """What a station does before deleting from the camera: verify the receipt client-side."""
-    import json
-
-    checkpoint, _ = open_checkpoint(receipt["checkpoint"].encode(), await api.vkeys())
-    entry_bytes = receipt["entry"].encode()
-    assert checkpoint.size == receipt["tree_size"]
-    merkle.verify_inclusion(merkle.leaf_hash(entry_bytes), receipt["leaf_index"], checkpoint.size,
-                            [bytes.fromhex(h) for h in receipt["inclusion_proof"]], checkpoint.root)
-    entry: dict[str, Any] = json.loads(entry_bytes)
-    assert entry["blake3"] == blake3(data).hexdigest() and entry["size"] == len(data)
-    assert entry["seq"] == receipt["leaf_index"]
-    return entry
+    return verify_receipt(receipt, await api.vkeys(), digest_bytes(data))
 
 
 def settings_for(kind: str, home: Path, database_url: str, s3_endpoint: str | None) -> Settings:

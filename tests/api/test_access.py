@@ -55,12 +55,13 @@ async def test_revoked_token_stops_working(file_api: Api) -> None:
 
 
 async def test_admin_creates_principal_token_shown_once(file_api: Api) -> None:
-    status, body = await file_api.call("POST", "/api/v1/principals", "admin", json={"name": "dock-9", "role": "station"})
+    new = {"name": "dock-9", "role": "station"}
+    status, body = await file_api.call("POST", "/api/v1/principals", "admin", json=new)
     assert status == 201 and body["token"].startswith("cst_")
     status, listing = await file_api.call("GET", "/api/v1/principals", "admin")
     assert "dock-9" in [p["name"] for p in listing["principals"]]
     assert body["token"] not in json.dumps(listing)
-    status, again = await file_api.call("POST", "/api/v1/principals", "admin", json={"name": "dock-9", "role": "station"})
+    status, _ = await file_api.call("POST", "/api/v1/principals", "admin", json=new)
     assert status == 409
 
 
@@ -92,8 +93,8 @@ async def test_object_of_another_case_is_not_readable_through_this_one(file_api:
     data = os.urandom(1000)
     await file_api.upload(data)
     await file_api.open_case("CASE-2")
-    status, body = await file_api.call("GET", f"/api/v1/cases/CASE-2/objects/{blake3(data).hexdigest()}?purpose=p",
-                                       "investigator")
+    url = f"/api/v1/cases/CASE-2/objects/{blake3(data).hexdigest()}?purpose=p"
+    status, _ = await file_api.call("GET", url, "investigator")
     assert status == 404
 
 
