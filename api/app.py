@@ -28,7 +28,8 @@ from custody.settings import Settings
 from storage.intake import UploadManager
 from storage.locker import open_locker
 
-logger = logging.getLogger("custody.http")
+logger = logging.getLogger("custody.http")  # one line per request
+server_logger = logging.getLogger("custody.server")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -94,13 +95,13 @@ async def serve(settings: Settings) -> None:
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
-    logger.info("custody serving on http://%s:%d (API docs at /api/v1/docs)", settings.host, settings.port)
+    server_logger.info("custody serving on http://%s:%d (API docs at /api/v1/docs)", settings.host, settings.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
-        logger.info("shutting down: finishing in-flight requests")
+        server_logger.info("shutting down: finishing in-flight requests")
     finally:
         await runner.cleanup()
