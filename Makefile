@@ -18,10 +18,12 @@ lint: setup
 	$(BIN)/mypy
 
 bench: setup           ## benchmarks against their named peers (slow; prints ratios)
-	@WANT_B3SUM=1 ./deploy/bootstrap.sh
+	@WANT_BENCH=1 ./deploy/bootstrap.sh
 	$(BIN)/python bench/store_put.py
 	$(BIN)/python bench/log_append.py
 	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/upload.py
+	$(BIN)/python bench/verify_api.py
 
 clean:
 	rm -rf var

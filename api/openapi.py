@@ -8,6 +8,17 @@ from aiohttp import web
 
 from custody import __version__
 
+#: What each parameter name accepts, so generated requests (and readers) know the real constraints.
+PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
+    "blake3": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    "case": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
+    "upload": {"type": "string", "format": "uuid"},
+    "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"},
+    "purpose": {"type": "string", "minLength": 1, "maxLength": 500},
+    "stage": {"type": "string", "enum": ["initiation", "investigation", "decision", "execution"]},
+    "file_name": {"type": "string", "pattern": "^[^/\\\\]{1,255}$"},
+    "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
+}
 ERROR_SCHEMA = {"type": "object", "required": ["error", "message"],
                 "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}
 
@@ -20,7 +31,7 @@ def build_spec() -> dict[str, Any]:
         op: dict[str, Any] = {
             "summary": e.summary,
             "operationId": f"{e.method.lower()}_{e.handler.__name__}",
-            "parameters": [{"name": n, "in": where, "required": req, "schema": {"type": t}}
+            "parameters": [{"name": n, "in": where, "required": req, "schema": _param_schema(n, t)}
                            for n, where, t, req in e.params],
             "responses": {},
         }
@@ -52,6 +63,14 @@ def build_spec() -> dict[str, Any]:
         "security": [{"bearer": []}],
         "paths": paths,
     }
+
+
+def _param_schema(name: str, kind: str) -> dict[str, Any]:
+    if name in PARAM_SCHEMAS:
+        return PARAM_SCHEMAS[name]
+    if kind == "integer":
+        return {"type": "integer", "minimum": 0, "maximum": 2**53 - 1}
+    return {"type": kind}
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:

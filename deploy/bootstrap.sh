@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # One-time (and idempotent) set-up on a fresh machine: a virtualenv with Custody and its test tools,
-# plus the system programs it needs (ffmpeg; b3sum for the benchmarks).  Called by `make`.
+# plus the system programs it needs (ffmpeg; b3sum, wrk and curl for the benchmarks).  Called by `make`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
-want_b3sum=${WANT_B3SUM:-0}
+want_bench=${WANT_BENCH:-0}
 
 "$PYTHON" - <<'PY' || { echo "bootstrap: Python >= 3.11 is required (set PYTHON=...)" >&2; exit 1; }
 import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)
@@ -26,7 +26,11 @@ apt_install() {
 }
 
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || apt_install ffmpeg
-if [ "$want_b3sum" = 1 ]; then command -v b3sum >/dev/null || apt_install b3sum; fi
+if [ "$want_bench" = 1 ]; then
+    command -v b3sum >/dev/null || apt_install b3sum
+    command -v wrk >/dev/null || apt_install wrk
+    command -v curl >/dev/null || apt_install curl
+fi
 
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"

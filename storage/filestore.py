@@ -17,6 +17,8 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from pathlib import Path
 
 from integrity.hashing import ContentHasher
@@ -80,10 +82,10 @@ class FileStore:
         hasher = ContentHasher()
 
         def absorb_sync(block: bytes) -> None:
-            view = memoryview(block)
-            hasher.update(view)
-            while view:
-                view = view[os.write(fd, view):]
+            # The write (kernel memcpy) runs beside the hashing: one pass, three jobs, two cores.
+            writing = _writer_pool().submit(_write_all, fd, block)
+            hasher.update(block)
+            writing.result()
 
         async def absorb(block: bytes) -> None:
             await asyncio.to_thread(absorb_sync, block)
@@ -263,6 +265,17 @@ class FileStore:
 
     async def close(self) -> None:
         return None
+
+
+@cache
+def _writer_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="filestore-write")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _fsync_dir(path: Path) -> None:

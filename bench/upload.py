@@ -1,0 +1,187 @@
+"""Benchmark: a 1 GiB upload through the API into each store vs `curl` to a plain aiohttp sink.
+
+Peer, same run, same machine: `curl -T` of the same file to an aiohttp handler that reads and drops
+the body (no hashing, no storage, no log).  Ours: `curl` PUT of the file as one chunk to
+`custody serve`, which hashes (BLAKE3 + SHA-256) while storing, checks the declared hash, logs the
+entry and returns a signed receipt.  Target: throughput >= 0.8 of the peer's.  Then 20 concurrent
+uploads; target: server peak RSS <= 200 MiB.
+
+    python bench/upload.py [--size-mib 1024] [--stores file,s3] [--concurrent 20] [--concurrent-mib 1024]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SINK = """
+import sys
+from aiohttp import web
+async def sink(request):
+    n = 0
+    async for chunk in request.content.iter_chunked(1 << 20):
+        n += len(chunk)
+    return web.json_response({"bytes": n})
+app = web.Application(client_max_size=0)
+app.router.add_route("*", "/sink", sink)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int) -> None:
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+def make_file(path: Path, size_mib: int, seed: int = 0) -> None:
+    block = os.urandom(1024 * 1024)
+    with open(path, "wb") as fh:
+        for i in range(size_mib):
+            fh.write(block[:-16] + seed.to_bytes(8, "big") + i.to_bytes(8, "big"))
+
+
+def b3(path: Path) -> str:
+    return subprocess.run(["b3sum", "--no-names", str(path)], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def api(base: str, token: str, method: str, path: str, body: dict | None = None) -> dict:
+    req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None,
+                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as resp:
+        return json.loads(resp.read())
+
+
+def curl_put(url: str, path: Path, token: str | None = None) -> subprocess.Popen[bytes]:
+    cmd = ["curl", "-sS", "-f", "-X", "PUT", "-T", str(path), "-H", "Content-Type: application/octet-stream",
+           "-H", "Expect:", "-o", "/dev/null", url]
+    if token:
+        cmd += ["-H", f"Authorization: Bearer {token}"]
+    return subprocess.Popen(cmd)
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def custody(env: dict[str, str], *args: str) -> str:
+    return subprocess.run([sys.executable, "-m", "custody", *args], cwd=REPO, env=env, check=True,
+                          capture_output=True, text=True).stdout
+
+
+def start_server(work: Path, store: str, moto_port: int | None) -> tuple[subprocess.Popen[bytes], str, str, dict]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "CUSTODY_", "DATABASE_URL"))}
+    env.update({"CUSTODY_HOME": str(work / f"home-{store}"), "CUSTODY_PORT": str(port), "CUSTODY_LOG_LEVEL": "WARNING"})
+    if store == "s3":
+        env.update({"S3_ENDPOINT": f"127.0.0.1:{moto_port}", "S3_ACCESS_KEY": "b", "S3_SECRET_KEY": "b",
+                    "S3_SECURE": "false", "S3_BUCKET": "bench-upload"})
+    custody(env, "db", "migrate")
+    token = custody(env, "station", "add", "bench-dock").strip().splitlines()[-1]
+    admin = custody(env, "user", "add", "bench-admin", "--role", "admin").strip().splitlines()[-1]
+    proc = subprocess.Popen([sys.executable, "-m", "custody", "serve"], cwd=REPO, env=env)
+    wait_port(port)
+    base = f"http://127.0.0.1:{port}"
+    api(base, admin, "POST", "/api/v1/cases", {"id": "BENCH"})
+    return proc, base, token, env
+
+
+def upload_many(base: str, token: str, files: list[Path]) -> float:
+    ids = [api(base, token, "POST", "/api/v1/uploads",
+               {"blake3": b3(f), "size": f.stat().st_size, "file_name": f.name, "case": "BENCH"})["id"]
+           for f in files]
+    start = time.perf_counter()
+    procs = [curl_put(f"{base}/api/v1/uploads/{i}?offset=0", f, token) for i, f in zip(ids, files, strict=True)]
+    codes = [p.wait() for p in procs]
+    elapsed = time.perf_counter() - start
+    if any(codes):
+        raise SystemExit(f"uploads failed: curl exit codes {codes}")
+    for i in ids:
+        assert api(base, token, "GET", f"/api/v1/uploads/{i}")["state"] == "committed"
+    return elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size-mib", type=int, default=1024)
+    ap.add_argument("--stores", default="file,s3")
+    ap.add_argument("--concurrent", type=int, default=20)
+    ap.add_argument("--concurrent-mib", type=int, default=1024)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="custody-bench-upload-", dir=os.environ.get("BENCH_DIR")))
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        src = work / "clip.bin"
+        make_file(src, args.size_mib)
+        size = src.stat().st_size
+        sink_port = free_port()
+        procs.append(subprocess.Popen([sys.executable, "-c", SINK, str(sink_port)]))
+        wait_port(sink_port)
+        start = time.perf_counter()
+        assert curl_put(f"http://127.0.0.1:{sink_port}/sink", src).wait() == 0
+        peer = time.perf_counter() - start
+        print(f"peer  curl -> aiohttp sink       {args.size_mib} MiB  {peer:6.2f} s  {size / peer / 1e6:7.1f} MB/s")
+        moto_port = None
+        for store in args.stores.split(","):
+            if store == "s3" and moto_port is None:
+                moto_port = free_port()
+                procs.append(subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1",
+                                               "-p", str(moto_port)], stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.DEVNULL))
+                wait_port(moto_port)
+            server, base, token, _ = start_server(work, store, moto_port)
+            procs.append(server)
+            seconds = upload_many(base, token, [src])
+            print(f"ours  curl -> custody ({store:<4})     {args.size_mib} MiB  {seconds:6.2f} s  "
+                  f"{size / seconds / 1e6:7.1f} MB/s  ratio vs peer {peer / seconds:4.2f} (target >= 0.80)  "
+                  f"server peak RSS {peak_rss_mib(server.pid):5.1f} MiB")
+            if store == "file" and args.concurrent:
+                files = []
+                for n in range(args.concurrent):
+                    f = work / f"c{n}.bin"
+                    make_file(f, args.concurrent_mib, seed=n + 1)
+                    files.append(f)
+                seconds = upload_many(base, token, files)
+                total = sum(f.stat().st_size for f in files)
+                print(f"ours  {args.concurrent} concurrent uploads ({store})  "
+                      f"{args.concurrent} x {args.concurrent_mib} MiB  {seconds:6.2f} s  "
+                      f"{total / seconds / 1e6:7.1f} MB/s  server peak RSS "
+                      f"{peak_rss_mib(server.pid):5.1f} MiB (target <= 200)")
+                for f in files:
+                    f.unlink()
+            server.terminate()
+            server.wait()
+            subprocess.run([sys.executable, "-m", "custody", "--home", str(work / f"home-{store}"), "db", "stop"],
+                           cwd=REPO, capture_output=True)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
