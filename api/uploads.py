@@ -26,7 +26,7 @@ from storage.log import CaseExists
 
 MAX_UPLOAD_BYTES = 256 * 1024**3
 #: What the server reads from a request body at a time.
-READ_CHUNK_BYTES = 1024 * 1024
+READ_CHUNK_BYTES = 256 * 1024
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}"
 
 

@@ -35,7 +35,7 @@ from storage.objects import (
     check_key,
     key_hex,
     pipelined,
-    rebuffer,
+    rebuffer_reusing,
 )
 
 #: Temp files older than this belong to writers that died.
@@ -81,18 +81,18 @@ class FileStore:
         fd = await asyncio.to_thread(os.open, tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         hasher = ContentHasher()
 
-        def absorb_sync(block: bytes) -> None:
+        def absorb_sync(block: memoryview) -> None:
             # The write (kernel memcpy) runs beside the hashing: one pass, three jobs, two cores.
             writing = _writer_pool().submit(_write_all, fd, block)
             hasher.update(block)
             writing.result()
 
-        async def absorb(block: bytes) -> None:
+        async def absorb(block: memoryview) -> None:
             await asyncio.to_thread(absorb_sync, block)
 
         try:
             try:
-                await pipelined(rebuffer(source, block_bytes), absorb)
+                await pipelined(rebuffer_reusing(source, block_bytes), absorb)
                 await asyncio.to_thread(os.fsync, fd)
             finally:
                 os.close(fd)
@@ -272,7 +272,7 @@ def _writer_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=4, thread_name_prefix="filestore-write")
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]

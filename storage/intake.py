@@ -29,8 +29,8 @@ from storage.objects import HashMismatch, StoredObject, StoreError
 
 logger = logging.getLogger(__name__)
 
-#: Queue depth in request-body chunks: with ~1 MiB chunks, a few MiB in flight per upload.
-QUEUE_DEPTH = 4
+#: Queue depth in request-body chunks (<= 256 KiB each): well under a MiB in flight per upload.
+QUEUE_DEPTH = 2
 #: The store's hashing/writing block for uploads: small, so many concurrent uploads stay in budget.
 UPLOAD_BLOCK_BYTES = 1024 * 1024
 KIND_OF = {"original": "evidence.ingested", "proxy": "evidence.derived", "record": "record.added"}

@@ -15,7 +15,7 @@ import re
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from integrity.hashing import KEY_PREFIX, ContentDigest
 
@@ -187,6 +187,33 @@ async def rebuffer(source: AsyncIterable[bytes], block: int = BLOCK_BYTES) -> As
         yield bytes(buf)
 
 
+async def rebuffer_reusing(source: AsyncIterable[bytes], block: int = BLOCK_BYTES) -> AsyncIterator[memoryview]:
+    """Like ``rebuffer``, but into two preallocated buffers used in turn: no allocation per block.
+
+    A yielded view is valid until the block after next is being filled, which is exactly the
+    window ``pipelined`` gives its consumer (it finishes block i before block i+2 is read).  So a
+    long upload costs two blocks of memory, not a stream of large short-lived allocations that
+    the C allocator would keep as fragmented heap.
+    """
+    buffers = (bytearray(block), bytearray(block))
+    turn = 0
+    fill = 0
+    current = buffers[0]
+    async for chunk in source:
+        view = memoryview(chunk)
+        while view:
+            take = min(block - fill, len(view))
+            current[fill:fill + take] = view[:take]
+            fill += take
+            view = view[take:]
+            if fill == block:
+                yield memoryview(current)
+                turn ^= 1
+                current, fill = buffers[turn], 0
+    if fill:
+        yield memoryview(current)[:fill]
+
+
 async def file_source(path: str | os.PathLike[str], block: int = BLOCK_BYTES) -> AsyncIterator[bytes]:
     """Stream a file in blocks, each read off the event loop."""
     fh = await asyncio.to_thread(open, path, "rb")
@@ -202,7 +229,7 @@ async def bytes_source(data: bytes, block: int = BLOCK_BYTES) -> AsyncIterator[b
         yield data[i : i + block]
 
 
-async def pipelined(source: AsyncIterable[bytes], absorb: Callable[[bytes], Awaitable[None]]) -> None:
+async def pipelined(source: AsyncIterable[Any], absorb: Callable[[Any], Awaitable[None]]) -> None:
     """Feed blocks to ``absorb`` while the next block is read: reading overlaps hashing/writing.
 
     ``absorb`` runs shielded, and on any failure (cancellation included) it is allowed to finish
