@@ -23,11 +23,8 @@ MAX_ENTRIES_PER_PAGE = 10_000
 
 
 async def _answer(locker: Locker, blake3_hex: str, case_id: str | None) -> dict[str, object]:
-    rows = [r for r in await locker.log.entries_for_object(blake3_hex, case_id) if r.kind in OBJECT_KINDS]
-    matches = []
-    for row in rows:
-        receipt = await locker.receipt(row.case_id, row.seq)
-        matches.append({"kind": row.kind, **receipt.as_json()})
+    found = await locker.receipts_for_object(blake3_hex, case_id, OBJECT_KINDS)
+    matches = [{"kind": kind, **receipt.as_json()} for kind, receipt in found]
     return {"blake3": blake3_hex, "found": bool(matches), "matches": matches}
 
 

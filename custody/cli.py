@@ -56,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(settings.log_level, settings.log_format)
     handler: Handler = args.handler
     try:
-        return asyncio.run(handler(args, settings))
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return runner.run(handler(args, settings))
     except KeyboardInterrupt:
         return 130
     except CliError as exc:
@@ -68,6 +69,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"custody: {exc}", file=sys.stderr)
             return 1
         raise
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed (it roughly doubles aiohttp + asyncpg request rates), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 async def _db_migrate(args: argparse.Namespace, settings: Settings) -> int:

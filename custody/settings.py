@@ -33,7 +33,7 @@ class Settings:
     database_url: str | None = None
     #: asyncpg pool bounds.
     db_pool_min: int = 1
-    db_pool_max: int = 10
+    db_pool_max: int = 20
     #: Object store: ``file`` (``$CUSTODY_HOME/objects``) or ``s3``.  Default: ``s3`` if S3_ENDPOINT is set.
     store: str = "file"
     #: S3/MinIO endpoint as ``host:port``.

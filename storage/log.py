@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,8 @@ COMMON_FIELDS = frozenset({"v", "case", "seq", "prev", "time", "actor", "kind"})
 ZERO_HASH_HEX = "0" * 64
 #: Upper bound on entries per transaction: keeps one batch's lock time short.
 MAX_BATCH = 500
+#: Inclusion proofs kept in memory (a proof is at most 64 hashes).
+PROOF_CACHE_ENTRIES = 10_000
 
 
 class LogError(Exception):
@@ -123,6 +126,8 @@ class CaseLog:
         self.host = host
         self._pending: dict[str, list[tuple[Draft, asyncio.Future[Appended]]]] = {}
         self._writers: dict[str, asyncio.Task[None]] = {}
+        # A proof for (case, index, size) never changes: the tree below a signed size is immutable.
+        self._proofs: OrderedDict[tuple[str, int, int], list[bytes]] = OrderedDict()
 
     # -- cases -------------------------------------------------------------------------------
 
@@ -374,11 +379,42 @@ class CaseLog:
         proof: list[bytes] = compute(lambda level, idx: nodes[(level, idx)])
         return proof
 
-    async def inclusion_proof(self, case_id: str, index: int, size: int) -> list[bytes]:
-        current, _ = await self.head(case_id)
+    async def inclusion_proof(
+        self, case_id: str, index: int, size: int, *, size_is_signed: bool = False
+    ) -> list[bytes]:
+        """RFC 9162 inclusion proof; ``size_is_signed`` skips the bounds query (size comes from a checkpoint)."""
+        key = (case_id, index, size)
+        if (cached := self._proofs.get(key)) is not None:
+            self._proofs.move_to_end(key)
+            return cached
+        current = size if size_is_signed else (await self.head(case_id))[0]
         if not 0 <= index < size <= current:
             raise BadRange(f"need 0 <= index < size <= {current}; got index {index}, size {size}")
-        return await self._with_nodes(case_id, lambda get: merkle.inclusion_proof(index, size, get))
+        proof = await self._with_nodes(case_id, lambda get: merkle.inclusion_proof(index, size, get))
+        self._proofs[key] = proof
+        if len(self._proofs) > PROOF_CACHE_ENTRIES:
+            self._proofs.popitem(last=False)
+        return proof
+
+    async def object_entries_with_checkpoint(
+        self, blake3_hex: str, case_id: str | None, kinds: Sequence[str]
+    ) -> list[tuple[EntryRow, StoredCheckpoint]]:
+        """Entries about an object, each with its case's latest checkpoint: one round trip."""
+        rows = await self.pool.fetch(
+            """SELECT e.case_id, e.seq, e.kind, e.actor, e.at, e.body, e.leaf_hash, e.blake3,
+                      c.size AS cp_size, c.root AS cp_root, c.note AS cp_note
+                 FROM entries e
+                 CROSS JOIN LATERAL (SELECT size, root, note FROM checkpoints k WHERE k.case_id = e.case_id
+                                     ORDER BY size DESC LIMIT 1) c
+                WHERE e.blake3 = $1 AND ($2::text IS NULL OR e.case_id = $2) AND e.kind = ANY($3::text[])
+                ORDER BY e.case_id, e.seq""",
+            blake3_hex, case_id, list(kinds),
+        )
+        return [
+            (EntryRow(r["case_id"], r["seq"], r["kind"], r["actor"], r["at"], r["body"], r["leaf_hash"], r["blake3"]),
+             StoredCheckpoint(r["case_id"], r["cp_size"], r["cp_root"], r["cp_note"].encode()))
+            for r in rows
+        ]
 
     async def consistency_proof(self, case_id: str, old_size: int, new_size: int) -> list[bytes]:
         current, _ = await self.head(case_id)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import io
+import logging
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -26,9 +26,11 @@ from typing import TYPE_CHECKING, Any
 import urllib3
 from minio import Minio
 from minio.commonconfig import COMPLIANCE, ComposeSource
-from minio.datatypes import Part
+from minio.datatypes import CompleteMultipartUploadResult, Part
 from minio.error import S3Error
+from minio.helpers import md5sum_hash
 from minio.retention import Retention
+from minio.xml import Element, SubElement, getbytes
 
 from integrity.hashing import ContentDigest, ContentHasher
 from storage.objects import (
@@ -49,6 +51,7 @@ from storage.objects import (
 if TYPE_CHECKING:
     from custody.settings import Settings
 
+logger = logging.getLogger(__name__)
 _NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "NoSuchObject", "ResourceNotFound"}
 READ_BYTES = 1024 * 1024
 
@@ -136,13 +139,18 @@ class S3Store:
         if expected is not None and digest.blake3 != expected:
             raise HashMismatch(expected, digest)
         existing = await self._stat(digest.key)
-        if existing is not None:
-            return StoredObject(digest, digest.key, created=False, version_id=existing.version_id)
-        result = await self._call(
-            self.client.put_object, self.bucket, digest.key, io.BytesIO(data), len(data),
-            metadata=_meta(digest),
-        )
-        return StoredObject(digest, digest.key, created=True, version_id=result.version_id)
+        if existing is None:
+            headers = {"Content-Type": "application/octet-stream", "If-None-Match": "*",
+                       **{f"x-amz-meta-{k}": v for k, v in _meta(digest).items()}}
+            try:
+                result = await self._call(self.client._put_object, self.bucket, digest.key, data, headers)
+                return await self._settle(StoredObject(digest, digest.key, created=True,
+                                                       version_id=result.version_id))
+            except S3Error as exc:
+                if exc.code != "PreconditionFailed":
+                    raise
+                existing = await self._stat(digest.key)  # a racing writer stored the same bytes first
+        return StoredObject(digest, digest.key, created=False, version_id=existing.version_id)
 
     async def _put_multipart(self, blocks: AsyncIterable[bytes], expected: str | None) -> StoredObject:
         target = f"blake3/{expected}" if expected else f"staging/{uuid.uuid4().hex}"
@@ -173,11 +181,16 @@ class S3Store:
             digest = hasher.digest()
             if expected is not None and digest.blake3 != expected:
                 raise HashMismatch(expected, digest)
-            # Another writer may have finished the same content meanwhile: keep theirs.
+            # Another writer may have finished the same content meanwhile: keep theirs.  The
+            # conditional complete closes the race between this check and the write.
             if expected and (existing := await self._stat(target)) is not None:
                 raise _AlreadyThere(existing.version_id)
-            result = await self._call(self.client._complete_multipart_upload, self.bucket, target,
-                                      upload_id, parts)
+            try:
+                result = await self._call(self._complete_if_absent, target, upload_id, parts)
+            except S3Error as exc:
+                if exc.code != "PreconditionFailed":
+                    raise
+                raise _AlreadyThere((await self._stat(target)).version_id) from None
         except _AlreadyThere as there:
             await self._abort(target, upload_id)
             return StoredObject(hasher.digest(), target, created=False, version_id=there.version_id)
@@ -185,8 +198,42 @@ class S3Store:
             await asyncio.shield(self._abort(target, upload_id))
             raise
         if expected:
-            return StoredObject(digest, target, created=True, version_id=result.version_id)
+            return await self._settle(StoredObject(digest, target, created=True, version_id=result.version_id))
         return await self._promote(target, result.version_id, digest)
+
+    async def _settle(self, mine: StoredObject) -> StoredObject:
+        """Leave exactly one version of a key, even if a server's conditional write let a racer through.
+
+        Every racer picks the same keeper (oldest, then lowest version id) and removes only its own
+        version if it is not the keeper; the bytes are identical (same content address) and no lock
+        has been applied yet, so nothing of value is lost.
+        """
+        versions = await self._call(lambda: [
+            o for o in self.client.list_objects(self.bucket, prefix=mine.key, include_version=True)
+            if o.object_name == mine.key and not o.is_delete_marker
+        ])
+        if len(versions) <= 1 or mine.version_id is None:
+            return mine
+        keeper = min(versions, key=lambda o: (o.last_modified, o.version_id or ""))
+        if keeper.version_id == mine.version_id:
+            return mine
+        await self._call(self.client.remove_object, self.bucket, mine.key, version_id=mine.version_id)
+        logger.info("%s: a concurrent writer stored the same bytes first; kept its version", mine.key)
+        return StoredObject(mine.digest, mine.key, created=False, version_id=keeper.version_id)
+
+    def _complete_if_absent(self, key: str, upload_id: str, parts: list[Part]) -> Any:
+        """CompleteMultipartUpload with ``If-None-Match: *``: never a second version of a key."""
+        element = Element("CompleteMultipartUpload")
+        for part in parts:
+            tag = SubElement(element, "Part")
+            SubElement(tag, "PartNumber", str(part.part_number))
+            SubElement(tag, "ETag", '"' + part.etag + '"')
+        body = getbytes(element)
+        headers: dict[str, Any] = {"Content-Type": "application/xml", "Content-MD5": md5sum_hash(body),
+                                   "If-None-Match": "*"}
+        response = self.client._execute("POST", self.bucket, key, body=body, headers=headers,
+                                        query_params={"uploadId": upload_id})
+        return CompleteMultipartUploadResult(response)
 
     async def _promote(self, staging: str, staging_version: str | None, digest: ContentDigest) -> StoredObject:
         """Copy a staged upload to its content address (server side), then drop the staging copy."""
