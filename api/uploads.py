@@ -22,7 +22,7 @@ from api.auth import principal_of
 from api.errors import BadRequest, Forbidden, NotFound, TooLarge, Unprocessable
 from api.params import HEX64, int_field, json_object, json_response, rfc3339_field, text_field
 from storage.intake import UploadFailed, UploadStatus
-from storage.log import CaseExists
+from storage.log import CaseExists, Draft
 
 MAX_UPLOAD_BYTES = 256 * 1024**3
 #: What the server reads from a request body at a time.
@@ -69,8 +69,11 @@ def _metadata(body: dict[str, Any], station: str) -> dict[str, Any]:
     for name in ("duration_ms", "width", "height"):
         if (number := int_field(body, name, maximum=2**40)) is not None:
             fields[name] = number
-    for name in ("video_codec", "audio_codec", "stage"):
-        if (text := text_field(body, name, max_len=64)) is not None:
+    # The camera's clock minus the station's when docked: recorded_at is the camera's claim.
+    if (drift := int_field(body, "clock_drift_s", minimum=-(2**40), maximum=2**40)) is not None:
+        fields["clock_drift_s"] = drift
+    for name in ("video_codec", "audio_codec", "stage", "location", "camera_time", "source_path"):
+        if (text := text_field(body, name, max_len=255)) is not None:
             fields[name] = text
     return fields
 
@@ -155,3 +158,23 @@ async def abort_upload(request: web.Request) -> web.Response:
     await request.app[UPLOADS].abort(_upload_id(request), principal_of(request).name)
     return json_response({"id": request.match_info["upload"], "state": "aborted"})
 
+
+
+async def report_no_proxy(request: web.Request) -> web.Response:
+    """A station could not make a proxy: the original stays evidence, flagged with ffmpeg's error."""
+    body = await json_object(request)
+    hexd = request.match_info["blake3"]
+    if not HEX64.match(hexd):
+        raise NotFound("no such object")
+    case_id = text_field(body, "case", required=True, max_len=64)
+    error = text_field(body, "error", required=True, max_len=4000)
+    version = text_field(body, "ffmpeg_version", max_len=255) or ""
+    assert case_id is not None and error is not None
+    log = request.app[LOCKER].log
+    if not any(r.kind == "evidence.ingested" for r in await log.entries_for_object(hexd, case_id)):
+        raise NotFound(f"{hexd} is not evidence in case {case_id!r}")
+    station = principal_of(request)
+    appended = await log.append(case_id, Draft("evidence.proxy_failed", station.actor,
+                                               {"original_blake3": hexd, "error": error, "ffmpeg_version": version},
+                                               dedupe=f"proxy_failed:{hexd}"))
+    return json_response({"case": case_id, "seq": appended.seq}, status=201 if appended.created else 200)

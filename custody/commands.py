@@ -32,6 +32,9 @@ def register(sub: Any) -> None:
     p.add_argument("--station", default="")
     p.add_argument("--kind", default="evidence.ingested", choices=["evidence.ingested", "record.added"])
     p.add_argument("--stage", default="", help="for record.added: 启动/调查取证/审核决定/送达执行 stage")
+    p.add_argument("--server", help="import through a Custody server (the agent's pipeline) instead of locally")
+    p.add_argument("--token-file", type=Path, help="with --server: a station token")
+    p.add_argument("--no-proxies", action="store_true")
     _actor(p)
     p.set_defaults(handler=ingest)
 
@@ -84,7 +87,7 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=principal_add)
     user.add_parser("list", help="list users and stations").set_defaults(handler=principal_list)
     station = sub.add_parser("station", help="docking stations").add_subparsers(dest="station_command", required=True)
-    p = station.add_parser("add", help="enrol a station and print its token (shown once)")
+    p = station.add_parser("add", help="create a station on the server and print its token (shown once)")
     p.add_argument("name")
     p.set_defaults(handler=principal_add, role="station")
     token = sub.add_parser("token", help="tokens").add_subparsers(dest="token_command", required=True)
@@ -94,6 +97,10 @@ def register(sub: Any) -> None:
     p = token.add_parser("reissue", help="replace a token (the old one stops working)")
     p.add_argument("name")
     p.set_defaults(handler=token_reissue)
+
+    from custody import station_commands
+
+    station_commands.register(sub, station)
 
     p = sub.add_parser("demo", help="the main job on the embedded defaults, start to finish")
     p.add_argument("--clips", type=int, default=3)
@@ -128,6 +135,8 @@ async def ingest(args: argparse.Namespace, settings: Settings) -> int:
     from storage.locker import open_locker
     from storage.objects import file_source
 
+    if args.server:
+        return await _ingest_via_server(args, settings)
     missing = [str(f) for f in args.files if not f.is_file()]
     if missing:
         from custody.cli import CliError
@@ -155,6 +164,45 @@ async def ingest(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{path.name}: {state} as entry {result.seq} of case {args.case_id}  "
                   f"blake3 {entry['blake3']}  sha256 {entry['sha256']}  {entry['size']} bytes")
     return 0
+
+
+async def _ingest_via_server(args: argparse.Namespace, settings: Settings) -> int:
+    """Files or folders through the agent's pipeline (spool, receipt check); non-zero if any is not receipted."""
+    from custody.cli import CliError
+    from ingest.agent import Agent, AgentConfig
+    from ingest.client import CustodyClient
+    from ingest.sources import DirectorySource
+    from ingest.spool import Journal
+    from ingest.station import Enrolment, read_token_file
+
+    if not args.token_file:
+        raise CliError("--server needs --token-file (a station token)")
+    missing = [str(f) for f in args.files if not f.exists()]
+    if missing:
+        raise CliError("no such file or folder: " + ", ".join(missing))
+    home = settings.home / "agent"
+    try:
+        vkeys = Enrolment.load(home / "station.json").vkeys
+    except Exception:
+        vkeys = []
+    journal = Journal(home / "journal.sqlite")
+    failed = 0
+    try:
+        config = AgentConfig(spool_dir=home / "spool", case=args.case_id, officer=args.officer or None,
+                             make_proxies=not args.no_proxies)
+        async with CustodyClient(args.server, read_token_file(args.token_file), vkeys=vkeys or None) as client:
+            runner = Agent(config, journal, client)
+            for path in args.files:
+                report = await runner.offload(DirectorySource(path, serial=args.camera or None,
+                                                              officer=args.officer or None))
+                for name in report.receipted:
+                    print(f"receipted: {name}")
+                for name, why in report.failed.items():
+                    print(f"NOT RECEIPTED: {name}: {why}")
+                failed += len(report.failed)
+    finally:
+        journal.close()
+    return 1 if failed else 0
 
 
 async def show_log(args: argparse.Namespace, settings: Settings) -> int:
