@@ -62,9 +62,7 @@ async def camera_dir(tmp_path: Path) -> Path:
     root = tmp_path / "camera" / "DCIM"
     root.mkdir(parents=True)
     base = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)
-    await asyncio.gather(*(
-        make_clip(root / f"CAM7_{i:04d}.mp4", when=(base + dt.timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%S.000000Z"))
-        for i in range(3)
-    ))
+    stamps = [(base + dt.timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%S.000000Z") for i in range(3)]
+    await asyncio.gather(*(make_clip(root / f"CAM7_{i:04d}.mp4", when=stamp) for i, stamp in enumerate(stamps)))
     (root.parent / "SYSLOG.TXT").write_text("firmware log, not evidence")
     return root.parent

@@ -40,7 +40,9 @@ async def entries(station: Station, case: str = "CASE-A") -> list[dict]:
     return [json.loads(r.body) for r in await station.api.locker.log.entries(case)]
 
 
-async def test_offload_receipts_then_wipes_and_links_proxies(station: Station, camera_dir: Path, tmp_path: Path) -> None:
+async def test_offload_receipts_then_wipes_and_links_proxies(
+    station: Station, camera_dir: Path, tmp_path: Path
+) -> None:
     originals = clips(camera_dir)
     _, report = await run_agent(station, camera_dir, tmp_path)
     assert report.ok and sorted(report.receipted) == sorted(f"DCIM/{n}" for n in originals)
