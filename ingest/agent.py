@@ -28,6 +28,7 @@ import aiohttp
 
 from ingest.client import ApiError, CustodyClient
 from ingest.probe import ProbeError, probe
+from ingest.ptp import DeviceGone
 from ingest.sources import CameraFile, CameraSource
 from ingest.spool import FileRow, Journal
 from integrity.errors import IntegrityError
@@ -158,8 +159,10 @@ class Agent:
                     await asyncio.to_thread(self.journal.update, row.id, attempts=row.attempts + 1,
                                             last_error=str(exc)[:1000])
                     report.failed[f.name] = str(exc)
-                    if isinstance(exc, TruncatedTransfer | OSError) and "gone" in str(exc).lower():
-                        break
+                    if isinstance(exc, DeviceGone):
+                        break  # undocked: the rest waits for the next docking, the journal remembers
+                    if isinstance(exc, IntegrityError):
+                        logger.error("ALARM receipt for %s did not verify (%s): it stays on the camera", f.name, exc)
                     continue
                 report.receipted.append(f.name)
                 if row.proxy_blake3:
