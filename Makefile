@@ -24,6 +24,8 @@ bench: setup           ## benchmarks against their named peers (slow; prints rat
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/verify_api.py
+	$(BIN)/python bench/agent_pull.py
+	$(BIN)/python bench/proxy.py
 
 clean:
 	rm -rf var

@@ -19,7 +19,7 @@ import mimetypes
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from ingest.sources import CameraFile, CameraSource
 from ingest.spool import FileRow, Journal
 from integrity.errors import IntegrityError
 from integrity.hashing import ContentDigest, ContentHasher
+from storage.objects import pipelined
 
 logger = logging.getLogger("custody.agent")
 
@@ -214,7 +215,9 @@ class Agent:
         free = shutil.disk_usage(self.config.spool_dir).free
         if free < (f.size - offset) + SPOOL_RESERVE_BYTES:
             raise SpoolFull(f"{self.config.spool_dir} has {free} bytes free; {f.name} needs {f.size - offset}")
-        hasher = ContentHasher()
+        # BLAKE3 only: it is the content address the upload declares and the receipt is checked
+        # against; the server computes SHA-256 in its own pass, so the pull runs at copy speed.
+        hasher = ContentHasher(sha256=False)
         fd = await asyncio.to_thread(os.open, part, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             await asyncio.to_thread(os.ftruncate, fd, offset)  # bytes past the durable offset are not trusted
@@ -222,17 +225,29 @@ class Agent:
                 await asyncio.to_thread(_hash_prefix, fd, offset, hasher)
             row = await self._set(row, state="pulling", pulled=offset)
             durable = offset
-            while offset < f.size:
-                chunk = await source.read(f, offset, min(PULL_CHUNK_BYTES, f.size - offset))
-                if not chunk:
-                    raise TruncatedTransfer(f"{f.name}: camera returned no data at {offset} of {f.size}")
-                await self.throttle.take(len(chunk))
-                await asyncio.to_thread(_write_and_hash, fd, offset, chunk, hasher)
-                offset += len(chunk)
-                if offset - durable >= DURABLE_EVERY_BYTES:
+
+            async def chunks() -> AsyncIterator[tuple[int, bytes]]:
+                pos = offset
+                while pos < f.size:
+                    chunk = await source.read(f, pos, min(PULL_CHUNK_BYTES, f.size - pos))
+                    if not chunk:
+                        raise TruncatedTransfer(f"{f.name}: camera returned no data at {pos} of {f.size}")
+                    await self.throttle.take(len(chunk))
+                    yield pos, chunk
+                    pos += len(chunk)
+
+            async def absorb(item: tuple[int, bytes]) -> None:
+                # Runs while the next chunk is read from the camera: the USB link never waits on the disk.
+                nonlocal durable, row
+                pos, chunk = item
+                await asyncio.to_thread(_write_and_hash, fd, pos, chunk, hasher)
+                end = pos + len(chunk)
+                if end - durable >= DURABLE_EVERY_BYTES:
                     await asyncio.to_thread(os.fsync, fd)
-                    row = await self._set(row, pulled=offset)
-                    durable = offset
+                    row = await self._set(row, pulled=end)
+                    durable = end
+
+            await pipelined(chunks(), absorb)
             await asyncio.to_thread(os.fsync, fd)
         finally:
             os.close(fd)
@@ -242,12 +257,12 @@ class Agent:
         orig = self._spool(row, ".orig")
         await asyncio.to_thread(_publish, part, orig)
         logger.info("pulled %s from %s: %d bytes, blake3 %s", f.name, row.camera, digest.size, digest.blake3)
-        return await self._set(row, state="pulled", pulled=f.size, blake3=digest.blake3, sha256=digest.sha256)
+        return await self._set(row, state="pulled", pulled=f.size, blake3=digest.blake3)
 
     async def _upload_original(self, row: FileRow, f: CameraFile) -> FileRow:
         orig = self._spool(row, ".orig")
-        assert row.blake3 and row.sha256
-        digest = ContentDigest(row.blake3, row.sha256, row.size)
+        assert row.blake3
+        digest = ContentDigest(row.blake3, row.sha256 or "", row.size)
         meta: dict[str, Any] = {**row.meta, "file_name": Path(f.name).name, "source_path": f.name,
                                 "media_type": mimetypes.guess_type(f.name)[0] or "application/octet-stream"}
         if self.config.case:
