@@ -292,10 +292,10 @@ class Agent:
             logger.warning("no proxy for %s: %s", row.name, exc)
             from ingest.proxy import ffmpeg_version
 
+            error = " ".join(str(exc).split())[:4000]  # one line: ffmpeg's stderr has newlines
             await self.client.request("POST", f"/api/v1/evidence/{row.blake3}/no-proxy",
-                                      json={"case": row.case_id, "error": str(exc)[:4000],
-                                            "ffmpeg_version": ffmpeg_version()})
-            return await self._set(row, state="no_proxy", proxy_error=str(exc)[:1000])
+                                      json={"case": row.case_id, "error": error, "ffmpeg_version": ffmpeg_version()})
+            return await self._set(row, state="no_proxy", proxy_error=error[:1000])
         meta: dict[str, Any] = {"kind": "proxy", "case": row.case_id, "original_blake3": row.blake3,
                                 "file_name": Path(row.name).stem + ".proxy.mp4", "media_type": "video/mp4",
                                 "ffmpeg": {"command": result.command, "version": result.version},

@@ -1,4 +1,4 @@
-"""ffprobe: what a recording says about itself (duration, codecs, creation time), never trusted blindly.
+"""ffprobe: what a recording says about itself (duration, codecs, creation time, location), never trusted blindly.
 
 The values go into the entry as the recording's own claims beside the hash; a file ffprobe cannot
 read is still evidence (it is stored and logged as it is), it just has no media facts.
@@ -7,6 +7,7 @@ read is still evidence (it is stored and logged as it is), it just has no media 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -15,6 +16,10 @@ from typing import Any
 
 #: ffprobe of a healthy file takes milliseconds; a hung one must not stall an offload.
 PROBE_TIMEOUT_S = 30
+#: Format tags (lower-cased) that carry an ISO 6709 position, in order of preference: ffmpeg's MP4/MOV
+#: demuxer reports the 3GPP/udta ``©xyz`` box as ``location`` (and ``location-eng``); Apple devices
+#: write the QuickTime metadata key.
+LOCATION_TAGS = ("location", "location-eng", "com.apple.quicktime.location.iso6709")
 
 
 class ProbeError(Exception):
@@ -29,13 +34,14 @@ class MediaFacts:
     width: int | None
     height: int | None
     creation_time: str | None
+    location: str | None = None  # ISO 6709 as the device wrote it, e.g. "+31.2304+121.4737/"
 
     def as_fields(self) -> dict[str, Any]:
         """Entry fields (integers and strings only: canonical JSON has no floats)."""
         out: dict[str, Any] = {}
         for key, value in (("duration_ms", self.duration_ms), ("video_codec", self.video_codec),
                            ("audio_codec", self.audio_codec), ("width", self.width),
-                           ("height", self.height)):
+                           ("height", self.height), ("location", self.location)):
             if value is not None:
                 out[key] = value
         return out
@@ -45,16 +51,20 @@ async def probe(path: Path) -> MediaFacts:
     exe = shutil.which("ffprobe")
     if exe is None:
         raise ProbeError("ffprobe is not installed (apt-get install ffmpeg)")
+    # "file:" keeps a name with a colon (or one starting with "-") a plain path, never a protocol or option.
     proc = await asyncio.create_subprocess_exec(
-        exe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        exe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", f"file:{path}",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     try:
         out, err = await asyncio.wait_for(proc.communicate(), PROBE_TIMEOUT_S)
-    except TimeoutError:
-        proc.kill()
+    except BaseException as exc:  # timeout or cancellation: ffprobe must not outlive the caller
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
         await proc.wait()
-        raise ProbeError(f"ffprobe timed out on {path.name}") from None
+        if isinstance(exc, TimeoutError):
+            raise ProbeError(f"ffprobe timed out on {path.name}") from None
+        raise
     if proc.returncode != 0:
         raise ProbeError(f"ffprobe cannot read {path.name}: {err.decode(errors='replace').strip()[:300]}")
     return parse_probe(json.loads(out))
@@ -74,4 +84,5 @@ def parse_probe(data: dict[str, Any]) -> MediaFacts:
         width=video.get("width"),
         height=video.get("height"),
         creation_time=tags.get("creation_time"),
+        location=next((tags[k] for k in LOCATION_TAGS if tags.get(k)), None),
     )
