@@ -1,120 +1,195 @@
-"""Playback proxies with ffmpeg: H.264 + AAC MP4, faststart, the original's metadata kept.
+"""Proxies: a small H.264 + AAC MP4 of a recording for review, made by ffmpeg from the spool copy.
 
-The command is built with ffmpeg-python and run as an asyncio subprocess.  The original is only
-read; the proxy is written to a temp file beside its destination and renamed into place, so a
-killed or failed encode leaves nothing half-written.  The command recorded in the log uses the
-placeholders ``{original}`` and ``{proxy}``: reproducible, and it leaks no station paths.
+The original is the evidence and is only ever read (ffmpeg gets it as an input, nothing here opens it).
+The proxy is derived, so it records how it was made: the ffmpeg command, with the two paths replaced by
+the placeholders ``{original}`` and ``{proxy}`` (reproducible, and no station paths in the log), and
+ffmpeg's version.  ``-map_metadata 0`` carries the container tags over, so the proxy keeps the camera's
+``creation_time`` and location.  The proxy appears under its final name only once complete and on disk
+(temp file beside it, fsync, rename); a timeout or cancellation kills ffmpeg and leaves nothing behind.
+
+A file ffmpeg cannot turn into a playable proxy (corrupt, truncated, not video) raises
+:class:`ProxyFailed` with ffmpeg's own words: the caller keeps the original as evidence, flagged "no proxy".
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import shlex
 import subprocess
+import uuid
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import ffmpeg
 
 from ingest.probe import MediaFacts, ProbeError, probe
 
-STDERR_TAIL_BYTES = 2000
+#: Placeholders for the two paths in the recorded command.
+ORIGINAL = "{original}"
+PROXY = "{proxy}"
+#: libx264's presets, fastest first: the same quality (crf) costs less CPU and more bytes to the left.
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+                "placebo")
+#: ffmpeg's stderr kept while it runs: a long corrupt recording can log an error per frame.
+STDERR_KEEP_BYTES = 64 * 1024
+#: How much of that goes into the error (the no-proxy flag keeps 4000 characters).
+STDERR_TAIL_CHARS = 3000
 
 
 class ProxyFailed(Exception):
-    """ffmpeg could not make a proxy (corrupt, truncated, not video); the original stays evidence."""
+    """ffmpeg could not make a playable proxy; ``stderr_tail`` is what it said (paths as placeholders)."""
 
     def __init__(self, message: str, stderr_tail: str = "") -> None:
         super().__init__(f"{message}: {stderr_tail}" if stderr_tail else message)
+        self.message = message
         self.stderr_tail = stderr_tail
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProxySettings:
+    #: Output height in pixels (width follows the aspect ratio, rounded to even); never upscaled.
     height: int = 720
+    #: libx264 preset (see ``X264_PRESETS``): encoding speed against proxy size.
     preset: str = "veryfast"
+    #: libx264 constant rate factor, 0 (lossless) to 51; 23 is x264's own default.
     crf: int = 23
+    #: AAC bitrate, in ffmpeg's notation ("128k" = 128 kbit/s).
     audio_bitrate: str = "128k"
+    #: Encoder threads; 0 lets ffmpeg choose (one per core).
     threads: int = 0
+    #: Wall-clock limit for one proxy, in seconds; ffmpeg is killed past it.
     timeout_s: float = 3600
 
+    def __post_init__(self) -> None:
+        if self.height < 2:
+            raise ValueError(f"proxy height must be at least 2 pixels, not {self.height}")
+        if self.preset not in X264_PRESETS:
+            raise ValueError(f"unknown x264 preset {self.preset!r}; one of {', '.join(X264_PRESETS)}")
+        if not 0 <= self.crf <= 51:
+            raise ValueError(f"crf must be 0..51, not {self.crf}")
+        if self.threads < 0 or self.timeout_s <= 0:
+            raise ValueError("threads must be >= 0 and timeout_s > 0")
 
-@dataclass(frozen=True)
+
+DEFAULT_SETTINGS = ProxySettings()
+
+
+@dataclass(frozen=True, slots=True)
 class ProxyResult:
     path: Path
+    #: Shell-quoted ffmpeg command with ``{original}`` and ``{proxy}`` in place of the paths.
     command: str
+    #: First line of ``ffmpeg -version``.
     version: str
+    #: What ffprobe says about the proxy itself.
     facts: MediaFacts
 
 
-def build_command(src: Path, dst: Path, settings: ProxySettings = ProxySettings()) -> list[str]:
-    """The ffmpeg argument list: scaled to at most ``height`` (never up), even width, metadata kept."""
-    stream = ffmpeg.input(str(src))
-    video = stream["v:0"].filter("scale", -2, f"min(ih,{settings.height})")  # ffmpeg-python escapes the comma
-    audio = stream["a:0?"]  # optional: a recording without sound still gets a proxy
+def _url(path: Path) -> str:
+    # ffmpeg reads "name:rest" as a protocol and "-name" as an option; "file:" keeps a path a path.
+    return f"file:{path}"
+
+
+def build_command(src: Path, dst: Path, settings: ProxySettings = DEFAULT_SETTINGS) -> list[str]:
+    """The ffmpeg argument list (argv[0] is ``ffmpeg``) that turns ``src`` into an MP4 proxy at ``dst``."""
+    source = ffmpeg.input(_url(src))
+    # min(ih, H): never upscale; trunc(../2)*2 and -2: both sides even, which yuv420p needs.
+    scale = f"scale=-2:'trunc(min(ih,{settings.height})/2)*2'"
     out = ffmpeg.output(
-        video, audio, str(dst), format="mp4", vcodec="libx264", preset=settings.preset, crf=settings.crf,
-        pix_fmt="yuv420p", acodec="aac", audio_bitrate=settings.audio_bitrate, threads=settings.threads,
-        map_metadata=0, movflags="+faststart",
+        source["v:0"], source["a?"],  # -map 0:a? : an audio-less recording is not an error
+        _url(dst),
+        format="mp4", vf=scale, vcodec="libx264", preset=settings.preset, crf=settings.crf, pix_fmt="yuv420p",
+        acodec="aac", audio_bitrate=settings.audio_bitrate, threads=settings.threads,
+        map_metadata=0,  # the container's tags: creation_time, location
+        movflags="+faststart",  # index first: the proxy plays while it downloads
     )
-    args: list[str] = out.compile()
-    # Global options go first: ffmpeg ignores options that trail the last output file.
-    return [args[0], "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args[1:]]
+    return list(out.global_args("-nostdin", "-hide_banner", "-loglevel", "error", "-y").compile())
 
 
-@cache
+@functools.cache
 def ffmpeg_version() -> str:
+    """First line of ``ffmpeg -version`` (cached: it is asked once per proxy)."""
+    done = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True, check=True, timeout=30)
+    return done.stdout.splitlines()[0].strip()
+
+
+async def make_proxy(src: Path, dst: Path, settings: ProxySettings = DEFAULT_SETTINGS) -> ProxyResult:
+    """Encode ``src`` into an MP4 proxy at ``dst``; ``src`` is only read.
+
+    Raises :class:`ProxyFailed` when ffmpeg fails, times out, or its output has no video stream; a
+    missing ffmpeg is an ``OSError`` (a station problem, not a property of the recording).
+    """
+    if dst.resolve() == src.resolve():
+        raise ValueError("the proxy cannot replace its original")
+    version = await asyncio.to_thread(ffmpeg_version)
+    tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex}.part")
+    argv = build_command(src, tmp, settings)
+    placeholders = {_url(src): ORIGINAL, _url(tmp): PROXY, str(src): ORIGINAL, str(tmp): PROXY}
     try:
-        out = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return out.splitlines()[0] if out else "unknown"
-
-
-def _recordable(args: list[str], src: Path, dst: Path) -> str:
-    return shlex.join(["{original}" if a == str(src) else "{proxy}" if a == str(dst) else a for a in args])
-
-
-async def make_proxy(src: Path, dst: Path, settings: ProxySettings = ProxySettings()) -> ProxyResult:
-    """Encode ``src`` into ``dst``; raise ProxyFailed (leaving no output) if ffmpeg cannot."""
-    tmp = dst.with_name(f".{dst.name}.part.mp4")
-    args = build_command(src, tmp, settings)
-    proc = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.DEVNULL,
-                                                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    try:
-        _, err = await asyncio.wait_for(proc.communicate(), settings.timeout_s)
+        facts = await _encode(argv, tmp, settings.timeout_s, placeholders)
+        await asyncio.to_thread(_publish, tmp, dst)
     except BaseException:
-        # Timeout or cancellation: stop ffmpeg and leave nothing behind.
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await proc.wait()
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    tail = err.decode(errors="replace")[-STDERR_TAIL_BYTES:].strip()
-    if proc.returncode != 0:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise ProxyFailed(f"ffmpeg exited with {proc.returncode}", tail)
+    command = " ".join(placeholders.get(arg) or shlex.quote(arg) for arg in argv)
+    return ProxyResult(dst, command, version, facts)
+
+
+async def _encode(argv: list[str], out: Path, timeout_s: float, placeholders: dict[str, str]) -> MediaFacts:
+    def redact(text: str) -> str:
+        for path, placeholder in placeholders.items():  # URLs first: they contain the plain paths
+            text = text.replace(path, placeholder)
+        return text
+
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stderr is not None
     try:
-        facts = await probe(tmp)
+        async with asyncio.timeout(timeout_s):
+            stderr = await _keep_tail(proc.stderr)
+            code = await proc.wait()
+    except BaseException as exc:  # timeout or cancellation: ffmpeg must not outlive the step
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        if isinstance(exc, TimeoutError):
+            raise ProxyFailed(f"ffmpeg timed out after {timeout_s:g} s") from None
+        raise
+    tail = redact(stderr.decode(errors="replace").strip()[-STDERR_TAIL_CHARS:])
+    if code != 0:
+        raise ProxyFailed(f"ffmpeg could not make a proxy (exit status {code})", tail)
+    try:
+        facts = await probe(out)
     except ProbeError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ProxyFailed("the proxy ffmpeg wrote is unreadable", str(exc)) from None
+        raise ProxyFailed("ffmpeg's output is unreadable", redact(str(exc))) from None
     if facts.video_codec is None:
-        tmp.unlink(missing_ok=True)
-        raise ProxyFailed("the source has no video stream", tail)
-    await asyncio.to_thread(_fsync_rename, tmp, dst)
-    return ProxyResult(dst, _recordable(args, src, tmp), ffmpeg_version(), facts)
+        raise ProxyFailed("ffmpeg's output has no video stream", tail)
+    return facts
 
 
-def _fsync_rename(tmp: Path, dst: Path) -> None:
+async def _keep_tail(stream: asyncio.StreamReader) -> bytes:
+    tail = bytearray()
+    while chunk := await stream.read(STDERR_KEEP_BYTES):
+        tail += chunk
+        del tail[:-STDERR_KEEP_BYTES]
+    return bytes(tail)
+
+
+def _publish(tmp: Path, dst: Path) -> None:
+    # On disk before it has its name, and the name on disk before anyone is told.
     fd = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, dst)
+    fd = os.open(dst.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
