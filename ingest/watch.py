@@ -25,7 +25,13 @@ from ingest.usb import (
 
 logger = logging.getLogger("custody.agent")
 
+
+def loop_time() -> float:
+    return asyncio.get_running_loop().time()
+
 POLL_SECONDS = 1.5
+#: How often spooled files that could not be uploaded (server down) are retried, camera docked or not.
+RETRY_SECONDS = 30.0
 #: With ``once``: how many quiet polls (no camera busy, none arriving) end the run.
 QUIET_POLLS = 3
 
@@ -70,7 +76,14 @@ async def watch_usb(agent: Agent, *, once: bool = False, backend: Any = None,
     identities: dict[str, tuple[str, str | None]] = {}
     failures = 0
     quiet = 0
+    next_retry = loop_time() + RETRY_SECONDS
     while True:
+        if loop_time() >= next_retry and not busy:
+            # Files spooled while the server was unreachable wait here, safe; push them again.
+            retried = await agent.resume()
+            if retried.receipted:
+                logger.info("uploaded %d spooled file(s) after the server came back", len(retried.receipted))
+            next_retry = loop_time() + RETRY_SECONDS
         arrived, _ = await asyncio.to_thread(poller.poll)
         for dev_id in arrived:
             task = await _arrived(agent, dev_id, backend, drivers, identities)

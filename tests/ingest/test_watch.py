@@ -6,6 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
 from blake3 import blake3
 
 from ingest.agent import Agent, AgentConfig
@@ -68,3 +69,31 @@ async def test_wrong_password_offloads_nothing(station: Station, tmp_path: Path)
     assert locked.refused == 1
     log = [json.loads(r.body) for r in await station.api.locker.log.entries("CASE-A")]
     assert [e["kind"] for e in log] == ["case.opened"]
+
+
+async def test_unplugged_mid_pull_resumes_at_its_offset_after_redocking(
+    station: Station, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingest.agent
+
+    monkeypatch.setattr(ingest.agent, "PULL_CHUNK_BYTES", 16 * 1024)
+    monkeypatch.setattr(ingest.agent, "DURABLE_EVERY_BYTES", 32 * 1024)
+    files = await recordings(tmp_path)
+    camera = PtpCameraModel("ZFY-9", dict(files), {n: "20261120T080000" for n in files})
+    camera.unplug_after_bytes = 100_000  # the officer pulls the camera out mid-transfer
+    bus = EmulatedBackend([camera])
+    assert await offload(station, bus, tmp_path) == 1
+    journal = Journal(tmp_path / "journal.sqlite")
+    try:
+        [row] = [r for r in journal.pending() if r.state == "pulling"]
+        assert 0 < row.pulled < row.size  # the durable offset survived the unplug
+    finally:
+        journal.close()
+    assert len(camera.names()) == 2  # nothing left the camera without a receipt
+    camera.unplug_after_bytes = None
+    bus.plug(camera)
+    assert await offload(station, bus, tmp_path) == 0
+    assert camera.names() == []
+    log = [json.loads(r.body) for r in await station.api.locker.log.entries("CASE-A")]
+    ingested = sorted(e["blake3"] for e in log if e["kind"] == "evidence.ingested")
+    assert ingested == sorted(blake3(p.read_bytes()).hexdigest() for p in files.values())
