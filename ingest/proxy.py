@@ -96,8 +96,9 @@ def _url(path: Path) -> str:
 def build_command(src: Path, dst: Path, settings: ProxySettings = DEFAULT_SETTINGS) -> list[str]:
     """The ffmpeg argument list (argv[0] is ``ffmpeg``) that turns ``src`` into an MP4 proxy at ``dst``."""
     source = ffmpeg.input(_url(src))
-    # min(ih, H): never upscale; trunc(../2)*2 and -2: both sides even, which yuv420p needs.
-    scale = f"scale=-2:'trunc(min(ih,{settings.height})/2)*2'"
+    # min(ih, H): never upscale; trunc(../2)*2 and -2: both sides even, which yuv420p needs.  The comma
+    # is escaped (not quoted) so it does not split the filter chain and the recorded command stays legible.
+    scale = f"scale=-2:trunc(min(ih\\,{settings.height})/2)*2"
     out = ffmpeg.output(
         source["v:0"], source["a?"],  # -map 0:a? : an audio-less recording is not an error
         _url(dst),

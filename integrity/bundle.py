@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -42,6 +43,11 @@ READ_BYTES = 8 * 1024 * 1024
 ZERO_PREV = "0" * 64
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
+def vkey_file_name(vkey: str) -> str:
+    """``keys/<name>+<key id>.vkey``: the file name says which key it holds."""
+    return f"{KEYS_DIR}{'+'.join(vkey.strip().split('+')[:2])}.vkey"
+
+
 # -- writing ------------------------------------------------------------------------------------
 
 
@@ -60,8 +66,7 @@ class BundleWriter:
                 out.write(body + b"\n")
 
     def write_vkey(self, vkey: str) -> None:
-        name = "+".join(vkey.split("+")[:2])
-        self._zip.writestr(f"{KEYS_DIR}{name}.vkey", vkey.strip() + "\n")
+        self._zip.writestr(vkey_file_name(vkey), vkey.strip() + "\n")
 
     def open_object(self, blake3_hex: str) -> IO[bytes]:
         if not _HEX64.match(blake3_hex):
@@ -93,8 +98,36 @@ class BundleReader:
             return
         try:
             self._zip = zipfile.ZipFile(self.path)
-        except (zipfile.BadZipFile, OSError) as exc:
+        except Exception as exc:  # BadZipFile, OSError, NotImplementedError (a mangled version field), ...
             raise NoteFormatError(f"{self.path}: not a bundle (neither a zip file nor a directory): {exc}") from exc
+
+    def check_container(self) -> None:
+        """A zip's members must tile the file up to its central directory: no unlisted bytes.
+
+        Python's zipfile trusts the directory; a damaged count or offset there could silently hide
+        members (a bundle that lost its media would still look like a valid media-less bundle).
+        """
+        if self._zip is None:
+            return
+        with open(self.path, "rb") as fh:
+            pos = 0
+            for info in sorted(self._zip.infolist(), key=lambda i: i.header_offset):
+                if info.header_offset != pos:
+                    raise NoteFormatError(f"zip: bytes {pos}..{info.header_offset} belong to no listed member")
+                fh.seek(pos)
+                header = fh.read(30)
+                if len(header) != 30 or header[:4] != b"PK\x03\x04":
+                    raise NoteFormatError(f"zip: no local header for {info.filename} at {pos}")
+                name_len, extra_len = struct.unpack("<HH", header[26:30])
+                pos += 30 + name_len + extra_len + info.compress_size
+                if info.flag_bits & 0x08:  # a data descriptor follows the data
+                    fh.seek(pos)
+                    sig = fh.read(4)
+                    zip64 = info.compress_size >= 0xFFFFFFFF or info.file_size >= 0xFFFFFFFF
+                    pos += (4 if sig == b"PK\x07\x08" else 0) + (20 if zip64 else 12)
+            start_dir = getattr(self._zip, "start_dir", pos)
+            if pos != start_dir:
+                raise NoteFormatError(f"zip: bytes {pos}..{start_dir} belong to no listed member")
 
     def names(self) -> list[str]:
         if self._zip is not None:
@@ -194,13 +227,20 @@ def verify_bundle(path: str | Path, vkeys: list[str] | None = None) -> Report:
     with reader:
         try:
             _verify(reader, report, vkeys)
-        except (zipfile.BadZipFile, OSError, UnicodeDecodeError, ValueError) as exc:
-            # A damaged container is a failed verification with a reason, never a crash.
-            report.fail(report.failure_place or str(path), NoteFormatError(f"unreadable bundle: {exc}"))
+        except Exception as exc:
+            # A damaged container (bad zip headers, an unknown compression method, a broken deflate
+            # stream, ...) is a failed verification with a reason, never a crash.
+            report.fail(report.failure_place or str(path),
+                        NoteFormatError(f"unreadable bundle: {type(exc).__name__}: {exc}"))
     return report
 
 
 def _verify(reader: BundleReader, report: Report, vkeys: list[str] | None) -> None:
+    try:
+        reader.check_container()
+    except NoteFormatError as exc:
+        report.fail(str(reader.path), exc)
+        return
     names = reader.names()
     unexpected = [n for n in names if n not in (CHECKPOINT, ENTRIES)
                   and not n.startswith((KEYS_DIR, OBJECTS_DIR))]
@@ -208,10 +248,23 @@ def _verify(reader: BundleReader, report: Report, vkeys: list[str] | None) -> No
         # Nothing rides along unverified: a bundle holds only what the contract names.
         report.fail(unexpected[0], NoteFormatError(f"unexpected file in bundle: {unexpected[0]}"))
         return
+    # The bundle's own keys are read and checked even when a pinned key is given: every byte of a
+    # bundle is either verified or makes verification fail.
+    bundled = []
+    for name in (n for n in names if n.startswith(KEYS_DIR)):
+        try:
+            vkey = Verifier.from_vkey(reader.read(name).decode().strip()).vkey
+        except (IntegrityError, UnicodeDecodeError) as exc:
+            report.fail(name, exc if isinstance(exc, IntegrityError) else NoteFormatError(f"{name}: {exc}"))
+            return
+        if name != vkey_file_name(vkey):
+            report.fail(name, NoteFormatError(f"{name} holds the key {vkey_file_name(vkey)}"))
+            return
+        bundled.append(vkey)
     if vkeys:
         report.trusted_from = "--vkey"
     else:
-        vkeys = [reader.read(n).decode().strip() for n in names if n.startswith(KEYS_DIR) and n.endswith(".vkey")]
+        vkeys = bundled
         report.trusted_from = "bundle keys/ (not pinned: pass --vkey to check against a key you trust)"
     try:
         verifiers = [Verifier.from_vkey(v) for v in vkeys]
