@@ -2,7 +2,8 @@
 
 Target: time ratio <= 1.05 (the agent adds only a probe and an atomic rename).  Also reports the
 realtime factor (clip seconds / encode seconds) for 1080p30 -> 720p with the default preset.
-Each side runs twice; the best run counts.
+Each side runs twice, interleaved; the best run counts.  The CPU seconds of the child processes
+(ffmpeg, and ffprobe on our side) are printed too: on a shared machine they are steadier than wall time.
 
     python bench/proxy.py [--seconds 20]
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -32,6 +35,12 @@ def make_clip(path: Path, seconds: int) -> None:
                    check=True)
 
 
+def children_cpu() -> float:
+    """User + system seconds of this process's finished, waited-for children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=20)
@@ -41,20 +50,24 @@ async def main() -> None:
         src = work / "clip1080.mp4"
         make_clip(src, args.seconds)
         settings = ProxySettings()
-        bare, ours = [], []
+        bare: list[tuple[float, float]] = []
+        ours: list[tuple[float, float]] = []
         for _ in range(2):
-            out = work / "bare.mp4"
-            start = time.perf_counter()
-            subprocess.run(build_command(src, out, settings), check=True)
-            bare.append(time.perf_counter() - start)
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), children_cpu()
+            subprocess.run(build_command(src, work / "bare.mp4", settings), check=True)
+            bare.append((time.perf_counter() - start, children_cpu() - cpu))
+            start, cpu = time.perf_counter(), children_cpu()
             await make_proxy(src, work / "ours.mp4", settings)
-            ours.append(time.perf_counter() - start)
-        b, o = min(bare), min(ours)
+            ours.append((time.perf_counter() - start, children_cpu() - cpu))
+        (b, b_cpu), (o, o_cpu) = min(bare), min(ours)
         clip = f"{args.seconds} s of 1080p30"
-        print(f"peer  bare ffmpeg (same args)   {clip}  {b:6.2f} s  realtime x{args.seconds / b:4.2f}")
-        print(f"ours  agent proxy step          {clip}  {o:6.2f} s  realtime x{args.seconds / o:4.2f}  "
-              f"time ratio {o / b:4.3f} (target <= 1.05)  preset {settings.preset}, {settings.height}p")
+        print(f"# {os.cpu_count()} CPUs, 1920x1080 30 fps -> {settings.height}p, preset {settings.preset}, "
+              f"crf {settings.crf}")
+        print(f"peer  bare ffmpeg (same args)   {clip}  {b:6.2f} s  cpu {b_cpu:6.2f} s  "
+              f"realtime x{args.seconds / b:4.2f}")
+        print(f"ours  agent proxy step          {clip}  {o:6.2f} s  cpu {o_cpu:6.2f} s  "
+              f"realtime x{args.seconds / o:4.2f}")
+        print(f"time ratio {o / b:5.3f} (target <= 1.05)   cpu ratio {o_cpu / b_cpu:5.3f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -18,6 +18,7 @@ import logging
 import mimetypes
 import os
 import shutil
+import sys
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -236,18 +237,24 @@ class Agent:
                     yield pos, chunk
                     pos += len(chunk)
 
+            progress = Progress(row.camera, f.name, f.size, offset)
+
             async def absorb(item: tuple[int, bytes]) -> None:
                 # Runs while the next chunk is read from the camera: the USB link never waits on the disk.
                 nonlocal durable, row
                 pos, chunk = item
                 await asyncio.to_thread(_write_and_hash, fd, pos, chunk, hasher)
                 end = pos + len(chunk)
+                progress.update(end)
                 if end - durable >= DURABLE_EVERY_BYTES:
                     await asyncio.to_thread(os.fsync, fd)
                     row = await self._set(row, pulled=end)
                     durable = end
 
-            await pipelined(chunks(), absorb)
+            try:
+                await pipelined(chunks(), absorb)
+            finally:
+                progress.close()
             await asyncio.to_thread(os.fsync, fd)
         finally:
             os.close(fd)
@@ -324,6 +331,35 @@ class Agent:
             except (aiohttp.ClientError, ApiError, IntegrityError, TimeoutError, OSError) as exc:
                 report.failed[row.name] = str(exc)
         return report
+
+
+class Progress:
+    """Per-file pull progress: a bar on a terminal (tqdm), a log line every quarter otherwise."""
+
+    def __init__(self, camera: str, name: str, size: int, start: int) -> None:
+        self.camera, self.name, self.size = camera, name, size
+        self._logged = start * 4 // max(size, 1)
+        self._bar: Any = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=size, initial=start, unit="B", unit_scale=True, unit_divisor=1024,
+                             desc=f"{camera} {Path(name).name}", leave=False)
+        self._done = start
+
+    def update(self, done: int) -> None:
+        if self._bar is not None:
+            self._bar.update(done - self._done)
+        self._done = done
+        quarter = done * 4 // max(self.size, 1)
+        if quarter > self._logged and self.size >= 64 * 1024 * 1024:
+            self._logged = quarter
+            logger.info("camera %s: %s %d%% (%d of %d MiB)", self.camera, self.name, quarter * 25,
+                        done >> 20, self.size >> 20)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 def _hash_prefix(fd: int, length: int, hasher: ContentHasher) -> None:

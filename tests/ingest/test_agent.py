@@ -168,3 +168,17 @@ async def test_killed_at_every_state_each_file_arrives_once(
     assert sorted(ingested) == sorted(blake3(d).hexdigest() for d in originals.values())  # exactly once
     assert clips(camera_dir) == {}
     assert len([e for e in log if e["kind"] == "evidence.derived"]) == 3
+
+
+async def test_full_spool_stops_pulling_and_deletes_nothing(
+    station: Station, camera_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingest.agent
+
+    monkeypatch.setattr(ingest.agent, "SPOOL_RESERVE_BYTES", 10**18)  # no disk is that big: "full"
+    before = clips(camera_dir)
+    _, report = await run_agent(station, camera_dir, tmp_path)
+    assert not report.ok and len(report.failed) == 1  # the first refusal stops the camera's pull
+    assert "needs" in next(iter(report.failed.values()))
+    assert clips(camera_dir) == before
+    assert [e["kind"] for e in await entries(station)] == ["case.opened"]
