@@ -32,6 +32,9 @@ def register(sub: Any, station: Any) -> None:
     p.add_argument("--once", action="store_true", help="offload what is docked now, then exit")
     p.add_argument("--no-proxies", action="store_true")
     p.add_argument("--bandwidth-mib", type=float, help="cap on bytes pulled per second, in MiB")
+    p.add_argument("--drivers", type=Path,
+                   help="JSON list of unlock drivers for recorders that dock locked (default: "
+                        "$CUSTODY_HOME/agent/drivers.json if present); see ingest/usb.py")
     p.set_defaults(handler=agent)
 
 
@@ -86,9 +89,18 @@ async def agent(args: argparse.Namespace, settings: Settings) -> int:
                 source = DirectorySource(args.source, serial=args.serial, officer=args.officer,
                                          removable=args.removable)
                 return await _offload_until_done(runner, source, once=args.once)
+            import json
+
+            from ingest.usb import load_drivers
             from ingest.watch import watch_usb
 
-            return await watch_usb(runner, once=args.once)
+            drivers_file = args.drivers or home / "drivers.json"
+            drivers = []
+            if drivers_file.is_file():
+                drivers = load_drivers(json.loads(drivers_file.read_text()), install=False)
+            if args.drivers and not drivers:
+                logger.warning("%s lists no drivers: locked recorders will not be unlocked", args.drivers)
+            return await watch_usb(runner, once=args.once, drivers=drivers)
     finally:
         journal.close()
 
