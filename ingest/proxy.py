@@ -107,7 +107,9 @@ def build_command(src: Path, dst: Path, settings: ProxySettings = DEFAULT_SETTIN
         map_metadata=0,  # the container's tags: creation_time, location
         movflags="+faststart",  # index first: the proxy plays while it downloads
     )
-    return list(out.global_args("-nostdin", "-hide_banner", "-loglevel", "error", "-y").compile())
+    args: list[str] = out.compile()
+    # Global options first: ffmpeg ignores options that trail the last output (ffmpeg-python puts them there).
+    return [args[0], "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args[1:]]
 
 
 @functools.cache
