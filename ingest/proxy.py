@@ -108,7 +108,7 @@ def build_command(src: Path, dst: Path, settings: ProxySettings = DEFAULT_SETTIN
         movflags="+faststart",  # index first: the proxy plays while it downloads
     )
     args: list[str] = out.compile()
-    # Global options first: ffmpeg ignores options that trail the last output (ffmpeg-python puts them there).
+    # Global options first, where people expect them (ffmpeg-python would put them after the output).
     return [args[0], "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args[1:]]
 
 
