@@ -27,6 +27,8 @@ from typing import Any
 
 import aiohttp
 
+from custody.durable import replace_durably
+from custody.pipeline import pipelined
 from ingest.client import ApiError, CustodyClient
 from ingest.probe import ProbeError, probe
 from ingest.ptp import DeviceGone
@@ -34,7 +36,6 @@ from ingest.sources import CameraFile, CameraSource
 from ingest.spool import FileRow, Journal
 from integrity.errors import IntegrityError
 from integrity.hashing import ContentDigest, ContentHasher
-from storage.objects import pipelined
 
 logger = logging.getLogger("custody.agent")
 
@@ -262,7 +263,7 @@ class Agent:
         if digest.size != f.size:
             raise TruncatedTransfer(f"{f.name}: pulled {digest.size} bytes, the camera lists {f.size}")
         orig = self._spool(row, ".orig")
-        await asyncio.to_thread(_publish, part, orig)
+        await asyncio.to_thread(replace_durably, part, orig, sync_file=False)  # fsynced above
         logger.info("pulled %s from %s: %d bytes, blake3 %s", f.name, row.camera, digest.size, digest.blake3)
         return await self._set(row, state="pulled", pulled=f.size, blake3=digest.blake3)
 
@@ -378,12 +379,3 @@ def _write_and_hash(fd: int, offset: int, chunk: bytes, hasher: ContentHasher) -
     while written < len(view):
         written += os.pwrite(fd, view[written:], offset + written)
     hasher.update(view)
-
-
-def _publish(part: Path, final: Path) -> None:
-    os.replace(part, final)
-    fd = os.open(part.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import os
 import shlex
 import subprocess
 import uuid
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import ffmpeg
 
+from custody.durable import replace_durably
 from ingest.probe import MediaFacts, ProbeError, probe
 
 #: Placeholders for the two paths in the recorded command.
@@ -133,7 +133,7 @@ async def make_proxy(src: Path, dst: Path, settings: ProxySettings = DEFAULT_SET
     placeholders = {_url(src): ORIGINAL, _url(tmp): PROXY, str(src): ORIGINAL, str(tmp): PROXY}
     try:
         facts = await _encode(argv, tmp, settings.timeout_s, placeholders)
-        await asyncio.to_thread(_publish, tmp, dst)
+        await asyncio.to_thread(replace_durably, tmp, dst)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -181,18 +181,3 @@ async def _keep_tail(stream: asyncio.StreamReader) -> bytes:
         tail += chunk
         del tail[:-STDERR_KEEP_BYTES]
     return bytes(tail)
-
-
-def _publish(tmp: Path, dst: Path) -> None:
-    # On disk before it has its name, and the name on disk before anyone is told.
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, dst)
-    fd = os.open(dst.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
+from custody.durable import fsync_dir
+from custody.pipeline import pipelined
 from integrity.hashing import ContentHasher
 from storage.objects import (
     BLOCK_BYTES,
@@ -34,7 +36,6 @@ from storage.objects import (
     VerifyResult,
     check_key,
     key_hex,
-    pipelined,
     rebuffer_reusing,
 )
 
@@ -116,7 +117,7 @@ class FileStore:
             os.link(tmp, final)
         except FileExistsError:
             return False  # same bytes already stored (content address); nothing is overwritten
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         return True
 
     # -- locks -------------------------------------------------------------------------------
@@ -155,7 +156,7 @@ class FileStore:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
     async def extend_retention(self, key: str, until: dt.datetime) -> None:
         await self._require(key)
@@ -175,7 +176,7 @@ class FileStore:
             self._path(key).unlink()
             with contextlib.suppress(FileNotFoundError):
                 self._meta_path(key).unlink()
-            _fsync_dir(self._path(key).parent)
+            fsync_dir(self._path(key).parent)
 
         await asyncio.to_thread(remove)
 
@@ -276,14 +277,6 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _utc(value: dt.datetime) -> dt.datetime:

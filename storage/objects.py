@@ -12,10 +12,10 @@ import asyncio
 import datetime as dt
 import os
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from integrity.hashing import KEY_PREFIX, ContentDigest
 
@@ -227,39 +227,6 @@ async def file_source(path: str | os.PathLike[str], block: int = BLOCK_BYTES) ->
 async def bytes_source(data: bytes, block: int = BLOCK_BYTES) -> AsyncIterator[bytes]:
     for i in range(0, len(data), block):
         yield data[i : i + block]
-
-
-async def pipelined(source: AsyncIterable[Any], absorb: Callable[[Any], Awaitable[None]]) -> None:
-    """Feed blocks to ``absorb`` while the next block is read: reading overlaps hashing/writing.
-
-    ``absorb`` runs shielded, and on any failure (cancellation included) it is allowed to finish
-    before the error propagates: its worker thread may still hold the file the caller cleans up.
-    """
-    pending: asyncio.Future[None] | None = None
-    try:
-        async for block in source:
-            if pending is not None:
-                await asyncio.shield(pending)
-            pending = asyncio.ensure_future(absorb(block))
-        if pending is not None:
-            await asyncio.shield(pending)
-    finally:
-        if pending is not None:
-            await _settle(pending)
-
-
-async def _settle(fut: asyncio.Future[None]) -> None:
-    """Wait until ``fut`` is done, even if we are cancelled meanwhile (the cancel is re-raised)."""
-    cancelled = False
-    while not fut.done():
-        try:
-            await asyncio.wait({fut})
-        except asyncio.CancelledError:
-            cancelled = True
-    if not fut.cancelled():
-        fut.exception()  # mark retrieved: the caller is already handling the real error
-    if cancelled:
-        raise asyncio.CancelledError
 
 
 def open_store(settings: Settings) -> ObjectStore:

@@ -32,6 +32,7 @@ from minio.helpers import md5sum_hash
 from minio.retention import Retention
 from minio.xml import Element, SubElement, getbytes
 
+from custody.pipeline import pipelined
 from integrity.hashing import ContentDigest, ContentHasher
 from storage.objects import (
     HashMismatch,
@@ -44,7 +45,6 @@ from storage.objects import (
     VerifyResult,
     check_key,
     key_hex,
-    pipelined,
     rebuffer,
 )
 
