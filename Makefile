@@ -26,6 +26,8 @@ bench: setup           ## benchmarks against their named peers (slow; prints rat
 	$(BIN)/python bench/verify_api.py
 	$(BIN)/python bench/agent_pull.py
 	$(BIN)/python bench/proxy.py
+	$(BIN)/python bench/disposition.py
+	$(BIN)/python bench/browser_hash.py
 
 clean:
 	rm -rf var

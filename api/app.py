@@ -19,11 +19,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from api.appkeys import LOCKER, METRICS, PRINCIPAL, REQUEST_ID, SETTINGS, UPLOADS
+from api.appkeys import CALENDAR, LOCKER, METRICS, PRINCIPAL, REQUEST_ID, SETTINGS, UPLOADS
 from api.auth import TOKENS, TokenCache
 from api.errors import error_middleware
 from api.metrics import Metrics
 from api.routes import add_routes
+from api.web import setup_web
+from custody.policy.workdays import WorkCalendar
 from custody.settings import Settings
 from storage.intake import UploadManager
 from storage.locker import open_locker
@@ -67,6 +69,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def _locker_ctx(app: web.Application) -> AsyncIterator[None]:
     async with open_locker(app[SETTINGS]) as locker:
         app[LOCKER] = locker
+        app[CALENDAR] = await asyncio.to_thread(WorkCalendar.load, app[SETTINGS].calendar_dir)
         yield
 
 
@@ -86,6 +89,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_locker_ctx)
     app.cleanup_ctx.append(_uploads_ctx)
     add_routes(app)
+    setup_web(app)
     return app
 
 

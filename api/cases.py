@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import asdict
 
 from aiohttp import web
 
 from api.appkeys import LOCKER, METRICS
 from api.auth import principal_of
-from api.errors import BadRequest, NotFound, TooLarge
+from api.errors import BadRequest, NotFound, TooLarge, Unprocessable
 from api.params import (
     blake3_param,
     json_object,
@@ -23,6 +23,7 @@ from api.params import (
 )
 from storage import catalog
 from storage.log import Draft
+from storage.retention import GOVERNANCE_CASE
 
 #: Enforcement stages a text record belongs to (§三): initiation, investigation and evidence
 #: collection, review and decision, service and execution.
@@ -39,8 +40,12 @@ async def create_case(request: web.Request) -> web.Response:
     body = await json_object(request)
     case_id = text_field(body, "id", required=True, max_len=64)
     title = text_field(body, "title", max_len=500) or ""
+    handler = text_field(body, "handler", max_len=100)
     assert case_id is not None
-    opened = await request.app[LOCKER].log.open_case(case_id, principal_of(request).actor, title=title)
+    if case_id == GOVERNANCE_CASE:
+        raise Unprocessable(f"case id {GOVERNANCE_CASE!r} is reserved for the bureau's governance log")
+    opened = await request.app[LOCKER].log.open_case(case_id, principal_of(request).actor, title=title,
+                                                     handler=handler)
     return json_response({"id": case_id, "title": title, "size": opened.tree_size,
                           "checkpoint": opened.checkpoint.decode()}, status=201)
 
@@ -94,16 +99,23 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 async def read_object(request: web.Request) -> web.StreamResponse:
     """Stream a case's object (Range supported); the read is logged before a byte leaves."""
+    return await stream_object(request, request.match_info["case"], blake3_param(request.match_info["blake3"]),
+                               purpose(request), download=bool(request.query.get("download")))
+
+
+async def stream_object(request: web.Request, case_id: str, hexd: str, why: str, *, download: bool,
+                        extra_headers: Mapping[str, str] | None = None) -> web.StreamResponse:
+    """Log the read as ``evidence.accessed`` by the request's principal, then stream the bytes.
+
+    Shared by the API and the web pages, so every reader goes through the same logging.
+    """
     locker = request.app[LOCKER]
-    case_id = request.match_info["case"]
-    hexd = blake3_param(request.match_info["blake3"])
-    why = purpose(request)
     items = [e for e in await catalog.case_evidence(locker.pool, case_id) if e.blake3 == hexd]
     if not items:
         raise NotFound(f"case {case_id!r} holds no object {hexd}")
     item = items[0]
     span = parse_range(request.headers.get("Range"), item.size)
-    action = "download" if request.query.get("download") else "view"
+    action = "download" if download else "view"
     principal = principal_of(request)
     bucket = int(dt.datetime.now(dt.UTC).timestamp()) // ACCESS_WINDOW_SECONDS
     await locker.log.append(case_id, Draft(
@@ -114,6 +126,7 @@ async def read_object(request: web.Request) -> web.StreamResponse:
     request.app[METRICS].evidence_reads.labels(action).inc()
     headers = {"Accept-Ranges": "bytes", "ETag": f'"{hexd}"', "Cache-Control": "private, no-store",
                "X-Content-Type-Options": "nosniff"}
+    headers.update(extra_headers or {})
     if action == "download":
         headers["Content-Disposition"] = f"attachment; filename=\"{_safe_name(item.file_name or hexd)}\""
     start, length = (0, item.size) if span is None else span
@@ -123,9 +136,16 @@ async def read_object(request: web.Request) -> web.StreamResponse:
     resp.content_type = item.media_type.split(";")[0] if item.media_type else "application/octet-stream"
     resp.content_length = length
     await resp.prepare(request)
-    async for chunk in locker.store.get("blake3/" + hexd, start=start, length=length):
-        await resp.write(chunk)
-    await resp.write_eof()
+    chunks = locker.store.get("blake3/" + hexd, start=start, length=length)
+    try:
+        async for chunk in chunks:
+            await resp.write(chunk)
+        await resp.write_eof()
+    except ConnectionError:
+        pass  # the reader left (a video element abandons a range when it seeks): nothing more to send
+    finally:
+        if isinstance(chunks, AsyncGenerator):
+            await chunks.aclose()  # release the store's file or connection now, not at garbage collection
     return resp
 
 

@@ -126,6 +126,8 @@ def json_response(data: Any, status: int = 200) -> web.Response:
 def _default(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date):
+        return value.isoformat()
     if isinstance(value, bytes):
         return value.hex()
     raise TypeError(type(value))

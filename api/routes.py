@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from api import cases, ops, uploads, verify
+from api import cases, disclosures, ops, retention, uploads, verify
 from api.auth import guard
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -22,6 +22,9 @@ READERS = ("investigator", "reviewer", "admin")  # may see evidence content
 INVESTIGATORS = ("investigator", "admin")
 ADMIN = ("admin",)
 STATION = ("station",)
+DISCLOSURE = ("disclosure", "admin")
+REVIEW = ("reviewer", "disclosure", "investigator", "admin")  # passed/failed: reviewer only (checked inside)
+DISCLOSURE_READERS = ("disclosure", "investigator", "reviewer", "admin")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,11 @@ class Endpoint:
 
 
 CASE = ("case", "path", "string", True)
+DID = ("id", "path", "string", True)
+REASON_SCHEMA = {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}}
+RECORD_PROPS = {name: {"type": "string"} for name in (
+    "decision_no", "party_type", "party_name", "violation", "legal_basis", "penalty", "decision_date",
+    "party_id_no", "party_phone", "party_address", "category")}
 BLAKE3 = ("blake3", "path", "string", True)
 UPLOAD = ("upload", "path", "string", True)
 
@@ -136,6 +144,94 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              params=(("case", "query", "string", False),), body="application/octet-stream"),
     Endpoint("POST", "/api/v1/objects/{blake3}/verify", verify.verify_stored, INVESTIGATORS,
              "Re-read and re-hash a stored object now", params=(BLAKE3,), responses=(200, 404)),
+    # -- retention and holds (issue 6) --
+    Endpoint("GET", "/api/v1/retention/classes", retention.list_classes, STAFF, "Retention classes"),
+    Endpoint("PUT", "/api/v1/retention/classes/{name}", retention.set_class, ADMIN,
+             "Create or change a retention class (logged in the governance log with the reason)",
+             params=(("name", "path", "string", True),), body="application/json", responses=(200, 422),
+             body_schema={"type": "object", "required": ["trigger", "reason"], "properties": {
+                 "years": {"type": "integer"}, "months": {"type": "integer"}, "days": {"type": "integer"},
+                 "trigger": {"type": "string", "enum": ["recorded", "case_closed", "decision"]},
+                 "description": {"type": "string"}, "reason": {"type": "string"}}}),
+    Endpoint("GET", "/api/v1/cases/{case}/retention", retention.case_retention, STAFF,
+             "Retention of each object of a case, and its holds", params=(CASE,), responses=(200, 404)),
+    Endpoint("PUT", "/api/v1/cases/{case}/retention", retention.assign_class, INVESTIGATORS,
+             "Assign a retention class to a case or one item (logged with the reason); locks only extend",
+             params=(CASE,), body="application/json", responses=(200, 404, 422),
+             body_schema={"type": "object", "required": ["class", "reason"], "properties": {
+                 "class": {"type": "string"}, "blake3": {"type": "string"}, "reason": {"type": "string"}}}),
+    Endpoint("POST", "/api/v1/cases/{case}/close", retention.close_case, INVESTIGATORS,
+             "Close a case (starts the case_closed retention clocks)", params=(CASE,), body="application/json",
+             responses=(200, 404, 422)),
+    Endpoint("GET", "/api/v1/holds", retention.list_holds, STAFF, "Legal holds (?case=, ?all=1 for lifted too)",
+             params=(("case", "query", "string", False), ("all", "query", "string", False))),
+    Endpoint("POST", "/api/v1/holds", retention.place_hold, INVESTIGATORS,
+             "Place a legal hold on a case or one item (S3 legal hold; nothing held is disposed)",
+             body="application/json", responses=(201, 404, 422),
+             body_schema={"type": "object", "required": ["case", "reason"], "properties": {
+                 "case": {"type": "string"}, "blake3": {"type": "string"}, "reason": {"type": "string"}}}),
+    Endpoint("POST", "/api/v1/holds/{hold}/lift", retention.lift_hold, INVESTIGATORS,
+             "Lift a legal hold (its placer or an admin)", params=(("hold", "path", "integer", True),),
+             body="application/json", body_schema=REASON_SCHEMA, responses=(200, 403, 404, 422)),
+    Endpoint("GET", "/api/v1/retention/due", retention.due, ADMIN,
+             "What disposition would delete now, and what holds keep (dry run)"),
+    Endpoint("POST", "/api/v1/retention/run", retention.run, ADMIN,
+             "Dispose of objects whose retention passed and no hold covers; logs retention.disposed",
+             body="application/json",
+             body_schema={"type": "object", "properties": {"dry_run": {"type": "boolean"}}}),
+    # -- disclosure (公示), legal review (法制审核), law changes --
+    Endpoint("GET", "/api/v1/disclosures", disclosures.list_records, DISCLOSURE_READERS,
+             "Disclosure records with status, takedown date, review state (raw and masked preview)",
+             params=(("state", "query", "string", False), ("case", "query", "string", False))),
+    Endpoint("POST", "/api/v1/disclosures", disclosures.create, DISCLOSURE,
+             "Draft a disclosure record linked to its case and decision", body="application/json",
+             responses=(201, 404, 409, 422),
+             body_schema={"type": "object", "required": ["case", "decision_no", "party_type", "party_name",
+                                                         "violation", "legal_basis", "penalty", "decision_date"],
+                          "properties": {"case": {"type": "string"}, **RECORD_PROPS,
+                                         "other_names": {"type": "array", "items": {"type": "string"}},
+                                         "excluded_fields": {"type": "array", "items": {"type": "string"}}}}),
+    Endpoint("GET", "/api/v1/disclosures/{id}", disclosures.get, DISCLOSURE_READERS,
+             "A record: raw fields, masked public preview, reviews", params=(DID,), responses=(200, 404)),
+    Endpoint("POST", "/api/v1/disclosures/{id}/major", disclosures.flag_major, DISCLOSURE,
+             "Flag the decision major by §四(二) criteria (needs a passed legal review before approval)",
+             params=(DID,), body="application/json", responses=(200, 404, 422),
+             body_schema={"type": "object", "required": ["criteria"],
+                          "properties": {"criteria": {"type": "array", "items": {"type": "string"}}}}),
+    Endpoint("POST", "/api/v1/disclosures/{id}/reviews", disclosures.add_review, REVIEW,
+             "Record a legal review (passed/failed: reviewer, not the handler) or a disagreement (disputed)",
+             params=(DID,), body="application/json", responses=(201, 403, 404, 422),
+             body_schema={"type": "object", "required": ["outcome"], "properties": {
+                 "outcome": {"type": "string", "enum": ["passed", "failed", "disputed"]},
+                 "checklist": {"type": "object", "additionalProperties": {"type": "boolean"}},
+                 "opinion": {"type": "string"}}}),
+    Endpoint("POST", "/api/v1/disclosures/{id}/{action}", disclosures.act, DISCLOSURE,
+             "Lifecycle step: approve, publish, correct, update, take-down, revoke, withdraw",
+             params=(DID, ("action", "path", "string", True)), body="application/json",
+             responses=(200, 404, 409, 422),
+             body_schema={"type": "object", "properties": {
+                 "reason": {"type": "string"}, "explanation": {"type": "string"},
+                 "takedown_reason": {"type": "string", "enum": ["period_expired", "decision_revoked",
+                                                                 "confirmed_illegal", "ordered_remade", "emergency"]},
+                 "changes": {"type": "object"}, "law_change": {"type": "integer"}}}),
+    Endpoint("GET", "/api/v1/disclosures/{id}/links", disclosures.links, DISCLOSURE_READERS,
+             "Linked evidence check: exists, re-hashes now, proof valid, retention covers the takedown date",
+             params=(DID,), responses=(200, 404)),
+    Endpoint("GET", "/api/v1/disclosure-due", disclosures.due, DISCLOSURE,
+             "Records due for takedown and law-change updates outstanding on ?today=YYYY-MM-DD",
+             params=(("today", "query", "string", False),), responses=(200, 422)),
+    Endpoint("GET", "/api/v1/law-changes", disclosures.list_law_changes, DISCLOSURE_READERS, "Recorded law changes"),
+    Endpoint("POST", "/api/v1/law-changes", disclosures.add_law_change, ADMIN,
+             "Record a law or mandate change; affected published records must be updated in 20 working days",
+             body="application/json", responses=(201, 422),
+             body_schema={"type": "object", "required": ["title", "effective", "categories"], "properties": {
+                 "title": {"type": "string"}, "effective": {"type": "string", "format": "date"},
+                 "categories": {"type": "array", "items": {"type": "string"}}, "description": {"type": "string"}}}),
+    Endpoint("GET", "/api/v1/calendar/add-working-days", disclosures.add_working_days, STAFF,
+             "The date N working days after DATE (the start day not counted)",
+             params=(("date", "query", "string", True), ("n", "query", "integer", False)), responses=(200, 422)),
+    Endpoint("GET", "/public/api/records", disclosures.public_records, None,
+             "Published records (masked text only) with each case's latest checkpoint; takedown notices"),
 )
 
 

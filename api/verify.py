@@ -47,17 +47,20 @@ async def verify_upload(request: web.Request) -> web.Response:
 
 async def verify_stored(request: web.Request) -> web.Response:
     """Re-read and re-hash a stored object now; report whether it still matches its address."""
-    locker = request.app[LOCKER]
-    hexd = blake3_param(request.match_info["blake3"])
+    return json_response(await check_stored(request.app[LOCKER], blake3_param(request.match_info["blake3"])))
+
+
+async def check_stored(locker: Locker, hexd: str) -> dict[str, object]:
+    """Re-hash ``blake3/<hexd>`` now and compare with its address and its logged SHA-256 and size."""
     result = await locker.store.verify("blake3/" + hexd)
     recorded = await locker.log.entries_for_object(hexd)
     expected = next((r for r in recorded if r.kind in OBJECT_KINDS), None)
     entry = json.loads(expected.body) if expected else {}
     ok = result.ok and (not entry or (entry.get("sha256"), entry.get("size")) == (result.digest.sha256,
                                                                                   result.digest.size))
-    return json_response({"blake3": hexd, "match": ok, "now": {"blake3": result.digest.blake3,
-                          "sha256": result.digest.sha256, "size": result.digest.size},
-                          "recorded": {k: entry.get(k) for k in ("sha256", "size")} if entry else None})
+    return {"blake3": hexd, "match": ok, "now": {"blake3": result.digest.blake3,
+            "sha256": result.digest.sha256, "size": result.digest.size},
+            "recorded": {k: entry.get(k) for k in ("sha256", "size")} if entry else None}
 
 
 async def checkpoint(request: web.Request) -> web.Response:

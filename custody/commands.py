@@ -20,9 +20,15 @@ def register(sub: Any) -> None:
     p = case.add_parser("open", help="open a case (its log starts with case.opened)")
     p.add_argument("case_id")
     p.add_argument("--title", default="")
+    p.add_argument("--handler", help="the case handler (承办人; may not legally review it); default: --actor")
     _actor(p)
     p.set_defaults(handler=case_open)
     case.add_parser("list", help="list cases").set_defaults(handler=case_list)
+    p = case.add_parser("close", help="record the case as closed (starts case_closed retention clocks)")
+    p.add_argument("case_id")
+    p.add_argument("--reason", default="")
+    _actor(p)
+    p.set_defaults(handler=case_close)
 
     p = sub.add_parser("ingest", help="store recordings or records in a case and log them")
     p.add_argument("files", nargs="+", type=Path)
@@ -102,8 +108,14 @@ def register(sub: Any) -> None:
 
     station_commands.register(sub, station)
 
+    from custody import governance_commands
+
+    governance_commands.register(sub)
+
     p = sub.add_parser("demo", help="the main job on the embedded defaults, start to finish")
     p.add_argument("--clips", type=int, default=3)
+    p.add_argument("--port", type=int, help="serve on this port (default: CUSTODY_PORT)")
+    p.add_argument("--no-serve", action="store_true", help="exit after the set-up instead of serving")
     p.set_defaults(handler=demo)
 
 
@@ -115,8 +127,19 @@ async def case_open(args: argparse.Namespace, settings: Settings) -> int:
     from storage.locker import open_locker
 
     async with open_locker(settings) as locker:
-        result = await locker.log.open_case(args.case_id, args.actor, title=args.title)
+        result = await locker.log.open_case(args.case_id, args.actor, title=args.title,
+                                            handler=args.handler or args.actor)
     print(f"opened case {args.case_id} (entry {result.seq}, tree size {result.tree_size})")
+    return 0
+
+
+async def case_close(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import retention
+    from storage.locker import open_locker
+
+    async with open_locker(settings) as locker:
+        extended = await retention.close_case(locker, args.case_id, actor=args.actor, reason=args.reason)
+    print(f"closed case {args.case_id}; {len(extended)} object lock(s) extended")
     return 0
 
 
@@ -309,9 +332,13 @@ async def keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def demo(args: argparse.Namespace, settings: Settings) -> int:
+    import dataclasses
+
     from custody.demo import run_demo
 
-    return await run_demo(settings, clips=args.clips)
+    if args.port:
+        settings = dataclasses.replace(settings, port=args.port)
+    return await run_demo(settings, clips=args.clips, serve=not args.no_serve)
 
 
 async def serve(args: argparse.Namespace, settings: Settings) -> int:

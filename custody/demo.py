@@ -1,21 +1,36 @@
-"""``custody demo``: the main job end to end on the embedded defaults.
+"""``custody demo``: the whole product working, on the embedded defaults, in under a minute.
 
-Generates body-camera-like clips with ffmpeg (test pattern, tone, a clock burnt in, a realistic
-``creation_time``), ingests them and a text record into a new case, exports the court bundle with
-its media, verifies it offline, and checks one clip against it — printing each step.
+It starts the server, creates one user per role and a docking station, generates body-camera-like
+clips with ffmpeg (test pattern, tone, a clock burnt in, a realistic ``creation_time``), offloads them
+through the real agent pipeline (a folder as a mass-storage camera: pull, hash, proxy, resumable
+upload, receipt verified, then wiped from the "camera"), adds a text record, exports the court bundle
+and verifies it offline, then drafts a disclosure of the decision, passes its legal review and
+publishes it — and keeps serving so you can sign in and look, until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import shutil
+import signal
 import time
 from pathlib import Path
+from typing import Any
 
 from custody.settings import Settings
 
 CLIP_SECONDS = 4
+USERS = (("demo-investigator", "investigator"), ("demo-disclosure", "disclosure"),
+         ("demo-reviewer", "reviewer"), ("demo-admin", "admin"), ("dock-01", "station"))
+SAMPLE_DECISION = {
+    "party_type": "natural", "party_name": "王小明", "party_id_no": "110105198803150018",
+    "party_phone": "13912345678", "party_address": "北京市朝阳区建国路88号3单元502",
+    "violation": "王小明于{date}在建国路占道经营，经责令改正拒不改正，联系电话13912345678。",
+    "legal_basis": "《城市市容和环境卫生管理条例》第三十六条", "penalty": "罚款人民币200元",
+    "category": "市容环境",
+}
 
 
 async def make_clip(path: Path, recorded_at: dt.datetime, seconds: int = CLIP_SECONDS) -> None:
@@ -28,6 +43,7 @@ async def make_clip(path: Path, recorded_at: dt.datetime, seconds: int = CLIP_SE
             "-metadata", f"creation_time={recorded_at.strftime('%Y-%m-%dT%H:%M:%S.000000Z')}",
             "-movflags", "+faststart", str(path)]
     text = f"drawtext=text='CAM-0042 {stamp}':x=10:y=10:fontsize=20:fontcolor=white:box=1:boxcolor=black"
+    err = b""
     for vf in (["-vf", text], []):
         proc = await asyncio.create_subprocess_exec(*base, *vf, *tail, stderr=asyncio.subprocess.PIPE)
         _, err = await proc.communicate()
@@ -36,61 +52,142 @@ async def make_clip(path: Path, recorded_at: dt.datetime, seconds: int = CLIP_SE
     raise RuntimeError(f"ffmpeg could not make a sample clip: {err.decode(errors='replace')[-400:]}")
 
 
-async def run_demo(settings: Settings, *, clips: int = 3) -> int:
-    from ingest.probe import probe
+async def _tokens(pool: Any) -> dict[str, str]:
+    """One principal per role; a re-run in the same home reissues their tokens (old ones stop working)."""
+    from storage import principals
+
+    tokens = {}
+    for name, role in USERS:
+        try:
+            _, tokens[name] = await principals.add_principal(pool, name, role, "demo")
+        except principals.PrincipalExists:
+            tokens[name] = await principals.reissue_token(pool, name)
+    return tokens
+
+
+async def _offload(server: str, token: str, vkey: str, camera: Path, spool: Path, case_id: str) -> Any:
+    from ingest.agent import Agent, AgentConfig
+    from ingest.client import CustodyClient
+    from ingest.sources import DirectorySource
+    from ingest.spool import Journal
+
+    journal = Journal(spool / "journal.sqlite")
+    try:
+        async with CustodyClient(server, token, vkeys=[vkey]) as client:
+            agent = Agent(AgentConfig(spool_dir=spool / "spool", case=case_id, officer="officer-0042"),
+                          journal, client)
+            source = DirectorySource(camera, serial="CAM-0042", officer="officer-0042", removable=True)
+            return await agent.offload(source)
+    finally:
+        journal.close()
+
+
+async def run_demo(settings: Settings, *, clips: int = 3, serve: bool = True) -> int:
+    from aiohttp import web
+
+    from api.app import create_app
+    from api.appkeys import LOCKER
+    from custody import clock
+    from custody.policy.review import CHECKLIST
     from integrity.bundle import verify_bundle
     from integrity.verify import print_report, verify_file
-    from storage.locker import open_locker
-    from storage.objects import bytes_source, file_source
+    from storage import disclosure
+    from storage.objects import bytes_source
 
     if shutil.which("ffmpeg") is None:
         print("custody demo needs ffmpeg (apt-get install ffmpeg; `make demo` installs it)")
         return 2
     started = time.monotonic()
-    work = settings.home / "demo"
-    work.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     case_id = f"DEMO-{now:%Y%m%d-%H%M%S}"
+    work = settings.home / "demo" / case_id
+    camera = work / "camera" / "DCIM"
+    camera.mkdir(parents=True, exist_ok=True)
 
-    print(f"1. generating {clips} body-camera clips with ffmpeg in {work}")
-    paths = [work / f"CAM0042_{(now - dt.timedelta(minutes=10 * (clips - i))):%Y%m%d_%H%M%S}.mp4"
-             for i in range(clips)]
-    await asyncio.gather(*(make_clip(p, now - dt.timedelta(minutes=10 * (clips - i)))
-                           for i, p in enumerate(paths)))
+    print(f"1. generating {clips} body-camera clips with ffmpeg")
+    times = [now - dt.timedelta(minutes=10 * (clips - i)) for i in range(clips)]
+    paths = [work / f"CAM0042_{t:%Y%m%d_%H%M%S}.mp4" for t in times]
+    clip_jobs = asyncio.gather(*(make_clip(p, t) for p, t in zip(paths, times, strict=True)))
 
-    async with open_locker(settings) as locker:
-        print(f"2. embedded stores up: database {'(DATABASE_URL)' if settings.database_url else settings.pg_dir}, "
-              f"objects in {settings.store} store, key {locker.log.signer.vkey}")
-        opened = await locker.log.open_case(case_id, "officer:0042", title="Demo: street-vending inspection")
-        print(f"3. opened case {case_id} (entry {opened.seq})")
-        for path in paths:
-            facts = await probe(path)
-            fields = {"file_name": path.name, "media_type": "video/mp4", "camera": "CAM-0042",
-                      "officer": "officer:0042", "station": "dock-01", **facts.as_fields()}
-            if facts.creation_time:
-                fields["recorded_at"] = facts.creation_time
-            result = await locker.add_object(case_id, file_source(path), kind="evidence.ingested",
-                                             actor="station:dock-01", fields=fields)
-            print(f"   ingested {path.name} -> entry {result.seq}, tree size {result.tree_size}")
-        notice = "现场检查笔录 / on-site inspection record\n".encode()
-        record = await locker.add_object(
-            case_id, bytes_source(notice), kind="record.added", actor="officer:0042",
-            fields={"file_name": "inspection-record.txt", "media_type": "text/plain; charset=utf-8",
-                    "stage": "调查取证"},
-        )
-        print(f"   added text record -> entry {record.seq}")
+    http_log = logging.getLogger("custody.http")
+    http_log.setLevel(logging.WARNING)  # one line per request would drown the story; back on when serving
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=10)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.host, settings.port).start()
+        base = f"http://{settings.host}:{settings.port}"
+        locker = app[LOCKER]
+        tokens = await _tokens(locker.pool)
+        vkey = locker.log.signer.vkey
+        print(f"2. server up at {base} (database {'DATABASE_URL' if settings.database_url else settings.pg_dir}, "
+              f"{settings.store} object store); users and station dock-01 created")
+        await locker.log.open_case(case_id, "investigator:demo-investigator", handler="demo-investigator",
+                                   title="Demo: street-vending inspection 占道经营检查")
+        print(f"3. opened case {case_id}")
+        await clip_jobs
+        for p in paths:  # the "camera": the agent deletes its copies only after a verified receipt
+            shutil.copy2(p, camera / p.name)
+
+        print("4. docking station dock-01 offloads the camera (pull, BLAKE3 + SHA-256, proxy, upload, receipt):")
+        report = await _offload(base, tokens["dock-01"], vkey, camera.parent, work / "agent", case_id)
+        left = sorted(x.name for x in camera.iterdir())
+        print(f"   {len(report.receipted)} recording(s) receipted, {report.proxies} proxies, "
+              f"{len(report.failed)} failed; left on the camera: {left or 'nothing'}")
+        if not report.ok:
+            for name, why in report.failed.items():
+                print(f"   NOT RECEIPTED {name}: {why}")
+            return 1
+
+        record = "现场检查笔录 / on-site inspection record\n当事人在建国路占道经营，经责令改正拒不改正。\n".encode()
+        added = await locker.add_object(case_id, bytes_source(record), kind="record.added",
+                                        actor="investigator:demo-investigator",
+                                        fields={"file_name": "inspection-record.txt", "stage": "investigation",
+                                                "media_type": "text/plain; charset=utf-8"})
+        print(f"5. text record added (调查取证) -> entry {added.seq}")
+
         bundle = work / f"{case_id}.zip"
-        n_entries, n_objects = await locker.export(case_id, bundle, with_media=True, actor="investigator:demo",
-                                                   purpose="demo export")
-        print(f"4. exported {bundle} ({n_entries} entries, {n_objects} objects)")
+        n_entries, n_objects = await locker.export(case_id, bundle, with_media=True,
+                                                   actor="investigator:demo-investigator", purpose="demo export")
         vkey_file = work / "custody.vkey"
-        vkey_file.write_text(locker.log.signer.vkey + "\n")
+        vkey_file.write_text(vkey + "\n")
+        print(f"6. exported {bundle} ({n_entries} entries, {n_objects} objects); verifying it offline:")
+        verified = verify_bundle(bundle, [vkey])
+        print_report(verified)
+        matched = verify_file(paths[0], bundle, [vkey])
 
-    print(f"5. verifying the bundle offline against the pinned key {vkey_file}:")
-    report = verify_bundle(bundle, [vkey_file.read_text().strip()])
-    print_report(report)
-    print(f"6. is {paths[0].name} evidence in this case?")
-    matched = verify_file(paths[0], bundle, [vkey_file.read_text().strip()])
-    print(f"done in {time.monotonic() - started:.1f} s.  Try: custody log {case_id}; "
-          f"custody verify-bundle {bundle} --vkey {vkey_file}")
-    return 0 if report.ok and matched == 0 else 1
+        today = clock.today()
+        d = await disclosure.create(locker, case_id, {
+            **SAMPLE_DECISION, "violation": SAMPLE_DECISION["violation"].format(date=f"{today:%Y年%m月%d日}"),
+            "decision_no": f"示例城管罚字〔{today:%Y}〕第{now:%H%M%S}号", "decision_date": today.isoformat()},
+            actor="disclosure:demo-disclosure")
+        await disclosure.flag_major(locker, d.id, ["after_hearing"], actor="disclosure:demo-disclosure")
+        await disclosure.record_review(locker, d.id, reviewer="reviewer:demo-reviewer", outcome="passed",
+                                       checklist=dict.fromkeys(CHECKLIST, True),
+                                       opinion="主体合法，程序合法，事实清楚，证据充分，适用法律正确。")
+        for action in ("approve", "publish"):
+            d = await disclosure.transition(locker, d.id, action, actor="disclosure:demo-disclosure", today=today)
+        print(f"7. disclosure {d.id} (decision {d.decision_no}) flagged major, legal review passed by "
+              f"demo-reviewer, published; takedown due {d.takedown_due} (natural person: 2 years)")
+
+        ok = verified.ok and matched == 0
+        print(f"\nset-up finished in {time.monotonic() - started:.1f} s: {'ALL VERIFIED' if ok else 'PROBLEMS'}")
+        print(f"\n  open {base}/ and sign in with a token:")
+        for name, role in USERS:
+            if role != "station":
+                print(f"    {role:<13} {tokens[name]}")
+        print(f"  public portal (no sign-in): {base}/public")
+        print(f"  case log: custody log {case_id}    offline check: custody verify-bundle {bundle} "
+              f"--vkey {vkey_file}")
+        if not serve:
+            return 0 if ok else 1
+        print("\nserving until Ctrl-C")
+        http_log.setLevel(logging.NOTSET)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        return 0 if ok else 1
+    finally:
+        await runner.cleanup()

@@ -53,6 +53,9 @@ class Settings:
     #: ``json`` for machines, ``text`` for people.
     log_format: str = "text"
     log_level: str = "INFO"
+    #: Let the scheduled ``custody disclosure sweep`` take down published records whose period expired
+    #: (reason "period expired").  Off: it only lists them for staff.
+    auto_takedown: bool = False
 
     @property
     def objects_dir(self) -> Path:
@@ -65,6 +68,11 @@ class Settings:
     @property
     def keys_dir(self) -> Path:
         return self.home / "keys"
+
+    @property
+    def calendar_dir(self) -> Path:
+        """Working-day calendar years added by admins (beside the packaged ones)."""
+        return self.home / "calendars"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time (and idempotent) set-up on a fresh machine: a virtualenv with Custody and its test tools,
-# plus the system programs it needs (ffmpeg; b3sum, wrk and curl for the benchmarks).  Called by `make`.
+# plus the system programs it needs (ffmpeg; Node.js/npm for the browser verifier's libraries; Debian's
+# chromium for the browser tests; b3sum, wrk and curl for the benchmarks).  Called by `make`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,17 @@ apt_install() {
 }
 
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || apt_install ffmpeg
+command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+# The browser tests drive Debian's chromium (never a downloaded browser).  Without root they are
+# skipped with a loud reason rather than failing the set-up.
+if [ "${WANT_BROWSER:-1}" = 1 ] && [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        apt_install chromium fonts-wqy-microhei  # a CJK font, or Chinese pages render as boxes
+    else
+        echo "bootstrap: WARNING: /usr/bin/chromium is missing and this is not root: the browser tests" \
+             "will be SKIPPED (sudo apt-get install chromium)" >&2
+    fi
+fi
 if [ "$want_bench" = 1 ]; then
     command -v b3sum >/dev/null || apt_install b3sum
     command -v wrk >/dev/null || apt_install wrk
@@ -42,3 +54,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     "$VENV/bin/python" -m pip install -q -e '.[test]'
     touch "$stamp"
 fi
+
+# The browser verifier's BLAKE3 (WASM) and Ed25519 libraries, from the npm registry.
+./deploy/web-assets.sh

@@ -93,6 +93,7 @@ class EvidenceRow:
     stage: str | None
     recorded_at: dt.datetime | None
     original_blake3: str | None
+    retention_class: str | None = None  # assigned to this item (else the case's class applies)
 
 
 async def case_evidence(pool: asyncpg.Pool, case_id: str) -> list[EvidenceRow]:

@@ -158,11 +158,14 @@ class FileStore:
         os.replace(tmp, path)
         fsync_dir(path.parent)
 
-    async def extend_retention(self, key: str, until: dt.datetime) -> None:
+    async def extend_retention(self, key: str, until: dt.datetime, version_id: str | None = None) -> None:
         await self._require(key)
+        current = (await self.head(key)).retain_until
+        if current is not None and until < current:
+            raise RetentionShortened(key, current, until)  # as S3 COMPLIANCE mode: later only
         await asyncio.to_thread(self._update_meta, key, retain_until=until)
 
-    async def set_legal_hold(self, key: str, on: bool) -> None:
+    async def set_legal_hold(self, key: str, on: bool, version_id: str | None = None) -> None:
         await self._require(key)
         await asyncio.to_thread(self._update_meta, key, legal_hold=on)
 

@@ -101,6 +101,9 @@ class Locker:
         result = await self.log.append(case_id, draft)
         if result.created:
             await catalog.record_evidence(self.pool, case_id, result.seq, kind, {**fields, **obj_fields})
+            from storage import retention  # retention builds on the locker
+
+            await retention.on_new_evidence(self, case_id, digest.blake3)
         return result
 
     async def receipt(self, case_id: str, seq: int) -> Receipt:

@@ -132,7 +132,8 @@ class CaseLog:
     # -- cases -------------------------------------------------------------------------------
 
     async def open_case(
-        self, case_id: str, actor: str, *, title: str = "", meta: Mapping[str, Any] | None = None
+        self, case_id: str, actor: str, *, title: str = "", meta: Mapping[str, Any] | None = None,
+        handler: str | None = None,
     ) -> Appended:
         """Create a case and append its ``case.opened`` entry (seq 0) in one transaction."""
         try:
@@ -140,12 +141,13 @@ class CaseLog:
         except ValueError as exc:
             raise LogError(str(exc)) from None
         meta = dict(meta or {})
-        draft = Draft("case.opened", actor, {"title": title, **({"meta": meta} if meta else {})})
+        handler = handler or actor  # who handles the case (承办人) may not give it its legal review
+        draft = Draft("case.opened", actor, {"title": title, "handler": handler, **({"meta": meta} if meta else {})})
         async with self.pool.acquire() as conn, conn.transaction():
             inserted = await conn.fetchval(
-                """INSERT INTO cases (id, title, meta, created_by, root, last_leaf)
-                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING id""",
-                case_id, title, meta, actor, merkle.EMPTY_ROOT, bytes(32),
+                """INSERT INTO cases (id, title, meta, created_by, root, last_leaf, handler)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING id""",
+                case_id, title, meta, actor, merkle.EMPTY_ROOT, bytes(32), handler,
             )
             if inserted is None:
                 raise CaseExists(f"case {case_id!r} already exists")

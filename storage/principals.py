@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 from blake3 import blake3
@@ -44,6 +44,25 @@ class Principal:
     def actor(self) -> str:
         """How this principal appears in log entries: ``<role>:<name>``."""
         return f"{self.role}:{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenHolder:
+    """An active principal and the hash of its current token (a web session is bound to it)."""
+
+    principal: Principal
+    token_hash: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A principal as the admin page lists it."""
+
+    name: str
+    role: str
+    created_at: dt.datetime
+    created_by: str
+    revoked_at: dt.datetime | None
 
 
 def hash_token(token: str) -> bytes:
@@ -106,3 +125,23 @@ async def by_token(pool: asyncpg.Pool, token: str) -> Principal | None:
 async def list_principals(pool: asyncpg.Pool) -> list[Principal]:
     rows = await pool.fetch("SELECT id, name, role, revoked_at FROM principals ORDER BY role, name")
     return [Principal(**dict(r)) for r in rows]
+
+
+async def by_name(pool: asyncpg.Pool, name: str) -> TokenHolder | None:
+    """The active principal called ``name`` with its current token hash, or None (unknown or revoked)."""
+    row = await pool.fetchrow(
+        "SELECT id, name, role, revoked_at, token_hash FROM principals WHERE name = $1 AND revoked_at IS NULL",
+        name,
+    )
+    if row is None:
+        return None
+    fields = dict(row)
+    token_hash = fields.pop("token_hash")
+    return TokenHolder(Principal(**fields), token_hash)
+
+
+async def accounts(pool: asyncpg.Pool) -> list[Account]:
+    rows = await pool.fetch(
+        "SELECT name, role, created_at, created_by, revoked_at FROM principals ORDER BY role, name"
+    )
+    return [Account(**dict(r)) for r in rows]

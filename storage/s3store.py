@@ -261,7 +261,7 @@ class S3Store:
     async def _apply_retention(self, key: str, until: dt.datetime, version_id: str | None, *,
                                extend_only: bool) -> None:
         until = until.astimezone(dt.UTC)
-        info = await self.head(key)
+        info = await self.head(key, version_id)
         if info.retain_until is not None and until <= info.retain_until:
             if until < info.retain_until and not extend_only:
                 raise RetentionShortened(key, info.retain_until, until)
@@ -269,12 +269,12 @@ class S3Store:
         await self._call(self.client.set_object_retention, self.bucket, key,
                          Retention(COMPLIANCE, until), version_id=version_id or info.version_id)
 
-    async def extend_retention(self, key: str, until: dt.datetime) -> None:
+    async def extend_retention(self, key: str, until: dt.datetime, version_id: str | None = None) -> None:
         check_key(key)
-        await self._apply_retention(key, until, None, extend_only=False)
+        await self._apply_retention(key, until, version_id, extend_only=False)
 
-    async def set_legal_hold(self, key: str, on: bool) -> None:
-        info = await self.head(key)
+    async def set_legal_hold(self, key: str, on: bool, version_id: str | None = None) -> None:
+        info = await self.head(key, version_id)
         fn = self.client.enable_object_legal_hold if on else self.client.disable_object_legal_hold
         await self._call(fn, self.bucket, key, version_id=info.version_id)
 
@@ -293,9 +293,9 @@ class S3Store:
 
     # -- reading -----------------------------------------------------------------------------
 
-    async def _stat(self, key: str) -> Any:
+    async def _stat(self, key: str, version_id: str | None = None) -> Any:
         try:
-            return await self._call(self.client.stat_object, self.bucket, key)
+            return await self._call(self.client.stat_object, self.bucket, key, version_id=version_id)
         except S3Error as exc:
             if exc.code in _NOT_FOUND:
                 return None
@@ -306,10 +306,10 @@ class S3Store:
         await self.ensure_bucket()
         return await self._stat(key) is not None
 
-    async def head(self, key: str) -> ObjectInfo:
+    async def head(self, key: str, version_id: str | None = None) -> ObjectInfo:
         check_key(key)
         await self.ensure_bucket()
-        st = await self._stat(key)
+        st = await self._stat(key, version_id)
         if st is None:
             raise ObjectNotFound(key)
         headers = {k.lower(): v for k, v in (st.metadata or {}).items()}

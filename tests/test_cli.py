@@ -24,8 +24,10 @@ def run(args: list[str], home: Path, **kw: object) -> subprocess.CompletedProces
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> object:
     if shutil.which("ffmpeg") is None:
         pytest.fail("ffmpeg is required (the README's set-up installs it)")
+    from tests.api.conftest import free_port
+
     home = tmp_path_factory.mktemp("home")
-    result = run([*CUSTODY, "demo", "--clips", "2"], home)
+    result = run([*CUSTODY, "demo", "--clips", "2", "--no-serve", "--port", str(free_port())], home)
     yield home, result
     run([*CUSTODY, "db", "stop"], home)
 
@@ -35,13 +37,18 @@ def test_demo_ingests_exports_and_verifies(demo_home: tuple[Path, subprocess.Com
     assert result.returncode == 0, result.stdout + result.stderr
     assert "RESULT:      VERIFIED" in result.stdout
     assert "MATCH: CAM0042_" in result.stdout
-    assert len(list((home / "demo").glob("*.mp4"))) == 2
+    assert "2 recording(s) receipted, 2 proxies, 0 failed; left on the camera: nothing" in result.stdout
+    assert "legal review passed" in result.stdout and "ALL VERIFIED" in result.stdout
+    assert len(list((home / "demo").glob("*/*.mp4"))) == 2
+    tokens = [line.split()[-1] for line in result.stdout.splitlines() if line.strip().startswith(
+        ("investigator ", "disclosure ", "reviewer ", "admin "))]
+    assert len(tokens) == 4 and all(t.startswith("cst_") for t in tokens)
 
 
 def test_verify_bundle_exit_codes(demo_home: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
     home, _ = demo_home
-    bundle = next((home / "demo").glob("DEMO-*.zip"))
-    vkey = home / "demo" / "custody.vkey"
+    bundle = next((home / "demo").glob("*/DEMO-*.zip"))
+    vkey = bundle.parent / "custody.vkey"
     ok = run([*CUSTODY, "verify-bundle", str(bundle), "--vkey", str(vkey)], home)
     assert ok.returncode == 0 and "VERIFIED" in ok.stdout
 
@@ -76,11 +83,11 @@ def test_standalone_verifier_needs_only_integrity(
     """A court's expert copies integrity/ alone; the verifier runs without the rest of Custody."""
     home, _ = demo_home
     shutil.copytree(REPO / "integrity", tmp_path / "integrity")
-    bundle = next((home / "demo").glob("DEMO-*.zip"))
-    clip = sorted((home / "demo").glob("*.mp4"))[0]
+    bundle = next((home / "demo").glob("*/DEMO-*.zip"))
+    clip = sorted((home / "demo").glob("*/*.mp4"))[0]
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(tmp_path)}
     result = subprocess.run(
-        [sys.executable, "-m", "integrity.verify", str(bundle), "--vkey", str(home / "demo" / "custody.vkey"),
+        [sys.executable, "-m", "integrity.verify", str(bundle), "--vkey", str(bundle.parent / "custody.vkey"),
          "--file", str(clip)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
     )
@@ -108,3 +115,44 @@ def test_db_stop_stops_the_embedded_server(tmp_path: Path) -> None:
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
     after = PostmasterInfo.read_from_pgdata(home / "pg")
     assert after is None or not after.is_running()
+
+
+def test_date_rules_from_the_shell(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    assert run([*CUSTODY, "calendar", "add-working-days", "2026-09-21", "20"], home).stdout == "2026-10-26\n"
+    assert run([*CUSTODY, "disclosure", "takedown-date", "--published", "2024-02-29", "--party", "natural"],
+               home).stdout == "2026-02-28\n"
+    assert run([*CUSTODY, "disclosure", "takedown-date", "--published", "2024-02-29", "--party", "legal"],
+               home).stdout == "2029-02-28\n"
+    outside = run([*CUSTODY, "calendar", "add-working-days", "2027-03-01", "5"], home)
+    assert outside.returncode == 1 and "outside the working-day calendar" in outside.stderr
+    bad_date = run([*CUSTODY, "disclosure", "takedown-date", "--published", "2026-02-30", "--party", "other"], home)
+    assert bad_date.returncode == 2 and "2026-02-30" in bad_date.stderr
+    bad_party = run([*CUSTODY, "disclosure", "takedown-date", "--published", "2026-02-03", "--party", "x"], home)
+    assert bad_party.returncode != 0 and "natural" in bad_party.stderr
+
+
+def test_retention_and_disclosure_from_the_shell(demo_home: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    home, _ = demo_home
+    dry = run([*CUSTODY, "retention", "run", "--dry-run", "--json"], home)
+    assert dry.returncode == 0, dry.stderr
+    import json
+
+    assert json.loads(dry.stdout)["disposed"] == []  # fresh recordings: nothing due today
+    listed = json.loads(run([*CUSTODY, "disclosure", "list", "--json"], home).stdout)
+    [record] = listed
+    assert record["state"] == "published" and record["review_state"] == "passed"
+    later = run([*CUSTODY, "disclosure", "due", "--today", "2099-01-01", "--json"], home)
+    assert [d["id"] for d in json.loads(later.stdout)["takedowns"]] == [record["id"]]
+    links = run([*CUSTODY, "disclosure", "links", record["id"]], home)
+    assert links.returncode == 0 and "OK" in links.stdout, links.stdout + links.stderr
+    case_id = record["case"]
+    hold = run([*CUSTODY, "hold", "place", case_id, "--reason", "appeal filed"], home)
+    assert hold.returncode == 0 and "legal hold 1 placed" in hold.stdout, hold.stderr
+    far = run([*CUSTODY, "retention", "run", "--dry-run", "--now", "2099-01-01"], home)
+    assert far.stdout.startswith("0 would dispose, 0 held")  # the published decision keeps its evidence
+    down = run([*CUSTODY, "disclosure", "take-down", record["id"], "--why", "emergency", "--reason", "threats",
+                "--explanation", "因可能引发严重后果，依法紧急撤下。"], home)
+    assert down.returncode == 0 and "taken_down" in down.stdout, down.stderr
+    far = run([*CUSTODY, "retention", "run", "--dry-run", "--now", "2099-01-01"], home)
+    assert "held by hold 1" in far.stdout and "would dispose" not in far.stdout.splitlines()[0]

@@ -1,0 +1,146 @@
+"""Disclosure records (公示), legal review (法制审核), law changes, and the public portal's JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+from typing import Any
+
+from aiohttp import web
+
+from api.appkeys import CALENDAR, LOCKER
+from api.auth import principal_of
+from api.errors import Forbidden, Unprocessable
+from api.params import int_field, json_object, json_response, text_field
+from custody import clock
+from custody.policy.takedown import parse_iso_date
+from storage import disclosure
+
+#: URL action name -> lifecycle action.
+ACTIONS = {"approve": "approve", "publish": "publish", "correct": "correct", "update": "update",
+           "take-down": "take_down", "revoke": "revoke", "withdraw": "withdraw"}
+
+
+def _view(d: disclosure.Disclosure) -> dict[str, Any]:
+    """Staff view: raw record, the masked preview beside it, schedule and review state."""
+    preview = d.preview()
+    return {**asdict(d), "preview": {"text": preview.text, "fields": preview.fields,
+                                     "excluded": list(preview.excluded)}}
+
+
+async def list_records(request: web.Request) -> web.Response:
+    pool = request.app[LOCKER].pool
+    rows = await disclosure.list_records(pool, state=request.query.get("state"), case_id=request.query.get("case"))
+    return json_response({"disclosures": [_view(d) for d in rows]})
+
+
+async def create(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    case_id = text_field(body, "case", required=True, max_len=64) or ""
+    fields = {k: v for k, v in body.items() if k != "case"}
+    d = await disclosure.create(request.app[LOCKER], case_id, fields, actor=principal_of(request).actor)
+    return json_response(_view(d), status=201)
+
+
+async def get(request: web.Request) -> web.Response:
+    pool = request.app[LOCKER].pool
+    d = await disclosure.get(pool, request.match_info["id"])
+    return json_response({**_view(d), "reviews": await disclosure.reviews(pool, d.id)})
+
+
+async def flag_major(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    criteria = body.get("criteria")
+    if not isinstance(criteria, list) or not all(isinstance(c, str) for c in criteria):
+        raise Unprocessable("'criteria' must be a list of §四(二) criterion codes")
+    d = await disclosure.flag_major(request.app[LOCKER], request.match_info["id"], criteria,
+                                    actor=principal_of(request).actor)
+    return json_response(_view(d))
+
+
+async def add_review(request: web.Request) -> web.Response:
+    """passed / failed: reviewers only (never the case handler); disputed: the handling side."""
+    body = await json_object(request)
+    outcome = text_field(body, "outcome", required=True, max_len=20) or ""
+    who = principal_of(request)
+    if outcome in ("passed", "failed") and who.role != "reviewer":
+        raise Forbidden("a legal review (法制审核) is recorded by a user with the reviewer role")
+    if outcome == "disputed" and who.role not in ("disclosure", "investigator", "admin"):
+        raise Forbidden("a disagreement is recorded by the handling side (disclosure, investigator or admin)")
+    checklist = body.get("checklist") or {}
+    if not isinstance(checklist, dict) or not all(isinstance(v, bool) for v in checklist.values()):
+        raise Unprocessable("'checklist' must map §四(三) item codes to true/false")
+    d = await disclosure.record_review(request.app[LOCKER], request.match_info["id"], reviewer=who.actor,
+                                       outcome=outcome, checklist=checklist,
+                                       opinion=text_field(body, "opinion", max_len=20_000) or "")
+    return json_response(_view(d), status=201)
+
+
+async def act(request: web.Request) -> web.Response:
+    """One lifecycle step; the body carries reason / explanation / takedown_reason / changes."""
+    action = ACTIONS.get(request.match_info["action"])
+    if action is None:
+        raise Unprocessable(f"unknown action; one of {', '.join(ACTIONS)}")
+    body = await json_object(request)
+    changes = body.get("changes")
+    if changes is not None and not isinstance(changes, dict):
+        raise Unprocessable("'changes' must be an object of record fields")
+    d = await disclosure.transition(
+        request.app[LOCKER], request.match_info["id"], action, actor=principal_of(request).actor,
+        today=clock.today(), reason=text_field(body, "reason", max_len=2000),
+        explanation=text_field(body, "explanation", max_len=20_000),
+        takedown_reason=text_field(body, "takedown_reason", max_len=40), changes=changes,
+        law_change=int_field(body, "law_change"))
+    return json_response(_view(d))
+
+
+async def links(request: web.Request) -> web.Response:
+    result = await disclosure.check_links(request.app[LOCKER], request.match_info["id"],
+                                          actor=principal_of(request).actor)
+    return json_response(result)
+
+
+def _today(request: web.Request) -> dt.date:
+    given = request.query.get("today")
+    return parse_iso_date(given) if given else clock.today()
+
+
+async def due(request: web.Request) -> web.Response:
+    """Records due for takedown on ``today`` and law-change updates outstanding (overdue flagged)."""
+    result = await disclosure.due(request.app[LOCKER].pool, _today(request))
+    return json_response({"takedowns": [_view(d) for d in result.takedowns], "updates": result.updates})
+
+
+async def list_law_changes(request: web.Request) -> web.Response:
+    return json_response({"law_changes": await disclosure.law_changes(request.app[LOCKER].pool)})
+
+
+async def add_law_change(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    categories = body.get("categories")
+    if not isinstance(categories, list) or not all(isinstance(c, str) and c for c in categories):
+        raise Unprocessable("'categories' must be a non-empty list of record categories")
+    result = await disclosure.record_law_change(
+        request.app[LOCKER], request.app[CALENDAR], title=text_field(body, "title", required=True, max_len=500) or "",
+        effective=parse_iso_date(text_field(body, "effective", required=True, max_len=10) or ""),
+        categories=categories, description=text_field(body, "description", max_len=20_000) or "",
+        actor=principal_of(request).actor)
+    return json_response(result, status=201)
+
+
+async def add_working_days(request: web.Request) -> web.Response:
+    start = parse_iso_date(request.query.get("date", ""))
+    try:
+        n = int(request.query.get("n", "20"))
+    except ValueError:
+        raise Unprocessable("n must be an integer") from None
+    return json_response({"date": start, "n": n, "result": request.app[CALENDAR].add_working_days(start, n)})
+
+
+# -- public (no sign-in; masked text only) -------------------------------------------------------------
+
+
+async def public_records(request: web.Request) -> web.Response:
+    """Published records as the public sees them, each with its case's latest checkpoint root."""
+    rows = await disclosure.published(request.app[LOCKER].pool)
+    return json_response({"records": rows, "notices": await disclosure.notices(request.app[LOCKER].pool)})

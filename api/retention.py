@@ -1,0 +1,120 @@
+"""Retention classes, case closure, legal holds and disposition over HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+from typing import Any
+
+from aiohttp import web
+
+from api.appkeys import LOCKER
+from api.auth import principal_of
+from api.errors import Unprocessable
+from api.params import blake3_param, int_field, json_object, json_response, text_field
+from custody.policy.errors import PolicyError
+from custody.policy.retention import RetentionClass
+from storage import retention
+
+
+def _reason(body: dict[str, Any]) -> str:
+    return text_field(body, "reason", required=True, max_len=2000) or ""
+
+
+async def list_classes(request: web.Request) -> web.Response:
+    classes = await retention.list_classes(request.app[LOCKER].pool)
+    return json_response({"classes": [asdict(c) for c in classes]})
+
+
+async def set_class(request: web.Request) -> web.Response:
+    """Create or change a class; the change is an entry in the governance log, with its reason."""
+    body = await json_object(request)
+    try:
+        cls = RetentionClass(
+            name=request.match_info["name"], years=int_field(body, "years") or 0,
+            months=int_field(body, "months") or 0, days=int_field(body, "days") or 0,
+            trigger=text_field(body, "trigger", required=True, max_len=20),  # type: ignore[arg-type]
+            description=text_field(body, "description", max_len=500) or "")
+    except PolicyError as exc:
+        raise Unprocessable(str(exc)) from None
+    await retention.set_class(request.app[LOCKER], cls, actor=principal_of(request).actor, reason=_reason(body))
+    return json_response(asdict(cls))
+
+
+async def case_retention(request: web.Request) -> web.Response:
+    """Each object of a case: its class, retain-until, whether a clock is still open, holds."""
+    locker = request.app[LOCKER]
+    case_id = request.match_info["case"]
+    await locker.log.head(case_id)
+    rows = await retention.case_objects(locker.pool, case_id)
+    holds = await retention.list_holds(locker.pool, case_id)
+    return json_response({"case": case_id, "objects": rows, "holds": [asdict(h) for h in holds]})
+
+
+async def assign_class(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    blake3 = body.get("blake3")
+    extended = await retention.assign_class(
+        request.app[LOCKER], request.match_info["case"], text_field(body, "class", required=True, max_len=64) or "",
+        blake3=blake3_param(blake3) if blake3 is not None else None, actor=principal_of(request).actor,
+        reason=_reason(body))
+    return json_response({"extended": extended})
+
+
+async def close_case(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    extended = await retention.close_case(request.app[LOCKER], request.match_info["case"],
+                                          actor=principal_of(request).actor,
+                                          reason=text_field(body, "reason", max_len=2000) or "")
+    return json_response({"closed": True, "extended": extended})
+
+
+async def list_holds(request: web.Request) -> web.Response:
+    holds = await retention.list_holds(request.app[LOCKER].pool, request.query.get("case"),
+                                       active_only=request.query.get("all") not in ("1", "true"))
+    return json_response({"holds": [asdict(h) for h in holds]})
+
+
+async def place_hold(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    blake3 = body.get("blake3")
+    hold = await retention.place_hold(
+        request.app[LOCKER], text_field(body, "case", required=True, max_len=64) or "",
+        blake3=blake3_param(blake3) if blake3 is not None else None, reason=_reason(body),
+        actor=principal_of(request).actor)
+    return json_response(asdict(hold), status=201)
+
+
+async def lift_hold(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    try:
+        hold_id = int(request.match_info["hold"])
+    except ValueError:
+        raise Unprocessable("hold id must be an integer") from None
+    who = principal_of(request)
+    hold = await retention.lift_hold(request.app[LOCKER], hold_id, actor=who.actor, role=who.role,
+                                     reason=_reason(body))
+    return json_response(asdict(hold))
+
+
+def _report(report: retention.DispositionReport) -> dict[str, Any]:
+    return {"dry_run": report.dry_run,
+            "disposed" if not report.dry_run else "would_dispose": [asdict(d) for d in report.disposed],
+            "held": [asdict(d) for d in report.held],
+            "failed": [{**asdict(d), "error": err} for d, err in report.failed]}
+
+
+async def due(request: web.Request) -> web.Response:
+    """What a disposition run would delete now (and what holds keep): a dry run."""
+    report = await retention.run_disposition(request.app[LOCKER], dry_run=True)
+    return json_response(_report(report))
+
+
+async def run(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    dry = body.get("dry_run", False)
+    if not isinstance(dry, bool):
+        raise Unprocessable("'dry_run' must be a boolean")
+    report = await retention.run_disposition(request.app[LOCKER], dry_run=dry, now=dt.datetime.now(dt.UTC),
+                                             actor=principal_of(request).actor)
+    return json_response(_report(report))

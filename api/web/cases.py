@@ -1,0 +1,215 @@
+"""Case pages: search, one case (evidence, records, checkpoint, timeline), playback, export.
+
+Evidence content is only ever read through ``api.cases.stream_object``, the same path as the API:
+a stated access reason (访问事由), checked here on the server, and an ``evidence.accessed`` entry
+appended before a byte leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+from yarl import URL
+
+from api.appkeys import LOCKER, PRINCIPAL, SETTINGS
+from api.cases import stream_object
+from api.errors import BadRequest, NotFound
+from api.params import blake3_param, json_response, purpose
+from api.routes import INVESTIGATORS, READERS
+from api.verify import check_stored
+from api.web import i18n
+from api.web.render import page, redirect
+from api.web.timeline import describe, stage_label
+from integrity.checkpoint import case_origin, open_checkpoint
+from integrity.errors import IntegrityError
+from integrity.note import encode_base64
+from storage import catalog
+from storage.catalog import EvidenceRow
+
+#: The case page shows at most this many log entries (the newest); the rest are in the bundle and API.
+TIMELINE_MAX_ENTRIES = 1000
+SEARCH_LIMIT = 200
+EXPORT_CHUNK_BYTES = 1024 * 1024
+#: Evidence bytes served to a browser never run as a page of this site, whatever their media type.
+OBJECT_HEADERS = {"Content-Security-Policy": "default-src 'none'; sandbox", "X-Frame-Options": "DENY"}
+PLAYABLE = ("video/", "audio/")
+
+
+@dataclass
+class EvidenceGroup:
+    """An original with the proxies made from it (a proxy whose original is missing stands alone)."""
+
+    item: EvidenceRow
+    proxies: list[EvidenceRow] = field(default_factory=list)
+
+    @property
+    def play(self) -> EvidenceRow:
+        """What the Play button plays: the first proxy, else the item itself."""
+        return self.proxies[0] if self.proxies else self.item
+
+    @property
+    def playable(self) -> bool:
+        return (self.play.media_type or "").startswith(PLAYABLE)
+
+
+def group_evidence(rows: list[EvidenceRow]) -> tuple[list[EvidenceGroup], list[EvidenceRow]]:
+    """(recordings grouped original -> proxies, text records)."""
+    groups: dict[str, EvidenceGroup] = {}
+    loose: list[EvidenceGroup] = []
+    records: list[EvidenceRow] = []
+    for row in rows:
+        if row.kind == "record.added":
+            records.append(row)
+        elif row.kind == "evidence.derived" and row.original_blake3 in groups:
+            groups[row.original_blake3].proxies.append(row)
+        elif row.kind == "evidence.ingested":
+            groups.setdefault(row.blake3, EvidenceGroup(row))
+        else:
+            loose.append(EvidenceGroup(row))
+    return [*groups.values(), *loose], records
+
+
+def _date(raw: str, *, end: bool = False) -> dt.datetime | None:
+    """A search date (``YYYY-MM-DD``, UTC) as a bound; ``to`` includes its whole day."""
+    if not raw:
+        return None
+    day = dt.date.fromisoformat(raw)
+    start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    return start + dt.timedelta(days=1) if end else start
+
+
+async def search(request: web.Request) -> web.StreamResponse:
+    """Find cases by number, officer, station and recording dates."""
+    t = i18n.translator(i18n.choose(request))
+    filters = {k: request.query.get(k, "").strip()[:100] for k in ("id", "officer", "station", "from", "to")}
+    error = None
+    try:
+        since, until = _date(filters["from"]), _date(filters["to"], end=True)
+    except ValueError:
+        since = until = None
+        error = t("cases.bad_date")
+    rows = [] if error else await catalog.search_cases(
+        request.app[LOCKER].pool, case_id=filters["id"] or None, officer=filters["officer"] or None,
+        station=filters["station"] or None, since=since, until=until, limit=SEARCH_LIMIT)
+    return page(request, "cases.html", {"filters": filters, "rows": rows, "error": error},
+                status=400 if error else 200)
+
+
+async def case_page(request: web.Request) -> web.StreamResponse:
+    """A case: its log head and signed checkpoint, evidence, text records and timeline."""
+    locker = request.app[LOCKER]
+    case_id = request.match_info["case"]
+    size, root = await locker.log.head(case_id)  # 404 page for an unknown case
+    stored = await locker.log.checkpoint(case_id)
+    signature: dict[str, object] = {"ok": False, "signers": [], "error": ""}
+    try:
+        checked, signers = open_checkpoint(stored.note, locker.keys.verifiers(),
+                                           expected_origin=case_origin(locker.log.host, case_id))
+        signature.update(ok=True, signers=signers, origin=checked.origin)
+    except IntegrityError as exc:
+        signature["error"] = str(exc)
+    start = max(0, size - TIMELINE_MAX_ENTRIES)
+    rows = await locker.log.entries(case_id, start, size)
+    opened = rows[0] if start == 0 and rows else await locker.log.entry(case_id, 0)
+    t = i18n.translator(i18n.choose(request))
+    groups, records = group_evidence(await catalog.case_evidence(locker.pool, case_id))
+    role = request[PRINCIPAL].role
+    return page(request, "case.html", {
+        "case_id": case_id, "title": json.loads(opened.body).get("title", ""), "size": size, "root": root.hex(),
+        "checkpoint": {"size": stored.size, "root": stored.root.hex(), "root_b64": encode_base64(stored.root),
+                       "note": stored.note.decode(), "origin": case_origin(locker.log.host, case_id)},
+        "signature": signature, "groups": groups, "records": records,
+        "stages": {r.blake3: stage_label(r.stage, t) for r in records},
+        "timeline": [describe(r, t) for r in rows], "truncated": start > 0,
+        "can_read": role in READERS, "can_verify": role in INVESTIGATORS, "can_export": role in INVESTIGATORS,
+    })
+
+
+async def _item(request: web.Request) -> tuple[str, EvidenceRow]:
+    case_id = request.match_info["case"]
+    hexd = blake3_param(request.match_info["blake3"])
+    rows = [e for e in await catalog.case_evidence(request.app[LOCKER].pool, case_id) if e.blake3 == hexd]
+    if not rows:
+        await request.app[LOCKER].log.head(case_id)  # an unknown case says so
+        raise NotFound(f"case {case_id!r} holds no object {hexd}")
+    return case_id, rows[0]
+
+
+def object_url(case_id: str, hexd: str, why: str, *, download: bool = False) -> str:
+    query = {"purpose": why, **({"download": "1"} if download else {})}
+    return str(URL.build(path=f"/cases/{case_id}/objects/{hexd}", query=query))
+
+
+async def player(request: web.Request) -> web.StreamResponse:
+    """Ask the access reason (访问事由); with one, play (or download) the object."""
+    case_id, item = await _item(request)
+    why = request.query.get("purpose", "").strip()[:500]
+    asked = "purpose" in request.query
+    if not why:
+        return page(request, "purpose.html", {"case_id": case_id, "item": item, "missing": asked,
+                                               "playable": (item.media_type or "").startswith(PLAYABLE)},
+                    status=400 if asked else 200)
+    if request.query.get("intent") == "download":
+        return redirect(object_url(case_id, item.blake3, why, download=True))
+    return page(request, "player.html", {
+        "case_id": case_id, "item": item, "purpose": why, "src": object_url(case_id, item.blake3, why),
+        "download": object_url(case_id, item.blake3, why, download=True),
+        "kind": "video" if (item.media_type or "").startswith("video/") else
+                "audio" if (item.media_type or "").startswith("audio/") else "other",
+    })
+
+
+async def read_object(request: web.Request) -> web.StreamResponse:
+    """The bytes behind the player (HTTP Range for seeking); refused without an access reason."""
+    why = purpose(request)  # 400 without one: enforced here, not only in the form
+    case_id, item = await _item(request)
+    return await stream_object(request, case_id, item.blake3, why, download=bool(request.query.get("download")),
+                               extra_headers=OBJECT_HEADERS)
+
+
+async def verify_item(request: web.Request) -> web.StreamResponse:
+    """Re-hash one stored object of the case now (the "verify now" button)."""
+    _, item = await _item(request)
+    return json_response(await check_stored(request.app[LOCKER], item.blake3))
+
+
+async def export(request: web.Request) -> web.StreamResponse:
+    """Stream the case bundle with every object (a logged access), built in a temp file then removed."""
+    locker = request.app[LOCKER]
+    case_id = request.match_info["case"]
+    form = await request.post()
+    why = form.get("purpose")
+    why = why.strip()[:500] if isinstance(why, str) else ""
+    if not why:
+        raise BadRequest(i18n.translator(i18n.choose(request))("purpose.required"))
+    await locker.log.head(case_id)
+    tmp_dir = request.app[SETTINGS].home / "tmp" / "exports"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    out = tmp_dir / f"{uuid.uuid4().hex}.zip"
+    try:
+        await locker.export(case_id, out, with_media=True, actor=request[PRINCIPAL].actor, purpose=why)
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", case_id)[:64] + "-bundle.zip"
+        response = web.StreamResponse(headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                               "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+        response.content_type = "application/zip"
+        response.content_length = out.stat().st_size
+        await response.prepare(request)
+        with out.open("rb") as fh:
+            while chunk := await asyncio.to_thread(fh.read, EXPORT_CHUNK_BYTES):
+                await response.write(chunk)
+        await response.write_eof()
+        return response
+    finally:
+        _remove(out)
+        _remove(out.with_name(out.name + ".part"))  # left behind if the export itself failed
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)

@@ -1,0 +1,54 @@
+// Small enhancements shared by the pages: copy buttons and the "verify now" buttons.
+// Everything is rendered with textContent: nothing from the server is ever parsed as HTML.
+
+const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+
+async function copy(button) {
+  const text = button.dataset.copy ?? "";
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    // No clipboard API (plain http on a LAN host): select the text so Ctrl+C copies it.
+    const code = button.previousElementSibling;
+    if (code) {
+      const range = document.createRange();
+      range.selectNodeContents(code);
+      getSelection().removeAllRanges();
+      getSelection().addRange(range);
+    }
+    return;
+  }
+  const label = button.textContent;
+  button.textContent = button.dataset.done ?? "✓";
+  setTimeout(() => { button.textContent = label; }, 1500);
+}
+
+async function verifyNow(button) {
+  const cell = button.closest("td");
+  const result = cell.querySelector(".result");
+  button.disabled = true;
+  result.className = "result muted";
+  result.textContent = button.dataset.busy;
+  try {
+    const response = await fetch(button.dataset.url, {
+      method: "POST", headers: { "X-CSRF-Token": csrf() }, credentials: "same-origin",
+    });
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.message ?? response.statusText);
+    result.className = body.match ? "result ok" : "result bad";
+    result.textContent = body.match ? `✓ ${button.dataset.match}` : `✗ ${button.dataset.mismatch}`;
+    result.title = `BLAKE3 ${body.now.blake3}\nSHA-256 ${body.now.sha256}\n${body.now.size} B`;
+  } catch (error) {
+    result.className = "result bad";
+    result.textContent = `${button.dataset.failed}: ${error.message}`;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button");
+  if (!button) return;
+  if (button.classList.contains("copy")) copy(button);
+  else if (button.classList.contains("verify")) verifyNow(button);
+});

@@ -1,0 +1,60 @@
+"""A case log made readable: one sentence per entry, in the page's language, with its fields.
+
+Kinds this release knows get a sentence of their own; any other kind (disclosure.*, hold.*,
+retention.*, review.* ...) gets a generic line and shows every field, so no entry is ever hidden.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from api.cases import STAGES
+from api.web.i18n import Translator
+from storage.log import COMMON_FIELDS, EntryRow
+
+KNOWN_KINDS = frozenset({"case.opened", "evidence.ingested", "evidence.derived", "evidence.accessed",
+                         "record.added", "evidence.proxy_failed", "evidence.no_proxy"})
+ACCESS_ACTIONS = ("view", "download", "export")
+_STAGE_KEYS = {zh: key for key, zh in STAGES.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    seq: int
+    time: str
+    actor: str
+    kind: str
+    sentence: str
+    fields: list[tuple[str, str]]  # every kind-specific field, as text
+    known: bool
+
+
+def stage_label(stage: str | None, t: Translator) -> str:
+    """A record's stage in the page's language, whether it was logged by key (``decision``) or in Chinese."""
+    if not stage:
+        return ""
+    key = stage if stage in STAGES else _STAGE_KEYS.get(stage)
+    return t(f"stage.{key}") if key else stage
+
+
+def describe(row: EntryRow, t: Translator) -> Event:
+    entry: dict[str, Any] = json.loads(row.body)
+    kind = str(entry.get("kind", row.kind))
+    fields = {k: v for k, v in entry.items() if k not in COMMON_FIELDS}
+    values = {**fields, "actor": entry.get("actor", row.actor), "kind": kind,
+              "original": str(fields.get("original_blake3", ""))[:12], "object": str(fields.get("object", ""))[:12],
+              "stage": stage_label(fields.get("stage"), t)}
+    known = kind in KNOWN_KINDS
+    if kind == "evidence.accessed":
+        action = fields.get("action")
+        key = f"kind.evidence.accessed.{action if action in ACCESS_ACTIONS else 'view'}"
+    else:
+        key = f"kind.{kind}" if known else "kind.unknown"
+    return Event(row.seq, str(entry.get("time", "")), str(values["actor"]), kind, t(key, **values),
+                 [(k, _text(v)) for k, v in sorted(fields.items())], known)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)

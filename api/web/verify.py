@@ -1,0 +1,23 @@
+"""The "verify a file" page: the browser hashes the file and checks the proofs; nothing is uploaded.
+
+The JSON the page asks for is the API's own answer (``GET /api/v1/verify/{blake3}``), served under
+the web session: see the ``/ui/api/verify/{blake3}`` route.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from api.web import i18n
+from api.web.render import page
+
+#: Strings the page script shows, handed over as data (no inline script under the page's CSP).
+SCRIPT_STRINGS = ("verify.hashing", "verify.asking", "verify.match", "verify.no_match", "verify.in_case",
+                  "verify.entry", "verify.logged", "verify.recorded", "verify.camera", "verify.officer",
+                  "verify.station", "verify.proof", "verify.signature", "verify.check_failed", "verify.error",
+                  "ev.file", "ev.size")
+
+
+async def verify_page(request: web.Request) -> web.StreamResponse:
+    t = i18n.translator(i18n.choose(request))
+    return page(request, "verify.html", {"strings": {key: t(key) for key in SCRIPT_STRINGS}})

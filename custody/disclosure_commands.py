@@ -1,0 +1,260 @@
+"""``custody disclosure ...``: disclosure records (公示) and their legal review (法制审核) from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from custody import clock
+from custody.settings import Settings
+
+FIELDS = ("decision_no", "party_type", "party_name", "violation", "legal_basis", "penalty", "decision_date",
+          "party_id_no", "party_phone", "party_address", "category")
+ACTIONS = ("approve", "publish", "correct", "update", "take-down", "revoke", "withdraw")
+
+
+def register(sub: Any, actor: Callable[[argparse.ArgumentParser], None],
+             date: Callable[[str], dt.date]) -> None:
+    dis = sub.add_parser("disclosure", help="disclosure records (公示)").add_subparsers(
+        dest="disclosure_command", required=True)
+
+    p = dis.add_parser("takedown-date", help="print the takedown due date of a publication")
+    p.add_argument("--published", type=date, required=True)
+    p.add_argument("--party", required=True, help="natural | legal | other")
+    p.set_defaults(handler=takedown_date)
+
+    p = dis.add_parser("add", help="draft a record linked to its case (fields from --file JSON and/or flags)")
+    p.add_argument("case_id")
+    p.add_argument("--file", type=Path, help="JSON object of record fields")
+    for name in FIELDS:
+        p.add_argument("--" + name.replace("_", "-"), dest=name)
+    p.add_argument("--other-name", action="append", dest="other_names", help="another person named in the text")
+    p.add_argument("--exclude", action="append", dest="excluded_fields",
+                   help="field kept out of the public text (trade secret / privacy)")
+    actor(p)
+    p.set_defaults(handler=add)
+
+    p = dis.add_parser("major", help="flag the decision major by §四(二) criteria")
+    p.add_argument("id")
+    p.add_argument("--criterion", action="append", required=True, dest="criteria")
+    actor(p)
+    p.set_defaults(handler=major)
+
+    p = dis.add_parser("review", help="record a legal review (passed / failed) or a disagreement (disputed)")
+    p.add_argument("id")
+    p.add_argument("outcome", choices=["passed", "failed", "disputed"])
+    p.add_argument("--check", action="append", default=[], help="§四(三) item that holds (repeatable)")
+    p.add_argument("--all-checks", action="store_true", help="every §四(三) item holds")
+    p.add_argument("--opinion", default="")
+    actor(p)
+    p.set_defaults(handler=review_cmd)
+
+    for action in ACTIONS:
+        p = dis.add_parser(action, help=f"{action} a record")
+        p.add_argument("id")
+        p.add_argument("--reason")
+        p.add_argument("--explanation", help="published notice (required when the decision fell, or emergency)")
+        p.add_argument("--why", dest="takedown_reason",
+                       choices=["period_expired", "decision_revoked", "confirmed_illegal", "ordered_remade",
+                                "emergency"], help="take-down: the ground")
+        p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="correct/update: a change")
+        p.add_argument("--law-change", type=int)
+        p.add_argument("--today", type=date, help="act as of this date (default: today in the bureau's zone)")
+        actor(p)
+        p.set_defaults(handler=act, action=action)
+
+    p = dis.add_parser("list", help="records with status and dates")
+    p.add_argument("--state")
+    p.add_argument("--case", dest="case_id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=list_cmd)
+
+    p = dis.add_parser("show", help="a record: raw, masked public preview, reviews")
+    p.add_argument("id")
+    p.set_defaults(handler=show)
+
+    p = dis.add_parser("due", help="records due for takedown and law-change updates outstanding")
+    p.add_argument("--today", type=date)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--take-down", action="store_true",
+                   help="take the expired ones down (reason: period expired) — the scheduled job passes this "
+                        "when the admin enabled automatic takedown")
+    actor(p)
+    p.set_defaults(handler=due)
+
+    p = dis.add_parser("sweep", help="the scheduled job: list what is due; take expired records down when "
+                                     "CUSTODY_AUTO_TAKEDOWN is on")
+    p.add_argument("--today", type=date)
+    p.add_argument("--json", action="store_true")
+    actor(p)
+    p.set_defaults(handler=sweep, take_down=False)
+
+    p = dis.add_parser("links", help="check a record's linked evidence: exists, verifies, proof, retention")
+    p.add_argument("id")
+    actor(p)
+    p.set_defaults(handler=links)
+
+
+def _dump(data: Any) -> str:
+    def default(v: Any) -> Any:
+        if isinstance(v, dt.datetime | dt.date):
+            return v.isoformat()
+        raise TypeError(type(v))
+
+    return json.dumps(data, ensure_ascii=False, indent=2, default=default)
+
+
+async def takedown_date(args: argparse.Namespace, settings: Settings) -> int:
+    from custody.policy.takedown import takedown_due
+
+    print(takedown_due(args.published, args.party).isoformat())
+    return 0
+
+
+async def add(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import disclosure
+    from storage.locker import open_locker
+
+    fields: dict[str, Any] = json.loads(args.file.read_text(encoding="utf-8")) if args.file else {}
+    for name in (*FIELDS, "other_names", "excluded_fields"):
+        if getattr(args, name, None):
+            fields[name] = getattr(args, name)
+    async with open_locker(settings) as locker:
+        d = await disclosure.create(locker, args.case_id, fields, actor=args.actor)
+    print(d.id)
+    return 0
+
+
+async def major(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import disclosure
+    from storage.locker import open_locker
+
+    async with open_locker(settings) as locker:
+        d = await disclosure.flag_major(locker, args.id, args.criteria, actor=args.actor)
+    print(f"{d.id} flagged major ({', '.join(d.major)}): a legal review must pass before approval")
+    return 0
+
+
+async def review_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    from custody.policy.review import CHECKLIST
+    from storage import disclosure
+    from storage.locker import open_locker
+
+    checks = set(CHECKLIST) if args.all_checks else set(args.check)
+    checklist = {code: code in checks for code in CHECKLIST}
+    async with open_locker(settings) as locker:
+        d = await disclosure.record_review(locker, args.id, reviewer=args.actor, outcome=args.outcome,
+                                           checklist=checklist, opinion=args.opinion)
+    print(f"{d.id}: review {args.outcome} (review state {d.review_state})")
+    return 0
+
+
+async def act(args: argparse.Namespace, settings: Settings) -> int:
+    from custody.cli import CliError
+    from storage import disclosure
+    from storage.locker import open_locker
+
+    changes = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise CliError(f"--set expects FIELD=VALUE, got {item!r}")
+        changes[name] = value
+    action = args.action.replace("-", "_")
+    async with open_locker(settings) as locker:
+        d = await disclosure.transition(
+            locker, args.id, action, actor=args.actor, today=args.today or clock.today(), reason=args.reason,
+            explanation=args.explanation, takedown_reason=args.takedown_reason, changes=changes or None,
+            law_change=args.law_change)
+    extra = f", takedown due {d.takedown_due}" if action == "publish" else ""
+    print(f"{d.id}: {d.state}{extra}")
+    return 0
+
+
+async def list_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import disclosure
+    from storage.locker import open_locker
+
+    async with open_locker(settings) as locker:
+        rows = await disclosure.list_records(locker.pool, state=args.state, case_id=args.case_id)
+    if args.json:
+        print(_dump([{"id": d.id, "case": d.case_id, "decision_no": d.decision_no, "state": d.state,
+                      "party_type": d.party_type, "published_on": d.published_on, "takedown_due": d.takedown_due,
+                      "review_state": d.review_state, "major": d.major} for d in rows]))
+        return 0
+    for d in rows:
+        due = f"takedown {d.takedown_due}" if d.takedown_due else ""
+        review = f" review:{d.review_state}" if d.major else ""
+        print(f"{d.id:<14} {d.state:<11} {d.decision_no:<28} case {d.case_id:<16} {due}{review}")
+    return 0
+
+
+async def show(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import disclosure
+    from storage.locker import open_locker
+
+    async with open_locker(settings) as locker:
+        d = await disclosure.get(locker.pool, args.id)
+        reviews = await disclosure.reviews(locker.pool, d.id)
+    preview = d.preview()
+    print(f"{d.id}  {d.state}  case {d.case_id}  decision {d.decision_no}  party {d.party_type}")
+    if d.published_on:
+        print(f"published {d.published_on}, takedown due {d.takedown_due}")
+    if d.major:
+        print(f"major ({', '.join(d.major)}), review {d.review_state}")
+    print("\n-- public text (masked) --\n" + preview.text)
+    for r in reviews:
+        print(f"review {r['outcome']} by {r['reviewer']} at {r['at']:%Y-%m-%d %H:%M}: {r['opinion'][:200]}")
+    return 0
+
+
+async def due(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import disclosure
+    from storage.locker import open_locker
+
+    today = args.today or clock.today()
+    async with open_locker(settings) as locker:
+        result = await disclosure.due(locker.pool, today)
+        taken = await disclosure.take_down_expired(locker, today, actor=args.actor) if args.take_down else []
+    if args.json:
+        print(_dump({"today": today, "takedowns": [{"id": d.id, "case": d.case_id, "decision_no": d.decision_no,
+                                                    "party_type": d.party_type, "published_on": d.published_on,
+                                                    "takedown_due": d.takedown_due} for d in result.takedowns],
+                     "updates": result.updates, "taken_down": [d.id for d in taken]}))
+        return 0
+    for d in result.takedowns:
+        done = " -> taken down" if any(t.id == d.id for t in taken) else ""
+        print(f"takedown due {d.takedown_due}  {d.id}  {d.decision_no}  ({d.party_type}, published "
+              f"{d.published_on}){done}")
+    for u in result.updates:
+        flag = "OVERDUE" if u["overdue"] else "due"
+        print(f"update {flag} {u['due']}  {u['disclosure_id']}  {u['decision_no']}  (law change {u['law_change_id']}: "
+              f"{u['title']})")
+    if not result.takedowns and not result.updates:
+        print(f"nothing due on {today}")
+    return 0
+
+
+async def sweep(args: argparse.Namespace, settings: Settings) -> int:
+    args.take_down = settings.auto_takedown
+    if args.actor.startswith("cli:"):
+        args.actor = "system:sweep"
+    return await due(args, settings)
+
+
+async def links(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import disclosure
+    from storage.locker import open_locker
+
+    async with open_locker(settings) as locker:
+        result = await disclosure.check_links(locker, args.id, actor=args.actor)
+    for item in result["items"]:
+        marks = " ".join(f"{k}={'yes' if item[k] else 'NO'}"
+                         for k in ("exists", "verifies", "proof_valid", "retention_covers"))
+        print(f"{item['blake3'][:16]}  entry {item['seq']:<4} {marks}")
+    print(f"linked evidence of {args.id} (case {result['case']}): {'OK' if result['ok'] else 'PROBLEMS'}")
+    return 0 if result["ok"] else 1

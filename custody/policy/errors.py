@@ -1,0 +1,84 @@
+"""Why a policy question was answered "no".
+
+One exception per way a request can break a rule, each a ``ValueError`` (the input is what is wrong)
+carrying a stable machine-readable ``code`` and the HTTP ``status`` the API answers with, so the API
+maps them by attribute and never parses a message.  Messages name the rule (section of the policy)
+so that an officer reading an error learns what to do next.
+"""
+
+from __future__ import annotations
+
+
+class PolicyError(ValueError):
+    """Base class: a value or a request is not allowed by the policy."""
+
+    code = "policy"
+    status = 422
+
+
+class CalendarError(PolicyError):
+    """The working-day calendar cannot answer: a date outside its years, or a malformed year file."""
+
+    code = "calendar"
+    status = 422
+
+
+class IllegalTransition(PolicyError):
+    """The action does not apply to a disclosure record in its current state."""
+
+    code = "illegal_transition"
+    status = 409
+
+    def __init__(self, state: str, action: str, message: str | None = None) -> None:
+        self.state = state
+        self.action = action
+        super().__init__(message or f"cannot {action.replace('_', ' ')} a record that is {state}")
+
+
+class ReviewRequired(PolicyError):
+    """A major decision has no passed legal review (§四: 未经法制审核或者审核未通过的，不得作出决定)."""
+
+    code = "review_required"
+    status = 409
+
+    def __init__(self, action: str, decision_no: str | None = None) -> None:
+        self.action = action
+        self.decision_no = decision_no
+        which = f"decision {decision_no}" if decision_no else "this decision"
+        super().__init__(
+            f"{which} is flagged major (§四): it cannot be approved or published until a legal review "
+            "(法制审核) by someone other than the case handler has passed"
+        )
+
+
+class ReasonRequired(PolicyError):
+    """An action that must be explained (§二: 作出必要的说明) was asked for without its reason."""
+
+    code = "reason_required"
+    status = 422
+
+    def __init__(self, action: str, what: str, message: str | None = None) -> None:
+        self.action = action
+        self.what = what  # "reason", "explanation" or "takedown_reason"
+        super().__init__(message or f"{action.replace('_', ' ')} needs a non-empty {what}")
+
+
+class NothingChanged(PolicyError):
+    """A correction or update that names no changed field: §二 wants changes recorded, not empty entries."""
+
+    code = "nothing_changed"
+    status = 422
+
+
+class NotDue(PolicyError):
+    """A time-based takedown asked for before the 2- or 5-year period has run (§二: 公开满…年的)."""
+
+    code = "not_due"
+    status = 409
+
+
+class SelfReview(PolicyError):
+    """The case handler tried to do the legal review of their own case (§四, RULES.md)."""
+
+    code = "self_review"
+    status = 403

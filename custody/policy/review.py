@@ -1,0 +1,111 @@
+"""Legal review of major enforcement decisions (重大执法决定法制审核, policy §四).
+
+§四: "行政执法机关作出重大执法决定前，要严格进行法制审核，未经法制审核或者审核未通过的，不得作出决定。"
+A decision is major when any §四(二) criterion applies (``MAJOR_CRITERIA``); the review examines the
+§四(三) items (``CHECKLIST``).  RULES.md adds that the reviewer is someone other than the case handler.
+The Chinese labels are the policy's own words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Literal, get_args
+
+from custody.policy.errors import PolicyError, SelfReview
+
+#: §四(二) 明确审核范围: code → (English, Chinese).  Any one makes a decision major.
+MAJOR_CRITERIA: Mapping[str, tuple[str, str]] = {
+    "public_interest": ("involves a major public interest", "涉及重大公共利益"),
+    "social_impact": ("may cause major social impact or social risk", "可能造成重大社会影响或引发社会风险"),
+    "major_rights": (
+        "directly affects major rights of the party or a third party",
+        "直接关系行政相对人或第三人重大权益",
+    ),
+    "after_hearing": ("decision made after a hearing", "经过听证程序作出行政执法决定"),
+    "complex": (
+        "complex case involving several legal relationships",
+        "案件情况疑难复杂、涉及多个法律关系",
+    ),
+}
+
+#: §四(三) 明确审核内容: code → (English, Chinese).  ``True`` for an item means "examined, no objection";
+#: for ``transfer`` that the matter need not (or no longer need) go to the judicial organs.
+CHECKLIST: Mapping[str, tuple[str, str]] = {
+    "authority": (
+        "the enforcing body is lawful and its officers are certified",
+        "行政执法主体是否合法，行政执法人员是否具备执法资格",
+    ),
+    "procedure": ("the enforcement procedure is lawful", "行政执法程序是否合法"),
+    "facts": ("facts are clear and the evidence lawful and sufficient", "案件事实是否清楚，证据是否合法充分"),
+    "law": (
+        "laws, regulations and rules applied correctly; discretion standards used properly",
+        "适用法律、法规、规章是否准确，裁量基准运用是否适当",
+    ),
+    "competence": ("the enforcement does not exceed the body's statutory powers", "执法是否超越执法机关法定权限"),
+    "documents": ("enforcement documents are complete and in due form", "行政执法文书是否完备、规范"),
+    "transfer": (
+        "whether the violation may be a crime to transfer to the judicial organs",
+        "违法行为是否涉嫌犯罪、需要移送司法机关",
+    ),
+}
+
+Outcome = Literal["passed", "failed"]
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+#: Upper bound on a review opinion, in characters (a long opinion is a few pages; this is a sanity cap).
+OPINION_MAX_CHARS = 20_000
+
+
+def _codes(values: Iterable[str], known: Mapping[str, tuple[str, str]], what: str) -> set[str]:
+    # A bare string is iterable too; "complex" would silently become seven one-letter codes.
+    if isinstance(values, str):
+        raise PolicyError(f"{what} must be a list of codes, not the string {values!r}")
+    codes = set(values)
+    if unknown := sorted(c for c in codes if c not in known):
+        raise PolicyError(f"unknown {what} {unknown[0]!r}; known: {', '.join(known)}")
+    return codes
+
+
+def check_flag(criteria: Iterable[str]) -> tuple[str, ...]:
+    """The §四(二) criteria a "major" flag rests on, validated and in the policy's order; at least one."""
+    codes = _codes(criteria, MAJOR_CRITERIA, "major-decision criterion")
+    if not codes:
+        raise PolicyError(
+            "flagging a decision major needs at least one §四(二) criterion: " + ", ".join(MAJOR_CRITERIA)
+        )
+    return tuple(c for c in MAJOR_CRITERIA if c in codes)
+
+
+def check_review(outcome: str, checklist: Mapping[str, bool], opinion: str) -> None:
+    """Refuse a review result that does not hold together.
+
+    ``passed`` needs every §四(三) item examined and ``True``.  ``failed`` needs the reasons in
+    ``opinion``; its checklist may be partial or even all ``True``, because §四(三)'s list ends in
+    "等" and a review can fail on a ground it does not name.
+    """
+    if outcome not in OUTCOMES:
+        raise PolicyError(f"review outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
+    _codes(checklist, CHECKLIST, "checklist item")
+    if not_bool := sorted(k for k, v in checklist.items() if not isinstance(v, bool)):
+        raise PolicyError(f"checklist item {not_bool[0]!r} must be true or false")
+    if not isinstance(opinion, str):
+        raise PolicyError("the review opinion must be text")
+    if len(opinion) > OPINION_MAX_CHARS:
+        raise PolicyError(f"the review opinion is {len(opinion)} characters; the limit is {OPINION_MAX_CHARS}")
+    if outcome == "passed":
+        if open_items := [c for c in CHECKLIST if checklist.get(c) is not True]:
+            raise PolicyError(
+                "a review can pass only when every §四(三) item is examined and satisfied; not satisfied: "
+                + ", ".join(open_items)
+            )
+    elif not opinion.strip():
+        raise PolicyError("a failed review must give its reasons in the opinion (审核意见)")
+
+
+def may_review(reviewer: str, handler: str | None) -> None:
+    """Refuse a review by the case's own handler."""
+    if not reviewer:
+        raise PolicyError("a legal review must name its reviewer")
+    if handler is not None and reviewer == handler:
+        raise SelfReview(
+            f"{reviewer} handles this case: a legal review must be by someone other than the case handler (§四)"
+        )

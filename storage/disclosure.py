@@ -1,0 +1,417 @@
+"""Disclosure records (公示), legal review (法制审核) and law changes, made executable.
+
+A record links a decision to its case and moves draft → approved → published → (corrected/updated)
+→ taken down or revoked (or is withdrawn before publication).  The rules live in ``custody.policy``
+(pure); this module keeps the rows and appends one ``disclosure.*`` / ``review.*`` entry per step to
+the case's log, with actor and reason, so nothing is ever a silent edit.  The public text is made by
+the masking rules at publication and correction and checked for leaks before it is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from custody.policy import lifecycle, masking, review
+from custody.policy.errors import PolicyError
+from custody.policy.takedown import PARTY_TYPES, parse_iso_date, takedown_due
+from custody.policy.workdays import WorkCalendar
+from integrity.errors import IntegrityError
+from integrity.receipt import verify_receipt
+from storage import retention
+from storage.locker import Locker
+from storage.log import CaseNotFound, Draft, LogError
+from storage.objects import StoreError, bytes_source
+
+REQUIRED = ("decision_no", "party_type", "party_name", "violation", "legal_basis", "penalty", "decision_date")
+OPTIONAL_TEXT = ("party_id_no", "party_phone", "party_address", "category")
+MAX_FIELD_CHARS = 20_000
+
+
+class DisclosureError(LogError):
+    status = 422
+    code = "disclosure"
+
+
+class DisclosureNotFound(DisclosureError):
+    status = 404
+    code = "disclosure_not_found"
+
+
+class DecisionExists(DisclosureError):
+    status = 409
+    code = "decision_exists"
+
+
+@dataclass(frozen=True, slots=True)
+class Disclosure:
+    id: str
+    case_id: str
+    decision_no: str
+    party_type: str
+    category: str
+    decision_date: dt.date
+    record: dict[str, Any]
+    public_text: str | None
+    public_fields: dict[str, Any] | None
+    state: str
+    major: list[str]
+    review_state: str
+    published_on: dt.date | None
+    takedown_due: dt.date | None
+    ended_on: dt.date | None
+    end_reason: str | None
+    notice: str | None
+    created_by: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    def preview(self) -> masking.PublicText:
+        return masking.public_view(self.record)
+
+
+def validate_record(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The raw record, checked: required fields, party type, ISO decision date, sizes."""
+    record: dict[str, Any] = {}
+    for name in REQUIRED + OPTIONAL_TEXT:
+        value = fields.get(name)
+        if value is None or value == "":
+            if name in REQUIRED:
+                raise DisclosureError(f"field {name!r} is required")
+            continue
+        if not isinstance(value, str) or len(value) > MAX_FIELD_CHARS:
+            raise DisclosureError(f"field {name!r} must be text of at most {MAX_FIELD_CHARS} characters")
+        record[name] = value.strip()
+    if record["party_type"] not in PARTY_TYPES:
+        raise DisclosureError(f"party_type must be one of {', '.join(PARTY_TYPES)}, not {record['party_type']!r}")
+    parse_iso_date(record["decision_date"])
+    for name in ("other_names", "excluded_fields"):
+        value = fields.get(name) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise DisclosureError(f"field {name!r} must be a list of strings")
+        if value:
+            record[name] = list(value)
+    unknown = set(fields) - set(REQUIRED + OPTIONAL_TEXT + ("other_names", "excluded_fields"))
+    if unknown:
+        raise DisclosureError(f"unknown fields: {', '.join(sorted(unknown))}")
+    return record
+
+
+def _public(record: Mapping[str, Any]) -> masking.PublicText:
+    view = masking.public_view(record)
+    leaked = masking.leaks(view.text + json.dumps(view.fields, ensure_ascii=False), record)
+    if leaked:  # the masking rules are the last line; refuse rather than publish personal data
+        raise DisclosureError("the public text would show personal data; edit the record "
+                              f"({len(leaked)} value(s) not masked)")
+    return view
+
+
+def _row(r: asyncpg.Record) -> Disclosure:
+    return Disclosure(**dict(r))
+
+
+async def get(pool: asyncpg.Pool, disclosure_id: str) -> Disclosure:
+    row = await pool.fetchrow("SELECT * FROM disclosures WHERE id = $1", disclosure_id)
+    if row is None:
+        raise DisclosureNotFound(f"no disclosure record {disclosure_id!r}")
+    return _row(row)
+
+
+async def list_records(pool: asyncpg.Pool, *, state: str | None = None, case_id: str | None = None,
+                       limit: int = 500, offset: int = 0) -> list[Disclosure]:
+    rows = await pool.fetch(
+        """SELECT * FROM disclosures WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR case_id = $2)
+            ORDER BY created_at DESC, id LIMIT $3 OFFSET $4""", state, case_id, limit, offset)
+    return [_row(r) for r in rows]
+
+
+async def create(locker: Locker, case_id: str, fields: Mapping[str, Any], *, actor: str) -> Disclosure:
+    """A draft record linked to its case (its raw fields are in the case log, never on a public route)."""
+    record = validate_record(fields)
+    if not await locker.log.case_exists(case_id):
+        raise CaseNotFound(case_id)
+    disclosure_id = "D-" + secrets.token_hex(5)
+    try:
+        row = await locker.pool.fetchrow(
+            """INSERT INTO disclosures (id, case_id, decision_no, party_type, category, decision_date, record,
+                                        created_by)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *""",
+            disclosure_id, case_id, record["decision_no"], record["party_type"], record.get("category", ""),
+            parse_iso_date(record["decision_date"]), record, actor)
+    except asyncpg.UniqueViolationError:
+        raise DecisionExists(f"decision {record['decision_no']!r} already has a disclosure record") from None
+    await locker.log.append(case_id, Draft("disclosure.created", actor, {"disclosure": disclosure_id,
+                                                                         "record": record}))
+    await retention.apply_retention(locker, case_id)  # a decision date starts the ``decision`` clocks
+    return _row(row)
+
+
+async def flag_major(locker: Locker, disclosure_id: str, criteria: list[str], *, actor: str) -> Disclosure:
+    """Flag the decision major by the §四(二) criteria: it now needs a passed legal review."""
+    d = await get(locker.pool, disclosure_id)
+    codes = list(review.check_flag(criteria))
+    if d.state not in ("draft",):
+        raise DisclosureError(f"only a draft can be flagged major (this record is {d.state})")
+    row = await locker.pool.fetchrow(
+        """UPDATE disclosures SET major = $2, review_state = CASE WHEN review_state = 'passed' THEN 'passed'
+                                                              ELSE 'pending' END, updated_at = now()
+            WHERE id = $1 RETURNING *""", disclosure_id, codes)
+    await locker.log.append(d.case_id, Draft("disclosure.flagged_major", actor,
+                                             {"disclosure": disclosure_id, "criteria": codes}))
+    return _row(row)
+
+
+async def case_handler(pool: asyncpg.Pool, case_id: str) -> str:
+    row = await pool.fetchrow("SELECT coalesce(handler, created_by) AS handler FROM cases WHERE id = $1", case_id)
+    if row is None:
+        raise CaseNotFound(case_id)
+    return str(row["handler"])
+
+
+def _name(actor: str) -> str:
+    return actor.rpartition(":")[2]
+
+
+async def record_review(locker: Locker, disclosure_id: str, *, reviewer: str, outcome: str,
+                        checklist: Mapping[str, bool], opinion: str) -> Disclosure:
+    """A legal review: passed, failed (with reasons) or disputed (the handling unit disagrees).
+
+    The opinion is stored with the case as a text record (§三: stored together) and the review entry
+    points at it.  A reviewer may not review a case they handle.
+    """
+    d = await get(locker.pool, disclosure_id)
+    if not d.major:
+        raise DisclosureError(f"{disclosure_id} is not flagged major: no legal review is needed")
+    if outcome in ("passed", "failed"):
+        review.may_review(_name(reviewer), _name(await case_handler(locker.pool, d.case_id)))
+        review.check_review(outcome, checklist, opinion)
+    elif outcome == "disputed":
+        if d.review_state != "failed" or not opinion.strip():
+            raise DisclosureError("a disagreement is recorded against a failed review, with the reasons")
+    else:
+        raise DisclosureError(f"unknown review outcome {outcome!r}")
+    text = (f"法制审核意见 / legal review opinion\n决定 {d.decision_no} ({disclosure_id})\n"
+            f"结论 / outcome: {outcome}\n审核人 / by: {reviewer}\n\n{opinion}\n").encode()
+    added = await locker.add_object(
+        d.case_id, bytes_source(text), kind="record.added", actor=reviewer,
+        fields={"stage": "decision", "file_name": f"review-{disclosure_id}-{outcome}.txt",
+                "media_type": "text/plain; charset=utf-8", "title": f"法制审核 {outcome}"})
+    record_b3 = _object_hash(added.body)
+    entry = await locker.log.append(d.case_id, Draft(f"review.{outcome}", reviewer, {
+        "disclosure": disclosure_id, "decision_no": d.decision_no, "checklist": dict(checklist),
+        "opinion_blake3": record_b3, "opinion": opinion}))
+    await locker.pool.execute(
+        """INSERT INTO reviews (disclosure_id, reviewer, outcome, checklist, opinion, record_blake3, seq)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        disclosure_id, reviewer, outcome, dict(checklist), opinion, record_b3, entry.seq)
+    row = await locker.pool.fetchrow(
+        "UPDATE disclosures SET review_state = $2, updated_at = now() WHERE id = $1 RETURNING *",
+        disclosure_id, outcome)
+    return _row(row)
+
+
+def _object_hash(entry_body: bytes) -> str:
+    """The object hash an entry names (entries are canonical JSON)."""
+    return str(json.loads(entry_body)["blake3"])
+
+
+async def reviews(pool: asyncpg.Pool, disclosure_id: str) -> list[dict[str, Any]]:
+    rows = await pool.fetch("SELECT * FROM reviews WHERE disclosure_id = $1 ORDER BY id", disclosure_id)
+    return [dict(r) for r in rows]
+
+
+async def transition(locker: Locker, disclosure_id: str, action: str, *, actor: str, today: dt.date,
+                     reason: str | None = None, explanation: str | None = None, takedown_reason: str | None = None,
+                     changes: Mapping[str, Any] | None = None, law_change: int | None = None) -> Disclosure:
+    """Apply one lifecycle step (approve, publish, correct, update, take_down, revoke, withdraw)."""
+    d = await get(locker.pool, disclosure_id)
+    changed = [k for k, v in (changes or {}).items() if d.record.get(k) != v]
+    step = lifecycle.plan(d.state, action, reason=reason, explanation=explanation, major=bool(d.major),
+                          review_passed=d.review_state == "passed", today=today, due=d.takedown_due,
+                          takedown_reason=takedown_reason, changed=changed, decision_no=d.decision_no)
+    fields: dict[str, Any] = {"disclosure": disclosure_id, "decision_no": d.decision_no, "from": d.state,
+                              "to": step.target}
+    if reason:
+        fields["reason"] = reason
+    sets: dict[str, Any] = {"state": step.target}
+    if action == "publish":
+        view = _public(d.record)
+        due = takedown_due(today, d.party_type)
+        sets.update(public_text=view.text, public_fields=view.fields, published_on=today, takedown_due=due)
+        fields.update(public_text=view.text, published_on=today.isoformat(), takedown_due=due.isoformat())
+    elif action in ("correct", "update"):
+        assert changes is not None  # plan() refused a step that changes nothing
+        record = validate_record({**d.record, **changes})
+        if record["party_type"] != d.party_type or record["decision_no"] != d.decision_no:
+            raise DisclosureError("decision number and party type cannot be corrected; revoke and re-create")
+        view = _public(record)
+        sets.update(record=record, public_text=view.text, public_fields=view.fields,
+                    decision_date=parse_iso_date(record["decision_date"]), category=record.get("category", ""))
+        fields.update(changes=dict(changes), previous_public_text=d.public_text, public_text=view.text)
+        if law_change is not None:
+            fields["law_change"] = law_change
+    elif action in ("take_down", "revoke"):
+        sets.update(ended_on=today, end_reason=takedown_reason or "published_in_error")
+        fields["end_reason"] = sets["end_reason"]
+        if explanation:
+            sets["notice"] = explanation
+            fields["explanation"] = explanation
+    row = await _update(locker.pool, disclosure_id, d.state, sets)
+    await locker.log.append(d.case_id, Draft(step.kind, actor, fields))
+    if action == "update":
+        await locker.pool.execute(
+            """UPDATE law_change_updates SET updated_at = now()
+                WHERE disclosure_id = $1 AND updated_at IS NULL AND ($2::bigint IS NULL OR law_change_id = $2)""",
+            disclosure_id, law_change)
+    if action in ("publish", "correct", "update"):
+        await retention.apply_retention(locker, d.case_id)  # evidence kept at least to the takedown date
+    return _row(row)
+
+
+async def _update(pool: asyncpg.Pool, disclosure_id: str, expected_state: str, sets: dict[str, Any]) -> Any:
+    cols = list(sets)
+    assignments = ", ".join(f"{c} = ${i + 3}" for i, c in enumerate(cols))
+    row = await pool.fetchrow(
+        f"UPDATE disclosures SET {assignments}, updated_at = now() WHERE id = $1 AND state = $2 RETURNING *",
+        disclosure_id, expected_state, *[sets[c] for c in cols])
+    if row is None:  # someone else moved it first: refuse rather than overwrite their step
+        raise DisclosureError(f"{disclosure_id} changed state meanwhile; reload and try again")
+    return row
+
+
+# -- schedules ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    takedowns: list[Disclosure]            # published, takedown date reached
+    updates: list[dict[str, Any]]          # law-change updates not yet made (overdue flagged)
+
+
+async def due(pool: asyncpg.Pool, today: dt.date) -> Due:
+    rows = await pool.fetch(
+        "SELECT * FROM disclosures WHERE state = 'published' AND takedown_due <= $1 ORDER BY takedown_due, id",
+        today)
+    updates = await pool.fetch(
+        """SELECT u.law_change_id, u.disclosure_id, u.due, l.title, l.effective, d.case_id, d.decision_no,
+                  u.due < $1 AS overdue
+             FROM law_change_updates u JOIN law_changes l ON l.id = u.law_change_id
+             JOIN disclosures d ON d.id = u.disclosure_id
+            WHERE u.updated_at IS NULL AND d.state = 'published' ORDER BY u.due, u.disclosure_id""", today)
+    return Due([_row(r) for r in rows], [dict(r) for r in updates])
+
+
+async def take_down_expired(locker: Locker, today: dt.date, *, actor: str = "system:takedown") -> list[Disclosure]:
+    """Take down every record whose period has expired (when the admin has enabled it)."""
+    done = []
+    for d in (await due(locker.pool, today)).takedowns:
+        done.append(await transition(locker, d.id, "take_down", actor=actor, today=today,
+                                     reason="period expired", takedown_reason="period_expired"))
+    return done
+
+
+async def record_law_change(locker: Locker, calendar: WorkCalendar, *, title: str, effective: dt.date,
+                            categories: list[str], description: str, actor: str) -> dict[str, Any]:
+    """A law/mandate change: every affected published record must be updated within 20 working days."""
+    if not title.strip() or not categories:
+        raise DisclosureError("a law change needs a title and at least one category of record it touches")
+    try:
+        update_due = calendar.add_working_days(effective, 20)
+    except PolicyError:
+        raise
+    await retention.ensure_governance_log(locker)
+    async with locker.pool.acquire() as conn, conn.transaction():
+        change_id = await conn.fetchval(
+            """INSERT INTO law_changes (title, effective, categories, description, update_due, recorded_by)
+               VALUES ($1, $2, $3, $4, $5, $6) RETURNING id""",
+            title, effective, categories, description, update_due, actor)
+        affected = await conn.fetch(
+            """INSERT INTO law_change_updates (law_change_id, disclosure_id, due)
+               SELECT $1, id, $2 FROM disclosures WHERE state = 'published' AND category = ANY($3::text[])
+               RETURNING disclosure_id""", change_id, update_due, categories)
+    ids = sorted(r["disclosure_id"] for r in affected)
+    await locker.log.append(retention.GOVERNANCE_CASE, Draft("law.changed", actor, {
+        "law_change": change_id, "title": title, "effective": effective.isoformat(), "categories": categories,
+        "description": description, "update_due": update_due.isoformat(), "affected": ids}))
+    for d in [await get(locker.pool, i) for i in ids]:
+        await locker.log.append(d.case_id, Draft("disclosure.update_required", actor, {
+            "disclosure": d.id, "law_change": change_id, "title": title, "update_due": update_due.isoformat()}))
+    return {"id": change_id, "update_due": update_due, "affected": ids}
+
+
+async def law_changes(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+    rows = await pool.fetch(
+        """SELECT l.*, count(u.disclosure_id) AS affected, count(u.updated_at) AS updated
+             FROM law_changes l LEFT JOIN law_change_updates u ON u.law_change_id = l.id
+            GROUP BY l.id ORDER BY l.effective DESC, l.id DESC""")
+    return [dict(r) for r in rows]
+
+
+# -- the public side ---------------------------------------------------------------------------------
+
+
+async def published(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+    """Published records, masked text only, each with its case's latest checkpoint (size and root)."""
+    rows = await pool.fetch(
+        """SELECT d.id, d.decision_no, d.party_type, d.category, d.public_text, d.public_fields, d.published_on,
+                  d.takedown_due, d.updated_at, d.case_id, cp.size AS checkpoint_size, cp.root AS checkpoint_root
+             FROM disclosures d
+             LEFT JOIN LATERAL (SELECT size, root FROM checkpoints c WHERE c.case_id = d.case_id
+                                 ORDER BY size DESC LIMIT 1) cp ON true
+            WHERE d.state = 'published' ORDER BY d.published_on DESC, d.id""")
+    return [{**dict(r), "checkpoint_root": r["checkpoint_root"].hex() if r["checkpoint_root"] else None}
+            for r in rows]
+
+
+async def notices(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+    """Explanations published when a decision fell (revoked, confirmed illegal, re-made) or in an emergency."""
+    rows = await pool.fetch(
+        """SELECT id, decision_no, end_reason, notice, ended_on FROM disclosures
+            WHERE state = 'taken_down' AND notice IS NOT NULL ORDER BY ended_on DESC, id""")
+    return [dict(r) for r in rows]
+
+
+# -- linked evidence ----------------------------------------------------------------------------------
+
+
+async def check_links(locker: Locker, disclosure_id: str, *, actor: str) -> dict[str, Any]:
+    """One call: the case's evidence exists, re-hashes to its entry now, its proof verifies, and its
+    retention reaches the takedown date."""
+    d = await get(locker.pool, disclosure_id)
+    rows = await locker.pool.fetch(
+        """SELECT DISTINCT ON (e.blake3) e.blake3, e.seq, e.kind, e.size, o.retain_until, o.legal_hold,
+                  o.disposed_at, o.retention_open
+             FROM evidence e JOIN objects o ON o.blake3 = e.blake3 WHERE e.case_id = $1
+            ORDER BY e.blake3, e.seq""", d.case_id)
+    verifiers = locker.keys.verifiers()
+    need = retention.day_start(d.takedown_due) if d.takedown_due else None
+    items = []
+    for r in rows:
+        item: dict[str, Any] = {"blake3": r["blake3"], "seq": r["seq"], "kind": r["kind"], "size": r["size"]}
+        try:
+            result = await locker.store.verify("blake3/" + r["blake3"])
+            item["exists"] = True
+            item["verifies"] = result.ok and result.digest.size == r["size"]
+        except StoreError as exc:
+            item.update(exists=False, verifies=False, error=str(exc))
+        receipt = await locker.receipt(d.case_id, r["seq"])
+        try:
+            entry = verify_receipt(receipt.as_json(), verifiers)
+            item["proof_valid"] = entry.get("blake3") == r["blake3"]
+        except IntegrityError as exc:
+            item.update(proof_valid=False, proof_error=str(exc))
+        item["retain_until"] = r["retain_until"]
+        item["retention_covers"] = bool(r["legal_hold"] or r["retention_open"] or need is None or (
+            r["retain_until"] is not None and r["retain_until"] >= need))
+        item["ok"] = all(item[k] for k in ("exists", "verifies", "proof_valid", "retention_covers"))
+        items.append(item)
+    await locker.log.append(d.case_id, Draft("evidence.accessed", actor, {
+        "action": "verify", "purpose": f"linked-evidence check for disclosure {disclosure_id}"}))
+    return {"disclosure": disclosure_id, "case": d.case_id, "takedown_due": d.takedown_due,
+            "ok": bool(items) and all(i["ok"] for i in items), "items": items}

@@ -1,0 +1,208 @@
+"""Disclosure (公示) lifecycle, the legal-review gate (法制审核), law changes and the public portal, over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from custody.policy.review import CHECKLIST
+from tests.api.conftest import Api
+
+RAW = {
+    "party_name": "欧阳娜娜", "party_id_no": "11010519491231002X", "party_phone": "13812345678",
+    "party_address": "北京市朝阳区建国路88号3单元502",
+}
+RECORD = {
+    "decision_no": "京朝城管罚字〔2026〕第0421号", "party_type": "natural", **RAW,
+    "violation": "欧阳娜娜于2026年9月3日在建国路占道经营，车辆京A12345停放于人行道，联系电话13812345678。",
+    "legal_basis": "《北京市市容环境卫生条例》第二十四条", "penalty": "罚款人民币500元",
+    "decision_date": "2026-09-20", "category": "市容环境",
+}
+ALL_CHECKS = dict.fromkeys(CHECKLIST, True)
+
+
+async def draft(api: Api, case: str = "CASE-1", **overrides: Any) -> dict[str, Any]:
+    status, body = await api.call("POST", "/api/v1/disclosures", "disclosure",
+                                  json={"case": case, **RECORD, **overrides})
+    assert status == 201, body
+    return body
+
+
+async def step(api: Api, rid: str, action: str, who: str = "disclosure", **body: Any) -> tuple[int, Any]:
+    return await api.call("POST", f"/api/v1/disclosures/{rid}/{action}", who, json=body)
+
+
+async def case_kinds(api: Api, case: str = "CASE-1") -> list[dict[str, Any]]:
+    rows = await api.locker.log.entries(case)
+    return [json.loads(r.body) for r in rows]
+
+
+async def test_publish_correct_revoke_with_every_step_in_the_case_log(api: Api) -> None:
+    d = await draft(api)
+    assert d["state"] == "draft" and "欧阳**" in d["preview"]["text"] and "欧阳娜娜" not in d["preview"]["text"]
+    status, body = await step(api, d["id"], "publish")
+    assert status == 409 and body["error"] == "illegal_transition"  # a draft is approved first
+    assert (await step(api, d["id"], "approve"))[0] == 200
+    status, body = await step(api, d["id"], "publish")
+    assert status == 200 and body["state"] == "published" and body["takedown_due"]
+    first_text = body["public_text"]
+
+    status, body = await step(api, d["id"], "correct", changes={"penalty": "罚款人民币300元"})
+    assert status == 422  # a correction needs its reason
+    status, body = await step(api, d["id"], "correct", reason="amount mistyped",
+                              changes={"penalty": "罚款人民币300元"})
+    assert status == 200 and "300元" in body["public_text"]
+    entries = await case_kinds(api)
+    corrected = [e for e in entries if e["kind"] == "disclosure.corrected"][-1]
+    assert corrected["previous_public_text"] == first_text and corrected["reason"] == "amount mistyped"
+
+    status, body = await step(api, d["id"], "revoke", reason="published in error: minor's case")
+    assert status == 200 and body["state"] == "revoked"
+    kinds = [e["kind"] for e in entries + await case_kinds(api)]
+    for kind in ("disclosure.created", "disclosure.approved", "disclosure.published", "disclosure.corrected",
+                 "disclosure.revoked"):
+        assert kind in kinds
+    _, public = await api.call("GET", "/public/api/records")
+    assert all(r["id"] != d["id"] for r in public["records"])  # gone from the portal, not from the log
+
+
+async def test_takedown_because_the_decision_fell_needs_an_explanation_which_is_published(api: Api) -> None:
+    d = await draft(api)
+    await step(api, d["id"], "approve")
+    await step(api, d["id"], "publish")
+    status, body = await step(api, d["id"], "take-down", reason="court judgment", takedown_reason="decision_revoked")
+    assert status == 422 and body["error"] == "reason_required"
+    status, body = await step(api, d["id"], "take-down", reason="court judgment", takedown_reason="decision_revoked",
+                              explanation="该处罚决定已被人民法院判决撤销。")
+    assert status == 200 and body["state"] == "taken_down"
+    _, public = await api.call("GET", "/public/api/records")
+    assert [n["notice"] for n in public["notices"]] == ["该处罚决定已被人民法院判决撤销。"]
+
+
+async def test_period_expired_takedown_refused_before_the_due_date(api: Api) -> None:
+    d = await draft(api)
+    await step(api, d["id"], "approve")
+    await step(api, d["id"], "publish")
+    status, body = await step(api, d["id"], "take-down", reason="tidy", takedown_reason="period_expired")
+    assert status == 409, body
+    _, due = await api.call("GET", f"/api/v1/disclosure-due?today={d['decision_date']}", "disclosure")
+    assert due["takedowns"] == []
+    _, later = await api.call("GET", "/api/v1/disclosure-due?today=2031-01-01", "disclosure")
+    assert [r["id"] for r in later["takedowns"]] == [d["id"]]
+
+
+async def test_review_gate(api: Api) -> None:
+    status, body = await api.call("POST", "/api/v1/cases", "investigator",
+                                  json={"id": "CASE-R", "handler": "reviewer"})
+    assert status == 201, body
+    d = await draft(api, case="CASE-R", decision_no="R-1")
+    status, body = await api.call("POST", f"/api/v1/disclosures/{d['id']}/major", "disclosure",
+                                  json={"criteria": []})
+    assert status == 422  # at least one §四(二) criterion
+    status, body = await api.call("POST", f"/api/v1/disclosures/{d['id']}/major", "disclosure",
+                                  json={"criteria": ["after_hearing"]})
+    assert status == 200 and body["review_state"] == "pending"
+
+    status, body = await step(api, d["id"], "approve")
+    assert status == 409 and body["error"] == "review_required" and "法制审核" in body["message"]
+
+    review = f"/api/v1/disclosures/{d['id']}/reviews"
+    status, body = await api.call("POST", review, "disclosure", json={"outcome": "passed", "checklist": ALL_CHECKS})
+    assert status == 403  # only the reviewer role records a legal review
+    status, body = await api.call("POST", review, "reviewer",
+                                  json={"outcome": "passed", "checklist": ALL_CHECKS, "opinion": "ok"})
+    assert status == 403 and "handler" in body["message"], body  # the reviewer handles this case
+
+    await api.call("POST", "/api/v1/cases", "investigator", json={"id": "CASE-S"})
+    d = await draft(api, case="CASE-S", decision_no="S-1")
+    await api.call("POST", f"/api/v1/disclosures/{d['id']}/major", "disclosure", json={"criteria": ["complex"]})
+    review = f"/api/v1/disclosures/{d['id']}/reviews"
+    status, body = await api.call("POST", review, "reviewer", json={"outcome": "failed", "checklist": {
+        **ALL_CHECKS, "facts": False}, "opinion": "证据不足：缺少现场笔录。"})
+    assert status == 201 and body["review_state"] == "failed"
+    assert (await step(api, d["id"], "approve"))[0] == 409
+    status, body = await api.call("POST", review, "disclosure",
+                                  json={"outcome": "disputed", "opinion": "笔录已在卷，见第3页。"})
+    assert status == 201 and body["review_state"] == "disputed"
+    status, body = await api.call("POST", review, "reviewer",
+                                  json={"outcome": "passed", "checklist": ALL_CHECKS, "opinion": "补正后通过。"})
+    assert status == 201 and body["review_state"] == "passed"
+    assert (await step(api, d["id"], "approve"))[0] == 200
+    assert (await step(api, d["id"], "publish"))[0] == 200
+    entries = await case_kinds(api, "CASE-S")
+    kinds = [e["kind"] for e in entries]
+    assert kinds.count("record.added") == 3  # each opinion is a text record of the case (§三)
+    assert ["review.failed", "review.disputed", "review.passed"] == [k for k in kinds if k.startswith("review.")]
+    _, full = await api.call("GET", f"/api/v1/disclosures/{d['id']}", "reviewer")
+    assert [r["outcome"] for r in full["reviews"]] == ["failed", "disputed", "passed"]
+
+
+async def test_law_change_sets_a_twenty_working_day_deadline(api: Api) -> None:
+    d = await draft(api)
+    await step(api, d["id"], "approve")
+    await step(api, d["id"], "publish")
+    status, body = await api.call("POST", "/api/v1/law-changes", "disclosure", json={})
+    assert status == 403
+    status, body = await api.call("POST", "/api/v1/law-changes", "admin", json={
+        "title": "《北京市市容环境卫生条例》修订", "effective": "2026-09-21", "categories": ["市容环境"]})
+    assert status == 201 and body["update_due"] == "2026-10-26" and body["affected"] == [d["id"]]
+    _, due = await api.call("GET", "/api/v1/disclosure-due?today=2026-10-27", "disclosure")
+    assert [(u["disclosure_id"], u["overdue"]) for u in due["updates"]] == [(d["id"], True)]
+    status, body = await step(api, d["id"], "update", reason="new article numbering",
+                              changes={"legal_basis": "《北京市市容环境卫生条例》（2026年修订）第二十六条"},
+                              law_change=body["id"])
+    assert status == 200
+    _, due = await api.call("GET", "/api/v1/disclosure-due?today=2026-10-27", "disclosure")
+    assert due["updates"] == []
+    status, body = await api.call("POST", "/api/v1/law-changes", "admin", json={
+        "title": "x", "effective": "2031-03-01", "categories": ["市容环境"]})
+    assert status == 422 and "calendar" in body["message"]
+
+
+async def test_public_portal_shows_no_raw_personal_data(api: Api) -> None:
+    d = await draft(api, other_names=["张三"],
+                    violation=RECORD["violation"] + "证人张三（身份证110105491231002）在场。")
+    await step(api, d["id"], "approve")
+    await step(api, d["id"], "publish")
+    status, raw = await api.call("GET", "/public/api/records")
+    assert status == 200
+    text = json.dumps(raw, ensure_ascii=False)
+    assert d["id"] in text and "欧阳**" in text
+    for value in (*RAW.values(), "张三", "110105491231002", "京A12345"):
+        assert value not in text, value
+    [record] = raw["records"]
+    assert record["checkpoint_root"] and record["checkpoint_size"] > 0
+
+
+async def test_linked_evidence_check(api: Api) -> None:
+    data = os.urandom(200_000)
+    await api.upload(data, recorded_at="2026-09-03T10:00:00Z")
+    d = await draft(api)
+    await step(api, d["id"], "approve")
+    await step(api, d["id"], "publish")
+    status, body = await api.call("GET", f"/api/v1/disclosures/{d['id']}/links", "disclosure")
+    assert status == 200 and body["ok"], body
+    [item] = body["items"]
+    assert item["exists"] and item["verifies"] and item["proof_valid"] and item["retention_covers"]
+    _, ret = await api.call("GET", "/api/v1/cases/CASE-1/retention", "investigator")
+    assert ret["objects"][0]["retain_until"] >= body["takedown_due"]  # kept at least to the takedown date
+
+
+async def test_holds_and_retention_over_http(api: Api) -> None:
+    data = os.urandom(10_000)
+    receipt = await api.upload(data, recorded_at="2020-01-01T00:00:00Z")
+    b3 = json.loads(receipt["receipt"]["entry"])["blake3"]
+    status, _ = await api.call("POST", "/api/v1/holds", "disclosure", json={"case": "CASE-1", "reason": "x"})
+    assert status == 403
+    status, hold = await api.call("POST", "/api/v1/holds", "investigator",
+                                  json={"case": "CASE-1", "blake3": b3, "reason": "complaint"})
+    assert status == 201
+    status, report = await api.call("POST", "/api/v1/retention/run", "admin", json={"dry_run": True})
+    assert status == 200 and [h["blake3"] for h in report["held"]] == [b3] and report["would_dispose"] == []
+    status, _ = await api.call("POST", f"/api/v1/holds/{hold['id']}/lift", "investigator", json={"reason": "done"})
+    assert status == 200
+    status, report = await api.call("POST", "/api/v1/retention/run", "admin", json={})
+    assert [d["blake3"] for d in report["disposed"]] == [b3]
+    kinds = [e["kind"] for e in await case_kinds(api)]
+    assert kinds[-3:] == ["hold.placed", "hold.lifted", "retention.disposed"]

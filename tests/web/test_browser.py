@@ -1,0 +1,326 @@
+"""The staff pages in a real browser: Debian's Chromium, driven by Playwright, against `custody serve`.
+
+One server for the module: a fresh database cloned from the session template, users made with
+`custody user add`, a real clip (ffmpeg testsrc2 + sine) offloaded through the agent's pipeline with
+`custody ingest --server`, which makes the proxy.  Screenshots of the main pages go to
+``var/screenshots/`` (not committed) for reviewers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from integrity.bundle import verify_bundle
+from tests.api.conftest import free_port
+from tests.api.test_serve import cli, custody_env, wait_healthy
+from tests.conftest import _with_db
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "var" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+VENDOR = REPO / "api" / "web" / "static" / "vendor"
+CASE = "CASE-B"
+USERS = {"ivy": "investigator", "dora": "disclosure", "rex": "reviewer", "ada": "admin"}
+TIMEOUT_MS = 20_000
+
+
+@dataclass
+class Served:
+    base: str
+    env: dict[str, str]
+    tokens: dict[str, str]
+    clip: Path
+    log: Path
+    browser: Browser
+    contexts: list[BrowserContext] = field(default_factory=list)
+
+    async def page(self, lang: str = "en-US") -> Page:
+        context = await self.browser.new_context(locale=lang, accept_downloads=True)
+        context.set_default_timeout(TIMEOUT_MS)
+        self.contexts.append(context)
+        return await context.new_page()
+
+    async def signed_in(self, who: str, lang: str = "en-US") -> Page:
+        page = await self.page(lang)
+        await page.goto(self.base + "/")
+        assert "/signin" in page.url
+        await page.fill("#token", self.tokens[who])
+        await page.click("button[type=submit]")
+        await page.wait_for_selector("#signed-in-user")
+        return page
+
+    async def api(self, who: str, path: str) -> bytes:
+        async with aiohttp.ClientSession() as http, http.get(
+                self.base + path, headers={"Authorization": f"Bearer {self.tokens[who]}"}) as resp:
+            assert resp.status == 200, await resp.text()
+            return await resp.read()
+
+
+async def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+async def make_clip(path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        "ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=15",
+        "-f", "lavfi", "-i", "sine", "-t", "3", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+        "-metadata", "creation_time=2026-11-20T08:00:00.000000Z", str(path))
+    assert await proc.wait() == 0
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("BROWSER TESTS SKIPPED: /usr/bin/chromium missing — run ./deploy/bootstrap.sh as root")
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("BROWSER TESTS SKIPPED: ffmpeg missing (apt-get install ffmpeg)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def server_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield tmp_path_factory.mktemp("served")
+
+
+@pytest.fixture(scope="module")
+async def served_db(pg_url: str, template_db: str) -> AsyncIterator[str]:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(pg_url)
+    try:
+        await admin.execute(f"CREATE DATABASE {name} TEMPLATE {template_db}")
+    finally:
+        await admin.close()
+    try:
+        yield _with_db(pg_url, name)
+    finally:
+        admin = await asyncpg.connect(pg_url)
+        try:
+            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        finally:
+            await admin.close()
+
+
+@pytest.fixture(scope="module")
+async def served(chromium: str, served_db: str, server_home: Path) -> AsyncIterator[Served]:
+    env = custody_env(server_home / "home", served_db, free_port())
+    tokens = {name: _last_line(cli(env, "user", "add", name, "--role", role)) for name, role in USERS.items()}
+    tokens["dock"] = _last_line(cli(env, "station", "add", "dock-1"))
+    log = server_home / "server.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "custody", "serve"], cwd=REPO, env=env,
+                                stdout=subprocess.DEVNULL, stderr=sink)
+    base = f"http://127.0.0.1:{env['CUSTODY_PORT']}"
+    try:
+        await wait_healthy(base, proc)
+        async with aiohttp.ClientSession() as http, http.post(
+                base + "/api/v1/cases", json={"id": CASE, "title": "占道经营 street vending"},
+                headers={"Authorization": f"Bearer {tokens['ivy']}"}) as resp:
+            assert resp.status == 201, await resp.text()
+        camera = server_home / "camera"
+        camera.mkdir()
+        clip = camera / "CAM9_0001.mp4"
+        await make_clip(clip)
+        token_file = server_home / "dock.token"
+        token_file.write_text(tokens["dock"] + "\n")
+        station_env = {**env, "CUSTODY_HOME": str(server_home / "station")}
+        out = cli(station_env, "ingest", str(camera), "--case", CASE, "--server", base, "--token-file", str(token_file),
+                  "--camera", "CAM-9", "--officer", "officer-7")
+        assert "receipted: CAM9_0001.mp4" in out, out
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            state = Served(base, env, tokens, clip, log, browser)
+            try:
+                yield state
+            finally:
+                for context in state.contexts:
+                    await context.close()
+                await browser.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    text = log.read_text(errors="replace")
+    assert not any(token in text for token in tokens.values()), "a token reached the server log"
+
+
+def _last_line(out: str) -> str:
+    return out.strip().splitlines()[-1]
+
+
+async def entries(served: Served) -> list[dict[str, Any]]:
+    lines = (await served.api("ivy", f"/api/v1/cases/{CASE}/entries")).splitlines()
+    return [json.loads(line) for line in lines]
+
+
+async def test_investigator_finds_the_case_and_plays_the_proxy_with_seeking(served: Served) -> None:
+    page = await served.signed_in("ivy")
+    assert page.url.endswith("/cases")
+    await page.fill("input[name=officer]", "officer-7")
+    await page.click("form.filters button[type=submit]")
+    await page.click(f"#case-list a[href='/cases/{CASE}']")
+    await page.wait_for_selector("#evidence tr.proxy")
+    await shot(page, "case")
+    assert await page.text_content("#checkpoint-signature") == "✓ signature valid"
+    timeline = await page.inner_text("#timeline")
+    assert "Recording CAM9_0001.mp4 ingested from camera CAM-9 (officer officer-7) by station dock-1" in timeline
+    assert "Proxy CAM9_0001.proxy.mp4 made from original" in timeline
+
+    await page.click("#evidence tr.original button.verify")
+    await page.wait_for_selector("#evidence tr.original td.status .result.ok")
+    assert "matches" in (await page.inner_text("#evidence tr.original td.status .result"))
+
+    await page.click("#evidence tr.original a.play")  # plays the proxy, after asking the reason
+    await page.wait_for_selector("#purpose-form")
+    assert "/play/" in page.url and await page.query_selector("video") is None
+    await page.fill("#purpose", "调查取证 review of the stop")
+    await shot(page, "access-reason")
+    await page.click("#purpose-form button[value=play]")
+    await page.wait_for_selector("video#player")
+    duration = await page.wait_for_function(
+        "() => { const v = document.getElementById('player'); "
+        "return v && Number.isFinite(v.duration) && v.duration > 0 ? v.duration : null; }")
+    assert 2.0 < float(await duration.json_value()) < 4.5
+    position = await page.evaluate("""() => new Promise((resolve, reject) => {
+        const v = document.getElementById('player');
+        v.addEventListener('seeked', () => resolve(v.currentTime), {once: true});
+        v.addEventListener('error', () => reject(new Error('media error ' + v.error?.code)), {once: true});
+        v.currentTime = 2.0;
+    })""")
+    assert abs(float(position) - 2.0) < 0.5
+    await shot(page, "player")
+    accessed = [e for e in await entries(served) if e["kind"] == "evidence.accessed"]
+    assert accessed and accessed[-1]["actor"] == "investigator:ivy"
+    assert accessed[-1]["purpose"] == "调查取证 review of the stop" and accessed[-1]["action"] == "view"
+
+    await page.goto(f"{served.base}/cases/{CASE}")
+    await page.click("a.lang")  # the language switch, remembered for the next pages
+    await page.wait_for_selector("html[lang=zh-CN]")
+    await page.goto(f"{served.base}/cases/{CASE}")
+    timeline = await page.inner_text("#timeline")
+    assert "执法记录仪 CAM-9 的录像 CAM9_0001.mp4" in timeline and "访问事由：调查取证 review of the stop" in timeline
+    await shot(page, "case-zh")
+
+
+async def test_investigator_exports_a_bundle_that_verifies(served: Served, tmp_path: Path) -> None:
+    page = await served.signed_in("ivy")
+    await page.goto(f"{served.base}/cases/{CASE}")
+    await page.fill("#export-purpose", "court bundle")
+    async with page.expect_download() as info:
+        await page.click("#export-form button[type=submit]")
+    download = await info.value
+    assert download.suggested_filename == f"{CASE}-bundle.zip"
+    bundle = tmp_path / "bundle.zip"
+    await download.save_as(bundle)
+    vkey = json.loads(await served.api("ivy", "/api/v1/keys"))["current"]
+    report = verify_bundle(bundle, [vkey])
+    assert report.ok, report.as_json()
+    assert len(report.objects) == 2  # the original and its proxy
+
+
+async def test_verify_a_dropped_file_in_the_browser(served: Served, tmp_path: Path) -> None:
+    if not (VENDOR / "hash-wasm.esm.min.js").exists():
+        pytest.skip(f"VERIFY PAGE NOT TESTED: {VENDOR} not generated — run ./deploy/web-assets.sh")
+    page = await served.signed_in("rex", lang="zh-CN")
+    await page.click("a[data-nav='/verify']")
+    await page.wait_for_selector("#verify[data-ready='1']")
+    await shot(page, "verify")
+    data = base64.b64encode(served.clip.read_bytes()).decode()
+    transfer = await page.evaluate_handle("""([name, b64]) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], name, {type: 'video/mp4'}));
+        return dt;
+    }""", [served.clip.name, data])
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(f"{request.method} {request.url}"))
+    await page.dispatch_event("#dropzone", "drop", {"dataTransfer": transfer})
+    verdict = await page.wait_for_selector("#verdict")
+    assert await verdict.get_attribute("data-verdict") == "match", await page.inner_text("#verify-result")
+    card = await page.inner_text(".match-card")
+    assert CASE in card and "CAM-9" in card and "officer-7" in card and "dock-1" in card
+    assert await page.get_attribute(".match-card li[data-check=inclusion]", "class") == "passed"
+    assert await page.get_attribute(".match-card li[data-check=signature]", "class") == "passed"
+    assert "一致" in await verdict.inner_text()
+    assert not [r for r in requests if r.startswith("POST")]  # the file never left the browser
+    await shot(page, "verify-match")
+
+    other = tmp_path / "not-evidence.bin"
+    other.write_bytes(os.urandom(300_000))
+    await page.set_input_files("#verify-file", str(other))
+    await page.wait_for_function("() => document.getElementById('verdict')?.dataset.verdict === 'nomatch'")
+    await shot(page, "verify-no-match")
+
+
+async def test_each_role_sees_only_what_it_may(served: Served) -> None:
+    page = await served.page()
+    await page.goto(served.base + "/signin")
+    await page.fill("#token", served.tokens["dock"])
+    await page.click("button[type=submit]")
+    assert "cannot sign in" in await page.inner_text("#signin-error")
+    await shot(page, "signin-station-refused")
+
+    expected = {"dora": {"/cases", "/verify", "/disclosure", "/public"},
+                "rex": {"/cases", "/verify", "/review", "/public"},
+                "ivy": {"/cases", "/verify", "/public"},
+                "ada": {"/cases", "/verify", "/disclosure", "/review", "/admin", "/admin/retention",
+                        "/admin/law-changes", "/public"}}
+    for who, nav in expected.items():
+        page = await served.signed_in(who)
+        links = await page.eval_on_selector_all("nav.main a", "els => els.map(e => e.dataset.nav)")
+        assert set(links) == nav, who
+        if who != "ada":
+            response = await page.goto(served.base + "/admin")
+            assert response is not None and response.status == 403
+    dora = await served.signed_in("dora")
+    await dora.goto(f"{served.base}/cases/{CASE}")
+    assert await dora.query_selector("a.play") is None and await dora.query_selector("button.verify") is None
+    evidence = json.loads(await served.api("ivy", f"/api/v1/cases/{CASE}/evidence"))["evidence"]
+    proxy = next(e["blake3"] for e in evidence if e["kind"] == "evidence.derived")
+    response = await dora.goto(f"{served.base}/cases/{CASE}/play/{proxy}?purpose=curious")
+    assert response is not None and response.status == 403
+    await shot(dora, "disclosure-forbidden-playback")
+    response = await dora.goto(f"{served.base}/cases/{CASE}/objects/{proxy}?purpose=curious")
+    assert response is not None and response.status == 403
+
+
+async def test_admin_adds_a_user_and_sees_the_token_once(served: Served) -> None:
+    page = await served.signed_in("ada", lang="zh-CN")
+    assert page.url.endswith("/admin")
+    await shot(page, "admin")
+    await page.fill("#add-principal input[name=name]", "newcomer")
+    await page.select_option("#add-principal select[name=role]", "reviewer")
+    await page.click("#add-principal button[type=submit]")
+    token = (await page.inner_text("#issued-token")).strip()
+    assert token.startswith("cst_") and "只显示这一次" in await page.inner_text("main")
+    await shot(page, "token-once")
+    await page.goto(served.base + "/admin")
+    assert token not in await page.content()
+    assert "newcomer" in await page.inner_text("#principals")
+    served.tokens["newcomer"] = token
+    newcomer = await served.signed_in("newcomer")
+    assert "newcomer" in await newcomer.inner_text("#signed-in-user")
