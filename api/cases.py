@@ -11,7 +11,7 @@ from aiohttp import web
 
 from api.appkeys import LOCKER, METRICS
 from api.auth import principal_of
-from api.errors import BadRequest, NotFound, TooLarge, Unprocessable
+from api.errors import BadRequest, Gone, NotFound, TooLarge, Unprocessable
 from api.params import (
     blake3_param,
     json_object,
@@ -114,6 +114,10 @@ async def stream_object(request: web.Request, case_id: str, hexd: str, why: str,
     if not items:
         raise NotFound(f"case {case_id!r} holds no object {hexd}")
     item = items[0]
+    stored = await catalog.get_object(locker.pool, hexd)
+    if stored is not None and stored.disposed_at is not None:
+        raise Gone(f"object {hexd} was disposed of on {stored.disposed_at:%Y-%m-%d} when its retention ended; "
+                   "the case log keeps its hash and the retention.disposed entry")
     span = parse_range(request.headers.get("Range"), item.size)
     action = "download" if download else "view"
     principal = principal_of(request)

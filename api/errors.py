@@ -56,6 +56,11 @@ class NotFound(ApiError):
     code = "not_found"
 
 
+class Gone(ApiError):
+    status = 410
+    code = "gone"
+
+
 class TooLarge(ApiError):
     status = 413
     code = "too_large"

@@ -112,7 +112,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/api/v1/cases/{case}/objects/{blake3}", cases.read_object, READERS,
              "Read an object (HTTP Range supported); logged as evidence.accessed with the stated purpose",
              params=(CASE, BLAKE3, ("purpose", "query", "string", True), ("download", "query", "string", False)),
-             responses=(200, 206, 400, 404, 416), produces="application/octet-stream"),
+             responses=(200, 206, 400, 404, 410, 416), produces="application/octet-stream"),
     Endpoint("POST", "/api/v1/cases/{case}/records", cases.add_record, INVESTIGATORS,
              "Add a text record (document, scan, form, notice) at an enforcement stage",
              params=(CASE, ("stage", "query", "string", True), ("file_name", "query", "string", True),

@@ -22,6 +22,8 @@ class ObjectRow:
     legal_hold: bool
     stored_at: dt.datetime
     disposed_at: dt.datetime | None
+    disposing_since: dt.datetime | None = None
+    retention_open: bool = True
 
 
 async def record_object(conn: Any, stored: StoredObject, store_name: str,
@@ -31,8 +33,15 @@ async def record_object(conn: Any, stored: StoredObject, store_name: str,
         """INSERT INTO objects (blake3, sha256, size, store, version_id, retain_until)
            VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (blake3) DO UPDATE
-              SET retain_until = GREATEST(objects.retain_until, EXCLUDED.retain_until),
-                  version_id = COALESCE(objects.version_id, EXCLUDED.version_id)""",
+              SET retain_until = CASE WHEN objects.disposed_at IS NULL
+                                      THEN GREATEST(objects.retain_until, EXCLUDED.retain_until)
+                                      ELSE EXCLUDED.retain_until END,
+                  version_id = CASE WHEN objects.disposed_at IS NULL
+                                    THEN COALESCE(objects.version_id, EXCLUDED.version_id)
+                                    ELSE EXCLUDED.version_id END,
+                  -- the same bytes stored again after a disposal are a live object again
+                  retention_open = objects.retention_open OR objects.disposed_at IS NOT NULL,
+                  disposing_since = NULL, disposed_at = NULL""",
         stored.digest.blake3, stored.digest.sha256, stored.digest.size, store_name, stored.version_id,
         retain_until,
     )

@@ -206,3 +206,10 @@ async def test_holds_and_retention_over_http(api: Api) -> None:
     assert [d["blake3"] for d in report["disposed"]] == [b3]
     kinds = [e["kind"] for e in await case_kinds(api)]
     assert kinds[-3:] == ["hold.placed", "hold.lifted", "retention.disposed"]
+    status, body = await api.call("GET", f"/api/v1/cases/CASE-1/objects/{b3}?purpose=audit", "investigator")
+    assert status == 410 and "disposed" in body["message"]
+
+    await api.open_case("CASE-2")  # the same bytes recorded again later are live evidence again
+    await api.upload(data, case="CASE-2", recorded_at="2026-11-20T00:00:00Z")
+    status, got = await api.call("GET", f"/api/v1/cases/CASE-2/objects/{b3}?purpose=audit", "investigator")
+    assert status == 200 and got == data
