@@ -93,13 +93,17 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
-async def serve(settings: Settings) -> None:
-    """Serve until SIGINT/SIGTERM; in-flight requests then get up to a minute to finish."""
+async def serve(settings: Settings, *, reuse_port: bool = False) -> None:
+    """Serve until SIGINT/SIGTERM; in-flight requests then get up to a minute to finish.
+
+    ``reuse_port``: several worker processes bind the same port and the kernel spreads connections.
+    """
     runner = web.AppRunner(create_app(settings), access_log=None, shutdown_timeout=60)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None)
     await site.start()
-    server_logger.info("custody serving on http://%s:%d (API docs at /api/v1/docs)", settings.host, settings.port)
+    server_logger.info("custody serving on http://%s:%d (API docs at /api/v1/docs; pid %d)", settings.host,
+                       settings.port, os.getpid())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -79,7 +79,8 @@ def main() -> None:
         custody(env, "db", "migrate")
         station = custody(env, "station", "add", "dock").strip().splitlines()[-1]
         inv = custody(env, "user", "add", "inv", "--role", "investigator").strip().splitlines()[-1]
-        procs.append(subprocess.Popen([sys.executable, "-m", "custody", "serve"], cwd=REPO, env=env))
+        server = subprocess.Popen([sys.executable, "-m", "custody", "serve"], cwd=REPO, env=env)
+        procs.append(server)
         wait_port(port)
         base = f"http://127.0.0.1:{port}"
         api(base, inv, "POST", "/api/v1/cases", {"id": "BENCH"})
@@ -97,7 +98,26 @@ def main() -> None:
             del i
         rps2, p99_2 = wrk(f"{base}/api/v1/verify/{hexd}?case=BENCH", args.seconds, args.connections, inv)
         print(f"ours  GET /api/v1/verify/{{hash}}   {rps2:8.0f} req/s  p99 {p99_2:6.1f} ms  "
-              f"ratio vs peer {rps2 / rps:4.2f}  (targets >= 1,500 req/s, p99 < 50 ms)")
+              f"ratio vs peer {rps2 / rps:4.2f}  (targets >= 1,500 req/s, p99 < 50 ms)  1 worker")
+        server.terminate()
+        server.wait()
+        procs.remove(server)
+        for workers in (2, 3):
+            server = subprocess.Popen([sys.executable, "-m", "custody", "serve", "--workers", str(workers)],
+                                      cwd=REPO, env=env)
+            procs.append(server)
+            wait_port(port)
+            time_ready = 0
+            while time_ready < 50:  # every worker up: all answer before the run starts
+                api(base, inv, "GET", f"/api/v1/verify/{hexd}?case=BENCH")
+                time_ready += 1
+            rps3, p99_3 = wrk(f"{base}/api/v1/verify/{hexd}?case=BENCH", args.seconds, args.connections, inv)
+            print(f"ours  GET /api/v1/verify/{{hash}}   {rps3:8.0f} req/s  p99 {p99_3:6.1f} ms  "
+                  f"ratio vs peer {rps3 / rps:4.2f}  (targets >= 1,500 req/s, p99 < 50 ms)  "
+                  f"{workers} workers (--workers {workers})")
+            server.terminate()
+            server.wait()
+            procs.remove(server)
     finally:
         for p in procs:
             p.terminate()

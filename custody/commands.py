@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import json
 import mimetypes
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -84,6 +87,8 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("serve", help="run the HTTP API server")
     p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int, help="server processes sharing the port (default: CUSTODY_WORKERS)")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # a child of --workers N
     p.set_defaults(handler=serve)
 
     user = sub.add_parser("user", help="users and their tokens").add_subparsers(dest="user_command", required=True)
@@ -348,7 +353,23 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.port:
         settings = dataclasses.replace(settings, port=args.port)
-    await run_server(settings)
+    workers = args.workers or settings.workers
+    if args.worker or workers <= 1:
+        await run_server(settings, reuse_port=args.worker)
+        return 0
+    from storage import db
+
+    async with db.open_pool(settings):
+        pass  # the embedded database is up and migrated once, before the workers start together
+    cmd = [sys.executable, "-m", "custody", "serve", "--worker", "--port", str(settings.port)]
+    children = [subprocess.Popen(cmd) for _ in range(workers - 1)]
+    try:
+        await run_server(settings, reuse_port=True)
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)  # each finishes its in-flight requests, as this one did
+        for child in children:
+            await asyncio.to_thread(child.wait)
     return 0
 
 

@@ -50,6 +50,8 @@ class Settings:
     #: HTTP server bind address.
     host: str = "127.0.0.1"
     port: int = 8470
+    #: ``custody serve`` processes sharing the port (SO_REUSEPORT); about one per core.
+    workers: int = 1
     #: ``json`` for machines, ``text`` for people.
     log_format: str = "text"
     log_level: str = "INFO"
@@ -117,6 +119,8 @@ class Settings:
             raise SettingsError("S3_PART_SIZE_MIB must be between 5 and 5120 (S3 part limits)")
         if self.db_pool_min < 1 or self.db_pool_max < self.db_pool_min:
             raise SettingsError("CUSTODY_DB_POOL_MIN/MAX must satisfy 1 <= min <= max")
+        if not 1 <= self.workers <= 64:
+            raise SettingsError("CUSTODY_WORKERS must be between 1 and 64")
         if self.log_format not in ("json", "text"):
             raise SettingsError("CUSTODY_LOG_FORMAT must be 'json' or 'text'")
 

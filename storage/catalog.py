@@ -27,9 +27,13 @@ class ObjectRow:
 
 
 async def record_object(conn: Any, stored: StoredObject, store_name: str,
-                        retain_until: dt.datetime | None = None) -> None:
-    """Remember a stored object (idempotent); retention only ever moves later."""
-    await conn.execute(
+                        retain_until: dt.datetime | None = None) -> str | None:
+    """Remember a stored object (idempotent); retention only ever moves later.
+
+    Returns the version the catalogue keeps: the first recorded one.  Two servers storing the same
+    bytes at once can leave two versions of the key; the row decides which is the object.
+    """
+    version: str | None = await conn.fetchval(
         """INSERT INTO objects (blake3, sha256, size, store, version_id, retain_until)
            VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (blake3) DO UPDATE
@@ -41,10 +45,12 @@ async def record_object(conn: Any, stored: StoredObject, store_name: str,
                                     ELSE EXCLUDED.version_id END,
                   -- the same bytes stored again after a disposal are a live object again
                   retention_open = objects.retention_open OR objects.disposed_at IS NOT NULL,
-                  disposing_since = NULL, disposed_at = NULL""",
+                  disposing_since = NULL, disposed_at = NULL
+           RETURNING version_id""",
         stored.digest.blake3, stored.digest.sha256, stored.digest.size, store_name, stored.version_id,
         retain_until,
     )
+    return version
 
 
 async def get_object(pool: asyncpg.Pool, blake3_hex: str) -> ObjectRow | None:

@@ -169,6 +169,9 @@ class FileStore:
         await self._require(key)
         await asyncio.to_thread(self._update_meta, key, legal_hold=on)
 
+    async def discard_version(self, key: str, version_id: str) -> None:
+        return None  # one file per key: there are never two versions
+
     async def delete(self, key: str) -> None:
         info = await self.head(key)
         if info.locked():

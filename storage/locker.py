@@ -7,6 +7,7 @@ A crash in between leaves an object without an entry: an orphan for the sweep, n
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
@@ -91,7 +92,11 @@ class Locker:
         retain_until: dt.datetime | None = None,
     ) -> Appended:
         """Log an object that is already stored (idempotent per case, kind and hash)."""
-        await catalog.record_object(self.pool, stored, self.store.name, retain_until)
+        kept = await catalog.record_object(self.pool, stored, self.store.name, retain_until)
+        if stored.version_id and kept and kept != stored.version_id:
+            # A racing server recorded its version of the same bytes first: ours is the duplicate.
+            await self.store.discard_version(stored.key, stored.version_id)
+            stored = dataclasses.replace(stored, version_id=kept, created=False)
         digest = stored.digest
         obj_fields: dict[str, Any] = {"blake3": digest.blake3, "sha256": digest.sha256, "size": digest.size}
         if stored.version_id:

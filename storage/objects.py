@@ -165,6 +165,9 @@ class ObjectStore(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
+    async def discard_version(self, key: str, version_id: str) -> None:
+        """Remove one unlocked duplicate version this process wrote (versioned stores only)."""
+
     async def check(self) -> None:
         """Raise StoreUnavailable unless the store is reachable and writable."""
 

@@ -278,6 +278,11 @@ class S3Store:
         fn = self.client.enable_object_legal_hold if on else self.client.disable_object_legal_hold
         await self._call(fn, self.bucket, key, version_id=info.version_id)
 
+    async def discard_version(self, key: str, version_id: str) -> None:
+        check_key(key)
+        await self._call(self.client.remove_object, self.bucket, key, version_id=version_id)
+        logger.info("%s: another server recorded the same bytes first; removed our duplicate version", key)
+
     async def delete(self, key: str) -> None:
         info = await self.head(key)
         if info.locked():

@@ -58,10 +58,10 @@ async def wait_healthy(base: str, proc: subprocess.Popen[bytes]) -> None:
 
 
 class Server:
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], *args: str) -> None:
         self.env = env
         self.base = f"http://127.0.0.1:{env['CUSTODY_PORT']}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "custody", "serve"], cwd=REPO, env=env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "custody", "serve", *args], cwd=REPO, env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def stop(self) -> tuple[int, bytes]:
@@ -115,6 +115,38 @@ async def test_serve_smoke_upload_and_verify(servers: list[Server], database_url
     requests = [rec for rec in logs if rec.get("logger") == "custody.http"]
     assert requests and all("request_id" in rec for rec in requests)
     assert station_token not in err.decode() and inv_token not in err.decode()  # secrets never logged
+
+
+async def test_workers_share_the_port_and_stop_together(servers: list[Server], database_url: str,
+                                                         tmp_path: Path) -> None:
+    env = custody_env(tmp_path / "home", database_url, free_port())
+    cli(env, "db", "migrate")
+    token = cli(env, "user", "add", "carol", "--role", "investigator").strip().splitlines()[-1]
+    server = Server(env, "--workers", "2")
+    servers.append(server)
+    assert server.proc.stderr is not None
+    seen: list[bytes] = []
+
+    def serving_pids() -> set[str]:
+        return {json.loads(line)["message"].rsplit("pid ", 1)[1] for line in seen
+                if line.startswith(b"{") and b"custody serving on" in line}
+
+    def read_until_both_serve() -> None:
+        while len(serving_pids()) < 2 and (line := server.proc.stderr.readline()):  # type: ignore[union-attr]
+            seen.append(line)
+
+    await asyncio.wait_for(asyncio.to_thread(read_until_both_serve), 60)
+    assert len(serving_pids()) == 2  # two processes on one port
+    async with aiohttp.ClientSession() as http:
+        for _ in range(20):  # new connections each time: the kernel spreads them over both workers
+            async with http.get(server.base + "/api/v1/cases", headers={"Authorization": f"Bearer {token}",
+                                                                          "Connection": "close"}) as resp:
+                assert resp.status == 200
+    code, err = server.stop()
+    assert code == 0, err.decode()[-2000:]
+    stopping = [line for line in err.splitlines() if b"shutting down" in line]
+    assert len(stopping) == 2  # parent and child both finished in-flight requests and exited
+    assert token.encode() not in b"".join(seen) + err
 
 
 async def test_two_servers_one_database_one_bucket(
