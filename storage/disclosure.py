@@ -112,6 +112,29 @@ def _public(record: Mapping[str, Any]) -> masking.PublicText:
     return view
 
 
+async def _store_raw(locker: Locker, case_id: str, disclosure_id: str, record: Mapping[str, Any], actor: str,
+                     step: str) -> str:
+    """The raw record (personal data) as a text record of the case, and its hash for the log entry.
+
+    The log is permanent and travels in every bundle; the raw fields do not belong in it.  As a case
+    record they are stored with the case (§三), read only with a stated purpose, and fall under the
+    case's retention like any other record.
+    """
+    body = json.dumps(record, ensure_ascii=False, sort_keys=True, indent=1).encode()
+    added = await locker.add_object(
+        case_id, bytes_source(body), kind="record.added", actor=actor,
+        fields={"stage": "decision", "file_name": f"disclosure-{disclosure_id}-{step}.json",
+                "media_type": "application/json", "title": f"公示记录 {disclosure_id} ({step})"})
+    return _object_hash(added.body)
+
+
+def _preview_text(record: Mapping[str, Any]) -> str | None:
+    try:
+        return masking.public_view(record).text
+    except PolicyError:
+        return None
+
+
 def _row(r: asyncpg.Record) -> Disclosure:
     return Disclosure(**dict(r))
 
@@ -146,8 +169,10 @@ async def create(locker: Locker, case_id: str, fields: Mapping[str, Any], *, act
             parse_iso_date(record["decision_date"]), record, actor)
     except asyncpg.UniqueViolationError:
         raise DecisionExists(f"decision {record['decision_no']!r} already has a disclosure record") from None
-    await locker.log.append(case_id, Draft("disclosure.created", actor, {"disclosure": disclosure_id,
-                                                                         "record": record}))
+    raw = await _store_raw(locker, case_id, disclosure_id, record, actor, "created")
+    await locker.log.append(case_id, Draft("disclosure.created", actor, {
+        "disclosure": disclosure_id, "decision_no": record["decision_no"], "record_blake3": raw,
+        "preview": _preview_text(record)}))
     await retention.apply_retention(locker, case_id)  # a decision date starts the ``decision`` clocks
     return _row(row)
 
@@ -188,6 +213,8 @@ async def record_review(locker: Locker, disclosure_id: str, *, reviewer: str, ou
     d = await get(locker.pool, disclosure_id)
     if not d.major:
         raise DisclosureError(f"{disclosure_id} is not flagged major: no legal review is needed")
+    if d.state not in ("draft", "approved"):
+        raise DisclosureError(f"{disclosure_id} is {d.state}: a legal review comes before the decision is published")
     if outcome in ("passed", "failed"):
         review.may_review(_name(reviewer), _name(await case_handler(locker.pool, d.case_id)))
         review.check_review(outcome, checklist, opinion)
@@ -253,7 +280,9 @@ async def transition(locker: Locker, disclosure_id: str, action: str, *, actor: 
         view = _public(record)
         sets.update(record=record, public_text=view.text, public_fields=view.fields,
                     decision_date=parse_iso_date(record["decision_date"]), category=record.get("category", ""))
-        fields.update(changes=dict(changes), previous_public_text=d.public_text, public_text=view.text)
+        raw = await _store_raw(locker, d.case_id, disclosure_id, record, actor, action)
+        fields.update(changed=sorted(changed), record_blake3=raw, previous_public_text=d.public_text,
+                      public_text=view.text)
         if law_change is not None:
             fields["law_change"] = law_change
     elif action in ("take_down", "revoke"):
@@ -262,7 +291,7 @@ async def transition(locker: Locker, disclosure_id: str, action: str, *, actor: 
         if explanation:
             sets["notice"] = explanation
             fields["explanation"] = explanation
-    row = await _update(locker.pool, disclosure_id, d.state, sets)
+    row = await _update(locker.pool, disclosure_id, d.state, d.updated_at, sets)
     await locker.log.append(d.case_id, Draft(step.kind, actor, fields))
     if action == "update":
         await locker.pool.execute(
@@ -274,12 +303,15 @@ async def transition(locker: Locker, disclosure_id: str, action: str, *, actor: 
     return _row(row)
 
 
-async def _update(pool: asyncpg.Pool, disclosure_id: str, expected_state: str, sets: dict[str, Any]) -> Any:
+async def _update(pool: asyncpg.Pool, disclosure_id: str, expected_state: str, seen: dt.datetime,
+                  sets: dict[str, Any]) -> Any:
     cols = list(sets)
-    assignments = ", ".join(f"{c} = ${i + 3}" for i, c in enumerate(cols))
+    assignments = ", ".join(f"{c} = ${i + 4}" for i, c in enumerate(cols))
+    # Only if nobody changed the record since it was read: two corrections never overwrite each other.
     row = await pool.fetchrow(
-        f"UPDATE disclosures SET {assignments}, updated_at = now() WHERE id = $1 AND state = $2 RETURNING *",
-        disclosure_id, expected_state, *[sets[c] for c in cols])
+        f"""UPDATE disclosures SET {assignments}, updated_at = clock_timestamp()
+             WHERE id = $1 AND state = $2 AND updated_at = $3 RETURNING *""",
+        disclosure_id, expected_state, seen, *[sets[c] for c in cols])
     if row is None:  # someone else moved it first: refuse rather than overwrite their step
         raise DisclosureError(f"{disclosure_id} changed state meanwhile; reload and try again")
     return row
@@ -321,10 +353,7 @@ async def record_law_change(locker: Locker, calendar: WorkCalendar, *, title: st
     """A law/mandate change: every affected published record must be updated within 20 working days."""
     if not title.strip() or not categories:
         raise DisclosureError("a law change needs a title and at least one category of record it touches")
-    try:
-        update_due = calendar.add_working_days(effective, 20)
-    except PolicyError:
-        raise
+    update_due = calendar.add_working_days(effective, 20)
     await retention.ensure_governance_log(locker)
     async with locker.pool.acquire() as conn, conn.transaction():
         change_id = await conn.fetchval(
@@ -359,7 +388,7 @@ async def law_changes(pool: asyncpg.Pool) -> list[dict[str, Any]]:
 async def published(pool: asyncpg.Pool) -> list[dict[str, Any]]:
     """Published records, masked text only, each with its case's latest checkpoint (size and root)."""
     rows = await pool.fetch(
-        """SELECT d.id, d.decision_no, d.party_type, d.category, d.public_text, d.public_fields, d.published_on,
+        """SELECT d.id, d.public_text, d.public_fields, d.published_on,
                   d.takedown_due, d.updated_at, d.case_id, cp.size AS checkpoint_size, cp.root AS checkpoint_root
              FROM disclosures d
              LEFT JOIN LATERAL (SELECT size, root FROM checkpoints c WHERE c.case_id = d.case_id
@@ -372,9 +401,11 @@ async def published(pool: asyncpg.Pool) -> list[dict[str, Any]]:
 async def notices(pool: asyncpg.Pool) -> list[dict[str, Any]]:
     """Explanations published when a decision fell (revoked, confirmed illegal, re-made) or in an emergency."""
     rows = await pool.fetch(
-        """SELECT id, decision_no, end_reason, notice, ended_on FROM disclosures
+        """SELECT id, public_fields, end_reason, notice, ended_on FROM disclosures
             WHERE state = 'taken_down' AND notice IS NOT NULL ORDER BY ended_on DESC, id""")
-    return [dict(r) for r in rows]
+    # Only what was published: the decision number unless it was excluded from the public text.
+    return [{"id": r["id"], "decision_no": (r["public_fields"] or {}).get("decision_no"), "end_reason": r["end_reason"],
+             "notice": r["notice"], "ended_on": r["ended_on"]} for r in rows]
 
 
 # -- linked evidence ----------------------------------------------------------------------------------

@@ -115,6 +115,15 @@ async def set_class(locker: Locker, cls: RetentionClass, *, actor: str, reason: 
     await locker.log.append(GOVERNANCE_CASE, Draft("retention.class_set", actor, {
         "class": cls.name, "years": cls.years, "months": cls.months, "days": cls.days,
         "trigger": cls.trigger, "description": cls.description, "reason": reason}))
+    # Objects already under the class take the new period now (a longer one extends their locks; a
+    # shorter one changes nothing already decided: retention never moves earlier).
+    cases = await locker.pool.fetch(
+        """SELECT DISTINCT e.case_id FROM evidence e JOIN cases c ON c.id = e.case_id
+            WHERE e.retention_class = $1 OR c.retention_class = $1
+               OR ($1 = $2 AND e.retention_class IS NULL AND c.retention_class IS NULL)""",
+        cls.name, DEFAULT_CLASS)
+    for row in cases:
+        await apply_retention(locker, row["case_id"])
 
 
 async def _class_exists(pool: asyncpg.Pool, name: str) -> None:

@@ -1,4 +1,5 @@
-"""The staff web interface, served by ``custody serve``: pages rendered on the server, a little JS.
+"""The web interface served by ``custody serve``: staff pages and the public portal, rendered on the
+server, with a little JS.
 
 ``setup_web(app)`` mounts it: templates, the session secret (a cleanup context, so nothing is read
 before the app starts), the route table and the static files.

@@ -22,7 +22,7 @@ from api.appkeys import LOCKER, PRINCIPAL, SETTINGS
 from api.cases import stream_object
 from api.errors import BadRequest, NotFound
 from api.params import blake3_param, json_response, purpose
-from api.routes import INVESTIGATORS, READERS
+from api.routes import DISCLOSURE_READERS, INVESTIGATORS, READERS
 from api.verify import check_stored
 from api.web import i18n
 from api.web.render import page, redirect
@@ -30,7 +30,7 @@ from api.web.timeline import describe, stage_label
 from integrity.checkpoint import case_origin, open_checkpoint
 from integrity.errors import IntegrityError
 from integrity.note import encode_base64
-from storage import catalog
+from storage import catalog, disclosure, retention
 from storage.catalog import EvidenceRow
 
 #: The case page shows at most this many log entries (the newest); the rest are in the bundle and API.
@@ -40,6 +40,8 @@ EXPORT_CHUNK_BYTES = 1024 * 1024
 #: Evidence bytes served to a browser never run as a page of this site, whatever their media type.
 OBJECT_HEADERS = {"Content-Security-Policy": "default-src 'none'; sandbox", "X-Frame-Options": "DENY"}
 PLAYABLE = ("video/", "audio/")
+#: ``?done=`` notices after the case page's own forms (legal holds; retention from the admin page).
+CASE_DONE = frozenset({"hold_placed", "hold_lifted", "assigned", "closed"})
 
 
 @dataclass
@@ -103,9 +105,14 @@ async def search(request: web.Request) -> web.StreamResponse:
 
 
 async def case_page(request: web.Request) -> web.StreamResponse:
-    """A case: its log head and signed checkpoint, evidence, text records and timeline."""
+    return await case_view(request, request.match_info["case"])
+
+
+async def case_view(request: web.Request, case_id: str, *, error: str | None = None,
+                    status: int = 200) -> web.Response:
+    """A case: its log head and signed checkpoint, evidence, text records, timeline, disclosure records
+    and (for investigators) its legal holds; ``error`` is a refused hold form's message."""
     locker = request.app[LOCKER]
-    case_id = request.match_info["case"]
     size, root = await locker.log.head(case_id)  # 404 page for an unknown case
     stored = await locker.log.checkpoint(case_id)
     signature: dict[str, object] = {"ok": False, "signers": [], "error": ""}
@@ -121,6 +128,7 @@ async def case_page(request: web.Request) -> web.StreamResponse:
     t = i18n.translator(i18n.choose(request))
     groups, records = group_evidence(await catalog.case_evidence(locker.pool, case_id))
     role = request[PRINCIPAL].role
+    done = request.query.get("done", "") if request.method == "GET" else ""
     return page(request, "case.html", {
         "case_id": case_id, "title": json.loads(opened.body).get("title", ""), "size": size, "root": root.hex(),
         "checkpoint": {"size": stored.size, "root": stored.root.hex(), "root_b64": encode_base64(stored.root),
@@ -129,7 +137,12 @@ async def case_page(request: web.Request) -> web.StreamResponse:
         "stages": {r.blake3: stage_label(r.stage, t) for r in records},
         "timeline": [describe(r, t) for r in rows], "truncated": start > 0,
         "can_read": role in READERS, "can_verify": role in INVESTIGATORS, "can_export": role in INVESTIGATORS,
-    })
+        "can_hold": role in INVESTIGATORS,
+        "holds": await retention.list_holds(locker.pool, case_id) if role in INVESTIGATORS else [],
+        "disclosures": await disclosure.list_records(locker.pool, case_id=case_id)
+        if role in DISCLOSURE_READERS else [],
+        "error": error, "notice": t(f"done.{done}") if done in CASE_DONE else "",
+    }, status=status)
 
 
 async def _item(request: web.Request) -> tuple[str, EvidenceRow]:

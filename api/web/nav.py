@@ -1,16 +1,17 @@
 """The navigation bar by role, and each role's start page.
 
-An item's roles repeat the route table's for its page (a test holds them equal); items marked
-``later`` point at pages another release adds, so they may answer 404 until then.
+An item's roles repeat the route table's for its page (a test holds them equal; the public portal,
+which needs no sign-in, is in every staff member's bar); items marked ``later`` point at pages another
+release adds, so they may answer 404 until then.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from api.routes import ADMIN, STAFF
+from api.routes import ADMIN, DISCLOSURE_READERS, STAFF
 
-DISCLOSERS = ("disclosure", "admin")
+#: Who sees the legal-review queue and pages (only the reviewer role records a review).
 REVIEWERS = ("reviewer", "admin")
 
 
@@ -25,16 +26,16 @@ class NavItem:
 NAV: tuple[NavItem, ...] = (
     NavItem("/cases", "nav.cases", STAFF),
     NavItem("/verify", "nav.verify", STAFF),
-    NavItem("/disclosure", "nav.disclosure", DISCLOSERS, later=True),
-    NavItem("/review", "nav.review", REVIEWERS, later=True),
+    NavItem("/disclosure", "nav.disclosure", DISCLOSURE_READERS),
+    NavItem("/review", "nav.review", REVIEWERS),
     NavItem("/admin", "nav.admin", ADMIN),
-    NavItem("/admin/retention", "nav.retention", ADMIN, later=True),
-    NavItem("/admin/law-changes", "nav.law_changes", ADMIN, later=True),
-    NavItem("/public", "nav.public", STAFF, later=True),
+    NavItem("/admin/retention", "nav.retention", ADMIN),
+    NavItem("/admin/law-changes", "nav.law_changes", ADMIN),
+    NavItem("/public", "nav.public", STAFF),
 )
 
 #: Where ``/`` and a fresh sign-in take each role.
-HOME = {"investigator": "/cases", "reviewer": "/cases", "disclosure": "/cases", "admin": "/admin"}
+HOME = {"investigator": "/cases", "reviewer": "/review", "disclosure": "/disclosure", "admin": "/admin"}
 
 
 def nav_for(role: str) -> list[NavItem]:

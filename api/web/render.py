@@ -53,9 +53,12 @@ def page(request: web.Request, template: str, context: Mapping[str, Any] | None 
     csrf = request.app[WEB_SESSIONS].csrf(session.nonce) if session is not None else ""
     switch = "en" if lang == "zh" else "zh"
     here = request.rel_url if request.method == "GET" else URL("/")
+    nav = nav_for(principal.role) if principal is not None else []
+    # The current item is the longest that holds this path (/admin/retention is not also /admin).
+    held = [item.path for item in nav if request.path == item.path or request.path.startswith(item.path + "/")]
     base = {
         "t": i18n.translator(lang), "lang": lang, "principal": principal, "csrf": csrf,
-        "nav": nav_for(principal.role) if principal is not None else [], "path": request.path,
+        "nav": nav, "current_nav": max(held, key=len, default=""), "path": request.path,
         "switch_lang": switch, "switch_href": str(here.update_query(lang=switch)),
     }
     response = aiohttp_jinja2.render_template(template, request, {**base, **(context or {})}, status=status)

@@ -1,8 +1,10 @@
 """The one web route table: method, path, handler, roles, and whether it answers as a page or data.
 
 Role sets are the API's (``api.routes``), so a page never shows more than its API twin allows: staff
-may open cases, only READERS may see evidence content, only INVESTIGATORS verify and export, only
-ADMIN administers.  The role matrix test is driven from this table.
+may open cases, only READERS may see evidence content, only INVESTIGATORS verify, export and place or
+lift legal holds, DISCLOSURE staff move disclosure records (DISCLOSURE_READERS look), only the reviewer
+role records a legal review, only ADMIN administers.  The public portal needs no sign-in.  The role
+matrix test is driven from this table.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from api import verify as api_verify
-from api.routes import ADMIN, INVESTIGATORS, READERS, STAFF
-from api.web import admin, cases, session, verify
+from api.routes import ADMIN, DISCLOSURE, DISCLOSURE_READERS, INVESTIGATORS, READERS, STAFF
+from api.web import admin, cases, disclosure, law_changes, public, retention, review, session, verify
 from api.web.guard import Kind, guard
+from api.web.nav import REVIEWERS
 from api.web.render import STATIC_DIR
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: Records a legal review (passed / failed); the API's twin checks the same role inside its handler.
+REVIEWER = ("reviewer",)
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,7 @@ class WebRoute:
     method: str
     path: str
     handler: Handler
-    roles: tuple[str, ...] | None  # None: no session needed (the sign-in page only)
+    roles: tuple[str, ...] | None  # None: no session needed (the sign-in page and the public portal)
     summary: str
     kind: Kind = "page"  # "page": HTML, signed-out -> sign-in redirect; "data": JSON/bytes, 401/403 JSON
 
@@ -54,6 +59,40 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
     WebRoute("POST", "/admin/principals/{name}/revoke", admin.revoke, ADMIN, "Revoke a token"),
     WebRoute("POST", "/admin/principals/{name}/reissue", admin.reissue, ADMIN,
              "Replace a token; shows the new one once"),
+    # -- disclosure (公示) --
+    WebRoute("GET", "/disclosure", disclosure.records, DISCLOSURE_READERS,
+             "Disclosure records: status, takedown and update deadlines, overdue flags, what is due today"),
+    WebRoute("GET", "/disclosure/new", disclosure.new_form, DISCLOSURE, "Draft form"),
+    WebRoute("POST", "/disclosure/new", disclosure.create, DISCLOSURE, "Save a draft linked to its case"),
+    WebRoute("GET", "/disclosure/{id}", disclosure.show, DISCLOSURE_READERS,
+             "A record: raw beside the masked preview, history, reviews, the actions its state allows"),
+    WebRoute("POST", "/disclosure/{id}/major", disclosure.flag_major, DISCLOSURE,
+             "Flag a draft major by §四(二) criteria"),
+    WebRoute("POST", "/disclosure/{id}/dispute", disclosure.dispute, DISCLOSURE,
+             "Record the handling side's disagreement with a failed legal review"),
+    WebRoute("POST", "/disclosure/{id}/links", disclosure.check_links, DISCLOSURE_READERS,
+             "Check the linked evidence now (logged as an access)"),
+    WebRoute("POST", "/disclosure/{id}/{action}", disclosure.act, DISCLOSURE,
+             "Lifecycle step: approve, publish, correct, update, take-down, revoke, withdraw"),
+    # -- legal review (法制审核) --
+    WebRoute("GET", "/review", review.queue, REVIEWERS, "Major decisions awaiting legal review"),
+    WebRoute("GET", "/review/{id}", review.show, REVIEWERS, "A decision under review: record, checklist, past reviews"),
+    WebRoute("POST", "/review/{id}", review.submit, REVIEWER, "Pass or fail a legal review, with the checklist"),
+    # -- retention (留存期限) and legal holds (法律保全) --
+    WebRoute("GET", "/admin/retention", retention.show, ADMIN,
+             "Retention classes, a case's retention, legal holds, disposition preview"),
+    WebRoute("POST", "/admin/retention/classes", retention.set_class, ADMIN, "Create or change a retention class"),
+    WebRoute("POST", "/cases/{case}/retention", retention.assign, INVESTIGATORS,
+             "Assign a retention class to a case or one item"),
+    WebRoute("POST", "/cases/{case}/close", retention.close, INVESTIGATORS, "Close a case (starts closure clocks)"),
+    WebRoute("POST", "/holds", retention.place_hold, INVESTIGATORS, "Place a legal hold on a case or one item"),
+    WebRoute("POST", "/holds/{hold}/lift", retention.lift_hold, INVESTIGATORS,
+             "Lift a legal hold (its placer or an admin)"),
+    # -- law changes (法律法规变更) --
+    WebRoute("GET", "/admin/law-changes", law_changes.show, ADMIN, "Law changes; compute a 20-working-day deadline"),
+    WebRoute("POST", "/admin/law-changes", law_changes.record, ADMIN, "Record a law change"),
+    # -- public portal (公示平台): no sign-in --
+    WebRoute("GET", "/public", public.portal, None, "Published decisions, masked, with their case checkpoints"),
 )
 
 

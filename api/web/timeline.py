@@ -1,7 +1,7 @@
 """A case log made readable: one sentence per entry, in the page's language, with its fields.
 
-Kinds this release knows get a sentence of their own; any other kind (disclosure.*, hold.*,
-retention.*, review.* ...) gets a generic line and shows every field, so no entry is ever hidden.
+Kinds this release knows (evidence, disclosure.*, review.*, hold.*, retention.* ...) get a sentence of
+their own; any other kind gets a generic line and shows every field, so no entry is ever hidden.
 """
 
 from __future__ import annotations
@@ -14,9 +14,15 @@ from api.cases import STAGES
 from api.web.i18n import Translator
 from storage.log import COMMON_FIELDS, EntryRow
 
-KNOWN_KINDS = frozenset({"case.opened", "evidence.ingested", "evidence.derived", "evidence.accessed",
-                         "record.added", "evidence.proxy_failed", "evidence.no_proxy"})
-ACCESS_ACTIONS = ("view", "download", "export")
+KNOWN_KINDS = frozenset({
+    "case.opened", "evidence.ingested", "evidence.derived", "evidence.accessed", "record.added",
+    "evidence.proxy_failed", "evidence.no_proxy", "case.closed",
+    "disclosure.created", "disclosure.flagged_major", "disclosure.approved", "disclosure.published",
+    "disclosure.corrected", "disclosure.updated", "disclosure.taken_down", "disclosure.revoked",
+    "disclosure.withdrawn", "disclosure.update_required", "review.passed", "review.failed", "review.disputed",
+    "hold.placed", "hold.lifted", "retention.assigned", "retention.disposed", "retention.class_set", "law.changed",
+})
+ACCESS_ACTIONS = ("view", "download", "export", "verify")
 _STAGE_KEYS = {zh: key for key, zh in STAGES.items()}
 
 
@@ -44,8 +50,9 @@ def describe(row: EntryRow, t: Translator) -> Event:
     kind = str(entry.get("kind", row.kind))
     fields = {k: v for k, v in entry.items() if k not in COMMON_FIELDS}
     values = {**fields, "actor": entry.get("actor", row.actor), "kind": kind,
-              "original": str(fields.get("original_blake3", ""))[:12], "object": str(fields.get("object", ""))[:12],
-              "stage": stage_label(fields.get("stage"), t)}
+              "original": str(fields.get("original_blake3", ""))[:12],
+              "object": str(fields.get("object") or fields.get("blake3") or "")[:12],
+              "stage": stage_label(fields.get("stage"), t), **_labels(fields, t)}
     known = kind in KNOWN_KINDS
     if kind == "evidence.accessed":
         action = fields.get("action")
@@ -54,6 +61,21 @@ def describe(row: EntryRow, t: Translator) -> Event:
         key = f"kind.{kind}" if known else "kind.unknown"
     return Event(row.seq, str(entry.get("time", "")), str(values["actor"]), kind, t(key, **values),
                  [(k, _text(v)) for k, v in sorted(fields.items())], known)
+
+
+def _labels(fields: dict[str, Any], t: Translator) -> dict[str, str]:
+    """Codes in a disclosure entry (criteria, takedown reason) in the page's language, and its decision number."""
+    labels: dict[str, str] = {}
+    record = fields.get("record")
+    if isinstance(record, dict) and isinstance(record.get("decision_no"), str):
+        labels["decision_no"] = record["decision_no"]  # disclosure.created carries the whole raw record
+    criteria = fields.get("criteria")
+    if isinstance(criteria, list):
+        labels["criteria_labels"] = "；".join(t(f"criterion.{c}") for c in criteria)
+    if isinstance(fields.get("end_reason"), str):
+        reason = fields["end_reason"]
+        labels["end_reason_label"] = t("rec.revoke") if reason == "published_in_error" else t(f"takedown.{reason}")
+    return labels
 
 
 def _text(value: Any) -> str:

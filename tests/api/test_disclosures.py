@@ -6,6 +6,8 @@ import json
 import os
 from typing import Any
 
+from blake3 import blake3
+
 from custody.policy.review import CHECKLIST
 from tests.api.conftest import Api
 
@@ -56,6 +58,10 @@ async def test_publish_correct_revoke_with_every_step_in_the_case_log(api: Api) 
     entries = await case_kinds(api)
     corrected = [e for e in entries if e["kind"] == "disclosure.corrected"][-1]
     assert corrected["previous_public_text"] == first_text and corrected["reason"] == "amount mistyped"
+    assert corrected["changed"] == ["penalty"] and len(corrected["record_blake3"]) == 64
+    log_text = json.dumps(entries, ensure_ascii=False)
+    for value in RAW.values():  # the permanent log carries hashes of the raw record, never its personal data
+        assert value not in log_text, value
 
     status, body = await step(api, d["id"], "revoke", reason="published in error: minor's case")
     assert status == 200 and body["state"] == "revoked"
@@ -132,7 +138,8 @@ async def test_review_gate(api: Api) -> None:
     assert (await step(api, d["id"], "publish"))[0] == 200
     entries = await case_kinds(api, "CASE-S")
     kinds = [e["kind"] for e in entries]
-    assert kinds.count("record.added") == 3  # each opinion is a text record of the case (§三)
+    # the raw record and each opinion are text records of the case (§三), stored with it
+    assert kinds.count("record.added") == 4
     assert ["review.failed", "review.disputed", "review.passed"] == [k for k in kinds if k.startswith("review.")]
     _, full = await api.call("GET", f"/api/v1/disclosures/{d['id']}", "reviewer")
     assert [r["outcome"] for r in full["reviews"]] == ["failed", "disputed", "passed"]
@@ -183,10 +190,11 @@ async def test_linked_evidence_check(api: Api) -> None:
     await step(api, d["id"], "publish")
     status, body = await api.call("GET", f"/api/v1/disclosures/{d['id']}/links", "disclosure")
     assert status == 200 and body["ok"], body
-    [item] = body["items"]
+    [item] = [i for i in body["items"] if i["blake3"] == blake3(data).hexdigest()]
     assert item["exists"] and item["verifies"] and item["proof_valid"] and item["retention_covers"]
+    assert {i["kind"] for i in body["items"]} == {"evidence.ingested", "record.added"}  # + the raw record
     _, ret = await api.call("GET", "/api/v1/cases/CASE-1/retention", "investigator")
-    assert ret["objects"][0]["retain_until"] >= body["takedown_due"]  # kept at least to the takedown date
+    assert all(o["retain_until"] >= body["takedown_due"] for o in ret["objects"])  # kept to the takedown date
 
 
 async def test_holds_and_retention_over_http(api: Api) -> None:

@@ -165,3 +165,17 @@ async def test_a_disposal_killed_after_the_delete_is_finished_next_run(locker: L
     report = await retention.run_disposition(locker)
     assert [d.blake3 for d in report.disposed] == [b3]
     assert (await kinds(locker, "C-10")).count("retention.disposed") == 1
+
+
+async def test_changing_a_class_moves_the_objects_already_under_it(locker: Locker) -> None:
+    [b3] = await ingest(locker, "C-11", n=1, recorded_at="2026-11-01T08:00:00Z")
+    await retention.set_class(locker, RetentionClass("standard", 10, 0, 0, "recorded"), actor="admin:root",
+                              reason="new archive rules")
+    [row] = await retention.case_objects(locker.pool, "C-11")
+    assert row["retain_until"] == dt.datetime(2036, 11, 2, tzinfo=dt.UTC)
+    await retention.set_class(locker, RetentionClass("standard", 1, 0, 0, "recorded"), actor="admin:root",
+                              reason="shorter")
+    [row] = await retention.case_objects(locker.pool, "C-11")
+    assert row["retain_until"] == dt.datetime(2036, 11, 2, tzinfo=dt.UTC)  # never earlier
+    assert b3 not in [d.blake3 for d in (await retention.run_disposition(locker, dry_run=True,
+                      now=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))).disposed]

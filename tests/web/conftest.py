@@ -1,32 +1,59 @@
-"""The web pages under test: an in-process server with seeded evidence, and signed-in browsers-to-be.
+"""The web pages under test: an in-process server with seeded evidence, and a real served one with a browser.
 
-``web`` starts the real app (API and pages) on a free port over the test's own database, creates one
-principal per role and a case holding an original, its proxy and a text record.  ``Visitor`` is an
-HTTP client with its own cookie jar, as one browser would be.  Real-browser tests are marked
-``browser`` and use the fixtures in ``test_browser.py``.
+``web_app`` starts the real app (API and pages) on a free port over the test's own database, creates
+one principal per role and a case holding an original, its proxy and a text record.  ``Visitor`` is an
+HTTP client with its own cookie jar, as one browser would be.
+
+Real-browser tests are marked ``browser`` and use ``served`` (one per test module): a fresh database,
+users made with `custody user add`, `custody serve` as a subprocess, a real clip offloaded through the
+agent's pipeline, and Debian's Chromium driven by Playwright.  Screenshots go to ``var/screenshots/``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import AsyncIterator
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 from aiohttp import web
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from api.appkeys import LOCKER, WEB_HOLDERS, WEB_SESSIONS
 from api.web.cookies import SessionCodec
 from storage import principals
 from storage.locker import Locker
 from storage.objects import bytes_source
-from tests.api.conftest import ROLES, settings_for, start_api
+from tests.api.conftest import ROLES, free_port, settings_for, start_api
+from tests.api.test_serve import cli, custody_env, wait_healthy
+from tests.conftest import _with_db
 
 STAFF_ROLES = ("investigator", "disclosure", "reviewer", "admin")
 CASE = "CASE-1"
+#: A natural person's personal data, none of which may ever reach a public page.
+RAW = {
+    "party_name": "欧阳娜娜", "party_id_no": "11010519491231002X", "party_phone": "13812345678",
+    "party_address": "北京市朝阳区建国路88号3单元502",
+}
+PLATE = "京A12345"
+RECORD = {
+    "decision_no": "京朝城管罚字〔2026〕第0421号", "party_type": "natural", **RAW,
+    "violation": f"欧阳娜娜于2026年9月3日在建国路占道经营，车辆{PLATE}停放于人行道，联系电话13812345678。",
+    "legal_basis": "《北京市市容环境卫生条例》第二十四条", "penalty": "罚款人民币500元",
+    "decision_date": "2026-09-20", "category": "市容环境",
+}
+#: Every raw personal value of ``RECORD`` (a public page must show none).
+PERSONAL = (*RAW.values(), PLATE)
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([0-9a-f]*)">')
 _FORM_CSRF = re.compile(r'name="_csrf" value="([0-9a-f]+)"')
 
@@ -165,3 +192,142 @@ async def web_app(database_url: str, tmp_path: Path) -> AsyncIterator[Web]:
     finally:
         await client.close()
         await runner.cleanup()
+
+
+# -- a real `custody serve` and a real browser --------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "var" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+BROWSER_CASE = "CASE-B"
+USERS = {"ivy": "investigator", "dora": "disclosure", "rex": "reviewer", "ada": "admin"}
+TIMEOUT_MS = 20_000
+
+
+@dataclass
+class Served:
+    base: str
+    env: dict[str, str]
+    tokens: dict[str, str]
+    clip: Path
+    log: Path
+    browser: Browser
+    contexts: list[BrowserContext] = field(default_factory=list)
+
+    async def page(self, lang: str = "en-US") -> Page:
+        context = await self.browser.new_context(locale=lang, accept_downloads=True)
+        context.set_default_timeout(TIMEOUT_MS)
+        self.contexts.append(context)
+        return await context.new_page()
+
+    async def signed_in(self, who: str, lang: str = "en-US") -> Page:
+        page = await self.page(lang)
+        await page.goto(self.base + "/")
+        assert "/signin" in page.url
+        await page.fill("#token", self.tokens[who])
+        await page.click("button[type=submit]")
+        await page.wait_for_selector("#signed-in-user")
+        return page
+
+    async def api(self, who: str, path: str) -> bytes:
+        async with aiohttp.ClientSession() as http, http.get(
+                self.base + path, headers={"Authorization": f"Bearer {self.tokens[who]}"}) as resp:
+            assert resp.status == 200, await resp.text()
+            return await resp.read()
+
+
+async def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+async def make_clip(path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        "ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=15",
+        "-f", "lavfi", "-i", "sine", "-t", "3", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+        "-metadata", "creation_time=2026-11-20T08:00:00.000000Z", str(path))
+    assert await proc.wait() == 0
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("BROWSER TESTS SKIPPED: /usr/bin/chromium missing — run ./deploy/bootstrap.sh as root")
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("BROWSER TESTS SKIPPED: ffmpeg missing (apt-get install ffmpeg)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def server_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield tmp_path_factory.mktemp("served")
+
+
+@pytest.fixture(scope="module")
+async def served_db(pg_url: str, template_db: str) -> AsyncIterator[str]:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(pg_url)
+    try:
+        await admin.execute(f"CREATE DATABASE {name} TEMPLATE {template_db}")
+    finally:
+        await admin.close()
+    try:
+        yield _with_db(pg_url, name)
+    finally:
+        admin = await asyncpg.connect(pg_url)
+        try:
+            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        finally:
+            await admin.close()
+
+
+@pytest.fixture(scope="module")
+async def served(chromium: str, served_db: str, server_home: Path) -> AsyncIterator[Served]:
+    env = custody_env(server_home / "home", served_db, free_port())
+    tokens = {name: _last_line(cli(env, "user", "add", name, "--role", role)) for name, role in USERS.items()}
+    tokens["dock"] = _last_line(cli(env, "station", "add", "dock-1"))
+    log = server_home / "server.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "custody", "serve"], cwd=REPO, env=env,
+                                stdout=subprocess.DEVNULL, stderr=sink)
+    base = f"http://127.0.0.1:{env['CUSTODY_PORT']}"
+    try:
+        await wait_healthy(base, proc)
+        async with aiohttp.ClientSession() as http, http.post(
+                base + "/api/v1/cases", json={"id": BROWSER_CASE, "title": "占道经营 street vending"},
+                headers={"Authorization": f"Bearer {tokens['ivy']}"}) as resp:
+            assert resp.status == 201, await resp.text()
+        camera = server_home / "camera"
+        camera.mkdir()
+        clip = camera / "CAM9_0001.mp4"
+        await make_clip(clip)
+        token_file = server_home / "dock.token"
+        token_file.write_text(tokens["dock"] + "\n")
+        station_env = {**env, "CUSTODY_HOME": str(server_home / "station")}
+        out = cli(station_env, "ingest", str(camera), "--case", BROWSER_CASE, "--server", base, "--token-file",
+                  str(token_file), "--camera", "CAM-9", "--officer", "officer-7")
+        assert "receipted: CAM9_0001.mp4" in out, out
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            state = Served(base, env, tokens, clip, log, browser)
+            try:
+                yield state
+            finally:
+                for context in state.contexts:
+                    await context.close()
+                await browser.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    text = log.read_text(errors="replace")
+    assert not any(token in text for token in tokens.values()), "a token reached the server log"
+
+
+def _last_line(out: str) -> str:
+    return out.strip().splitlines()[-1]

@@ -1,175 +1,28 @@
 """The staff pages in a real browser: Debian's Chromium, driven by Playwright, against `custody serve`.
 
-One server for the module: a fresh database cloned from the session template, users made with
-`custody user add`, a real clip (ffmpeg testsrc2 + sine) offloaded through the agent's pipeline with
-`custody ingest --server`, which makes the proxy.  Screenshots of the main pages go to
-``var/screenshots/`` (not committed) for reviewers.
+One server for the module (the ``served`` fixture in ``conftest.py``): a fresh database cloned from the
+session template, users made with `custody user add`, a real clip (ffmpeg testsrc2 + sine) offloaded
+through the agent's pipeline with `custody ingest --server`, which makes the proxy.  Screenshots of the
+main pages go to ``var/screenshots/`` (not committed) for reviewers.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import os
-import shutil
-import signal
-import subprocess
-import sys
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import asyncpg
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from integrity.bundle import verify_bundle
-from tests.api.conftest import free_port
-from tests.api.test_serve import cli, custody_env, wait_healthy
-from tests.conftest import _with_db
+from tests.web.conftest import BROWSER_CASE, REPO, Served, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
-REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "var" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 VENDOR = REPO / "api" / "web" / "static" / "vendor"
-CASE = "CASE-B"
-USERS = {"ivy": "investigator", "dora": "disclosure", "rex": "reviewer", "ada": "admin"}
-TIMEOUT_MS = 20_000
-
-
-@dataclass
-class Served:
-    base: str
-    env: dict[str, str]
-    tokens: dict[str, str]
-    clip: Path
-    log: Path
-    browser: Browser
-    contexts: list[BrowserContext] = field(default_factory=list)
-
-    async def page(self, lang: str = "en-US") -> Page:
-        context = await self.browser.new_context(locale=lang, accept_downloads=True)
-        context.set_default_timeout(TIMEOUT_MS)
-        self.contexts.append(context)
-        return await context.new_page()
-
-    async def signed_in(self, who: str, lang: str = "en-US") -> Page:
-        page = await self.page(lang)
-        await page.goto(self.base + "/")
-        assert "/signin" in page.url
-        await page.fill("#token", self.tokens[who])
-        await page.click("button[type=submit]")
-        await page.wait_for_selector("#signed-in-user")
-        return page
-
-    async def api(self, who: str, path: str) -> bytes:
-        async with aiohttp.ClientSession() as http, http.get(
-                self.base + path, headers={"Authorization": f"Bearer {self.tokens[who]}"}) as resp:
-            assert resp.status == 200, await resp.text()
-            return await resp.read()
-
-
-async def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-async def make_clip(path: Path) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        "ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=15",
-        "-f", "lavfi", "-i", "sine", "-t", "3", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
-        "-metadata", "creation_time=2026-11-20T08:00:00.000000Z", str(path))
-    assert await proc.wait() == 0
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("BROWSER TESTS SKIPPED: /usr/bin/chromium missing — run ./deploy/bootstrap.sh as root")
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("BROWSER TESTS SKIPPED: ffmpeg missing (apt-get install ffmpeg)")
-    return CHROMIUM
-
-
-@pytest.fixture(scope="module")
-def server_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield tmp_path_factory.mktemp("served")
-
-
-@pytest.fixture(scope="module")
-async def served_db(pg_url: str, template_db: str) -> AsyncIterator[str]:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(pg_url)
-    try:
-        await admin.execute(f"CREATE DATABASE {name} TEMPLATE {template_db}")
-    finally:
-        await admin.close()
-    try:
-        yield _with_db(pg_url, name)
-    finally:
-        admin = await asyncpg.connect(pg_url)
-        try:
-            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        finally:
-            await admin.close()
-
-
-@pytest.fixture(scope="module")
-async def served(chromium: str, served_db: str, server_home: Path) -> AsyncIterator[Served]:
-    env = custody_env(server_home / "home", served_db, free_port())
-    tokens = {name: _last_line(cli(env, "user", "add", name, "--role", role)) for name, role in USERS.items()}
-    tokens["dock"] = _last_line(cli(env, "station", "add", "dock-1"))
-    log = server_home / "server.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "custody", "serve"], cwd=REPO, env=env,
-                                stdout=subprocess.DEVNULL, stderr=sink)
-    base = f"http://127.0.0.1:{env['CUSTODY_PORT']}"
-    try:
-        await wait_healthy(base, proc)
-        async with aiohttp.ClientSession() as http, http.post(
-                base + "/api/v1/cases", json={"id": CASE, "title": "占道经营 street vending"},
-                headers={"Authorization": f"Bearer {tokens['ivy']}"}) as resp:
-            assert resp.status == 201, await resp.text()
-        camera = server_home / "camera"
-        camera.mkdir()
-        clip = camera / "CAM9_0001.mp4"
-        await make_clip(clip)
-        token_file = server_home / "dock.token"
-        token_file.write_text(tokens["dock"] + "\n")
-        station_env = {**env, "CUSTODY_HOME": str(server_home / "station")}
-        out = cli(station_env, "ingest", str(camera), "--case", CASE, "--server", base, "--token-file", str(token_file),
-                  "--camera", "CAM-9", "--officer", "officer-7")
-        assert "receipted: CAM9_0001.mp4" in out, out
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            state = Served(base, env, tokens, clip, log, browser)
-            try:
-                yield state
-            finally:
-                for context in state.contexts:
-                    await context.close()
-                await browser.close()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    text = log.read_text(errors="replace")
-    assert not any(token in text for token in tokens.values()), "a token reached the server log"
-
-
-def _last_line(out: str) -> str:
-    return out.strip().splitlines()[-1]
+CASE = BROWSER_CASE
 
 
 async def entries(served: Served) -> list[dict[str, Any]]:
@@ -285,8 +138,8 @@ async def test_each_role_sees_only_what_it_may(served: Served) -> None:
     await shot(page, "signin-station-refused")
 
     expected = {"dora": {"/cases", "/verify", "/disclosure", "/public"},
-                "rex": {"/cases", "/verify", "/review", "/public"},
-                "ivy": {"/cases", "/verify", "/public"},
+                "rex": {"/cases", "/verify", "/disclosure", "/review", "/public"},
+                "ivy": {"/cases", "/verify", "/disclosure", "/public"},
                 "ada": {"/cases", "/verify", "/disclosure", "/review", "/admin", "/admin/retention",
                         "/admin/law-changes", "/public"}}
     for who, nav in expected.items():

@@ -19,18 +19,22 @@ from api.web.i18n import EN, ZH, from_accept_language
 from api.web.nav import NAV
 from api.web.routes import WEB_ROUTES, WebRoute
 from integrity.bundle import verify_bundle
-from storage import principals
+from storage import disclosure, principals
 from storage.log import Draft
 from storage.objects import bytes_source
-from tests.web.conftest import CASE, STAFF_ROLES, Web
+from tests.web.conftest import CASE, RECORD, STAFF_ROLES, Web
 
 NOBODY = "nobody"
-POLICY_TERMS = ("公示", "撤下", "更正", "撤销", "法制审核", "案件", "证据", "执法记录仪", "全过程记录", "调查取证",
-                "启动", "审核决定", "送达执行", "访问事由", "校验")
+NO_HOLD = "999999"
+POLICY_TERMS = ("公示", "撤下", "更正", "更新", "撤销", "撤回", "法制审核", "重大执法决定", "审核意见", "文号",
+                "当事人", "自然人", "法人", "其他组织", "违法事实", "处罚依据", "处罚决定", "决定日期", "公示日期",
+                "撤下日期", "更新期限", "逾期", "证据", "留存期限", "法律保全", "法律法规变更", "案件", "执法记录仪",
+                "全过程记录", "调查取证", "启动", "审核决定", "送达执行", "访问事由", "校验")
 
 
-def concrete(route: WebRoute, web_app: Web) -> str:
-    values = {"case": CASE, "blake3": web_app.objects["original"], "name": NOBODY}
+def concrete(route: WebRoute, web_app: Web, disclosure_id: str = "") -> str:
+    values = {"case": CASE, "blake3": web_app.objects["original"], "name": NOBODY, "id": disclosure_id,
+              "action": "approve", "hold": NO_HOLD}
     path = route.path
     for key, value in values.items():
         path = path.replace("{" + key + "}", value)
@@ -42,7 +46,9 @@ def concrete(route: WebRoute, web_app: Web) -> str:
 async def test_role_matrix(web_app: Web, route: WebRoute) -> None:
     """Signed out: sign-in redirect (pages) or 401 (data); each role: allowed, or 403, as the table says."""
     assert route.roles is not None
-    path = concrete(route, web_app)
+    draft = await disclosure.create(web_app.locker, CASE, RECORD, actor="disclosure:disclosure") \
+        if "{id}" in route.path else None
+    path = concrete(route, web_app, draft.id if draft else "")
     form = {"purpose": "role matrix"} if route.method == "POST" else None
     anonymous = web_app.visitor()
     reply = await anonymous.request(route.method, path, data=form)
@@ -66,17 +72,19 @@ async def test_role_matrix(web_app: Web, route: WebRoute) -> None:
 
 
 async def test_every_page_route_is_guarded() -> None:
-    """Only the sign-in page and form work without a session."""
-    assert {(r.method, r.path) for r in WEB_ROUTES if r.roles is None} == {("GET", "/signin"), ("POST", "/signin")}
+    """Only the sign-in page and form, and the public portal, work without a session."""
+    assert {(r.method, r.path) for r in WEB_ROUTES if r.roles is None} == {
+        ("GET", "/signin"), ("POST", "/signin"), ("GET", "/public")}
     assert all(r.roles and "station" not in r.roles for r in WEB_ROUTES if r.roles is not None)
 
 
 def test_nav_matches_the_route_table() -> None:
+    """An item's roles are its page's (a page open to everyone, the portal, is in every staff bar)."""
     pages = {r.path: r.roles for r in WEB_ROUTES if r.method == "GET"}
     for item in NAV:
-        if item.path in pages:
-            assert item.roles == pages[item.path], item.path
-            assert not item.later, f"{item.path} exists now: drop its 'later' mark"
+        assert item.path in pages, f"{item.path} has no page"
+        assert item.roles == (pages[item.path] or STAFF_ROLES), item.path
+        assert not item.later, f"{item.path} exists now: drop its 'later' mark"
 
 
 async def test_each_role_sees_only_its_nav(web_app: Web) -> None:
@@ -86,6 +94,8 @@ async def test_each_role_sees_only_its_nav(web_app: Web) -> None:
         assert shown == {item.path for item in NAV if role in item.roles}, role
     assert (await (await web_app.sign_in("admin")).get("/")).location == "/admin"
     assert (await (await web_app.sign_in("investigator")).get("/")).location == "/cases"
+    assert (await (await web_app.sign_in("disclosure")).get("/")).location == "/disclosure"
+    assert (await (await web_app.sign_in("reviewer")).get("/")).location == "/review"
 
 
 async def test_case_search(web_app: Web) -> None:
@@ -106,7 +116,7 @@ async def test_case_search(web_app: Web) -> None:
 
 async def test_case_page_shows_evidence_records_checkpoint_and_timeline(web_app: Web) -> None:
     locker = web_app.locker
-    await locker.log.append(CASE, Draft("hold.placed", "admin:admin", {"reason": "litigation <script>x</script>",
+    await locker.log.append(CASE, Draft("custom.note", "admin:admin", {"reason": "litigation <script>x</script>",
                                                                        "until": "2030-01-01"}))
     visitor = await web_app.sign_in("investigator", **{"Accept-Language": "en"})
     page = (await visitor.get(f"/cases/{CASE}")).text
@@ -122,7 +132,7 @@ async def test_case_page_shows_evidence_records_checkpoint_and_timeline(web_app:
     assert "Recording CAM7_0001.MP4 ingested from camera CAM7 (officer officer-7) by station dock-1" in page
     assert "Proxy CAM7_0001.proxy.mp4 made from original " + o[:12] in page
     assert "Case opened: Street vending 占道经营" in page
-    assert "Event hold.placed" in page and "litigation &lt;script&gt;" in page  # unknown kinds: every field
+    assert "Event custom.note" in page and "litigation &lt;script&gt;" in page  # unknown kinds: every field
     assert "<script>x</script>" not in page  # autoescaped
     assert page.count('class="verify small"') == 3
     zh = (await web_app.sign_in("investigator", **{"Accept-Language": "zh-CN,zh;q=0.9"})).http
@@ -314,7 +324,7 @@ def test_both_languages_have_every_string_and_the_policy_terms() -> None:
 
 async def test_pages_carry_security_headers(web_app: Web) -> None:
     visitor = await web_app.sign_in("investigator")
-    for path in ("/cases", f"/cases/{CASE}", "/verify", "/signin"):
+    for path in ("/cases", f"/cases/{CASE}", "/verify", "/signin", "/disclosure", "/public"):
         reply = await visitor.get(path)
         csp = reply.headers["Content-Security-Policy"]
         assert "script-src 'self' 'wasm-unsafe-eval'" in csp and "frame-ancestors 'none'" in csp, path

@@ -52,3 +52,16 @@ document.addEventListener("click", (event) => {
   if (button.classList.contains("copy")) copy(button);
   else if (button.classList.contains("verify")) verifyNow(button);
 });
+
+// A takedown whose reason must publish an explanation (§二: 作出必要的说明) makes the explanation box
+// required in the form too; the server refuses one without it either way.
+function explainedTakedown(select) {
+  const box = document.getElementById(select.dataset.explanation ?? "");
+  if (box) box.required = (select.dataset.explained ?? "").split(" ").includes(select.value);
+}
+
+document.addEventListener("change", (event) => {
+  const select = event.target.closest?.("select[data-explained]");
+  if (select) explainedTakedown(select);
+});
+document.querySelectorAll("select[data-explained]").forEach(explainedTakedown);

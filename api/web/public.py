@@ -1,0 +1,40 @@
+"""The public portal (公示平台): published decisions, masked, each with its case log's checkpoint.
+
+No sign-in.  Only what ``storage.disclosure.published`` made public at publication or correction is
+read here, and of it only the masked ``public_fields`` / ``public_text``, the publication date and the
+case's latest checkpoint (size and root hash), which lets anyone later hold the bureau to what it
+published.  Taken-down records disappear from here but not from the log; the explanations published
+with a takedown are listed as notices.  A signed-in member of staff sees their navigation too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from api.appkeys import LOCKER, PRINCIPAL, WEB_SESSION
+from api.web.render import page
+from api.web.session import current
+from custody.policy.masking import PUBLIC_FIELDS
+from storage import disclosure
+
+
+def public_record(row: dict[str, Any]) -> dict[str, Any]:
+    """What the portal may show of a published row: the masked fields and text, dates, the checkpoint."""
+    fields = row.get("public_fields") or {}
+    return {
+        "id": row["id"], "fields": {k: fields[k] for k in PUBLIC_FIELDS if k in fields},
+        "text": row.get("public_text") or "", "published_on": row["published_on"], "case_id": row["case_id"],
+        "checkpoint_size": row["checkpoint_size"], "checkpoint_root": row["checkpoint_root"],
+    }
+
+
+async def portal(request: web.Request) -> web.StreamResponse:
+    """``/public``: published records (masked) and takedown notices, in the visitor's language."""
+    signed = await current(request)
+    if signed is not None:  # staff keep their navigation; the page itself is the same for everyone
+        request[WEB_SESSION], request[PRINCIPAL] = signed
+    pool = request.app[LOCKER].pool
+    records = [public_record(row) for row in await disclosure.published(pool)]
+    return page(request, "public.html", {"records": records, "notices": await disclosure.notices(pool)})
