@@ -2,7 +2,8 @@
 
 Every source has the same small async shape, so the agent's pipeline does not care how a camera is
 attached.  A directory source treats a folder as a docked mass-storage camera: the OS-mounted
-volume of an unlocked recorder, or a folder for a manual import.
+volume of an unlocked recorder, or a folder for a manual import.  Its files being local, it is
+also a :class:`MountedSource`, which the agent copies in the kernel rather than through ``read``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 #: Recording files a body camera writes; everything else on the volume (logs, firmware) is left alone.
 MEDIA_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".ts", ".m4v", ".3gp", ".wav", ".mp3", ".m4a",
@@ -42,6 +43,17 @@ class CameraSource(Protocol):
     async def camera_time(self) -> str | None: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class MountedSource(Protocol):
+    """A camera whose recordings are files on this machine (a mounted volume, a folder).
+
+    The agent copies such files into the spool inside the kernel, as ``cp`` does, instead of
+    reading them through ``CameraSource.read``.
+    """
+
+    def local_path(self, f: CameraFile) -> Path: ...
 
 
 class DirectorySource:
@@ -76,7 +88,8 @@ class DirectorySource:
     async def list_files(self) -> list[CameraFile]:
         return await asyncio.to_thread(self._scan)
 
-    def _path(self, f: CameraFile) -> Path:
+    def local_path(self, f: CameraFile) -> Path:
+        """Where ``f`` is on this machine; never outside the source folder."""
         path = (self._base / f.handle).resolve()
         if self._base.resolve() not in path.parents:
             raise ValueError(f"{f.handle!r} is outside the source folder")
@@ -84,7 +97,7 @@ class DirectorySource:
 
     async def read(self, f: CameraFile, offset: int, length: int) -> bytes:
         def pread() -> bytes:
-            fd = os.open(self._path(f), os.O_RDONLY)
+            fd = os.open(self.local_path(f), os.O_RDONLY)
             try:
                 return os.pread(fd, length, offset)
             finally:
@@ -95,7 +108,7 @@ class DirectorySource:
     async def delete(self, f: CameraFile) -> None:
         if not self.removable:
             return  # a manual import never deletes the user's files
-        await asyncio.to_thread(self._path(f).unlink)
+        await asyncio.to_thread(self.local_path(f).unlink)
 
     async def camera_time(self) -> str | None:
         return None  # a plain volume has no clock to ask
