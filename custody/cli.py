@@ -95,8 +95,10 @@ async def _db_stop(args: argparse.Namespace, settings: Settings) -> int:
 
     if settings.database_url:
         raise CliError("DATABASE_URL is set: the database is not embedded, nothing to stop")
-    await asyncio.to_thread(db.stop_embedded, settings.pg_dir)
-    print(f"stopped the embedded PostgreSQL in {settings.pg_dir}")
+    if await asyncio.to_thread(db.stop_embedded, settings.pg_dir):
+        print(f"stopped the embedded PostgreSQL in {settings.pg_dir}")
+    else:
+        print(f"no embedded PostgreSQL was running in {settings.pg_dir}")
     return 0
 
 

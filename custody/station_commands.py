@@ -32,6 +32,7 @@ def register(sub: Any, station: Any) -> None:
     p.add_argument("--once", action="store_true", help="offload what is docked now, then exit")
     p.add_argument("--no-proxies", action="store_true")
     p.add_argument("--bandwidth-mib", type=float, help="cap on bytes pulled per second, in MiB")
+    p.add_argument("--max-cameras", type=int, default=2, help="cameras offloaded at once (default 2)")
     p.add_argument("--drivers", type=Path,
                    help="JSON list of unlock drivers for recorders that dock locked (default: "
                         "$CUSTODY_HOME/agent/drivers.json if present); see ingest/usb.py")
@@ -80,6 +81,7 @@ async def agent(args: argparse.Namespace, settings: Settings) -> int:
     config = AgentConfig(
         spool_dir=home / "spool", case=args.case_id, officer=args.officer, make_proxies=not args.no_proxies,
         bandwidth_bytes_s=int(args.bandwidth_mib * 1024 * 1024) if args.bandwidth_mib else None,
+        max_cameras=max(1, args.max_cameras),
     )
     journal = Journal(home / "journal.sqlite")
     try:

