@@ -100,12 +100,9 @@ def register(sub: Any, actor: Callable[[argparse.ArgumentParser], None],
 
 
 def _dump(data: Any) -> str:
-    def default(v: Any) -> Any:
-        if isinstance(v, dt.datetime | dt.date):
-            return v.isoformat()
-        raise TypeError(type(v))
+    from custody.governance_commands import dump_json
 
-    return json.dumps(data, ensure_ascii=False, indent=2, default=default)
+    return dump_json(data)
 
 
 async def takedown_date(args: argparse.Namespace, settings: Settings) -> int:

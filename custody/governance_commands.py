@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import getpass
 import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from custody.commands import _actor
 from custody.settings import Settings
-
-
-def _actor(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--actor", default=f"cli:{getpass.getuser()}", help="who is acting (logged)")
 
 
 def _date(text: str) -> dt.date:
@@ -32,7 +28,8 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _json(data: Any) -> str:
+def dump_json(data: Any) -> str:
+    """Indented JSON for ``--json`` output: dates as ISO text, bytes as hex."""
     def default(v: Any) -> Any:
         if isinstance(v, dt.datetime | dt.date):
             return v.isoformat()
@@ -179,7 +176,7 @@ async def retention_run(args: argparse.Namespace, settings: Settings) -> int:
     async with open_locker(settings) as locker:
         report = await retention.run_disposition(locker, now=now, dry_run=args.dry_run, actor=args.actor)
     if args.json:
-        print(_json({"dry_run": report.dry_run, "disposed": [asdict(d) for d in report.disposed],
+        print(dump_json({"dry_run": report.dry_run, "disposed": [asdict(d) for d in report.disposed],
                      "held": [asdict(d) for d in report.held],
                      "failed": [{**asdict(d), "error": e} for d, e in report.failed]}))
     else:

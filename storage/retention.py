@@ -20,7 +20,7 @@ from typing import Any
 
 import asyncpg
 
-from custody.policy.retention import RetentionClass, add_period
+from custody.policy.retention import RetentionClass
 from storage.locker import Locker
 from storage.log import CaseNotFound, Draft, LogError
 from storage.objects import ObjectLocked, ObjectNotFound, StoreError
@@ -182,10 +182,6 @@ async def _case_facts(conn: Any, case_ids: Iterable[str]) -> dict[str, dict[str,
     return {r["id"]: dict(r) for r in rows}
 
 
-def _end(cls: RetentionClass, start: dt.date | None) -> dt.date | None:
-    return None if start is None else add_period(start, cls.years, cls.months, cls.days)
-
-
 async def compute(pool: asyncpg.Pool, blake3_hexes: list[str]) -> dict[str, tuple[dt.date | None, bool]]:
     """blake3 -> (lock date, open).  Lock date: the latest end any applicable class gives so far (and the
     takedown date of a published decision); open: some clock has not started yet (case not closed, no
@@ -213,7 +209,7 @@ async def compute(pool: asyncpg.Pool, blake3_hexes: list[str]) -> dict[str, tupl
         lock, is_open = result.get(row["blake3"], (None, False))
         for name in names:
             cls = classes[name]
-            end = _end(cls, starts[cls.trigger])
+            end = cls.until(starts[cls.trigger])
             if end is None:
                 is_open = True
             elif lock is None or end > lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -55,9 +56,9 @@ async def template_db(pg_url: str) -> str:
     return TEMPLATE_DB
 
 
-@pytest.fixture
-async def database_url(pg_url: str, template_db: str) -> AsyncIterator[str]:
-    """A fresh, migrated database of the test's own, dropped afterwards."""
+@asynccontextmanager
+async def fresh_database(pg_url: str, template_db: str) -> AsyncIterator[str]:
+    """A fresh, migrated database cloned from the template; dropped on exit."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(pg_url)
     try:
@@ -72,6 +73,13 @@ async def database_url(pg_url: str, template_db: str) -> AsyncIterator[str]:
             await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         finally:
             await admin.close()
+
+
+@pytest.fixture
+async def database_url(pg_url: str, template_db: str) -> AsyncIterator[str]:
+    """A fresh, migrated database of the test's own, dropped afterwards."""
+    async with fresh_database(pg_url, template_db) as url:
+        yield url
 
 
 @pytest.fixture

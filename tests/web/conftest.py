@@ -17,14 +17,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import pytest
 from aiohttp import web
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
@@ -36,7 +34,7 @@ from storage.locker import Locker
 from storage.objects import bytes_source
 from tests.api.conftest import ROLES, free_port, settings_for, start_api
 from tests.api.test_serve import cli, custody_env, wait_healthy
-from tests.conftest import _with_db
+from tests.conftest import fresh_database
 
 STAFF_ROLES = ("investigator", "disclosure", "reviewer", "admin")
 CASE = "CASE-1"
@@ -267,20 +265,8 @@ def server_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 async def served_db(pg_url: str, template_db: str) -> AsyncIterator[str]:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(pg_url)
-    try:
-        await admin.execute(f"CREATE DATABASE {name} TEMPLATE {template_db}")
-    finally:
-        await admin.close()
-    try:
-        yield _with_db(pg_url, name)
-    finally:
-        admin = await asyncpg.connect(pg_url)
-        try:
-            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        finally:
-            await admin.close()
+    async with fresh_database(pg_url, template_db) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
