@@ -113,10 +113,18 @@ async def takedown_date(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def add(args: argparse.Namespace, settings: Settings) -> int:
+    from custody.cli import CliError
     from storage import disclosure
     from storage.locker import open_locker
 
-    fields: dict[str, Any] = json.loads(args.file.read_text(encoding="utf-8")) if args.file else {}
+    fields: dict[str, Any] = {}
+    if args.file:
+        try:
+            fields = json.loads(args.file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CliError(f"{args.file}: cannot read the record: {exc}") from None
+        if not isinstance(fields, dict):
+            raise CliError(f"{args.file}: the record must be a JSON object of fields")
     for name in (*FIELDS, "other_names", "excluded_fields"):
         if getattr(args, name, None):
             fields[name] = getattr(args, name)

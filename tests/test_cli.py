@@ -158,3 +158,12 @@ def test_retention_and_disclosure_from_the_shell(demo_home: tuple[Path, subproce
     assert down.returncode == 0 and "taken_down" in down.stdout, down.stderr
     far = run([*CUSTODY, "retention", "run", "--dry-run", "--now", "2099-01-01"], home)
     assert "held by hold 1" in far.stdout and "would dispose" not in far.stdout.splitlines()[0]
+
+
+def test_a_bad_disclosure_file_is_one_clear_line(tmp_path: Path) -> None:
+    bad = tmp_path / "decision.json"
+    bad.write_text("{not json")
+    result = run([*CUSTODY, "disclosure", "add", "CASE-X", "--file", str(bad)], tmp_path / "h")
+    assert result.returncode == 2 and "cannot read the record" in result.stderr and "Traceback" not in result.stderr
+    missing = run([*CUSTODY, "disclosure", "add", "CASE-X", "--file", str(tmp_path / "none.json")], tmp_path / "h")
+    assert missing.returncode == 2 and "cannot read the record" in missing.stderr
