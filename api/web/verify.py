@@ -15,7 +15,10 @@ from api.web.render import page
 SCRIPT_STRINGS = ("verify.hashing", "verify.asking", "verify.match", "verify.no_match", "verify.in_case",
                   "verify.entry", "verify.logged", "verify.recorded", "verify.camera", "verify.officer",
                   "verify.station", "verify.proof", "verify.signature", "verify.check_failed", "verify.error",
-                  "ev.file", "ev.size")
+                  "ev.file", "ev.size", "verify.keys_title", "verify.keys_first_use", "verify.keys_new",
+                  "verify.keys_trust", "verify.keys_remove", "verify.keys_add", "verify.keys_paste", "verify.keys_bad",
+                  "verify.keys_none", "verify.keys_how_first-use", "verify.keys_how_manual",
+                  "verify.keys_how_accepted")
 
 
 async def verify_page(request: web.Request) -> web.StreamResponse:

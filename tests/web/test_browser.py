@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from integrity.bundle import verify_bundle
+from integrity.note import vkey_string
 from tests.web.conftest import BROWSER_CASE, REPO, Served, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
@@ -95,13 +97,8 @@ async def test_investigator_exports_a_bundle_that_verifies(served: Served, tmp_p
     assert len(report.objects) == 2  # the original and its proxy
 
 
-async def test_verify_a_dropped_file_in_the_browser(served: Served, tmp_path: Path) -> None:
-    if not (VENDOR / "hash-wasm.esm.min.js").exists():
-        pytest.skip(f"VERIFY PAGE NOT TESTED: {VENDOR} not generated — run ./deploy/web-assets.sh")
-    page = await served.signed_in("rex", lang="zh-CN")
-    await page.click("a[data-nav='/verify']")
-    await page.wait_for_selector("#verify[data-ready='1']")
-    await shot(page, "verify")
+async def drop_clip(page: Any, served: Served) -> str:
+    """Drop the served clip on the verify page; the verdict's data-verdict."""
     data = base64.b64encode(served.clip.read_bytes()).decode()
     transfer = await page.evaluate_handle("""([name, b64]) => {
         const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
@@ -109,11 +106,23 @@ async def test_verify_a_dropped_file_in_the_browser(served: Served, tmp_path: Pa
         dt.items.add(new File([bytes], name, {type: 'video/mp4'}));
         return dt;
     }""", [served.clip.name, data])
-    requests: list[str] = []
-    page.on("request", lambda request: requests.append(f"{request.method} {request.url}"))
+    await page.evaluate("() => document.getElementById('verify-result').replaceChildren()")
     await page.dispatch_event("#dropzone", "drop", {"dataTransfer": transfer})
     verdict = await page.wait_for_selector("#verdict")
-    assert await verdict.get_attribute("data-verdict") == "match", await page.inner_text("#verify-result")
+    return str(await verdict.get_attribute("data-verdict"))
+
+
+async def test_verify_a_dropped_file_in_the_browser(served: Served, tmp_path: Path) -> None:
+    if not (VENDOR / "hash-wasm.esm.min.js").exists():
+        pytest.skip(f"VERIFY PAGE NOT TESTED: {VENDOR} not generated — run ./deploy/web-assets.sh")
+    page = await served.signed_in("rex", lang="zh-CN")
+    await page.click("a[data-nav='/verify']")
+    await page.wait_for_selector("#verify[data-ready='1']")
+    await shot(page, "verify")
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(f"{request.method} {request.url}"))
+    assert await drop_clip(page, served) == "match", await page.inner_text("#verify-result")
+    verdict = await page.wait_for_selector("#verdict")
     card = await page.inner_text(".match-card")
     assert CASE in card and "CAM-9" in card and "officer-7" in card and "dock-1" in card
     assert await page.get_attribute(".match-card li[data-check=inclusion]", "class") == "passed"
@@ -127,6 +136,49 @@ async def test_verify_a_dropped_file_in_the_browser(served: Served, tmp_path: Pa
     await page.set_input_files("#verify-file", str(other))
     await page.wait_for_function("() => document.getElementById('verdict')?.dataset.verdict === 'nomatch'")
     await shot(page, "verify-no-match")
+
+
+async def test_verify_page_trusts_its_own_pinned_keys_not_the_servers_word(served: Served) -> None:
+    if not (VENDOR / "hash-wasm.esm.min.js").exists():
+        pytest.skip(f"VERIFY PAGE NOT TESTED: {VENDOR} not generated — run ./deploy/web-assets.sh")
+    server_vkey = json.loads(await served.api("ivy", "/api/v1/keys"))["current"]
+    page = await served.signed_in("ivy")
+    await page.goto(served.base + "/verify")
+    await page.wait_for_selector("#verify[data-ready='1']")
+    assert await page.query_selector("#trusted-key-list") is None  # a fresh browser trusts nothing yet
+
+    # First use pins the server's key, says so, and verifies under it.
+    assert await drop_clip(page, served) == "match", await page.inner_text("#verify-result")
+    assert await page.query_selector("#keys-first-use") is not None
+    pins = json.loads(await page.evaluate("() => localStorage.getItem('custody.trustedVkeys.v1')"))
+    assert [p["vkey"] for p in pins] == [server_vkey] and pins[0]["how"] == "first-use"
+
+    # A browser that trusts another key: the same answer from the server no longer verifies, and the
+    # server's key is shown as untrusted until someone here accepts it.
+    other = vkey_string("custody.example/other", Ed25519PrivateKey.generate().public_key())
+    await page.evaluate("(pins) => localStorage.setItem('custody.trustedVkeys.v1', JSON.stringify(pins))",
+                        [{"vkey": other, "how": "manual", "added": "2026-11-27T00:00:00Z"}])
+    await page.reload()
+    await page.wait_for_selector("#verify[data-ready='1']")
+    assert await drop_clip(page, served) == "failed"
+    assert await page.get_attribute(".match-card li[data-check=signature]", "class") == "failed"
+    assert await page.query_selector("#keys-first-use") is None
+    untrusted = await page.wait_for_selector("[data-untrusted] button.trust-key")
+    await shot(page, "verify-untrusted-key")
+    await untrusted.click()  # accepting re-checks the same file
+    await page.wait_for_function("() => document.getElementById('verdict')?.dataset.verdict === 'match'")
+    refs = await page.eval_on_selector_all("#trusted-key-list li", "items => items.map(i => i.dataset.key)")
+    assert len(refs) == 2
+
+    # A pasted key that is not a vkey is refused with a reason, and nothing is added.
+    await page.click("#trusted-keys summary")
+    await page.fill("#vkey-input", "not+a+key")
+    await page.click("#vkey-add")
+    assert "verifier key" in await page.inner_text("#vkey-error")
+    assert len(await page.query_selector_all("#trusted-key-list li")) == 2
+    # Removing the server's key makes its checkpoints fail again.
+    await page.click(f"#trusted-key-list li[data-key='{refs[1]}'] button[data-remove]")
+    assert await drop_clip(page, served) == "failed"
 
 
 async def test_each_role_sees_only_what_it_may(served: Served) -> None:

@@ -1,6 +1,12 @@
 // The "verify a file" page: hash the file here (it is never uploaded), ask the server which log
 // entries hold that hash, and check each answer's inclusion proof and checkpoint signature here too.
-import { hashFile, verifyReceipt } from "./custody-verify.js";
+//
+// Whose keys?  A checkpoint signature proves something only under a key the checker trusts, not
+// under whatever key the server publishes today (a server that forged a proof could forge its key
+// list too).  So this browser keeps its own trusted keys: pinned on first use, or pasted from the
+// bureau's published key, and a key the server starts publishing later is only shown, never
+// trusted, until someone here accepts it.
+import { hashFile, parseVkey, verifyReceipt } from "./custody-verify.js";
 
 const root = document.getElementById("verify");
 const S = JSON.parse(root.dataset.strings);
@@ -11,6 +17,9 @@ const bar = document.getElementById("verify-bar");
 const percent = document.getElementById("verify-percent");
 const stage = document.getElementById("verify-stage");
 const result = document.getElementById("verify-result");
+const keysPanel = document.getElementById("trusted-keys");
+const PINS = "custody.trustedVkeys.v1";
+let lastFile = null;
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -44,6 +53,101 @@ async function getJSON(url) {
   return body;
 }
 
+// --- trusted keys, kept in this browser --------------------------------------------------------
+
+function keyRef(vkey) {
+  const key = parseVkey(vkey);
+  return `${key.name}+${key.keyId}`;
+}
+
+function loadPins() {
+  let pins;
+  try {
+    pins = JSON.parse(localStorage.getItem(PINS) ?? "[]");
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(pins)) return [];
+  // A damaged entry is dropped rather than trusted.
+  return pins.filter((pin) => {
+    try {
+      return typeof pin?.vkey === "string" && Boolean(keyRef(pin.vkey));
+    } catch {
+      return false;
+    }
+  });
+}
+
+function savePins(pins) {
+  localStorage.setItem(PINS, JSON.stringify(pins));
+  renderKeys();
+}
+
+function pin(vkey, how) {
+  const pins = loadPins();
+  const ref = keyRef(vkey);
+  if (!pins.some((p) => keyRef(p.vkey) === ref)) {
+    pins.push({ vkey: vkey.trim(), how, added: new Date().toISOString() });
+    savePins(pins);
+  }
+}
+
+function keyLabel(vkey) {
+  const key = parseVkey(vkey);
+  return el("span", { class: "key" }, `${key.name} `, el("code", {}, key.keyId));
+}
+
+function renderKeys() {
+  const pins = loadPins();
+  const list = el("ul", { class: "keys", id: "trusted-key-list" });
+  for (const p of pins) {
+    const remove = el("button", { type: "button", class: "link", "data-remove": keyRef(p.vkey) }, S["verify.keys_remove"]);
+    remove.addEventListener("click", () => savePins(loadPins().filter((q) => keyRef(q.vkey) !== keyRef(p.vkey))));
+    list.append(el("li", { "data-key": keyRef(p.vkey) }, keyLabel(p.vkey),
+      ` · ${S[`verify.keys_how_${p.how}`] ?? p.how} ${when(p.added)} `, remove));
+  }
+  const input = el("input", { type: "text", id: "vkey-input", class: "wide", placeholder: S["verify.keys_paste"],
+    autocomplete: "off", spellcheck: "false" });
+  const add = el("button", { type: "button", id: "vkey-add" }, S["verify.keys_add"]);
+  const problem = el("p", { class: "alert", role: "alert", id: "vkey-error", hidden: "" });
+  add.addEventListener("click", () => {
+    try {
+      pin(input.value, "manual");
+    } catch (error) {
+      problem.textContent = `${S["verify.keys_bad"]}: ${error.message}`;
+      problem.hidden = false;
+    }
+  });
+  keysPanel.replaceChildren(
+    el("summary", {}, `${S["verify.keys_title"]} (${pins.length})`),
+    pins.length ? list : el("p", { class: "muted" }, S["verify.keys_none"]),
+    el("p", {}, input, " ", add), problem);
+}
+
+// The keys to check under, and notes on what changed: pins the server's keys on first use.
+function trustedKeys(published) {
+  const notes = [];
+  if (!loadPins().length) {
+    for (const vkey of published) pin(vkey, "first-use");
+    if (published.length) {
+      notes.push(el("p", { class: "notice", id: "keys-first-use" }, S["verify.keys_first_use"], " ",
+        ...published.map(keyLabel)));
+    }
+  }
+  const pins = loadPins();
+  const known = new Set(pins.map((p) => keyRef(p.vkey)));
+  for (const vkey of published.filter((v) => !known.has(keyRef(v)))) {
+    const trust = el("button", { type: "button", class: "trust-key" }, S["verify.keys_trust"]);
+    trust.addEventListener("click", () => {
+      pin(vkey, "accepted");
+      if (lastFile) check(lastFile);
+    });
+    notes.push(el("p", { class: "alert", role: "alert", "data-untrusted": keyRef(vkey) },
+      S["verify.keys_new"], " ", keyLabel(vkey), " ", trust));
+  }
+  return { vkeys: pins.map((p) => p.vkey), notes };
+}
+
 function fact(label, value) {
   return value ? [el("dt", {}, label), el("dd", {}, String(value))] : [];
 }
@@ -74,7 +178,7 @@ function matchCard(match, verdict) {
     checks);
 }
 
-function show(file, hex, answer, verdicts) {
+function show(file, hex, answer, verdicts, notes) {
   const verified = verdicts.filter((v) => v.verdict.ok);
   let verdict;
   if (verified.length) verdict = el("p", { class: "verdict match", id: "verdict", "data-verdict": "match" }, S["verify.match"]);
@@ -84,10 +188,12 @@ function show(file, hex, answer, verdicts) {
     verdict,
     el("p", { class: "muted" }, `${file.name} · ${humanSize(file.size)} · BLAKE3 `, el("code", { id: "verify-hash" }, hex)),
     ...verdicts.map(({ match, verdict: v }) => matchCard(match, v)),
+    ...notes,
   );
 }
 
 async function check(file) {
+  lastFile = file;
   result.replaceChildren();
   progress.hidden = false;
   stage.textContent = S["verify.hashing"];
@@ -101,11 +207,12 @@ async function check(file) {
     });
     stage.textContent = S["verify.asking"];
     const [answer, keys] = await Promise.all([getJSON(`/ui/api/verify/${hex}`), getJSON("/api/v1/keys")]);
+    const trusted = trustedKeys(keys.vkeys);
     const verdicts = [];
     for (const match of answer.matches) {
-      verdicts.push({ match, verdict: await verifyReceipt(match, keys.vkeys, { blake3: hex, case: match.case }) });
+      verdicts.push({ match, verdict: await verifyReceipt(match, trusted.vkeys, { blake3: hex, case: match.case }) });
     }
-    show(file, hex, answer, verdicts);
+    show(file, hex, answer, verdicts, trusted.notes);
   } catch (error) {
     result.replaceChildren(el("p", { class: "alert", role: "alert", id: "verdict", "data-verdict": "error" },
       `${S["verify.error"]}: ${error.message}`));
@@ -132,4 +239,5 @@ dropzone.addEventListener("drop", (event) => {
 });
 // A file dropped beside the zone must not make the browser open it (and leave the page).
 for (const name of ["dragover", "drop"]) window.addEventListener(name, (event) => event.preventDefault());
+renderKeys();
 root.dataset.ready = "1";
