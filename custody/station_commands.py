@@ -6,11 +6,27 @@ import argparse
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from custody.settings import Settings
 
+if TYPE_CHECKING:
+    from ingest.agent import AgentConfig
+
 logger = logging.getLogger("custody.agent")
+
+
+def _positive(kind: type[int] | type[float]) -> Any:
+    """An argparse type that refuses zero and negatives with a clear message (not a silent clamp)."""
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+        return value
+    return parse
 
 
 def register(sub: Any, station: Any) -> None:
@@ -31,8 +47,8 @@ def register(sub: Any, station: Any) -> None:
     p.add_argument("--case", dest="case_id")
     p.add_argument("--once", action="store_true", help="offload what is docked now, then exit")
     p.add_argument("--no-proxies", action="store_true")
-    p.add_argument("--bandwidth-mib", type=float, help="cap on bytes pulled per second, in MiB")
-    p.add_argument("--max-cameras", type=int, default=2, help="cameras offloaded at once (default 2)")
+    p.add_argument("--bandwidth-mib", type=_positive(float), help="cap on bytes pulled per second, in MiB")
+    p.add_argument("--max-cameras", type=_positive(int), default=2, help="cameras offloaded at once (default 2)")
     p.add_argument("--drivers", type=Path,
                    help="JSON list of unlock drivers for recorders that dock locked (default: "
                         "$CUSTODY_HOME/agent/drivers.json if present); see ingest/usb.py")
@@ -62,8 +78,19 @@ async def station_enrol(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def agent_config(args: argparse.Namespace, home: Path) -> AgentConfig:
+    """The agent's limits and routing as the command line sets them."""
+    from ingest.agent import AgentConfig
+
+    return AgentConfig(
+        spool_dir=home / "spool", case=args.case_id, officer=args.officer, make_proxies=not args.no_proxies,
+        bandwidth_bytes_s=int(args.bandwidth_mib * 1024 * 1024) if args.bandwidth_mib else None,
+        max_cameras=args.max_cameras,
+    )
+
+
 async def agent(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.agent import Agent, AgentConfig
+    from ingest.agent import Agent
     from ingest.client import CustodyClient
     from ingest.sources import DirectorySource
     from ingest.spool import Journal
@@ -78,11 +105,7 @@ async def agent(args: argparse.Namespace, settings: Settings) -> int:
             logger.warning("no enrolment: receipts are checked against the server's current key only")
     else:
         enrolment = Enrolment.load(home / "station.json")
-    config = AgentConfig(
-        spool_dir=home / "spool", case=args.case_id, officer=args.officer, make_proxies=not args.no_proxies,
-        bandwidth_bytes_s=int(args.bandwidth_mib * 1024 * 1024) if args.bandwidth_mib else None,
-        max_cameras=max(1, args.max_cameras),
-    )
+    config = agent_config(args, home)
     journal = Journal(home / "journal.sqlite")
     try:
         async with CustodyClient(enrolment.server, enrolment.token, vkeys=enrolment.vkeys or None) as client:

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from blake3 import blake3
 
-from ingest.agent import Agent, AgentConfig, OffloadReport, Throttle
+from custody.cli import build_parser
+from custody.station_commands import agent_config
+from ingest.agent import Agent, OffloadReport, Throttle
 from ingest.sources import CameraFile, CameraSource, DirectorySource
 from ingest.spool import Journal
 from tests.ingest.conftest import Station
@@ -144,14 +146,13 @@ class Run:
     reports: list[OffloadReport]
 
 
-async def offload(station: Station, work: Path, sources: list[CameraSource], *,
-                  bandwidth_bytes_s: int | None = None, max_cameras: int = 2) -> Run:
-    """Every camera docked at once on one agent; how long until all were offloaded."""
+async def offload(station: Station, work: Path, sources: list[CameraSource], *flags: str) -> Run:
+    """Every camera docked at once on one agent run with ``custody agent`` ``flags``; how long it took."""
     journal = Journal(work / "journal.sqlite")
     try:
         async with station.client() as client:
-            config = AgentConfig(spool_dir=work / "spool", case="CASE-A", make_proxies=False,
-                                 bandwidth_bytes_s=bandwidth_bytes_s, max_cameras=max_cameras)
+            args = build_parser().parse_args(["agent", "--case", "CASE-A", "--no-proxies", *flags])
+            config = agent_config(args, work)  # the command line's own mapping, flags included
             agent = Agent(config, journal, client)
             start = time.perf_counter()
             reports = await asyncio.gather(*(agent.offload(s) for s in sources))
@@ -185,7 +186,7 @@ async def test_bandwidth_cap_slows_the_pull_to_the_cap(station: Station, tmp_pat
     free, free_data = camera("free")
     capped, capped_data = camera("capped")
     fast = await offload(station, tmp_path / "a", [free])
-    slow = await offload(station, tmp_path / "b", [capped], bandwidth_bytes_s=2 * MIB)
+    slow = await offload(station, tmp_path / "b", [capped], "--bandwidth-mib", "2")
     assert all(r.ok for r in fast.reports + slow.reports)
     assert await ingested(station) == {blake3(free_data).hexdigest(), blake3(capped_data).hexdigest()}
     assert slow.seconds >= 1.3, f"5 MiB under a 2 MiB/s cap took only {slow.seconds:.2f} s"
@@ -207,8 +208,25 @@ async def test_at_most_max_cameras_are_offloaded_at_once(
         for j in range(2):
             expected.add(blake3(recording(folder, f"CLIP_{j}.bin", 256 * 1024)).hexdigest())
         cameras.append(UsbCamera(folder, f"CAM{i}", transfers, read_delay_s=0.01))  # a USB link: transfers take a while
-    run = await offload(station, tmp_path / "agent", cameras, max_cameras=2)
+    run = await offload(station, tmp_path / "agent", cameras, "--max-cameras", "2")
     assert transfers.peak == 2  # two transfers overlapped, never three
     assert all(r.ok and len(r.receipted) == 2 for r in run.reports)
     assert await ingested(station) == expected
     assert [p for i in range(4) for p in (tmp_path / f"cam{i}").iterdir()] == []  # wiped after receipts
+
+
+@pytest.mark.parametrize("flags", [["--max-cameras", "0"], ["--max-cameras", "-1"], ["--max-cameras", "two"],
+                                   ["--bandwidth-mib", "0"], ["--bandwidth-mib", "-3"]])
+def test_a_cap_of_zero_or_less_is_refused_not_clamped(flags: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["agent", *flags])
+    assert exit_.value.code == 2
+    assert flags[0] in capsys.readouterr().err
+
+
+def test_the_caps_default_to_two_cameras_and_no_bandwidth_cap(tmp_path: Path) -> None:
+    config = agent_config(build_parser().parse_args(["agent"]), tmp_path)
+    assert (config.max_cameras, config.bandwidth_bytes_s) == (2, None)
+    config = agent_config(build_parser().parse_args(["agent", "--max-cameras", "3", "--bandwidth-mib", "1.5"]),
+                          tmp_path)
+    assert (config.max_cameras, config.bandwidth_bytes_s) == (3, int(1.5 * MIB))
