@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import errno
+import fcntl
 import json
 import os
 import time
@@ -39,6 +41,8 @@ from storage.objects import (
     rebuffer_reusing,
 )
 
+#: O_DIRECT alignment of file offsets, lengths and memory: the largest logical block size in use.
+DIRECT_ALIGN = 4096
 #: Temp files older than this belong to writers that died.
 STALE_TMP_SECONDS = 6 * 3600
 
@@ -80,11 +84,12 @@ class FileStore:
         await asyncio.to_thread(self._ensure_dirs)
         tmp = self._tmp / f"{uuid.uuid4().hex}.part"
         fd = await asyncio.to_thread(os.open, tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        writer = _Writer(fd)
         hasher = ContentHasher()
 
         def absorb_sync(block: memoryview) -> None:
-            # The write (kernel memcpy) runs beside the hashing: one pass, three jobs, two cores.
-            writing = _writer_pool().submit(_write_all, fd, block)
+            # The write runs beside the hashing: one pass, three jobs, two cores.
+            writing = _writer_pool().submit(writer.write, block)
             hasher.update(block)
             writing.result()
 
@@ -279,10 +284,56 @@ def _writer_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=4, thread_name_prefix="filestore-write")
 
 
-def _write_all(fd: int, data: bytes | memoryview) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+class _Writer:
+    """Writes an object's blocks, bypassing the page cache (O_DIRECT) where the filesystem allows.
+
+    Why: a buffered write costs a kernel copy of every byte (about 1 s of CPU per GiB on the
+    reference 2-core machine), and that CPU is what the hashes need; the evidence is not read back
+    soon, so caching it only evicts hotter pages.  O_DIRECT wants aligned offsets, lengths and
+    memory: whole blocks from ``rebuffer_reusing`` (page-aligned maps) qualify; the tail of the last
+    block, or any filesystem that refuses (tmpfs, some network filesystems: EINVAL), falls back to
+    buffered writes.  Durability is unchanged: ``put`` still fsyncs before publishing.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.direct = _set_direct(fd, True)
+
+    def write(self, data: bytes | memoryview) -> None:
+        view = memoryview(data).cast("B")
+        while view:
+            part = view
+            if self.direct:
+                aligned = len(view) - len(view) % DIRECT_ALIGN
+                if aligned:
+                    part = view[:aligned]
+                else:
+                    self._buffered()
+            try:
+                written = os.write(self.fd, part)
+            except OSError as exc:
+                if not (self.direct and exc.errno == errno.EINVAL):
+                    raise
+                self._buffered()  # misaligned memory or a filesystem that only says so now
+                continue
+            view = view[written:]
+
+    def _buffered(self) -> None:
+        _set_direct(self.fd, False)
+        self.direct = False
+
+
+def _set_direct(fd: int, on: bool) -> bool:
+    """Turn O_DIRECT on or off for ``fd``; False when this platform or filesystem has none."""
+    flag = getattr(os, "O_DIRECT", 0)
+    if not flag:
+        return False
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags | flag if on else flags & ~flag)
+    except OSError:
+        return False
+    return on
 
 
 def _utc(value: dt.datetime) -> dt.datetime:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import mmap
 import os
 import re
 from collections.abc import AsyncIterable, AsyncIterator
@@ -198,9 +199,10 @@ async def rebuffer_reusing(source: AsyncIterable[bytes], block: int = BLOCK_BYTE
     A yielded view is valid until the block after next is being filled, which is exactly the
     window ``pipelined`` gives its consumer (it finishes block i before block i+2 is read).  So a
     long upload costs two blocks of memory, not a stream of large short-lived allocations that
-    the C allocator would keep as fragmented heap.
+    the C allocator would keep as fragmented heap.  The buffers are anonymous maps, so they are
+    page-aligned, as O_DIRECT writes of them need.
     """
-    buffers = (bytearray(block), bytearray(block))
+    buffers = (mmap.mmap(-1, block), mmap.mmap(-1, block))
     turn = 0
     fill = 0
     current = buffers[0]
