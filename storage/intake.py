@@ -22,9 +22,9 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from storage import uploads
+from storage import catalog, uploads
 from storage.locker import Locker, Receipt
-from storage.log import CaseNotFound
+from storage.log import CaseNotFound, EntryRow
 from storage.objects import HashMismatch, StoredObject, StoreError
 
 logger = logging.getLogger(__name__)
@@ -108,16 +108,27 @@ class UploadManager:
         """Open a session, or answer at once with the receipt if this case already logs this file."""
         if not await self.locker.log.case_exists(case_id):
             raise CaseNotFound(case_id)
-        existing = await self.locker.log.entries_for_object(blake3, case_id)
-        entry_kind = KIND_OF[kind]
-        for entry in existing:
-            if entry.kind == entry_kind:
-                receipt = await self.locker.receipt(case_id, entry.seq)
-                return UploadStatus(uuid.UUID(int=0), "committed", size, size, case_id, receipt)
+        entry = await self._logged(case_id, blake3, KIND_OF[kind])
+        if entry is not None:
+            receipt = await self.locker.receipt(case_id, entry.seq)
+            return UploadStatus(uuid.UUID(int=0), "committed", size, size, case_id, receipt)
         row = await uploads.create_upload(self.locker.pool, station=station, case_id=case_id, kind=kind,
                                           blake3=blake3, size=size, fields={**fields, "_actor": actor},
                                           owner=self.owner)
         return self._status(row, row.received)
+
+    async def _logged(self, case_id: str, blake3: str, kind: str) -> EntryRow | None:
+        """The case's entry for these bytes, if the bytes are still held.
+
+        Bytes disposed of under retention are not held: their old entry must not answer for a new
+        upload (the station would wipe the camera on it), so the upload goes ahead as a new life.
+        """
+        obj = await catalog.get_object(self.locker.pool, blake3)
+        if obj is None or obj.disposed_at is not None or obj.disposing_since is not None:
+            return None
+        rows = await self.locker.log.entries_for_object(blake3, case_id)
+        since = max((r.seq for r in rows if r.kind == "retention.disposed"), default=-1)
+        return next((r for r in rows if r.kind == kind and r.seq > since), None)
 
     def _status(self, row: uploads.UploadRow, received: int, receipt: Receipt | None = None) -> UploadStatus:
         return UploadStatus(row.id, row.state, row.size, received, row.case_id, receipt, row.error)

@@ -92,7 +92,7 @@ class Locker:
         retain_until: dt.datetime | None = None,
     ) -> Appended:
         """Log an object that is already stored (idempotent per case, kind and hash)."""
-        kept = await catalog.record_object(self.pool, stored, self.store.name, retain_until)
+        kept, lives = await catalog.record_object(self.pool, stored, self.store.name, retain_until)
         if stored.version_id and kept and kept != stored.version_id:
             # A racing server recorded its version of the same bytes first: ours is the duplicate.
             await self.store.discard_version(stored.key, stored.version_id)
@@ -102,7 +102,7 @@ class Locker:
         if stored.version_id:
             obj_fields["version_id"] = stored.version_id
         draft = Draft(kind, actor, {**fields, **obj_fields}, blake3=digest.blake3,
-                      dedupe=f"{kind}:{digest.blake3}")
+                      dedupe=catalog.object_dedupe(kind, digest.blake3, lives))
         result = await self.log.append(case_id, draft)
         if result.created:
             await catalog.record_evidence(self.pool, case_id, result.seq, kind, {**fields, **obj_fields})

@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 
 from custody.policy.retention import RetentionClass
+from storage import catalog
 from storage.locker import Locker
 from storage.log import CaseNotFound, Draft, LogError
 from storage.objects import ObjectLocked, ObjectNotFound, StoreError
@@ -325,6 +326,13 @@ async def lift_hold(locker: Locker, hold_id: int, *, actor: str, role: str, reas
     return Hold(**dict(row))
 
 
+async def get_hold(pool: asyncpg.Pool, hold_id: int) -> Hold:
+    row = await pool.fetchrow("SELECT * FROM holds WHERE id = $1", hold_id)
+    if row is None:
+        raise HoldNotFound(f"no legal hold {hold_id}")
+    return Hold(**dict(row))
+
+
 async def list_holds(pool: asyncpg.Pool, case_id: str | None = None, active_only: bool = True) -> list[Hold]:
     rows = await pool.fetch(
         """SELECT * FROM holds WHERE ($1::text IS NULL OR case_id = $1) AND (NOT $2 OR lifted_at IS NULL)
@@ -404,11 +412,12 @@ async def _dispose(locker: Locker, item: DueObject, actor: str, now: dt.datetime
     except ObjectLocked:
         await locker.pool.execute("UPDATE objects SET disposing_since = NULL WHERE blake3 = $1", item.blake3)
         raise
+    lives = await locker.pool.fetchval("SELECT lives FROM objects WHERE blake3 = $1", item.blake3)
     for case_id in item.cases:
         await locker.log.append(case_id, Draft("retention.disposed", actor, {
             "blake3": item.blake3, "sha256": item.sha256, "size": item.size,
             "retain_until": item.retain_until.isoformat(), "reason": "retention period passed",
-        }, blake3=item.blake3, dedupe=f"retention.disposed:{item.blake3}"))
+        }, blake3=item.blake3, dedupe=catalog.object_dedupe("retention.disposed", item.blake3, lives or 0)))
     await locker.pool.execute("UPDATE objects SET disposed_at = $2 WHERE blake3 = $1", item.blake3, now)
 
 

@@ -179,3 +179,37 @@ async def test_changing_a_class_moves_the_objects_already_under_it(locker: Locke
     assert row["retain_until"] == dt.datetime(2036, 11, 2, tzinfo=dt.UTC)  # never earlier
     assert b3 not in [d.blake3 for d in (await retention.run_disposition(locker, dry_run=True,
                       now=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))).disposed]
+
+
+async def test_bytes_stored_again_after_disposal_are_new_evidence_with_entries_of_their_own(locker: Locker) -> None:
+    from storage.intake import UploadManager
+
+    data = os.urandom(6000)
+    fields = {"file_name": "clip.mp4", "camera": "CAM-1", "recorded_at": OLD}
+    await locker.log.open_case("C-L", "investigator:ann")
+
+    async def store_it() -> tuple[int, bool]:
+        appended = await locker.add_object("C-L", bytes_source(data), kind="evidence.ingested",
+                                           actor="station:dock-1", fields=fields)
+        return appended.seq, appended.created
+
+    first, _ = await store_it()
+    b3 = json.loads((await locker.log.entry("C-L", first)).body)["blake3"]
+    uploads = UploadManager(locker, "test-server")
+    upload = {"station": "dock-1", "case_id": "C-L", "kind": "original", "blake3": b3, "size": len(data),
+              "fields": {"file_name": "clip.mp4"}, "actor": "station:dock-1"}
+    assert (await uploads.create(**upload)).state == "committed"  # held: the existing receipt answers
+    assert b3 in [d.blake3 for d in (await retention.run_disposition(locker)).disposed]
+
+    # Disposed: a station offering the same bytes must not get the old receipt (it would wipe its copy).
+    assert (await uploads.create(**upload)).state == "open"
+    second, created = await store_it()
+    assert created and second > first
+    assert (await store_it()) == (second, False)  # a retry of the new life is idempotent
+    assert b"".join([c async for c in locker.store.get("blake3/" + b3)]) == data
+    assert (await uploads.create(**upload)).state == "committed"
+
+    # The second life can be disposed of in turn, with its own entry.
+    assert b3 in [d.blake3 for d in (await retention.run_disposition(locker)).disposed]
+    story = [r.kind for r in await locker.log.entries_for_object(b3, "C-L")]
+    assert story == ["evidence.ingested", "retention.disposed", "evidence.ingested", "retention.disposed"]
