@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
 
+from api.access import require_read
 from api.appkeys import LOCKER, PRINCIPAL
 from api.errors import Forbidden, Unauthorized
 from storage import principals
@@ -58,8 +59,13 @@ async def authenticate(request: web.Request) -> Principal:
     return principal
 
 
-def guard(roles: Iterable[str] | None, handler: Handler) -> Handler:
-    """Wrap a handler: authenticate, then allow only ``roles`` (None: a public route)."""
+def guard(roles: Iterable[str] | None, handler: Handler, *, need_to_know: bool = True) -> Handler:
+    """Wrap a handler: authenticate, then allow only ``roles`` (None: a public route).
+
+    On a route whose path names ``{case}``, the principal must also be allowed to read that case
+    (RULES §三, ``api.access``); ``need_to_know=False`` leaves that to the handler, for the routes
+    that manage a case's restriction (an administrator without a grant must still be able to act).
+    """
     if roles is None:
         return handler
     allowed = frozenset(roles)
@@ -69,6 +75,8 @@ def guard(roles: Iterable[str] | None, handler: Handler) -> Handler:
         if principal.role not in allowed:
             raise Forbidden(f"role {principal.role!r} may not call {request.method} {request.path}")
         request[PRINCIPAL] = principal
+        if need_to_know and "case" in request.match_info:
+            await require_read(request, request.match_info["case"])
         return await handler(request)
 
     guarded.__name__ = getattr(handler, "__name__", "guarded")

@@ -6,9 +6,11 @@ import datetime as dt
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import asdict
+from typing import Any
 
 from aiohttp import web
 
+from api.access import require_read
 from api.appkeys import LOCKER, METRICS
 from api.auth import principal_of
 from api.errors import BadRequest, Gone, NotFound, TooLarge, Unprocessable
@@ -21,6 +23,7 @@ from api.params import (
     query_time,
     text_field,
 )
+from custody.policy import restriction
 from storage import catalog
 from storage.log import Draft
 from storage.retention import GOVERNANCE_CASE
@@ -51,14 +54,25 @@ async def create_case(request: web.Request) -> web.Response:
 
 
 async def list_cases(request: web.Request) -> web.Response:
-    """Search cases by id, officer, station and recording date range."""
+    """Search cases by id, officer, station and recording date range.
+
+    A restricted case the caller may not read is listed by id and level only (RULES §三).
+    """
     locker = request.app[LOCKER]
     rows = await catalog.search_cases(
         locker.pool, case_id=request.query.get("id"), officer=request.query.get("officer"),
         station=request.query.get("station"), since=query_time(request, "from"), until=query_time(request, "to"),
         limit=query_int(request, "limit", 100, minimum=1, maximum=1000), offset=query_int(request, "offset", 0),
+        reader=principal_of(request).name,
     )
-    return json_response({"cases": rows})
+    return json_response({"cases": [redacted(row) for row in rows]})
+
+
+def redacted(row: dict[str, Any]) -> dict[str, Any]:
+    """A search row as the caller may see it: all of it, or only id and level of a case they may not read."""
+    if row.pop("readable"):
+        return row
+    return {"id": row["id"], "restriction": row["restriction"], "restricted": True}
 
 
 async def get_case(request: web.Request) -> web.Response:
@@ -67,7 +81,11 @@ async def get_case(request: web.Request) -> web.Response:
     size, root = await locker.log.head(case_id)
     cp = await locker.log.checkpoint(case_id)
     evidence = await catalog.case_evidence(locker.pool, case_id)
+    state = await require_read(request, case_id)  # answered by the guard a moment ago: cached
+    level = state.level if state else restriction.UNRESTRICTED
+    notice = restriction.notice(level)
     return json_response({"id": case_id, "size": size, "root": root.hex(), "checkpoint": cp.note.decode(),
+                          "restriction": level, **({"notice": dict(notice)} if notice else {}),
                           "evidence": [asdict(e) for e in evidence]})
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from api.access import readable, require_read
 from api.appkeys import CALENDAR, LOCKER
 from api.auth import principal_of
 from api.errors import Forbidden, Unprocessable
@@ -19,19 +20,38 @@ from storage import disclosure
 #: URL action name -> lifecycle action.
 ACTIONS = {"approve": "approve", "publish": "publish", "correct": "correct", "update": "update",
            "take-down": "take_down", "revoke": "revoke", "withdraw": "withdraw"}
+#: Steps that rewrite the raw record: for those who may read its case (RULES §三), like the record itself.
+RAW_ACTIONS = frozenset({"correct", "update"})
 
 
-def _view(d: disclosure.Disclosure) -> dict[str, Any]:
-    """Staff view: raw record, the masked preview beside it, schedule and review state."""
+def _view(d: disclosure.Disclosure, *, raw: bool) -> dict[str, Any]:
+    """Staff view: raw record, the masked preview beside it, schedule and review state.
+
+    ``raw`` False (the caller may not read the record's restricted case, RULES §三): the raw record
+    is withheld and only the masked preview shows.
+    """
     preview = d.preview()
-    return {**asdict(d), "preview": {"text": preview.text, "fields": preview.fields,
+    view = {**asdict(d), "preview": {"text": preview.text, "fields": preview.fields,
                                      "excluded": list(preview.excluded)}}
+    if not raw:
+        view.update(record=None, raw_withheld=True)
+    return view
+
+
+async def _views(request: web.Request, records: list[disclosure.Disclosure]) -> list[dict[str, Any]]:
+    allowed = await readable(request, {d.case_id for d in records})
+    return [_view(d, raw=d.case_id in allowed) for d in records]
+
+
+async def _one(request: web.Request, d: disclosure.Disclosure) -> dict[str, Any]:
+    [view] = await _views(request, [d])
+    return view
 
 
 async def list_records(request: web.Request) -> web.Response:
     pool = request.app[LOCKER].pool
     rows = await disclosure.list_records(pool, state=request.query.get("state"), case_id=request.query.get("case"))
-    return json_response({"disclosures": [_view(d) for d in rows]})
+    return json_response({"disclosures": await _views(request, rows)})
 
 
 async def create(request: web.Request) -> web.Response:
@@ -39,13 +59,13 @@ async def create(request: web.Request) -> web.Response:
     case_id = text_field(body, "case", required=True, max_len=64) or ""
     fields = {k: v for k, v in body.items() if k != "case"}
     d = await disclosure.create(request.app[LOCKER], case_id, fields, actor=principal_of(request).actor)
-    return json_response(_view(d), status=201)
+    return json_response(await _one(request, d), status=201)
 
 
 async def get(request: web.Request) -> web.Response:
     pool = request.app[LOCKER].pool
     d = await disclosure.get(pool, request.match_info["id"])
-    return json_response({**_view(d), "reviews": await disclosure.reviews(pool, d.id)})
+    return json_response({**await _one(request, d), "reviews": await disclosure.reviews(pool, d.id)})
 
 
 async def flag_major(request: web.Request) -> web.Response:
@@ -55,7 +75,7 @@ async def flag_major(request: web.Request) -> web.Response:
         raise Unprocessable("'criteria' must be a list of §四(二) criterion codes")
     d = await disclosure.flag_major(request.app[LOCKER], request.match_info["id"], criteria,
                                     actor=principal_of(request).actor)
-    return json_response(_view(d))
+    return json_response(await _one(request, d))
 
 
 async def add_review(request: web.Request) -> web.Response:
@@ -73,7 +93,7 @@ async def add_review(request: web.Request) -> web.Response:
     d = await disclosure.record_review(request.app[LOCKER], request.match_info["id"], reviewer=who.actor,
                                        outcome=outcome, checklist=checklist,
                                        opinion=text_field(body, "opinion", max_len=20_000) or "")
-    return json_response(_view(d), status=201)
+    return json_response(await _one(request, d), status=201)
 
 
 async def act(request: web.Request) -> web.Response:
@@ -85,16 +105,20 @@ async def act(request: web.Request) -> web.Response:
     changes = body.get("changes")
     if changes is not None and not isinstance(changes, dict):
         raise Unprocessable("'changes' must be an object of record fields")
+    if action in RAW_ACTIONS:
+        await require_read(request, (await disclosure.get(request.app[LOCKER].pool, request.match_info["id"])).case_id)
     d = await disclosure.transition(
         request.app[LOCKER], request.match_info["id"], action, actor=principal_of(request).actor,
         today=clock.today(), reason=text_field(body, "reason", max_len=2000),
         explanation=text_field(body, "explanation", max_len=20_000),
         takedown_reason=text_field(body, "takedown_reason", max_len=40), changes=changes,
         law_change=int_field(body, "law_change"))
-    return json_response(_view(d))
+    return json_response(await _one(request, d))
 
 
 async def links(request: web.Request) -> web.Response:
+    """The linked-evidence check lists the case's evidence: for those who may read the case."""
+    await require_read(request, (await disclosure.get(request.app[LOCKER].pool, request.match_info["id"])).case_id)
     result = await disclosure.check_links(request.app[LOCKER], request.match_info["id"],
                                           actor=principal_of(request).actor)
     return json_response(result)
@@ -108,7 +132,7 @@ def _today(request: web.Request) -> dt.date:
 async def due(request: web.Request) -> web.Response:
     """Records due for takedown on ``today`` and law-change updates outstanding (overdue flagged)."""
     result = await disclosure.due(request.app[LOCKER].pool, _today(request))
-    return json_response({"takedowns": [_view(d) for d in result.takedowns], "updates": result.updates})
+    return json_response({"takedowns": await _views(request, result.takedowns), "updates": result.updates})
 
 
 async def list_law_changes(request: web.Request) -> web.Response:

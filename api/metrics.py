@@ -21,6 +21,8 @@ class Metrics:
         self.hash_mismatches = Counter("custody_hash_mismatches", "Uploads whose bytes did not match the "
                                        "declared BLAKE3", registry=r)
         self.evidence_reads = Counter("custody_evidence_reads", "Evidence objects read", ["action"], registry=r)
+        self.access_denied = Counter("custody_access_denied", "Requests refused because the case is restricted "
+                                     "(need to know)", ["restriction"], registry=r)
         self.scrub_problems = Gauge("custody_scrub_problems", "Problems found by the last scrub run", registry=r)
         self.scrub_last_run = Gauge("custody_scrub_last_run_timestamp_seconds", "When the last scrub finished",
                                     registry=r)

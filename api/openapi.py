@@ -14,6 +14,7 @@ PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
     "case": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
     "upload": {"type": "string", "format": "uuid"},
     "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"},
+    "principal": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"},
     "purpose": {"type": "string", "minLength": 1, "maxLength": 500},
     "stage": {"type": "string", "enum": ["initiation", "investigation", "decision", "execution"]},
     "file_name": {"type": "string", "pattern": "^[^/\\\\]{1,255}$"},
@@ -40,7 +41,8 @@ def build_spec() -> dict[str, Any]:
         else:
             op["x-roles"] = list(e.roles)
             op["responses"]["401"] = {"description": "no or bad token", "content": _json(ERROR_SCHEMA)}
-            op["responses"]["403"] = {"description": "role not allowed", "content": _json(ERROR_SCHEMA)}
+            op["responses"]["403"] = {"description": "role not allowed, or the case is restricted (need to know)",
+                                      "content": _json(ERROR_SCHEMA)}
         if e.body:
             binary = {"type": "string", "format": "binary"}
             schema = e.body_schema or (binary if "octet" in e.body else {"type": "object"})

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from api.access import readable, require_read
 from api.appkeys import LOCKER
 from api.auth import principal_of
 from api.errors import Unprocessable
@@ -70,18 +71,26 @@ async def close_case(request: web.Request) -> web.Response:
 
 
 async def list_holds(request: web.Request) -> web.Response:
-    holds = await retention.list_holds(request.app[LOCKER].pool, request.query.get("case"),
+    """Holds of one case (if the caller may read it), or of every case the caller may read; holds of
+    restricted cases they may not read are counted as ``withheld`` (a hold's reason is the case's)."""
+    case_id = request.query.get("case")
+    if case_id is not None:
+        await require_read(request, case_id)
+    holds = await retention.list_holds(request.app[LOCKER].pool, case_id,
                                        active_only=request.query.get("all") not in ("1", "true"))
-    return json_response({"holds": [asdict(h) for h in holds]})
+    allowed = await readable(request, {h.case_id for h in holds})
+    shown = [h for h in holds if h.case_id in allowed]
+    return json_response({"holds": [asdict(h) for h in shown], "withheld": len(holds) - len(shown)})
 
 
 async def place_hold(request: web.Request) -> web.Response:
     body = await json_object(request)
     blake3 = body.get("blake3")
+    case_id = text_field(body, "case", required=True, max_len=64) or ""
+    await require_read(request, case_id)
     hold = await retention.place_hold(
-        request.app[LOCKER], text_field(body, "case", required=True, max_len=64) or "",
-        blake3=blake3_param(blake3) if blake3 is not None else None, reason=_reason(body),
-        actor=principal_of(request).actor)
+        request.app[LOCKER], case_id, blake3=blake3_param(blake3) if blake3 is not None else None,
+        reason=_reason(body), actor=principal_of(request).actor)
     return json_response(asdict(hold), status=201)
 
 
@@ -91,6 +100,7 @@ async def lift_hold(request: web.Request) -> web.Response:
         hold_id = int(request.match_info["hold"])
     except ValueError:
         raise Unprocessable("hold id must be an integer") from None
+    await require_read(request, (await retention.get_hold(request.app[LOCKER].pool, hold_id)).case_id)
     who = principal_of(request)
     hold = await retention.lift_hold(request.app[LOCKER], hold_id, actor=who.actor, role=who.role,
                                      reason=_reason(body))

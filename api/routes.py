@@ -12,8 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
-from api import cases, disclosures, ops, retention, uploads, verify
+from api import cases, disclosures, ops, restriction, retention, uploads, verify
 from api.auth import guard
+from custody.policy import restriction as restriction_levels
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -39,6 +40,9 @@ class Endpoint:
     body_schema: dict[str, Any] = field(default_factory=dict)
     responses: tuple[int, ...] = (200,)
     produces: str = "application/json"
+    # A ``{case}`` route also needs the principal to be allowed to read the case (RULES §三); False:
+    # the handler applies the restriction rules itself (the routes that manage a case's access).
+    need_to_know: bool = True
 
 
 CASE = ("case", "path", "string", True)
@@ -49,6 +53,7 @@ RECORD_PROPS = {name: {"type": "string"} for name in (
     "party_id_no", "party_phone", "party_address", "category")}
 BLAKE3 = ("blake3", "path", "string", True)
 UPLOAD = ("upload", "path", "string", True)
+LEVEL_ENUM = list(restriction_levels.ORDER)
 
 UPLOAD_SCHEMA = {
     "type": "object",
@@ -136,6 +141,23 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/api/v1/cases/{case}/receipts/{seq}", verify.receipt, STAFF,
              "Entry, inclusion proof and signed checkpoint for one entry",
              params=(CASE, ("seq", "path", "integer", True)), responses=(200, 404, 422)),
+    # -- restricted-access cases (RULES §三: state secrets, trade secrets, personal privacy) --
+    Endpoint("GET", "/api/v1/cases/{case}/access", restriction.get_access, INVESTIGATORS,
+             "A case's restriction level, handler and active grants (readers of the case, and admins)",
+             params=(CASE,), responses=(200, 404), need_to_know=False),
+    Endpoint("PUT", "/api/v1/cases/{case}/restriction", restriction.set_level, INVESTIGATORS,
+             "Raise (someone who may read the case) or lower (an admin) its restriction, with a reason; logged",
+             params=(CASE,), body="application/json", responses=(200, 404, 409, 422), need_to_know=False,
+             body_schema={"type": "object", "required": ["level", "reason"], "properties": {
+                 "level": {"type": "string", "enum": LEVEL_ENUM}, "reason": {"type": "string"}}}),
+    Endpoint("POST", "/api/v1/cases/{case}/grants", restriction.add_grant, INVESTIGATORS,
+             "Grant a user access to a restricted case (someone who may read it, or an admin), with a reason",
+             params=(CASE,), body="application/json", responses=(201, 404, 409, 422), need_to_know=False,
+             body_schema={"type": "object", "required": ["principal", "reason"], "properties": {
+                 "principal": {"type": "string"}, "reason": {"type": "string"}}}),
+    Endpoint("DELETE", "/api/v1/cases/{case}/grants/{principal}", restriction.revoke_grant, INVESTIGATORS,
+             "Revoke a user's grant to a case, with a reason", params=(CASE, ("principal", "path", "string", True)),
+             body="application/json", body_schema=REASON_SCHEMA, responses=(200, 404, 422), need_to_know=False),
     Endpoint("GET", "/api/v1/verify/{blake3}", verify.verify_hash, STAFF,
              "Is this BLAKE3 hash evidence (in ?case=X)? Entries with proofs and checkpoints",
              params=(BLAKE3, ("case", "query", "string", False))),
@@ -238,6 +260,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 def add_routes(app: web.Application) -> None:
     from api import openapi
 
-    table = [web.route(e.method, e.path, guard(e.roles, e.handler)) for e in ENDPOINTS]
+    table = [web.route(e.method, e.path, guard(e.roles, e.handler, need_to_know=e.need_to_know)) for e in ENDPOINTS]
     table += [web.get("/api/v1/openapi.json", openapi.spec_handler), web.get("/api/v1/docs", openapi.docs_handler)]
     app.router.add_routes(table)

@@ -12,6 +12,7 @@ import re
 
 from aiohttp import web
 
+from api.access import readable, require_read
 from api.appkeys import LOCKER
 from api.errors import NotFound
 from api.params import blake3_param, json_response, query_int
@@ -22,16 +23,26 @@ OBJECT_KINDS = ("evidence.ingested", "evidence.derived", "record.added")
 MAX_ENTRIES_PER_PAGE = 10_000
 
 
-async def _answer(locker: Locker, blake3_hex: str, case_id: str | None) -> dict[str, object]:
-    found = await locker.receipts_for_object(blake3_hex, case_id, OBJECT_KINDS)
+async def _answer(request: web.Request, blake3_hex: str, case_id: str | None) -> dict[str, object]:
+    """The matches the caller may see: in case X only if they may read X (else 403); without a case,
+    matches in restricted cases they may not read are left out and counted as ``withheld``."""
+    if case_id is not None:
+        await require_read(request, case_id)
+    found = await request.app[LOCKER].receipts_for_object(blake3_hex, case_id, OBJECT_KINDS)
+    answer: dict[str, object] = {"blake3": blake3_hex}
+    if case_id is None:
+        allowed = await readable(request, {receipt.case_id for _, receipt in found})
+        kept = [(kind, receipt) for kind, receipt in found if receipt.case_id in allowed]
+        answer["withheld"] = len(found) - len(kept)
+        found = kept
     matches = [{"kind": kind, **receipt.as_json()} for kind, receipt in found]
-    return {"blake3": blake3_hex, "found": bool(matches), "matches": matches}
+    return {**answer, "found": bool(matches), "matches": matches}
 
 
 async def verify_hash(request: web.Request) -> web.Response:
     """Is this BLAKE3 hash evidence (in case X)?  Entry, inclusion proof and checkpoint for each match."""
     hexd = blake3_param(request.match_info["blake3"])
-    return json_response(await _answer(request.app[LOCKER], hexd, request.query.get("case")))
+    return json_response(await _answer(request, hexd, request.query.get("case")))
 
 
 async def verify_upload(request: web.Request) -> web.Response:
@@ -40,14 +51,23 @@ async def verify_upload(request: web.Request) -> web.Response:
     async for chunk in request.content.iter_chunked(4 * 1024 * 1024):
         await asyncio.to_thread(hasher.update, chunk)
     digest = hasher.digest()
-    answer = await _answer(request.app[LOCKER], digest.blake3, request.query.get("case"))
+    answer = await _answer(request, digest.blake3, request.query.get("case"))
     answer.update({"sha256": digest.sha256, "size": digest.size})
     return json_response(answer)
 
 
 async def verify_stored(request: web.Request) -> web.Response:
-    """Re-read and re-hash a stored object now; report whether it still matches its address."""
-    return json_response(await check_stored(request.app[LOCKER], blake3_param(request.match_info["blake3"])))
+    """Re-read and re-hash a stored object now; report whether it still matches its address.
+
+    Only for someone who may read a case holding the object (RULES §三): its recorded SHA-256 and
+    size are the case's.
+    """
+    hexd = blake3_param(request.match_info["blake3"])
+    cases = {row.case_id for row in await request.app[LOCKER].log.entries_for_object(hexd)}
+    if cases and not await readable(request, cases):
+        first = sorted(cases)[0]
+        await require_read(request, first)  # refuses, naming that case's level and handler
+    return json_response(await check_stored(request.app[LOCKER], hexd))
 
 
 async def check_stored(locker: Locker, hexd: str) -> dict[str, object]:

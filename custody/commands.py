@@ -23,7 +23,9 @@ def register(sub: Any) -> None:
     p = case.add_parser("open", help="open a case (its log starts with case.opened)")
     p.add_argument("case_id")
     p.add_argument("--title", default="")
-    p.add_argument("--handler", help="the case handler (承办人; may not legally review it); default: --actor")
+    # dest: ``handler`` is the subcommand's function (set_defaults below), which this option used to clobber
+    p.add_argument("--handler", dest="case_handler",
+                   help="the case handler (承办人; may not legally review it); default: --actor")
     _actor(p)
     p.set_defaults(handler=case_open)
     case.add_parser("list", help="list cases").set_defaults(handler=case_list)
@@ -32,6 +34,9 @@ def register(sub: Any) -> None:
     p.add_argument("--reason", default="")
     _actor(p)
     p.set_defaults(handler=case_close)
+    from custody import restriction_commands
+
+    restriction_commands.register(case, _actor)
 
     p = sub.add_parser("ingest", help="store recordings or records in a case and log them")
     p.add_argument("files", nargs="+", type=Path)
@@ -133,7 +138,7 @@ async def case_open(args: argparse.Namespace, settings: Settings) -> int:
 
     async with open_locker(settings) as locker:
         result = await locker.log.open_case(args.case_id, args.actor, title=args.title,
-                                            handler=args.handler or args.actor)
+                                            handler=args.case_handler or args.actor)
     print(f"opened case {args.case_id} (entry {result.seq}, tree size {result.tree_size})")
     return 0
 

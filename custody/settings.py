@@ -58,6 +58,10 @@ class Settings:
     #: Let the scheduled ``custody disclosure sweep`` take down published records whose period expired
     #: (reason "period expired").  Off: it only lists them for staff.
     auto_takedown: bool = False
+    #: A web sign-in session ends after this many minutes without a request (checked to the minute) ...
+    session_idle_minutes: int = 30
+    #: ... and this many hours after sign-in, however busy.
+    session_hours: int = 12
 
     @property
     def objects_dir(self) -> Path:
@@ -123,6 +127,10 @@ class Settings:
             raise SettingsError("CUSTODY_WORKERS must be between 1 and 64")
         if self.log_format not in ("json", "text"):
             raise SettingsError("CUSTODY_LOG_FORMAT must be 'json' or 'text'")
+        if not 1 <= self.session_hours <= 7 * 24:
+            raise SettingsError("CUSTODY_SESSION_HOURS must be between 1 and 168")
+        if not 1 <= self.session_idle_minutes <= self.session_hours * 60:
+            raise SettingsError("CUSTODY_SESSION_IDLE_MINUTES must be between 1 and CUSTODY_SESSION_HOURS × 60")
 
 
 def _env_name(field_name: str) -> str:

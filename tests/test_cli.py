@@ -167,3 +167,34 @@ def test_a_bad_disclosure_file_is_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 2 and "cannot read the record" in result.stderr and "Traceback" not in result.stderr
     missing = run([*CUSTODY, "disclosure", "add", "CASE-X", "--file", str(tmp_path / "none.json")], tmp_path / "h")
     assert missing.returncode == 2 and "cannot read the record" in missing.stderr
+
+
+def test_restricted_cases_from_the_shell(tmp_path: Path) -> None:
+    import json
+
+    home = tmp_path / "h"
+    try:
+        assert run([*CUSTODY, "user", "add", "ann", "--role", "investigator"], home).returncode == 0
+        assert run([*CUSTODY, "station", "add", "dock-1"], home).returncode == 0
+        assert run([*CUSTODY, "case", "open", "C-9", "--actor", "investigator:ann"], home).returncode == 0
+        opened = run([*CUSTODY, "case", "open", "C-10", "--handler", "bob"], home)
+        assert opened.returncode == 0, opened.stderr  # --handler once collided with the subcommand's function
+        assert json.loads(run([*CUSTODY, "case", "access", "C-10"], home).stdout)["handler"] == "bob"
+        restricted = run([*CUSTODY, "case", "restrict", "C-9", "--level", "state_secret", "--reason", "annex",
+                          "--actor", "admin:ops"], home)
+        assert restricted.returncode == 0, restricted.stderr
+        assert "none -> state_secret" in restricted.stdout and "涉密信息系统" in restricted.stdout
+        assert "classified information system" in restricted.stdout
+        station = run([*CUSTODY, "case", "grant", "C-9", "dock-1", "--reason", "r"], home)
+        assert station.returncode == 1 and "station" in station.stderr
+        assert run([*CUSTODY, "case", "grant", "C-9", "ann", "--reason", "handler's deputy"], home).returncode == 0
+        assert run([*CUSTODY, "case", "revoke-grant", "C-9", "ann", "--reason", "moved"], home).returncode == 0
+        again = run([*CUSTODY, "case", "restrict", "C-9", "--level", "state_secret", "--reason", "r"], home)
+        assert again.returncode == 1 and "already" in again.stderr
+        shown = json.loads(run([*CUSTODY, "case", "access", "C-9"], home).stdout)
+        assert (shown["restriction"], shown["handler"], shown["grants"]) == ("state_secret", "investigator:ann", [])
+        assert [g["principal"] for g in shown["revoked_grants"]] == ["ann"] and "涉密信息系统" in shown["notice"]["zh"]
+        log = run([*CUSTODY, "log", "C-9"], home).stdout
+        assert "access.restricted" in log and "access.granted" in log and "access.grant_revoked" in log
+    finally:
+        run([*CUSTODY, "db", "stop"], home)

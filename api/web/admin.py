@@ -1,34 +1,52 @@
-"""Administration: users and stations with their tokens, and the signing key.
+"""Administration: users and stations with their tokens, web sessions, and the signing key.
 
 A token is shown once, on the page that answers its creation or reissue, and is neither stored nor
-logged; revoking ends the principal's API access and its web sessions.
+logged; revoking or reissuing it ends the principal's API access and its web sessions.  An admin can
+also end one web session, or all of a user's ("sign out everywhere"), without touching the token.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+
 from aiohttp import web
 from yarl import URL
 
-from api.appkeys import LOCKER, PRINCIPAL, WEB_HOLDERS
+from api.appkeys import LOCKER, PRINCIPAL, SETTINGS, WEB_HOLDERS, WEB_SESSION
 from api.web import i18n
 from api.web.render import page, redirect
-from storage import principals
-from storage.principals import ROLES, PrincipalError
+from api.web.session import idle_timeout, now
+from storage import principals, web_sessions
+from storage.principals import ROLES, Account, PrincipalError
 
 
 async def admin_page(request: web.Request, *, error: str | None = None, status: int = 200) -> web.StreamResponse:
     locker = request.app[LOCKER]
     signer = locker.log.signer
+    settings = request.app[SETTINGS]
     t = i18n.translator(i18n.choose(request))
     accounts = await principals.accounts(locker.pool)
-    done = request.query.get("revoked", "") if request.method == "GET" else ""
-    revoked = any(a.name == done and a.revoked_at for a in accounts)
+    sessions = await web_sessions.listing(locker.pool, now=now(request), idle=idle_timeout(request))
+    live = Counter(s.principal for s in sessions)
     return page(request, "admin.html", {
-        "accounts": accounts, "roles": ROLES, "error": error,
-        "notice": t("admin.revoked_done", name=done) if revoked else "",
+        "accounts": accounts, "roles": ROLES, "error": error, "notice": _notice(request, t, accounts, live),
+        "sessions": sessions, "live": live, "this_session": web_sessions.session_key(request[WEB_SESSION].id).hex(),
+        "idle_minutes": settings.session_idle_minutes, "session_hours": settings.session_hours,
         "key": {"name": signer.name, "id": signer.key_id.hex(), "vkey": signer.vkey, "vkeys": locker.keys.vkeys(),
                 "origin": locker.log.host},
     }, status=status)
+
+
+def _notice(request: web.Request, t: i18n.Translator, accounts: list[Account], live: Counter[str]) -> str:
+    """What the action that redirected here did, if the state bears it out (a crafted link claims nothing)."""
+    if request.method != "GET":
+        return ""
+    revoked, signed_out = request.query.get("revoked", ""), request.query.get("signed_out", "")
+    if any(a.name == revoked and a.revoked_at for a in accounts):
+        return t("admin.revoked_done", name=revoked)
+    if any(a.name == signed_out for a in accounts) and not live[signed_out]:
+        return t("admin.signed_out_done", name=signed_out)
+    return ""
 
 
 async def show(request: web.Request) -> web.StreamResponse:
@@ -50,7 +68,7 @@ async def add(request: web.Request) -> web.StreamResponse:
 async def revoke(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     await principals.revoke(request.app[LOCKER].pool, name)
-    request.app[WEB_HOLDERS].forget(name)
+    await _end_sessions_of(request, name)
     return redirect(str(URL("/admin").with_query(revoked=name)))
 
 
@@ -58,10 +76,38 @@ async def reissue(request: web.Request) -> web.StreamResponse:
     """A new token for ``name``; the old one, and every session started with it, stop working."""
     name = request.match_info["name"]
     token = await principals.reissue_token(request.app[LOCKER].pool, name)
-    request.app[WEB_HOLDERS].forget(name)
+    await _end_sessions_of(request, name)
     holder = await principals.by_name(request.app[LOCKER].pool, name)
     role = holder.principal.role if holder else ""
     return page(request, "token.html", {"name": name, "role": role, "token": token})
+
+
+async def sign_out_everywhere(request: web.Request) -> web.StreamResponse:
+    """End every web session of ``name``; the token keeps working for a new sign-in."""
+    name = request.match_info["name"]
+    await _end_sessions_of(request, name)
+    return redirect(str(URL("/admin").with_query(signed_out=name)))
+
+
+async def end_session(request: web.Request) -> web.StreamResponse:
+    """End one web session, named by its key on this page (the form's ``session`` field)."""
+    try:
+        key = bytes.fromhex(_text((await request.post()).get("session")))
+    except ValueError:
+        key = b""
+    if not key:
+        raise web.HTTPBadRequest()
+    name = await web_sessions.revoke(request.app[LOCKER].pool, key, now=now(request), by=request[PRINCIPAL].actor)
+    if name is None:
+        raise web.HTTPNotFound()
+    request.app[WEB_HOLDERS].forget_principal(name)
+    return redirect("/admin#web-sessions")
+
+
+async def _end_sessions_of(request: web.Request, name: str) -> None:
+    """Revoke the session rows too (revoking the token alone already ends them), so the record says who."""
+    await web_sessions.revoke_all(request.app[LOCKER].pool, name, now=now(request), by=request[PRINCIPAL].actor)
+    request.app[WEB_HOLDERS].forget_principal(name)
 
 
 def _text(value: object) -> str:

@@ -27,10 +27,11 @@ from api.verify import check_stored
 from api.web import i18n
 from api.web.render import page, redirect
 from api.web.timeline import describe, stage_label
+from custody.policy import restriction as policy
 from integrity.checkpoint import case_origin, open_checkpoint
 from integrity.errors import IntegrityError
 from integrity.note import encode_base64
-from storage import catalog, disclosure, retention
+from storage import catalog, disclosure, restriction, retention
 from storage.catalog import EvidenceRow
 
 #: The case page shows at most this many log entries (the newest); the rest are in the bundle and API.
@@ -41,7 +42,7 @@ EXPORT_CHUNK_BYTES = 1024 * 1024
 OBJECT_HEADERS = {"Content-Security-Policy": "default-src 'none'; sandbox", "X-Frame-Options": "DENY"}
 PLAYABLE = ("video/", "audio/")
 #: ``?done=`` notices after the case page's own forms (legal holds; retention from the admin page).
-CASE_DONE = frozenset({"hold_placed", "hold_lifted", "assigned", "closed"})
+CASE_DONE = frozenset({"hold_placed", "hold_lifted", "assigned", "closed", "restricted", "granted", "grant_revoked"})
 
 
 @dataclass
@@ -99,7 +100,8 @@ async def search(request: web.Request) -> web.StreamResponse:
         error = t("cases.bad_date")
     rows = [] if error else await catalog.search_cases(
         request.app[LOCKER].pool, case_id=filters["id"] or None, officer=filters["officer"] or None,
-        station=filters["station"] or None, since=since, until=until, limit=SEARCH_LIMIT)
+        station=filters["station"] or None, since=since, until=until, limit=SEARCH_LIMIT,
+        reader=request[PRINCIPAL].name)  # rows of restricted cases this user may not read: id and level only
     return page(request, "cases.html", {"filters": filters, "rows": rows, "error": error},
                 status=400 if error else 200)
 
@@ -129,6 +131,7 @@ async def case_view(request: web.Request, case_id: str, *, error: str | None = N
     groups, records = group_evidence(await catalog.case_evidence(locker.pool, case_id))
     role = request[PRINCIPAL].role
     done = request.query.get("done", "") if request.method == "GET" else ""
+    access = await _access(request, case_id)
     return page(request, "case.html", {
         "case_id": case_id, "title": json.loads(opened.body).get("title", ""), "size": size, "root": root.hex(),
         "checkpoint": {"size": stored.size, "root": stored.root.hex(), "root_b64": encode_base64(stored.root),
@@ -141,8 +144,22 @@ async def case_view(request: web.Request, case_id: str, *, error: str | None = N
         "holds": await retention.list_holds(locker.pool, case_id) if role in INVESTIGATORS else [],
         "disclosures": await disclosure.list_records(locker.pool, case_id=case_id)
         if role in DISCLOSURE_READERS else [],
-        "error": error, "notice": t(f"done.{done}") if done in CASE_DONE else "",
+        "error": error, "notice": t(f"done.{done}") if done in CASE_DONE else "", "access": access,
     }, status=status)
+
+
+async def _access(request: web.Request, case_id: str) -> dict[str, object]:
+    """The case's restriction for its page: level, handler, active grants, the levels this user may set."""
+    state = await restriction.access(request.app[LOCKER].pool, case_id, request[PRINCIPAL].name)
+    assert state is not None  # the page has already found the case
+    role = request[PRINCIPAL].role
+    said = policy.notice(state.level)
+    manage = role in INVESTIGATORS  # the viewer may read the case: the guard saw to that
+    settable = [lv for lv in policy.ORDER if lv != state.level and (
+        role == "admin" or policy.rank(lv) > policy.rank(state.level))] if manage else []
+    return {"level": state.level, "handler": state.handler, "notice": said[i18n.choose(request)] if said else "",
+            "grants": await restriction.grants(request.app[LOCKER].pool, case_id), "can_manage": manage,
+            "levels": settable}
 
 
 async def _item(request: web.Request) -> tuple[str, EvidenceRow]:

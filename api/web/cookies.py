@@ -1,10 +1,11 @@
 """The signed session cookie and its CSRF token: a pure format, no I/O except loading the secret.
 
 Cookie value: ``base64url(payload JSON) "." base64url(HMAC-SHA256(secret, DOMAIN || payload_b64))``.
-The payload names the principal and role, when it was issued and expires, a random nonce, and a tag
-of the token used to sign in (so reissuing or revoking that token ends the session).  The CSRF token
-of a session is ``HMAC-SHA256(secret, "csrf:" || nonce)``: it changes with every sign-in and cannot
-be computed without the server's secret.
+The payload holds the session id (128 random bits, fresh per sign-in), when it was issued and when it
+expires.  The MAC lets a forged or altered cookie be refused before any database lookup; whether the
+session is still live is the server's record (``storage/web_sessions.py``), so signing out ends it
+everywhere, not just in one browser.  The CSRF token of a session is ``HMAC-SHA256(secret, "csrf:" ||
+session id)``: it changes with every sign-in and cannot be computed without the server's secret.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import time
 import uuid
@@ -24,20 +26,22 @@ from typing import Any
 
 SECRET_FILE = "web-session.key"
 SECRET_BYTES = 32
-#: A session lasts one working day at most; the principal is re-checked on every request anyway.
-SESSION_SECONDS = 12 * 3600
-_DOMAIN = b"custody web session v1\n"
-_TOKEN_TAG = b"custody web token tag v1\n"
+SESSION_ID_BYTES = 16
+#: v2: the payload names a server-side session, not a principal (v1 cookies no longer verify).
+_DOMAIN = b"custody web session v2\n"
+_SESSION_ID = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    name: str
-    role: str
+    id: str  # 32 hex digits; the server keeps only a hash of it
     issued_at: int  # unix seconds
     expires_at: int  # unix seconds
-    nonce: str  # 32 hex digits, fresh per sign-in
-    token_tag: str  # hex HMAC of the sign-in token's hash: a reissued or revoked token ends the session
+
+    @property
+    def nonce(self) -> str:
+        """What the session's CSRF token is derived from: its id, so the token is bound to this sign-in."""
+        return self.id
 
 
 class SessionCodec:
@@ -51,17 +55,13 @@ class SessionCodec:
     def _mac(self, *parts: bytes) -> bytes:
         return hmac.new(self._secret, b"".join(parts), hashlib.sha256).digest()
 
-    def token_tag(self, token_hash: bytes) -> str:
-        return self._mac(_TOKEN_TAG, token_hash)[:16].hex()
-
-    def issue(self, name: str, role: str, token_hash: bytes, *, now: float | None = None) -> Session:
+    def issue(self, lifetime_s: int, *, now: float | None = None) -> Session:
+        """A new session id, valid for ``lifetime_s`` seconds from ``now``."""
         issued = int(time.time() if now is None else now)
-        return Session(name, role, issued, issued + SESSION_SECONDS, secrets.token_hex(16),
-                       self.token_tag(token_hash))
+        return Session(secrets.token_hex(SESSION_ID_BYTES), issued, issued + lifetime_s)
 
     def encode(self, session: Session) -> str:
-        payload = json.dumps({"n": session.name, "r": session.role, "iat": session.issued_at,
-                              "exp": session.expires_at, "nonce": session.nonce, "tok": session.token_tag},
+        payload = json.dumps({"sid": session.id, "iat": session.issued_at, "exp": session.expires_at},
                              separators=(",", ":"), sort_keys=True).encode()
         body = _b64(payload)
         return f"{body}.{_b64(self._mac(_DOMAIN, body.encode()))}"
@@ -79,9 +79,10 @@ class SessionCodec:
         if not hmac.compare_digest(given, self._mac(_DOMAIN, body.encode())):
             return None
         try:
-            session = Session(str(payload["n"]), str(payload["r"]), int(payload["iat"]), int(payload["exp"]),
-                              str(payload["nonce"]), str(payload["tok"]))
+            session = Session(str(payload["sid"]), int(payload["iat"]), int(payload["exp"]))
         except (KeyError, TypeError, ValueError):
+            return None
+        if not _SESSION_ID.fullmatch(session.id):
             return None
         moment = time.time() if now is None else now
         if not session.issued_at - 60 <= moment < session.expires_at:  # a minute of clock skew between servers

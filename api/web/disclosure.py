@@ -17,8 +17,9 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
+from api.access import require_read, withheld
 from api.appkeys import LOCKER, PRINCIPAL
-from api.disclosures import ACTIONS
+from api.disclosures import ACTIONS, RAW_ACTIONS
 from api.routes import DISCLOSURE
 from api.web import forms, i18n
 from api.web.forms import Form, FormError, Refused
@@ -185,10 +186,14 @@ async def record_view(request: web.Request, disclosure_id: str, *, error: str | 
     [row] = schedule([d], due, clock.today())
     can_act = request[PRINCIPAL].role in DISCLOSURE
     done = request.query.get("done", "") if request.method == "GET" else ""
+    raw_withheld = await withheld(request, d.case_id)  # RULES §三: the raw record is the case's
+    actions = available(d, pending_updates=bool(pending)) if can_act else set()
+    if raw_withheld:
+        actions -= RAW_ACTIONS  # their forms show the raw record to edit it
     return page(request, "disclosure.html", {
         "d": d, "row": row, "preview": preview, "leaked": len(leaked), "history": await history(locker, d, t),
         "reviews": await disclosure.reviews(locker.pool, d.id), "pending": pending,
-        "actions": available(d, pending_updates=bool(pending)) if can_act else set(), "can_act": can_act,
+        "raw_withheld": raw_withheld, "actions": actions, "can_act": can_act,
         "raw_fields": RAW_FIELDS, "editable": EDITABLE, "excludable": EXCLUDABLE, "long_fields": LONG_FIELDS,
         "criteria": list(MAJOR_CRITERIA), "takedown_reasons": list(TAKEDOWN_REASONS),
         "explained": sorted(EXPLAINED_TAKEDOWNS),
@@ -249,6 +254,8 @@ async def act(request: web.Request) -> web.StreamResponse:
     locker = request.app[LOCKER]
     form = await request.post()
     d = await disclosure.get(locker.pool, disclosure_id)
+    if action in RAW_ACTIONS:
+        await require_read(request, d.case_id)  # a refusal is the restricted-case page
 
     async def step() -> Disclosure:
         return await disclosure.transition(locker, disclosure_id, action, actor=request[PRINCIPAL].actor,
@@ -288,7 +295,11 @@ async def dispute(request: web.Request) -> web.StreamResponse:
 
 
 async def check_links(request: web.Request) -> web.StreamResponse:
-    """Check the record's linked evidence now (an access: logged as ``evidence.accessed``) and show the result."""
+    """Check the record's linked evidence now (an access: logged as ``evidence.accessed``) and show the result.
+
+    It lists the case's evidence, so it is for those who may read the case (RULES §三).
+    """
     disclosure_id = request.match_info["id"]
+    await require_read(request, (await disclosure.get(request.app[LOCKER].pool, disclosure_id)).case_id)
     result = await disclosure.check_links(request.app[LOCKER], disclosure_id, actor=request[PRINCIPAL].actor)
     return await record_view(request, disclosure_id, links=result)

@@ -13,12 +13,15 @@ from typing import Literal
 
 from aiohttp import web
 
+from api.access import require_read
 from api.appkeys import PRINCIPAL, WEB_SESSION, WEB_SESSIONS
 from api.errors import Forbidden, Unauthorized
 from api.web import i18n
 from api.web.cookies import Session
 from api.web.render import PAGE_HEADERS, error_page
+from api.web.restriction import restricted_page
 from api.web.session import csrf_refused, current, signed_out
+from custody.policy.errors import Restricted
 from integrity.errors import IntegrityError
 
 logger = logging.getLogger(__name__)
@@ -30,8 +33,14 @@ CSRF_FIELD = "_csrf"
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def guard(roles: Iterable[str] | None, handler: Handler, kind: Kind = "page") -> Handler:
-    """Wrap a web handler: ``roles`` None means no session is needed (the sign-in page only)."""
+def guard(roles: Iterable[str] | None, handler: Handler, kind: Kind = "page", *,
+          need_to_know: bool = True) -> Handler:
+    """Wrap a web handler: ``roles`` None means no session is needed (the sign-in page only).
+
+    On a route whose path names ``{case}`` the user must also be allowed to read the case (RULES §三,
+    ``api.access``); a page answers a refusal with the restricted-case page.  ``need_to_know=False``
+    leaves that to the handler (the forms that manage a case's access).
+    """
     allowed = None if roles is None else frozenset(roles)
 
     async def guarded(request: web.Request) -> web.StreamResponse:
@@ -48,6 +57,8 @@ def guard(roles: Iterable[str] | None, handler: Handler, kind: Kind = "page") ->
                 if kind == "data":
                     raise Forbidden(f"role {principal.role!r} may not call {request.method} {request.path}")
                 return error_page(request, 403, _t(request)("error.403"))
+            if need_to_know and (refused := await _need_to_know(request, kind)) is not None:
+                return refused
             if request.method not in ("GET", "HEAD") and not await csrf_ok(request, session):
                 if kind == "data":
                     raise Forbidden("CSRF token missing or wrong (X-CSRF-Token)")
@@ -62,6 +73,20 @@ def guard(roles: Iterable[str] | None, handler: Handler, kind: Kind = "page") ->
     guarded.__name__ = getattr(handler, "__name__", "guarded")
     guarded.__doc__ = handler.__doc__
     return guarded
+
+
+async def _need_to_know(request: web.Request, kind: Kind) -> web.StreamResponse | None:
+    """None when the route names no case or the user may read it; else the restricted-case page
+    (a data route raises, and answers JSON like the API)."""
+    if "case" not in request.match_info:
+        return None
+    try:
+        await require_read(request, request.match_info["case"])
+    except Restricted as exc:
+        if kind == "data":
+            raise
+        return restricted_page(request, exc)
+    return None
 
 
 async def csrf_ok(request: web.Request, session: Session) -> bool:
@@ -81,6 +106,8 @@ def failure_page(request: web.Request, exc: Exception) -> web.Response:
         return error_page(request, exc.status, t(f"error.{exc.status}") if exc.status in (403, 404) else exc.reason)
     if isinstance(exc, IntegrityError):
         return error_page(request, 422, str(exc))
+    if isinstance(exc, Restricted):
+        return restricted_page(request, exc)
     status, code = getattr(exc, "status", None), getattr(exc, "code", None)
     if isinstance(status, int) and isinstance(code, str) and 400 <= status < 600:
         if status >= 500:

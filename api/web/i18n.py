@@ -6,7 +6,7 @@ cookie, else the browser's Accept-Language, else Chinese.  The Chinese terms are
 调查取证, 启动, 审核决定, 送达执行, 访问事由, 校验, 留存期限, 法律保全, 法律法规变更, 逾期.  The labels of
 states, actions, takedown reasons, party types and the §四 criteria and checklist are not repeated here:
 they are generated from ``custody.policy`` (``state.*``, ``action.*``, ``takedown.*``, ``party.*``,
-``criterion.*``, ``check.*``), so a page shows exactly the policy's words.
+``criterion.*``, ``check.*``, ``restriction.*``), so a page shows exactly the policy's words.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from aiohttp import web
 
 from custody.policy.lifecycle import ACTIONS, STATES, TAKEDOWN_REASONS
 from custody.policy.masking import PUBLIC_FIELDS
+from custody.policy.restriction import LEVELS
 from custody.policy.review import CHECKLIST, MAJOR_CRITERIA
 from custody.policy.takedown import PARTY_LABELS
 
@@ -200,6 +201,19 @@ ZH: dict[str, str] = {
     "admin.more": "其他管理页面：",
     "admin.revoked_done": "已撤销 {name} 的令牌。",
     "admin.confirm_revoke": "撤销后该令牌立即失效。",
+    "admin.sessions": "网页登录会话",
+    "admin.sessions_intro": "会话在 {idle} 分钟无操作或登录 {hours} 小时后自动结束；"
+                            "撤销或重新签发令牌会结束该用户的全部会话。",
+    "admin.sessions_none": "当前没有有效的网页登录会话。",
+    "admin.session_started": "登录时间",
+    "admin.session_seen": "最近活动",
+    "admin.session_address": "来源地址",
+    "admin.session_agent": "浏览器",
+    "admin.session_this": "（当前会话）",
+    "admin.session_end": "强制退出",
+    "admin.signout_everywhere": "退出全部会话（{n}）",
+    "admin.confirm_signout_everywhere": "该用户的全部网页会话立即结束，令牌仍然有效。",
+    "admin.signed_out_done": "{name} 的全部网页会话已结束。",
     "token.title": "令牌已签发",
     "token.warning": "此令牌只显示这一次，服务器不保存其明文。请立即交给 {name} 妥善保管；关闭本页后无法再次查看。",
     "token.for": "{role} {name} 的访问令牌",
@@ -337,6 +351,32 @@ ZH: dict[str, str] = {
     "done.class": "留存期限类别已保存。",
     "done.assigned": "留存期限类别已指定。",
     "done.closed": "案件已结案。",
+    "done.restricted": "限制级别已更改。",
+    "done.granted": "已授权。",
+    "done.grant_revoked": "授权已撤销。",
+    "restricted.title": "受限案件",
+    "restricted.row": "受限案件：仅承办人和经授权的人员可以查看",
+    "restricted.explain": "案件 {case} 涉及{level}，按规定限制访问：只有案件承办人和经授权的人员可以查看。",
+    "restricted.ask": "如需查看，请向案件承办人（{handler}）或管理员申请授权。",
+    "restricted.admin_self": "管理员同样须经授权才能查看。确有需要的，可以为自己授权并说明理由；授权记入案件日志。",
+    "restricted.self_grant": "为自己授权",
+    "restricted.back": "返回案件检索",
+    "access.title": "访问限制",
+    "access.level": "限制级别",
+    "access.handler": "承办人",
+    "access.banner": "本案件限制访问：只有承办人和经授权的人员可以查看。",
+    "access.grantee": "被授权人",
+    "access.granted_by": "授权人",
+    "access.no_grants": "尚未授权任何人。",
+    "access.grant": "授权访问",
+    "access.revoke": "撤销授权",
+    "access.revoke_reason": "撤销理由",
+    "access.change": "更改限制级别",
+    "access.help": "提高限制级别须由可以查看本案件的人员操作；降低限制级别须由管理员操作。"
+                   "每次更改、授权和撤销都须说明理由，并记入案件日志。",
+    "access.raw_withheld": "本记录所属案件 {case} 限制访问，您未获授权，原始记录不予显示；公示预览不受影响。",
+    "access.lookup_withheld": "案件 {case} 涉及{level}，限制访问；您未获授权。",
+    "access.holds_withheld": "另有 {n} 项法律保全属于您未获授权的受限案件，未予显示。",
     "done.hold_placed": "法律保全已设置。",
     "done.hold_lifted": "法律保全已解除。",
     # -- legal review (法制审核) --
@@ -468,6 +508,9 @@ ZH: dict[str, str] = {
     "kind.retention.disposed": "证据 {object} 留存期满，已销毁（{size} 字节）；本条记录永久保留",
     "kind.retention.class_set": "留存期限类别 {class} 已设置，理由：{reason}",
     "kind.law.changed": "记录法律法规变更“{title}”，{effective} 生效，更新期限 {update_due}",
+    "kind.access.restricted": "访问限制由“{previous_label}”改为“{level_label}”，理由：{reason}",
+    "kind.access.granted": "{actor} 授权 {principal} 访问本案件，理由：{reason}",
+    "kind.access.grant_revoked": "{actor} 撤销了 {principal} 的访问授权，理由：{reason}",
 }
 
 EN: dict[str, str] = {
@@ -648,6 +691,19 @@ EN: dict[str, str] = {
     "admin.more": "More administration:",
     "admin.revoked_done": "Revoked the token of {name}.",
     "admin.confirm_revoke": "The token stops working at once.",
+    "admin.sessions": "Web sessions",
+    "admin.sessions_intro": "A session ends after {idle} minutes without activity or {hours} hours after sign-in; "
+                            "revoking or reissuing a token ends all of its user's sessions.",
+    "admin.sessions_none": "No one is signed in to the web pages.",
+    "admin.session_started": "Signed in",
+    "admin.session_seen": "Last seen",
+    "admin.session_address": "Address",
+    "admin.session_agent": "Browser",
+    "admin.session_this": "(this session)",
+    "admin.session_end": "Sign out",
+    "admin.signout_everywhere": "Sign out everywhere ({n})",
+    "admin.confirm_signout_everywhere": "Every web session of this user ends at once; the token keeps working.",
+    "admin.signed_out_done": "{name} is signed out everywhere.",
     "token.title": "Token issued",
     "token.warning": "This token is shown this once; the server does not keep it. Hand it to {name} now and "
                      "keep it safe: it cannot be shown again after you leave this page.",
@@ -791,6 +847,35 @@ EN: dict[str, str] = {
     "done.class": "Retention class saved.",
     "done.assigned": "Retention class assigned.",
     "done.closed": "Case closed.",
+    "done.restricted": "Restriction changed.",
+    "done.granted": "Access granted.",
+    "done.grant_revoked": "Grant revoked.",
+    "restricted.title": "Restricted case",
+    "restricted.row": "restricted: only its handler and people granted access may see it",
+    "restricted.explain": "Case {case} involves {level}, so access to it is restricted: only its handler and people "
+                          "granted access may see it.",
+    "restricted.ask": "To see it, ask the case handler ({handler}) or an administrator for a grant.",
+    "restricted.admin_self": "Administrators need a grant too. If you need access, you may grant it to yourself with "
+                             "a reason; the grant is logged in the case log.",
+    "restricted.self_grant": "Grant myself access",
+    "restricted.back": "Back to case search",
+    "access.title": "Access restriction",
+    "access.level": "Restriction",
+    "access.handler": "Case handler",
+    "access.banner": "access to this case is restricted: only its handler and people granted access may see it.",
+    "access.grantee": "User",
+    "access.granted_by": "Granted by",
+    "access.no_grants": "No one has been granted access.",
+    "access.grant": "Grant access",
+    "access.revoke": "Revoke",
+    "access.revoke_reason": "Reason for revoking",
+    "access.change": "Change the restriction",
+    "access.help": "Raising the restriction is for someone who may read the case; lowering it is for an "
+                   "administrator. Every change, grant and revocation needs a reason and is logged in the case log.",
+    "access.raw_withheld": "The case of this record, {case}, is restricted and you have no grant: the raw record is "
+                           "not shown. The masked public preview is unaffected.",
+    "access.lookup_withheld": "Case {case} involves {level} and is restricted; you have no grant.",
+    "access.holds_withheld": "{n} more legal holds belong to restricted cases you have no grant for; not shown.",
     "done.hold_placed": "Legal hold placed.",
     "done.hold_lifted": "Legal hold lifted.",
     "rq.title": "Legal review queue: major decisions",
@@ -919,12 +1004,16 @@ EN: dict[str, str] = {
     "kind.retention.disposed": "Evidence {object} disposed of at the end of its retention ({size} B); this entry stays",
     "kind.retention.class_set": "Retention class {class} set; reason: {reason}",
     "kind.law.changed": "Law change \u201c{title}\u201d recorded, effective {effective}, updates due {update_due}",
+    "kind.access.restricted": "Access restriction changed from {previous_label} to {level_label}; reason: {reason}",
+    "kind.access.granted": "{actor} granted {principal} access to the case; reason: {reason}",
+    "kind.access.grant_revoked": "{actor} revoked the access of {principal}; reason: {reason}",
 }
 
 #: Labels taken from the policy tables, (English, Chinese) each: the pages use the policy's own words.
 POLICY_LABELS: Mapping[str, Mapping[str, tuple[str, str]]] = {
     "state": STATES, "action": ACTIONS, "takedown": TAKEDOWN_REASONS,
     "party": {str(k): v for k, v in PARTY_LABELS.items()}, "criterion": MAJOR_CRITERIA, "check": CHECKLIST,
+    "restriction": {str(k): v for k, v in LEVELS.items()},
 }
 
 

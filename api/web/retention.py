@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
+from api.access import readable, require_read, withheld
 from api.appkeys import LOCKER, PRINCIPAL
 from api.web import cases, forms, i18n
 from api.web.forms import Form, Refused
@@ -39,15 +40,20 @@ async def retention_view(request: web.Request, *, error: str | None = None, stat
     objects: list[dict[str, Any]] | None = None
     lookup_error = ""
     if case_id:
-        if await locker.log.case_exists(case_id):
-            objects = await retention.case_objects(locker.pool, case_id)
-        else:
+        if not await locker.log.case_exists(case_id):
             lookup_error = str(CaseNotFound(case_id))
+        elif level := await withheld(request, case_id):  # RULES §三: an admin needs a grant too
+            lookup_error = t("access.lookup_withheld", case=case_id, level=t(f"restriction.{level}"))
+        else:
+            objects = await retention.case_objects(locker.pool, case_id)
     report = await retention.run_disposition(locker, dry_run=True)
     done = request.query.get("done", "") if request.method == "GET" else ""
+    holds = await retention.list_holds(locker.pool, None, active_only=False)
+    shown = await readable(request, {h.case_id for h in holds})  # a hold's reason is its case's
     return page(request, "retention.html", {
         "classes": await retention.list_classes(locker.pool), "triggers": TRIGGERS,
-        "holds": await retention.list_holds(locker.pool, None, active_only=False),
+        "holds": [h for h in holds if h.case_id in shown],
+        "holds_withheld": sum(1 for h in holds if h.case_id not in shown),
         "case_id": case_id, "objects": objects, "lookup_error": lookup_error,
         "would": report.disposed[:PREVIEW_ROWS], "would_count": len(report.disposed),
         "held": report.held[:PREVIEW_ROWS], "held_count": len(report.held),
@@ -90,7 +96,8 @@ async def _answer(request: web.Request, form: Form, case_id: str, result: object
         if to_admin:
             return await retention_view(request, error=result.message, status=result.status, case_id=case_id,
                                         typed=_typed(form))
-        if case_id and await request.app[LOCKER].log.case_exists(case_id):
+        # The case page only for a case this user may read: the form's ``case`` is whatever was posted.
+        if case_id and await request.app[LOCKER].log.case_exists(case_id) and not await withheld(request, case_id):
             return await cases.case_view(request, case_id, error=result.message, status=result.status)
         return error_page(request, result.status, result.message)
     if to_admin:
@@ -121,6 +128,7 @@ async def place_hold(request: web.Request) -> web.StreamResponse:
     """Hold a case (all its evidence, present and future) or one item of it."""
     form = await request.post()
     case_id = forms.text(form, "case", 64)
+    await require_read(request, case_id)  # a refusal is the restricted-case page
     result = await forms.attempt(retention.place_hold(
         request.app[LOCKER], case_id, blake3=forms.text(form, "blake3", 64) or None,
         reason=forms.text(form, "reason", REASON_MAX_CHARS), actor=request[PRINCIPAL].actor))
@@ -134,6 +142,9 @@ async def lift_hold(request: web.Request) -> web.StreamResponse:
     if not raw.isascii() or not raw.isdigit() or len(raw) > HOLD_ID_MAX_DIGITS:
         raise web.HTTPNotFound()
     who = request[PRINCIPAL]
+    held = await forms.attempt(retention.get_hold(request.app[LOCKER].pool, int(raw)))
+    if isinstance(held, retention.Hold):
+        await require_read(request, held.case_id)
     result = await forms.attempt(retention.lift_hold(request.app[LOCKER], int(raw), actor=who.actor, role=who.role,
                                                      reason=forms.text(form, "reason", REASON_MAX_CHARS)))
     case_id = result.case_id if isinstance(result, retention.Hold) else forms.text(form, "case", 64)

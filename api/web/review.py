@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
+from api.access import withheld
 from api.appkeys import LOCKER, PRINCIPAL
 from api.web import forms, i18n
 from api.web.disclosure import RAW_FIELDS
@@ -55,6 +56,7 @@ async def review_view(request: web.Request, disclosure_id: str, *, error: str | 
         "d": d, "preview": preview, "reviews": await disclosure.reviews(pool, d.id),
         "handler": handler, "own_case": handler.rpartition(":")[2] == request[PRINCIPAL].name,
         "checklist": list(CHECKLIST), "raw_fields": RAW_FIELDS,
+        "raw_withheld": await withheld(request, d.case_id),  # RULES §三: the raw record is the case's
         # A reviewer may reopen a passed review until the decision is published (new facts, say).
         "can_review": request[PRINCIPAL].role == REVIEWER_ROLE and bool(d.major) and d.state in UNDECIDED,
         "leaked": len(masking.leaks(preview.text + json.dumps(preview.fields, ensure_ascii=False), d.record)),

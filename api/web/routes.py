@@ -16,7 +16,7 @@ from aiohttp import web
 
 from api import verify as api_verify
 from api.routes import ADMIN, DISCLOSURE, DISCLOSURE_READERS, INVESTIGATORS, READERS, STAFF
-from api.web import admin, cases, disclosure, law_changes, public, retention, review, session, verify
+from api.web import admin, cases, disclosure, law_changes, public, restriction, retention, review, session, verify
 from api.web.guard import Kind, guard
 from api.web.nav import REVIEWERS
 from api.web.render import STATIC_DIR
@@ -34,6 +34,7 @@ class WebRoute:
     roles: tuple[str, ...] | None  # None: no session needed (the sign-in page and the public portal)
     summary: str
     kind: Kind = "page"  # "page": HTML, signed-out -> sign-in redirect; "data": JSON/bytes, 401/403 JSON
+    need_to_know: bool = True  # False: the handler applies RULES §三 itself (the forms managing case access)
 
 
 WEB_ROUTES: tuple[WebRoute, ...] = (
@@ -51,6 +52,13 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
              "Re-hash a stored object now", kind="data"),
     WebRoute("POST", "/cases/{case}/export", cases.export, INVESTIGATORS,
              "Download the case bundle with its media (needs a purpose; logged)"),
+    # -- restricted-access cases (RULES §三, need to know) --
+    WebRoute("POST", "/cases/{case}/restriction", restriction.set_level, INVESTIGATORS,
+             "Raise (a reader of the case) or lower (an admin) its restriction, with a reason", need_to_know=False),
+    WebRoute("POST", "/cases/{case}/grants", restriction.grant, INVESTIGATORS,
+             "Grant a user access to the case (a reader of it, or an admin), with a reason", need_to_know=False),
+    WebRoute("POST", "/cases/{case}/grants/{principal}/revoke", restriction.revoke, INVESTIGATORS,
+             "Revoke a user's grant to the case, with a reason", need_to_know=False),
     WebRoute("GET", "/verify", verify.verify_page, STAFF, "Verify a file, hashed in the browser"),
     WebRoute("GET", "/ui/api/verify/{blake3}", api_verify.verify_hash, STAFF,
              "The API's verify-by-hash answer under the web session", kind="data"),
@@ -59,6 +67,9 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
     WebRoute("POST", "/admin/principals/{name}/revoke", admin.revoke, ADMIN, "Revoke a token"),
     WebRoute("POST", "/admin/principals/{name}/reissue", admin.reissue, ADMIN,
              "Replace a token; shows the new one once"),
+    WebRoute("POST", "/admin/principals/{name}/signout", admin.sign_out_everywhere, ADMIN,
+             "End every web session of a user (the token keeps working)"),
+    WebRoute("POST", "/admin/sessions/revoke", admin.end_session, ADMIN, "End one web session"),
     # -- disclosure (公示) --
     WebRoute("GET", "/disclosure", disclosure.records, DISCLOSURE_READERS,
              "Disclosure records: status, takedown and update deadlines, overdue flags, what is due today"),
@@ -97,6 +108,7 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
 
 
 def add_web_routes(app: web.Application) -> None:
-    app.router.add_routes([web.route(r.method, r.path, guard(r.roles, r.handler, r.kind)) for r in WEB_ROUTES])
+    app.router.add_routes([web.route(r.method, r.path, guard(r.roles, r.handler, r.kind, need_to_know=r.need_to_know))
+                           for r in WEB_ROUTES])
     # Static assets only (stylesheet, scripts, vendored libraries): no case data behind them.
     app.router.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)

@@ -1,71 +1,102 @@
 """Signing in to the web pages with a bearer token, the session it starts, and signing out.
 
-The token is checked once, at sign-in, and never stored: the browser gets a signed cookie naming
-the principal (see ``cookies.py``).  On every request the principal is looked up again by name (a
-few seconds' cache), so revoking or reissuing the token ends its sessions.  Stations have tokens but
-no pages: their tokens are refused here.
+The token is checked once, at sign-in, and never stored: the browser gets a signed cookie carrying a
+random session id (see ``cookies.py``), and the server records the session (``storage/web_sessions.py``).
+Every request checks that record (through a few seconds' cache): not signed out or revoked by an admin,
+not idle longer than ``CUSTODY_SESSION_IDLE_MINUTES``, not older than ``CUSTODY_SESSION_HOURS``, and its
+principal still active with the token it signed in with.  So signing out ends a copied cookie too, and
+revoking or reissuing a token ends its sessions.  Stations have tokens but no pages: refused here.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import time
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from yarl import URL
 
-from api.appkeys import LOCKER, PRINCIPAL, WEB_HOLDERS, WEB_SESSIONS
+from api.appkeys import LOCKER, PRINCIPAL, SETTINGS, WEB_HOLDERS, WEB_SESSION, WEB_SESSIONS
 from api.web import i18n
-from api.web.cookies import SESSION_SECONDS, Session
+from api.web.cookies import Session
 from api.web.nav import home_of
 from api.web.render import error_page, page, redirect
-from storage import principals
-from storage.principals import Principal, TokenHolder
+from storage import principals, web_sessions
+from storage.principals import Principal
+from storage.web_sessions import LiveSession
 
 SESSION_COOKIE = "custody_session"
 #: Holds the nonce of a sign-in form, so a form posted from another site fails its CSRF check.
 SIGNIN_COOKIE = "custody_signin"
 SIGNIN_FORM_SECONDS = 30 * 60
 SIGNIN_PREFIX = "signin:"  # a sign-in form's CSRF token can never pass for a session's
-#: How long a principal looked up by name is trusted: revocation reaches every session within this.
+#: How long a session's check is trusted: a revocation on another server reaches it within this.
 HOLDER_CACHE_SECONDS = 5.0
 
 
 class HolderCache:
-    """Name -> active principal and token hash (or None) for a few seconds."""
+    """Session id -> its live holder (principal and session times) for a few seconds; the sessions' clock.
 
-    def __init__(self, ttl_s: float = HOLDER_CACHE_SECONDS, max_entries: int = 10_000) -> None:
+    A cached answer is re-checked against the clock (idle and absolute expiry) on every hit, so only a
+    revocation waits for the cache: made by this process it is seen at once (``forget``), by another
+    within ``ttl_s``.  ``clock`` (unix seconds) decides every session time; tests move it.
+    """
+
+    def __init__(self, ttl_s: float = HOLDER_CACHE_SECONDS, max_entries: int = 10_000,
+                 clock: Callable[[], float] = time.time) -> None:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
-        self._entries: dict[str, tuple[float, TokenHolder | None]] = {}
+        self.clock = clock
+        self._entries: dict[str, tuple[float, LiveSession | None]] = {}
 
-    async def lookup(self, request: web.Request, name: str) -> TokenHolder | None:
-        hit = self._entries.get(name)
+    async def lookup(self, request: web.Request, session_id: str, now: dt.datetime) -> LiveSession | None:
+        idle = idle_timeout(request)
+        hit = self._entries.get(session_id)
         if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        holder = await principals.by_name(request.app[LOCKER].pool, name)
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()
-        self._entries[name] = (time.monotonic() + self.ttl_s, holder)
-        return holder
+            found = hit[1]
+        else:
+            found = await web_sessions.live(request.app[LOCKER].pool, session_id, now=now, idle=idle)
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[session_id] = (time.monotonic() + self.ttl_s, found)
+        return found if found is not None and found.live_at(now, idle) else None
 
-    def forget(self, name: str) -> None:
-        """Drop a cached lookup: this process sees a revocation at once."""
-        self._entries.pop(name, None)
+    def forget(self, session_id: str) -> None:
+        """Drop a cached check: this process sees the session's end at once."""
+        self._entries.pop(session_id, None)
+
+    def forget_principal(self, name: str) -> None:
+        """Drop the cached checks of every session of ``name``."""
+        for key in [k for k, (_, found) in self._entries.items() if found and found.principal.name == name]:
+            del self._entries[key]
+
+
+def now(request: web.Request) -> dt.datetime:
+    """The sessions' clock, as a time."""
+    return _moment(request.app[WEB_HOLDERS].clock())
+
+
+def idle_timeout(request: web.Request) -> dt.timedelta:
+    return dt.timedelta(minutes=request.app[SETTINGS].session_idle_minutes)
+
+
+def _moment(seconds: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
 async def current(request: web.Request) -> tuple[Session, Principal] | None:
     """The signed-in session and its (still active) principal, or None."""
-    codec = request.app[WEB_SESSIONS]
-    session = codec.decode(request.cookies.get(SESSION_COOKIE))
-    if session is None or session.role == "station":
-        return None
-    holder = await request.app[WEB_HOLDERS].lookup(request, session.name)
-    if (holder is None or holder.principal.role != session.role
-            or codec.token_tag(holder.token_hash) != session.token_tag):
-        return None  # revoked, reissued, or the role changed: sign in again
-    return session, holder.principal
+    clock = request.app[WEB_HOLDERS].clock()
+    session = request.app[WEB_SESSIONS].decode(request.cookies.get(SESSION_COOKIE), now=clock)
+    if session is None:
+        return None  # missing, forged, altered or past its expiry: refused without a database lookup
+    live = await request.app[WEB_HOLDERS].lookup(request, session.id, _moment(clock))
+    if live is None or live.principal.role == "station":
+        return None  # signed out, revoked, idle too long, or its token revoked or reissued: sign in again
+    return session, live.principal
 
 
 def safe_next(value: str | None) -> str | None:
@@ -128,17 +159,29 @@ async def signin(request: web.Request) -> web.StreamResponse:
         return _form(request, nxt, "signin.bad_token", status=401)
     if principal.role == "station":
         return _form(request, nxt, "signin.station", status=403)
-    session = codec.issue(principal.name, principal.role, principals.hash_token(token))
-    request.app[WEB_HOLDERS].forget(principal.name)
+    session = await _start(request, principal, token)
     response = redirect(nxt or home_of(principal.role))
-    response.set_cookie(SESSION_COOKIE, codec.encode(session), max_age=SESSION_SECONDS, path="/", httponly=True,
-                        samesite="Strict", secure=request.secure)
+    response.set_cookie(SESSION_COOKIE, codec.encode(session), max_age=session.expires_at - session.issued_at,
+                        path="/", httponly=True, samesite="Strict", secure=request.secure)
     response.del_cookie(SIGNIN_COOKIE, path="/signin")
     return response
 
 
+async def _start(request: web.Request, principal: Principal, token: str) -> Session:
+    """Issue a session id and record the session for ``principal``."""
+    clock = request.app[WEB_HOLDERS].clock()
+    session = request.app[WEB_SESSIONS].issue(request.app[SETTINGS].session_hours * 3600, now=clock)
+    await web_sessions.start(request.app[LOCKER].pool, session.id, principal.name, principals.hash_token(token),
+                             now=_moment(clock), expires_at=_moment(session.expires_at),
+                             user_agent=request.headers.get("User-Agent", ""), remote_addr=request.remote or "")
+    return session
+
+
 async def signout(request: web.Request) -> web.StreamResponse:
-    """End the session in this browser (the guard has checked its CSRF token)."""
+    """End the session (the guard has checked its CSRF token): everywhere, so a copied cookie dies too."""
+    session = request[WEB_SESSION]
+    await web_sessions.end(request.app[LOCKER].pool, session.id, now=now(request), by=request[PRINCIPAL].actor)
+    request.app[WEB_HOLDERS].forget(session.id)
     response = redirect("/signin")
     response.del_cookie(SESSION_COOKIE, path="/")
     return response

@@ -1,6 +1,6 @@
 """A case log made readable: one sentence per entry, in the page's language, with its fields.
 
-Kinds this release knows (evidence, disclosure.*, review.*, hold.*, retention.* ...) get a sentence of
+Kinds this release knows (evidence, disclosure.*, review.*, hold.*, retention.*, access.* ...) get a sentence of
 their own; any other kind gets a generic line and shows every field, so no entry is ever hidden.
 """
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from api.cases import STAGES
 from api.web.i18n import Translator
+from custody.policy.restriction import LEVELS
 from storage.log import COMMON_FIELDS, EntryRow
 
 KNOWN_KINDS = frozenset({
@@ -21,6 +22,7 @@ KNOWN_KINDS = frozenset({
     "disclosure.corrected", "disclosure.updated", "disclosure.taken_down", "disclosure.revoked",
     "disclosure.withdrawn", "disclosure.update_required", "review.passed", "review.failed", "review.disputed",
     "hold.placed", "hold.lifted", "retention.assigned", "retention.disposed", "retention.class_set", "law.changed",
+    "access.restricted", "access.granted", "access.grant_revoked",
 })
 ACCESS_ACTIONS = ("view", "download", "export", "verify")
 _STAGE_KEYS = {zh: key for key, zh in STAGES.items()}
@@ -72,6 +74,9 @@ def _labels(fields: dict[str, Any], t: Translator) -> dict[str, str]:
     criteria = fields.get("criteria")
     if isinstance(criteria, list):
         labels["criteria_labels"] = "；".join(t(f"criterion.{c}") for c in criteria)
+    for name in ("level", "previous"):  # access.restricted: restriction levels
+        if fields.get(name) in LEVELS:
+            labels[f"{name}_label"] = t(f"restriction.{fields[name]}")
     if isinstance(fields.get("end_reason"), str):
         reason = fields["end_reason"]
         labels["end_reason_label"] = t("rec.revoke") if reason == "published_in_error" else t(f"takedown.{reason}")

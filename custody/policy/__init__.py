@@ -11,4 +11,5 @@ API, the CLI and the tests all ask the same functions the same questions.
 - ``review``: the legal-review gate for major decisions (§四, 重大执法决定法制审核).
 - ``lifecycle``: the disclosure record's states and the explained, attributed transitions between them.
 - ``retention``: how long evidence is kept (calendar arithmetic only).
+- ``restriction``: need to know for cases involving state or trade secrets or privacy (§三).
 """

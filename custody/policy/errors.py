@@ -82,3 +82,32 @@ class SelfReview(PolicyError):
 
     code = "self_review"
     status = 403
+
+
+class Restricted(PolicyError):
+    """A restricted case (§三: 国家秘密、商业秘密、个人隐私) asked for by someone without need to know.
+
+    Carries the case, its level and its handler, so an API answer or a page can say whom to ask.
+    """
+
+    code = "restricted"
+    status = 403
+
+    def __init__(self, level: str, *, case_id: str | None = None, handler: str | None = None,
+                 message: str | None = None) -> None:
+        self.level = level
+        self.case_id = case_id
+        self.handler = handler
+        self.extra = {"restriction": level}  # the API's error body names the level
+        which = f"case {case_id}" if case_id else "this case"
+        ask = f"the case handler ({handler})" if handler else "the case handler"
+        super().__init__(message or (
+            f"{which} is restricted ({level.replace('_', ' ')}): only its handler and people granted access "
+            f"may read it; ask {ask} or an administrator for a grant"))
+
+
+class NotPermitted(PolicyError):
+    """The request is one the rules reserve for another role (lowering a case's restriction: an admin)."""
+
+    code = "not_permitted"
+    status = 403

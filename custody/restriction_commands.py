@@ -1,0 +1,113 @@
+"""``custody case restrict|grant|revoke-grant|access``: restricted-access cases (RULES §三) from the shell.
+
+The command line runs on the server as its operator, who holds the machine and its database: it acts
+as an administrator that need to know does not apply to (``storage.restriction``), and every change is
+still an entry in the case log with ``--actor`` and the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from custody.settings import Settings
+
+#: The operator's role for the rules (lowering a level is an administrator's).
+OPERATOR_ROLE = "admin"
+
+
+def register(case: Any, actor: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Add the subcommands to ``custody case``."""
+    from custody.policy.restriction import ORDER
+
+    p = case.add_parser("restrict", help="set a case's restriction level (need to know; logged with the reason)")
+    p.add_argument("case_id")
+    p.add_argument("--level", required=True, choices=ORDER,
+                   help="none | privacy (个人隐私) | trade_secret (商业秘密) | state_secret (国家秘密)")
+    p.add_argument("--reason", required=True)
+    actor(p)
+    p.set_defaults(handler=restrict)
+    p = case.add_parser("grant", help="grant a user access to a restricted case (logged with the reason)")
+    p.add_argument("case_id")
+    p.add_argument("principal", help="the user's name")
+    p.add_argument("--reason", required=True)
+    actor(p)
+    p.set_defaults(handler=grant)
+    p = case.add_parser("revoke-grant", help="revoke a user's access to a case (logged with the reason)")
+    p.add_argument("case_id")
+    p.add_argument("principal")
+    p.add_argument("--reason", required=True)
+    actor(p)
+    p.set_defaults(handler=revoke_grant)
+    p = case.add_parser("access", help="a case's restriction level, handler and grants (JSON)")
+    p.add_argument("case_id")
+    p.set_defaults(handler=show_access)
+
+
+def _notice(level: str) -> None:
+    from custody.policy.restriction import notice
+
+    if (said := notice(level)) is not None:
+        print(f"注意：{said['zh']}")
+        print(f"NOTE: {said['en']}")
+
+
+async def restrict(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import restriction
+    from storage.locker import open_locker
+
+    async with open_locker(settings) as locker:
+        previous, level = await restriction.set_level(locker, args.case_id, args.level, actor=args.actor,
+                                                      role=OPERATOR_ROLE, reader=None, reason=args.reason)
+    print(f"case {args.case_id}: restriction {previous} -> {level}")
+    _notice(level)
+    return 0
+
+
+async def grant(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import restriction
+    from storage.locker import open_locker
+
+    async with open_locker(settings) as locker:
+        g = await restriction.grant(locker, args.case_id, args.principal, actor=args.actor, role=OPERATOR_ROLE,
+                                    reader=None, reason=args.reason)
+    print(f"case {args.case_id}: {g.principal} granted access (grant {g.id}): {g.reason}")
+    return 0
+
+
+async def revoke_grant(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import restriction
+    from storage.locker import open_locker
+
+    async with open_locker(settings) as locker:
+        g = await restriction.revoke(locker, args.case_id, args.principal, actor=args.actor, role=OPERATOR_ROLE,
+                                     reader=None, reason=args.reason)
+    print(f"case {args.case_id}: access of {g.principal} revoked: {args.reason} "
+          "(running servers stop honouring it within seconds)")
+    return 0
+
+
+async def show_access(args: argparse.Namespace, settings: Settings) -> int:
+    from custody.governance_commands import dump_json
+    from custody.policy import restriction as policy
+    from storage import restriction
+    from storage.locker import open_locker
+    from storage.log import CaseNotFound
+
+    async with open_locker(settings) as locker:
+        state = await restriction.access(locker.pool, args.case_id, "")
+        if state is None:
+            raise CaseNotFound(args.case_id)
+        grants = await restriction.grants(locker.pool, args.case_id, active_only=False)
+    answer: dict[str, Any] = {
+        "case": args.case_id, "restriction": state.level,
+        "label": {"en": policy.label(state.level), "zh": policy.label(state.level, "zh")}, "handler": state.handler,
+        "grants": [asdict(g) for g in grants if g.revoked_at is None],
+        "revoked_grants": [asdict(g) for g in grants if g.revoked_at is not None],
+    }
+    if (said := policy.notice(state.level)) is not None:
+        answer["notice"] = dict(said)
+    print(dump_json(answer))
+    return 0

@@ -1,0 +1,154 @@
+"""Restricted-access cases (RULES §三, need to know): a case's level, its grants, who may read it.
+
+The rules are ``custody.policy.restriction`` (pure); this module keeps the rows and appends one
+``access.*`` entry per change to the case's log, with actor and reason, so access is never changed
+silently: ``access.restricted`` (level, previous, reason), ``access.granted`` and
+``access.grant_revoked`` (principal, reason).  ``access`` is the one query the request path asks.
+
+Who acts is given as ``role`` and ``reader``: the acting principal's name, whose own access the rules
+ask about, or None for the server's operator at the command line, who holds the machine and its
+database and so is not asked need to know (the operator acts as an administrator).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import asyncpg
+
+from custody.policy import restriction
+from custody.policy.restriction import Level
+from storage import principals
+from storage.locker import Locker
+from storage.log import CaseNotFound, Draft, LogError
+
+
+class RestrictionError(LogError):
+    status = 422
+    code = "restriction"
+
+
+class GrantExists(RestrictionError):
+    status = 409
+    code = "grant_exists"
+
+
+class GrantNotFound(RestrictionError):
+    status = 404
+    code = "grant_not_found"
+
+
+class ChangedMeanwhile(RestrictionError):
+    status = 409
+    code = "changed_meanwhile"
+
+
+class CaseAccess(NamedTuple):
+    """A case's level and handler, and whether one principal holds an active grant to it."""
+
+    level: Level
+    handler: str
+    granted: bool
+
+    def may_read(self, principal: str) -> bool:
+        return restriction.may_read(self.level, principal=principal, handler=self.handler, granted=self.granted)
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    id: int
+    case_id: str
+    principal: str
+    granted_by: str
+    reason: str
+    granted_at: dt.datetime
+    revoked_at: dt.datetime | None
+    revoked_by: str | None
+    revoke_reason: str | None
+
+
+_ACCESS = """SELECT c.id, c.restriction AS level, coalesce(c.handler, c.created_by) AS handler,
+                    EXISTS (SELECT 1 FROM case_grants g WHERE g.case_id = c.id AND g.principal = $2
+                                                          AND g.revoked_at IS NULL) AS granted
+               FROM cases c"""
+
+
+async def access(pool: asyncpg.Pool, case_id: str, principal: str) -> CaseAccess | None:
+    """(level, handler, granted) of a case for ``principal`` (a name), in one query; None: no such case."""
+    row = await pool.fetchrow(_ACCESS + " WHERE c.id = $1", case_id, principal)
+    return CaseAccess(row["level"], row["handler"], row["granted"]) if row else None
+
+
+async def access_many(pool: asyncpg.Pool, case_ids: Iterable[str], principal: str) -> dict[str, CaseAccess]:
+    """``access`` for several cases at once (lists: verification by hash, holds, disclosure records)."""
+    rows = await pool.fetch(_ACCESS + " WHERE c.id = ANY($1::text[])", list(case_ids), principal)
+    return {r["id"]: CaseAccess(r["level"], r["handler"], r["granted"]) for r in rows}
+
+
+async def grants(pool: asyncpg.Pool, case_id: str, *, active_only: bool = True) -> list[Grant]:
+    rows = await pool.fetch(
+        """SELECT id, case_id, principal, granted_by, reason, granted_at, revoked_at, revoked_by, revoke_reason
+             FROM case_grants WHERE case_id = $1 AND (NOT $2 OR revoked_at IS NULL) ORDER BY id""",
+        case_id, active_only)
+    return [Grant(**dict(r)) for r in rows]
+
+
+async def _acting(pool: asyncpg.Pool, case_id: str, reader: str | None) -> tuple[CaseAccess, bool]:
+    """The case's access state and whether the actor may read it (the operator always may)."""
+    state = await access(pool, case_id, reader or "")
+    if state is None:
+        raise CaseNotFound(case_id)
+    return state, reader is None or state.may_read(reader)
+
+
+async def set_level(locker: Locker, case_id: str, level: str, *, actor: str, role: str, reader: str | None,
+                    reason: str) -> tuple[Level, Level]:
+    """Change a case's level under the rules; returns (previous, new) and logs ``access.restricted``."""
+    new = restriction.parse_level(level)
+    state, readable = await _acting(locker.pool, case_id, reader)
+    restriction.check_change(state.level, new, role=role, may_read=readable, reason=reason)
+    # Compare-and-set: two changes decided on the same old level cannot both land.
+    done = await locker.pool.execute(
+        "UPDATE cases SET restriction = $3 WHERE id = $1 AND restriction = $2", case_id, state.level, new)
+    if done.endswith(" 0"):
+        raise ChangedMeanwhile(f"the restriction of case {case_id} changed meanwhile; reload and try again")
+    await locker.log.append(case_id, Draft("access.restricted", actor, {
+        "level": new, "previous": state.level, "reason": reason.strip()}))
+    return state.level, new
+
+
+async def grant(locker: Locker, case_id: str, grantee: str, *, actor: str, role: str, reader: str | None,
+                reason: str) -> Grant:
+    """Grant ``grantee`` (a user's name) access to a case; logs ``access.granted``."""
+    state, readable = await _acting(locker.pool, case_id, reader)
+    holder = await principals.by_name(locker.pool, grantee)
+    restriction.check_grant(state.level, role=role, may_read=readable, grantee=grantee,
+                            grantee_role=holder.principal.role if holder else None, reason=reason)
+    try:
+        row = await locker.pool.fetchrow(
+            """INSERT INTO case_grants (case_id, principal, granted_by, reason) VALUES ($1, $2, $3, $4)
+               RETURNING *""", case_id, grantee, actor, reason.strip())
+    except asyncpg.UniqueViolationError:
+        raise GrantExists(f"{grantee} already has access to case {case_id}") from None
+    await locker.log.append(case_id, Draft("access.granted", actor, {"principal": grantee,
+                                                                     "reason": reason.strip()}))
+    return Grant(**dict(row))
+
+
+async def revoke(locker: Locker, case_id: str, grantee: str, *, actor: str, role: str, reader: str | None,
+                 reason: str) -> Grant:
+    """Revoke ``grantee``'s active grant to a case; logs ``access.grant_revoked``."""
+    state, readable = await _acting(locker.pool, case_id, reader)
+    restriction.check_revoke(state.level, role=role, may_read=readable, reason=reason)
+    row = await locker.pool.fetchrow(
+        """UPDATE case_grants SET revoked_at = now(), revoked_by = $3, revoke_reason = $4
+            WHERE case_id = $1 AND principal = $2 AND revoked_at IS NULL RETURNING *""",
+        case_id, grantee, actor, reason.strip())
+    if row is None:
+        raise GrantNotFound(f"{grantee} has no active grant to case {case_id}")
+    await locker.log.append(case_id, Draft("access.grant_revoked", actor, {"principal": grantee,
+                                                                           "reason": reason.strip()}))
+    return Grant(**dict(row))

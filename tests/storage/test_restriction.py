@@ -1,0 +1,143 @@
+"""Restricted-access cases in the database: levels, grants, the one-query access check, the log entries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from custody.policy.errors import NothingChanged, NotPermitted, PolicyError, ReasonRequired, Restricted
+from storage import principals, restriction
+from storage.filestore import FileStore
+from storage.keys import KeyRing
+from storage.locker import Locker
+from storage.log import CaseLog, CaseNotFound
+from storage.restriction import CaseAccess, GrantExists, GrantNotFound
+
+HOST = "evidence.test"
+CASE = "C-R1"
+
+
+@pytest.fixture
+async def locker(pool: asyncpg.Pool, tmp_path: Path) -> AsyncIterator[Locker]:
+    """A locker on the file store (the subject here is the database) with a case handled by ann."""
+    store = FileStore(tmp_path / "objects")
+    ring = KeyRing(tmp_path / "keys")
+    locker = Locker(pool, store, CaseLog(pool, ring.signer(HOST), HOST), ring)
+    for name, role in (("ann", "investigator"), ("bob", "investigator"), ("rex", "reviewer"),
+                       ("root", "admin"), ("dock-1", "station"), ("gone", "investigator")):
+        await principals.add_principal(pool, name, role, "test")
+    await principals.revoke(pool, "gone")
+    await locker.log.open_case(CASE, "investigator:ann", title="Noise complaint")
+    yield locker
+    await store.close()
+
+
+async def access_entries(locker: Locker) -> list[dict[str, object]]:
+    return [json.loads(r.body) for r in await locker.log.entries(CASE) if r.kind.startswith("access.")]
+
+
+async def test_a_new_case_is_unrestricted_and_its_handler_is_known(locker: Locker) -> None:
+    assert await restriction.access(locker.pool, CASE, "bob") == CaseAccess("none", "investigator:ann", False)
+    assert await restriction.access(locker.pool, "NOPE", "bob") is None
+    assert await restriction.access_many(locker.pool, [CASE, "NOPE"], "bob") == {
+        CASE: CaseAccess("none", "investigator:ann", False)}
+
+
+async def test_restrict_grant_revoke_and_the_log(locker: Locker) -> None:
+    before, after = await restriction.set_level(locker, CASE, "privacy", actor="investigator:ann",
+                                                role="investigator", reader="ann", reason="minor filmed")
+    assert (before, after) == ("none", "privacy")
+    bob = await restriction.access(locker.pool, CASE, "bob")
+    assert bob == CaseAccess("privacy", "investigator:ann", False) and not bob.may_read("bob")
+    assert (await restriction.access(locker.pool, CASE, "ann")).may_read("ann")  # type: ignore[union-attr]
+
+    granted = await restriction.grant(locker, CASE, "bob", actor="investigator:ann", role="investigator",
+                                      reader="ann", reason="second officer on the case")
+    assert (granted.principal, granted.granted_by, granted.revoked_at) == ("bob", "investigator:ann", None)
+    assert (await restriction.access(locker.pool, CASE, "bob")) == CaseAccess("privacy", "investigator:ann", True)
+    assert [g.principal for g in await restriction.grants(locker.pool, CASE)] == ["bob"]
+
+    revoked = await restriction.revoke(locker, CASE, "bob", actor="investigator:ann", role="investigator",
+                                       reader="ann", reason="moved to another unit")
+    assert revoked.revoked_by == "investigator:ann" and revoked.revoke_reason == "moved to another unit"
+    assert not (await restriction.access(locker.pool, CASE, "bob")).granted  # type: ignore[union-attr]
+    assert await restriction.grants(locker.pool, CASE) == []
+    assert [g.principal for g in await restriction.grants(locker.pool, CASE, active_only=False)] == ["bob"]
+
+    entries = await access_entries(locker)
+    assert [(e["kind"], e["actor"]) for e in entries] == [
+        ("access.restricted", "investigator:ann"), ("access.granted", "investigator:ann"),
+        ("access.grant_revoked", "investigator:ann")]
+    assert (entries[0]["level"], entries[0]["previous"], entries[0]["reason"]) == ("privacy", "none", "minor filmed")
+    assert (entries[1]["principal"], entries[1]["reason"]) == ("bob", "second officer on the case")
+    assert (entries[2]["principal"], entries[2]["reason"]) == ("bob", "moved to another unit")
+
+
+async def test_one_active_grant_per_principal_and_regrant_after_revoke(locker: Locker) -> None:
+    await restriction.set_level(locker, CASE, "trade_secret", actor="investigator:ann", role="investigator",
+                                reader="ann", reason="supplier's prices")
+    kw = {"actor": "investigator:ann", "role": "investigator", "reader": "ann"}
+    await restriction.grant(locker, CASE, "rex", reason="legal review", **kw)
+    with pytest.raises(GrantExists):
+        await restriction.grant(locker, CASE, "rex", reason="again", **kw)
+    await restriction.revoke(locker, CASE, "rex", reason="review done", **kw)
+    with pytest.raises(GrantNotFound):
+        await restriction.revoke(locker, CASE, "rex", reason="twice", **kw)
+    await restriction.grant(locker, CASE, "rex", reason="second review", **kw)
+    rows = await restriction.grants(locker.pool, CASE, active_only=False)
+    assert [(g.principal, g.revoked_at is None) for g in rows] == [("rex", False), ("rex", True)]
+    assert (await restriction.access(locker.pool, CASE, "rex")).granted  # type: ignore[union-attr]
+    with pytest.raises(asyncpg.UniqueViolationError):  # the database holds the rule, whoever writes
+        await locker.pool.execute(
+            "INSERT INTO case_grants (case_id, principal, granted_by, reason) VALUES ($1, 'rex', 'x', 'y')", CASE)
+
+
+async def test_the_rules_apply_with_the_actor_s_own_access(locker: Locker) -> None:
+    await restriction.set_level(locker, CASE, "privacy", actor="investigator:ann", role="investigator",
+                                reader="ann", reason="minor filmed")
+    with pytest.raises(Restricted):  # bob may not read it, so may not raise it
+        await restriction.set_level(locker, CASE, "state_secret", actor="investigator:bob", role="investigator",
+                                    reader="bob", reason="r")
+    with pytest.raises(NotPermitted):  # the handler may not lower it
+        await restriction.set_level(locker, CASE, "none", actor="investigator:ann", role="investigator",
+                                    reader="ann", reason="r")
+    with pytest.raises(Restricted):  # nor may bob grant himself access
+        await restriction.grant(locker, CASE, "bob", actor="investigator:bob", role="investigator", reader="bob",
+                                reason="curious")
+    with pytest.raises(NothingChanged):
+        await restriction.set_level(locker, CASE, "privacy", actor="investigator:ann", role="investigator",
+                                    reader="ann", reason="r")
+    with pytest.raises(ReasonRequired):
+        await restriction.grant(locker, CASE, "bob", actor="investigator:ann", role="investigator", reader="ann",
+                                reason="  ")
+    for who in ("dock-1", "gone", "nobody"):
+        with pytest.raises(PolicyError):
+            await restriction.grant(locker, CASE, who, actor="investigator:ann", role="investigator",
+                                    reader="ann", reason="r")
+    # An administrator without a grant: may grant (themselves) and lower, not raise.
+    with pytest.raises(Restricted):
+        await restriction.set_level(locker, CASE, "state_secret", actor="admin:root", role="admin",
+                                    reader="root", reason="r")
+    await restriction.grant(locker, CASE, "root", actor="admin:root", role="admin", reader="root",
+                            reason="audit of the complaint")
+    await restriction.set_level(locker, CASE, "state_secret", actor="admin:root", role="admin", reader="root",
+                                reason="classified annex")
+    await restriction.set_level(locker, CASE, "none", actor="admin:root", role="admin", reader="root",
+                                reason="annex moved to the classified system")
+    # The operator at the command line (reader None) acts as an administrator who may read.
+    await restriction.set_level(locker, CASE, "trade_secret", actor="cli:ops", role="admin", reader=None,
+                                reason="r")
+    assert [(e["kind"], e.get("level")) for e in await access_entries(locker)] == [
+        ("access.restricted", "privacy"), ("access.granted", None), ("access.restricted", "state_secret"),
+        ("access.restricted", "none"), ("access.restricted", "trade_secret")]
+    with pytest.raises(CaseNotFound):
+        await restriction.set_level(locker, "NOPE", "privacy", actor="cli:ops", role="admin", reader=None, reason="r")
+
+
+async def test_the_database_refuses_unknown_levels(locker: Locker) -> None:
+    with pytest.raises(asyncpg.CheckViolationError):
+        await locker.pool.execute("UPDATE cases SET restriction = 'secret' WHERE id = $1", CASE)

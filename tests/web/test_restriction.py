@@ -1,0 +1,145 @@
+"""Restricted-access cases in the staff pages (RULES §三): the 403 page, the lock in search, the forms."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+from api.access import ACCESS
+from storage import disclosure, principals, restriction
+from tests.web.conftest import CASE, RAW, RECORD, Reply, Visitor, Web
+
+TITLE = "Street vending"
+
+
+async def restrict(web_app: Web, level: str = "privacy") -> None:
+    """CASE-1 (handled by ``investigator``) restricted; ``outsider`` is an investigator without a grant."""
+    _, web_app.tokens["outsider"] = await principals.add_principal(web_app.locker.pool, "outsider", "investigator",
+                                                                   "test")
+    await restriction.set_level(web_app.locker, CASE, level, actor="investigator:investigator",
+                                role="investigator", reader="investigator", reason="a minor is filmed")
+    web_app.app[ACCESS].clear()
+
+
+async def post(visitor: Visitor, path: str, form: dict[str, str], *, csrf: bool = True) -> Reply:
+    return await visitor.post(path, form, csrf=csrf)
+
+
+async def test_a_user_without_a_grant_gets_the_restricted_page(web_app: Web) -> None:
+    await restrict(web_app)
+    visitor = await web_app.sign_in("outsider", **{"Accept-Language": "en"})
+    for path in (f"/cases/{CASE}", f"/cases/{CASE}/play/{web_app.objects['original']}"):
+        reply = await visitor.get(path)
+        assert reply.status == 403, path
+        assert 'id="restricted"' in reply.text and 'data-restriction="privacy"' in reply.text
+        assert "personal privacy" in reply.text and "investigator:investigator" in reply.text  # whom to ask
+        assert TITLE not in reply.text and "CAM7_0001" not in reply.text
+        assert 'id="self-grant"' not in reply.text  # that form is an administrator's
+    data = await visitor.get(f"/cases/{CASE}/objects/{web_app.objects['original']}?purpose=curious")
+    assert data.status == 403 and json.loads(data.body)["error"] == "restricted"
+    zh = await web_app.sign_in("outsider", **{"Accept-Language": "zh-CN"})
+    assert "个人隐私" in (await zh.get(f"/cases/{CASE}")).text
+
+
+async def test_search_shows_a_lock_and_no_title(web_app: Web) -> None:
+    await restrict(web_app, "trade_secret")
+    outsider = await web_app.sign_in("outsider", **{"Accept-Language": "en"})
+    reply = await outsider.get("/cases")
+    row = re.search(rf'<tr class="restricted" data-case="{CASE}".*?</tr>', reply.text, re.S)
+    assert reply.status == 200 and row and "🔒 trade secret" in row.group(0)
+    assert TITLE not in reply.text
+    assert f'data-case="{CASE}"' not in (await outsider.get("/cases", params={"officer": "officer-7"})).text
+    handler = await web_app.sign_in("investigator", **{"Accept-Language": "en"})
+    reply = await handler.get("/cases")
+    assert TITLE in reply.text and "🔒 trade secret" in reply.text and 'class="restricted"' not in reply.text
+
+
+async def test_the_grant_and_revoke_forms(web_app: Web) -> None:
+    await restrict(web_app)
+    handler = await web_app.sign_in("investigator", **{"Accept-Language": "en"})
+    page = await handler.get(f"/cases/{CASE}")
+    assert page.status == 200 and 'id="restriction-banner"' in page.text and 'id="grant-form"' in page.text
+    form = {"principal": "outsider", "reason": "second officer"}
+    refused = await post(handler, f"/cases/{CASE}/grants", form, csrf=False)
+    assert refused.status == 403 and not await restriction.grants(web_app.locker.pool, CASE)
+    reply = await post(handler, f"/cases/{CASE}/grants", form)
+    assert reply.status == 303 and reply.location == f"/cases/{CASE}?done=granted"
+    page = await handler.get(reply.location)
+    assert 'data-principal="outsider"' in page.text and "Access granted." in page.text
+
+    outsider = await web_app.sign_in("outsider")
+    assert (await outsider.get(f"/cases/{CASE}")).status == 200
+    blank = await post(handler, f"/cases/{CASE}/grants/outsider/revoke", {"reason": ""})
+    assert blank.status == 422 and 'id="case-error"' in blank.text
+    reply = await post(handler, f"/cases/{CASE}/grants/outsider/revoke", {"reason": "moved to another unit"})
+    assert reply.status == 303 and reply.location == f"/cases/{CASE}?done=grant_revoked"
+    assert (await outsider.get(f"/cases/{CASE}")).status == 403
+    kinds = [(r.kind, json.loads(r.body).get("principal")) for r in await web_app.locker.log.entries(CASE)
+             if r.kind.startswith("access.")]
+    assert kinds == [("access.restricted", None), ("access.granted", "outsider"),
+                     ("access.grant_revoked", "outsider")]
+    timeline = (await handler.get(f"/cases/{CASE}")).text
+    assert "investigator:investigator granted outsider access to the case; reason: second officer" in timeline
+
+
+async def test_levels_through_the_form_and_the_admin_self_grant(web_app: Web) -> None:
+    await restrict(web_app)
+    handler = await web_app.sign_in("investigator", **{"Accept-Language": "en"})
+    page = await handler.get(f"/cases/{CASE}")
+    offered = re.findall(r'<option value="([a-z_]+)">', re.search(r'id="restriction-form".*?</form>', page.text,
+                                                                 re.S).group(0))  # type: ignore[union-attr]
+    assert offered == ["trade_secret", "state_secret"]  # an investigator only raises
+    lowered = await post(handler, f"/cases/{CASE}/restriction", {"level": "none", "reason": "done"})
+    assert lowered.status == 403 and "administrator" in lowered.text
+    reply = await post(handler, f"/cases/{CASE}/restriction", {"level": "state_secret", "reason": "annex"})
+    assert reply.status == 303
+    page = await handler.get(reply.location)
+    assert 'data-restriction="state_secret"' in page.text and "classified information system" in page.text
+
+    admin = await web_app.sign_in("admin", **{"Accept-Language": "en"})
+    refused = await admin.get(f"/cases/{CASE}")
+    assert refused.status == 403 and 'id="self-grant"' in refused.text
+    reply = await post(admin, f"/cases/{CASE}/grants", {"principal": "admin", "reason": "complaint audit"})
+    assert reply.status == 303
+    page = await admin.get(f"/cases/{CASE}")
+    assert page.status == 200
+    offered = re.findall(r'<option value="([a-z_]+)">', re.search(r'id="restriction-form".*?</form>', page.text,
+                                                                 re.S).group(0))  # type: ignore[union-attr]
+    assert offered == ["none", "privacy", "trade_secret"]  # an administrator may also lower
+
+
+async def test_the_raw_record_panel_is_hidden_from_a_user_without_a_grant(web_app: Web) -> None:
+    d = await disclosure.create(web_app.locker, CASE, RECORD, actor="disclosure:disclosure")
+    for action in ("approve", "publish"):
+        await disclosure.transition(web_app.locker, d.id, action, actor="disclosure:disclosure", today=dt.date.today())
+    await restrict(web_app)
+    dora = await web_app.sign_in("disclosure", **{"Accept-Language": "en"})
+    reply = await dora.get(f"/disclosure/{d.id}")
+    assert reply.status == 200 and 'id="raw-record-withheld"' in reply.text and 'id="raw-record"' not in reply.text
+    assert 'id="public-preview"' in reply.text and "欧阳**" in reply.text
+    assert not any(value in reply.text for value in RAW.values())
+    assert 'id="act-correct"' not in reply.text and 'id="act-take_down"' in reply.text  # correcting shows the raw
+    refused = await dora.post(f"/disclosure/{d.id}/correct", {"penalty": "罚款300元", "reason": "typo"})
+    assert refused.status == 403 and 'id="restricted"' in refused.text
+    links = await dora.post(f"/disclosure/{d.id}/links")
+    assert links.status == 403 and 'id="restricted"' in links.text
+    review = await (await web_app.sign_in("reviewer")).get(f"/review/{d.id}")
+    assert review.status == 200 and 'id="raw-record-withheld"' in review.text
+    assert not any(value in review.text for value in RAW.values())
+    await restriction.grant(web_app.locker, CASE, "disclosure", actor="investigator:investigator",
+                            role="investigator", reader="investigator", reason="correcting the record")
+    web_app.app[ACCESS].clear()
+    reply = await dora.get(f"/disclosure/{d.id}")
+    assert 'id="raw-record"' in reply.text and RAW["party_phone"] in reply.text and 'id="act-correct"' in reply.text
+
+
+async def test_hold_forms_never_show_a_restricted_case(web_app: Web) -> None:
+    await restrict(web_app)
+    outsider = await web_app.sign_in("outsider")
+    # A refused form answers with the case page of the posted case, but only one the user may read.
+    reply = await post(outsider, "/holds/999999/lift", {"case": CASE, "reason": "x"})
+    assert reply.status == 404 and TITLE not in reply.text and 'id="timeline"' not in reply.text
+    reply = await post(outsider, "/holds", {"case": CASE, "reason": "x"})
+    assert reply.status == 403 and 'id="restricted"' in reply.text
+    assert not await web_app.locker.pool.fetchval("SELECT count(*) FROM holds")
