@@ -179,6 +179,8 @@ ZH: dict[str, str] = {
     "verify.keys_how_first-use": "首次使用时信任",
     "verify.keys_how_manual": "手动添加",
     "verify.keys_how_accepted": "从服务器接受",
+    "verify.withheld_only": "该文件是已记录的证据，但仅记录在您无权查阅的受限案件中",
+    "verify.withheld": "另有 {n} 处记录在您无权查阅的受限案件中，未予显示；如需查阅，请向案件承办人或管理员申请授权。",
     "verify.never_uploaded": "文件不会离开本机。",
     "admin.title": "管理",
     "admin.principals": "用户与采集站",
@@ -669,6 +671,9 @@ EN: dict[str, str] = {
     "verify.keys_how_first-use": "trusted on first use",
     "verify.keys_how_manual": "added by hand",
     "verify.keys_how_accepted": "accepted from the server",
+    "verify.withheld_only": "This file is recorded evidence, but only in restricted cases you may not read",
+    "verify.withheld": "{n} more match(es) are in restricted cases you may not read and are not shown; ask the "
+                       "case handler or an admin for a grant.",
     "verify.never_uploaded": "The file never leaves this machine.",
     "admin.title": "Administration",
     "admin.principals": "Users and stations",

@@ -18,7 +18,8 @@ SCRIPT_STRINGS = ("verify.hashing", "verify.asking", "verify.match", "verify.no_
                   "ev.file", "ev.size", "verify.keys_title", "verify.keys_first_use", "verify.keys_new",
                   "verify.keys_trust", "verify.keys_remove", "verify.keys_add", "verify.keys_paste", "verify.keys_bad",
                   "verify.keys_none", "verify.keys_how_first-use", "verify.keys_how_manual",
-                  "verify.keys_how_accepted")
+                  "verify.keys_how_accepted", "verify.withheld",
+                  "verify.withheld_only")
 
 
 async def verify_page(request: web.Request) -> web.StreamResponse:

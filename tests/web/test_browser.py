@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -229,3 +230,25 @@ async def test_admin_adds_a_user_and_sees_the_token_once(served: Served) -> None
     served.tokens["newcomer"] = token
     newcomer = await served.signed_in("newcomer")
     assert "newcomer" in await newcomer.inner_text("#signed-in-user")
+
+
+async def test_verify_page_says_withheld_not_no_match_for_a_case_the_user_may_not_read(served: Served) -> None:
+    if not (VENDOR / "hash-wasm.esm.min.js").exists():
+        pytest.skip(f"VERIFY PAGE NOT TESTED: {VENDOR} not generated — run ./deploy/web-assets.sh")
+
+    async def restrict(who: str, level: str) -> None:
+        async with aiohttp.ClientSession() as http, http.put(
+                f"{served.base}/api/v1/cases/{CASE}/restriction", json={"level": level, "reason": "test"},
+                headers={"Authorization": f"Bearer {served.tokens[who]}"}) as resp:
+            assert resp.status == 200, await resp.text()
+
+    await restrict("ivy", "privacy")  # ivy handles the case; rex (a reviewer) has no grant
+    try:
+        page = await served.signed_in("rex")
+        await page.goto(served.base + "/verify")
+        await page.wait_for_selector("#verify[data-ready='1']")
+        assert await drop_clip(page, served) == "withheld", await page.inner_text("#verify-result")
+        assert "1" in await page.inner_text("#verify-withheld")
+        assert await page.query_selector(".match-card") is None
+    finally:
+        await restrict("ada", "none")  # lowering takes an admin; later tests see the case again

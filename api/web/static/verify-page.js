@@ -183,11 +183,16 @@ function show(file, hex, answer, verdicts, notes) {
   let verdict;
   if (verified.length) verdict = el("p", { class: "verdict match", id: "verdict", "data-verdict": "match" }, S["verify.match"]);
   else if (answer.found) verdict = el("p", { class: "verdict nomatch", id: "verdict", "data-verdict": "failed" }, S["verify.check_failed"]);
+  // Recorded, but only where this user may not look: not a "no match", which would be false.
+  else if (answer.withheld) verdict = el("p", { class: "verdict", id: "verdict", "data-verdict": "withheld" }, S["verify.withheld_only"]);
   else verdict = el("p", { class: "verdict nomatch", id: "verdict", "data-verdict": "nomatch" }, S["verify.no_match"]);
   result.replaceChildren(
     verdict,
     el("p", { class: "muted" }, `${file.name} · ${humanSize(file.size)} · BLAKE3 `, el("code", { id: "verify-hash" }, hex)),
     ...verdicts.map(({ match, verdict: v }) => matchCard(match, v)),
+    // Matches in restricted cases this user may not read are not shown, only counted.
+    answer.withheld ? el("p", { class: "notice", id: "verify-withheld" },
+      S["verify.withheld"].replace("{n}", String(answer.withheld))) : null,
     ...notes,
   );
 }
