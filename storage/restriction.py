@@ -117,6 +117,12 @@ async def set_level(locker: Locker, case_id: str, level: str, *, actor: str, rol
         raise ChangedMeanwhile(f"the restriction of case {case_id} changed meanwhile; reload and try again")
     await locker.log.append(case_id, Draft("access.restricted", actor, {
         "level": new, "previous": state.level, "reason": reason.strip()}))
+    if (state.level == "none" and new != "none" and role == "investigator" and reader
+            and not state._replace(level=new).may_read(reader)):
+        # An investigator who restricts an open case is working on it: they keep the access they
+        # had, on the record, rather than locking themselves out.  (An admin restricting one is
+        # housekeeping, and admins read only by grant.)
+        await _grant_row(locker, case_id, reader, actor=actor, reason=f"placed the restriction: {reason.strip()}")
     return state.level, new
 
 
@@ -127,14 +133,17 @@ async def grant(locker: Locker, case_id: str, grantee: str, *, actor: str, role:
     holder = await principals.by_name(locker.pool, grantee)
     restriction.check_grant(state.level, role=role, may_read=readable, grantee=grantee,
                             grantee_role=holder.principal.role if holder else None, reason=reason)
+    return await _grant_row(locker, case_id, grantee, actor=actor, reason=reason.strip())
+
+
+async def _grant_row(locker: Locker, case_id: str, grantee: str, *, actor: str, reason: str) -> Grant:
     try:
         row = await locker.pool.fetchrow(
             """INSERT INTO case_grants (case_id, principal, granted_by, reason) VALUES ($1, $2, $3, $4)
-               RETURNING *""", case_id, grantee, actor, reason.strip())
+               RETURNING *""", case_id, grantee, actor, reason)
     except asyncpg.UniqueViolationError:
         raise GrantExists(f"{grantee} already has access to case {case_id}") from None
-    await locker.log.append(case_id, Draft("access.granted", actor, {"principal": grantee,
-                                                                     "reason": reason.strip()}))
+    await locker.log.append(case_id, Draft("access.granted", actor, {"principal": grantee, "reason": reason}))
     return Grant(**dict(row))
 
 

@@ -141,3 +141,18 @@ async def test_the_rules_apply_with_the_actor_s_own_access(locker: Locker) -> No
 async def test_the_database_refuses_unknown_levels(locker: Locker) -> None:
     with pytest.raises(asyncpg.CheckViolationError):
         await locker.pool.execute("UPDATE cases SET restriction = 'secret' WHERE id = $1", CASE)
+
+
+async def test_whoever_restricts_an_open_case_keeps_their_access_on_the_record(locker: Locker) -> None:
+    # bob is not the handler (ann is): restricting the open case grants him access, logged, not silent.
+    await restriction.set_level(locker, CASE, "privacy", actor="investigator:bob", role="investigator",
+                                reader="bob", reason="minor filmed")
+    state = await restriction.access(locker.pool, CASE, "bob")
+    assert state is not None and state.may_read("bob")
+    [grant] = await restriction.grants(locker.pool, CASE)
+    assert (grant.principal, grant.reason) == ("bob", "placed the restriction: minor filmed")
+    assert [e["kind"] for e in await access_entries(locker)] == ["access.restricted", "access.granted"]
+    # The handler restricting, or raising a level already restricted, grants nobody anything.
+    await restriction.set_level(locker, CASE, "trade_secret", actor="investigator:ann", role="investigator",
+                                reader="ann", reason="supplier prices")
+    assert [g.principal for g in await restriction.grants(locker.pool, CASE)] == ["bob"]
