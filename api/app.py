@@ -22,6 +22,7 @@ from aiohttp import web
 from api.access import ACCESS, AccessCache
 from api.appkeys import CALENDAR, LOCKER, METRICS, PRINCIPAL, REQUEST_ID, SETTINGS, UPLOADS
 from api.auth import TOKEN_CACHE_SECONDS, TOKENS, TokenCache
+from api.client import client_address
 from api.errors import error_middleware
 from api.metrics import Metrics
 from api.routes import add_routes
@@ -64,6 +65,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         logger.info("%s %s %d %.1fms", request.method, request.path, status, elapsed * 1000,
                     extra={"request_id": rid, "status": status, "route": route,
                            "principal": principal.actor if principal else None,
+                           "client": client_address(request),
                            "duration_ms": round(elapsed * 1000, 2)})
 
 

@@ -13,6 +13,7 @@ from aiohttp import web
 from api.access import require_read
 from api.appkeys import LOCKER, METRICS
 from api.auth import principal_of
+from api.client import client_address
 from api.errors import BadRequest, Gone, NotFound, TooLarge, Unprocessable
 from api.params import (
     blake3_param,
@@ -142,7 +143,8 @@ async def stream_object(request: web.Request, case_id: str, hexd: str, why: str,
     bucket = int(dt.datetime.now(dt.UTC).timestamp()) // ACCESS_WINDOW_SECONDS
     await locker.log.append(case_id, Draft(
         "evidence.accessed", principal.actor,
-        {"action": action, "purpose": why, "object": hexd, "file_name": item.file_name or ""},
+        {"action": action, "purpose": why, "object": hexd, "file_name": item.file_name or "",
+         "client": client_address(request)},
         dedupe=f"access:{principal.actor}:{hexd}:{action}:{bucket}:{why}"[:500],
     ))
     request.app[METRICS].evidence_reads.labels(action).inc()

@@ -6,6 +6,7 @@ Precedence: environment variable > TOML file (``$CUSTODY_CONFIG`` or ``$CUSTODY_
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -62,6 +63,10 @@ class Settings:
     session_idle_minutes: int = 30
     #: ... and this many hours after sign-in, however busy.
     session_hours: int = 12
+    #: Reverse proxies (IP addresses or CIDR networks, comma-separated) whose X-Forwarded-For is
+    #: believed: the client address logged for requests, evidence reads and web sign-ins is then the
+    #: browser's, not the proxy's.  Empty: the connecting address, and X-Forwarded-For is ignored.
+    trusted_proxies: str = ""
 
     @property
     def objects_dir(self) -> Path:
@@ -79,6 +84,11 @@ class Settings:
     def calendar_dir(self) -> Path:
         """Working-day calendar years added by admins (beside the packaged ones)."""
         return self.home / "calendars"
+
+    @property
+    def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                     for part in self.trusted_proxies.split(",") if part.strip())
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -129,6 +139,10 @@ class Settings:
             raise SettingsError("CUSTODY_LOG_FORMAT must be 'json' or 'text'")
         if not 1 <= self.session_hours <= 7 * 24:
             raise SettingsError("CUSTODY_SESSION_HOURS must be between 1 and 168")
+        try:
+            self.proxy_networks  # noqa: B018 - parsing is the check
+        except ValueError as exc:
+            raise SettingsError(f"CUSTODY_TRUSTED_PROXIES: {exc}") from None
         if not 1 <= self.session_idle_minutes <= self.session_hours * 60:
             raise SettingsError("CUSTODY_SESSION_IDLE_MINUTES must be between 1 and CUSTODY_SESSION_HOURS × 60")
 

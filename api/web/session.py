@@ -20,6 +20,7 @@ from aiohttp import web
 from yarl import URL
 
 from api.appkeys import LOCKER, PRINCIPAL, SETTINGS, WEB_HOLDERS, WEB_SESSION, WEB_SESSIONS
+from api.client import client_address
 from api.web import i18n
 from api.web.cookies import Session
 from api.web.nav import home_of
@@ -173,7 +174,7 @@ async def _start(request: web.Request, principal: Principal, token: str) -> Sess
     session = request.app[WEB_SESSIONS].issue(request.app[SETTINGS].session_hours * 3600, now=clock)
     await web_sessions.start(request.app[LOCKER].pool, session.id, principal.name, principals.hash_token(token),
                              now=_moment(clock), expires_at=_moment(session.expires_at),
-                             user_agent=request.headers.get("User-Agent", ""), remote_addr=request.remote or "")
+                             user_agent=request.headers.get("User-Agent", ""), remote_addr=client_address(request))
     return session
 
 
