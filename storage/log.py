@@ -318,6 +318,16 @@ class CaseLog:
             raise BadRange(f"case {case_id!r} has no entry {seq}")
         return rows[0]
 
+    async def entries_of_kinds(self, case_id: str, prefixes: tuple[str, ...]) -> list[EntryRow]:
+        """A case's entries whose kind starts with one of ``prefixes`` (e.g. ``"disclosure."``), in order:
+        a record's history without reading the case's evidence and access entries."""
+        rows = await self.pool.fetch(
+            """SELECT case_id, seq, kind, actor, at, body, leaf_hash, blake3 FROM entries
+               WHERE case_id = $1 AND kind LIKE ANY($2::text[]) ORDER BY seq""",
+            case_id, [p.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for p in prefixes],
+        )
+        return [EntryRow(**dict(r)) for r in rows]
+
     async def entries_for_object(self, blake3_hex: str, case_id: str | None = None) -> list[EntryRow]:
         rows = await self.pool.fetch(
             """SELECT case_id, seq, kind, actor, at, body, leaf_hash, blake3 FROM entries

@@ -48,6 +48,10 @@ DONE = frozenset({"created", "flagged", "approve", "publish", "correct", "update
                   "disputed"})
 #: The form posts this with the excluded-field checkboxes, so "none ticked" is told from "not in the form".
 EXCLUDED_SHOWN = "excluded_fields_shown"
+#: Records per page of ``/disclosure``.
+PAGE_SIZE = 100
+#: Due takedowns and updates named in the summary (each kind); the rest are counted.
+DUE_SHOWN = 50
 
 
 @dataclass
@@ -89,17 +93,23 @@ def schedule(records: list[Disclosure], due: disclosure.Due, today: dt.date) -> 
 
 
 async def records(request: web.Request) -> web.StreamResponse:
-    """``/disclosure``: every record with status and schedule, filtered by state; what is due at the top."""
+    """``/disclosure``: the records with status and schedule, newest first, a page at a time, filtered
+    by state; what is due at the top (the first ``DUE_SHOWN`` of each kind named, the rest counted)."""
     pool = request.app[LOCKER].pool
     state = request.query.get("state", "")
     state = state if state in STATES else ""
+    asked = request.query.get("page", "1")
+    number = int(asked) if asked.isdigit() and 0 < int(asked) <= 100_000 else 1
     today, error = _as_of(request)
     due = await disclosure.due(pool, today)
-    rows = schedule(await disclosure.list_records(pool, state=state or None), due, today)
+    found = await disclosure.list_records(pool, state=state or None, limit=PAGE_SIZE + 1,
+                                          offset=(number - 1) * PAGE_SIZE)
+    rows = schedule(found[:PAGE_SIZE], due, today)
     return page(request, "disclosures.html", {
         "rows": rows, "state": state, "states": list(STATES), "today": today, "error": error,
-        "due": due, "overdue_updates": sum(1 for u in due.updates if u["overdue"]),
+        "due": due, "overdue_updates": sum(1 for u in due.updates if u["overdue"]), "due_shown": DUE_SHOWN,
         "can_act": request[PRINCIPAL].role in DISCLOSURE,
+        "page": number, "has_next": len(found) > PAGE_SIZE,
     }, status=400 if error else 200)
 
 
@@ -163,10 +173,8 @@ def available(d: Disclosure, *, pending_updates: bool) -> set[str]:
 
 async def history(locker: Locker, d: Disclosure, t: i18n.Translator) -> list[Event]:
     """The record's own entries in its case log (``disclosure.*``, ``review.*``), as sentences."""
-    size, _ = await locker.log.head(d.case_id)
-    rows = await locker.log.entries(d.case_id, 0, size)
-    return [describe(r, t) for r in rows
-            if (r.kind.startswith(("disclosure.", "review.")) and json.loads(r.body).get("disclosure") == d.id)]
+    rows = await locker.log.entries_of_kinds(d.case_id, ("disclosure.", "review."))
+    return [describe(r, t) for r in rows if json.loads(r.body).get("disclosure") == d.id]
 
 
 async def record_view(request: web.Request, disclosure_id: str, *, error: str | None = None, status: int = 200,

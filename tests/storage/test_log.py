@@ -240,3 +240,15 @@ async def test_killed_appender_leaves_no_gap_and_no_half_entry(
     res = await log.append("C-KILL", Draft("note", "after-crash"))
     assert res.seq == size_after_kill
     await check_whole_log(log, "C-KILL", ring.verifiers())
+
+
+async def test_entries_of_kinds_match_prefixes_literally(log: CaseLog) -> None:
+    await log.open_case("C-K", "officer:7")
+    for kind in ("disclosure.created", "disclosurex", "review.passed", "evidence.accessed", "a_b", "axb", "a%c"):
+        await log.append("C-K", Draft(kind, "officer:7"))
+    found = await log.entries_of_kinds("C-K", ("disclosure.", "review."))
+    assert [r.kind for r in found] == ["disclosure.created", "review.passed"]
+    # '_' and '%' in a prefix are characters, not wildcards.
+    assert [r.kind for r in await log.entries_of_kinds("C-K", ("a_",))] == ["a_b"]
+    assert [r.kind for r in await log.entries_of_kinds("C-K", ("a%",))] == ["a%c"]
+    assert await log.entries_of_kinds("C-K", ()) == []

@@ -411,3 +411,27 @@ def test_every_new_string_is_translated() -> None:
         assert ZH[key]
     assert ZH["party.natural"] == "自然人" and ZH["state.taken_down"] == "已撤下" and ZH["action.withdraw"] == "撤回"
     assert ZH["field.decision_no"] == "决定文号" and ZH["hold.title"] == "法律保全"
+
+
+async def test_the_record_list_pages_and_the_due_summary_counts_what_it_does_not_name(
+    web_app: Web, monkeypatch: Any
+) -> None:
+    import api.web.disclosure as pages
+
+    monkeypatch.setattr(pages, "PAGE_SIZE", 2)
+    monkeypatch.setattr(pages, "DUE_SHOWN", 1)
+    dora = await web_app.sign_in("disclosure")
+    made = [await published(dora, decision_no=f"京朝城管罚字〔2020〕第05{i:02d}号", decision_date="2020-01-02")
+            for i in range(5)]
+    ids = lambda reply: re.findall(r'<tr data-id="(D-[0-9a-f]+)"', reply.text)  # noqa: E731
+    first = await dora.get("/disclosure")
+    assert len(ids(first)) == 2 and 'id="next-page"' in first.text and 'id="prev-page"' not in first.text
+    seen = ids(first) + ids(await dora.get("/disclosure?page=2")) + ids(last := await dora.get("/disclosure?page=3"))
+    assert sorted(seen) == sorted(made)  # every record once across the pages
+    assert 'id="next-page"' not in last.text and 'id="prev-page"' in last.text
+    assert ids(await dora.get("/disclosure?page=0")) == ids(first)  # a bad page number is the first page
+    # Published today, so due for takedown only years on: look ahead to then.
+    later = await dora.get("/disclosure?today=2040-01-01")
+    assert later.status == 200
+    more = later.text.split('id="more-takedowns"')[1][:80]
+    assert "另有 4 条" in more  # five due: one named, four counted (the default language is Chinese)
