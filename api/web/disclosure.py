@@ -9,6 +9,7 @@ the page again with the rule's own message.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass, field
@@ -171,10 +172,22 @@ def available(d: Disclosure, *, pending_updates: bool) -> set[str]:
     return steps
 
 
-async def history(locker: Locker, d: Disclosure, t: i18n.Translator) -> list[Event]:
-    """The record's own entries in its case log (``disclosure.*``, ``review.*``), as sentences."""
-    rows = await locker.log.entries_of_kinds(d.case_id, ("disclosure.", "review."))
-    return [describe(r, t) for r in rows if json.loads(r.body).get("disclosure") == d.id]
+async def history(locker: Locker, d: Disclosure, t: i18n.Translator, *, withhold_opinions: bool) -> list[Event]:
+    """The record's own entries in its case log (``disclosure.*``, ``review.*``), as sentences.
+
+    A legal-review opinion is the case's own text (RULES §三): a viewer who may not read a restricted
+    case sees that a review happened and its outcome, not what the reviewer wrote.
+    """
+    events = []
+    for row in await locker.log.entries_of_kinds(d.case_id, ("disclosure.", "review.")):
+        entry = json.loads(row.body)
+        if entry.get("disclosure") != d.id:
+            continue
+        if withhold_opinions and "opinion" in entry:
+            entry["opinion"] = t("rv.opinion_withheld")
+            row = dataclasses.replace(row, body=json.dumps(entry, ensure_ascii=False).encode())
+        events.append(describe(row, t))
+    return events
 
 
 async def record_view(request: web.Request, disclosure_id: str, *, error: str | None = None, status: int = 200,
@@ -199,7 +212,8 @@ async def record_view(request: web.Request, disclosure_id: str, *, error: str | 
     if raw_withheld:
         actions -= RAW_ACTIONS  # their forms show the raw record to edit it
     return page(request, "disclosure.html", {
-        "d": d, "row": row, "preview": preview, "leaked": len(leaked), "history": await history(locker, d, t),
+        "d": d, "row": row, "preview": preview, "leaked": len(leaked),
+        "history": await history(locker, d, t, withhold_opinions=raw_withheld),
         "reviews": await disclosure.reviews(locker.pool, d.id), "pending": pending,
         "raw_withheld": raw_withheld, "actions": actions, "can_act": can_act,
         "raw_fields": RAW_FIELDS, "editable": EDITABLE, "excludable": EXCLUDABLE, "long_fields": LONG_FIELDS,

@@ -143,3 +143,20 @@ async def test_hold_forms_never_show_a_restricted_case(web_app: Web) -> None:
     reply = await post(outsider, "/holds", {"case": CASE, "reason": "x"})
     assert reply.status == 403 and 'id="restricted"' in reply.text
     assert not await web_app.locker.pool.fetchval("SELECT count(*) FROM holds")
+
+
+async def test_a_review_opinion_is_withheld_like_the_raw_record(web_app: Web) -> None:
+    from custody.policy.review import CHECKLIST, MAJOR_CRITERIA
+
+    opinion = "当事人系未成年人，家庭住址须核实 OPINION-7f3a"
+    d = await disclosure.create(web_app.locker, CASE, RECORD, actor="disclosure:disclosure")
+    await disclosure.flag_major(web_app.locker, d.id, [next(iter(MAJOR_CRITERIA))], actor="disclosure:disclosure")
+    await disclosure.record_review(web_app.locker, d.id, reviewer="reviewer:reviewer", outcome="failed",
+                                   checklist={code: False for code in CHECKLIST}, opinion=opinion)
+    dora = await web_app.sign_in("disclosure", **{"Accept-Language": "en"})
+    assert opinion in (await dora.get(f"/disclosure/{d.id}")).text  # an open case: shown
+    await restrict(web_app)
+    reply = await dora.get(f"/disclosure/{d.id}")
+    assert reply.status == 200 and "OPINION-7f3a" not in reply.text
+    assert 'data-withheld="1"' in reply.text and "withheld: the opinion" in reply.text
+    assert 'data-outcome="failed"' in reply.text  # that a review failed is still shown
