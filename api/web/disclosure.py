@@ -213,7 +213,7 @@ async def record_view(request: web.Request, disclosure_id: str, *, error: str | 
         actions -= RAW_ACTIONS  # their forms show the raw record to edit it
     return page(request, "disclosure.html", {
         "d": d, "row": row, "preview": preview, "leaked": len(leaked),
-        "history": await history(locker, d, t, withhold_opinions=raw_withheld),
+        "history": await history(locker, d, t, withhold_opinions=raw_withheld is not None),
         "reviews": await disclosure.reviews(locker.pool, d.id), "pending": pending,
         "raw_withheld": raw_withheld, "actions": actions, "can_act": can_act,
         "raw_fields": RAW_FIELDS, "editable": EDITABLE, "excludable": EXCLUDABLE, "long_fields": LONG_FIELDS,
