@@ -10,6 +10,7 @@ while storing, checks the declared hash, logs the entry and returns a signed rec
 throughput >= 0.8 of the peer's.  Then 20 concurrent uploads; target: server peak RSS <= 200 MiB.
 
     python bench/upload.py [--size-mib 1024] [--stores file,s3] [--concurrent 20] [--concurrent-mib 1024]
+        [--concurrent-stores file,s3]
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ def main() -> None:
     ap.add_argument("--stores", default="file,s3")
     ap.add_argument("--concurrent", type=int, default=20)
     ap.add_argument("--concurrent-mib", type=int, default=1024)
+    ap.add_argument("--concurrent-stores", default="file,s3", help="stores the concurrent run uses")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="custody-bench-upload-", dir=os.environ.get("BENCH_DIR")))
     procs: list[subprocess.Popen[bytes]] = []
@@ -173,7 +175,7 @@ def main() -> None:
                   f"{size / seconds / 1e6:7.1f} MB/s  ratio vs peer {peer / seconds:4.2f} (target >= 0.80), "
                   f"vs floor {floor / seconds:4.2f}  "
                   f"server peak RSS {peak_rss_mib(server.pid):5.1f} MiB")
-            if store == "file" and args.concurrent:
+            if store in args.concurrent_stores.split(",") and args.concurrent:
                 files = []
                 for n in range(args.concurrent):
                     f = work / f"c{n}.bin"

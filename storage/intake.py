@@ -25,7 +25,7 @@ from typing import Any
 from storage import catalog, uploads
 from storage.locker import Locker, Receipt
 from storage.log import CaseNotFound, EntryRow
-from storage.objects import HashMismatch, StoredObject, StoreError
+from storage.objects import HashMismatch, StoredObject, StoreError, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,14 @@ class OffsetMismatch(UploadError):
 class UploadFailed(UploadError):
     status = 409
     code = "upload_failed"
+
+
+class StoreDown(UploadFailed):
+    """The object store is unreachable or failing: nothing was kept, and the same upload may be
+    started again later (503: the station retries, its copy is untouched)."""
+
+    status = 503
+    code = "store_unavailable"
 
 
 @dataclass
@@ -222,7 +230,8 @@ class UploadManager:
         except StoreError as exc:
             self._sessions.pop(row.id, None)
             await uploads.finish(self.locker.pool, row.id, "failed", error=str(exc), received=session.received)
-            raise UploadFailed(f"the object store failed; start the upload again: {exc}") from exc
+            failure = StoreDown if isinstance(exc, StoreUnavailable) else UploadFailed
+            raise failure(f"the object store failed; start the upload again: {exc}") from exc
         fields = dict(row.fields)
         actor = fields.pop("_actor", f"station:{row.station}")
         appended = await self.locker.log_object(row.case_id, stored, kind=KIND_OF[row.kind], actor=actor,

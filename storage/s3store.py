@@ -27,7 +27,7 @@ import urllib3
 from minio import Minio
 from minio.commonconfig import COMPLIANCE, ComposeSource
 from minio.datatypes import CompleteMultipartUploadResult, Part
-from minio.error import S3Error
+from minio.error import InvalidResponseError, S3Error, ServerError
 from minio.helpers import md5sum_hash
 from minio.retention import Retention
 from minio.xml import Element, SubElement, getbytes
@@ -83,7 +83,7 @@ class S3Store:
         return cls(client, settings.s3_bucket, part_size=settings.s3_part_size_mib * 1024 * 1024)
 
     async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        return await _off_loop(fn, *args, **kwargs)
 
     async def ensure_bucket(self) -> None:
         """Create the bucket with Object Lock if missing; refuse a bucket without it."""
@@ -174,7 +174,7 @@ class S3Store:
             parts.append(Part(number, etag))
 
         async def absorb(block: bytes) -> None:
-            await asyncio.to_thread(send, block)
+            await _off_loop(send, block)
 
         try:
             await pipelined(blocks, absorb)
@@ -346,7 +346,7 @@ class S3Store:
                 raise ObjectNotFound(key) from None
             raise
         try:
-            while chunk := await asyncio.to_thread(resp.read, READ_BYTES):
+            while chunk := await _off_loop(resp.read, READ_BYTES):
                 yield chunk
         finally:
             resp.close()
@@ -396,3 +396,21 @@ def _meta(digest: ContentDigest) -> dict[str, Any]:
 
 def _parse_amz_time(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
+
+
+#: S3 error codes that mean "the service is struggling", not "your request is wrong".
+_UNAVAILABLE_CODES = frozenset({"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout"})
+
+
+async def _off_loop(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a blocking S3 call in a thread; an unreachable or failing endpoint is StoreUnavailable (503,
+    worth retrying), not an unhandled error: urllib3 gives up after its own retries with its own
+    exception types, and a 5xx answer arrives as an S3Error or ServerError."""
+    try:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    except S3Error as exc:
+        if exc.code in _UNAVAILABLE_CODES:
+            raise StoreUnavailable(f"the S3 service failed ({exc.code}): {exc.message}") from exc
+        raise
+    except (urllib3.exceptions.HTTPError, ServerError, InvalidResponseError, ConnectionError) as exc:
+        raise StoreUnavailable(f"the S3 endpoint is unreachable or failing: {type(exc).__name__}: {exc}") from exc

@@ -274,3 +274,22 @@ def test_file_store_writer_bypasses_the_page_cache_and_falls_back(tmp_path) -> N
     finally:
         os.close(fd)
     assert path.read_bytes() == bytes(aligned) + bytes(unaligned)
+
+
+async def test_an_unreachable_s3_endpoint_is_store_unavailable_not_a_crash(tmp_path) -> None:
+    import socket
+
+    from custody.settings import Settings
+    from storage.objects import StoreUnavailable
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    settings = Settings.from_env({}, home=tmp_path, s3_endpoint=f"127.0.0.1:{port}", s3_access_key="a",
+                                 s3_secret_key="b", s3_secure="false")
+    store = S3Store.from_settings(settings)
+    with pytest.raises(StoreUnavailable, match="unreachable"):
+        await store.put(bytes_source(b"x" * 100))
+    store._bucket_ready = True  # past the bucket check: the data calls themselves
+    with pytest.raises(StoreUnavailable, match="unreachable"):
+        await read_all(store, "blake3/" + "0" * 64)
