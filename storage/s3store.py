@@ -17,11 +17,12 @@ Why the shape:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
+from typing import TYPE_CHECKING, Any, cast
 
 import urllib3
 from minio import Minio
@@ -59,10 +60,13 @@ READ_BYTES = 1024 * 1024
 class S3Store:
     name = "s3"
 
-    def __init__(self, client: Minio, bucket: str, *, part_size: int = 16 * 1024 * 1024) -> None:
+    def __init__(self, client: Minio, bucket: str, *, part_size: int = 16 * 1024 * 1024,
+                 buffer_parts: int = 6) -> None:
         self.client = client
         self.bucket = bucket
         self.part_size = part_size
+        #: Every upload of this store shares these part buffers (see PartBudget).
+        self.budget = PartBudget(max(2, buffer_parts))
         self._bucket_ready = False
 
     @classmethod
@@ -80,7 +84,8 @@ class S3Store:
             region=settings.s3_region,
             http_client=http,
         )
-        return cls(client, settings.s3_bucket, part_size=settings.s3_part_size_mib * 1024 * 1024)
+        return cls(client, settings.s3_bucket, part_size=settings.s3_part_size_mib * 1024 * 1024,
+                   buffer_parts=settings.s3_buffer_mib // settings.s3_part_size_mib)
 
     async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return await _off_loop(fn, *args, **kwargs)
@@ -118,13 +123,16 @@ class S3Store:
         if expected_blake3 is not None:
             check_key("blake3/" + expected_blake3)
         await self.ensure_bucket()
-        blocks = rebuffer(source, self.part_size).__aiter__()
-        first = await anext(blocks, b"")
-        second = await anext(blocks, None)
-        if second is None:
-            stored = await self._put_small(first, expected_blake3)
-        else:
-            stored = await self._put_multipart(_chain(first, second, blocks), expected_blake3)
+        async with contextlib.aclosing(_budgeted_parts(source, self.part_size, self.budget)) as parts:
+            first = await anext(parts, None)
+            if first is None or not first.full:  # the whole object fits in one part
+                try:
+                    stored = await self._put_small(first.view if first else b"", expected_blake3)
+                finally:
+                    if first:
+                        first.release()
+            else:
+                stored = await self._put_multipart(_chain(first, parts), expected_blake3)
         if retain_until is not None:
             await self._apply_retention(stored.key, retain_until, stored.version_id, extend_only=True)
         if legal_hold:
@@ -132,7 +140,7 @@ class S3Store:
                              version_id=stored.version_id)
         return stored
 
-    async def _put_small(self, data: bytes, expected: str | None) -> StoredObject:
+    async def _put_small(self, data: bytes | memoryview, expected: str | None) -> StoredObject:
         hasher = ContentHasher()
         await asyncio.to_thread(hasher.update, data)
         digest = hasher.digest()
@@ -152,7 +160,7 @@ class S3Store:
                 existing = await self._stat(digest.key)  # a racing writer stored the same bytes first
         return StoredObject(digest, digest.key, created=False, version_id=existing.version_id)
 
-    async def _put_multipart(self, blocks: AsyncIterable[bytes], expected: str | None) -> StoredObject:
+    async def _put_multipart(self, blocks: AsyncIterable[_Part], expected: str | None) -> StoredObject:
         target = f"blake3/{expected}" if expected else f"staging/{uuid.uuid4().hex}"
         if expected and (existing := await self._stat(target)) is not None:
             # Already stored: still hash what we are sent, so a wrong body is reported, not absorbed.
@@ -167,14 +175,18 @@ class S3Store:
         hasher = ContentHasher()
         parts: list[Part] = []
 
-        def send(block: bytes) -> None:
-            hasher.update(block)
+        def send(block: _Part) -> None:
+            hasher.update(block.view)
             number = len(parts) + 1
-            etag = self.client._upload_part(self.bucket, target, block, None, upload_id, number)
+            # A view of the part buffer, not a copy: minio hashes it and urllib3 sends any buffer.
+            etag = self.client._upload_part(self.bucket, target, cast(bytes, block.view), None, upload_id, number)
             parts.append(Part(number, etag))
 
-        async def absorb(block: bytes) -> None:
-            await _off_loop(send, block)
+        async def absorb(block: _Part) -> None:
+            try:
+                await _off_loop(send, block)
+            finally:
+                block.release()  # sent (or failed): its buffer goes to the next part of any upload
 
         try:
             await pipelined(blocks, absorb)
@@ -373,18 +385,114 @@ class _AlreadyThere(Exception):
         self.version_id = version_id
 
 
-async def _chain(first: bytes, second: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _chain(first: _Part, rest: AsyncIterator[_Part]) -> AsyncIterator[_Part]:
     yield first
-    yield second
     async for block in rest:
         yield block
 
 
-async def _hash_only(blocks: AsyncIterable[bytes]) -> ContentDigest:
+class PartBudget:
+    """A fixed number of part buffers shared by every upload to one store.
+
+    Why: an S3 part is at least 5 MiB (16 by default) and an upload holds two (one filling, one
+    sending), so twenty docks uploading at once would need 640 MiB; with a budget the server holds
+    ``count`` parts whatever the number of uploads, and an upload waiting for a buffer simply stops
+    reading its request body (TCP holds the station back).  No deadlock: an upload waits only while
+    holding at most the part it is sending, and sending returns its buffer without needing another.
+    """
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.taken = 0
+        self.peak = 0
+        self._free = asyncio.Semaphore(count)
+
+    async def take(self) -> None:
+        await self._free.acquire()
+        self.taken += 1
+        self.peak = max(self.peak, self.taken)
+
+    def give(self) -> None:
+        self.taken -= 1
+        self._free.release()
+
+
+class _Part:
+    """One part's bytes in a budgeted buffer; ``release`` (idempotent) returns the buffer."""
+
+    __slots__ = ("_budget", "_data", "size")
+
+    def __init__(self, capacity: int, budget: PartBudget) -> None:
+        self._data: bytearray | None = bytearray(capacity)
+        self._budget: PartBudget | None = budget
+        self.size = 0
+
+    def fill(self, view: memoryview) -> memoryview:
+        """Copy what fits from ``view``; returns the rest."""
+        assert self._data is not None
+        take = min(len(self._data) - self.size, len(view))
+        self._data[self.size:self.size + take] = view[:take]
+        self.size += take
+        return view[take:]
+
+    @property
+    def full(self) -> bool:
+        return self._data is not None and self.size == len(self._data)
+
+    @property
+    def view(self) -> memoryview:
+        assert self._data is not None, "part used after release"
+        return memoryview(self._data)[:self.size]
+
+    def release(self) -> None:
+        if self._budget is not None:
+            budget, self._budget, self._data = self._budget, None, None
+            budget.give()
+
+
+async def _budgeted_parts(source: AsyncIterable[bytes], size: int,
+                          budget: PartBudget) -> AsyncGenerator[_Part, None]:
+    """Re-chunk ``source`` into parts of ``size`` (the last may be shorter, never empty), each in a
+    buffer taken from ``budget`` before it is filled.  The consumer releases each part when done with
+    it; if the generator is closed early (an error, a cancel), whatever the consumer has not released
+    is released here.  (At the normal end the consumer may still be sending the last part: its own.)
+    """
+    held: list[_Part] = []
+    part: _Part | None = None
+    finished = False
+    try:
+        async for chunk in source:
+            view = memoryview(chunk)
+            while view:
+                if part is None:
+                    await budget.take()
+                    part = _Part(size, budget)
+                    held = [p for p in held if p._budget is not None] + [part]
+                view = part.fill(view)
+                if part.full:
+                    done, part = part, None
+                    yield done
+        if part is not None:
+            done, part = part, None
+            yield done
+        finished = True
+    finally:
+        if not finished:
+            for p in held:
+                p.release()
+
+
+async def _hash_only(blocks: AsyncIterable[bytes] | AsyncIterable[_Part]) -> ContentDigest:
     hasher = ContentHasher()
 
-    async def absorb(block: bytes) -> None:
-        await asyncio.to_thread(hasher.update, block)
+    async def absorb(block: bytes | _Part) -> None:
+        if isinstance(block, _Part):
+            try:
+                await asyncio.to_thread(hasher.update, block.view)
+            finally:
+                block.release()
+        else:
+            await asyncio.to_thread(hasher.update, block)
 
     await pipelined(blocks, absorb)
     return hasher.digest()

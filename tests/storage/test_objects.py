@@ -46,6 +46,12 @@ async def visible_keys(store: ObjectStore) -> list[str]:
     return sorted(o.object_name for o in objs)
 
 
+def assert_budget_returned(store: ObjectStore) -> None:
+    """Every S3 part buffer is back in the shared budget (a leak would starve later uploads)."""
+    if isinstance(store, S3Store):
+        assert store.budget.taken == 0
+
+
 async def odd_chunks(data: bytes) -> AsyncIterator[bytes]:
     """Chunks of awkward sizes, as a network would deliver them."""
     i, step = 0, 1
@@ -88,6 +94,7 @@ async def test_declared_hash_mismatch_stores_nothing(store: ObjectStore, size: i
     assert not await store.exists(f"blake3/{wrong}")
     assert not await store.exists(f"blake3/{b3(data)}")
     assert await visible_keys(store) == []
+    assert_budget_returned(store)
 
 
 async def test_declared_hash_match_is_stored(store: ObjectStore) -> None:
@@ -184,6 +191,7 @@ async def test_writer_cancelled_mid_upload_leaves_nothing(store: ObjectStore) ->
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await visible_keys(store) == []
+    assert_budget_returned(store)
 
 
 async def test_failing_source_leaves_nothing(store: ObjectStore) -> None:
@@ -194,6 +202,7 @@ async def test_failing_source_leaves_nothing(store: ObjectStore) -> None:
     with pytest.raises(ConnectionResetError):
         await store.put(breaks())
     assert await visible_keys(store) == []
+    assert_budget_returned(store)
 
 
 @pytest.mark.parametrize(
@@ -293,3 +302,20 @@ async def test_an_unreachable_s3_endpoint_is_store_unavailable_not_a_crash(tmp_p
     store._bucket_ready = True  # past the bucket check: the data calls themselves
     with pytest.raises(StoreUnavailable, match="unreachable"):
         await read_all(store, "blake3/" + "0" * 64)
+
+
+
+async def test_s3_uploads_share_a_fixed_part_budget(s3_endpoint: str, tmp_path) -> None:
+    """Eight uploads of several parts each through a budget of three part buffers: all land, at
+    most three parts are ever held, and every buffer comes back."""
+    from storage.s3store import PartBudget
+    from tests.conftest import s3_settings
+
+    store = S3Store.from_settings(s3_settings(s3_endpoint, tmp_path))
+    store.budget = PartBudget(3)
+    blobs = [os.urandom(store.part_size * 2 + 1000 * i) for i in range(8)]
+    stored = await asyncio.wait_for(asyncio.gather(*(store.put(odd_chunks(b)) for b in blobs)), 120)
+    assert [s.digest.blake3 for s in stored] == [b3(b) for b in blobs]
+    for s, b in zip(stored, blobs, strict=True):
+        assert await read_all(store, s.key) == b
+    assert store.budget.peak == 3 and store.budget.taken == 0
