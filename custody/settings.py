@@ -47,7 +47,7 @@ class Settings:
     #: Multipart part size for S3 uploads; memory per upload is about two parts.
     s3_part_size_mib: int = 16
     #: Memory for S3 part buffers shared by all uploads at once (at least two parts).
-    s3_buffer_mib: int = 96
+    s3_buffer_mib: int = 64
     #: Log origin host and signing key name (checkpoint origin is ``<origin>/case/<id>``).
     origin: str = "custody.local"
     #: HTTP server bind address.

@@ -406,13 +406,22 @@ class PartBudget:
         self.taken = 0
         self.peak = 0
         self._free = asyncio.Semaphore(count)
+        # Buffers are reused, not freed: a fresh 16 MiB allocation per part fragments the C heap and
+        # RSS creeps up; this way at most ``count`` buffers ever exist.
+        self._spare: list[bytearray] = []
 
-    async def take(self) -> None:
+    async def take(self, size: int) -> bytearray:
         await self._free.acquire()
         self.taken += 1
         self.peak = max(self.peak, self.taken)
+        while self._spare:
+            buffer = self._spare.pop()
+            if len(buffer) == size:
+                return buffer
+        return bytearray(size)
 
-    def give(self) -> None:
+    def give(self, buffer: bytearray) -> None:
+        self._spare.append(buffer)
         self.taken -= 1
         self._free.release()
 
@@ -422,8 +431,8 @@ class _Part:
 
     __slots__ = ("_budget", "_data", "size")
 
-    def __init__(self, capacity: int, budget: PartBudget) -> None:
-        self._data: bytearray | None = bytearray(capacity)
+    def __init__(self, buffer: bytearray, budget: PartBudget) -> None:
+        self._data: bytearray | None = buffer
         self._budget: PartBudget | None = budget
         self.size = 0
 
@@ -445,9 +454,9 @@ class _Part:
         return memoryview(self._data)[:self.size]
 
     def release(self) -> None:
-        if self._budget is not None:
-            budget, self._budget, self._data = self._budget, None, None
-            budget.give()
+        if self._budget is not None and self._data is not None:
+            budget, buffer, self._budget, self._data = self._budget, self._data, None, None
+            budget.give(buffer)
 
 
 async def _budgeted_parts(source: AsyncIterable[bytes], size: int,
@@ -465,8 +474,7 @@ async def _budgeted_parts(source: AsyncIterable[bytes], size: int,
             view = memoryview(chunk)
             while view:
                 if part is None:
-                    await budget.take()
-                    part = _Part(size, budget)
+                    part = _Part(await budget.take(size), budget)
                     held = [p for p in held if p._budget is not None] + [part]
                 view = part.fill(view)
                 if part.full:

@@ -319,3 +319,4 @@ async def test_s3_uploads_share_a_fixed_part_budget(s3_endpoint: str, tmp_path) 
     for s, b in zip(stored, blobs, strict=True):
         assert await read_all(store, s.key) == b
     assert store.budget.peak == 3 and store.budget.taken == 0
+    assert len(store.budget._spare) <= 3  # buffers are reused: never more than the budget exist
