@@ -11,8 +11,8 @@ from aiohttp import web
 from api.access import readable, require_read
 from api.appkeys import CALENDAR, LOCKER
 from api.auth import principal_of
-from api.errors import Forbidden, Unprocessable
-from api.params import int_field, json_object, json_response, text_field
+from api.errors import BadRequest, Forbidden, Unprocessable
+from api.params import int_field, json_object, json_response, query_int, text_field
 from custody import clock
 from custody.policy.takedown import parse_iso_date
 from storage import disclosure
@@ -164,7 +164,26 @@ async def add_working_days(request: web.Request) -> web.Response:
 # -- public (no sign-in; masked text only) -------------------------------------------------------------
 
 
+#: Records per page of the public list (no sign-in: every answer is bounded).
+PUBLIC_PAGE = 50
+PUBLIC_NOTICES = 100
+MAX_SEARCH_CHARS = 100
+
+
+def public_query(request: web.Request) -> tuple[int, str | None]:
+    """``?page=N`` (from 1) and ``?q=TEXT`` of a public list request; bad values are 400."""
+    page = query_int(request, "page", 1, minimum=1, maximum=100_000)
+    text = request.query.get("q", "").strip()
+    if len(text) > MAX_SEARCH_CHARS:
+        raise BadRequest(f"q is longer than {MAX_SEARCH_CHARS} characters")
+    return page, text or None
+
+
 async def public_records(request: web.Request) -> web.Response:
-    """Published records as the public sees them, each with its case's latest checkpoint root."""
-    rows = await disclosure.published(request.app[LOCKER].pool)
-    return json_response({"records": rows, "notices": await disclosure.notices(request.app[LOCKER].pool)})
+    """Published records as the public sees them, newest first, a page at a time, each with its case's
+    latest checkpoint root; the most recent takedown notices."""
+    page, text = public_query(request)
+    pool = request.app[LOCKER].pool
+    rows = await disclosure.published(pool, text=text, limit=PUBLIC_PAGE + 1, offset=(page - 1) * PUBLIC_PAGE)
+    return json_response({"records": rows[:PUBLIC_PAGE], "page": page, "has_next": len(rows) > PUBLIC_PAGE,
+                          "notices": await disclosure.notices(pool, limit=PUBLIC_NOTICES)})

@@ -253,7 +253,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "The date N working days after DATE (the start day not counted)",
              params=(("date", "query", "string", True), ("n", "query", "integer", False)), responses=(200, 422)),
     Endpoint("GET", "/public/api/records", disclosures.public_records, None,
-             "Published records (masked text only) with each case's latest checkpoint; takedown notices"),
+             "Published records (masked text only) with each case's latest checkpoint, 50 a page, newest "
+             "first, ?q= searching the public text; the latest takedown notices",
+             params=(("page", "query", "integer", False), ("q", "query", "string", False)), responses=(200, 400)),
 )
 
 

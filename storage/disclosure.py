@@ -385,24 +385,35 @@ async def law_changes(pool: asyncpg.Pool) -> list[dict[str, Any]]:
 # -- the public side ---------------------------------------------------------------------------------
 
 
-async def published(pool: asyncpg.Pool) -> list[dict[str, Any]]:
-    """Published records, masked text only, each with its case's latest checkpoint (size and root)."""
+async def published(pool: asyncpg.Pool, *, text: str | None = None, limit: int = 50,
+                    offset: int = 0) -> list[dict[str, Any]]:
+    """Published records, newest first, masked text only, each with its case's latest checkpoint (size
+    and root); ``text``: only records whose public text contains it (the masked text: searching it
+    reveals nothing that is not already published)."""
     rows = await pool.fetch(
         """SELECT d.id, d.public_text, d.public_fields, d.published_on,
                   d.takedown_due, d.updated_at, d.case_id, cp.size AS checkpoint_size, cp.root AS checkpoint_root
              FROM disclosures d
              LEFT JOIN LATERAL (SELECT size, root FROM checkpoints c WHERE c.case_id = d.case_id
                                  ORDER BY size DESC LIMIT 1) cp ON true
-            WHERE d.state = 'published' ORDER BY d.published_on DESC, d.id""")
+            WHERE d.state = 'published' AND ($1::text IS NULL OR d.public_text ILIKE $1)
+            ORDER BY d.published_on DESC, d.id LIMIT $2 OFFSET $3""",
+        None if not text else "%" + _like_escape(text) + "%", limit, offset)
     return [{**dict(r), "checkpoint_root": r["checkpoint_root"].hex() if r["checkpoint_root"] else None}
             for r in rows]
 
 
-async def notices(pool: asyncpg.Pool) -> list[dict[str, Any]]:
-    """Explanations published when a decision fell (revoked, confirmed illegal, re-made) or in an emergency."""
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def notices(pool: asyncpg.Pool, *, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    """Explanations published when a decision fell (revoked, confirmed illegal, re-made) or in an emergency,
+    newest first."""
     rows = await pool.fetch(
         """SELECT id, public_fields, end_reason, notice, ended_on FROM disclosures
-            WHERE state = 'taken_down' AND notice IS NOT NULL ORDER BY ended_on DESC, id""")
+            WHERE state = 'taken_down' AND notice IS NOT NULL ORDER BY ended_on DESC, id LIMIT $1 OFFSET $2""",
+        limit, offset)
     # Only what was published: the decision number unless it was excluded from the public text.
     return [{"id": r["id"], "decision_no": (r["public_fields"] or {}).get("decision_no"), "end_reason": r["end_reason"],
              "notice": r["notice"], "ended_on": r["ended_on"]} for r in rows]

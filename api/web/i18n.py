@@ -481,6 +481,7 @@ ZH: dict[str, str] = {
     "law.none": "尚未记录法律法规变更。",
     # -- public portal (公示平台) --
     "pub.title": "行政执法结果公示",
+    "pub.search": "在公示内容中搜索",
     "pub.intro": "本局依法公示的行政处罚决定。涉及个人隐私的信息已作脱敏处理。每条公示附有其案件日志的签名检查点，"
                  "可据此核对公示内容与执法全过程记录。",
     "pub.none": "目前没有公示信息。",
@@ -985,6 +986,7 @@ EN: dict[str, str] = {
     "law.recorded": "Recorded: updates due by {due}; {n} published record(s) affected.",
     "law.none": "No law change recorded yet.",
     "pub.title": "Enforcement decisions published",
+    "pub.search": "Search the published text",
     "pub.intro": "Penalty decisions this bureau publishes by law. Personal data is masked. Each record carries its "
                  "case log's signed checkpoint, so what was published can later be held against the full record.",
     "pub.none": "Nothing is published at present.",

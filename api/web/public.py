@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from api.appkeys import LOCKER, PRINCIPAL, WEB_SESSION
+from api.disclosures import PUBLIC_NOTICES, PUBLIC_PAGE, public_query
 from api.web.render import page
 from api.web.session import current
 from custody.policy.masking import PUBLIC_FIELDS
@@ -36,5 +37,9 @@ async def portal(request: web.Request) -> web.StreamResponse:
     if signed is not None:  # staff keep their navigation; the page itself is the same for everyone
         request[WEB_SESSION], request[PRINCIPAL] = signed
     pool = request.app[LOCKER].pool
-    records = [public_record(row) for row in await disclosure.published(pool)]
-    return page(request, "public.html", {"records": records, "notices": await disclosure.notices(pool)})
+    number, text = public_query(request)
+    rows = await disclosure.published(pool, text=text, limit=PUBLIC_PAGE + 1, offset=(number - 1) * PUBLIC_PAGE)
+    return page(request, "public.html", {
+        "records": [public_record(row) for row in rows[:PUBLIC_PAGE]], "page": number,
+        "has_next": len(rows) > PUBLIC_PAGE, "q": text or "",
+        "notices": await disclosure.notices(pool, limit=PUBLIC_NOTICES)})

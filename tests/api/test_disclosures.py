@@ -221,3 +221,28 @@ async def test_holds_and_retention_over_http(api: Api) -> None:
     await api.upload(data, case="CASE-2", recorded_at="2026-11-20T00:00:00Z")
     status, got = await api.call("GET", f"/api/v1/cases/CASE-2/objects/{b3}?purpose=audit", "investigator")
     assert status == 200 and got == data
+
+
+async def test_the_public_list_pages_and_searches_the_published_text_only(file_api: Api, monkeypatch: Any) -> None:
+    import api.disclosures
+
+    monkeypatch.setattr(api.disclosures, "PUBLIC_PAGE", 2)
+    made = []
+    for i in range(5):
+        d = await draft(file_api, decision_no=f"京朝城管罚字〔2026〕第07{i:02d}号",
+                        violation=f"在公共场所占道经营 第{i}起" + ("，兜售烟花_50%" if i == 3 else ""))
+        await step(file_api, d["id"], "approve")
+        await step(file_api, d["id"], "publish")
+        made.append(d["id"])
+    pages = [await file_api.call("GET", f"/public/api/records?page={n}") for n in (1, 2, 3)]
+    assert [len(body["records"]) for _, body in pages] == [2, 2, 1]
+    assert [body["has_next"] for _, body in pages] == [True, True, False]
+    assert sorted(r["id"] for _, body in pages for r in body["records"]) == sorted(made)
+    # Search matches the published (masked) text literally: '_' and '%' are characters, not wildcards.
+    _, found = await file_api.call("GET", "/public/api/records?q=烟花_50%25")
+    assert [r["id"] for r in found["records"]] == [made[3]]
+    _, none = await file_api.call("GET", "/public/api/records?q=" + "欧阳" + RAW["party_phone"][-4:])
+    assert none["records"] == []  # the raw phone is not in the public text, so not findable
+    for bad in ("page=0", "page=x", "q=" + "x" * 101):
+        status, body = await file_api.call("GET", f"/public/api/records?{bad}")
+        assert status == 400 and body["error"] == "bad_request", bad
