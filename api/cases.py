@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from api.access import require_read
+from api.access import ACCESS, require_read
 from api.appkeys import LOCKER, METRICS
 from api.auth import principal_of
 from api.client import client_address
@@ -25,7 +25,7 @@ from api.params import (
     text_field,
 )
 from custody.policy import restriction
-from storage import catalog
+from storage import catalog, handover
 from storage.log import Draft
 from storage.retention import GOVERNANCE_CASE
 
@@ -208,3 +208,16 @@ async def add_record(request: web.Request) -> web.Response:
     receipt = await locker.receipt_for(appended)
     return json_response({"created": appended.created, "receipt": receipt.as_json()},
                          status=201 if appended.created else 200)
+
+
+async def hand_over(request: web.Request) -> web.Response:
+    """Hand the case to another investigator (by its handler or an admin), with a reason; logged."""
+    case_id = request.match_info["case"]
+    body = await json_object(request)
+    who = principal_of(request)
+    previous, new = await handover.hand_over(
+        request.app[LOCKER], case_id, text_field(body, "to", required=True, max_len=64) or "",
+        actor=who.actor, role=who.role, reader=who.name,
+        reason=text_field(body, "reason", max_len=2000) or "")
+    request.app[ACCESS].forget(case_id)  # the handler reads a restricted case: answers change
+    return json_response({"case": case_id, "previous": previous, "handler": new})

@@ -141,6 +141,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/api/v1/cases/{case}/receipts/{seq}", verify.receipt, STAFF,
              "Entry, inclusion proof and signed checkpoint for one entry",
              params=(CASE, ("seq", "path", "integer", True)), responses=(200, 404, 422)),
+    Endpoint("POST", "/api/v1/cases/{case}/handover", cases.hand_over, INVESTIGATORS,
+             "Hand the case to another investigator (承办人变更; by its handler or an admin), with a reason; "
+             "logged as case.handed_over", params=(CASE,), body="application/json", responses=(200, 403, 404, 409, 422),
+             body_schema={"type": "object", "required": ["to", "reason"], "properties": {
+                 "to": {"type": "string"}, "reason": {"type": "string"}}}),
     # -- restricted-access cases (RULES §三: state secrets, trade secrets, personal privacy) --
     Endpoint("GET", "/api/v1/cases/{case}/access", restriction.get_access, INVESTIGATORS,
              "A case's restriction level, handler and active grants (readers of the case, and admins)",

@@ -1,4 +1,6 @@
-"""``custody case restrict|grant|revoke-grant|access``: restricted-access cases (RULES §三) from the shell.
+"""``custody case restrict|grant|revoke-grant|access|handover``: need to know (RULES §三) from the shell.
+
+A handover is here because the handler is who reads a restricted case (and who may not review it).
 
 The command line runs on the server as its operator, who holds the machine and its database: it acts
 as an administrator that need to know does not apply to (``storage.restriction``), and every change is
@@ -41,6 +43,12 @@ def register(case: Any, actor: Callable[[argparse.ArgumentParser], None]) -> Non
     p.add_argument("--reason", required=True)
     actor(p)
     p.set_defaults(handler=revoke_grant)
+    p = case.add_parser("handover", help="hand the case to another investigator (承办人变更; logged with the reason)")
+    p.add_argument("case_id")
+    p.add_argument("--to", required=True, help="the investigator's user name")
+    p.add_argument("--reason", required=True)
+    actor(p)
+    p.set_defaults(handler=hand_over)
     p = case.add_parser("access", help="a case's restriction level, handler and grants (JSON)")
     p.add_argument("case_id")
     p.set_defaults(handler=show_access)
@@ -110,4 +118,15 @@ async def show_access(args: argparse.Namespace, settings: Settings) -> int:
     if (said := policy.notice(state.level)) is not None:
         answer["notice"] = dict(said)
     print(dump_json(answer))
+    return 0
+
+
+async def hand_over(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import handover
+    from storage.locker import open_locker
+
+    async with open_locker(settings) as locker:
+        previous, new = await handover.hand_over(locker, args.case_id, args.to, actor=args.actor,
+                                                 role=OPERATOR_ROLE, reader=None, reason=args.reason)
+    print(f"case {args.case_id}: handler {previous} -> {new}")
     return 0

@@ -194,7 +194,14 @@ def test_restricted_cases_from_the_shell(tmp_path: Path) -> None:
         shown = json.loads(run([*CUSTODY, "case", "access", "C-9"], home).stdout)
         assert (shown["restriction"], shown["handler"], shown["grants"]) == ("state_secret", "investigator:ann", [])
         assert [g["principal"] for g in shown["revoked_grants"]] == ["ann"] and "涉密信息系统" in shown["notice"]["zh"]
+        assert run([*CUSTODY, "user", "add", "bo", "--role", "investigator"], home).returncode == 0
+        moved = run([*CUSTODY, "case", "handover", "C-9", "--to", "bo", "--reason", "ann on leave"], home)
+        assert moved.returncode == 0 and "investigator:ann -> investigator:bo" in moved.stdout, moved.stderr
+        to_station = run([*CUSTODY, "case", "handover", "C-9", "--to", "dock-1", "--reason", "r"], home)
+        assert to_station.returncode == 1 and "investigator" in to_station.stderr
+        assert json.loads(run([*CUSTODY, "case", "access", "C-9"], home).stdout)["handler"] == "investigator:bo"
         log = run([*CUSTODY, "log", "C-9"], home).stdout
         assert "access.restricted" in log and "access.granted" in log and "access.grant_revoked" in log
+        assert "case.handed_over" in log
     finally:
         run([*CUSTODY, "db", "stop"], home)

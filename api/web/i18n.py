@@ -221,6 +221,7 @@ ZH: dict[str, str] = {
     "token.for": "{role} {name} 的访问令牌",
     "token.back": "返回管理",
     "kind.case.opened": "创建案件：{title}",
+    "kind.case.handed_over": "{actor} 将案件从 {from} 移交给 {to}，事由：{reason}",
     "kind.evidence.ingested": "执法记录仪 {camera} 的录像 {file_name}（执法人员 {officer}）由采集站 {station} 导入",
     "kind.evidence.derived": "生成播放副本 {file_name}（原始录像 {original}）",
     "kind.evidence.accessed.view": "{actor} 查看了证据 {object}，访问事由：{purpose}",
@@ -721,6 +722,7 @@ EN: dict[str, str] = {
     "token.for": "Access token of {role} {name}",
     "token.back": "Back to administration",
     "kind.case.opened": "Case opened: {title}",
+    "kind.case.handed_over": "{actor} handed the case from {from} to {to}: {reason}",
     "kind.evidence.ingested": "Recording {file_name} ingested from camera {camera} (officer {officer}) "
                               "by station {station}",
     "kind.evidence.derived": "Proxy {file_name} made from original {original}",

@@ -54,6 +54,9 @@ PROBES: dict[tuple[str, str], Probe] = {
                                                   {"json": {"principal": "reviewer", "reason": "legal review"}}),
     ("DELETE", "/api/v1/cases/{case}/grants/{principal}"): Probe(f"{_BASE}/grants/disclosure", 200, 404,
                                                                  {"json": {"reason": "done"}}),
+    # A grantee reads the case but does not handle it: only the handler (or an admin) hands it over.
+    ("POST", "/api/v1/cases/{case}/handover"): Probe(f"{_BASE}/handover", 403, 200,
+                                                     {"json": {"to": "grantee", "reason": "handler on leave"}}),
 }
 
 
@@ -272,3 +275,30 @@ async def test_grantee_reads_are_logged_and_refusals_counted(file_api: Api) -> N
         assert (await file_api.call("GET", url, "outsider"))[0] == 403
     _, metrics = await file_api.call("GET", "/metrics", "admin")
     assert b'custody_access_denied_total{restriction="privacy"} 3.0' in metrics
+
+
+
+async def test_a_handover_moves_need_to_know_with_the_case(file_api: Api) -> None:
+    await restricted_case(file_api)
+    handover = f"{_BASE}/handover"
+    for who, body, status, error in [
+        ("investigator", {"to": "dock", "reason": "r"}, 422, "policy"),            # no such user
+        ("investigator", {"to": "station", "reason": "r"}, 422, "policy"),         # a docking station
+        ("investigator", {"to": "reviewer", "reason": "r"}, 422, "policy"),        # not an investigator
+        ("investigator", {"to": "investigator", "reason": "r"}, 422, "nothing_changed"),
+        ("investigator", {"to": "grantee", "reason": "  "}, 422, "reason_required"),
+        ("outsider", {"to": "outsider", "reason": "r"}, 403, "restricted"),        # may not even read it
+        ("admin", {"to": "grantee", "reason": "r"}, 403, "restricted"),            # admins read by grant only
+    ]:
+        got, answer = await file_api.call("POST", handover, who, json=body)
+        assert (got, answer["error"]) == (status, error), (who, body, answer)
+    got, answer = await file_api.call("POST", handover, "investigator",
+                                      json={"to": "outsider", "reason": "transferred to squad 2"})
+    assert got == 200 and answer == {"case": CASE, "previous": "investigator:investigator",
+                                     "handler": "investigator:outsider"}, answer
+    entries = [json.loads(r.body) for r in await file_api.locker.log.entries(CASE)]
+    assert entries[-1]["kind"] == "case.handed_over" and entries[-1]["reason"] == "transferred to squad 2"
+    # The new handler reads the restricted case; the old one, holding no grant, no longer does.
+    assert (await file_api.call("GET", _BASE, "outsider"))[0] == 200
+    status, body = await file_api.call("GET", _BASE, "investigator")
+    assert status == 403 and body["error"] == "restricted"

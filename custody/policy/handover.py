@@ -1,0 +1,33 @@
+"""Handing a case to another handler (承办人变更): who may, to whom, and why it must be said.
+
+The handler matters beyond the name on the case: a restricted case is read by its handler (RULES
+§三), and the handler may not give the case's decision its legal review (§四).  So a handover is
+explained, and only goes to an active investigator.
+"""
+
+from __future__ import annotations
+
+from custody.policy.errors import NothingChanged, NotPermitted, PolicyError
+from custody.policy.restriction import check_reason, is_handler
+
+#: Who may hand a case over: its handler (an investigator), or an administrator.
+HANDERS = frozenset({"investigator", "admin"})
+#: Who may receive one.
+RECEIVERS = frozenset({"investigator"})
+
+
+def check_handover(*, role: str, actor: str, handler: str | None, to: str, to_role: str | None,
+                   reason: str | None) -> str:
+    """May ``actor`` (a name, in ``role``) hand the case held by ``handler`` to ``to``?  The reason, stripped.
+
+    ``to_role`` is the receiver's role, None when there is no active user of that name.
+    """
+    if role not in HANDERS or (role != "admin" and not is_handler(actor, handler)):
+        raise NotPermitted("a case is handed over by its handler or by an administrator")
+    if to_role is None:
+        raise PolicyError(f"no active user {to!r}: a case goes to a known, active investigator")
+    if to_role not in RECEIVERS:
+        raise PolicyError(f"{to!r} is {to_role!r}: a case is handled by an investigator")
+    if is_handler(to, handler):
+        raise NothingChanged(f"{to!r} already handles this case")
+    return check_reason("handing the case over", reason)
