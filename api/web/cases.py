@@ -42,7 +42,8 @@ EXPORT_CHUNK_BYTES = 1024 * 1024
 OBJECT_HEADERS = {"Content-Security-Policy": "default-src 'none'; sandbox", "X-Frame-Options": "DENY"}
 PLAYABLE = ("video/", "audio/")
 #: ``?done=`` notices after the case page's own forms (legal holds; retention from the admin page).
-CASE_DONE = frozenset({"hold_placed", "hold_lifted", "assigned", "closed", "restricted", "granted", "grant_revoked"})
+CASE_DONE = frozenset({"hold_placed", "hold_lifted", "assigned", "closed", "restricted", "granted", "grant_revoked",
+                       "handed_over"})
 
 
 @dataclass
@@ -157,9 +158,11 @@ async def _access(request: web.Request, case_id: str) -> dict[str, object]:
     manage = role in INVESTIGATORS  # the viewer may read the case: the guard saw to that
     settable = [lv for lv in policy.ORDER if lv != state.level and (
         role == "admin" or policy.rank(lv) > policy.rank(state.level))] if manage else []
+    name = request[PRINCIPAL].name
     return {"level": state.level, "handler": state.handler, "notice": said[i18n.choose(request)] if said else "",
             "grants": await restriction.grants(request.app[LOCKER].pool, case_id), "can_manage": manage,
-            "levels": settable}
+            "levels": settable,
+            "can_hand_over": role == "admin" or (role == "investigator" and policy.is_handler(name, state.handler))}
 
 
 async def _item(request: web.Request) -> tuple[str, EvidenceRow]:

@@ -20,7 +20,7 @@ from api.web.forms import Refused
 from api.web.render import error_page, page, redirect
 from custody.policy.errors import Restricted
 from custody.policy.restriction import notice
-from storage import restriction
+from storage import handover, restriction
 
 REASON_MAX_CHARS = 2000
 PRINCIPAL_MAX_CHARS = 64
@@ -86,3 +86,14 @@ async def revoke(request: web.Request) -> web.StreamResponse:
         request.app[LOCKER], case_id, request.match_info["principal"], actor=who.actor, role=who.role,
         reader=who.name, reason=forms.text(form, "reason", REASON_MAX_CHARS)))
     return await _answer(request, case_id, result, "grant_revoked")
+
+
+async def hand_over(request: web.Request) -> web.StreamResponse:
+    """Hand the case to another investigator (its handler or an admin), with a reason."""
+    case_id = request.match_info["case"]
+    form = await request.post()
+    who = request[PRINCIPAL]
+    result = await forms.attempt(handover.hand_over(
+        request.app[LOCKER], case_id, forms.text(form, "to", PRINCIPAL_MAX_CHARS), actor=who.actor, role=who.role,
+        reader=who.name, reason=forms.text(form, "reason", REASON_MAX_CHARS)))
+    return await _answer(request, case_id, result, "handed_over")

@@ -59,6 +59,8 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
              "Grant a user access to the case (a reader of it, or an admin), with a reason", need_to_know=False),
     WebRoute("POST", "/cases/{case}/grants/{principal}/revoke", restriction.revoke, INVESTIGATORS,
              "Revoke a user's grant to the case, with a reason", need_to_know=False),
+    WebRoute("POST", "/cases/{case}/handover", restriction.hand_over, INVESTIGATORS,
+             "Hand the case to another investigator (its handler or an admin), with a reason"),
     WebRoute("GET", "/verify", verify.verify_page, STAFF, "Verify a file, hashed in the browser"),
     WebRoute("GET", "/ui/api/verify/{blake3}", api_verify.verify_hash, STAFF,
              "The API's verify-by-hash answer under the web session", kind="data"),

@@ -160,3 +160,21 @@ async def test_a_review_opinion_is_withheld_like_the_raw_record(web_app: Web) ->
     assert reply.status == 200 and "OPINION-7f3a" not in reply.text
     assert 'data-withheld="1"' in reply.text and "withheld: the opinion" in reply.text
     assert 'data-outcome="failed"' in reply.text  # that a review failed is still shown
+
+
+async def test_the_handler_hands_the_case_over_from_its_page(web_app: Web) -> None:
+    _, web_app.tokens["bo"] = await principals.add_principal(web_app.locker.pool, "bo", "investigator", "test")
+    ann = await web_app.sign_in("investigator", **{"Accept-Language": "en"})
+    page = await ann.get(f"/cases/{CASE}")
+    assert 'id="handover-form"' in page.text
+    refused = await post(ann, f"/cases/{CASE}/handover", {"to": "station", "reason": "r"})
+    assert refused.status == 422 and "investigator" in refused.text  # shown on the case page
+    moved = await post(ann, f"/cases/{CASE}/handover", {"to": "bo", "reason": "ann on leave"})
+    assert moved.status == 303 and moved.location.endswith("done=handed_over")
+    page = await ann.get(moved.location)
+    assert "Case handed over." in page.text and 'id="handover-form"' not in page.text  # no longer the handler
+    assert "handed the case from investigator:investigator to investigator:bo" in page.text  # the timeline
+    bo = await web_app.sign_in("bo", **{"Accept-Language": "en"})
+    assert 'id="handover-form"' in (await bo.get(f"/cases/{CASE}")).text
+    kinds = [r.kind for r in await web_app.locker.log.entries(CASE)]
+    assert kinds.count("case.handed_over") == 1
