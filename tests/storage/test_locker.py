@@ -184,7 +184,7 @@ async def test_scrub_clean_then_names_tampered_object_and_entry(
         hexd = blake3(media[1]).hexdigest()
         path = locker.store.root / "blake3" / hexd[:2] / hexd
         path.chmod(0o644)
-        path.write_bytes(media[1][:-1] + b"\x00")
+        path.write_bytes(media[1][:-1] + bytes([media[1][-1] ^ 0xFF]))  # always a different last byte
         problems = await locker.scrub("C-100")
         assert len(problems) == 1
         assert "entry 2" in problems[0] and hexd in problems[0] and "no longer matches" in problems[0]
