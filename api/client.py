@@ -30,7 +30,7 @@ def client_address(request: web.Request) -> str:
 
 def resolve(peer: str, forwarded: Sequence[str], trusted: Sequence[Network]) -> str:
     """The client address given the peer, the X-Forwarded-For header lines and the trusted proxies."""
-    if not _trusted(peer, trusted):
+    if not trusted or not _trusted(peer, trusted):  # the usual case costs no parsing: every request asks
         return peer
     hops = [hop.strip() for line in forwarded for hop in line.split(",")]
     for hop in reversed(hops):

@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+def like_literal(text: str) -> str:
+    """``text`` for a LIKE pattern, matching itself only: ``%``, ``_`` and ``\\`` are escaped."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 #: Arbitrary constant: the advisory lock id that serialises migrations across processes.
 MIGRATION_LOCK_ID = 0x0C057_0D1
 _MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")

@@ -25,6 +25,7 @@ from custody.policy.workdays import WorkCalendar
 from integrity.errors import IntegrityError
 from integrity.receipt import verify_receipt
 from storage import retention
+from storage.db import like_literal
 from storage.locker import Locker
 from storage.log import CaseNotFound, Draft, LogError
 from storage.objects import StoreError, bytes_source
@@ -398,13 +399,9 @@ async def published(pool: asyncpg.Pool, *, text: str | None = None, limit: int =
                                  ORDER BY size DESC LIMIT 1) cp ON true
             WHERE d.state = 'published' AND ($1::text IS NULL OR d.public_text ILIKE $1)
             ORDER BY d.published_on DESC, d.id LIMIT $2 OFFSET $3""",
-        None if not text else "%" + _like_escape(text) + "%", limit, offset)
+        None if not text else "%" + like_literal(text) + "%", limit, offset)
     return [{**dict(r), "checkpoint_root": r["checkpoint_root"].hex() if r["checkpoint_root"] else None}
             for r in rows]
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def notices(pool: asyncpg.Pool, *, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:

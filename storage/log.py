@@ -27,6 +27,7 @@ from integrity import merkle
 from integrity.canonical import canonical_bytes
 from integrity.checkpoint import Checkpoint, case_origin, sign_checkpoint
 from integrity.note import Signer
+from storage.db import like_literal
 
 #: Common fields every entry has; kind-specific fields may not reuse these names.
 COMMON_FIELDS = frozenset({"v", "case", "seq", "prev", "time", "actor", "kind"})
@@ -324,7 +325,7 @@ class CaseLog:
         rows = await self.pool.fetch(
             """SELECT case_id, seq, kind, actor, at, body, leaf_hash, blake3 FROM entries
                WHERE case_id = $1 AND kind LIKE ANY($2::text[]) ORDER BY seq""",
-            case_id, [p.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for p in prefixes],
+            case_id, [like_literal(p) + "%" for p in prefixes],
         )
         return [EntryRow(**dict(r)) for r in rows]
 

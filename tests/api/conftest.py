@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import socket
 from collections.abc import AsyncIterator
@@ -114,35 +115,32 @@ async def start_api(settings: Settings) -> tuple[web.AppRunner, web.Application]
     return runner, app
 
 
-@pytest.fixture(params=["file", "s3"])
-async def api(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> AsyncIterator[Api]:
-    endpoint = request.getfixturevalue("s3_endpoint") if request.param == "s3" else None
-    settings = settings_for(request.param, tmp_path, database_url, endpoint)
+@contextlib.asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[Api]:
+    """The API on ``settings``, on a free port, with one user per role and CASE-1 open."""
     runner, app = await start_api(settings)
     try:
         async with aiohttp.ClientSession() as http:
             client = Api(f"http://127.0.0.1:{settings.port}", http, app)
             for role in ROLES:
                 _, client.tokens[role] = await principals.add_principal(app[LOCKER].pool, role, role, "test")
-            _, client.tokens["station2"] = await principals.add_principal(app[LOCKER].pool, "station2", "station",
-                                                                          "test")
             await client.open_case("CASE-1")
             yield client
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture(params=["file", "s3"])
+async def api(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> AsyncIterator[Api]:
+    endpoint = request.getfixturevalue("s3_endpoint") if request.param == "s3" else None
+    async with serving(settings_for(request.param, tmp_path, database_url, endpoint)) as client:
+        _, client.tokens["station2"] = await principals.add_principal(client.locker.pool, "station2", "station",
+                                                                      "test")
+        yield client
 
 
 @pytest.fixture
 async def file_api(database_url: str, tmp_path: Path) -> AsyncIterator[Api]:
     """The API on the file store only, for tests whose subject is not the store."""
-    settings = settings_for("file", tmp_path, database_url, None)
-    runner, app = await start_api(settings)
-    try:
-        async with aiohttp.ClientSession() as http:
-            client = Api(f"http://127.0.0.1:{settings.port}", http, app)
-            for role in ROLES:
-                _, client.tokens[role] = await principals.add_principal(app[LOCKER].pool, role, role, "test")
-            await client.open_case("CASE-1")
-            yield client
-    finally:
-        await runner.cleanup()
+    async with serving(settings_for("file", tmp_path, database_url, None)) as client:
+        yield client

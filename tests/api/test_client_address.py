@@ -8,14 +8,11 @@ import json
 import os
 from pathlib import Path
 
-import aiohttp
 import pytest
 from blake3 import blake3
 
-from api.appkeys import LOCKER
 from api.client import resolve
-from storage import principals
-from tests.api.conftest import ROLES, Api, settings_for, start_api
+from tests.api.conftest import Api, serving, settings_for
 
 PROXIES = [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("127.0.0.1/32"),
            ipaddress.ip_network("fd00::/8")]
@@ -61,13 +58,5 @@ async def test_an_evidence_read_records_the_connecting_address_when_no_proxy_is_
 
 async def test_behind_a_trusted_proxy_an_evidence_read_records_the_browser(database_url: str, tmp_path: Path) -> None:
     settings = dataclasses.replace(settings_for("file", tmp_path, database_url, None), trusted_proxies="127.0.0.1")
-    runner, app = await start_api(settings)
-    try:
-        async with aiohttp.ClientSession() as http:
-            api = Api(f"http://127.0.0.1:{settings.port}", http, app)
-            for role in ROLES:
-                _, api.tokens[role] = await principals.add_principal(app[LOCKER].pool, role, role, "test")
-            await api.open_case("CASE-1")
-            assert await read_and_get_client(api, "198.51.100.1, 203.0.113.9") == "203.0.113.9"
-    finally:
-        await runner.cleanup()
+    async with serving(settings) as api:
+        assert await read_and_get_client(api, "198.51.100.1, 203.0.113.9") == "203.0.113.9"

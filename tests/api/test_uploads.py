@@ -178,12 +178,9 @@ async def test_an_object_store_outage_is_a_503_the_station_can_retry(database_ur
     traceback, no entry; its copy stays on the camera because no receipt came back."""
     import dataclasses
 
-    import aiohttp
     from moto.server import ThreadedMotoServer
 
-    from api.appkeys import LOCKER
-    from storage import principals
-    from tests.api.conftest import ROLES, free_port, start_api
+    from tests.api.conftest import free_port, serving
     from tests.conftest import s3_settings
 
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
@@ -191,20 +188,12 @@ async def test_an_object_store_outage_is_a_503_the_station_can_retry(database_ur
     host, port = moto.get_host_and_port()
     settings = dataclasses.replace(s3_settings(f"{host}:{port}", tmp_path), database_url=database_url,
                                    origin="evidence.test", port=free_port())
-    runner, app = await start_api(settings)
-    try:
-        async with aiohttp.ClientSession() as http:
-            api = Api(f"http://127.0.0.1:{settings.port}", http, app)
-            for role in ROLES:
-                _, api.tokens[role] = await principals.add_principal(app[LOCKER].pool, role, role, "test")
-            await api.open_case("CASE-1")
-            data = os.urandom(10_000)
-            status, declared = await api.declare(data, "CASE-1")
-            assert status == 201, declared
-            await asyncio.to_thread(moto.stop)  # the object store goes down
-            status, body = await api.call("PUT", f"/api/v1/uploads/{declared['id']}?offset=0", "station", data=data)
-            assert status == 503 and body["error"] == "store_unavailable", body
-            assert "unreachable" in body["message"] and "Traceback" not in json.dumps(body)
-            assert not [r for r in await api.locker.log.entries("CASE-1") if r.kind == "evidence.ingested"]
-    finally:
-        await runner.cleanup()
+    async with serving(settings) as api:
+        data = os.urandom(10_000)
+        status, declared = await api.declare(data, "CASE-1")
+        assert status == 201, declared
+        await asyncio.to_thread(moto.stop)  # the object store goes down
+        status, body = await api.call("PUT", f"/api/v1/uploads/{declared['id']}?offset=0", "station", data=data)
+        assert status == 503 and body["error"] == "store_unavailable", body
+        assert "unreachable" in body["message"] and "Traceback" not in json.dumps(body)
+        assert not [r for r in await api.locker.log.entries("CASE-1") if r.kind == "evidence.ingested"]

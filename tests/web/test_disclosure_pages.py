@@ -430,6 +430,7 @@ async def test_the_record_list_pages_and_the_due_summary_counts_what_it_does_not
     assert sorted(seen) == sorted(made)  # every record once across the pages
     assert 'id="next-page"' not in last.text and 'id="prev-page"' in last.text
     assert ids(await dora.get("/disclosure?page=0")) == ids(first)  # a bad page number is the first page
+    assert 'href="/disclosure?state=published&amp;page=2"' in (await dora.get("/disclosure?state=published")).text
     # Published today, so due for takedown only years on: look ahead to then.
     later = await dora.get("/disclosure?today=2040-01-01")
     assert later.status == 200
