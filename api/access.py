@@ -20,9 +20,9 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from api.appkeys import LOCKER, METRICS, PRINCIPAL
-from custody.policy.errors import Restricted
-from storage import restriction
-from storage.restriction import CaseAccess
+from policy.errors import Restricted
+from services import restriction
+from services.restriction import CaseAccess
 
 logger = logging.getLogger(__name__)
 

@@ -27,10 +27,10 @@ from api.errors import error_middleware
 from api.metrics import Metrics
 from api.routes import add_routes
 from api.web import setup_web
-from custody.policy.workdays import WorkCalendar
-from custody.settings import Settings
-from storage.intake import UploadManager
-from storage.locker import open_locker
+from foundation.settings import Settings
+from policy.workdays import WorkCalendar
+from services.intake import UploadManager
+from services.locker import open_locker
 
 logger = logging.getLogger("custody.http")  # one line per request
 server_logger = logging.getLogger("custody.server")

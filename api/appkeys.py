@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from api.metrics import Metrics
-from custody.policy.workdays import WorkCalendar
-from custody.settings import Settings
-from storage.intake import UploadManager
-from storage.locker import Locker
+from foundation.settings import Settings
+from policy.workdays import WorkCalendar
+from services.intake import UploadManager
+from services.locker import Locker
 from storage.principals import Principal
 
 if TYPE_CHECKING:  # the web package imports these keys, so its types are named lazily

@@ -24,10 +24,11 @@ from api.params import (
     query_time,
     text_field,
 )
-from custody.policy import restriction
-from storage import catalog, handover
+from policy import restriction
+from services import handover
+from services.retention import GOVERNANCE_CASE
+from storage import catalog
 from storage.log import Draft
-from storage.retention import GOVERNANCE_CASE
 
 #: Enforcement stages a text record belongs to (§三): initiation, investigation and evidence
 #: collection, review and decision, service and execution.

@@ -13,9 +13,9 @@ from api.appkeys import CALENDAR, LOCKER
 from api.auth import principal_of
 from api.errors import BadRequest, Forbidden, Unprocessable
 from api.params import int_field, json_object, json_response, query_int, text_field
-from custody import clock
-from custody.policy.takedown import parse_iso_date
-from storage import disclosure
+from foundation import clock
+from policy.takedown import parse_iso_date
+from services import disclosure
 
 #: URL action name -> lifecycle action.
 ACTIONS = {"approve": "approve", "publish": "publish", "correct": "correct", "update": "update",

@@ -3,7 +3,7 @@
 These routes apply the rules themselves (the route table marks them ``need_to_know=False``): an
 administrator without a grant may still see who has access, grant it (themselves included) and lower
 the level; everything else needs someone who may read the case.  Every change is logged in the case
-log by ``storage.restriction`` and drops this process's cached answers for the case.
+log by ``services.restriction`` and drops this process's cached answers for the case.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from api.access import ACCESS, refusal
 from api.appkeys import LOCKER
 from api.auth import principal_of
 from api.params import json_object, json_response, text_field
-from custody.policy import restriction as policy
-from storage import restriction
+from policy import restriction as policy
+from services import restriction
+from services.restriction import CaseAccess
 from storage.log import CaseNotFound
-from storage.restriction import CaseAccess
 
 REASON_MAX_CHARS = 2000
 

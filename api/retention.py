@@ -13,9 +13,9 @@ from api.appkeys import LOCKER
 from api.auth import principal_of
 from api.errors import Unprocessable
 from api.params import blake3_param, int_field, json_object, json_response, text_field
-from custody.policy.errors import PolicyError
-from custody.policy.retention import RetentionClass
-from storage import retention
+from policy.errors import PolicyError
+from policy.retention import RetentionClass
+from services import retention
 
 
 def _reason(body: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from api import cases, disclosures, ops, restriction, retention, uploads, verify
 from api.auth import guard
-from custody.policy import restriction as restriction_levels
+from policy import restriction as restriction_levels
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

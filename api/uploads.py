@@ -21,7 +21,7 @@ from api.appkeys import LOCKER, METRICS, UPLOADS
 from api.auth import principal_of
 from api.errors import BadRequest, Forbidden, NotFound, TooLarge, Unprocessable
 from api.params import HEX64, int_field, json_object, json_response, rfc3339_field, text_field
-from storage.intake import UploadFailed, UploadStatus
+from services.intake import UploadFailed, UploadStatus
 from storage.log import CaseExists, Draft
 
 MAX_UPLOAD_BYTES = 256 * 1024**3

@@ -17,7 +17,7 @@ from api.appkeys import LOCKER
 from api.errors import NotFound
 from api.params import blake3_param, json_response, query_int
 from integrity.hashing import ContentHasher
-from storage.locker import Locker
+from services.locker import Locker
 
 OBJECT_KINDS = ("evidence.ingested", "evidence.derived", "record.added")
 MAX_ENTRIES_PER_PAGE = 10_000

@@ -25,9 +25,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from storage import db, retention  # noqa: E402
+from services import retention  # noqa: E402
+from services.locker import Locker  # noqa: E402
+from storage import db  # noqa: E402
 from storage.keys import KeyRing  # noqa: E402
-from storage.locker import Locker  # noqa: E402
 from storage.log import CaseLog  # noqa: E402
 from storage.objects import open_store  # noqa: E402
 
@@ -83,7 +84,7 @@ async def main() -> None:
             await db.migrate(conn)
         ring = KeyRing(home / "keys")
         log = CaseLog(pool, ring.signer("bench.local"), "bench.local")
-        from custody.settings import Settings
+        from foundation.settings import Settings
 
         locker = Locker(pool, open_store(Settings.from_env({}, home=home)), log, ring)
         t0 = time.perf_counter()

@@ -62,7 +62,7 @@ def run_child(store: str, src: Path, work: Path, endpoint: str | None) -> tuple[
 
 
 async def child_put(store_name: str, src: Path, work: Path, endpoint: str | None) -> float:
-    from custody.settings import Settings
+    from foundation.settings import Settings
     from storage.objects import file_source, open_store
 
     if store_name == "file":

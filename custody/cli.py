@@ -13,8 +13,8 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from custody import logs
-from custody.settings import Settings, SettingsError
+from foundation import logs
+from foundation.settings import Settings, SettingsError
 
 logger = logging.getLogger("custody")
 

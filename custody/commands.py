@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from custody.settings import Settings
+from foundation.settings import Settings
 
 
 def register(sub: Any) -> None:
@@ -134,7 +134,7 @@ def _actor(p: argparse.ArgumentParser) -> None:
 
 
 async def case_open(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.locker import open_locker
+    from services.locker import open_locker
 
     async with open_locker(settings) as locker:
         result = await locker.log.open_case(args.case_id, args.actor, title=args.title,
@@ -144,8 +144,8 @@ async def case_open(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def case_close(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import retention
-    from storage.locker import open_locker
+    from services import retention
+    from services.locker import open_locker
 
     async with open_locker(settings) as locker:
         extended = await retention.close_case(locker, args.case_id, actor=args.actor, reason=args.reason)
@@ -154,7 +154,7 @@ async def case_close(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def case_list(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.locker import open_locker
+    from services.locker import open_locker
 
     async with open_locker(settings) as locker:
         for case in await locker.log.list_cases():
@@ -165,7 +165,7 @@ async def case_list(args: argparse.Namespace, settings: Settings) -> int:
 
 async def ingest(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.probe import ProbeError, probe
-    from storage.locker import open_locker
+    from services.locker import open_locker
     from storage.objects import file_source
 
     if args.server:
@@ -239,7 +239,7 @@ async def _ingest_via_server(args: argparse.Namespace, settings: Settings) -> in
 
 
 async def show_log(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.locker import open_locker
+    from services.locker import open_locker
 
     async with open_locker(settings) as locker:
         rows = await locker.log.entries(args.case_id)
@@ -254,7 +254,7 @@ async def show_log(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def export(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.locker import open_locker
+    from services.locker import open_locker
 
     async with open_locker(settings) as locker:
         n_entries, n_objects = await locker.export(args.case_id, args.output, with_media=args.with_media,
@@ -312,7 +312,7 @@ async def _verify_with_server(args: argparse.Namespace) -> int:
 
 
 async def scrub(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.locker import open_locker
+    from services.locker import open_locker
 
     async with open_locker(settings) as locker:
         problems = await locker.scrub(args.case_id)

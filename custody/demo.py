@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from custody.settings import Settings
+from foundation.settings import Settings
 
 CLIP_SECONDS = 4
 USERS = (("demo-investigator", "investigator"), ("demo-disclosure", "disclosure"),
@@ -87,11 +87,11 @@ async def run_demo(settings: Settings, *, clips: int = 3, serve: bool = True) ->
 
     from api.app import create_app
     from api.appkeys import LOCKER
-    from custody import clock
-    from custody.policy.review import CHECKLIST
+    from foundation import clock
     from integrity.bundle import verify_bundle
     from integrity.verify import print_report, verify_file
-    from storage import disclosure
+    from policy.review import CHECKLIST
+    from services import disclosure
     from storage.objects import bytes_source
 
     if shutil.which("ffmpeg") is None:

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from custody import clock
-from custody.settings import Settings
+from foundation import clock
+from foundation.settings import Settings
 
 FIELDS = ("decision_no", "party_type", "party_name", "violation", "legal_basis", "penalty", "decision_date",
           "party_id_no", "party_phone", "party_address", "category")
@@ -106,7 +106,7 @@ def _dump(data: Any) -> str:
 
 
 async def takedown_date(args: argparse.Namespace, settings: Settings) -> int:
-    from custody.policy.takedown import takedown_due
+    from policy.takedown import takedown_due
 
     print(takedown_due(args.published, args.party).isoformat())
     return 0
@@ -114,8 +114,8 @@ async def takedown_date(args: argparse.Namespace, settings: Settings) -> int:
 
 async def add(args: argparse.Namespace, settings: Settings) -> int:
     from custody.cli import CliError
-    from storage import disclosure
-    from storage.locker import open_locker
+    from services import disclosure
+    from services.locker import open_locker
 
     fields: dict[str, Any] = {}
     if args.file:
@@ -135,8 +135,8 @@ async def add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def major(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import disclosure
-    from storage.locker import open_locker
+    from services import disclosure
+    from services.locker import open_locker
 
     async with open_locker(settings) as locker:
         d = await disclosure.flag_major(locker, args.id, args.criteria, actor=args.actor)
@@ -145,9 +145,9 @@ async def major(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def review_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    from custody.policy.review import CHECKLIST
-    from storage import disclosure
-    from storage.locker import open_locker
+    from policy.review import CHECKLIST
+    from services import disclosure
+    from services.locker import open_locker
 
     checks = set(CHECKLIST) if args.all_checks else set(args.check)
     checklist = {code: code in checks for code in CHECKLIST}
@@ -160,8 +160,8 @@ async def review_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
 async def act(args: argparse.Namespace, settings: Settings) -> int:
     from custody.cli import CliError
-    from storage import disclosure
-    from storage.locker import open_locker
+    from services import disclosure
+    from services.locker import open_locker
 
     changes = {}
     for item in args.set:
@@ -181,8 +181,8 @@ async def act(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def list_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import disclosure
-    from storage.locker import open_locker
+    from services import disclosure
+    from services.locker import open_locker
 
     async with open_locker(settings) as locker:
         rows = await disclosure.list_records(locker.pool, state=args.state, case_id=args.case_id)
@@ -199,8 +199,8 @@ async def list_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def show(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import disclosure
-    from storage.locker import open_locker
+    from services import disclosure
+    from services.locker import open_locker
 
     async with open_locker(settings) as locker:
         d = await disclosure.get(locker.pool, args.id)
@@ -218,8 +218,8 @@ async def show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def due(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import disclosure
-    from storage.locker import open_locker
+    from services import disclosure
+    from services.locker import open_locker
 
     today = args.today or clock.today()
     async with open_locker(settings) as locker:
@@ -252,8 +252,8 @@ async def sweep(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def links(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import disclosure
-    from storage.locker import open_locker
+    from services import disclosure
+    from services.locker import open_locker
 
     async with open_locker(settings) as locker:
         result = await disclosure.check_links(locker, args.id, actor=args.actor)

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from custody.commands import _actor
-from custody.settings import Settings
+from foundation.settings import Settings
 
 
 def _date(text: str) -> dt.date:
-    from custody.policy.errors import PolicyError
-    from custody.policy.takedown import parse_iso_date
+    from policy.errors import PolicyError
+    from policy.takedown import parse_iso_date
 
     try:
         return parse_iso_date(text)
@@ -120,8 +120,8 @@ def register(sub: Any) -> None:
 
 
 async def retention_classes(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import retention
-    from storage.locker import open_locker
+    from services import retention
+    from services.locker import open_locker
 
     async with open_locker(settings) as locker:
         for c in await retention.list_classes(locker.pool):
@@ -131,9 +131,9 @@ async def retention_classes(args: argparse.Namespace, settings: Settings) -> int
 
 
 async def retention_set_class(args: argparse.Namespace, settings: Settings) -> int:
-    from custody.policy.retention import RetentionClass
-    from storage import retention
-    from storage.locker import open_locker
+    from policy.retention import RetentionClass
+    from services import retention
+    from services.locker import open_locker
 
     cls = RetentionClass(args.name, args.years, args.months, args.days, args.trigger, args.description)
     async with open_locker(settings) as locker:
@@ -143,8 +143,8 @@ async def retention_set_class(args: argparse.Namespace, settings: Settings) -> i
 
 
 async def retention_assign(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import retention
-    from storage.locker import open_locker
+    from services import retention
+    from services.locker import open_locker
 
     async with open_locker(settings) as locker:
         extended = await retention.assign_class(locker, args.case_id, args.class_name, blake3=args.blake3,
@@ -155,8 +155,8 @@ async def retention_assign(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def retention_show(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import retention
-    from storage.locker import open_locker
+    from services import retention
+    from services.locker import open_locker
 
     async with open_locker(settings) as locker:
         await locker.log.head(args.case_id)
@@ -169,8 +169,8 @@ async def retention_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def retention_run(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import retention
-    from storage.locker import open_locker
+    from services import retention
+    from services.locker import open_locker
 
     now = retention.day_start(args.now - dt.timedelta(days=1)) if args.now else None
     async with open_locker(settings) as locker:
@@ -197,8 +197,8 @@ async def retention_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def hold_place(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import retention
-    from storage.locker import open_locker
+    from services import retention
+    from services.locker import open_locker
 
     async with open_locker(settings) as locker:
         h = await retention.place_hold(locker, args.case_id, blake3=args.blake3, reason=args.reason, actor=args.actor)
@@ -207,8 +207,8 @@ async def hold_place(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def hold_lift(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import retention
-    from storage.locker import open_locker
+    from services import retention
+    from services.locker import open_locker
 
     async with open_locker(settings) as locker:
         h = await retention.lift_hold(locker, args.hold_id, actor=args.actor,
@@ -218,8 +218,8 @@ async def hold_lift(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def hold_list(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import retention
-    from storage.locker import open_locker
+    from services import retention
+    from services.locker import open_locker
 
     async with open_locker(settings) as locker:
         holds = await retention.list_holds(locker.pool, args.case_id, active_only=not args.all)
@@ -234,7 +234,7 @@ async def hold_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _calendar(settings: Settings) -> Any:
-    from custody.policy.workdays import WorkCalendar
+    from policy.workdays import WorkCalendar
 
     return WorkCalendar.load(settings.calendar_dir)
 
@@ -245,7 +245,7 @@ async def calendar_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def calendar_add_year(args: argparse.Namespace, settings: Settings) -> int:
-    from custody.policy.workdays import install_year
+    from policy.workdays import install_year
 
     year = install_year(args.file, settings.calendar_dir)
     print(f"installed the {year.year} calendar ({len(year.holidays)} holidays, {len(year.workdays)} make-up "
@@ -260,8 +260,8 @@ async def calendar_years(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def law_add(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import disclosure
-    from storage.locker import open_locker
+    from services import disclosure
+    from services.locker import open_locker
 
     async with open_locker(settings) as locker:
         result = await disclosure.record_law_change(
@@ -274,8 +274,8 @@ async def law_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def law_list(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import disclosure
-    from storage.locker import open_locker
+    from services import disclosure
+    from services.locker import open_locker
 
     async with open_locker(settings) as locker:
         rows = await disclosure.law_changes(locker.pool)

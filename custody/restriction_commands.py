@@ -3,7 +3,7 @@
 A handover is here because the handler is who reads a restricted case (and who may not review it).
 
 The command line runs on the server as its operator, who holds the machine and its database: it acts
-as an administrator that need to know does not apply to (``storage.restriction``), and every change is
+as an administrator that need to know does not apply to (``services.restriction``), and every change is
 still an entry in the case log with ``--actor`` and the reason.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from custody.settings import Settings
+from foundation.settings import Settings
 
 #: The operator's role for the rules (lowering a level is an administrator's).
 OPERATOR_ROLE = "admin"
@@ -22,7 +22,7 @@ OPERATOR_ROLE = "admin"
 
 def register(case: Any, actor: Callable[[argparse.ArgumentParser], None]) -> None:
     """Add the subcommands to ``custody case``."""
-    from custody.policy.restriction import ORDER
+    from policy.restriction import ORDER
 
     p = case.add_parser("restrict", help="set a case's restriction level (need to know; logged with the reason)")
     p.add_argument("case_id")
@@ -55,7 +55,7 @@ def register(case: Any, actor: Callable[[argparse.ArgumentParser], None]) -> Non
 
 
 def _notice(level: str) -> None:
-    from custody.policy.restriction import notice
+    from policy.restriction import notice
 
     if (said := notice(level)) is not None:
         print(f"注意：{said['zh']}")
@@ -63,8 +63,8 @@ def _notice(level: str) -> None:
 
 
 async def restrict(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import restriction
-    from storage.locker import open_locker
+    from services import restriction
+    from services.locker import open_locker
 
     async with open_locker(settings) as locker:
         previous, level = await restriction.set_level(locker, args.case_id, args.level, actor=args.actor,
@@ -75,8 +75,8 @@ async def restrict(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def grant(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import restriction
-    from storage.locker import open_locker
+    from services import restriction
+    from services.locker import open_locker
 
     async with open_locker(settings) as locker:
         g = await restriction.grant(locker, args.case_id, args.principal, actor=args.actor, role=OPERATOR_ROLE,
@@ -86,8 +86,8 @@ async def grant(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def revoke_grant(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import restriction
-    from storage.locker import open_locker
+    from services import restriction
+    from services.locker import open_locker
 
     async with open_locker(settings) as locker:
         g = await restriction.revoke(locker, args.case_id, args.principal, actor=args.actor, role=OPERATOR_ROLE,
@@ -99,9 +99,9 @@ async def revoke_grant(args: argparse.Namespace, settings: Settings) -> int:
 
 async def show_access(args: argparse.Namespace, settings: Settings) -> int:
     from custody.governance_commands import dump_json
-    from custody.policy import restriction as policy
-    from storage import restriction
-    from storage.locker import open_locker
+    from policy import restriction as policy
+    from services import restriction
+    from services.locker import open_locker
     from storage.log import CaseNotFound
 
     async with open_locker(settings) as locker:
@@ -122,8 +122,8 @@ async def show_access(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def hand_over(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import handover
-    from storage.locker import open_locker
+    from services import handover
+    from services.locker import open_locker
 
     async with open_locker(settings) as locker:
         previous, new = await handover.hand_over(locker, args.case_id, args.to, actor=args.actor,

@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from custody.settings import Settings
+from foundation.settings import Settings
 
 if TYPE_CHECKING:
     from ingest.agent import AgentConfig

@@ -29,8 +29,8 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from custody.durable import replace_durably
-from custody.pipeline import pipelined
+from foundation.durable import replace_durably
+from foundation.pipeline import pipelined
 from ingest.client import ApiError, CustodyClient
 from ingest.probe import ProbeError, probe
 from ingest.ptp import DeviceGone

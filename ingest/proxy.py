@@ -24,7 +24,7 @@ from pathlib import Path
 
 import ffmpeg
 
-from custody.durable import replace_durably
+from foundation.durable import replace_durably
 from ingest.probe import MediaFacts, ProbeError, probe
 
 #: Placeholders for the two paths in the recorded command.

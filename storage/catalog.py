@@ -139,7 +139,7 @@ async def search_cases(pool: asyncpg.Pool, *, case_id: str | None = None, office
              SELECT c.id, c.title, c.created_at, c.created_by, c.size, c.restriction,
                     count(e.seq) AS evidence, min(e.recorded_at) AS first_recorded,
                     max(e.recorded_at) AS last_recorded,
-                    -- custody.policy.restriction.may_read, as SQL (the API tests hold the two equal)
+                    -- policy.restriction.may_read, as SQL (the API tests hold the two equal)
                     (c.restriction = 'none' OR $8::text IS NULL
                      OR regexp_replace(coalesce(c.handler, c.created_by), '^.*:', '') = $8
                      OR EXISTS (SELECT 1 FROM case_grants g WHERE g.case_id = c.id AND g.principal = $8

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 if TYPE_CHECKING:
-    from custody.settings import Settings
+    from foundation.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
-from custody.durable import fsync_dir
-from custody.pipeline import pipelined
+from foundation.durable import fsync_dir
+from foundation.pipeline import pipelined
 from integrity.hashing import ContentHasher
 from storage.objects import (
     BLOCK_BYTES,

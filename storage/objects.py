@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from integrity.hashing import KEY_PREFIX, ContentDigest
 
 if TYPE_CHECKING:
-    from custody.settings import Settings
+    from foundation.settings import Settings
 
 #: Hashing/writing block: large enough that thread hand-offs are noise, small enough for bounded RSS.
 BLOCK_BYTES = 8 * 1024 * 1024

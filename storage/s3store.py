@@ -33,7 +33,7 @@ from minio.helpers import md5sum_hash
 from minio.retention import Retention
 from minio.xml import Element, SubElement, getbytes
 
-from custody.pipeline import pipelined
+from foundation.pipeline import pipelined
 from integrity.hashing import ContentDigest, ContentHasher
 from storage.objects import (
     HashMismatch,
@@ -50,7 +50,7 @@ from storage.objects import (
 )
 
 if TYPE_CHECKING:
-    from custody.settings import Settings
+    from foundation.settings import Settings
 
 logger = logging.getLogger(__name__)
 _NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "NoSuchObject", "ResourceNotFound"}

@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from custody.settings import Settings
+from foundation.settings import Settings
 from storage import db
 from storage.filestore import FileStore
 from storage.objects import ObjectStore

@@ -27,11 +27,12 @@ from api.verify import check_stored
 from api.web import i18n
 from api.web.render import page, redirect
 from api.web.timeline import describe, stage_label
-from custody.policy import restriction as policy
 from integrity.checkpoint import case_origin, open_checkpoint
 from integrity.errors import IntegrityError
 from integrity.note import encode_base64
-from storage import catalog, disclosure, restriction, retention
+from policy import restriction as policy
+from services import disclosure, restriction, retention
+from storage import catalog
 from storage.catalog import EvidenceRow
 
 #: The case page shows at most this many log entries (the newest); the rest are in the bundle and API.

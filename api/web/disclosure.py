@@ -1,7 +1,7 @@
 """Disclosure staff pages (公示): the records and what is due, drafting, one record beside its public
 preview with the actions its state allows, and the linked-evidence check.
 
-Every step goes through ``storage.disclosure`` exactly as the API's twin does (``api/disclosures.py``),
+Every step goes through ``services.disclosure`` exactly as the API's twin does (``api/disclosures.py``),
 so each is an attributed ``disclosure.*`` / ``review.*`` entry in the case log.  A refused step
 (publishing a major decision before its legal review, a takedown without its explanation ...) shows
 the page again with the rule's own message.
@@ -26,15 +26,15 @@ from api.web import forms, i18n
 from api.web.forms import Form, FormError, Refused
 from api.web.render import page, redirect
 from api.web.timeline import Event, describe
-from custody import clock
-from custody.policy import masking
-from custody.policy.errors import PolicyError
-from custody.policy.lifecycle import EXPLAINED_TAKEDOWNS, STATES, TAKEDOWN_REASONS, TRANSITIONS
-from custody.policy.review import MAJOR_CRITERIA
-from custody.policy.takedown import PARTY_TYPES, parse_iso_date
-from storage import disclosure
-from storage.disclosure import OPTIONAL_TEXT, REQUIRED, Disclosure
-from storage.locker import Locker
+from foundation import clock
+from policy import masking
+from policy.errors import PolicyError
+from policy.lifecycle import EXPLAINED_TAKEDOWNS, STATES, TAKEDOWN_REASONS, TRANSITIONS
+from policy.review import MAJOR_CRITERIA
+from policy.takedown import PARTY_TYPES, parse_iso_date
+from services import disclosure
+from services.disclosure import OPTIONAL_TEXT, REQUIRED, Disclosure
+from services.locker import Locker
 
 #: Raw fields in the order the page shows them (the two lists last).
 RAW_FIELDS = (*REQUIRED, *OPTIONAL_TEXT, "other_names", "excluded_fields")

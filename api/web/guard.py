@@ -21,8 +21,8 @@ from api.web.cookies import Session
 from api.web.render import PAGE_HEADERS, error_page
 from api.web.restriction import restricted_page
 from api.web.session import csrf_refused, current, signed_out
-from custody.policy.errors import Restricted
 from integrity.errors import IntegrityError
+from policy.errors import Restricted
 
 logger = logging.getLogger(__name__)
 

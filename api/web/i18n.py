@@ -5,7 +5,7 @@ cookie, else the browser's Accept-Language, else Chinese.  The Chinese terms are
 公示, 撤下, 更正, 更新, 撤销, 撤回, 法制审核, 重大执法决定, 审核意见, 案件, 证据, 执法记录仪, 全过程记录,
 调查取证, 启动, 审核决定, 送达执行, 访问事由, 校验, 留存期限, 法律保全, 法律法规变更, 逾期.  The labels of
 states, actions, takedown reasons, party types and the §四 criteria and checklist are not repeated here:
-they are generated from ``custody.policy`` (``state.*``, ``action.*``, ``takedown.*``, ``party.*``,
+they are generated from ``policy`` (``state.*``, ``action.*``, ``takedown.*``, ``party.*``,
 ``criterion.*``, ``check.*``, ``restriction.*``), so a page shows exactly the policy's words.
 """
 
@@ -17,11 +17,11 @@ from typing import Any
 
 from aiohttp import web
 
-from custody.policy.lifecycle import ACTIONS, STATES, TAKEDOWN_REASONS
-from custody.policy.masking import PUBLIC_FIELDS
-from custody.policy.restriction import LEVELS
-from custody.policy.review import CHECKLIST, MAJOR_CRITERIA
-from custody.policy.takedown import PARTY_LABELS
+from policy.lifecycle import ACTIONS, STATES, TAKEDOWN_REASONS
+from policy.masking import PUBLIC_FIELDS
+from policy.restriction import LEVELS
+from policy.review import CHECKLIST, MAJOR_CRITERIA
+from policy.takedown import PARTY_LABELS
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"

@@ -1,7 +1,7 @@
 """Law and mandate changes (法律法规变更): the list, the 20-working-day deadline, and recording one.
 
 Recording a change gives every affected published record (by category) an update deadline of 20
-working days after the change takes effect (policy §二; counting in ``custody.policy.workdays``).  The
+working days after the change takes effect (policy §二; counting in ``policy.workdays``).  The
 deadline can be computed before recording; a date outside the working-day calendar is the calendar's
 own error, shown as it is, never a weekday-only guess.
 """
@@ -18,9 +18,9 @@ from api.appkeys import CALENDAR, LOCKER, PRINCIPAL
 from api.web import forms, i18n
 from api.web.forms import Refused
 from api.web.render import page, redirect
-from custody.policy.errors import PolicyError
-from custody.policy.takedown import parse_iso_date
-from storage import disclosure
+from policy.errors import PolicyError
+from policy.takedown import parse_iso_date
+from services import disclosure
 
 TITLE_MAX_CHARS = 500
 FIELDS = ("title", "effective", "categories", "description")

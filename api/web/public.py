@@ -1,6 +1,6 @@
 """The public portal (公示平台): published decisions, masked, each with its case log's checkpoint.
 
-No sign-in.  Only what ``storage.disclosure.published`` made public at publication or correction is
+No sign-in.  Only what ``services.disclosure.published`` made public at publication or correction is
 read here, and of it only the masked ``public_fields`` / ``public_text``, the publication date and the
 case's latest checkpoint (size and root hash), which lets anyone later hold the bureau to what it
 published.  Taken-down records disappear from here but not from the log; the explanations published
@@ -17,8 +17,8 @@ from api.appkeys import LOCKER, PRINCIPAL, WEB_SESSION
 from api.disclosures import PUBLIC_NOTICES, PUBLIC_PAGE, public_query
 from api.web.render import page
 from api.web.session import current
-from custody.policy.masking import PUBLIC_FIELDS
-from storage import disclosure
+from policy.masking import PUBLIC_FIELDS
+from services import disclosure
 
 
 def public_record(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Restricted-access cases in the staff pages (RULES §三): the 403 page, and the forms that change a
 case's level and grant or revoke access.
 
-The forms go through ``storage.restriction`` exactly as the API's twin does (``api/restriction.py``),
+The forms go through ``services.restriction`` exactly as the API's twin does (``api/restriction.py``),
 so the rules and the ``access.*`` log entries are the same.  Like the API's, these routes apply the
 rules themselves: an administrator without a grant reaches them from the 403 page to grant
 themselves access, with a reason.
@@ -18,9 +18,9 @@ from api.web import forms, i18n
 from api.web.cases import case_view
 from api.web.forms import Refused
 from api.web.render import error_page, page, redirect
-from custody.policy.errors import Restricted
-from custody.policy.restriction import notice
-from storage import handover, restriction
+from policy.errors import Restricted
+from policy.restriction import notice
+from services import handover, restriction
 
 REASON_MAX_CHARS = 2000
 PRINCIPAL_MAX_CHARS = 64

@@ -2,7 +2,7 @@
 
 Role sets are the API's (``api/routes.py``): retention classes are changed by ADMIN; assigning a class,
 closing a case and placing or lifting a hold are INVESTIGATORS' (investigator and admin), and lifting
-is further limited to the hold's placer or an admin by ``storage.retention``.  The hold forms are on
+is further limited to the hold's placer or an admin by ``services.retention``.  The hold forms are on
 this page and on the case page; a form says which page it came from (``from=admin``), and the answer
 goes back there: the next page on success, the same page with the refusal's message otherwise.  Only
 an admin ever gets the admin page back.
@@ -20,8 +20,8 @@ from api.appkeys import LOCKER, PRINCIPAL
 from api.web import cases, forms, i18n
 from api.web.forms import Form, Refused
 from api.web.render import error_page, page, redirect
-from custody.policy.retention import TRIGGERS, RetentionClass
-from storage import retention
+from policy.retention import TRIGGERS, RetentionClass
+from services import retention
 from storage.log import CaseNotFound
 
 #: The disposition preview lists at most this many objects of each kind (the counts are exact).

@@ -2,7 +2,7 @@
 
 A decision flagged major waits here until a reviewer passes it; a failed review goes back to the
 handling side, which may record a disagreement (on the disclosure page), and returns to the queue.
-Only the reviewer role records a review, never the case's own handler: ``storage.disclosure``
+Only the reviewer role records a review, never the case's own handler: ``services.disclosure``
 refuses that (``SelfReview``) and the page shows the rule.
 """
 
@@ -20,10 +20,10 @@ from api.web import forms, i18n
 from api.web.disclosure import RAW_FIELDS
 from api.web.forms import FormError, Refused
 from api.web.render import page, redirect
-from custody.policy import masking
-from custody.policy.review import CHECKLIST, OUTCOMES
-from storage import disclosure
-from storage.disclosure import Disclosure
+from policy import masking
+from policy.review import CHECKLIST, OUTCOMES
+from services import disclosure
+from services.disclosure import Disclosure
 
 #: Review states that keep a major decision in the queue.
 WAITING = ("pending", "failed", "disputed")

@@ -12,7 +12,7 @@ from typing import Any
 
 from api.cases import STAGES
 from api.web.i18n import Translator
-from custody.policy.restriction import LEVELS
+from policy.restriction import LEVELS
 from storage.log import COMMON_FIELDS, EntryRow
 
 KNOWN_KINDS = frozenset({

@@ -17,12 +17,12 @@ from blake3 import blake3
 
 from api.app import create_app
 from api.appkeys import LOCKER
-from custody.settings import Settings
+from foundation.settings import Settings
 from integrity.hashing import digest_bytes
 from integrity.note import Verifier
 from integrity.receipt import verify_receipt
+from services.locker import Locker
 from storage import principals
-from storage.locker import Locker
 from tests.conftest import s3_settings
 
 ROLES = ("station", "investigator", "disclosure", "reviewer", "admin")

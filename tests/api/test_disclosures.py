@@ -8,7 +8,7 @@ from typing import Any
 
 from blake3 import blake3
 
-from custody.policy.review import CHECKLIST
+from policy.review import CHECKLIST
 from tests.api.conftest import Api
 
 RAW = {

@@ -12,7 +12,8 @@ from blake3 import blake3
 
 from api.access import ACCESS
 from api.routes import ENDPOINTS
-from storage import principals, restriction
+from services import restriction
+from storage import principals
 from storage.objects import bytes_source
 from tests.api.conftest import Api
 

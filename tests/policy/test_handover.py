@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from custody.policy.errors import NothingChanged, NotPermitted, PolicyError, ReasonRequired
-from custody.policy.handover import check_handover
+from policy.errors import NothingChanged, NotPermitted, PolicyError, ReasonRequired
+from policy.handover import check_handover
 
 HANDLER = "investigator:ann"
 

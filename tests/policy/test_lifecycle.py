@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from custody.policy.errors import PolicyError
-from custody.policy.lifecycle import (
+from policy.errors import PolicyError
+from policy.lifecycle import (
     ACTIONS,
     STATES,
     TAKEDOWN_REASONS,

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from custody.policy.errors import PolicyError
-from custody.policy.masking import leaks, mask_address, mask_name, mask_text, public_view
+from policy.errors import PolicyError
+from policy.masking import leaks, mask_address, mask_name, mask_text, public_view
 
 
 @pytest.mark.parametrize(

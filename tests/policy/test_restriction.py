@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from custody.policy.errors import NothingChanged, NotPermitted, PolicyError, ReasonRequired, Restricted
-from custody.policy.restriction import (
+from policy.errors import NothingChanged, NotPermitted, PolicyError, ReasonRequired, Restricted
+from policy.restriction import (
     LEVELS,
     ORDER,
     STATE_SECRET_NOTICE,

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from custody.policy.errors import PolicyError
-from custody.policy.retention import DEFAULT_CLASSES, RetentionClass, add_period, retain_until
+from policy.errors import PolicyError
+from policy.retention import DEFAULT_CLASSES, RetentionClass, add_period, retain_until
 
 STANDARD = RetentionClass("standard", 2, trigger="recorded")
 CASE = RetentionClass("case", 10, trigger="case_closed")

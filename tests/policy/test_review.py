@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from custody.policy.errors import PolicyError, SelfReview
-from custody.policy.review import CHECKLIST, MAJOR_CRITERIA, check_flag, check_review, may_review
+from policy.errors import PolicyError, SelfReview
+from policy.review import CHECKLIST, MAJOR_CRITERIA, check_flag, check_review, may_review
 
 SEED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "enforcement-disclosure-policy.zh.txt"
 ALL_TRUE = dict.fromkeys(CHECKLIST, True)

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from custody.policy.errors import PolicyError
-from custody.policy.takedown import PARTY_LABELS, PARTY_TYPES, parse_iso_date, takedown_due
+from policy.errors import PolicyError
+from policy.takedown import PARTY_LABELS, PARTY_TYPES, parse_iso_date, takedown_due
 
 
 @pytest.mark.parametrize(

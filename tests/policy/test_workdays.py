@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from custody.policy.workdays import CalendarError, WorkCalendar, YearCalendar, install_year
+from policy.workdays import CalendarError, WorkCalendar, YearCalendar, install_year
 
 
 @pytest.fixture(scope="module")

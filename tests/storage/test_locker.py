@@ -13,8 +13,8 @@ import pytest
 
 from integrity.bundle import verify_bundle
 from integrity.verify import verify_file
+from services.locker import Locker
 from storage.keys import KeyRing
-from storage.locker import Locker
 from storage.log import CaseLog, CaseNotFound
 from storage.objects import ObjectStore, bytes_source
 

@@ -288,7 +288,7 @@ def test_file_store_writer_bypasses_the_page_cache_and_falls_back(tmp_path) -> N
 async def test_an_unreachable_s3_endpoint_is_store_unavailable_not_a_crash(tmp_path) -> None:
     import socket
 
-    from custody.settings import Settings
+    from foundation.settings import Settings
     from storage.objects import StoreUnavailable
 
     with socket.socket() as s:

@@ -9,13 +9,14 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from custody.policy.errors import NothingChanged, NotPermitted, PolicyError, ReasonRequired, Restricted
-from storage import principals, restriction
+from policy.errors import NothingChanged, NotPermitted, PolicyError, ReasonRequired, Restricted
+from services import restriction
+from services.locker import Locker
+from services.restriction import CaseAccess, GrantExists, GrantNotFound
+from storage import principals
 from storage.filestore import FileStore
 from storage.keys import KeyRing
-from storage.locker import Locker
 from storage.log import CaseLog, CaseNotFound
-from storage.restriction import CaseAccess, GrantExists, GrantNotFound
 
 HOST = "evidence.test"
 CASE = "C-R1"

@@ -10,10 +10,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from custody.policy.retention import RetentionClass
-from storage import retention
+from policy.retention import RetentionClass
+from services import retention
+from services.locker import Locker
 from storage.keys import KeyRing
-from storage.locker import Locker
 from storage.log import CaseLog
 from storage.objects import ObjectLocked, ObjectStore, bytes_source
 
@@ -182,7 +182,7 @@ async def test_changing_a_class_moves_the_objects_already_under_it(locker: Locke
 
 
 async def test_bytes_stored_again_after_disposal_are_new_evidence_with_entries_of_their_own(locker: Locker) -> None:
-    from storage.intake import UploadManager
+    from services.intake import UploadManager
 
     data = os.urandom(6000)
     fields = {"file_name": "clip.mp4", "camera": "CAM-1", "recorded_at": OLD}

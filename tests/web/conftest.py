@@ -29,8 +29,8 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from api.appkeys import LOCKER, WEB_HOLDERS, WEB_SESSIONS
 from api.web.cookies import SessionCodec
+from services.locker import Locker
 from storage import principals
-from storage.locker import Locker
 from storage.objects import bytes_source
 from tests.api.conftest import ROLES, free_port, settings_for, start_api
 from tests.api.test_serve import cli, custody_env, wait_healthy

@@ -15,7 +15,7 @@ from typing import Any
 from markupsafe import escape
 
 from api.web.i18n import ZH
-from custody.policy.review import CHECKLIST, MAJOR_CRITERIA
+from policy.review import CHECKLIST, MAJOR_CRITERIA
 from tests.web.conftest import CASE, PERSONAL, RAW, RECORD, Reply, Visitor, Web
 
 Form = list[tuple[str, str]]

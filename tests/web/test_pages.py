@@ -19,7 +19,8 @@ from api.web.i18n import EN, ZH, from_accept_language
 from api.web.nav import NAV
 from api.web.routes import WEB_ROUTES, WebRoute
 from integrity.bundle import verify_bundle
-from storage import disclosure, principals
+from services import disclosure
+from storage import principals
 from storage.log import Draft
 from storage.objects import bytes_source
 from tests.web.conftest import CASE, RECORD, STAFF_ROLES, Web

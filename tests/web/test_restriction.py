@@ -7,7 +7,8 @@ import json
 import re
 
 from api.access import ACCESS
-from storage import disclosure, principals, restriction
+from services import disclosure, restriction
+from storage import principals
 from tests.web.conftest import CASE, RAW, RECORD, Reply, Visitor, Web
 
 TITLE = "Street vending"
@@ -146,7 +147,7 @@ async def test_hold_forms_never_show_a_restricted_case(web_app: Web) -> None:
 
 
 async def test_a_review_opinion_is_withheld_like_the_raw_record(web_app: Web) -> None:
-    from custody.policy.review import CHECKLIST, MAJOR_CRITERIA
+    from policy.review import CHECKLIST, MAJOR_CRITERIA
 
     opinion = "当事人系未成年人，家庭住址须核实 OPINION-7f3a"
     d = await disclosure.create(web_app.locker, CASE, RECORD, actor="disclosure:disclosure")

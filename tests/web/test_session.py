@@ -17,7 +17,7 @@ from yarl import URL
 from api.appkeys import WEB_HOLDERS
 from api.web.cookies import SessionCodec
 from api.web.session import SESSION_COOKIE, safe_next
-from custody.settings import Settings
+from foundation.settings import Settings
 from storage import principals
 from tests.web.conftest import Web
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal, get_args
 
-from custody.policy.errors import NothingChanged, NotPermitted, PolicyError, ReasonRequired, Restricted
+from policy.errors import NothingChanged, NotPermitted, PolicyError, ReasonRequired, Restricted
 
 Level = Literal["none", "privacy", "trade_secret", "state_secret"]
 #: The levels from least to most restricted.

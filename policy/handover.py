@@ -7,8 +7,8 @@ explained, and only goes to an active investigator.
 
 from __future__ import annotations
 
-from custody.policy.errors import NothingChanged, NotPermitted, PolicyError
-from custody.policy.restriction import check_reason, is_handler
+from policy.errors import NothingChanged, NotPermitted, PolicyError
+from policy.restriction import check_reason, is_handler
 
 #: Who may hand a case over: its handler (an investigator), or an administrator.
 HANDERS = frozenset({"investigator", "admin"})

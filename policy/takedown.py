@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Literal, get_args
 
-from custody.policy.errors import PolicyError
-from custody.policy.retention import add_period
+from policy.errors import PolicyError
+from policy.retention import add_period
 
 PartyType = Literal["natural", "legal", "other"]
 PARTY_TYPES: tuple[PartyType, ...] = get_args(PartyType)

@@ -29,7 +29,7 @@ from storage.log import Appended, CaseLog, CaseNotFound, Draft, EntryRow
 from storage.objects import ObjectStore, StoredObject, StoreError, open_store
 
 if TYPE_CHECKING:
-    from custody.settings import Settings
+    from foundation.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class Locker:
         result = await self.log.append(case_id, draft)
         if result.created:
             await catalog.record_evidence(self.pool, case_id, result.seq, kind, {**fields, **obj_fields})
-            from storage import retention  # retention builds on the locker
+            from services import retention  # retention builds on the locker
 
             await retention.on_new_evidence(self, case_id, digest.blake3)
         return result

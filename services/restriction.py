@@ -1,6 +1,6 @@
 """Restricted-access cases (RULES §三, need to know): a case's level, its grants, who may read it.
 
-The rules are ``custody.policy.restriction`` (pure); this module keeps the rows and appends one
+The rules are ``policy.restriction`` (pure); this module keeps the rows and appends one
 ``access.*`` entry per change to the case's log, with actor and reason, so access is never changed
 silently: ``access.restricted`` (level, previous, reason), ``access.granted`` and
 ``access.grant_revoked`` (principal, reason).  ``access`` is the one query the request path asks.
@@ -19,10 +19,10 @@ from typing import NamedTuple
 
 import asyncpg
 
-from custody.policy import restriction
-from custody.policy.restriction import Level
+from policy import restriction
+from policy.restriction import Level
+from services.locker import Locker
 from storage import principals
-from storage.locker import Locker
 from storage.log import CaseNotFound, Draft, LogError
 
 

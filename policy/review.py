@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Literal, get_args
 
-from custody.policy.errors import PolicyError, SelfReview
+from policy.errors import PolicyError, SelfReview
 
 #: §四(二) 明确审核范围: code → (English, Chinese).  Any one makes a decision major.
 MAJOR_CRITERIA: Mapping[str, tuple[str, str]] = {

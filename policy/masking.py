@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from custody.policy.errors import PolicyError
-from custody.policy.takedown import check_party_type, parse_iso_date
+from policy.errors import PolicyError
+from policy.takedown import check_party_type, parse_iso_date
 
 #: Chinese compound surnames (复姓): a name beginning with one keeps both characters.
 COMPOUND_SURNAMES = frozenset(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from custody.policy.handover import check_handover
+from policy.handover import check_handover
+from services.locker import Locker
+from services.restriction import ChangedMeanwhile
 from storage import principals
-from storage.locker import Locker
 from storage.log import CaseNotFound, Draft
-from storage.restriction import ChangedMeanwhile
 
 
 async def hand_over(locker: Locker, case_id: str, to: str, *, actor: str, role: str, reader: str | None,

@@ -22,8 +22,8 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.locker import Locker, Receipt
 from storage import catalog, uploads
-from storage.locker import Locker, Receipt
 from storage.log import CaseNotFound, EntryRow
 from storage.objects import HashMismatch, StoredObject, StoreError, StoreUnavailable
 

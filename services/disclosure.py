@@ -1,7 +1,7 @@
 """Disclosure records (公示), legal review (法制审核) and law changes, made executable.
 
 A record links a decision to its case and moves draft → approved → published → (corrected/updated)
-→ taken down or revoked (or is withdrawn before publication).  The rules live in ``custody.policy``
+→ taken down or revoked (or is withdrawn before publication).  The rules live in ``policy``
 (pure); this module keeps the rows and appends one ``disclosure.*`` / ``review.*`` entry per step to
 the case's log, with actor and reason, so nothing is ever a silent edit.  The public text is made by
 the masking rules at publication and correction and checked for leaks before it is stored.
@@ -18,15 +18,15 @@ from typing import Any
 
 import asyncpg
 
-from custody.policy import lifecycle, masking, review
-from custody.policy.errors import PolicyError
-from custody.policy.takedown import PARTY_TYPES, parse_iso_date, takedown_due
-from custody.policy.workdays import WorkCalendar
 from integrity.errors import IntegrityError
 from integrity.receipt import verify_receipt
-from storage import retention
+from policy import lifecycle, masking, review
+from policy.errors import PolicyError
+from policy.takedown import PARTY_TYPES, parse_iso_date, takedown_due
+from policy.workdays import WorkCalendar
+from services import retention
+from services.locker import Locker
 from storage.db import like_literal
-from storage.locker import Locker
 from storage.log import CaseNotFound, Draft, LogError
 from storage.objects import StoreError, bytes_source
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal, get_args
 
-from custody.policy.errors import PolicyError
+from policy.errors import PolicyError
 
 Trigger = Literal["recorded", "case_closed", "decision"]
 TRIGGERS: tuple[Trigger, ...] = get_args(Trigger)

@@ -24,12 +24,12 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from custody.policy.errors import IllegalTransition as IllegalTransition  # re-exported: plan's errors
-from custody.policy.errors import NotDue as NotDue
-from custody.policy.errors import NothingChanged as NothingChanged
-from custody.policy.errors import PolicyError as PolicyError
-from custody.policy.errors import ReasonRequired as ReasonRequired
-from custody.policy.errors import ReviewRequired as ReviewRequired
+from policy.errors import IllegalTransition as IllegalTransition  # re-exported: plan's errors
+from policy.errors import NotDue as NotDue
+from policy.errors import NothingChanged as NothingChanged
+from policy.errors import PolicyError as PolicyError
+from policy.errors import ReasonRequired as ReasonRequired
+from policy.errors import ReviewRequired as ReviewRequired
 
 #: State → (English, Chinese).
 STATES: Mapping[str, tuple[str, str]] = {

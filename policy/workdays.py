@@ -28,9 +28,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from custody.durable import replace_durably
-from custody.policy.errors import CalendarError as CalendarError  # re-exported: the calendar's own error
-from custody.policy.errors import PolicyError
+from foundation.durable import replace_durably
+from policy.errors import CalendarError as CalendarError  # re-exported: the calendar's own error
+from policy.errors import PolicyError
 
 #: §二: affected published content is updated within this many working days of the change.
 UPDATE_WITHIN_WORKING_DAYS = 20
@@ -164,7 +164,7 @@ class YearCalendar:
 
 
 def _packaged_files() -> Iterator[tuple[str, str]]:
-    folder = resources.files("custody.policy") / "calendars"
+    folder = resources.files("policy") / "calendars"
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):
             yield f"packaged calendars/{entry.name}", entry.read_text(encoding="utf-8")

@@ -20,9 +20,9 @@ from typing import Any
 
 import asyncpg
 
-from custody.policy.retention import RetentionClass
+from policy.retention import RetentionClass
+from services.locker import Locker
 from storage import catalog
-from storage.locker import Locker
 from storage.log import CaseNotFound, Draft, LogError
 from storage.objects import ObjectLocked, ObjectNotFound, StoreError
 
