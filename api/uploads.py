@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -17,12 +16,11 @@ from typing import Any
 
 from aiohttp import web
 
-from api.appkeys import LOCKER, METRICS, UPLOADS
+from api.appkeys import METRICS, UPLOADS
 from api.auth import principal_of
 from api.params import HEX64, int_field, json_object, json_response, rfc3339_field, text_field
 from foundation.errors import Forbidden, Invalid, Malformed, NotFound, TooLarge
 from services.intake import UploadFailed, UploadStatus
-from storage.log import CaseExists, Draft
 
 MAX_UPLOAD_BYTES = 256 * 1024**3
 #: What the server reads from a request body at a time (the intake queue holds two of these).
@@ -35,20 +33,6 @@ def _upload_id(request: web.Request) -> uuid.UUID:
         return uuid.UUID(request.match_info["upload"])
     except ValueError:
         raise NotFound("no such upload") from None
-
-
-async def _intake_case(request: web.Request, officer: str | None, recorded_at: str | None) -> str:
-    """Recordings not yet assigned to a case go to the officer's (or station's) intake case of the day."""
-    who = officer or principal_of(request).name
-    day = (recorded_at or dt.datetime.now(dt.UTC).isoformat())[:10].replace("-", "")
-    case_id = re.sub(r"[^A-Za-z0-9._-]", "-", f"INTAKE-{who}-{day}")[:64]
-    log = request.app[LOCKER].log
-    if not await log.case_exists(case_id):
-        try:
-            await log.open_case(case_id, principal_of(request).actor, title=f"Intake: {who} {day}")
-        except CaseExists:
-            pass  # opened concurrently by another upload
-    return case_id
 
 
 def _metadata(body: dict[str, Any], station: str) -> dict[str, Any]:
@@ -104,16 +88,8 @@ async def create_upload(request: web.Request) -> web.Response:
     fields = _metadata(body, station.name)
     if kind == "proxy":
         fields.update(_proxy_fields(body))
-    case_id = text_field(body, "case", max_len=64)
-    if case_id is None:
-        case_id = await _intake_case(request, fields.get("officer"), fields.get("recorded_at"))
-    if kind == "proxy":
-        originals = await request.app[LOCKER].log.entries_for_object(fields["original_blake3"], case_id)
-        if not any(r.kind == "evidence.ingested" for r in originals):
-            raise Invalid(f"the original {fields['original_blake3']} is not evidence in case {case_id!r}; "
-                                "upload the original first")
-    status = await request.app[UPLOADS].create(station=station.name, case_id=case_id, kind=kind, blake3=blake3,
-                                               size=size, fields=fields, actor=station.actor)
+    status = await request.app[UPLOADS].create(who=station, case_id=text_field(body, "case", max_len=64),
+                                               kind=kind, blake3=blake3, size=size, fields=fields)
     return _status_response(status, created=status.state == "open")
 
 
@@ -172,11 +148,6 @@ async def report_no_proxy(request: web.Request) -> web.Response:
     error = text_field(body, "error", required=True, max_len=4000)
     version = text_field(body, "ffmpeg_version", max_len=255) or ""
     assert case_id is not None and error is not None
-    log = request.app[LOCKER].log
-    if not any(r.kind == "evidence.ingested" for r in await log.entries_for_object(hexd, case_id)):
-        raise NotFound(f"{hexd} is not evidence in case {case_id!r}")
-    station = principal_of(request)
-    appended = await log.append(case_id, Draft("evidence.proxy_failed", station.actor,
-                                               {"original_blake3": hexd, "error": error, "ffmpeg_version": version},
-                                               dedupe=f"proxy_failed:{hexd}"))
+    appended = await request.app[UPLOADS].flag_no_proxy(who=principal_of(request), case_id=case_id, original=hexd,
+                                                        error=error, ffmpeg_version=version)
     return json_response({"case": case_id, "seq": appended.seq}, status=201 if appended.created else 200)

@@ -74,6 +74,8 @@ class Settings:
     #: believed: the client address logged for requests, evidence reads and web sign-ins is then the
     #: browser's, not the proxy's.  Empty: the connecting address, and X-Forwarded-For is ignored.
     trusted_proxies: str = ""
+    #: The user the command line acts as when a command that decides something is given no ``--as``.
+    cli_user: str | None = None
 
     @property
     def objects_dir(self) -> Path:

@@ -20,8 +20,8 @@ from yarl import URL
 
 from api.appkeys import LOCKER, PRINCIPAL, SETTINGS
 from api.cases import stream_object
+from api.client import client_address
 from api.params import blake3_param, json_response, purpose
-from api.routes import DISCLOSURE_READERS, INVESTIGATORS, READERS
 from api.verify import check_stored
 from api.web import i18n
 from api.web.render import page, redirect
@@ -31,7 +31,8 @@ from integrity.checkpoint import case_origin, open_checkpoint
 from integrity.errors import IntegrityError
 from integrity.note import encode_base64
 from policy import restriction as policy
-from services import disclosure, restriction, retention
+from services import disclosure, evidence, restriction, retention
+from services.permissions import DISCLOSURE_READERS, INVESTIGATORS, READERS
 from storage import catalog
 from storage.catalog import EvidenceRow
 
@@ -228,7 +229,8 @@ async def export(request: web.Request) -> web.StreamResponse:
     tmp_dir.mkdir(parents=True, exist_ok=True)
     out = tmp_dir / f"{uuid.uuid4().hex}.zip"
     try:
-        await locker.export(case_id, out, with_media=True, actor=request[PRINCIPAL].actor, purpose=why)
+        await evidence.export(locker, case_id, out, who=request[PRINCIPAL], with_media=True, purpose=why,
+                              client=client_address(request))
         name = re.sub(r"[^A-Za-z0-9._-]", "_", case_id)[:64] + "-bundle.zip"
         response = web.StreamResponse(headers={"Content-Disposition": f'attachment; filename="{name}"',
                                                "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})

@@ -10,8 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from api.cases import STAGES
 from api.web.i18n import Translator
+from policy.cases import STAGES
 from policy.restriction import LEVELS
 from storage.log import COMMON_FIELDS, EntryRow
 
