@@ -114,7 +114,8 @@ async def test_disposition_deletes_and_keeps_the_log(locker: Locker) -> None:
 
 async def test_disposition_refuses_a_held_item_and_a_held_case(locker: Locker) -> None:
     [a, b] = await ingest(locker, "C-6")
-    item = await retention.place_hold(locker, "C-6", blake3=a, reason="complaint filed", who=principal("investigator:ann"))
+    item = await retention.place_hold(locker, "C-6", blake3=a, reason="complaint filed",
+                                      who=principal("investigator:ann"))
     report = await retention.run_disposition(locker, who=ADMIN)
     assert [d.blake3 for d in report.disposed] == [b]
     assert [d.blake3 for d in report.held] == [a] and report.held[0].held_by == [item.id]
@@ -134,7 +135,8 @@ async def test_disposition_refuses_a_held_item_and_a_held_case(locker: Locker) -
 
 async def test_a_case_hold_covers_evidence_that_arrives_later(locker: Locker) -> None:
     await locker.log.open_case("C-7", "investigator:ann")
-    await retention.place_hold(locker, "C-7", blake3=None, reason="preserve everything", who=principal("investigator:ann"))
+    await retention.place_hold(locker, "C-7", blake3=None, reason="preserve everything",
+                               who=principal("investigator:ann"))
     [b3] = await ingest(locker, "C-7", n=1)
     assert (await locker.store.head("blake3/" + b3)).legal_hold
     assert not (await retention.run_disposition(locker, who=ADMIN)).disposed
