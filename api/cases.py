@@ -121,9 +121,11 @@ async def stream_object(request: web.Request, case_id: str, hexd: str, why: str,
     """
     locker = request.app[LOCKER]
     action = "download" if download else "view"
-    item = await evidence.open_object(locker, case_id, hexd, who=principal_of(request), purpose=why, action=action,
-                                      client=client_address(request))
-    span = parse_range(request.headers.get("Range"), item.size)
+    spans: list[tuple[int, int] | None] = []
+    item = await evidence.open_object(
+        locker, case_id, hexd, who=principal_of(request), purpose=why, action=action, client=client_address(request),
+        check=lambda found: spans.append(parse_range(request.headers.get("Range"), found.size)))
+    span = spans[0]
     request.app[METRICS].evidence_reads.labels(action).inc()
     headers = {"Accept-Ranges": "bytes", "ETag": f'"{hexd}"', "Cache-Control": "private, no-store",
                "X-Content-Type-Options": "nosniff"}

@@ -223,7 +223,9 @@ async def record_review(locker: Locker, disclosure_id: str, *, who: Principal, o
     if d.state not in ("draft", "approved"):
         raise DisclosureError(f"{disclosure_id} is {d.state}: a legal review comes before the decision is published")
     if outcome in ("passed", "failed"):
-        review.may_review(who.actor, await case_handler(locker.pool, d.case_id))
+        # Names are unique among principals; a handler row may hold a bare name (cases opened before
+        # handlers were principals), so the handler's name is what is compared.
+        review.may_review(who.name, (await case_handler(locker.pool, d.case_id)).rpartition(":")[2])
         review.check_review(outcome, checklist, opinion)
     elif outcome == "disputed":
         if d.review_state != "failed" or not opinion.strip():

@@ -10,7 +10,7 @@ not write hundreds.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +52,13 @@ async def record_access(locker: Locker, case_id: str, who: Principal, *, action:
 
 
 async def open_object(locker: Locker, case_id: str, blake3: str, *, who: Principal, purpose: str, action: str,
-                      client: str | None = None) -> EvidenceRow:
+                      client: str | None = None, check: Callable[[EvidenceRow], object] | None = None,
+                      ) -> EvidenceRow:
     """Allow and record a read of one object of a case; returns the item (the caller streams its bytes).
 
     Refused when ``who`` may not read evidence or this case, when the case holds no such object, and
-    when the object was disposed of (its entries stay).
+    when the object was disposed of (its entries stay).  ``check`` runs just before the read is logged:
+    a front end's own refusal there (a byte range outside the object) reads nothing and logs nothing.
     """
     authorize(who, "evidence.read")
     await require_read(locker.pool, case_id, who)
@@ -67,6 +69,8 @@ async def open_object(locker: Locker, case_id: str, blake3: str, *, who: Princip
     if stored is not None and stored.disposed_at is not None:
         raise Gone(f"object {blake3} was disposed of on {stored.disposed_at:%Y-%m-%d} when its retention ended; "
                    "the case log keeps its hash and the retention.disposed entry")
+    if check is not None:
+        check(items[0])
     await record_access(locker, case_id, who, action=action, purpose=purpose, blake3=blake3,
                         file_name=items[0].file_name, client=client)
     return items[0]

@@ -146,26 +146,52 @@ def test_retention_and_disclosure_from_the_shell(demo_home: tuple[Path, subproce
     assert record["state"] == "published" and record["review_state"] == "passed"
     later = run([*CUSTODY, "disclosure", "due", "--today", "2099-01-01", "--json"], home)
     assert [d["id"] for d in json.loads(later.stdout)["takedowns"]] == [record["id"]]
-    links = run([*CUSTODY, "disclosure", "links", record["id"]], home)
+    links = run([*CUSTODY, "disclosure", "links", record["id"], "--as", "demo-disclosure"], home)
     assert links.returncode == 0 and "OK" in links.stdout, links.stdout + links.stderr
     case_id = record["case"]
-    hold = run([*CUSTODY, "hold", "place", case_id, "--reason", "appeal filed"], home)
+    hold = run([*CUSTODY, "hold", "place", case_id, "--reason", "appeal filed", "--as", "demo-investigator"], home)
     assert hold.returncode == 0 and "legal hold 1 placed" in hold.stdout, hold.stderr
     far = run([*CUSTODY, "retention", "run", "--dry-run", "--now", "2099-01-01"], home)
     assert far.stdout.startswith("0 would dispose, 0 held")  # the published decision keeps its evidence
     down = run([*CUSTODY, "disclosure", "take-down", record["id"], "--why", "emergency", "--reason", "threats",
-                "--explanation", "因可能引发严重后果，依法紧急撤下。"], home)
+                "--explanation", "因可能引发严重后果，依法紧急撤下。", "--as", "demo-disclosure"], home)
     assert down.returncode == 0 and "taken_down" in down.stdout, down.stderr
     far = run([*CUSTODY, "retention", "run", "--dry-run", "--now", "2099-01-01"], home)
     assert "held by hold 1" in far.stdout and "would dispose" not in far.stdout.splitlines()[0]
 
 
+def test_the_shell_acts_only_as_a_real_user(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    try:
+        assert run([*CUSTODY, "user", "add", "ann", "--role", "investigator"], home).returncode == 0
+        assert run([*CUSTODY, "station", "add", "dock-1"], home).returncode == 0
+        free_text = run([*CUSTODY, "case", "open", "C-1", "--actor", "anyone:whoever"], home)
+        assert free_text.returncode == 2 and "--actor" in free_text.stderr  # there is no free-text actor
+        nobody = run([*CUSTODY, "case", "open", "C-1"], home)
+        assert nobody.returncode == 2 and "--as" in nobody.stderr and "Traceback" not in nobody.stderr
+        unknown = run([*CUSTODY, "case", "open", "C-1", "--as", "whoever"], home)
+        assert unknown.returncode == 1 and "no active user 'whoever'" in unknown.stderr
+        station = run([*CUSTODY, "case", "open", "C-1", "--as", "dock-1"], home)
+        assert station.returncode == 1 and "station:dock-1 may not" in station.stderr
+        reserved = run([*CUSTODY, "case", "open", "governance", "--as", "ann"], home)
+        assert reserved.returncode == 1 and "reserved" in reserved.stderr
+        assert run([*CUSTODY, "case", "open", "C-1", "--as", "ann"], home).returncode == 0
+        assert run([*CUSTODY, "token", "revoke", "ann"], home).returncode == 0
+        revoked = run([*CUSTODY, "case", "close", "C-1", "--as", "ann"], home)
+        assert revoked.returncode == 1 and "no active user 'ann'" in revoked.stderr
+        log = run([*CUSTODY, "log", "C-1", "--json"], home).stdout
+        assert '"actor":"investigator:ann"' in log and "whoever" not in log
+    finally:
+        run([*CUSTODY, "db", "stop"], home)
+
+
 def test_a_bad_disclosure_file_is_one_clear_line(tmp_path: Path) -> None:
     bad = tmp_path / "decision.json"
     bad.write_text("{not json")
-    result = run([*CUSTODY, "disclosure", "add", "CASE-X", "--file", str(bad)], tmp_path / "h")
+    result = run([*CUSTODY, "disclosure", "add", "CASE-X", "--file", str(bad), "--as", "dora"], tmp_path / "h")
     assert result.returncode == 2 and "cannot read the record" in result.stderr and "Traceback" not in result.stderr
-    missing = run([*CUSTODY, "disclosure", "add", "CASE-X", "--file", str(tmp_path / "none.json")], tmp_path / "h")
+    missing = run([*CUSTODY, "disclosure", "add", "CASE-X", "--file", str(tmp_path / "none.json"), "--as", "dora"],
+                  tmp_path / "h")
     assert missing.returncode == 2 and "cannot read the record" in missing.stderr
 
 
@@ -174,34 +200,39 @@ def test_restricted_cases_from_the_shell(tmp_path: Path) -> None:
 
     home = tmp_path / "h"
     try:
-        assert run([*CUSTODY, "user", "add", "ann", "--role", "investigator"], home).returncode == 0
+        for name, role in (("ann", "investigator"), ("bo", "investigator")):
+            assert run([*CUSTODY, "user", "add", name, "--role", role], home).returncode == 0
         assert run([*CUSTODY, "station", "add", "dock-1"], home).returncode == 0
-        assert run([*CUSTODY, "case", "open", "C-9", "--actor", "investigator:ann"], home).returncode == 0
-        opened = run([*CUSTODY, "case", "open", "C-10", "--handler", "bob"], home)
+        assert run([*CUSTODY, "case", "open", "C-9", "--as", "ann"], home).returncode == 0
+        opened = run([*CUSTODY, "case", "open", "C-10", "--handler", "bo", "--as", "ann"], home)
         assert opened.returncode == 0, opened.stderr  # --handler once collided with the subcommand's function
-        assert json.loads(run([*CUSTODY, "case", "access", "C-10"], home).stdout)["handler"] == "bob"
+        assert json.loads(run([*CUSTODY, "case", "access", "C-10"], home).stdout)["handler"] == "investigator:bo"
         restricted = run([*CUSTODY, "case", "restrict", "C-9", "--level", "state_secret", "--reason", "annex",
-                          "--actor", "admin:ops"], home)
+                          "--as", "ann"], home)
         assert restricted.returncode == 0, restricted.stderr
         assert "none -> state_secret" in restricted.stdout and "涉密信息系统" in restricted.stdout
         assert "classified information system" in restricted.stdout
-        station = run([*CUSTODY, "case", "grant", "C-9", "dock-1", "--reason", "r"], home)
+        station = run([*CUSTODY, "case", "grant", "C-9", "dock-1", "--reason", "r", "--as", "ann"], home)
         assert station.returncode == 1 and "station" in station.stderr
-        assert run([*CUSTODY, "case", "grant", "C-9", "ann", "--reason", "handler's deputy"], home).returncode == 0
-        assert run([*CUSTODY, "case", "revoke-grant", "C-9", "ann", "--reason", "moved"], home).returncode == 0
-        again = run([*CUSTODY, "case", "restrict", "C-9", "--level", "state_secret", "--reason", "r"], home)
+        outsider = run([*CUSTODY, "case", "grant", "C-9", "bo", "--reason", "r", "--as", "bo"], home)
+        assert outsider.returncode == 1 and "restricted" in outsider.stderr  # bo may not read C-9
+        assert run([*CUSTODY, "case", "grant", "C-9", "bo", "--reason", "deputy", "--as", "ann"], home).returncode == 0
+        assert run([*CUSTODY, "case", "revoke-grant", "C-9", "bo", "--reason", "moved", "--as", "ann"],
+                   home).returncode == 0
+        again = run([*CUSTODY, "case", "restrict", "C-9", "--level", "state_secret", "--reason", "r", "--as", "ann"],
+                    home)
         assert again.returncode == 1 and "already" in again.stderr
         shown = json.loads(run([*CUSTODY, "case", "access", "C-9"], home).stdout)
         assert (shown["restriction"], shown["handler"], shown["grants"]) == ("state_secret", "investigator:ann", [])
-        assert [g["principal"] for g in shown["revoked_grants"]] == ["ann"] and "涉密信息系统" in shown["notice"]["zh"]
-        assert run([*CUSTODY, "user", "add", "bo", "--role", "investigator"], home).returncode == 0
-        moved = run([*CUSTODY, "case", "handover", "C-9", "--to", "bo", "--reason", "ann on leave"], home)
+        assert [g["principal"] for g in shown["revoked_grants"]] == ["bo"] and "涉密信息系统" in shown["notice"]["zh"]
+        moved = run([*CUSTODY, "case", "handover", "C-9", "--to", "bo", "--reason", "ann on leave", "--as", "ann"],
+                    home)
         assert moved.returncode == 0 and "investigator:ann -> investigator:bo" in moved.stdout, moved.stderr
-        to_station = run([*CUSTODY, "case", "handover", "C-9", "--to", "dock-1", "--reason", "r"], home)
+        to_station = run([*CUSTODY, "case", "handover", "C-9", "--to", "dock-1", "--reason", "r", "--as", "bo"], home)
         assert to_station.returncode == 1 and "investigator" in to_station.stderr
         assert json.loads(run([*CUSTODY, "case", "access", "C-9"], home).stdout)["handler"] == "investigator:bo"
         log = run([*CUSTODY, "log", "C-9"], home).stdout
         assert "access.restricted" in log and "access.granted" in log and "access.grant_revoked" in log
-        assert "case.handed_over" in log
+        assert "case.handed_over" in log and "investigator:ann" in log
     finally:
         run([*CUSTODY, "db", "stop"], home)

@@ -114,7 +114,8 @@ async def test_levels_through_the_form_and_the_admin_self_grant(web_app: Web) ->
 async def test_the_raw_record_panel_is_hidden_from_a_user_without_a_grant(web_app: Web) -> None:
     d = await disclosure.create(web_app.locker, CASE, RECORD, who=principal("disclosure:disclosure"))
     for action in ("approve", "publish"):
-        await disclosure.transition(web_app.locker, d.id, action, who=principal("disclosure:disclosure"), today=dt.date.today())
+        await disclosure.transition(web_app.locker, d.id, action, who=principal("disclosure:disclosure"),
+                                    today=dt.date.today())
     await restrict(web_app)
     dora = await web_app.sign_in("disclosure", **{"Accept-Language": "en"})
     reply = await dora.get(f"/disclosure/{d.id}")
@@ -129,7 +130,8 @@ async def test_the_raw_record_panel_is_hidden_from_a_user_without_a_grant(web_ap
     review = await (await web_app.sign_in("reviewer")).get(f"/review/{d.id}")
     assert review.status == 200 and 'id="raw-record-withheld"' in review.text
     assert not any(value in review.text for value in RAW.values())
-    await restriction.grant(web_app.locker, CASE, "disclosure", who=principal("investigator:investigator"), reason="correcting the record")
+    await restriction.grant(web_app.locker, CASE, "disclosure", who=principal("investigator:investigator"),
+                            reason="correcting the record")
     web_app.app[ACCESS].clear()
     reply = await dora.get(f"/disclosure/{d.id}")
     assert 'id="raw-record"' in reply.text and RAW["party_phone"] in reply.text and 'id="act-correct"' in reply.text
@@ -151,7 +153,8 @@ async def test_a_review_opinion_is_withheld_like_the_raw_record(web_app: Web) ->
 
     opinion = "当事人系未成年人，家庭住址须核实 OPINION-7f3a"
     d = await disclosure.create(web_app.locker, CASE, RECORD, who=principal("disclosure:disclosure"))
-    await disclosure.flag_major(web_app.locker, d.id, [next(iter(MAJOR_CRITERIA))], who=principal("disclosure:disclosure"))
+    await disclosure.flag_major(web_app.locker, d.id, [next(iter(MAJOR_CRITERIA))],
+                                who=principal("disclosure:disclosure"))
     await disclosure.record_review(web_app.locker, d.id, who=principal("reviewer:reviewer"), outcome="failed",
                                    checklist={code: False for code in CHECKLIST}, opinion=opinion)
     dora = await web_app.sign_in("disclosure", **{"Accept-Language": "en"})
