@@ -14,7 +14,6 @@ from api.access import ACCESS, require_read
 from api.appkeys import LOCKER, METRICS
 from api.auth import principal_of
 from api.client import client_address
-from api.errors import BadRequest, Gone, NotFound, TooLarge, Unprocessable
 from api.params import (
     blake3_param,
     json_object,
@@ -24,6 +23,7 @@ from api.params import (
     query_time,
     text_field,
 )
+from foundation.errors import Gone, Invalid, Malformed, NotFound, TooLarge
 from policy import restriction
 from services import handover
 from services.retention import GOVERNANCE_CASE
@@ -48,7 +48,7 @@ async def create_case(request: web.Request) -> web.Response:
     handler = text_field(body, "handler", max_len=100)
     assert case_id is not None
     if case_id == GOVERNANCE_CASE:
-        raise Unprocessable(f"case id {GOVERNANCE_CASE!r} is reserved for the bureau's governance log")
+        raise Invalid(f"case id {GOVERNANCE_CASE!r} is reserved for the bureau's governance log")
     opened = await request.app[LOCKER].log.open_case(case_id, principal_of(request).actor, title=title,
                                                      handler=handler)
     return json_response({"id": case_id, "title": title, "size": opened.tree_size,
@@ -184,10 +184,10 @@ async def add_record(request: web.Request) -> web.Response:
     case_id = request.match_info["case"]
     stage = request.query.get("stage", "")
     if stage not in STAGES:
-        raise BadRequest(f"stage must be one of {', '.join(STAGES)} ({', '.join(STAGES.values())})")
+        raise Malformed(f"stage must be one of {', '.join(STAGES)} ({', '.join(STAGES.values())})")
     file_name = request.query.get("file_name", "")
     if not file_name or len(file_name) > 255 or "/" in file_name or "\\" in file_name:
-        raise BadRequest("file_name is required: a plain name of at most 255 characters, no path")
+        raise Malformed("file_name is required: a plain name of at most 255 characters, no path")
     if request.content_length is not None and request.content_length > MAX_RECORD_BYTES:
         raise TooLarge(f"records are limited to {MAX_RECORD_BYTES} bytes")
     await locker.log.head(case_id)

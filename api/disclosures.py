@@ -11,9 +11,9 @@ from aiohttp import web
 from api.access import readable, require_read
 from api.appkeys import CALENDAR, LOCKER
 from api.auth import principal_of
-from api.errors import BadRequest, Forbidden, Unprocessable
 from api.params import int_field, json_object, json_response, query_int, text_field
 from foundation import clock
+from foundation.errors import Forbidden, Invalid, Malformed
 from policy.takedown import parse_iso_date
 from services import disclosure
 
@@ -72,7 +72,7 @@ async def flag_major(request: web.Request) -> web.Response:
     body = await json_object(request)
     criteria = body.get("criteria")
     if not isinstance(criteria, list) or not all(isinstance(c, str) for c in criteria):
-        raise Unprocessable("'criteria' must be a list of §四(二) criterion codes")
+        raise Invalid("'criteria' must be a list of §四(二) criterion codes")
     d = await disclosure.flag_major(request.app[LOCKER], request.match_info["id"], criteria,
                                     actor=principal_of(request).actor)
     return json_response(await _one(request, d))
@@ -89,7 +89,7 @@ async def add_review(request: web.Request) -> web.Response:
         raise Forbidden("a disagreement is recorded by the handling side (disclosure, investigator or admin)")
     checklist = body.get("checklist") or {}
     if not isinstance(checklist, dict) or not all(isinstance(v, bool) for v in checklist.values()):
-        raise Unprocessable("'checklist' must map §四(三) item codes to true/false")
+        raise Invalid("'checklist' must map §四(三) item codes to true/false")
     d = await disclosure.record_review(request.app[LOCKER], request.match_info["id"], reviewer=who.actor,
                                        outcome=outcome, checklist=checklist,
                                        opinion=text_field(body, "opinion", max_len=20_000) or "")
@@ -100,11 +100,11 @@ async def act(request: web.Request) -> web.Response:
     """One lifecycle step; the body carries reason / explanation / takedown_reason / changes."""
     action = ACTIONS.get(request.match_info["action"])
     if action is None:
-        raise Unprocessable(f"unknown action; one of {', '.join(ACTIONS)}")
+        raise Invalid(f"unknown action; one of {', '.join(ACTIONS)}")
     body = await json_object(request)
     changes = body.get("changes")
     if changes is not None and not isinstance(changes, dict):
-        raise Unprocessable("'changes' must be an object of record fields")
+        raise Invalid("'changes' must be an object of record fields")
     if action in RAW_ACTIONS:
         await require_read(request, (await disclosure.get(request.app[LOCKER].pool, request.match_info["id"])).case_id)
     d = await disclosure.transition(
@@ -143,7 +143,7 @@ async def add_law_change(request: web.Request) -> web.Response:
     body = await json_object(request)
     categories = body.get("categories")
     if not isinstance(categories, list) or not all(isinstance(c, str) and c for c in categories):
-        raise Unprocessable("'categories' must be a non-empty list of record categories")
+        raise Invalid("'categories' must be a non-empty list of record categories")
     result = await disclosure.record_law_change(
         request.app[LOCKER], request.app[CALENDAR], title=text_field(body, "title", required=True, max_len=500) or "",
         effective=parse_iso_date(text_field(body, "effective", required=True, max_len=10) or ""),
@@ -157,7 +157,7 @@ async def add_working_days(request: web.Request) -> web.Response:
     try:
         n = int(request.query.get("n", "20"))
     except ValueError:
-        raise Unprocessable("n must be an integer") from None
+        raise Invalid("n must be an integer") from None
     return json_response({"date": start, "n": n, "result": request.app[CALENDAR].add_working_days(start, n)})
 
 
@@ -175,7 +175,7 @@ def public_query(request: web.Request) -> tuple[int, str | None]:
     page = query_int(request, "page", 1, minimum=1, maximum=100_000)
     text = request.query.get("q", "").strip()
     if len(text) > MAX_SEARCH_CHARS:
-        raise BadRequest(f"q is longer than {MAX_SEARCH_CHARS} characters")
+        raise Malformed(f"q is longer than {MAX_SEARCH_CHARS} characters")
     return page, text or None
 
 

@@ -11,8 +11,8 @@ from aiohttp import web
 from api.access import readable, require_read
 from api.appkeys import LOCKER
 from api.auth import principal_of
-from api.errors import Unprocessable
 from api.params import blake3_param, int_field, json_object, json_response, text_field
+from foundation.errors import Invalid
 from policy.errors import PolicyError
 from policy.retention import RetentionClass
 from services import retention
@@ -37,7 +37,7 @@ async def set_class(request: web.Request) -> web.Response:
             trigger=text_field(body, "trigger", required=True, max_len=20),  # type: ignore[arg-type]
             description=text_field(body, "description", max_len=500) or "")
     except PolicyError as exc:
-        raise Unprocessable(str(exc)) from None
+        raise Invalid(str(exc)) from None
     await retention.set_class(request.app[LOCKER], cls, actor=principal_of(request).actor, reason=_reason(body))
     return json_response(asdict(cls))
 
@@ -99,7 +99,7 @@ async def lift_hold(request: web.Request) -> web.Response:
     try:
         hold_id = int(request.match_info["hold"])
     except ValueError:
-        raise Unprocessable("hold id must be an integer") from None
+        raise Invalid("hold id must be an integer") from None
     await require_read(request, (await retention.get_hold(request.app[LOCKER].pool, hold_id)).case_id)
     who = principal_of(request)
     hold = await retention.lift_hold(request.app[LOCKER], hold_id, actor=who.actor, role=who.role,
@@ -124,7 +124,7 @@ async def run(request: web.Request) -> web.Response:
     body = await json_object(request)
     dry = body.get("dry_run", False)
     if not isinstance(dry, bool):
-        raise Unprocessable("'dry_run' must be a boolean")
+        raise Invalid("'dry_run' must be a boolean")
     report = await retention.run_disposition(request.app[LOCKER], dry_run=dry, now=dt.datetime.now(dt.UTC),
                                              actor=principal_of(request).actor)
     return json_response(_report(report))

@@ -19,8 +19,8 @@ from aiohttp import web
 
 from api.appkeys import LOCKER, METRICS, UPLOADS
 from api.auth import principal_of
-from api.errors import BadRequest, Forbidden, NotFound, TooLarge, Unprocessable
 from api.params import HEX64, int_field, json_object, json_response, rfc3339_field, text_field
+from foundation.errors import Forbidden, Invalid, Malformed, NotFound, TooLarge
 from services.intake import UploadFailed, UploadStatus
 from storage.log import CaseExists, Draft
 
@@ -61,7 +61,7 @@ def _metadata(body: dict[str, Any], station: str) -> dict[str, Any]:
             fields[name] = value
     file_name = text_field(body, "file_name", required=True, max_len=255)
     if file_name is None or "/" in file_name or "\\" in file_name or file_name in (".", ".."):
-        raise Unprocessable("'file_name' must be a plain file name, without a path")
+        raise Invalid("'file_name' must be a plain file name, without a path")
     fields["file_name"] = file_name
     fields["media_type"] = text_field(body, "media_type", max_len=100) or "application/octet-stream"
     if (recorded_at := rfc3339_field(body, "recorded_at")) is not None:
@@ -81,10 +81,10 @@ def _metadata(body: dict[str, Any], station: str) -> dict[str, Any]:
 def _proxy_fields(body: dict[str, Any]) -> dict[str, Any]:
     original = text_field(body, "original_blake3", required=True, max_len=64)
     if original is None or not HEX64.match(original):
-        raise Unprocessable("a proxy names its original: 'original_blake3' (64 hex digits)")
+        raise Invalid("a proxy names its original: 'original_blake3' (64 hex digits)")
     ffmpeg = body.get("ffmpeg")
     if not isinstance(ffmpeg, dict) or not all(isinstance(v, str) for v in ffmpeg.values()):
-        raise Unprocessable("a proxy records how it was made: 'ffmpeg' {\"command\": ..., \"version\": ...}")
+        raise Invalid("a proxy records how it was made: 'ffmpeg' {\"command\": ..., \"version\": ...}")
     return {"original_blake3": original,
             "ffmpeg": {k: v[:4000] for k, v in ffmpeg.items() if k in ("command", "version")}}
 
@@ -95,10 +95,10 @@ async def create_upload(request: web.Request) -> web.Response:
     station = principal_of(request)
     kind = body.get("kind", "original")
     if kind not in ("original", "proxy", "record"):
-        raise Unprocessable("'kind' must be 'original', 'proxy' or 'record'")
+        raise Invalid("'kind' must be 'original', 'proxy' or 'record'")
     blake3 = text_field(body, "blake3", required=True, max_len=64)
     if blake3 is None or not HEX64.match(blake3):
-        raise Unprocessable("'blake3' must be 64 lowercase hex digits")
+        raise Invalid("'blake3' must be 64 lowercase hex digits")
     size = int_field(body, "size", required=True, maximum=MAX_UPLOAD_BYTES)
     assert size is not None
     fields = _metadata(body, station.name)
@@ -110,7 +110,7 @@ async def create_upload(request: web.Request) -> web.Response:
     if kind == "proxy":
         originals = await request.app[LOCKER].log.entries_for_object(fields["original_blake3"], case_id)
         if not any(r.kind == "evidence.ingested" for r in originals):
-            raise Unprocessable(f"the original {fields['original_blake3']} is not evidence in case {case_id!r}; "
+            raise Invalid(f"the original {fields['original_blake3']} is not evidence in case {case_id!r}; "
                                 "upload the original first")
     status = await request.app[UPLOADS].create(station=station.name, case_id=case_id, kind=kind, blake3=blake3,
                                                size=size, fields=fields, actor=station.actor)
@@ -132,7 +132,7 @@ async def put_chunk(request: web.Request) -> web.Response:
     upload_id = _upload_id(request)
     raw = request.query.get("offset", request.headers.get("Upload-Offset"))
     if raw is None or not re.fullmatch(r"[0-9]{1,15}", raw):
-        raise BadRequest("offset is required (?offset=N or Upload-Offset: N), a non-negative integer")
+        raise Malformed("offset is required (?offset=N or Upload-Offset: N), a non-negative integer")
     if request.content_length is not None and request.content_length > MAX_UPLOAD_BYTES:
         raise TooLarge("chunk larger than any upload may be")
     metrics = request.app[METRICS]

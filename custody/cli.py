@@ -14,6 +14,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from foundation import logs
+from foundation.errors import CustodyError, Malformed, Status
 from foundation.settings import Settings, SettingsError
 
 logger = logging.getLogger("custody")
@@ -21,8 +22,15 @@ logger = logging.getLogger("custody")
 Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
 
-class CliError(Exception):
-    """A failure the user can act on: printed as one line, exit status 2."""
+class CliError(Malformed):
+    """The command line itself cannot be used (a missing option, an unreadable file): exit status 2."""
+
+    code = "usage"
+
+
+#: Exit status per kind of failure: 2 for a command line that cannot be used, 1 for a refusal or a
+#: failure of the work itself (the one line on stderr says which), as the API's status codes do.
+EXIT_STATUS: dict[Status, int] = {status: 1 for status in Status} | {Status.MALFORMED: 2}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,15 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return runner.run(handler(args, settings))
     except KeyboardInterrupt:
         return 130
-    except CliError as exc:
+    except CustodyError as exc:
         print(f"custody: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:
-        # Domain errors (store, log, principals, integrity) carry a code and a message a user can act on.
-        if isinstance(getattr(exc, "code", None), str):
-            print(f"custody: {exc}", file=sys.stderr)
-            return 1
-        raise
+        return EXIT_STATUS[exc.status]
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 
+from foundation.errors import CustodyError, Status
 from integrity.errors import IntegrityError
 from integrity.receipt import verify_receipt
 from policy import lifecycle, masking, review
@@ -27,7 +28,7 @@ from policy.workdays import WorkCalendar
 from services import retention
 from services.locker import Locker
 from storage.db import like_literal
-from storage.log import CaseNotFound, Draft, LogError
+from storage.log import CaseNotFound, Draft
 from storage.objects import StoreError, bytes_source
 
 REQUIRED = ("decision_no", "party_type", "party_name", "violation", "legal_basis", "penalty", "decision_date")
@@ -35,18 +36,18 @@ OPTIONAL_TEXT = ("party_id_no", "party_phone", "party_address", "category")
 MAX_FIELD_CHARS = 20_000
 
 
-class DisclosureError(LogError):
-    status = 422
+class DisclosureError(CustodyError):
+    status = Status.INVALID
     code = "disclosure"
 
 
 class DisclosureNotFound(DisclosureError):
-    status = 404
+    status = Status.NOT_FOUND
     code = "disclosure_not_found"
 
 
 class DecisionExists(DisclosureError):
-    status = 409
+    status = Status.CONFLICT
     code = "decision_exists"
 
 

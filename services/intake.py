@@ -22,6 +22,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from foundation.errors import CustodyError, Status
 from services.locker import Locker, Receipt
 from storage import catalog, uploads
 from storage.log import CaseNotFound, EntryRow
@@ -36,29 +37,25 @@ UPLOAD_BLOCK_BYTES = 1024 * 1024
 KIND_OF = {"original": "evidence.ingested", "proxy": "evidence.derived", "record": "record.added"}
 
 
-class UploadError(Exception):
-    status = 400
+class UploadError(CustodyError):
+    status = Status.MALFORMED
     code = "upload_error"
-
-    def __init__(self, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.extra = extra
 
 
 class UploadNotFound(UploadError):
-    status = 404
+    status = Status.NOT_FOUND
     code = "upload_not_found"
 
 
 class OffsetMismatch(UploadError):
     """The chunk does not start where the server's copy ends; ``extra['offset']`` says where to resume."""
 
-    status = 409
+    status = Status.CONFLICT
     code = "offset_mismatch"
 
 
 class UploadFailed(UploadError):
-    status = 409
+    status = Status.CONFLICT
     code = "upload_failed"
 
 
@@ -66,7 +63,7 @@ class StoreDown(UploadFailed):
     """The object store is unreachable or failing: nothing was kept, and the same upload may be
     started again later (503: the station retries, its copy is untouched)."""
 
-    status = 503
+    status = Status.UNAVAILABLE
     code = "store_unavailable"
 
 

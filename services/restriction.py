@@ -19,30 +19,31 @@ from typing import NamedTuple
 
 import asyncpg
 
+from foundation.errors import CustodyError, Status
 from policy import restriction
 from policy.restriction import Level
 from services.locker import Locker
 from storage import principals
-from storage.log import CaseNotFound, Draft, LogError
+from storage.log import CaseNotFound, Draft
 
 
-class RestrictionError(LogError):
-    status = 422
+class RestrictionError(CustodyError):
+    status = Status.INVALID
     code = "restriction"
 
 
 class GrantExists(RestrictionError):
-    status = 409
+    status = Status.CONFLICT
     code = "grant_exists"
 
 
 class GrantNotFound(RestrictionError):
-    status = 404
+    status = Status.NOT_FOUND
     code = "grant_not_found"
 
 
 class ChangedMeanwhile(RestrictionError):
-    status = 409
+    status = Status.CONFLICT
     code = "changed_meanwhile"
 
 

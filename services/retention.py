@@ -20,10 +20,11 @@ from typing import Any
 
 import asyncpg
 
+from foundation.errors import CustodyError, Status
 from policy.retention import RetentionClass
 from services.locker import Locker
 from storage import catalog
-from storage.log import CaseNotFound, Draft, LogError
+from storage.log import CaseExists, CaseNotFound, Draft, LogError
 from storage.objects import ObjectLocked, ObjectNotFound, StoreError
 
 logger = logging.getLogger(__name__)
@@ -33,18 +34,18 @@ GOVERNANCE_CASE = "governance"
 DEFAULT_CLASS = "standard"
 
 
-class RetentionError(LogError):
-    status = 422
+class RetentionError(CustodyError):
+    status = Status.INVALID
     code = "retention"
 
 
 class HoldNotFound(RetentionError):
-    status = 404
+    status = Status.NOT_FOUND
     code = "hold_not_found"
 
 
 class NotAllowed(RetentionError):
-    status = 403
+    status = Status.FORBIDDEN
     code = "forbidden"
 
 
@@ -89,7 +90,7 @@ async def ensure_governance_log(locker: Locker) -> None:
     if not await locker.log.case_exists(GOVERNANCE_CASE):
         try:
             await locker.log.open_case(GOVERNANCE_CASE, "system", title="Bureau governance log")
-        except LogError:
+        except CaseExists:
             pass  # another process opened it first
 
 

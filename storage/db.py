@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
+from foundation.errors import CustodyError, Status
+
 if TYPE_CHECKING:
     from foundation.settings import Settings
 
@@ -38,8 +40,8 @@ MIGRATION_LOCK_ID = 0x0C057_0D1
 _MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
-class DatabaseUnavailable(Exception):
-    status = 503
+class DatabaseUnavailable(CustodyError):
+    status = Status.UNAVAILABLE
     code = "database_unavailable"
 
 

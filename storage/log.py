@@ -23,6 +23,7 @@ from typing import Any
 
 import asyncpg
 
+from foundation.errors import CustodyError, Status
 from integrity import merkle
 from integrity.canonical import canonical_bytes
 from integrity.checkpoint import Checkpoint, case_origin, sign_checkpoint
@@ -38,13 +39,13 @@ MAX_BATCH = 500
 PROOF_CACHE_ENTRIES = 10_000
 
 
-class LogError(Exception):
-    status = 400
+class LogError(CustodyError):
+    status = Status.MALFORMED
     code = "log_error"
 
 
 class CaseNotFound(LogError):
-    status = 404
+    status = Status.NOT_FOUND
     code = "case_not_found"
 
     def __init__(self, case_id: str) -> None:
@@ -53,12 +54,12 @@ class CaseNotFound(LogError):
 
 
 class CaseExists(LogError):
-    status = 409
+    status = Status.CONFLICT
     code = "case_exists"
 
 
 class BadRange(LogError):
-    status = 422
+    status = Status.INVALID
     code = "bad_range"
 
 

@@ -13,6 +13,7 @@ from aiohttp import web
 from yarl import URL
 
 from api.appkeys import LOCKER, PRINCIPAL, SETTINGS, WEB_HOLDERS, WEB_SESSION
+from api.errors import http_status
 from api.web import i18n
 from api.web.render import page, redirect
 from api.web.session import idle_timeout, now
@@ -61,7 +62,7 @@ async def add(request: web.Request) -> web.StreamResponse:
         principal, token = await principals.add_principal(request.app[LOCKER].pool, name, role,
                                                           request[PRINCIPAL].actor)
     except PrincipalError as exc:
-        return await admin_page(request, error=str(exc), status=exc.status)
+        return await admin_page(request, error=str(exc), status=http_status(exc))
     return page(request, "token.html", {"name": principal.name, "role": principal.role, "token": token})
 
 

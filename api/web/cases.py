@@ -20,13 +20,13 @@ from yarl import URL
 
 from api.appkeys import LOCKER, PRINCIPAL, SETTINGS
 from api.cases import stream_object
-from api.errors import BadRequest, NotFound
 from api.params import blake3_param, json_response, purpose
 from api.routes import DISCLOSURE_READERS, INVESTIGATORS, READERS
 from api.verify import check_stored
 from api.web import i18n
 from api.web.render import page, redirect
 from api.web.timeline import describe, stage_label
+from foundation.errors import Malformed, NotFound
 from integrity.checkpoint import case_origin, open_checkpoint
 from integrity.errors import IntegrityError
 from integrity.note import encode_base64
@@ -222,7 +222,7 @@ async def export(request: web.Request) -> web.StreamResponse:
     why = form.get("purpose")
     why = why.strip()[:500] if isinstance(why, str) else ""
     if not why:
-        raise BadRequest(i18n.translator(i18n.choose(request))("purpose.required"))
+        raise Malformed(i18n.translator(i18n.choose(request))("purpose.required"))
     await locker.log.head(case_id)
     tmp_dir = request.app[SETTINGS].home / "tmp" / "exports"
     tmp_dir.mkdir(parents=True, exist_ok=True)
