@@ -49,7 +49,7 @@ async def law_view(request: web.Request, *, error: str | None = None, status: in
     notice = ""
     for change in changes:
         if str(change["id"]) == recorded:
-            notice = t("law.recorded", due=change["update_due"].isoformat(), n=str(change["affected"]))
+            notice = t("law.recorded", due=change["update_due"].isoformat(), n=change["affected"])
     return page(request, "law_changes.html", {
         "changes": changes, "typed": typed, "deadline": deadline, "error": error or calendar_error or None,
         "notice": notice,

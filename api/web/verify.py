@@ -18,10 +18,14 @@ SCRIPT_STRINGS = ("verify.hashing", "verify.asking", "verify.match", "verify.no_
                   "ev.file", "ev.size", "verify.keys_title", "verify.keys_first_use", "verify.keys_new",
                   "verify.keys_trust", "verify.keys_remove", "verify.keys_add", "verify.keys_paste", "verify.keys_bad",
                   "verify.keys_none", "verify.keys_how_first-use", "verify.keys_how_manual",
-                  "verify.keys_how_accepted", "verify.withheld",
-                  "verify.withheld_only")
+                  "verify.keys_how_accepted", "verify.withheld_only")
+#: Counted strings the page script shows: their plural forms by CLDR category (the script picks one).
+SCRIPT_PLURALS = ("verify.withheld",)
 
 
 async def verify_page(request: web.Request) -> web.StreamResponse:
-    t = i18n.translator(i18n.choose(request))
-    return page(request, "verify.html", {"strings": {key: t(key) for key in SCRIPT_STRINGS}})
+    lang = i18n.choose(request)
+    t = i18n.translator(lang)
+    strings: dict[str, str | dict[str, str]] = {key: t(key) for key in SCRIPT_STRINGS}
+    strings.update({key: i18n.plural_forms(lang, key) for key in SCRIPT_PLURALS})
+    return page(request, "verify.html", {"strings": strings})

@@ -259,7 +259,7 @@ async def test_the_records_list_flags_what_is_due_and_overdue(web_app: Web) -> N
                                                         "effective": "2026-09-21", "categories": "市容环境, 交通"})
     assert recorded.status == 303
     page = await admin.get(recorded.location)
-    assert "Recorded: updates due by 2026-10-26; 1 published record(s) affected." in page.text
+    assert "Recorded: updates due by 2026-10-26; 1 published record affected." in page.text
     assert re.search(r'<td class="num">1</td>\s*<td class="num">0</td>', page.text)  # affected, updated
 
     listing = await dora.get("/disclosure?today=2026-10-27")

@@ -21,6 +21,13 @@ const keysPanel = document.getElementById("trusted-keys");
 const PINS = "custody.trustedVkeys.v1";
 let lastFile = null;
 
+// A counted string: the server hands over its forms by CLDR plural category; the page's language picks one.
+const pluralRules = new Intl.PluralRules(document.documentElement.lang);
+function counted(key, n) {
+  const forms = S[key];
+  return (forms[pluralRules.select(n)] ?? forms.other).replace("{n}", String(n));
+}
+
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
@@ -192,7 +199,7 @@ function show(file, hex, answer, verdicts, notes) {
     ...verdicts.map(({ match, verdict: v }) => matchCard(match, v)),
     // Matches in restricted cases this user may not read are not shown, only counted.
     answer.withheld ? el("p", { class: "notice", id: "verify-withheld" },
-      S["verify.withheld"].replace("{n}", String(answer.withheld))) : null,
+      counted("verify.withheld", answer.withheld)) : null,
     ...notes,
   );
 }
