@@ -20,7 +20,8 @@ from aiohttp import web
 from api.appkeys import LOCKER, METRICS, UPLOADS
 from api.auth import principal_of
 from api.errors import BadRequest, Forbidden, NotFound, TooLarge, Unprocessable
-from api.params import HEX64, int_field, json_object, json_response, rfc3339_field, text_field
+from api.params import int_field, json_object, json_response, rfc3339_field, text_field
+from integrity.hashing import is_blake3_hex
 from services.intake import UploadFailed, UploadStatus
 from storage.log import CaseExists, Draft
 
@@ -80,7 +81,7 @@ def _metadata(body: dict[str, Any], station: str) -> dict[str, Any]:
 
 def _proxy_fields(body: dict[str, Any]) -> dict[str, Any]:
     original = text_field(body, "original_blake3", required=True, max_len=64)
-    if original is None or not HEX64.match(original):
+    if original is None or not is_blake3_hex(original):
         raise Unprocessable("a proxy names its original: 'original_blake3' (64 hex digits)")
     ffmpeg = body.get("ffmpeg")
     if not isinstance(ffmpeg, dict) or not all(isinstance(v, str) for v in ffmpeg.values()):
@@ -97,7 +98,7 @@ async def create_upload(request: web.Request) -> web.Response:
     if kind not in ("original", "proxy", "record"):
         raise Unprocessable("'kind' must be 'original', 'proxy' or 'record'")
     blake3 = text_field(body, "blake3", required=True, max_len=64)
-    if blake3 is None or not HEX64.match(blake3):
+    if blake3 is None or not is_blake3_hex(blake3):
         raise Unprocessable("'blake3' must be 64 lowercase hex digits")
     size = int_field(body, "size", required=True, maximum=MAX_UPLOAD_BYTES)
     assert size is not None
@@ -166,7 +167,7 @@ async def report_no_proxy(request: web.Request) -> web.Response:
     """A station could not make a proxy: the original stays evidence, flagged with ffmpeg's error."""
     body = await json_object(request)
     hexd = request.match_info["blake3"]
-    if not HEX64.match(hexd):
+    if not is_blake3_hex(hexd):
         raise NotFound("no such object")
     case_id = text_field(body, "case", required=True, max_len=64)
     error = text_field(body, "error", required=True, max_len=4000)

@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg
 
+from integrity.hashing import object_key
 from policy.retention import RetentionClass
 from services.locker import Locker
 from storage import catalog
@@ -244,7 +245,7 @@ async def apply_retention(locker: Locker, case_id: str, blake3_hexes: list[str] 
         # A date already past needs no lock (and S3 refuses one); the database still records it.
         if row and until and row["moved"] and until > dt.datetime.now(dt.UTC):
             try:
-                await locker.store.extend_retention("blake3/" + hexd, until, row["version_id"])
+                await locker.store.extend_retention(object_key(hexd), until, row["version_id"])
                 extended.append(hexd)
             except StoreError as exc:
                 # The database keeps the decision; the next run re-applies it.  Never silently: log it.
@@ -268,7 +269,7 @@ async def _set_store_hold(locker: Locker, hexd: str, on: bool) -> None:
     version = await locker.pool.fetchval(
         "UPDATE objects SET legal_hold = $2 WHERE blake3 = $1 RETURNING version_id", hexd, on)
     try:
-        await locker.store.set_legal_hold("blake3/" + hexd, on, version)
+        await locker.store.set_legal_hold(object_key(hexd), on, version)
     except ObjectNotFound:
         logger.error("hold: object %s is gone from the store", hexd)
 
@@ -408,7 +409,7 @@ async def _dispose(locker: Locker, item: DueObject, actor: str, now: dt.datetime
     await locker.pool.execute(
         "UPDATE objects SET disposing_since = coalesce(disposing_since, now()) WHERE blake3 = $1", item.blake3)
     try:
-        await locker.store.delete("blake3/" + item.blake3)
+        await locker.store.delete(object_key(item.blake3))
     except ObjectNotFound:
         pass  # deleted by an earlier run that died before logging it
     except ObjectLocked:
