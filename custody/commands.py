@@ -270,7 +270,7 @@ def _vkeys(paths: list[Path] | None) -> list[str] | None:
 
 
 async def verify_bundle_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    from integrity.bundle import verify_bundle
+    from integrity.bundle_files import verify_bundle
     from integrity.verify import print_report
 
     report = verify_bundle(args.bundle, _vkeys(args.vkey))

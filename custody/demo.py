@@ -88,7 +88,7 @@ async def run_demo(settings: Settings, *, clips: int = 3, serve: bool = True) ->
     from api.app import create_app
     from api.appkeys import LOCKER
     from foundation import clock
-    from integrity.bundle import verify_bundle
+    from integrity.bundle_files import verify_bundle
     from integrity.verify import print_report, verify_file
     from policy.review import CHECKLIST
     from services import disclosure

@@ -12,8 +12,9 @@ from typing import Any
 
 from api.cases import STAGES
 from api.web.i18n import Translator
+from integrity.entry import COMMON_FIELDS
 from policy.restriction import LEVELS
-from storage.log import COMMON_FIELDS, EntryRow
+from storage.log import EntryRow
 
 KNOWN_KINDS = frozenset({
     "case.opened", "evidence.ingested", "evidence.derived", "evidence.accessed", "record.added",
