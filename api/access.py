@@ -22,12 +22,10 @@ from aiohttp import web
 from api.appkeys import LOCKER, METRICS, PRINCIPAL
 from policy.errors import Restricted
 from services import restriction
-from services.restriction import CaseAccess
+from services.restriction import UNASKED_ROLES, CaseAccess
 
 logger = logging.getLogger(__name__)
 
-#: Roles never asked need to know: a station uploads into a case and reads nothing of it.
-UNASKED_ROLES = frozenset({"station"})
 
 
 class AccessCache:

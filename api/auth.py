@@ -9,7 +9,7 @@ from aiohttp import web
 
 from api.access import require_read
 from api.appkeys import LOCKER, PRINCIPAL
-from api.errors import Forbidden, Unauthorized
+from foundation.errors import Forbidden, Unauthenticated
 from storage import principals
 from storage.principals import Principal
 
@@ -46,7 +46,7 @@ async def authenticate(request: web.Request) -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)")
+        raise Unauthenticated("a bearer token is required (Authorization: Bearer <token>)")
     token = token.strip()
     cache = request.app[TOKENS]
     key = principals.hash_token(token)
@@ -55,7 +55,7 @@ async def authenticate(request: web.Request) -> Principal:
         principal = await principals.by_token(request.app[LOCKER].pool, token)
         cache.put(key, principal)
     if principal is None:
-        raise Unauthorized("unknown or revoked token")
+        raise Unauthenticated("unknown or revoked token")
     return principal
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import asdict
@@ -14,7 +13,6 @@ from api.access import ACCESS, require_read
 from api.appkeys import LOCKER, METRICS
 from api.auth import principal_of
 from api.client import client_address
-from api.errors import BadRequest, Gone, NotFound, TooLarge, Unprocessable
 from api.params import (
     blake3_param,
     json_object,
@@ -24,20 +22,14 @@ from api.params import (
     query_time,
     text_field,
 )
+from foundation.errors import Malformed, TooLarge
 from integrity.hashing import object_key
 from policy import restriction
-from services import handover
-from services.retention import GOVERNANCE_CASE
+from policy.cases import STAGES
+from services import cases, evidence, handover
 from storage import catalog
-from storage.log import Draft
 
-#: Enforcement stages a text record belongs to (§三): initiation, investigation and evidence
-#: collection, review and decision, service and execution.
-STAGES = {"initiation": "启动", "investigation": "调查取证", "decision": "审核决定", "execution": "送达执行"}
 MAX_RECORD_BYTES = 2 * 1024**3
-#: Reads by one person of one object for one purpose within this window share one access entry,
-#: so a browser seeking through a video does not write hundreds of entries.
-ACCESS_WINDOW_SECONDS = 600
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -48,10 +40,8 @@ async def create_case(request: web.Request) -> web.Response:
     title = text_field(body, "title", max_len=500) or ""
     handler = text_field(body, "handler", max_len=100)
     assert case_id is not None
-    if case_id == GOVERNANCE_CASE:
-        raise Unprocessable(f"case id {GOVERNANCE_CASE!r} is reserved for the bureau's governance log")
-    opened = await request.app[LOCKER].log.open_case(case_id, principal_of(request).actor, title=title,
-                                                     handler=handler)
+    opened = await cases.open_case(request.app[LOCKER], case_id, who=principal_of(request), title=title,
+                                   handler=handler)
     return json_response({"id": case_id, "title": title, "size": opened.tree_size,
                           "checkpoint": opened.checkpoint.decode()}, status=201)
 
@@ -131,24 +121,10 @@ async def stream_object(request: web.Request, case_id: str, hexd: str, why: str,
     Shared by the API and the web pages, so every reader goes through the same logging.
     """
     locker = request.app[LOCKER]
-    items = [e for e in await catalog.case_evidence(locker.pool, case_id) if e.blake3 == hexd]
-    if not items:
-        raise NotFound(f"case {case_id!r} holds no object {hexd}")
-    item = items[0]
-    stored = await catalog.get_object(locker.pool, hexd)
-    if stored is not None and stored.disposed_at is not None:
-        raise Gone(f"object {hexd} was disposed of on {stored.disposed_at:%Y-%m-%d} when its retention ended; "
-                   "the case log keeps its hash and the retention.disposed entry")
-    span = parse_range(request.headers.get("Range"), item.size)
     action = "download" if download else "view"
-    principal = principal_of(request)
-    bucket = int(dt.datetime.now(dt.UTC).timestamp()) // ACCESS_WINDOW_SECONDS
-    await locker.log.append(case_id, Draft(
-        "evidence.accessed", principal.actor,
-        {"action": action, "purpose": why, "object": hexd, "file_name": item.file_name or "",
-         "client": client_address(request)},
-        dedupe=f"access:{principal.actor}:{hexd}:{action}:{bucket}:{why}"[:500],
-    ))
+    item = await evidence.open_object(locker, case_id, hexd, who=principal_of(request), purpose=why, action=action,
+                                      client=client_address(request))
+    span = parse_range(request.headers.get("Range"), item.size)
     request.app[METRICS].evidence_reads.labels(action).inc()
     headers = {"Accept-Ranges": "bytes", "ETag": f'"{hexd}"', "Cache-Control": "private, no-store",
                "X-Content-Type-Options": "nosniff"}
@@ -185,10 +161,10 @@ async def add_record(request: web.Request) -> web.Response:
     case_id = request.match_info["case"]
     stage = request.query.get("stage", "")
     if stage not in STAGES:
-        raise BadRequest(f"stage must be one of {', '.join(STAGES)} ({', '.join(STAGES.values())})")
+        raise Malformed(f"stage must be one of {', '.join(STAGES)} ({', '.join(STAGES.values())})")
     file_name = request.query.get("file_name", "")
     if not file_name or len(file_name) > 255 or "/" in file_name or "\\" in file_name:
-        raise BadRequest("file_name is required: a plain name of at most 255 characters, no path")
+        raise Malformed("file_name is required: a plain name of at most 255 characters, no path")
     if request.content_length is not None and request.content_length > MAX_RECORD_BYTES:
         raise TooLarge(f"records are limited to {MAX_RECORD_BYTES} bytes")
     await locker.log.head(case_id)
@@ -201,12 +177,10 @@ async def add_record(request: web.Request) -> web.Response:
                 raise TooLarge(f"records are limited to {MAX_RECORD_BYTES} bytes")
             yield chunk
 
-    fields = {"file_name": file_name, "media_type": request.content_type or "application/octet-stream",
-              "stage": stage, "stage_zh": STAGES[stage]}
-    if request.query.get("title"):
-        fields["title"] = request.query["title"][:500]
-    appended = await locker.add_object(case_id, body(), kind="record.added", actor=principal_of(request).actor,
-                                       fields=fields)
+    appended = await evidence.add_record(locker, case_id, body(), who=principal_of(request), stage=stage,
+                                         file_name=file_name,
+                                         media_type=request.content_type or "application/octet-stream",
+                                         title=request.query.get("title"))
     receipt = await locker.receipt_for(appended)
     return json_response({"created": appended.created, "receipt": receipt.as_json()},
                          status=201 if appended.created else 200)
@@ -219,7 +193,7 @@ async def hand_over(request: web.Request) -> web.Response:
     who = principal_of(request)
     previous, new = await handover.hand_over(
         request.app[LOCKER], case_id, text_field(body, "to", required=True, max_len=64) or "",
-        actor=who.actor, role=who.role, reader=who.name,
+        who=who,
         reason=text_field(body, "reason", max_len=2000) or "")
     request.app[ACCESS].forget(case_id)  # the handler reads a restricted case: answers change
     return json_response({"case": case_id, "previous": previous, "handler": new})

@@ -11,9 +11,9 @@ from aiohttp import web
 from api.access import readable, require_read
 from api.appkeys import CALENDAR, LOCKER
 from api.auth import principal_of
-from api.errors import BadRequest, Forbidden, Unprocessable
 from api.params import int_field, json_object, json_response, query_int, text_field
 from foundation import clock
+from foundation.errors import Invalid, Malformed
 from policy.takedown import parse_iso_date
 from services import disclosure
 
@@ -58,7 +58,7 @@ async def create(request: web.Request) -> web.Response:
     body = await json_object(request)
     case_id = text_field(body, "case", required=True, max_len=64) or ""
     fields = {k: v for k, v in body.items() if k != "case"}
-    d = await disclosure.create(request.app[LOCKER], case_id, fields, actor=principal_of(request).actor)
+    d = await disclosure.create(request.app[LOCKER], case_id, fields, who=principal_of(request))
     return json_response(await _one(request, d), status=201)
 
 
@@ -72,9 +72,9 @@ async def flag_major(request: web.Request) -> web.Response:
     body = await json_object(request)
     criteria = body.get("criteria")
     if not isinstance(criteria, list) or not all(isinstance(c, str) for c in criteria):
-        raise Unprocessable("'criteria' must be a list of §四(二) criterion codes")
+        raise Invalid("'criteria' must be a list of §四(二) criterion codes")
     d = await disclosure.flag_major(request.app[LOCKER], request.match_info["id"], criteria,
-                                    actor=principal_of(request).actor)
+                                    who=principal_of(request))
     return json_response(await _one(request, d))
 
 
@@ -83,14 +83,10 @@ async def add_review(request: web.Request) -> web.Response:
     body = await json_object(request)
     outcome = text_field(body, "outcome", required=True, max_len=20) or ""
     who = principal_of(request)
-    if outcome in ("passed", "failed") and who.role != "reviewer":
-        raise Forbidden("a legal review (法制审核) is recorded by a user with the reviewer role")
-    if outcome == "disputed" and who.role not in ("disclosure", "investigator", "admin"):
-        raise Forbidden("a disagreement is recorded by the handling side (disclosure, investigator or admin)")
     checklist = body.get("checklist") or {}
     if not isinstance(checklist, dict) or not all(isinstance(v, bool) for v in checklist.values()):
-        raise Unprocessable("'checklist' must map §四(三) item codes to true/false")
-    d = await disclosure.record_review(request.app[LOCKER], request.match_info["id"], reviewer=who.actor,
+        raise Invalid("'checklist' must map §四(三) item codes to true/false")
+    d = await disclosure.record_review(request.app[LOCKER], request.match_info["id"], who=who,
                                        outcome=outcome, checklist=checklist,
                                        opinion=text_field(body, "opinion", max_len=20_000) or "")
     return json_response(await _one(request, d), status=201)
@@ -100,15 +96,15 @@ async def act(request: web.Request) -> web.Response:
     """One lifecycle step; the body carries reason / explanation / takedown_reason / changes."""
     action = ACTIONS.get(request.match_info["action"])
     if action is None:
-        raise Unprocessable(f"unknown action; one of {', '.join(ACTIONS)}")
+        raise Invalid(f"unknown action; one of {', '.join(ACTIONS)}")
     body = await json_object(request)
     changes = body.get("changes")
     if changes is not None and not isinstance(changes, dict):
-        raise Unprocessable("'changes' must be an object of record fields")
+        raise Invalid("'changes' must be an object of record fields")
     if action in RAW_ACTIONS:
         await require_read(request, (await disclosure.get(request.app[LOCKER].pool, request.match_info["id"])).case_id)
     d = await disclosure.transition(
-        request.app[LOCKER], request.match_info["id"], action, actor=principal_of(request).actor,
+        request.app[LOCKER], request.match_info["id"], action, who=principal_of(request),
         today=clock.today(), reason=text_field(body, "reason", max_len=2000),
         explanation=text_field(body, "explanation", max_len=20_000),
         takedown_reason=text_field(body, "takedown_reason", max_len=40), changes=changes,
@@ -120,7 +116,7 @@ async def links(request: web.Request) -> web.Response:
     """The linked-evidence check lists the case's evidence: for those who may read the case."""
     await require_read(request, (await disclosure.get(request.app[LOCKER].pool, request.match_info["id"])).case_id)
     result = await disclosure.check_links(request.app[LOCKER], request.match_info["id"],
-                                          actor=principal_of(request).actor)
+                                          who=principal_of(request))
     return json_response(result)
 
 
@@ -143,12 +139,12 @@ async def add_law_change(request: web.Request) -> web.Response:
     body = await json_object(request)
     categories = body.get("categories")
     if not isinstance(categories, list) or not all(isinstance(c, str) and c for c in categories):
-        raise Unprocessable("'categories' must be a non-empty list of record categories")
+        raise Invalid("'categories' must be a non-empty list of record categories")
     result = await disclosure.record_law_change(
         request.app[LOCKER], request.app[CALENDAR], title=text_field(body, "title", required=True, max_len=500) or "",
         effective=parse_iso_date(text_field(body, "effective", required=True, max_len=10) or ""),
         categories=categories, description=text_field(body, "description", max_len=20_000) or "",
-        actor=principal_of(request).actor)
+        who=principal_of(request))
     return json_response(result, status=201)
 
 
@@ -157,7 +153,7 @@ async def add_working_days(request: web.Request) -> web.Response:
     try:
         n = int(request.query.get("n", "20"))
     except ValueError:
-        raise Unprocessable("n must be an integer") from None
+        raise Invalid("n must be an integer") from None
     return json_response({"date": start, "n": n, "result": request.app[CALENDAR].add_working_days(start, n)})
 
 
@@ -175,7 +171,7 @@ def public_query(request: web.Request) -> tuple[int, str | None]:
     page = query_int(request, "page", 1, minimum=1, maximum=100_000)
     text = request.query.get("q", "").strip()
     if len(text) > MAX_SEARCH_CHARS:
-        raise BadRequest(f"q is longer than {MAX_SEARCH_CHARS} characters")
+        raise Malformed(f"q is longer than {MAX_SEARCH_CHARS} characters")
     return page, text or None
 
 

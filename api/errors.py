@@ -1,8 +1,8 @@
 """One JSON error shape for every failure: ``{"error": code, "message": ...}`` with the right status.
 
-Domain errors carry ``status`` and ``code`` as class attributes (storage, log, uploads, principals);
-integrity failures are 422; anything unexpected is a 500 with the traceback in the log, never in the
-response.
+Every error Custody raises on purpose is a ``foundation.errors.CustodyError``: its ``code`` goes in
+the body as it is, and its ``status`` (a kind of failure, not an HTTP number) becomes the HTTP status
+here, in one table.  Anything unexpected is a 500 with the traceback in the log, never in the response.
 """
 
 from __future__ import annotations
@@ -14,56 +14,22 @@ from typing import Any
 
 from aiohttp import web
 
-from integrity.errors import IntegrityError
+from foundation.errors import CustodyError, Status
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-
-class ApiError(Exception):
-    """An error raised by the API layer itself."""
-
-    status = 400
-    code = "bad_request"
-
-    def __init__(self, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.extra = extra
+#: The HTTP status of each kind of failure.
+HTTP_STATUS: dict[Status, int] = {
+    Status.MALFORMED: 400, Status.UNAUTHENTICATED: 401, Status.FORBIDDEN: 403, Status.NOT_FOUND: 404,
+    Status.CONFLICT: 409, Status.GONE: 410, Status.TOO_LARGE: 413, Status.NOT_SATISFIABLE: 416,
+    Status.INVALID: 422, Status.INTERNAL: 500, Status.UNAVAILABLE: 503,
+}
 
 
-class BadRequest(ApiError):
-    pass
-
-
-class Unprocessable(ApiError):
-    status = 422
-    code = "invalid"
-
-
-class Unauthorized(ApiError):
-    status = 401
-    code = "unauthorized"
-
-
-class Forbidden(ApiError):
-    status = 403
-    code = "forbidden"
-
-
-class NotFound(ApiError):
-    status = 404
-    code = "not_found"
-
-
-class Gone(ApiError):
-    status = 410
-    code = "gone"
-
-
-class TooLarge(ApiError):
-    status = 413
-    code = "too_large"
+def http_status(exc: CustodyError) -> int:
+    return HTTP_STATUS[exc.status]
 
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -87,16 +53,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "content-range", "www-authenticate")}
         return error_response(exc.status, _HTTP_CODES.get(exc.status, "http_error"), exc.reason, headers=headers)
-    except IntegrityError as exc:
-        return error_response(422, exc.code, str(exc))
-    except Exception as exc:
-        status = getattr(exc, "status", None)
-        code = getattr(exc, "code", None)
-        if isinstance(status, int) and isinstance(code, str) and 400 <= status < 600:
-            extra = getattr(exc, "extra", None)
-            auth = {"WWW-Authenticate": 'Bearer realm="custody"'} if status == 401 else None
-            if status >= 500:
-                logger.error("%s: %s", code, exc)
-            return error_response(status, code, str(exc), extra if isinstance(extra, dict) else None, auth)
+    except CustodyError as exc:
+        status = http_status(exc)
+        auth = {"WWW-Authenticate": 'Bearer realm="custody"'} if status == 401 else None
+        if status >= 500:
+            logger.error("%s: %s", exc.code, exc)
+        return error_response(status, exc.code, str(exc), exc.extra or None, auth)
+    except Exception:
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "internal error; the server log has the details")

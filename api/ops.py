@@ -9,6 +9,7 @@ from aiohttp import web
 from api.appkeys import LOCKER, METRICS
 from api.auth import principal_of
 from api.params import json_object, json_response, text_field
+from services import accounts
 from storage import catalog, db, principals
 
 
@@ -42,8 +43,7 @@ async def add_principal(request: web.Request) -> web.Response:
     name = text_field(body, "name", required=True, max_len=64)
     role = text_field(body, "role", required=True, max_len=20)
     assert name is not None and role is not None
-    principal, token = await principals.add_principal(request.app[LOCKER].pool, name, role,
-                                                      principal_of(request).actor)
+    principal, token = await accounts.add(request.app[LOCKER].pool, name, role, who=principal_of(request))
     return json_response({"name": principal.name, "role": principal.role, "token": token}, status=201)
 
 
@@ -54,5 +54,5 @@ async def list_principals(request: web.Request) -> web.Response:
 
 
 async def revoke_principal(request: web.Request) -> web.Response:
-    await principals.revoke(request.app[LOCKER].pool, request.match_info["name"])
+    await accounts.revoke(request.app[LOCKER].pool, request.match_info["name"], who=principal_of(request))
     return json_response({"name": request.match_info["name"], "revoked": True})

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from api.errors import BadRequest, Unprocessable
+from foundation.errors import Invalid, Malformed
 from integrity.hashing import is_blake3_hex
 
 MAX_JSON_BYTES = 256 * 1024
@@ -20,13 +20,13 @@ def query_int(request: web.Request, name: str, default: int | None = None, *, mi
     raw = request.query.get(name)
     if raw is None:
         if default is None:
-            raise BadRequest(f"query parameter {name!r} is required")
+            raise Malformed(f"query parameter {name!r} is required")
         return default
     if not re.fullmatch(r"-?[0-9]{1,19}", raw):
-        raise BadRequest(f"query parameter {name!r} must be an integer, not {raw[:40]!r}")
+        raise Malformed(f"query parameter {name!r} must be an integer, not {raw[:40]!r}")
     value = int(raw)
     if not minimum <= value <= maximum:
-        raise BadRequest(f"query parameter {name!r} must be between {minimum} and {maximum}")
+        raise Malformed(f"query parameter {name!r} must be between {minimum} and {maximum}")
     return value
 
 
@@ -37,28 +37,28 @@ def query_time(request: web.Request, name: str) -> dt.datetime | None:
     try:
         value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise BadRequest(f"query parameter {name!r} must be an ISO 8601 date or time") from None
+        raise Malformed(f"query parameter {name!r} must be an ISO 8601 date or time") from None
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def blake3_param(value: str, name: str = "blake3") -> str:
     if not is_blake3_hex(value):
-        raise BadRequest(f"{name} must be 64 lowercase hex digits (a BLAKE3 hash)")
+        raise Malformed(f"{name} must be 64 lowercase hex digits (a BLAKE3 hash)")
     return value
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
     if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        raise BadRequest(f"JSON body larger than {MAX_JSON_BYTES} bytes")
+        raise Malformed(f"JSON body larger than {MAX_JSON_BYTES} bytes")
     raw = await request.content.read(MAX_JSON_BYTES + 1)
     if len(raw) > MAX_JSON_BYTES:
-        raise BadRequest(f"JSON body larger than {MAX_JSON_BYTES} bytes")
+        raise Malformed(f"JSON body larger than {MAX_JSON_BYTES} bytes")
     try:
         body = json.loads(raw, parse_float=_no_float)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}") from None
+        raise Malformed(f"body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
-        raise BadRequest("body must be a JSON object")
+        raise Malformed("body must be a JSON object")
     return body
 
 
@@ -71,14 +71,14 @@ def text_field(body: dict[str, Any], name: str, *, required: bool = False, max_l
     value = body.get(name)
     if value is None:
         if required:
-            raise Unprocessable(f"{name!r} is required")
+            raise Invalid(f"{name!r} is required")
         return None
     if not isinstance(value, str) or not value or len(value) > max_len:
-        raise Unprocessable(f"{name!r} must be a non-empty string of at most {max_len} characters")
+        raise Invalid(f"{name!r} must be a non-empty string of at most {max_len} characters")
     if pattern and not re.fullmatch(pattern, value):
-        raise Unprocessable(f"{name!r} has an invalid form")
+        raise Invalid(f"{name!r} has an invalid form")
     if any(ord(c) < 0x20 for c in value):
-        raise Unprocessable(f"{name!r} must not contain control characters")
+        raise Invalid(f"{name!r} must not contain control characters")
     return value
 
 
@@ -87,10 +87,10 @@ def int_field(body: dict[str, Any], name: str, *, required: bool = False, minimu
     value = body.get(name)
     if value is None:
         if required:
-            raise Unprocessable(f"{name!r} is required")
+            raise Invalid(f"{name!r} is required")
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-        raise Unprocessable(f"{name!r} must be an integer between {minimum} and {maximum}")
+        raise Invalid(f"{name!r} must be an integer between {minimum} and {maximum}")
     return value
 
 
@@ -101,9 +101,9 @@ def rfc3339_field(body: dict[str, Any], name: str) -> str | None:
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise Unprocessable(f"{name!r} must be an RFC 3339 time such as 2026-11-27T08:30:00Z") from None
+        raise Invalid(f"{name!r} must be an RFC 3339 time such as 2026-11-27T08:30:00Z") from None
     if parsed.tzinfo is None:
-        raise Unprocessable(f"{name!r} must carry a time zone (Z or +08:00)")
+        raise Invalid(f"{name!r} must carry a time zone (Z or +08:00)")
     return value
 
 
@@ -111,10 +111,10 @@ def purpose(request: web.Request) -> str:
     """Why evidence is being read: required, recorded in the access entry."""
     value = request.query.get("purpose") or request.headers.get("X-Custody-Purpose")
     if not value or not value.strip():
-        raise BadRequest("reading evidence needs a stated purpose (?purpose=... or X-Custody-Purpose)")
+        raise Malformed("reading evidence needs a stated purpose (?purpose=... or X-Custody-Purpose)")
     value = value.strip()
     if len(value) > 500:
-        raise BadRequest("purpose is limited to 500 characters")
+        raise Malformed("purpose is limited to 500 characters")
     return value
 
 

@@ -65,7 +65,7 @@ async def set_level(request: web.Request) -> web.Response:
     who = principal_of(request)
     previous, _ = await restriction.set_level(
         request.app[LOCKER], case_id, text_field(body, "level", required=True, max_len=20) or "",
-        actor=who.actor, role=who.role, reader=who.name, reason=_reason(body))
+        who=who, reason=_reason(body))
     request.app[ACCESS].forget(case_id)
     state = await _state(request, case_id)
     return json_response({**describe(case_id, state), "previous": previous})
@@ -78,7 +78,7 @@ async def add_grant(request: web.Request) -> web.Response:
     who = principal_of(request)
     grant = await restriction.grant(
         request.app[LOCKER], case_id, text_field(body, "principal", required=True, max_len=64) or "",
-        actor=who.actor, role=who.role, reader=who.name, reason=_reason(body))
+        who=who, reason=_reason(body))
     request.app[ACCESS].forget(case_id)
     return json_response(asdict(grant), status=201)
 
@@ -89,6 +89,6 @@ async def revoke_grant(request: web.Request) -> web.Response:
     body = await json_object(request)
     who = principal_of(request)
     grant = await restriction.revoke(request.app[LOCKER], case_id, request.match_info["principal"],
-                                     actor=who.actor, role=who.role, reader=who.name, reason=_reason(body))
+                                     who=who, reason=_reason(body))
     request.app[ACCESS].forget(case_id)
     return json_response(asdict(grant))

@@ -11,8 +11,8 @@ from aiohttp import web
 from api.access import readable, require_read
 from api.appkeys import LOCKER
 from api.auth import principal_of
-from api.errors import Unprocessable
 from api.params import blake3_param, int_field, json_object, json_response, text_field
+from foundation.errors import Invalid
 from policy.errors import PolicyError
 from policy.retention import RetentionClass
 from services import retention
@@ -37,8 +37,8 @@ async def set_class(request: web.Request) -> web.Response:
             trigger=text_field(body, "trigger", required=True, max_len=20),  # type: ignore[arg-type]
             description=text_field(body, "description", max_len=500) or "")
     except PolicyError as exc:
-        raise Unprocessable(str(exc)) from None
-    await retention.set_class(request.app[LOCKER], cls, actor=principal_of(request).actor, reason=_reason(body))
+        raise Invalid(str(exc)) from None
+    await retention.set_class(request.app[LOCKER], cls, who=principal_of(request), reason=_reason(body))
     return json_response(asdict(cls))
 
 
@@ -57,7 +57,7 @@ async def assign_class(request: web.Request) -> web.Response:
     blake3 = body.get("blake3")
     extended = await retention.assign_class(
         request.app[LOCKER], request.match_info["case"], text_field(body, "class", required=True, max_len=64) or "",
-        blake3=blake3_param(blake3) if blake3 is not None else None, actor=principal_of(request).actor,
+        blake3=blake3_param(blake3) if blake3 is not None else None, who=principal_of(request),
         reason=_reason(body))
     return json_response({"extended": extended})
 
@@ -65,7 +65,7 @@ async def assign_class(request: web.Request) -> web.Response:
 async def close_case(request: web.Request) -> web.Response:
     body = await json_object(request)
     extended = await retention.close_case(request.app[LOCKER], request.match_info["case"],
-                                          actor=principal_of(request).actor,
+                                          who=principal_of(request),
                                           reason=text_field(body, "reason", max_len=2000) or "")
     return json_response({"closed": True, "extended": extended})
 
@@ -90,7 +90,7 @@ async def place_hold(request: web.Request) -> web.Response:
     await require_read(request, case_id)
     hold = await retention.place_hold(
         request.app[LOCKER], case_id, blake3=blake3_param(blake3) if blake3 is not None else None,
-        reason=_reason(body), actor=principal_of(request).actor)
+        reason=_reason(body), who=principal_of(request))
     return json_response(asdict(hold), status=201)
 
 
@@ -99,10 +99,10 @@ async def lift_hold(request: web.Request) -> web.Response:
     try:
         hold_id = int(request.match_info["hold"])
     except ValueError:
-        raise Unprocessable("hold id must be an integer") from None
+        raise Invalid("hold id must be an integer") from None
     await require_read(request, (await retention.get_hold(request.app[LOCKER].pool, hold_id)).case_id)
     who = principal_of(request)
-    hold = await retention.lift_hold(request.app[LOCKER], hold_id, actor=who.actor, role=who.role,
+    hold = await retention.lift_hold(request.app[LOCKER], hold_id, who=who,
                                      reason=_reason(body))
     return json_response(asdict(hold))
 
@@ -116,7 +116,7 @@ def _report(report: retention.DispositionReport) -> dict[str, Any]:
 
 async def due(request: web.Request) -> web.Response:
     """What a disposition run would delete now (and what holds keep): a dry run."""
-    report = await retention.run_disposition(request.app[LOCKER], dry_run=True)
+    report = await retention.plan_disposition(request.app[LOCKER])
     return json_response(_report(report))
 
 
@@ -124,7 +124,7 @@ async def run(request: web.Request) -> web.Response:
     body = await json_object(request)
     dry = body.get("dry_run", False)
     if not isinstance(dry, bool):
-        raise Unprocessable("'dry_run' must be a boolean")
+        raise Invalid("'dry_run' must be a boolean")
     report = await retention.run_disposition(request.app[LOCKER], dry_run=dry, now=dt.datetime.now(dt.UTC),
-                                             actor=principal_of(request).actor)
+                                             who=principal_of(request))
     return json_response(_report(report))

@@ -16,17 +16,21 @@ from api import cases, disclosures, ops, restriction, retention, uploads, verify
 from api.auth import guard
 from integrity.hashing import BLAKE3_HEX_PATTERN
 from policy import restriction as restriction_levels
+from services.permissions import (
+    ADMIN,
+    DISCLOSURE,
+    DISCLOSURE_READERS,
+    INVESTIGATORS,
+    REVIEW,
+    STAFF,
+    STATION,
+    roles_for,
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-STAFF = ("investigator", "disclosure", "reviewer", "admin")
-READERS = ("investigator", "reviewer", "admin")  # may see evidence content
-INVESTIGATORS = ("investigator", "admin")
-ADMIN = ("admin",)
-STATION = ("station",)
-DISCLOSURE = ("disclosure", "admin")
-REVIEW = ("reviewer", "disclosure", "investigator", "admin")  # passed/failed: reviewer only (checked inside)
-DISCLOSURE_READERS = ("disclosure", "investigator", "reviewer", "admin")
+# Role groups come from the services' one table of who may do what; a route that performs a use case
+# admits exactly the roles the use case does (``roles_for``), so a refusal here is the service's own.
 
 
 @dataclass(frozen=True)
@@ -79,13 +83,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/metrics", ops.metrics, ADMIN, "Prometheus metrics", produces="text/plain"),
     Endpoint("GET", "/api/v1/keys", verify.keys, None, "Published verifier keys (vkeys) of the log"),
     Endpoint("GET", "/api/v1/principals", ops.list_principals, ADMIN, "Users and stations"),
-    Endpoint("POST", "/api/v1/principals", ops.add_principal, ADMIN, "Create a user or station; returns its token once",
+    Endpoint("POST", "/api/v1/principals", ops.add_principal, roles_for("principal.add"),
+             "Create a user or station; returns its token once",
              body="application/json", responses=(201, 409, 422),
              body_schema={"type": "object", "required": ["name", "role"],
                           "properties": {"name": {"type": "string"}, "role": {"type": "string"}}}),
-    Endpoint("DELETE", "/api/v1/principals/{name}", ops.revoke_principal, ADMIN, "Revoke a token",
+    Endpoint("DELETE", "/api/v1/principals/{name}", ops.revoke_principal, roles_for("principal.revoke"),
+             "Revoke a token",
              params=(("name", "path", "string", True),), responses=(200, 404)),
-    Endpoint("POST", "/api/v1/uploads", uploads.create_upload, STATION,
+    Endpoint("POST", "/api/v1/uploads", uploads.create_upload, roles_for("evidence.upload"),
              "Declare an upload (size, BLAKE3, metadata); 200 with the receipt if already logged",
              body="application/json", body_schema=UPLOAD_SCHEMA, responses=(200, 201, 403, 404, 422)),
     Endpoint("GET", "/api/v1/uploads/{upload}", uploads.upload_status, STATION, "Where to resume an upload",
@@ -96,13 +102,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              responses=(200, 404, 409)),
     Endpoint("DELETE", "/api/v1/uploads/{upload}", uploads.abort_upload, STATION, "Abandon an upload",
              params=(UPLOAD,), responses=(200, 404, 409)),
-    Endpoint("POST", "/api/v1/evidence/{blake3}/no-proxy", uploads.report_no_proxy, STATION,
+    Endpoint("POST", "/api/v1/evidence/{blake3}/no-proxy", uploads.report_no_proxy, roles_for("evidence.upload"),
              "Flag an original whose proxy ffmpeg could not make (the original stays evidence)",
              params=(BLAKE3,), body="application/json", responses=(200, 201, 404, 422),
              body_schema={"type": "object", "required": ["case", "error"],
                           "properties": {"case": {"type": "string"}, "error": {"type": "string"},
                                          "ffmpeg_version": {"type": "string"}}}),
-    Endpoint("POST", "/api/v1/cases", cases.create_case, INVESTIGATORS, "Open a case", body="application/json",
+    Endpoint("POST", "/api/v1/cases", cases.create_case, roles_for("case.open"), "Open a case", body="application/json",
              responses=(201, 409, 422),
              body_schema={"type": "object", "required": ["id"],
                           "properties": {"id": {"type": "string"}, "title": {"type": "string"}}}),
@@ -115,11 +121,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              params=(CASE,), responses=(200, 404)),
     Endpoint("GET", "/api/v1/cases/{case}/evidence", cases.case_evidence, STAFF,
              "Originals, proxies and text records of a case", params=(CASE,), responses=(200, 404)),
-    Endpoint("GET", "/api/v1/cases/{case}/objects/{blake3}", cases.read_object, READERS,
+    Endpoint("GET", "/api/v1/cases/{case}/objects/{blake3}", cases.read_object, roles_for("evidence.read"),
              "Read an object (HTTP Range supported); logged as evidence.accessed with the stated purpose",
              params=(CASE, BLAKE3, ("purpose", "query", "string", True), ("download", "query", "string", False)),
              responses=(200, 206, 400, 404, 410, 416), produces="application/octet-stream"),
-    Endpoint("POST", "/api/v1/cases/{case}/records", cases.add_record, INVESTIGATORS,
+    Endpoint("POST", "/api/v1/cases/{case}/records", cases.add_record, roles_for("record.add"),
              "Add a text record (document, scan, form, notice) at an enforcement stage",
              params=(CASE, ("stage", "query", "string", True), ("file_name", "query", "string", True),
                      ("title", "query", "string", False)),
@@ -142,7 +148,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/api/v1/cases/{case}/receipts/{seq}", verify.receipt, STAFF,
              "Entry, inclusion proof and signed checkpoint for one entry",
              params=(CASE, ("seq", "path", "integer", True)), responses=(200, 404, 422)),
-    Endpoint("POST", "/api/v1/cases/{case}/handover", cases.hand_over, INVESTIGATORS,
+    Endpoint("POST", "/api/v1/cases/{case}/handover", cases.hand_over, roles_for("case.hand_over"),
              "Hand the case to another investigator (承办人变更; by its handler or an admin), with a reason; "
              "logged as case.handed_over", params=(CASE,), body="application/json", responses=(200, 403, 404, 409, 422),
              body_schema={"type": "object", "required": ["to", "reason"], "properties": {
@@ -151,17 +157,18 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/api/v1/cases/{case}/access", restriction.get_access, INVESTIGATORS,
              "A case's restriction level, handler and active grants (readers of the case, and admins)",
              params=(CASE,), responses=(200, 404), need_to_know=False),
-    Endpoint("PUT", "/api/v1/cases/{case}/restriction", restriction.set_level, INVESTIGATORS,
+    Endpoint("PUT", "/api/v1/cases/{case}/restriction", restriction.set_level, roles_for("case.restrict"),
              "Raise (someone who may read the case) or lower (an admin) its restriction, with a reason; logged",
              params=(CASE,), body="application/json", responses=(200, 404, 409, 422), need_to_know=False,
              body_schema={"type": "object", "required": ["level", "reason"], "properties": {
                  "level": {"type": "string", "enum": LEVEL_ENUM}, "reason": {"type": "string"}}}),
-    Endpoint("POST", "/api/v1/cases/{case}/grants", restriction.add_grant, INVESTIGATORS,
+    Endpoint("POST", "/api/v1/cases/{case}/grants", restriction.add_grant, roles_for("case.grant"),
              "Grant a user access to a restricted case (someone who may read it, or an admin), with a reason",
              params=(CASE,), body="application/json", responses=(201, 404, 409, 422), need_to_know=False,
              body_schema={"type": "object", "required": ["principal", "reason"], "properties": {
                  "principal": {"type": "string"}, "reason": {"type": "string"}}}),
-    Endpoint("DELETE", "/api/v1/cases/{case}/grants/{principal}", restriction.revoke_grant, INVESTIGATORS,
+    Endpoint("DELETE", "/api/v1/cases/{case}/grants/{principal}", restriction.revoke_grant,
+             roles_for("case.revoke_grant"),
              "Revoke a user's grant to a case, with a reason", params=(CASE, ("principal", "path", "string", True)),
              body="application/json", body_schema=REASON_SCHEMA, responses=(200, 404, 422), need_to_know=False),
     Endpoint("GET", "/api/v1/verify/{blake3}", verify.verify_hash, STAFF,
@@ -174,7 +181,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "Re-read and re-hash a stored object now", params=(BLAKE3,), responses=(200, 404)),
     # -- retention and holds (issue 6) --
     Endpoint("GET", "/api/v1/retention/classes", retention.list_classes, STAFF, "Retention classes"),
-    Endpoint("PUT", "/api/v1/retention/classes/{name}", retention.set_class, ADMIN,
+    Endpoint("PUT", "/api/v1/retention/classes/{name}", retention.set_class, roles_for("retention.set_class"),
              "Create or change a retention class (logged in the governance log with the reason)",
              params=(("name", "path", "string", True),), body="application/json", responses=(200, 422),
              body_schema={"type": "object", "required": ["trigger", "reason"], "properties": {
@@ -183,27 +190,27 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                  "description": {"type": "string"}, "reason": {"type": "string"}}}),
     Endpoint("GET", "/api/v1/cases/{case}/retention", retention.case_retention, STAFF,
              "Retention of each object of a case, and its holds", params=(CASE,), responses=(200, 404)),
-    Endpoint("PUT", "/api/v1/cases/{case}/retention", retention.assign_class, INVESTIGATORS,
+    Endpoint("PUT", "/api/v1/cases/{case}/retention", retention.assign_class, roles_for("retention.assign"),
              "Assign a retention class to a case or one item (logged with the reason); locks only extend",
              params=(CASE,), body="application/json", responses=(200, 404, 422),
              body_schema={"type": "object", "required": ["class", "reason"], "properties": {
                  "class": {"type": "string"}, "blake3": {"type": "string"}, "reason": {"type": "string"}}}),
-    Endpoint("POST", "/api/v1/cases/{case}/close", retention.close_case, INVESTIGATORS,
+    Endpoint("POST", "/api/v1/cases/{case}/close", retention.close_case, roles_for("case.close"),
              "Close a case (starts the case_closed retention clocks)", params=(CASE,), body="application/json",
              responses=(200, 404, 422)),
     Endpoint("GET", "/api/v1/holds", retention.list_holds, STAFF, "Legal holds (?case=, ?all=1 for lifted too)",
              params=(("case", "query", "string", False), ("all", "query", "string", False))),
-    Endpoint("POST", "/api/v1/holds", retention.place_hold, INVESTIGATORS,
+    Endpoint("POST", "/api/v1/holds", retention.place_hold, roles_for("hold.place"),
              "Place a legal hold on a case or one item (S3 legal hold; nothing held is disposed)",
              body="application/json", responses=(201, 404, 422),
              body_schema={"type": "object", "required": ["case", "reason"], "properties": {
                  "case": {"type": "string"}, "blake3": {"type": "string"}, "reason": {"type": "string"}}}),
-    Endpoint("POST", "/api/v1/holds/{hold}/lift", retention.lift_hold, INVESTIGATORS,
+    Endpoint("POST", "/api/v1/holds/{hold}/lift", retention.lift_hold, roles_for("hold.lift"),
              "Lift a legal hold (its placer or an admin)", params=(("hold", "path", "integer", True),),
              body="application/json", body_schema=REASON_SCHEMA, responses=(200, 403, 404, 422)),
     Endpoint("GET", "/api/v1/retention/due", retention.due, ADMIN,
              "What disposition would delete now, and what holds keep (dry run)"),
-    Endpoint("POST", "/api/v1/retention/run", retention.run, ADMIN,
+    Endpoint("POST", "/api/v1/retention/run", retention.run, roles_for("retention.run"),
              "Dispose of objects whose retention passed and no hold covers; logs retention.disposed",
              body="application/json",
              body_schema={"type": "object", "properties": {"dry_run": {"type": "boolean"}}}),
@@ -211,7 +218,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/api/v1/disclosures", disclosures.list_records, DISCLOSURE_READERS,
              "Disclosure records with status, takedown date, review state (raw and masked preview)",
              params=(("state", "query", "string", False), ("case", "query", "string", False))),
-    Endpoint("POST", "/api/v1/disclosures", disclosures.create, DISCLOSURE,
+    Endpoint("POST", "/api/v1/disclosures", disclosures.create, roles_for("disclosure.create"),
              "Draft a disclosure record linked to its case and decision", body="application/json",
              responses=(201, 404, 409, 422),
              body_schema={"type": "object", "required": ["case", "decision_no", "party_type", "party_name",
@@ -221,7 +228,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                                          "excluded_fields": {"type": "array", "items": {"type": "string"}}}}),
     Endpoint("GET", "/api/v1/disclosures/{id}", disclosures.get, DISCLOSURE_READERS,
              "A record: raw fields, masked public preview, reviews", params=(DID,), responses=(200, 404)),
-    Endpoint("POST", "/api/v1/disclosures/{id}/major", disclosures.flag_major, DISCLOSURE,
+    Endpoint("POST", "/api/v1/disclosures/{id}/major", disclosures.flag_major, roles_for("disclosure.flag_major"),
              "Flag the decision major by §四(二) criteria (needs a passed legal review before approval)",
              params=(DID,), body="application/json", responses=(200, 404, 422),
              body_schema={"type": "object", "required": ["criteria"],
@@ -233,7 +240,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                  "outcome": {"type": "string", "enum": ["passed", "failed", "disputed"]},
                  "checklist": {"type": "object", "additionalProperties": {"type": "boolean"}},
                  "opinion": {"type": "string"}}}),
-    Endpoint("POST", "/api/v1/disclosures/{id}/{action}", disclosures.act, DISCLOSURE,
+    Endpoint("POST", "/api/v1/disclosures/{id}/{action}", disclosures.act, roles_for("disclosure.act"),
              "Lifecycle step: approve, publish, correct, update, take-down, revoke, withdraw",
              params=(DID, ("action", "path", "string", True)), body="application/json",
              responses=(200, 404, 409, 422),
@@ -242,14 +249,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                  "takedown_reason": {"type": "string", "enum": ["period_expired", "decision_revoked",
                                                                  "confirmed_illegal", "ordered_remade", "emergency"]},
                  "changes": {"type": "object"}, "law_change": {"type": "integer"}}}),
-    Endpoint("GET", "/api/v1/disclosures/{id}/links", disclosures.links, DISCLOSURE_READERS,
+    Endpoint("GET", "/api/v1/disclosures/{id}/links", disclosures.links, roles_for("disclosure.check_links"),
              "Linked evidence check: exists, re-hashes now, proof valid, retention covers the takedown date",
              params=(DID,), responses=(200, 404)),
     Endpoint("GET", "/api/v1/disclosure-due", disclosures.due, DISCLOSURE,
              "Records due for takedown and law-change updates outstanding on ?today=YYYY-MM-DD",
              params=(("today", "query", "string", False),), responses=(200, 422)),
     Endpoint("GET", "/api/v1/law-changes", disclosures.list_law_changes, DISCLOSURE_READERS, "Recorded law changes"),
-    Endpoint("POST", "/api/v1/law-changes", disclosures.add_law_change, ADMIN,
+    Endpoint("POST", "/api/v1/law-changes", disclosures.add_law_change, roles_for("law_change.add"),
              "Record a law or mandate change; affected published records must be updated in 20 working days",
              body="application/json", responses=(201, 422),
              body_schema={"type": "object", "required": ["title", "effective", "categories"], "properties": {

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -17,13 +16,12 @@ from typing import Any
 
 from aiohttp import web
 
-from api.appkeys import LOCKER, METRICS, UPLOADS
+from api.appkeys import METRICS, UPLOADS
 from api.auth import principal_of
-from api.errors import BadRequest, Forbidden, NotFound, TooLarge, Unprocessable
 from api.params import int_field, json_object, json_response, rfc3339_field, text_field
+from foundation.errors import Forbidden, Invalid, Malformed, NotFound, TooLarge
 from integrity.hashing import is_blake3_hex
 from services.intake import UploadFailed, UploadStatus
-from storage.log import CaseExists, Draft
 
 MAX_UPLOAD_BYTES = 256 * 1024**3
 #: What the server reads from a request body at a time (the intake queue holds two of these).
@@ -38,20 +36,6 @@ def _upload_id(request: web.Request) -> uuid.UUID:
         raise NotFound("no such upload") from None
 
 
-async def _intake_case(request: web.Request, officer: str | None, recorded_at: str | None) -> str:
-    """Recordings not yet assigned to a case go to the officer's (or station's) intake case of the day."""
-    who = officer or principal_of(request).name
-    day = (recorded_at or dt.datetime.now(dt.UTC).isoformat())[:10].replace("-", "")
-    case_id = re.sub(r"[^A-Za-z0-9._-]", "-", f"INTAKE-{who}-{day}")[:64]
-    log = request.app[LOCKER].log
-    if not await log.case_exists(case_id):
-        try:
-            await log.open_case(case_id, principal_of(request).actor, title=f"Intake: {who} {day}")
-        except CaseExists:
-            pass  # opened concurrently by another upload
-    return case_id
-
-
 def _metadata(body: dict[str, Any], station: str) -> dict[str, Any]:
     """The entry fields a station may declare, each validated."""
     if (declared := text_field(body, "station", max_len=64)) is not None and declared != station:
@@ -62,7 +46,7 @@ def _metadata(body: dict[str, Any], station: str) -> dict[str, Any]:
             fields[name] = value
     file_name = text_field(body, "file_name", required=True, max_len=255)
     if file_name is None or "/" in file_name or "\\" in file_name or file_name in (".", ".."):
-        raise Unprocessable("'file_name' must be a plain file name, without a path")
+        raise Invalid("'file_name' must be a plain file name, without a path")
     fields["file_name"] = file_name
     fields["media_type"] = text_field(body, "media_type", max_len=100) or "application/octet-stream"
     if (recorded_at := rfc3339_field(body, "recorded_at")) is not None:
@@ -82,10 +66,10 @@ def _metadata(body: dict[str, Any], station: str) -> dict[str, Any]:
 def _proxy_fields(body: dict[str, Any]) -> dict[str, Any]:
     original = text_field(body, "original_blake3", required=True, max_len=64)
     if original is None or not is_blake3_hex(original):
-        raise Unprocessable("a proxy names its original: 'original_blake3' (64 hex digits)")
+        raise Invalid("a proxy names its original: 'original_blake3' (64 hex digits)")
     ffmpeg = body.get("ffmpeg")
     if not isinstance(ffmpeg, dict) or not all(isinstance(v, str) for v in ffmpeg.values()):
-        raise Unprocessable("a proxy records how it was made: 'ffmpeg' {\"command\": ..., \"version\": ...}")
+        raise Invalid("a proxy records how it was made: 'ffmpeg' {\"command\": ..., \"version\": ...}")
     return {"original_blake3": original,
             "ffmpeg": {k: v[:4000] for k, v in ffmpeg.items() if k in ("command", "version")}}
 
@@ -96,25 +80,17 @@ async def create_upload(request: web.Request) -> web.Response:
     station = principal_of(request)
     kind = body.get("kind", "original")
     if kind not in ("original", "proxy", "record"):
-        raise Unprocessable("'kind' must be 'original', 'proxy' or 'record'")
+        raise Invalid("'kind' must be 'original', 'proxy' or 'record'")
     blake3 = text_field(body, "blake3", required=True, max_len=64)
     if blake3 is None or not is_blake3_hex(blake3):
-        raise Unprocessable("'blake3' must be 64 lowercase hex digits")
+        raise Invalid("'blake3' must be 64 lowercase hex digits")
     size = int_field(body, "size", required=True, maximum=MAX_UPLOAD_BYTES)
     assert size is not None
     fields = _metadata(body, station.name)
     if kind == "proxy":
         fields.update(_proxy_fields(body))
-    case_id = text_field(body, "case", max_len=64)
-    if case_id is None:
-        case_id = await _intake_case(request, fields.get("officer"), fields.get("recorded_at"))
-    if kind == "proxy":
-        originals = await request.app[LOCKER].log.entries_for_object(fields["original_blake3"], case_id)
-        if not any(r.kind == "evidence.ingested" for r in originals):
-            raise Unprocessable(f"the original {fields['original_blake3']} is not evidence in case {case_id!r}; "
-                                "upload the original first")
-    status = await request.app[UPLOADS].create(station=station.name, case_id=case_id, kind=kind, blake3=blake3,
-                                               size=size, fields=fields, actor=station.actor)
+    status = await request.app[UPLOADS].create(who=station, case_id=text_field(body, "case", max_len=64),
+                                               kind=kind, blake3=blake3, size=size, fields=fields)
     return _status_response(status, created=status.state == "open")
 
 
@@ -133,7 +109,7 @@ async def put_chunk(request: web.Request) -> web.Response:
     upload_id = _upload_id(request)
     raw = request.query.get("offset", request.headers.get("Upload-Offset"))
     if raw is None or not re.fullmatch(r"[0-9]{1,15}", raw):
-        raise BadRequest("offset is required (?offset=N or Upload-Offset: N), a non-negative integer")
+        raise Malformed("offset is required (?offset=N or Upload-Offset: N), a non-negative integer")
     if request.content_length is not None and request.content_length > MAX_UPLOAD_BYTES:
         raise TooLarge("chunk larger than any upload may be")
     metrics = request.app[METRICS]
@@ -173,11 +149,6 @@ async def report_no_proxy(request: web.Request) -> web.Response:
     error = text_field(body, "error", required=True, max_len=4000)
     version = text_field(body, "ffmpeg_version", max_len=255) or ""
     assert case_id is not None and error is not None
-    log = request.app[LOCKER].log
-    if not any(r.kind == "evidence.ingested" for r in await log.entries_for_object(hexd, case_id)):
-        raise NotFound(f"{hexd} is not evidence in case {case_id!r}")
-    station = principal_of(request)
-    appended = await log.append(case_id, Draft("evidence.proxy_failed", station.actor,
-                                               {"original_blake3": hexd, "error": error, "ffmpeg_version": version},
-                                               dedupe=f"proxy_failed:{hexd}"))
+    appended = await request.app[UPLOADS].flag_no_proxy(who=principal_of(request), case_id=case_id, original=hexd,
+                                                        error=error, ffmpeg_version=version)
     return json_response({"case": case_id, "seq": appended.seq}, status=201 if appended.created else 200)

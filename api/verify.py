@@ -14,8 +14,8 @@ from aiohttp import web
 
 from api.access import readable, require_read
 from api.appkeys import LOCKER
-from api.errors import NotFound
 from api.params import blake3_param, json_response, query_int
+from foundation.errors import NotFound
 from integrity.hashing import ContentHasher, object_key
 from services.locker import Locker
 

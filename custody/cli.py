@@ -1,7 +1,7 @@
 """The ``custody`` command: one console script, one subcommand per job.
 
 Each handler is a small async function; argument parsing and exit codes live here, the work lives
-in the packages (``storage/``, ``integrity/``, ``api/``, ``ingest/``).
+in the packages below (``services/`` for every use case, ``ingest/`` for the station, ``api/`` to serve).
 """
 
 from __future__ import annotations
@@ -9,20 +9,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
+import uvloop
+
+from custody import commands
+from custody.shell import CliError, Handler
 from foundation import logs
+from foundation.errors import CustodyError, Status
 from foundation.settings import Settings, SettingsError
+from storage import db
+from storage.objects import bytes_source, open_store
 
 logger = logging.getLogger("custody")
 
-Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
-
-
-class CliError(Exception):
-    """A failure the user can act on: printed as one line, exit status 2."""
+#: Exit status per kind of failure: 2 for a command line that cannot be used, 1 for a refusal or a
+#: failure of the work itself (the one line on stderr says which), as the API's status codes do.
+EXIT_STATUS: dict[Status, int] = {status: 1 for status in Status} | {Status.MALFORMED: 2}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +43,6 @@ def build_parser() -> argparse.ArgumentParser:
     check = store.add_parser("check", help="write, read back and verify a sample object")
     check.set_defaults(handler=_store_check)
 
-    from custody import commands
 
     commands.register(sub)
     return parser
@@ -60,30 +64,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return runner.run(handler(args, settings))
     except KeyboardInterrupt:
         return 130
-    except CliError as exc:
+    except CustodyError as exc:
         print(f"custody: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:
-        # Domain errors (store, log, principals, integrity) carry a code and a message a user can act on.
-        if isinstance(getattr(exc, "code", None), str):
-            print(f"custody: {exc}", file=sys.stderr)
-            return 1
-        raise
+        return EXIT_STATUS[exc.status]
 
 
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop where it is installed (it roughly doubles aiohttp + asyncpg request rates), else asyncio's."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    """uvloop: it roughly doubles aiohttp + asyncpg request rates."""
     factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
     return factory
 
 
 async def _db_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import db
-
     async with db.open_pool(settings, run_migrations=False) as pool, pool.acquire() as conn:
         applied = await db.migrate(conn)
     print("applied: " + ", ".join(applied) if applied else "database is up to date")
@@ -91,8 +83,6 @@ async def _db_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _db_stop(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import db
-
     if settings.database_url:
         raise CliError("DATABASE_URL is set: the database is not embedded, nothing to stop")
     if await asyncio.to_thread(db.stop_embedded, settings.pg_dir):
@@ -103,10 +93,6 @@ async def _db_stop(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _store_check(args: argparse.Namespace, settings: Settings) -> int:
-    import os
-
-    from storage.objects import bytes_source, open_store
-
     store = open_store(settings)
     try:
         await store.check()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
+import dataclasses
 import json
 import mimetypes
 import os
@@ -14,7 +14,26 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from api.app import serve as run_server
+from custody import governance_commands, restriction_commands, station_commands
+from custody.demo import run_demo
+from custody.shell import CliError, acting, add_as, as_operator
 from foundation.settings import Settings
+from ingest.agent import Agent, AgentConfig
+from ingest.client import CustodyClient
+from ingest.probe import media_fields
+from ingest.sources import DirectorySource
+from ingest.spool import Journal
+from ingest.station import Enrolment, read_token_file
+from integrity.bundle_files import verify_bundle
+from integrity.verify import print_report, verify_file
+from policy.cases import STAGES
+from services import accounts, cases, evidence, retention
+from services.locker import open_locker
+from storage import db, principals
+from storage.keys import KeyRing
+from storage.objects import file_source
+from storage.principals import ROLES
 
 
 def register(sub: Any) -> None:
@@ -25,31 +44,32 @@ def register(sub: Any) -> None:
     p.add_argument("--title", default="")
     # dest: ``handler`` is the subcommand's function (set_defaults below), which this option used to clobber
     p.add_argument("--handler", dest="case_handler",
-                   help="the case handler (承办人; may not legally review it); default: --actor")
-    _actor(p)
+                   help="the case handler (承办人; may not legally review it): an active investigator's user "
+                        "name; default: the --as user")
+    add_as(p)
     p.set_defaults(handler=case_open)
     case.add_parser("list", help="list cases").set_defaults(handler=case_list)
     p = case.add_parser("close", help="record the case as closed (starts case_closed retention clocks)")
     p.add_argument("case_id")
     p.add_argument("--reason", default="")
-    _actor(p)
+    add_as(p)
     p.set_defaults(handler=case_close)
-    from custody import restriction_commands
 
-    restriction_commands.register(case, _actor)
+    restriction_commands.register(case)
 
     p = sub.add_parser("ingest", help="store recordings or records in a case and log them")
-    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("files", nargs="+", type=Path, help="files, or folders (every file in them, recursively)")
     p.add_argument("--case", required=True, dest="case_id")
     p.add_argument("--officer", default="")
     p.add_argument("--camera", default="", help="camera serial")
     p.add_argument("--station", default="")
     p.add_argument("--kind", default="evidence.ingested", choices=["evidence.ingested", "record.added"])
-    p.add_argument("--stage", default="", help="for record.added: 启动/调查取证/审核决定/送达执行 stage")
+    p.add_argument("--stage", choices=list(STAGES),
+                   help="for record.added: " + ", ".join(f"{k} ({v})" for k, v in STAGES.items()))
     p.add_argument("--server", help="import through a Custody server (the agent's pipeline) instead of locally")
     p.add_argument("--token-file", type=Path, help="with --server: a station token")
     p.add_argument("--no-proxies", action="store_true")
-    _actor(p)
+    add_as(p)
     p.set_defaults(handler=ingest)
 
     p = sub.add_parser("log", help="print a case's log entries")
@@ -62,7 +82,7 @@ def register(sub: Any) -> None:
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--with-media", action="store_true", help="include the objects (logged as an access)")
     p.add_argument("--purpose", default="court bundle export")
-    _actor(p)
+    add_as(p)
     p.set_defaults(handler=export)
 
     p = sub.add_parser("verify-bundle", help="verify a bundle offline; exit 0 only when all holds")
@@ -87,7 +107,10 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=scrub)
 
     keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command", required=True)
-    keys.add_parser("show", help="print the published verifier keys").set_defaults(handler=keys_show)
+    p = keys.add_parser("show", help="print the published verifier keys")
+    p.add_argument("--vkey", action="store_true",
+                   help="exactly the vkey lines, one per key, oldest first (what signed-note libraries read)")
+    p.set_defaults(handler=keys_show)
     keys.add_parser("rotate", help="start signing with a new key").set_defaults(handler=keys_rotate)
 
     p = sub.add_parser("serve", help="run the HTTP API server")
@@ -99,7 +122,7 @@ def register(sub: Any) -> None:
     user = sub.add_parser("user", help="users and their tokens").add_subparsers(dest="user_command", required=True)
     p = user.add_parser("add", help="create a user and print its token (shown once)")
     p.add_argument("name")
-    p.add_argument("--role", required=True, choices=["investigator", "disclosure", "reviewer", "admin"])
+    p.add_argument("--role", required=True, choices=[r for r in ROLES if r != "station"])
     p.set_defaults(handler=principal_add)
     user.add_parser("list", help="list users and stations").set_defaults(handler=principal_list)
     station = sub.add_parser("station", help="docking stations").add_subparsers(dest="station_command", required=True)
@@ -114,12 +137,7 @@ def register(sub: Any) -> None:
     p.add_argument("name")
     p.set_defaults(handler=token_reissue)
 
-    from custody import station_commands
-
     station_commands.register(sub, station)
-
-    from custody import governance_commands
-
     governance_commands.register(sub)
 
     p = sub.add_parser("demo", help="the main job on the embedded defaults, start to finish")
@@ -129,33 +147,23 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=demo)
 
 
-def _actor(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--actor", default=f"cli:{getpass.getuser()}", help="who is acting (logged)")
-
-
 async def case_open(args: argparse.Namespace, settings: Settings) -> int:
-    from services.locker import open_locker
-
     async with open_locker(settings) as locker:
-        result = await locker.log.open_case(args.case_id, args.actor, title=args.title,
-                                            handler=args.case_handler or args.actor)
+        result = await cases.open_case(locker, args.case_id, who=await acting(args, settings, locker.pool),
+                                       title=args.title, handler=args.case_handler)
     print(f"opened case {args.case_id} (entry {result.seq}, tree size {result.tree_size})")
     return 0
 
 
 async def case_close(args: argparse.Namespace, settings: Settings) -> int:
-    from services import retention
-    from services.locker import open_locker
-
     async with open_locker(settings) as locker:
-        extended = await retention.close_case(locker, args.case_id, actor=args.actor, reason=args.reason)
+        extended = await retention.close_case(locker, args.case_id, who=await acting(args, settings, locker.pool),
+                                              reason=args.reason)
     print(f"closed case {args.case_id}; {len(extended)} object lock(s) extended")
     return 0
 
 
 async def case_list(args: argparse.Namespace, settings: Settings) -> int:
-    from services.locker import open_locker
-
     async with open_locker(settings) as locker:
         for case in await locker.log.list_cases():
             print(f"{case['id']:<24} {case['size']:>6} entries  opened {case['created_at']:%Y-%m-%d %H:%M} "
@@ -163,35 +171,38 @@ async def case_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.probe import ProbeError, probe
-    from services.locker import open_locker
-    from storage.objects import file_source
+def _files_in(paths: list[Path]) -> list[Path]:
+    """The files named, and every file inside the folders named (recursively, hidden ones left out)."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise CliError("no such file or folder: " + ", ".join(missing))
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(f for f in path.rglob("*")
+                            if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts))
+        else:
+            found.append(path)
+    if not found:
+        raise CliError("no files to ingest in " + ", ".join(map(str, paths)))
+    return found
 
+
+async def ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.server:
         return await _ingest_via_server(args, settings)
-    missing = [str(f) for f in args.files if not f.is_file()]
-    if missing:
-        from custody.cli import CliError
-
-        raise CliError("not a file: " + ", ".join(missing))
+    files = _files_in(args.files)
     async with open_locker(settings) as locker:
-        for path in args.files:
-            fields: dict[str, Any] = {"file_name": path.name,
-                                      "media_type": mimetypes.guess_type(path.name)[0] or "application/octet-stream"}
+        who = await acting(args, settings, locker.pool)
+        for path in files:
+            media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            fields: dict[str, Any] = {"file_name": path.name, "media_type": media_type}
             for name in ("officer", "camera", "station", "stage"):
                 if getattr(args, name):
                     fields[name] = getattr(args, name)
-            if fields["media_type"].startswith(("video/", "audio/")):
-                try:
-                    facts = await probe(path)
-                    fields.update(facts.as_fields())
-                    if facts.creation_time:
-                        fields["recorded_at"] = facts.creation_time
-                except ProbeError as exc:
-                    fields["probe_error"] = str(exc)[:300]
-            result = await locker.add_object(args.case_id, file_source(path), kind=args.kind,
-                                             actor=args.actor, fields=fields)
+            fields.update(await media_fields(path, media_type))
+            result = await evidence.import_file(locker, args.case_id, file_source(path), who=who, kind=args.kind,
+                                                fields=fields)
             entry = json.loads(result.body)
             state = "logged" if result.created else "already logged"
             print(f"{path.name}: {state} as entry {result.seq} of case {args.case_id}  "
@@ -201,13 +212,6 @@ async def ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _ingest_via_server(args: argparse.Namespace, settings: Settings) -> int:
     """Files or folders through the agent's pipeline (spool, receipt check); non-zero if any is not receipted."""
-    from custody.cli import CliError
-    from ingest.agent import Agent, AgentConfig
-    from ingest.client import CustodyClient
-    from ingest.sources import DirectorySource
-    from ingest.spool import Journal
-    from ingest.station import Enrolment, read_token_file
-
     if not args.token_file:
         raise CliError("--server needs --token-file (a station token)")
     missing = [str(f) for f in args.files if not f.exists()]
@@ -239,8 +243,6 @@ async def _ingest_via_server(args: argparse.Namespace, settings: Settings) -> in
 
 
 async def show_log(args: argparse.Namespace, settings: Settings) -> int:
-    from services.locker import open_locker
-
     async with open_locker(settings) as locker:
         rows = await locker.log.entries(args.case_id)
         for row in rows:
@@ -254,11 +256,10 @@ async def show_log(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def export(args: argparse.Namespace, settings: Settings) -> int:
-    from services.locker import open_locker
-
     async with open_locker(settings) as locker:
-        n_entries, n_objects = await locker.export(args.case_id, args.output, with_media=args.with_media,
-                                                   actor=args.actor, purpose=args.purpose)
+        n_entries, n_objects = await evidence.export(locker, args.case_id, args.output,
+                                                     who=await acting(args, settings, locker.pool),
+                                                     with_media=args.with_media, purpose=args.purpose)
     print(f"wrote {args.output}: {n_entries} entries, {n_objects} objects")
     return 0
 
@@ -270,9 +271,6 @@ def _vkeys(paths: list[Path] | None) -> list[str] | None:
 
 
 async def verify_bundle_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    from integrity.bundle_files import verify_bundle
-    from integrity.verify import print_report
-
     report = verify_bundle(args.bundle, _vkeys(args.vkey))
     if args.json:
         print(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
@@ -282,17 +280,12 @@ async def verify_bundle_cmd(args: argparse.Namespace, settings: Settings) -> int
 
 
 async def verify_file_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    from integrity.verify import verify_file
-
     if args.bundle:
         return verify_file(args.file, args.bundle, _vkeys(args.vkey), as_json=args.json)
     return await _verify_with_server(args)
 
 
 async def _verify_with_server(args: argparse.Namespace) -> int:
-    from custody.cli import CliError
-    from ingest.client import CustodyClient
-
     if not args.token:
         raise CliError("--server needs a token: --token or $CUSTODY_TOKEN")
     if not args.file.is_file():
@@ -312,8 +305,6 @@ async def _verify_with_server(args: argparse.Namespace) -> int:
 
 
 async def scrub(args: argparse.Namespace, settings: Settings) -> int:
-    from services.locker import open_locker
-
     async with open_locker(settings) as locker:
         problems = await locker.scrub(args.case_id)
     for problem in problems:
@@ -323,28 +314,22 @@ async def scrub(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def keys_show(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.keys import KeyRing
-
     ring = KeyRing(settings.keys_dir)
     current = ring.signer(settings.origin)
     for vkey in ring.vkeys():
-        mark = "  (current)" if vkey == current.vkey else ""
-        print(vkey + mark)
+        # --vkey: the lines alone, for a signed-note library or a file a verifier pins.
+        print(vkey if args.vkey or vkey != current.vkey else f"{vkey}  (current)")
     return 0
 
 
 async def keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.keys import KeyRing
-
     signer = KeyRing(settings.keys_dir).rotate(settings.origin)
     print(f"now signing with {signer.vkey}; earlier keys stay published for earlier checkpoints")
     return 0
 
 
 async def demo(args: argparse.Namespace, settings: Settings) -> int:
-    import dataclasses
 
-    from custody.demo import run_demo
 
     if args.port:
         settings = dataclasses.replace(settings, port=args.port)
@@ -352,9 +337,7 @@ async def demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def serve(args: argparse.Namespace, settings: Settings) -> int:
-    import dataclasses
 
-    from api.app import serve as run_server
 
     if args.port:
         settings = dataclasses.replace(settings, port=args.port)
@@ -362,7 +345,6 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.worker or workers <= 1:
         await run_server(settings, reuse_port=args.worker)
         return 0
-    from storage import db
 
     async with db.open_pool(settings):
         pass  # the embedded database is up and migrated once, before the workers start together
@@ -379,10 +361,8 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def principal_add(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import db, principals
-
     async with db.open_pool(settings) as pool:
-        principal, token = await principals.add_principal(pool, args.name, args.role, f"cli:{getpass.getuser()}")
+        principal, token = await accounts.add(pool, args.name, args.role, who=as_operator())
     # The token alone on stdout (so `> dock.token` captures exactly it); the words go to stderr.
     print(f"{principal.role} {principal.name} created.  Token (shown once, store it safely):", file=sys.stderr)
     print(token)
@@ -390,8 +370,6 @@ async def principal_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def principal_list(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import db, principals
-
     async with db.open_pool(settings) as pool:
         for p in await principals.list_principals(pool):
             state = f"revoked {p.revoked_at:%Y-%m-%d %H:%M}" if p.revoked_at else "active"
@@ -400,19 +378,15 @@ async def principal_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def token_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import db, principals
-
     async with db.open_pool(settings) as pool:
-        await principals.revoke(pool, args.name)
+        await accounts.revoke(pool, args.name, who=as_operator())
     print(f"revoked the token of {args.name}")
     return 0
 
 
 async def token_reissue(args: argparse.Namespace, settings: Settings) -> int:
-    from storage import db, principals
-
     async with db.open_pool(settings) as pool:
-        token = await principals.reissue_token(pool, args.name)
+        token = await accounts.reissue(pool, args.name, who=as_operator())
     print(f"new token for {args.name} (shown once; the old one no longer works):", file=sys.stderr)
     print(token)
     return 0

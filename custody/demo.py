@@ -19,7 +19,24 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
+from api.app import create_app
+from api.appkeys import LOCKER
+from custody.shell import as_operator
+from foundation import clock
 from foundation.settings import Settings
+from ingest.agent import Agent, AgentConfig
+from ingest.client import CustodyClient
+from ingest.sources import DirectorySource
+from ingest.spool import Journal
+from integrity.bundle_files import verify_bundle
+from integrity.verify import print_report, verify_file
+from policy.review import CHECKLIST
+from services import accounts, cases, disclosure, evidence
+from storage import db, principals
+from storage.objects import bytes_source
+from storage.principals import Principal
 
 CLIP_SECONDS = 4
 USERS = (("demo-investigator", "investigator"), ("demo-disclosure", "disclosure"),
@@ -52,25 +69,20 @@ async def make_clip(path: Path, recorded_at: dt.datetime, seconds: int = CLIP_SE
     raise RuntimeError(f"ffmpeg could not make a sample clip: {err.decode(errors='replace')[-400:]}")
 
 
-async def _tokens(pool: Any) -> dict[str, str]:
-    """One principal per role; a re-run in the same home reissues their tokens (old ones stop working)."""
-    from storage import principals
-
+async def _accounts(pool: Any) -> tuple[dict[str, str], dict[str, Principal]]:
+    """One user per role and the station, created by the operator running the demo; a re-run in the same
+    home reissues their tokens (old ones stop working).  Returns the tokens and the principals by name."""
     tokens = {}
     for name, role in USERS:
         try:
-            _, tokens[name] = await principals.add_principal(pool, name, role, "demo")
+            _, tokens[name] = await accounts.add(pool, name, role, who=as_operator())
         except principals.PrincipalExists:
-            tokens[name] = await principals.reissue_token(pool, name)
-    return tokens
+            tokens[name] = await accounts.reissue(pool, name, who=as_operator())
+    found = {p.name: p for p in await principals.list_principals(pool)}
+    return tokens, {name: found[name] for name, _ in USERS}
 
 
 async def _offload(server: str, token: str, vkey: str, camera: Path, spool: Path, case_id: str) -> Any:
-    from ingest.agent import Agent, AgentConfig
-    from ingest.client import CustodyClient
-    from ingest.sources import DirectorySource
-    from ingest.spool import Journal
-
     journal = Journal(spool / "journal.sqlite")
     try:
         async with CustodyClient(server, token, vkeys=[vkey]) as client:
@@ -83,17 +95,17 @@ async def _offload(server: str, token: str, vkey: str, camera: Path, spool: Path
 
 
 async def run_demo(settings: Settings, *, clips: int = 3, serve: bool = True) -> int:
-    from aiohttp import web
+    """The main job start to finish; stops the embedded PostgreSQL on the way out if it started it
+    (Ctrl-C included), and leaves one that was already running."""
+    started_db = not settings.database_url and not await asyncio.to_thread(db.embedded_running, settings.pg_dir)
+    try:
+        return await _run_demo(settings, clips=clips, serve=serve)
+    finally:
+        if started_db:
+            await asyncio.to_thread(db.stop_embedded, settings.pg_dir)
 
-    from api.app import create_app
-    from api.appkeys import LOCKER
-    from foundation import clock
-    from integrity.bundle_files import verify_bundle
-    from integrity.verify import print_report, verify_file
-    from policy.review import CHECKLIST
-    from services import disclosure
-    from storage.objects import bytes_source
 
+async def _run_demo(settings: Settings, *, clips: int, serve: bool) -> int:
     if shutil.which("ffmpeg") is None:
         print("custody demo needs ffmpeg (apt-get install ffmpeg; `make demo` installs it)")
         return 2
@@ -118,12 +130,12 @@ async def run_demo(settings: Settings, *, clips: int = 3, serve: bool = True) ->
         await web.TCPSite(runner, settings.host, settings.port).start()
         base = f"http://{settings.host}:{settings.port}"
         locker = app[LOCKER]
-        tokens = await _tokens(locker.pool)
+        tokens, users = await _accounts(locker.pool)
+        investigator, disclosure_staff = users["demo-investigator"], users["demo-disclosure"]
         vkey = locker.log.signer.vkey
         print(f"2. server up at {base} (database {'DATABASE_URL' if settings.database_url else settings.pg_dir}, "
               f"{settings.store} object store); users and station dock-01 created")
-        await locker.log.open_case(case_id, "investigator:demo-investigator", handler="demo-investigator",
-                                   title="Demo: street-vending inspection 占道经营检查")
+        await cases.open_case(locker, case_id, who=investigator, title="Demo: street-vending inspection 占道经营检查")
         print(f"3. opened case {case_id}")
         await clip_jobs
         for p in paths:  # the "camera": the agent deletes its copies only after a verified receipt
@@ -140,15 +152,14 @@ async def run_demo(settings: Settings, *, clips: int = 3, serve: bool = True) ->
             return 1
 
         record = "现场检查笔录 / on-site inspection record\n当事人在建国路占道经营，经责令改正拒不改正。\n".encode()
-        added = await locker.add_object(case_id, bytes_source(record), kind="record.added",
-                                        actor="investigator:demo-investigator",
-                                        fields={"file_name": "inspection-record.txt", "stage": "investigation",
-                                                "media_type": "text/plain; charset=utf-8"})
+        added = await evidence.add_record(locker, case_id, bytes_source(record), who=investigator,
+                                          stage="investigation", file_name="inspection-record.txt",
+                                          media_type="text/plain; charset=utf-8")
         print(f"5. text record added (调查取证) -> entry {added.seq}")
 
         bundle = work / f"{case_id}.zip"
-        n_entries, n_objects = await locker.export(case_id, bundle, with_media=True,
-                                                   actor="investigator:demo-investigator", purpose="demo export")
+        n_entries, n_objects = await evidence.export(locker, case_id, bundle, who=investigator, with_media=True,
+                                                     purpose="demo export")
         vkey_file = work / "custody.vkey"
         vkey_file.write_text(vkey + "\n")
         print(f"6. exported {bundle} ({n_entries} entries, {n_objects} objects); verifying it offline:")
@@ -160,13 +171,13 @@ async def run_demo(settings: Settings, *, clips: int = 3, serve: bool = True) ->
         d = await disclosure.create(locker, case_id, {
             **SAMPLE_DECISION, "violation": SAMPLE_DECISION["violation"].format(date=f"{today:%Y年%m月%d日}"),
             "decision_no": f"示例城管罚字〔{today:%Y}〕第{now:%H%M%S}号", "decision_date": today.isoformat()},
-            actor="disclosure:demo-disclosure")
-        await disclosure.flag_major(locker, d.id, ["after_hearing"], actor="disclosure:demo-disclosure")
-        await disclosure.record_review(locker, d.id, reviewer="reviewer:demo-reviewer", outcome="passed",
+            who=disclosure_staff)
+        await disclosure.flag_major(locker, d.id, ["after_hearing"], who=disclosure_staff)
+        await disclosure.record_review(locker, d.id, who=users["demo-reviewer"], outcome="passed",
                                        checklist=dict.fromkeys(CHECKLIST, True),
                                        opinion="主体合法，程序合法，事实清楚，证据充分，适用法律正确。")
         for action in ("approve", "publish"):
-            d = await disclosure.transition(locker, d.id, action, actor="disclosure:demo-disclosure", today=today)
+            d = await disclosure.transition(locker, d.id, action, who=disclosure_staff, today=today)
         print(f"7. disclosure {d.id} (decision {d.decision_no}) flagged major, legal review passed by "
               f"demo-reviewer, published; takedown due {d.takedown_due} (natural person: 2 years)")
 

@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from custody.shell import CliError, acting, add_as, as_operator, dump_json, iso_date
 from foundation import clock
 from foundation.settings import Settings
+from policy.review import CHECKLIST
+from policy.takedown import takedown_due
+from services import disclosure
+from services.locker import open_locker
+from storage.principals import Principal
 
 FIELDS = ("decision_no", "party_type", "party_name", "violation", "legal_basis", "penalty", "decision_date",
           "party_id_no", "party_phone", "party_address", "category")
 ACTIONS = ("approve", "publish", "correct", "update", "take-down", "revoke", "withdraw")
 
 
-def register(sub: Any, actor: Callable[[argparse.ArgumentParser], None],
-             date: Callable[[str], dt.date]) -> None:
+def register(sub: Any) -> None:
     dis = sub.add_parser("disclosure", help="disclosure records (公示)").add_subparsers(
         dest="disclosure_command", required=True)
 
     p = dis.add_parser("takedown-date", help="print the takedown due date of a publication")
-    p.add_argument("--published", type=date, required=True)
+    p.add_argument("--published", type=iso_date, required=True)
     p.add_argument("--party", required=True, help="natural | legal | other")
     p.set_defaults(handler=takedown_date)
 
@@ -35,13 +38,13 @@ def register(sub: Any, actor: Callable[[argparse.ArgumentParser], None],
     p.add_argument("--other-name", action="append", dest="other_names", help="another person named in the text")
     p.add_argument("--exclude", action="append", dest="excluded_fields",
                    help="field kept out of the public text (trade secret / privacy)")
-    actor(p)
+    add_as(p)
     p.set_defaults(handler=add)
 
     p = dis.add_parser("major", help="flag the decision major by §四(二) criteria")
     p.add_argument("id")
     p.add_argument("--criterion", action="append", required=True, dest="criteria")
-    actor(p)
+    add_as(p)
     p.set_defaults(handler=major)
 
     p = dis.add_parser("review", help="record a legal review (passed / failed) or a disagreement (disputed)")
@@ -50,7 +53,7 @@ def register(sub: Any, actor: Callable[[argparse.ArgumentParser], None],
     p.add_argument("--check", action="append", default=[], help="§四(三) item that holds (repeatable)")
     p.add_argument("--all-checks", action="store_true", help="every §四(三) item holds")
     p.add_argument("--opinion", default="")
-    actor(p)
+    add_as(p)
     p.set_defaults(handler=review_cmd)
 
     for action in ACTIONS:
@@ -63,8 +66,8 @@ def register(sub: Any, actor: Callable[[argparse.ArgumentParser], None],
                                 "emergency"], help="take-down: the ground")
         p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="correct/update: a change")
         p.add_argument("--law-change", type=int)
-        p.add_argument("--today", type=date, help="act as of this date (default: today in the bureau's zone)")
-        actor(p)
+        p.add_argument("--today", type=iso_date, help="act as of this date (default: today in the bureau's zone)")
+        add_as(p)
         p.set_defaults(handler=act, action=action)
 
     p = dis.add_parser("list", help="records with status and dates")
@@ -78,45 +81,33 @@ def register(sub: Any, actor: Callable[[argparse.ArgumentParser], None],
     p.set_defaults(handler=show)
 
     p = dis.add_parser("due", help="records due for takedown and law-change updates outstanding")
-    p.add_argument("--today", type=date)
+    p.add_argument("--today", type=iso_date)
     p.add_argument("--json", action="store_true")
     p.add_argument("--take-down", action="store_true",
                    help="take the expired ones down (reason: period expired) — the scheduled job passes this "
                         "when the admin enabled automatic takedown")
-    actor(p)
+    add_as(p)
     p.set_defaults(handler=due)
 
     p = dis.add_parser("sweep", help="the scheduled job: list what is due; take expired records down when "
                                      "CUSTODY_AUTO_TAKEDOWN is on")
-    p.add_argument("--today", type=date)
+    p.add_argument("--today", type=iso_date)
     p.add_argument("--json", action="store_true")
-    actor(p)
+    add_as(p)
     p.set_defaults(handler=sweep, take_down=False)
 
     p = dis.add_parser("links", help="check a record's linked evidence: exists, verifies, proof, retention")
     p.add_argument("id")
-    actor(p)
+    add_as(p)
     p.set_defaults(handler=links)
 
 
-def _dump(data: Any) -> str:
-    from custody.governance_commands import dump_json
-
-    return dump_json(data)
-
-
 async def takedown_date(args: argparse.Namespace, settings: Settings) -> int:
-    from policy.takedown import takedown_due
-
     print(takedown_due(args.published, args.party).isoformat())
     return 0
 
 
 async def add(args: argparse.Namespace, settings: Settings) -> int:
-    from custody.cli import CliError
-    from services import disclosure
-    from services.locker import open_locker
-
     fields: dict[str, Any] = {}
     if args.file:
         try:
@@ -129,40 +120,33 @@ async def add(args: argparse.Namespace, settings: Settings) -> int:
         if getattr(args, name, None):
             fields[name] = getattr(args, name)
     async with open_locker(settings) as locker:
-        d = await disclosure.create(locker, args.case_id, fields, actor=args.actor)
+        who = await acting(args, settings, locker.pool)
+        d = await disclosure.create(locker, args.case_id, fields, who=who)
     print(d.id)
     return 0
 
 
 async def major(args: argparse.Namespace, settings: Settings) -> int:
-    from services import disclosure
-    from services.locker import open_locker
-
     async with open_locker(settings) as locker:
-        d = await disclosure.flag_major(locker, args.id, args.criteria, actor=args.actor)
+        who = await acting(args, settings, locker.pool)
+        d = await disclosure.flag_major(locker, args.id, args.criteria, who=who)
     print(f"{d.id} flagged major ({', '.join(d.major)}): a legal review must pass before approval")
     return 0
 
 
 async def review_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    from policy.review import CHECKLIST
-    from services import disclosure
-    from services.locker import open_locker
-
     checks = set(CHECKLIST) if args.all_checks else set(args.check)
     checklist = {code: code in checks for code in CHECKLIST}
     async with open_locker(settings) as locker:
-        d = await disclosure.record_review(locker, args.id, reviewer=args.actor, outcome=args.outcome,
+        who = await acting(args, settings, locker.pool)
+        d = await disclosure.record_review(locker, args.id, who=who,
+                                           outcome=args.outcome,
                                            checklist=checklist, opinion=args.opinion)
     print(f"{d.id}: review {args.outcome} (review state {d.review_state})")
     return 0
 
 
 async def act(args: argparse.Namespace, settings: Settings) -> int:
-    from custody.cli import CliError
-    from services import disclosure
-    from services.locker import open_locker
-
     changes = {}
     for item in args.set:
         name, sep, value = item.partition("=")
@@ -171,8 +155,10 @@ async def act(args: argparse.Namespace, settings: Settings) -> int:
         changes[name] = value
     action = args.action.replace("-", "_")
     async with open_locker(settings) as locker:
+        who = await acting(args, settings, locker.pool)
         d = await disclosure.transition(
-            locker, args.id, action, actor=args.actor, today=args.today or clock.today(), reason=args.reason,
+            locker, args.id, action, who=who, today=args.today or clock.today(),
+            reason=args.reason,
             explanation=args.explanation, takedown_reason=args.takedown_reason, changes=changes or None,
             law_change=args.law_change)
     extra = f", takedown due {d.takedown_due}" if action == "publish" else ""
@@ -181,13 +167,10 @@ async def act(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def list_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    from services import disclosure
-    from services.locker import open_locker
-
     async with open_locker(settings) as locker:
         rows = await disclosure.list_records(locker.pool, state=args.state, case_id=args.case_id)
     if args.json:
-        print(_dump([{"id": d.id, "case": d.case_id, "decision_no": d.decision_no, "state": d.state,
+        print(dump_json([{"id": d.id, "case": d.case_id, "decision_no": d.decision_no, "state": d.state,
                       "party_type": d.party_type, "published_on": d.published_on, "takedown_due": d.takedown_due,
                       "review_state": d.review_state, "major": d.major} for d in rows]))
         return 0
@@ -199,9 +182,6 @@ async def list_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def show(args: argparse.Namespace, settings: Settings) -> int:
-    from services import disclosure
-    from services.locker import open_locker
-
     async with open_locker(settings) as locker:
         d = await disclosure.get(locker.pool, args.id)
         reviews = await disclosure.reviews(locker.pool, d.id)
@@ -218,15 +198,13 @@ async def show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def due(args: argparse.Namespace, settings: Settings) -> int:
-    from services import disclosure
-    from services.locker import open_locker
-
     today = args.today or clock.today()
     async with open_locker(settings) as locker:
         result = await disclosure.due(locker.pool, today)
-        taken = await disclosure.take_down_expired(locker, today, actor=args.actor) if args.take_down else []
+        taken = await disclosure.take_down_expired(locker, today, who=await _taker(args, settings, locker.pool)) \
+            if args.take_down else []
     if args.json:
-        print(_dump({"today": today, "takedowns": [{"id": d.id, "case": d.case_id, "decision_no": d.decision_no,
+        print(dump_json({"today": today, "takedowns": [{"id": d.id, "case": d.case_id, "decision_no": d.decision_no,
                                                     "party_type": d.party_type, "published_on": d.published_on,
                                                     "takedown_due": d.takedown_due} for d in result.takedowns],
                      "updates": result.updates, "taken_down": [d.id for d in taken]}))
@@ -246,17 +224,21 @@ async def due(args: argparse.Namespace, settings: Settings) -> int:
 
 async def sweep(args: argparse.Namespace, settings: Settings) -> int:
     args.take_down = settings.auto_takedown
-    if args.actor.startswith("cli:"):
-        args.actor = "system:sweep"
+    args.sweeping = True
     return await due(args, settings)
 
 
-async def links(args: argparse.Namespace, settings: Settings) -> int:
-    from services import disclosure
-    from services.locker import open_locker
+async def _taker(args: argparse.Namespace, settings: Settings, pool: Any) -> Principal:
+    """Who takes expired records down: the scheduled sweep is the operator's job; by hand, a user (--as)."""
+    if getattr(args, "sweeping", False) and not getattr(args, "as_user", None):
+        return as_operator()
+    return await acting(args, settings, pool)
 
+
+async def links(args: argparse.Namespace, settings: Settings) -> int:
     async with open_locker(settings) as locker:
-        result = await disclosure.check_links(locker, args.id, actor=args.actor)
+        who = await acting(args, settings, locker.pool)
+        result = await disclosure.check_links(locker, args.id, who=who)
     for item in result["items"]:
         marks = " ".join(f"{k}={'yes' if item[k] else 'NO'}"
                          for k in ("exists", "verifies", "proof_valid", "retention_covers"))

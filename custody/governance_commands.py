@@ -1,43 +1,25 @@
 """``custody retention|hold|disclosure|calendar|law-change``: the rules of RULES.md from the shell.
 
 Dates are ISO ``YYYY-MM-DD``.  Pure questions (takedown date, working days) need no database; the
-rest run against the locker like every other command and log each step with ``--actor``.
+rest run against the locker like every other command and log each step as the ``--as`` user.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from custody.commands import _actor
+from custody import disclosure_commands
+from custody.shell import acting, add_as, as_operator, dump_json, iso_date
 from foundation.settings import Settings
-
-
-def _date(text: str) -> dt.date:
-    from policy.errors import PolicyError
-    from policy.takedown import parse_iso_date
-
-    try:
-        return parse_iso_date(text)
-    except PolicyError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def dump_json(data: Any) -> str:
-    """Indented JSON for ``--json`` output: dates as ISO text, bytes as hex."""
-    def default(v: Any) -> Any:
-        if isinstance(v, dt.datetime | dt.date):
-            return v.isoformat()
-        if isinstance(v, bytes):
-            return v.hex()
-        raise TypeError(type(v))
-
-    return json.dumps(data, ensure_ascii=False, indent=2, default=default)
+from policy.retention import RetentionClass
+from policy.workdays import WorkCalendar, install_year
+from services import disclosure, retention
+from services.locker import open_locker
 
 
 def register(sub: Any) -> None:
@@ -52,23 +34,23 @@ def register(sub: Any) -> None:
     p.add_argument("--trigger", required=True, choices=["recorded", "case_closed", "decision"])
     p.add_argument("--description", default="")
     p.add_argument("--reason", required=True)
-    _actor(p)
+    add_as(p)
     p.set_defaults(handler=retention_set_class)
     p = ret.add_parser("assign", help="assign a class to a case or one item of it")
     p.add_argument("case_id")
     p.add_argument("class_name")
     p.add_argument("--blake3", help="one item instead of the whole case")
     p.add_argument("--reason", required=True)
-    _actor(p)
+    add_as(p)
     p.set_defaults(handler=retention_assign)
     p = ret.add_parser("show", help="retention of each object of a case")
     p.add_argument("case_id")
     p.set_defaults(handler=retention_show)
     p = ret.add_parser("run", help="dispose of what is due and not held (logs retention.disposed)")
     p.add_argument("--dry-run", action="store_true", help="list exactly what would go; delete nothing")
-    p.add_argument("--now", type=_date, help="decide as of this date (default: now)")
+    p.add_argument("--now", type=iso_date, help="decide as of this date (default: now)")
     p.add_argument("--json", action="store_true")
-    _actor(p)
+    add_as(p)
     p.set_defaults(handler=retention_run)
 
     hold = sub.add_parser("hold", help="legal holds").add_subparsers(dest="hold_command", required=True)
@@ -76,13 +58,12 @@ def register(sub: Any) -> None:
     p.add_argument("case_id")
     p.add_argument("--blake3")
     p.add_argument("--reason", required=True)
-    _actor(p)
+    add_as(p)
     p.set_defaults(handler=hold_place)
     p = hold.add_parser("lift", help="lift a hold (its placer or an admin)")
     p.add_argument("hold_id", type=int)
     p.add_argument("--reason", required=True)
-    p.add_argument("--admin", action="store_true", help="lift as an administrator (not the placer)")
-    _actor(p)
+    add_as(p)
     p.set_defaults(handler=hold_lift)
     p = hold.add_parser("list", help="active holds")
     p.add_argument("--case", dest="case_id")
@@ -92,7 +73,7 @@ def register(sub: Any) -> None:
     cal = sub.add_parser("calendar", help="the working-day calendar (工作日)").add_subparsers(
         dest="calendar_command", required=True)
     p = cal.add_parser("add-working-days", help="print the date N working days after DATE (DATE not counted)")
-    p.add_argument("date", type=_date)
+    p.add_argument("date", type=iso_date)
     p.add_argument("n", type=int)
     p.set_defaults(handler=calendar_add)
     p = cal.add_parser("add-year", help="install a year from the State Council's notice (TOML file)")
@@ -104,25 +85,21 @@ def register(sub: Any) -> None:
         dest="law_command", required=True)
     p = law.add_parser("add", help="record a change; affected published records get a 20-working-day deadline")
     p.add_argument("--title", required=True)
-    p.add_argument("--effective", type=_date, required=True)
+    p.add_argument("--effective", type=iso_date, required=True)
     p.add_argument("--category", action="append", required=True, help="record category it touches (repeatable)")
     p.add_argument("--description", default="")
-    _actor(p)
+    add_as(p)
     p.set_defaults(handler=law_add)
     law.add_parser("list", help="recorded changes").set_defaults(handler=law_list)
 
-    from custody import disclosure_commands
 
-    disclosure_commands.register(sub, _actor, _date)
+    disclosure_commands.register(sub)
 
 
 # -- retention ------------------------------------------------------------------------------------------
 
 
 async def retention_classes(args: argparse.Namespace, settings: Settings) -> int:
-    from services import retention
-    from services.locker import open_locker
-
     async with open_locker(settings) as locker:
         for c in await retention.list_classes(locker.pool):
             period = " ".join(f"{v}{u}" for v, u in ((c.years, "y"), (c.months, "m"), (c.days, "d")) if v) or "0d"
@@ -131,33 +108,25 @@ async def retention_classes(args: argparse.Namespace, settings: Settings) -> int
 
 
 async def retention_set_class(args: argparse.Namespace, settings: Settings) -> int:
-    from policy.retention import RetentionClass
-    from services import retention
-    from services.locker import open_locker
-
     cls = RetentionClass(args.name, args.years, args.months, args.days, args.trigger, args.description)
     async with open_locker(settings) as locker:
-        await retention.set_class(locker, cls, actor=args.actor, reason=args.reason)
+        who = await acting(args, settings, locker.pool)
+        await retention.set_class(locker, cls, who=who, reason=args.reason)
     print(f"retention class {cls.name}: {cls.years}y {cls.months}m {cls.days}d from {cls.trigger}")
     return 0
 
 
 async def retention_assign(args: argparse.Namespace, settings: Settings) -> int:
-    from services import retention
-    from services.locker import open_locker
-
     async with open_locker(settings) as locker:
+        who = await acting(args, settings, locker.pool)
         extended = await retention.assign_class(locker, args.case_id, args.class_name, blake3=args.blake3,
-                                                actor=args.actor, reason=args.reason)
+                                                who=who, reason=args.reason)
     print(f"assigned {args.class_name} to {args.blake3 or 'case ' + args.case_id}; "
           f"{len(extended)} object lock(s) extended")
     return 0
 
 
 async def retention_show(args: argparse.Namespace, settings: Settings) -> int:
-    from services import retention
-    from services.locker import open_locker
-
     async with open_locker(settings) as locker:
         await locker.log.head(args.case_id)
         for r in await retention.case_objects(locker.pool, args.case_id):
@@ -169,12 +138,13 @@ async def retention_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def retention_run(args: argparse.Namespace, settings: Settings) -> int:
-    from services import retention
-    from services.locker import open_locker
-
     now = retention.day_start(args.now - dt.timedelta(days=1)) if args.now else None
     async with open_locker(settings) as locker:
-        report = await retention.run_disposition(locker, now=now, dry_run=args.dry_run, actor=args.actor)
+        if args.dry_run:
+            report = await retention.plan_disposition(locker, now=now)
+        else:  # the daily timer runs this as the operator; by hand, --as an administrator
+            who = await acting(args, settings, locker.pool) if args.as_user else as_operator()
+            report = await retention.run_disposition(locker, now=now, who=who)
     if args.json:
         print(dump_json({"dry_run": report.dry_run, "disposed": [asdict(d) for d in report.disposed],
                      "held": [asdict(d) for d in report.held],
@@ -197,30 +167,24 @@ async def retention_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def hold_place(args: argparse.Namespace, settings: Settings) -> int:
-    from services import retention
-    from services.locker import open_locker
-
     async with open_locker(settings) as locker:
-        h = await retention.place_hold(locker, args.case_id, blake3=args.blake3, reason=args.reason, actor=args.actor)
+        who = await acting(args, settings, locker.pool)
+        h = await retention.place_hold(locker, args.case_id, blake3=args.blake3, reason=args.reason,
+                                       who=who)
     print(f"legal hold {h.id} placed on {h.blake3 or 'case ' + h.case_id}: {h.reason}")
     return 0
 
 
 async def hold_lift(args: argparse.Namespace, settings: Settings) -> int:
-    from services import retention
-    from services.locker import open_locker
-
     async with open_locker(settings) as locker:
-        h = await retention.lift_hold(locker, args.hold_id, actor=args.actor,
-                                      role="admin" if args.admin else "cli", reason=args.reason)
+        who = await acting(args, settings, locker.pool)
+        h = await retention.lift_hold(locker, args.hold_id, who=who,
+                                      reason=args.reason)
     print(f"legal hold {h.id} on {h.blake3 or 'case ' + h.case_id} lifted: {args.reason}")
     return 0
 
 
 async def hold_list(args: argparse.Namespace, settings: Settings) -> int:
-    from services import retention
-    from services.locker import open_locker
-
     async with open_locker(settings) as locker:
         holds = await retention.list_holds(locker.pool, args.case_id, active_only=not args.all)
     for h in holds:
@@ -234,8 +198,6 @@ async def hold_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _calendar(settings: Settings) -> Any:
-    from policy.workdays import WorkCalendar
-
     return WorkCalendar.load(settings.calendar_dir)
 
 
@@ -245,8 +207,6 @@ async def calendar_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def calendar_add_year(args: argparse.Namespace, settings: Settings) -> int:
-    from policy.workdays import install_year
-
     year = install_year(args.file, settings.calendar_dir)
     print(f"installed the {year.year} calendar ({len(year.holidays)} holidays, {len(year.workdays)} make-up "
           f"working days) from: {year.source}")
@@ -260,13 +220,11 @@ async def calendar_years(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def law_add(args: argparse.Namespace, settings: Settings) -> int:
-    from services import disclosure
-    from services.locker import open_locker
-
     async with open_locker(settings) as locker:
+        who = await acting(args, settings, locker.pool)
         result = await disclosure.record_law_change(
             locker, _calendar(settings), title=args.title, effective=args.effective, categories=args.category,
-            description=args.description, actor=args.actor)
+            description=args.description, who=who)
     print(f"law change {result['id']} effective {args.effective}: affected records must be updated by "
           f"{result['update_due']} (20 working days); {len(result['affected'])} affected: "
           f"{', '.join(result['affected']) or 'none'}")
@@ -274,9 +232,6 @@ async def law_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def law_list(args: argparse.Namespace, settings: Settings) -> int:
-    from services import disclosure
-    from services.locker import open_locker
-
     async with open_locker(settings) as locker:
         rows = await disclosure.law_changes(locker.pool)
     for r in rows:

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from foundation.settings import Settings
+from ingest.agent import Agent, AgentConfig
+from ingest.client import ApiError, CustodyClient
+from ingest.sources import DirectorySource
+from ingest.spool import Journal
+from ingest.station import Enrolment, read_token_file
+from ingest.usb import load_drivers
+from ingest.watch import watch_usb
 
 if TYPE_CHECKING:
     from ingest.agent import AgentConfig
@@ -60,9 +68,6 @@ def _agent_dir(settings: Settings) -> Path:
 
 
 async def station_enrol(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.client import ApiError, CustodyClient
-    from ingest.station import Enrolment, read_token_file
-
     token = read_token_file(args.token_file)
     async with CustodyClient(args.server, token) as client:
         keys = await client.request("GET", "/api/v1/keys")
@@ -80,8 +85,6 @@ async def station_enrol(args: argparse.Namespace, settings: Settings) -> int:
 
 def agent_config(args: argparse.Namespace, home: Path) -> AgentConfig:
     """The agent's limits and routing as the command line sets them."""
-    from ingest.agent import AgentConfig
-
     return AgentConfig(
         spool_dir=home / "spool", case=args.case_id, officer=args.officer, make_proxies=not args.no_proxies,
         bandwidth_bytes_s=int(args.bandwidth_mib * 1024 * 1024) if args.bandwidth_mib else None,
@@ -90,12 +93,6 @@ def agent_config(args: argparse.Namespace, home: Path) -> AgentConfig:
 
 
 async def agent(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.agent import Agent
-    from ingest.client import CustodyClient
-    from ingest.sources import DirectorySource
-    from ingest.spool import Journal
-    from ingest.station import Enrolment, read_token_file
-
     home = _agent_dir(settings)
     if args.server and args.token_file:
         enrolment = Enrolment(args.server, read_token_file(args.token_file), [])
@@ -114,10 +111,7 @@ async def agent(args: argparse.Namespace, settings: Settings) -> int:
                 source = DirectorySource(args.source, serial=args.serial, officer=args.officer,
                                          removable=args.removable)
                 return await _offload_until_done(runner, source, once=args.once)
-            import json
 
-            from ingest.usb import load_drivers
-            from ingest.watch import watch_usb
 
             drivers_file = args.drivers or home / "drivers.json"
             drivers = []

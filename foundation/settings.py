@@ -15,13 +15,18 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from foundation.errors import CustodyError, Status
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _ORIGIN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-:]{0,252}$")
 
 
-class SettingsError(ValueError):
+class SettingsError(CustodyError, ValueError):
     """A setting has a value Custody cannot use; the message names the setting."""
+
+    status = Status.INVALID
+    code = "settings"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,8 @@ class Settings:
     #: believed: the client address logged for requests, evidence reads and web sign-ins is then the
     #: browser's, not the proxy's.  Empty: the connecting address, and X-Forwarded-For is ignored.
     trusted_proxies: str = ""
+    #: The user the command line acts as when a command that decides something is given no ``--as``.
+    cli_user: str | None = None
 
     @property
     def objects_dir(self) -> Path:

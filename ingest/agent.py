@@ -32,7 +32,7 @@ import aiohttp
 from foundation.durable import replace_durably
 from foundation.pipeline import pipelined
 from ingest.client import ApiError, CustodyClient
-from ingest.probe import ProbeError, probe
+from ingest.probe import media_fields
 from ingest.ptp import DeviceGone
 from ingest.sources import CameraFile, CameraSource, MountedSource
 from ingest.spool import FileRow, Journal
@@ -315,12 +315,10 @@ class Agent:
             meta["case"] = self.config.case
         if (recorded := _rfc3339(f.recorded_at)) is not None:
             meta["recorded_at"] = recorded
-        if meta["media_type"].startswith(("video/", "audio/")):
-            with contextlib.suppress(ProbeError):
-                facts = await probe(orig)
-                meta.update(facts.as_fields())
-                if facts.creation_time:  # what the camera wrote into the file beats the listing's time
-                    meta["recorded_at"] = facts.creation_time
+        # What the camera wrote into the file beats the listing's time (an unreadable file has no facts).
+        facts = await media_fields(orig, meta["media_type"])
+        facts.pop("probe_error", None)
+        meta.update(facts)
         entry = await self.client.upload(orig, {k: v for k, v in meta.items() if v is not None}, digest)
         # The client has verified the receipt (signature, inclusion proof, hash); keep it as proof.
         return await self._set(row, state="uploaded", receipt=entry, case_id=entry["case"], seq=entry["seq"])

@@ -47,6 +47,25 @@ class MediaFacts:
         return out
 
 
+async def media_fields(path: Path, media_type: str) -> dict[str, Any]:
+    """The entry fields a recording's own metadata gives (duration, codecs, size, place, ``recorded_at``).
+
+    What the camera wrote into the file (``creation_time``) is the recording time.  A file ffprobe
+    cannot read gives ``probe_error`` instead: it is still evidence, just without the facts.  Shared by
+    the docking-station agent and ``custody ingest``, so both describe a recording the same way.
+    """
+    if not media_type.startswith(("video/", "audio/")):
+        return {}
+    try:
+        facts = await probe(path)
+    except ProbeError as exc:
+        return {"probe_error": str(exc)[:300]}
+    fields = facts.as_fields()
+    if facts.creation_time:
+        fields["recorded_at"] = facts.creation_time
+    return fields
+
+
 async def probe(path: Path) -> MediaFacts:
     exe = shutil.which("ffprobe")
     if exe is None:

@@ -8,14 +8,17 @@ not this package's.
 
 from __future__ import annotations
 
+from foundation.errors import CustodyError, Status
+
 
 def _hex(value: bytes) -> str:
     return value.hex()
 
 
-class IntegrityError(Exception):
+class IntegrityError(CustodyError):
     """Base class: the evidence, a proof or a signature does not check out."""
 
+    status = Status.INVALID
     code = "integrity_error"
 
 

@@ -1,6 +1,6 @@
 """Policy: the rules of the bureau's "three systems" (行政执法"三项制度") as pure functions and small types.
 
-``RULES.md`` (in the shared seed, with the Chinese original beside it) is the source; section numbers
+``docs/policy/RULES.md`` (with the Chinese original beside it) is the source; section numbers
 in docstrings are the policy's.  Nothing here touches the database, the object store or the network:
 the only I/O is reading the packaged working-day calendars (and an administrator's additions), so the
 API, the CLI and the tests all ask the same functions the same questions.

@@ -8,26 +8,28 @@ so that an officer reading an error learns what to do next.
 
 from __future__ import annotations
 
+from foundation.errors import CustodyError, Status
 
-class PolicyError(ValueError):
+
+class PolicyError(CustodyError, ValueError):
     """Base class: a value or a request is not allowed by the policy."""
 
     code = "policy"
-    status = 422
+    status = Status.INVALID
 
 
 class CalendarError(PolicyError):
     """The working-day calendar cannot answer: a date outside its years, or a malformed year file."""
 
     code = "calendar"
-    status = 422
+    status = Status.INVALID
 
 
 class IllegalTransition(PolicyError):
     """The action does not apply to a disclosure record in its current state."""
 
     code = "illegal_transition"
-    status = 409
+    status = Status.CONFLICT
 
     def __init__(self, state: str, action: str, message: str | None = None) -> None:
         self.state = state
@@ -39,7 +41,7 @@ class ReviewRequired(PolicyError):
     """A major decision has no passed legal review (§四: 未经法制审核或者审核未通过的，不得作出决定)."""
 
     code = "review_required"
-    status = 409
+    status = Status.CONFLICT
 
     def __init__(self, action: str, decision_no: str | None = None) -> None:
         self.action = action
@@ -55,7 +57,7 @@ class ReasonRequired(PolicyError):
     """An action that must be explained (§二: 作出必要的说明) was asked for without its reason."""
 
     code = "reason_required"
-    status = 422
+    status = Status.INVALID
 
     def __init__(self, action: str, what: str, message: str | None = None) -> None:
         self.action = action
@@ -67,21 +69,21 @@ class NothingChanged(PolicyError):
     """A correction or update that names no changed field: §二 wants changes recorded, not empty entries."""
 
     code = "nothing_changed"
-    status = 422
+    status = Status.INVALID
 
 
 class NotDue(PolicyError):
     """A time-based takedown asked for before the 2- or 5-year period has run (§二: 公开满…年的)."""
 
     code = "not_due"
-    status = 409
+    status = Status.CONFLICT
 
 
 class SelfReview(PolicyError):
     """The case handler tried to do the legal review of their own case (§四, RULES.md)."""
 
     code = "self_review"
-    status = 403
+    status = Status.FORBIDDEN
 
 
 class Restricted(PolicyError):
@@ -91,23 +93,23 @@ class Restricted(PolicyError):
     """
 
     code = "restricted"
-    status = 403
+    status = Status.FORBIDDEN
 
     def __init__(self, level: str, *, case_id: str | None = None, handler: str | None = None,
                  message: str | None = None) -> None:
         self.level = level
         self.case_id = case_id
         self.handler = handler
-        self.extra = {"restriction": level}  # the API's error body names the level
         which = f"case {case_id}" if case_id else "this case"
         ask = f"the case handler ({handler})" if handler else "the case handler"
         super().__init__(message or (
             f"{which} is restricted ({level.replace('_', ' ')}): only its handler and people granted access "
-            f"may read it; ask {ask} or an administrator for a grant"))
+            f"may read it; ask {ask} or an administrator for a grant"),
+            restriction=level)  # the API's error body names the level
 
 
 class NotPermitted(PolicyError):
     """The request is one the rules reserve for another role (lowering a case's restriction: an admin)."""
 
     code = "not_permitted"
-    status = 403
+    status = Status.FORBIDDEN

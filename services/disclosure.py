@@ -18,36 +18,40 @@ from typing import Any
 
 import asyncpg
 
+from foundation.errors import CustodyError, Status
 from integrity.errors import IntegrityError
 from integrity.hashing import object_key
 from integrity.receipt import verify_receipt
 from policy import lifecycle, masking, review
+from policy.cases import GOVERNANCE_CASE
 from policy.errors import PolicyError
 from policy.takedown import PARTY_TYPES, parse_iso_date, takedown_due
 from policy.workdays import WorkCalendar
-from services import retention
+from services import evidence, retention
 from services.locker import Locker
+from services.permissions import authorize
 from storage.db import like_literal
-from storage.log import CaseNotFound, Draft, LogError
+from storage.log import CaseNotFound, Draft
 from storage.objects import StoreError, bytes_source
+from storage.principals import Principal
 
 REQUIRED = ("decision_no", "party_type", "party_name", "violation", "legal_basis", "penalty", "decision_date")
 OPTIONAL_TEXT = ("party_id_no", "party_phone", "party_address", "category")
 MAX_FIELD_CHARS = 20_000
 
 
-class DisclosureError(LogError):
-    status = 422
+class DisclosureError(CustodyError):
+    status = Status.INVALID
     code = "disclosure"
 
 
 class DisclosureNotFound(DisclosureError):
-    status = 404
+    status = Status.NOT_FOUND
     code = "disclosure_not_found"
 
 
 class DecisionExists(DisclosureError):
-    status = 409
+    status = Status.CONFLICT
     code = "decision_exists"
 
 
@@ -156,8 +160,10 @@ async def list_records(pool: asyncpg.Pool, *, state: str | None = None, case_id:
     return [_row(r) for r in rows]
 
 
-async def create(locker: Locker, case_id: str, fields: Mapping[str, Any], *, actor: str) -> Disclosure:
+async def create(locker: Locker, case_id: str, fields: Mapping[str, Any], *, who: Principal) -> Disclosure:
     """A draft record linked to its case (its raw fields are in the case log, never on a public route)."""
+    authorize(who, "disclosure.create")
+    actor = who.actor
     record = validate_record(fields)
     if not await locker.log.case_exists(case_id):
         raise CaseNotFound(case_id)
@@ -179,8 +185,10 @@ async def create(locker: Locker, case_id: str, fields: Mapping[str, Any], *, act
     return _row(row)
 
 
-async def flag_major(locker: Locker, disclosure_id: str, criteria: list[str], *, actor: str) -> Disclosure:
+async def flag_major(locker: Locker, disclosure_id: str, criteria: list[str], *, who: Principal) -> Disclosure:
     """Flag the decision major by the §四(二) criteria: it now needs a passed legal review."""
+    authorize(who, "disclosure.flag_major")
+    actor = who.actor
     d = await get(locker.pool, disclosure_id)
     codes = list(review.check_flag(criteria))
     if d.state not in ("draft",):
@@ -201,24 +209,22 @@ async def case_handler(pool: asyncpg.Pool, case_id: str) -> str:
     return str(row["handler"])
 
 
-def _name(actor: str) -> str:
-    return actor.rpartition(":")[2]
-
-
-async def record_review(locker: Locker, disclosure_id: str, *, reviewer: str, outcome: str,
+async def record_review(locker: Locker, disclosure_id: str, *, who: Principal, outcome: str,
                         checklist: Mapping[str, bool], opinion: str) -> Disclosure:
     """A legal review: passed, failed (with reasons) or disputed (the handling unit disagrees).
 
     The opinion is stored with the case as a text record (§三: stored together) and the review entry
     points at it.  A reviewer may not review a case they handle.
     """
+    authorize(who, "review.dispute" if outcome == "disputed" else "review.record")
+    reviewer = who.actor
     d = await get(locker.pool, disclosure_id)
     if not d.major:
         raise DisclosureError(f"{disclosure_id} is not flagged major: no legal review is needed")
     if d.state not in ("draft", "approved"):
         raise DisclosureError(f"{disclosure_id} is {d.state}: a legal review comes before the decision is published")
     if outcome in ("passed", "failed"):
-        review.may_review(_name(reviewer), _name(await case_handler(locker.pool, d.case_id)))
+        review.may_review(who.actor, await case_handler(locker.pool, d.case_id))
         review.check_review(outcome, checklist, opinion)
     elif outcome == "disputed":
         if d.review_state != "failed" or not opinion.strip():
@@ -255,10 +261,19 @@ async def reviews(pool: asyncpg.Pool, disclosure_id: str) -> list[dict[str, Any]
     return [dict(r) for r in rows]
 
 
-async def transition(locker: Locker, disclosure_id: str, action: str, *, actor: str, today: dt.date,
+async def transition(locker: Locker, disclosure_id: str, action: str, *, who: Principal, today: dt.date,
                      reason: str | None = None, explanation: str | None = None, takedown_reason: str | None = None,
                      changes: Mapping[str, Any] | None = None, law_change: int | None = None) -> Disclosure:
     """Apply one lifecycle step (approve, publish, correct, update, take_down, revoke, withdraw)."""
+    authorize(who, "disclosure.act")
+    return await _transition(locker, disclosure_id, action, actor=who.actor, today=today, reason=reason,
+                             explanation=explanation, takedown_reason=takedown_reason, changes=changes,
+                             law_change=law_change)
+
+
+async def _transition(locker: Locker, disclosure_id: str, action: str, *, actor: str, today: dt.date,
+                      reason: str | None = None, explanation: str | None = None, takedown_reason: str | None = None,
+                      changes: Mapping[str, Any] | None = None, law_change: int | None = None) -> Disclosure:
     d = await get(locker.pool, disclosure_id)
     changed = [k for k, v in (changes or {}).items() if d.record.get(k) != v]
     step = lifecycle.plan(d.state, action, reason=reason, explanation=explanation, major=bool(d.major),
@@ -341,18 +356,22 @@ async def due(pool: asyncpg.Pool, today: dt.date) -> Due:
     return Due([_row(r) for r in rows], [dict(r) for r in updates])
 
 
-async def take_down_expired(locker: Locker, today: dt.date, *, actor: str = "system:takedown") -> list[Disclosure]:
+async def take_down_expired(locker: Locker, today: dt.date, *, who: Principal) -> list[Disclosure]:
     """Take down every record whose period has expired (when the admin has enabled it)."""
+    authorize(who, "disclosure.sweep")
+    actor = who.actor
     done = []
     for d in (await due(locker.pool, today)).takedowns:
-        done.append(await transition(locker, d.id, "take_down", actor=actor, today=today,
+        done.append(await _transition(locker, d.id, "take_down", actor=actor, today=today,
                                      reason="period expired", takedown_reason="period_expired"))
     return done
 
 
 async def record_law_change(locker: Locker, calendar: WorkCalendar, *, title: str, effective: dt.date,
-                            categories: list[str], description: str, actor: str) -> dict[str, Any]:
+                            categories: list[str], description: str, who: Principal) -> dict[str, Any]:
     """A law/mandate change: every affected published record must be updated within 20 working days."""
+    authorize(who, "law_change.add")
+    actor = who.actor
     if not title.strip() or not categories:
         raise DisclosureError("a law change needs a title and at least one category of record it touches")
     update_due = calendar.add_working_days(effective, 20)
@@ -367,7 +386,7 @@ async def record_law_change(locker: Locker, calendar: WorkCalendar, *, title: st
                SELECT $1, id, $2 FROM disclosures WHERE state = 'published' AND category = ANY($3::text[])
                RETURNING disclosure_id""", change_id, update_due, categories)
     ids = sorted(r["disclosure_id"] for r in affected)
-    await locker.log.append(retention.GOVERNANCE_CASE, Draft("law.changed", actor, {
+    await locker.log.append(GOVERNANCE_CASE, Draft("law.changed", actor, {
         "law_change": change_id, "title": title, "effective": effective.isoformat(), "categories": categories,
         "description": description, "update_due": update_due.isoformat(), "affected": ids}))
     for d in [await get(locker.pool, i) for i in ids]:
@@ -420,9 +439,10 @@ async def notices(pool: asyncpg.Pool, *, limit: int = 100, offset: int = 0) -> l
 # -- linked evidence ----------------------------------------------------------------------------------
 
 
-async def check_links(locker: Locker, disclosure_id: str, *, actor: str) -> dict[str, Any]:
+async def check_links(locker: Locker, disclosure_id: str, *, who: Principal) -> dict[str, Any]:
     """One call: the case's evidence exists, re-hashes to its entry now, its proof verifies, and its
     retention reaches the takedown date."""
+    authorize(who, "disclosure.check_links")
     d = await get(locker.pool, disclosure_id)
     rows = await locker.pool.fetch(
         """SELECT DISTINCT ON (e.blake3) e.blake3, e.seq, e.kind, e.size, o.retain_until, o.legal_hold,
@@ -451,7 +471,7 @@ async def check_links(locker: Locker, disclosure_id: str, *, actor: str) -> dict
             r["retain_until"] is not None and r["retain_until"] >= need))
         item["ok"] = all(item[k] for k in ("exists", "verifies", "proof_valid", "retention_covers"))
         items.append(item)
-    await locker.log.append(d.case_id, Draft("evidence.accessed", actor, {
-        "action": "verify", "purpose": f"linked-evidence check for disclosure {disclosure_id}"}))
+    await evidence.record_access(locker, d.case_id, who, action="verify",
+                                 purpose=f"linked-evidence check for disclosure {disclosure_id}")
     return {"disclosure": disclosure_id, "case": d.case_id, "takedown_due": d.takedown_due,
             "ok": bool(items) and all(i["ok"] for i in items), "items": items}

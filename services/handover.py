@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from policy.handover import check_handover
 from services.locker import Locker
+from services.permissions import authorize
 from services.restriction import ChangedMeanwhile
 from storage import principals
 from storage.log import CaseNotFound, Draft
+from storage.principals import Principal
 
 
-async def hand_over(locker: Locker, case_id: str, to: str, *, actor: str, role: str, reader: str | None,
-                    reason: str) -> tuple[str, str]:
+async def hand_over(locker: Locker, case_id: str, to: str, *, who: Principal, reason: str) -> tuple[str, str]:
     """Make ``to`` (a user's name) the case handler; returns (previous, new) handler as actors.
 
-    ``reader`` is the acting principal's name (None: the operator at the command line, who acts as
-    an administrator).  Compare-and-set, so two handovers decided on the same handler cannot both land.
+    Compare-and-set, so two handovers decided on the same handler cannot both land.
     """
+    authorize(who, "case.hand_over")
     previous = await locker.pool.fetchval(
         "SELECT coalesce(handler, created_by) FROM cases WHERE id = $1", case_id)
     if previous is None:
         raise CaseNotFound(case_id)
     holder = await principals.by_name(locker.pool, to)
-    why = check_handover(role="admin" if reader is None else role, actor=reader or "", handler=previous, to=to,
+    why = check_handover(role=who.role, actor=who.name, handler=previous, to=to,
                          to_role=holder.principal.role if holder else None, reason=reason)
     assert holder is not None
     new = holder.principal.actor
@@ -29,5 +30,5 @@ async def hand_over(locker: Locker, case_id: str, to: str, *, actor: str, role: 
         "UPDATE cases SET handler = $3 WHERE id = $1 AND coalesce(handler, created_by) = $2", case_id, previous, new)
     if done.endswith(" 0"):
         raise ChangedMeanwhile(f"the handler of case {case_id} changed meanwhile; reload and try again")
-    await locker.log.append(case_id, Draft("case.handed_over", actor, {"from": previous, "to": new, "reason": why}))
+    await locker.log.append(case_id, Draft("case.handed_over", who.actor, {"from": previous, "to": new, "reason": why}))
     return previous, new

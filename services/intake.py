@@ -16,16 +16,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from foundation.errors import CustodyError, NotFound, Status
+from policy.cases import GOVERNANCE_CASE
 from services.locker import Locker, Receipt
+from services.permissions import authorize
 from storage import catalog, uploads
-from storage.log import CaseNotFound, EntryRow
+from storage.log import Appended, CaseExists, CaseNotFound, Draft, EntryRow
 from storage.objects import HashMismatch, StoredObject, StoreError, StoreUnavailable
+from storage.principals import Principal
 
 logger = logging.getLogger(__name__)
 
@@ -36,29 +42,32 @@ UPLOAD_BLOCK_BYTES = 1024 * 1024
 KIND_OF = {"original": "evidence.ingested", "proxy": "evidence.derived", "record": "record.added"}
 
 
-class UploadError(Exception):
-    status = 400
+class UploadError(CustodyError):
+    status = Status.MALFORMED
     code = "upload_error"
 
-    def __init__(self, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.extra = extra
+
+class BadDeclaration(UploadError):
+    """A declaration the rules refuse (a proxy before its original)."""
+
+    status = Status.INVALID
+    code = "invalid"
 
 
 class UploadNotFound(UploadError):
-    status = 404
+    status = Status.NOT_FOUND
     code = "upload_not_found"
 
 
 class OffsetMismatch(UploadError):
     """The chunk does not start where the server's copy ends; ``extra['offset']`` says where to resume."""
 
-    status = 409
+    status = Status.CONFLICT
     code = "offset_mismatch"
 
 
 class UploadFailed(UploadError):
-    status = 409
+    status = Status.CONFLICT
     code = "upload_failed"
 
 
@@ -66,7 +75,7 @@ class StoreDown(UploadFailed):
     """The object store is unreachable or failing: nothing was kept, and the same upload may be
     started again later (503: the station retries, its copy is untouched)."""
 
-    status = 503
+    status = Status.UNAVAILABLE
     code = "store_unavailable"
 
 
@@ -111,19 +120,55 @@ class UploadManager:
         self._sessions: dict[uuid.UUID, Session] = {}
         self._starting = asyncio.Lock()  # two requests for a new session must not start two puts
 
-    async def create(self, *, station: str, case_id: str, kind: str, blake3: str, size: int,
-                     fields: dict[str, Any], actor: str) -> UploadStatus:
-        """Open a session, or answer at once with the receipt if this case already logs this file."""
-        if not await self.locker.log.case_exists(case_id):
-            raise CaseNotFound(case_id)
+    async def create(self, *, who: Principal, case_id: str | None, kind: str, blake3: str, size: int,
+                     fields: dict[str, Any]) -> UploadStatus:
+        """Open a session, or answer at once with the receipt if this case already logs this file.
+
+        No case: the recording goes to the officer's (or the station's) intake case of the day.  A proxy
+        is taken only once its original is evidence in the same case.
+        """
+        authorize(who, "evidence.upload")
+        if case_id is None:
+            case_id = await self._intake_case(who, fields.get("officer"), fields.get("recorded_at"))
+        if case_id == GOVERNANCE_CASE or not await self.locker.log.case_exists(case_id):
+            raise CaseNotFound(case_id)  # the governance log takes no evidence: it is not a case to a station
+        if kind == "proxy":
+            originals = await self.locker.log.entries_for_object(fields["original_blake3"], case_id)
+            if not any(r.kind == "evidence.ingested" for r in originals):
+                raise BadDeclaration(f"the original {fields['original_blake3']} is not evidence in case "
+                                     f"{case_id!r}; upload the original first")
         entry = await self._logged(case_id, blake3, KIND_OF[kind])
         if entry is not None:
             receipt = await self.locker.receipt(case_id, entry.seq)
             return UploadStatus(uuid.UUID(int=0), "committed", size, size, case_id, receipt)
-        row = await uploads.create_upload(self.locker.pool, station=station, case_id=case_id, kind=kind,
-                                          blake3=blake3, size=size, fields={**fields, "_actor": actor},
+        row = await uploads.create_upload(self.locker.pool, station=who.name, case_id=case_id, kind=kind,
+                                          blake3=blake3, size=size, fields={**fields, "_actor": who.actor},
                                           owner=self.owner)
         return self._status(row, row.received)
+
+    async def _intake_case(self, who: Principal, officer: str | None, recorded_at: str | None) -> str:
+        """The intake case of the day for recordings not yet assigned to a case, opened on first use."""
+        name = officer or who.name
+        day = (recorded_at or dt.datetime.now(dt.UTC).isoformat())[:10].replace("-", "")
+        case_id = re.sub(r"[^A-Za-z0-9._-]", "-", f"INTAKE-{name}-{day}")[:64]
+        if not await self.locker.log.case_exists(case_id):
+            try:
+                await self.locker.log.open_case(case_id, who.actor, title=f"Intake: {name} {day}")
+            except CaseExists:
+                pass  # opened concurrently by another upload
+        return str(case_id)
+
+    async def flag_no_proxy(self, *, who: Principal, case_id: str, original: str, error: str,
+                            ffmpeg_version: str) -> Appended:
+        """A station could not make a proxy: the original stays evidence, flagged with ffmpeg's error."""
+        authorize(who, "evidence.upload")
+        if case_id == GOVERNANCE_CASE or not any(
+                r.kind == "evidence.ingested" for r in await self.locker.log.entries_for_object(original, case_id)):
+            raise NotFound(f"{original} is not evidence in case {case_id!r}")
+        return await self.locker.log.append(case_id, Draft(
+            "evidence.proxy_failed", who.actor,
+            {"original_blake3": original, "error": error, "ffmpeg_version": ffmpeg_version},
+            dedupe=f"proxy_failed:{original}"))
 
     async def _logged(self, case_id: str, blake3: str, kind: str) -> EntryRow | None:
         """The case's entry for these bytes, if the bytes are still held.

@@ -24,6 +24,7 @@ from integrity.entry import Link, check_chain
 from integrity.errors import BrokenChain, IntegrityError, SeqGap
 from integrity.hashing import object_key
 from integrity.merkle import root_from_leaf_hashes
+from services import locks
 from storage import catalog, db
 from storage.keys import KeyRing
 from storage.log import Appended, CaseLog, CaseNotFound, Draft, EntryRow
@@ -107,9 +108,7 @@ class Locker:
         result = await self.log.append(case_id, draft)
         if result.created:
             await catalog.record_evidence(self.pool, case_id, result.seq, kind, {**fields, **obj_fields})
-            from services import retention  # retention builds on the locker
-
-            await retention.on_new_evidence(self, case_id, digest.blake3)
+            await locks.on_new_evidence(self.pool, self.store, case_id, digest.blake3)
         return result
 
     async def receipt(self, case_id: str, seq: int) -> Receipt:
@@ -134,13 +133,11 @@ class Locker:
         return Receipt(appended.case_id, appended.seq, appended.body, appended.tree_size, proof,
                        appended.checkpoint)
 
-    async def export(self, case_id: str, out: Path, *, with_media: bool = False, actor: str = "cli",
-                     purpose: str = "export") -> tuple[int, int]:
-        """Write the case bundle; returns (entries, objects).  The export itself is logged first."""
-        if with_media:
-            # Every evidence read is recorded; the bundle's checkpoint covers this entry too.
-            await self.log.append(case_id, Draft("evidence.accessed", actor,
-                                                 {"action": "export", "purpose": purpose}))
+    async def write_bundle(self, case_id: str, out: Path, *, with_media: bool = False) -> tuple[int, int]:
+        """Write the case bundle at its latest checkpoint; returns (entries, objects).
+
+        Reading the media is evidence access: ``services.evidence.export`` logs it before calling this.
+        """
         cp = await self.log.checkpoint(case_id)
         rows = await self.log.entries(case_id, 0, cp.size)
         objects = sorted({r.blake3 for r in rows if r.blake3}) if with_media else []

@@ -19,30 +19,37 @@ from typing import NamedTuple
 
 import asyncpg
 
+from foundation.errors import CustodyError, Status
 from policy import restriction
+from policy.errors import Restricted
 from policy.restriction import Level
 from services.locker import Locker
+from services.permissions import authorize
 from storage import principals
-from storage.log import CaseNotFound, Draft, LogError
+from storage.log import CaseNotFound, Draft
+from storage.principals import Principal
+
+#: Roles never asked need to know: a station uploads into a case and reads nothing of it.
+UNASKED_ROLES = frozenset({"station"})
 
 
-class RestrictionError(LogError):
-    status = 422
+class RestrictionError(CustodyError):
+    status = Status.INVALID
     code = "restriction"
 
 
 class GrantExists(RestrictionError):
-    status = 409
+    status = Status.CONFLICT
     code = "grant_exists"
 
 
 class GrantNotFound(RestrictionError):
-    status = 404
+    status = Status.NOT_FOUND
     code = "grant_not_found"
 
 
 class ChangedMeanwhile(RestrictionError):
-    status = 409
+    status = Status.CONFLICT
     code = "changed_meanwhile"
 
 
@@ -96,19 +103,33 @@ async def grants(pool: asyncpg.Pool, case_id: str, *, active_only: bool = True) 
     return [Grant(**dict(r)) for r in rows]
 
 
-async def _acting(pool: asyncpg.Pool, case_id: str, reader: str | None) -> tuple[CaseAccess, bool]:
-    """The case's access state and whether the actor may read it (the operator always may)."""
-    state = await access(pool, case_id, reader or "")
+async def _acting(pool: asyncpg.Pool, case_id: str, who: Principal, action: str) -> tuple[CaseAccess, bool]:
+    """The case's access state and whether ``who`` may read it, once ``who``'s role may ``action``."""
+    authorize(who, action)
+    state = await access(pool, case_id, who.name)
     if state is None:
         raise CaseNotFound(case_id)
-    return state, reader is None or state.may_read(reader)
+    return state, state.may_read(who.name)
 
 
-async def set_level(locker: Locker, case_id: str, level: str, *, actor: str, role: str, reader: str | None,
-                    reason: str) -> tuple[Level, Level]:
+async def require_read(pool: asyncpg.Pool, case_id: str, who: Principal) -> CaseAccess:
+    """Refuse (``Restricted``) unless ``who`` may read ``case_id`` (RULES §三); ``CaseNotFound`` if none.
+
+    Stations are never asked: they upload into a case and read nothing of it.
+    """
+    state = await access(pool, case_id, who.name)
+    if state is None:
+        raise CaseNotFound(case_id)
+    if who.role not in UNASKED_ROLES and not state.may_read(who.name):
+        raise Restricted(state.level, case_id=case_id, handler=state.handler)
+    return state
+
+
+async def set_level(locker: Locker, case_id: str, level: str, *, who: Principal, reason: str) -> tuple[Level, Level]:
     """Change a case's level under the rules; returns (previous, new) and logs ``access.restricted``."""
     new = restriction.parse_level(level)
-    state, readable = await _acting(locker.pool, case_id, reader)
+    state, readable = await _acting(locker.pool, case_id, who, "case.restrict")
+    actor, role, reader = who.actor, who.role, who.name
     restriction.check_change(state.level, new, role=role, may_read=readable, reason=reason)
     # Compare-and-set: two changes decided on the same old level cannot both land.
     done = await locker.pool.execute(
@@ -126,14 +147,13 @@ async def set_level(locker: Locker, case_id: str, level: str, *, actor: str, rol
     return state.level, new
 
 
-async def grant(locker: Locker, case_id: str, grantee: str, *, actor: str, role: str, reader: str | None,
-                reason: str) -> Grant:
+async def grant(locker: Locker, case_id: str, grantee: str, *, who: Principal, reason: str) -> Grant:
     """Grant ``grantee`` (a user's name) access to a case; logs ``access.granted``."""
-    state, readable = await _acting(locker.pool, case_id, reader)
+    state, readable = await _acting(locker.pool, case_id, who, "case.grant")
     holder = await principals.by_name(locker.pool, grantee)
-    restriction.check_grant(state.level, role=role, may_read=readable, grantee=grantee,
+    restriction.check_grant(state.level, role=who.role, may_read=readable, grantee=grantee,
                             grantee_role=holder.principal.role if holder else None, reason=reason)
-    return await _grant_row(locker, case_id, grantee, actor=actor, reason=reason.strip())
+    return await _grant_row(locker, case_id, grantee, actor=who.actor, reason=reason.strip())
 
 
 async def _grant_row(locker: Locker, case_id: str, grantee: str, *, actor: str, reason: str) -> Grant:
@@ -147,11 +167,11 @@ async def _grant_row(locker: Locker, case_id: str, grantee: str, *, actor: str, 
     return Grant(**dict(row))
 
 
-async def revoke(locker: Locker, case_id: str, grantee: str, *, actor: str, role: str, reader: str | None,
-                 reason: str) -> Grant:
+async def revoke(locker: Locker, case_id: str, grantee: str, *, who: Principal, reason: str) -> Grant:
     """Revoke ``grantee``'s active grant to a case; logs ``access.grant_revoked``."""
-    state, readable = await _acting(locker.pool, case_id, reader)
-    restriction.check_revoke(state.level, role=role, may_read=readable, reason=reason)
+    state, readable = await _acting(locker.pool, case_id, who, "case.revoke_grant")
+    actor = who.actor
+    restriction.check_revoke(state.level, role=who.role, may_read=readable, reason=reason)
     row = await locker.pool.fetchrow(
         """UPDATE case_grants SET revoked_at = now(), revoked_by = $3, revoke_reason = $4
             WHERE case_id = $1 AND principal = $2 AND revoked_at IS NULL RETURNING *""",

@@ -14,38 +14,43 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
+from foundation.errors import CustodyError, Status
 from integrity.hashing import object_key
+from policy.cases import GOVERNANCE_CASE as GOVERNANCE_CASE
 from policy.retention import RetentionClass
+from services import locks
 from services.locker import Locker
+from services.locks import DEFAULT_CLASS as DEFAULT_CLASS
+from services.locks import day_start as day_start
+from services.locks import list_classes as list_classes
+from services.permissions import authorize
+from services.restriction import require_read
 from storage import catalog
-from storage.log import CaseNotFound, Draft, LogError
+from storage.log import CaseExists, CaseNotFound, Draft, LogError
 from storage.objects import ObjectLocked, ObjectNotFound, StoreError
+from storage.principals import Principal
 
 logger = logging.getLogger(__name__)
 
-#: Bureau-wide decisions (retention classes, law changes) are entries in this log, like a case's.
-GOVERNANCE_CASE = "governance"
-DEFAULT_CLASS = "standard"
 
 
-class RetentionError(LogError):
-    status = 422
+class RetentionError(CustodyError):
+    status = Status.INVALID
     code = "retention"
 
 
 class HoldNotFound(RetentionError):
-    status = 404
+    status = Status.NOT_FOUND
     code = "hold_not_found"
 
 
 class NotAllowed(RetentionError):
-    status = 403
+    status = Status.FORBIDDEN
     code = "forbidden"
 
 
@@ -81,30 +86,21 @@ class DispositionReport:
     dry_run: bool
 
 
-def day_start(d: dt.date) -> dt.datetime:
-    """Retention is decided in days; the lock runs to the start (UTC) of the day after the period ends."""
-    return dt.datetime.combine(d + dt.timedelta(days=1), dt.time(0), dt.UTC)
-
-
 async def ensure_governance_log(locker: Locker) -> None:
     if not await locker.log.case_exists(GOVERNANCE_CASE):
         try:
             await locker.log.open_case(GOVERNANCE_CASE, "system", title="Bureau governance log")
-        except LogError:
+        except CaseExists:
             pass  # another process opened it first
 
 
 # -- classes -----------------------------------------------------------------------------------------
 
 
-async def list_classes(pool: asyncpg.Pool) -> list[RetentionClass]:
-    rows = await pool.fetch(
-        "SELECT name, years, months, days, trigger, description FROM retention_classes ORDER BY name")
-    return [RetentionClass(**dict(r)) for r in rows]
-
-
-async def set_class(locker: Locker, cls: RetentionClass, *, actor: str, reason: str) -> None:
+async def set_class(locker: Locker, cls: RetentionClass, *, who: Principal, reason: str) -> None:
     """Create or change a class (an entry in the governance log, with the reason)."""
+    authorize(who, "retention.set_class")
+    actor = who.actor
     if not reason.strip():
         raise RetentionError("a reason is required to change a retention class")
     await ensure_governance_log(locker)
@@ -134,9 +130,12 @@ async def _class_exists(pool: asyncpg.Pool, name: str) -> None:
         raise RetentionError(f"no retention class {name!r} (see `custody retention classes`)")
 
 
-async def assign_class(locker: Locker, case_id: str, class_name: str, *, blake3: str | None, actor: str,
+async def assign_class(locker: Locker, case_id: str, class_name: str, *, blake3: str | None, who: Principal,
                        reason: str) -> list[str]:
     """Assign a class to a case or one item of it; returns the objects whose retention moved."""
+    authorize(who, "retention.assign")
+    actor = who.actor
+    await require_read(locker.pool, case_id, who)
     if not reason.strip():
         raise RetentionError("a reason is required to assign a retention class")
     await _class_exists(locker.pool, class_name)
@@ -155,9 +154,12 @@ async def assign_class(locker: Locker, case_id: str, class_name: str, *, blake3:
     return await apply_retention(locker, case_id)
 
 
-async def close_case(locker: Locker, case_id: str, *, actor: str, reason: str = "",
+async def close_case(locker: Locker, case_id: str, *, who: Principal, reason: str = "",
                      at: dt.datetime | None = None) -> list[str]:
     """Record the case as closed (starts the ``case_closed`` clocks)."""
+    authorize(who, "case.close")
+    actor = who.actor
+    await require_read(locker.pool, case_id, who)
     at = at or dt.datetime.now(dt.UTC)
     done = await locker.pool.execute(
         "UPDATE cases SET closed_at = $2 WHERE id = $1 AND closed_at IS NULL", case_id, at)
@@ -169,88 +171,9 @@ async def close_case(locker: Locker, case_id: str, *, actor: str, reason: str = 
     return await apply_retention(locker, case_id)
 
 
-# -- computing and applying retain-until -------------------------------------------------------------
-
-
-async def _case_facts(conn: Any, case_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    rows = await conn.fetch(
-        """SELECT c.id, c.retention_class, c.closed_at,
-                  (SELECT max(d.decision_date) FROM disclosures d
-                    WHERE d.case_id = c.id AND d.state NOT IN ('withdrawn', 'revoked')) AS decision_date,
-                  (SELECT max(d.takedown_due) FROM disclosures d
-                    WHERE d.case_id = c.id AND d.state IN ('published', 'taken_down')) AS takedown_due
-             FROM cases c WHERE c.id = ANY($1::text[])""",
-        list(case_ids),
-    )
-    return {r["id"]: dict(r) for r in rows}
-
-
-async def compute(pool: asyncpg.Pool, blake3_hexes: list[str]) -> dict[str, tuple[dt.date | None, bool]]:
-    """blake3 -> (lock date, open).  Lock date: the latest end any applicable class gives so far (and the
-    takedown date of a published decision); open: some clock has not started yet (case not closed, no
-    decision), so the object is not due whatever the lock date."""
-    classes = {c.name: c for c in await list_classes(pool)}
-    async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            """SELECT e.blake3, e.case_id, e.retention_class, e.recorded_at, o.stored_at
-                 FROM evidence e JOIN objects o ON o.blake3 = e.blake3
-                WHERE e.blake3 = ANY($1::text[])""",
-            blake3_hexes,
-        )
-        facts = await _case_facts(conn, {r["case_id"] for r in rows})
-    result: dict[str, tuple[dt.date | None, bool]] = {}
-    for row in rows:
-        case = facts[row["case_id"]]
-        names = {row["retention_class"] or case["retention_class"] or DEFAULT_CLASS}
-        if row["retention_class"] and case["retention_class"]:
-            names.add(case["retention_class"])  # both apply: the longest wins
-        starts = {
-            "recorded": (row["recorded_at"] or row["stored_at"]).date(),
-            "case_closed": case["closed_at"].date() if case["closed_at"] else None,
-            "decision": case["decision_date"],
-        }
-        lock, is_open = result.get(row["blake3"], (None, False))
-        for name in names:
-            cls = classes[name]
-            end = cls.until(starts[cls.trigger])
-            if end is None:
-                is_open = True
-            elif lock is None or end > lock:
-                lock = end
-        floor = case["takedown_due"]
-        if floor is not None and (lock is None or floor > lock):
-            lock = floor
-        result[row["blake3"]] = (lock, is_open)
-    return result
-
-
 async def apply_retention(locker: Locker, case_id: str, blake3_hexes: list[str] | None = None) -> list[str]:
     """Recompute retain-until for a case's objects and extend the store's locks; returns those extended."""
-    if blake3_hexes is None:
-        blake3_hexes = [r["blake3"] for r in await locker.pool.fetch(
-            "SELECT DISTINCT blake3 FROM evidence WHERE case_id = $1", case_id)]
-    computed = await compute(locker.pool, blake3_hexes)
-    extended = []
-    for hexd, (lock, is_open) in computed.items():
-        until = day_start(lock) if lock else None
-        row = await locker.pool.fetchrow(
-            """WITH old AS (SELECT blake3, retain_until FROM objects WHERE blake3 = $1 FOR UPDATE)
-               UPDATE objects o SET retention_open = $3,
-                      retain_until = CASE WHEN $2::timestamptz > coalesce(o.retain_until, '-infinity')
-                                          THEN $2 ELSE o.retain_until END
-                 FROM old WHERE o.blake3 = old.blake3 AND o.disposed_at IS NULL
-            RETURNING o.retain_until IS DISTINCT FROM old.retain_until AS moved, o.version_id""",
-            hexd, until, is_open,
-        )
-        # A date already past needs no lock (and S3 refuses one); the database still records it.
-        if row and until and row["moved"] and until > dt.datetime.now(dt.UTC):
-            try:
-                await locker.store.extend_retention(object_key(hexd), until, row["version_id"])
-                extended.append(hexd)
-            except StoreError as exc:
-                # The database keeps the decision; the next run re-applies it.  Never silently: log it.
-                logger.error("retention: could not extend the lock of %s to %s: %s", hexd, until, exc)
-    return extended
+    return await locks.apply_retention(locker.pool, locker.store, case_id, blake3_hexes)
 
 
 # -- holds ------------------------------------------------------------------------------------------
@@ -266,16 +189,14 @@ async def _covered(pool: asyncpg.Pool, case_id: str, blake3: str | None) -> list
 
 
 async def _set_store_hold(locker: Locker, hexd: str, on: bool) -> None:
-    version = await locker.pool.fetchval(
-        "UPDATE objects SET legal_hold = $2 WHERE blake3 = $1 RETURNING version_id", hexd, on)
-    try:
-        await locker.store.set_legal_hold(object_key(hexd), on, version)
-    except ObjectNotFound:
-        logger.error("hold: object %s is gone from the store", hexd)
+    await locks.set_store_hold(locker.pool, locker.store, hexd, on)
 
 
-async def place_hold(locker: Locker, case_id: str, *, blake3: str | None, reason: str, actor: str) -> Hold:
+async def place_hold(locker: Locker, case_id: str, *, blake3: str | None, reason: str, who: Principal) -> Hold:
     """Hold a case (all its evidence, present and future) or one item: nothing held is disposed."""
+    authorize(who, "hold.place")
+    actor = who.actor
+    await require_read(locker.pool, case_id, who)
     if not reason.strip():
         raise RetentionError("a legal hold needs a reason")
     if not await locker.log.case_exists(case_id):
@@ -303,8 +224,10 @@ async def active_holds_on(pool: Any, blake3_hexes: list[str]) -> dict[str, list[
     return {r["blake3"]: list(r["holds"]) for r in rows}
 
 
-async def lift_hold(locker: Locker, hold_id: int, *, actor: str, role: str, reason: str) -> Hold:
+async def lift_hold(locker: Locker, hold_id: int, *, who: Principal, reason: str) -> Hold:
     """Lift a hold (its placer or an admin); objects no other hold covers are released in the store."""
+    authorize(who, "hold.lift")
+    actor = who.actor
     if not reason.strip():
         raise RetentionError("lifting a legal hold needs a reason")
     row = await locker.pool.fetchrow("SELECT * FROM holds WHERE id = $1", hold_id)
@@ -312,7 +235,7 @@ async def lift_hold(locker: Locker, hold_id: int, *, actor: str, role: str, reas
         raise HoldNotFound(f"no legal hold {hold_id}")
     if row["lifted_at"] is not None:
         raise RetentionError(f"legal hold {hold_id} was already lifted")
-    if role != "admin" and actor.split(":")[-1] != row["placed_by"].split(":")[-1]:
+    if who.role != "admin" and actor != row["placed_by"]:
         raise NotAllowed(f"only an admin or its placer ({row['placed_by']}) may lift legal hold {hold_id}")
     row = await locker.pool.fetchrow(
         "UPDATE holds SET lifted_by = $2, lifted_at = now(), lift_reason = $3 WHERE id = $1 RETURNING *",
@@ -340,14 +263,6 @@ async def list_holds(pool: asyncpg.Pool, case_id: str | None = None, active_only
         """SELECT * FROM holds WHERE ($1::text IS NULL OR case_id = $1) AND (NOT $2 OR lifted_at IS NULL)
             ORDER BY id""", case_id, active_only)
     return [Hold(**dict(r)) for r in rows]
-
-
-async def on_new_evidence(locker: Locker, case_id: str, blake3: str) -> None:
-    """A new object in a case: its retention from the classes, and the case's holds apply to it too."""
-    await apply_retention(locker, case_id, [blake3])
-    if await locker.pool.fetchval(
-            "SELECT 1 FROM holds WHERE case_id = $1 AND blake3 IS NULL AND lifted_at IS NULL", case_id):
-        await _set_store_hold(locker, blake3, True)
 
 
 # -- disposition ------------------------------------------------------------------------------------
@@ -384,15 +299,21 @@ async def due(pool: asyncpg.Pool, now: dt.datetime, limit: int = 100_000) -> lis
     return out
 
 
+async def plan_disposition(locker: Locker, *, now: dt.datetime | None = None) -> DispositionReport:
+    """What a disposition run would delete now, and what holds keep: a dry run, changing nothing."""
+    listed = await due(locker.pool, now or dt.datetime.now(dt.UTC))
+    return DispositionReport([d for d in listed if not d.held_by], [d for d in listed if d.held_by], [], True)
+
+
 async def run_disposition(locker: Locker, *, now: dt.datetime | None = None, dry_run: bool = False,
-                          actor: str = "retention") -> DispositionReport:
+                          who: Principal) -> DispositionReport:
     """Delete what is due and not held; every disposal is logged in each case that held the object."""
+    authorize(who, "retention.run")
     now = now or dt.datetime.now(dt.UTC)
-    listed = await due(locker.pool, now)
-    held = [d for d in listed if d.held_by]
-    todo = [d for d in listed if not d.held_by]
+    plan = await plan_disposition(locker, now=now)
     if dry_run:
-        return DispositionReport(todo, held, [], True)
+        return plan
+    todo, held, actor = plan.disposed, plan.held, who.actor
     disposed: list[DueObject] = []
     failed: list[tuple[DueObject, str]] = []
     for item in todo:

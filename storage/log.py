@@ -23,6 +23,7 @@ from typing import Any
 
 import asyncpg
 
+from foundation.errors import CustodyError, Status
 from integrity import merkle
 from integrity.checkpoint import Checkpoint, sign_checkpoint
 from integrity.entry import build_entry, case_origin, check_draft
@@ -35,13 +36,13 @@ MAX_BATCH = 500
 PROOF_CACHE_ENTRIES = 10_000
 
 
-class LogError(Exception):
-    status = 400
+class LogError(CustodyError):
+    status = Status.MALFORMED
     code = "log_error"
 
 
 class CaseNotFound(LogError):
-    status = 404
+    status = Status.NOT_FOUND
     code = "case_not_found"
 
     def __init__(self, case_id: str) -> None:
@@ -50,12 +51,12 @@ class CaseNotFound(LogError):
 
 
 class CaseExists(LogError):
-    status = 409
+    status = Status.CONFLICT
     code = "case_exists"
 
 
 class BadRange(LogError):
-    status = 422
+    status = Status.INVALID
     code = "bad_range"
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from foundation.errors import CustodyError, Status
 from integrity.hashing import KEY_PREFIX, ContentDigest, is_blake3_hex, object_key
 
 if TYPE_CHECKING:
@@ -26,15 +27,15 @@ if TYPE_CHECKING:
 BLOCK_BYTES = 8 * 1024 * 1024
 
 
-class StoreError(Exception):
+class StoreError(CustodyError):
     """Base of object-store failures; ``status`` is the HTTP status the API maps it to."""
 
-    status = 500
+    status = Status.INTERNAL
     code = "store_error"
 
 
 class BadKey(StoreError):
-    status = 400
+    status = Status.MALFORMED
     code = "bad_key"
 
     def __init__(self, key: str) -> None:
@@ -43,7 +44,7 @@ class BadKey(StoreError):
 
 
 class HashMismatch(StoreError):
-    status = 409
+    status = Status.CONFLICT
     code = "hash_mismatch"
 
     def __init__(self, expected: str, actual: ContentDigest) -> None:
@@ -56,7 +57,7 @@ class HashMismatch(StoreError):
 
 
 class ObjectNotFound(StoreError):
-    status = 404
+    status = Status.NOT_FOUND
     code = "object_not_found"
 
     def __init__(self, key: str) -> None:
@@ -67,12 +68,12 @@ class ObjectNotFound(StoreError):
 class ObjectLocked(StoreError):
     """Delete refused: retention or legal hold applies."""
 
-    status = 409
+    status = Status.CONFLICT
     code = "object_locked"
 
 
 class RetentionShortened(StoreError):
-    status = 409
+    status = Status.CONFLICT
     code = "retention_shortened"
 
     def __init__(self, key: str, current: dt.datetime, requested: dt.datetime) -> None:
@@ -83,7 +84,7 @@ class RetentionShortened(StoreError):
 
 
 class StoreUnavailable(StoreError):
-    status = 503
+    status = Status.UNAVAILABLE
     code = "store_unavailable"
 
 

@@ -13,23 +13,25 @@ from dataclasses import dataclass, field
 import asyncpg
 from blake3 import blake3
 
+from foundation.errors import CustodyError, Status
+
 ROLES = ("station", "investigator", "disclosure", "reviewer", "admin")
 TOKEN_PREFIX = "cst_"
 _TOKEN_CONTEXT = "custody 2026 bearer token v1"
 
 
-class PrincipalError(Exception):
-    status = 400
+class PrincipalError(CustodyError):
+    status = Status.MALFORMED
     code = "principal_error"
 
 
 class PrincipalExists(PrincipalError):
-    status = 409
+    status = Status.CONFLICT
     code = "principal_exists"
 
 
 class PrincipalNotFound(PrincipalError):
-    status = 404
+    status = Status.NOT_FOUND
     code = "principal_not_found"
 
 

@@ -23,7 +23,8 @@ from storage.objects import ObjectStore
 from storage.s3store import S3Store
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+VECTORS = REPO / "tests" / "vectors"  # known-answer vectors from outside sources, see its README.md
+POLICY_TEXT = REPO / "docs" / "policy" / "enforcement-disclosure-policy.zh.txt"  # the Chinese original
 TEMPLATE_DB = "custody_template"
 
 

@@ -13,9 +13,11 @@ from aiohttp import web
 from yarl import URL
 
 from api.appkeys import LOCKER, PRINCIPAL, SETTINGS, WEB_HOLDERS, WEB_SESSION
+from api.errors import http_status
 from api.web import i18n
 from api.web.render import page, redirect
 from api.web.session import idle_timeout, now
+from services import accounts
 from storage import principals, web_sessions
 from storage.principals import ROLES, Account, PrincipalError
 
@@ -58,16 +60,15 @@ async def add(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     name, role = _text(form.get("name")).strip(), _text(form.get("role")).strip()
     try:
-        principal, token = await principals.add_principal(request.app[LOCKER].pool, name, role,
-                                                          request[PRINCIPAL].actor)
+        principal, token = await accounts.add(request.app[LOCKER].pool, name, role, who=request[PRINCIPAL])
     except PrincipalError as exc:
-        return await admin_page(request, error=str(exc), status=exc.status)
+        return await admin_page(request, error=str(exc), status=http_status(exc))
     return page(request, "token.html", {"name": principal.name, "role": principal.role, "token": token})
 
 
 async def revoke(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
-    await principals.revoke(request.app[LOCKER].pool, name)
+    await accounts.revoke(request.app[LOCKER].pool, name, who=request[PRINCIPAL])
     await _end_sessions_of(request, name)
     return redirect(str(URL("/admin").with_query(revoked=name)))
 
@@ -75,7 +76,7 @@ async def revoke(request: web.Request) -> web.StreamResponse:
 async def reissue(request: web.Request) -> web.StreamResponse:
     """A new token for ``name``; the old one, and every session started with it, stop working."""
     name = request.match_info["name"]
-    token = await principals.reissue_token(request.app[LOCKER].pool, name)
+    token = await accounts.reissue(request.app[LOCKER].pool, name, who=request[PRINCIPAL])
     await _end_sessions_of(request, name)
     holder = await principals.by_name(request.app[LOCKER].pool, name)
     role = holder.principal.role if holder else ""

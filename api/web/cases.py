@@ -20,19 +20,20 @@ from yarl import URL
 
 from api.appkeys import LOCKER, PRINCIPAL, SETTINGS
 from api.cases import stream_object
-from api.errors import BadRequest, NotFound
+from api.client import client_address
 from api.params import blake3_param, json_response, purpose
-from api.routes import DISCLOSURE_READERS, INVESTIGATORS, READERS
 from api.verify import check_stored
 from api.web import i18n
 from api.web.render import page, redirect
 from api.web.timeline import describe, stage_label
+from foundation.errors import Malformed, NotFound
 from integrity.checkpoint import open_checkpoint
 from integrity.entry import case_origin
 from integrity.errors import IntegrityError
 from integrity.note import encode_base64
 from policy import restriction as policy
-from services import disclosure, restriction, retention
+from services import disclosure, evidence, restriction, retention
+from services.permissions import DISCLOSURE_READERS, INVESTIGATORS, READERS
 from storage import catalog
 from storage.catalog import EvidenceRow
 
@@ -223,13 +224,14 @@ async def export(request: web.Request) -> web.StreamResponse:
     why = form.get("purpose")
     why = why.strip()[:500] if isinstance(why, str) else ""
     if not why:
-        raise BadRequest(i18n.translator(i18n.choose(request))("purpose.required"))
+        raise Malformed(i18n.translator(i18n.choose(request))("purpose.required"))
     await locker.log.head(case_id)
     tmp_dir = request.app[SETTINGS].home / "tmp" / "exports"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     out = tmp_dir / f"{uuid.uuid4().hex}.zip"
     try:
-        await locker.export(case_id, out, with_media=True, actor=request[PRINCIPAL].actor, purpose=why)
+        await evidence.export(locker, case_id, out, who=request[PRINCIPAL], with_media=True, purpose=why,
+                              client=client_address(request))
         name = re.sub(r"[^A-Za-z0-9._-]", "_", case_id)[:64] + "-bundle.zip"
         response = web.StreamResponse(headers={"Content-Disposition": f'attachment; filename="{name}"',
                                                "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})

@@ -21,7 +21,6 @@ from yarl import URL
 from api.access import require_read, withheld
 from api.appkeys import LOCKER, PRINCIPAL
 from api.disclosures import ACTIONS, RAW_ACTIONS
-from api.routes import DISCLOSURE
 from api.web import forms, i18n
 from api.web.forms import Form, FormError, Refused
 from api.web.render import page, redirect
@@ -35,6 +34,7 @@ from policy.takedown import PARTY_TYPES, parse_iso_date
 from services import disclosure
 from services.disclosure import OPTIONAL_TEXT, REQUIRED, Disclosure
 from services.locker import Locker
+from services.permissions import DISCLOSURE
 
 #: Raw fields in the order the page shows them (the two lists last).
 RAW_FIELDS = (*REQUIRED, *OPTIONAL_TEXT, "other_names", "excluded_fields")
@@ -144,7 +144,7 @@ async def create(request: web.Request) -> web.StreamResponse:
 
     async def save() -> Disclosure:
         return await disclosure.create(request.app[LOCKER], forms.text(form, "case", 64), _record_fields(form),
-                                       actor=request[PRINCIPAL].actor)
+                                       who=request[PRINCIPAL])
 
     done = await forms.attempt(save())
     if isinstance(done, Refused):
@@ -280,7 +280,7 @@ async def act(request: web.Request) -> web.StreamResponse:
         await require_read(request, d.case_id)  # a refusal is the restricted-case page
 
     async def step() -> Disclosure:
-        return await disclosure.transition(locker, disclosure_id, action, actor=request[PRINCIPAL].actor,
+        return await disclosure.transition(locker, disclosure_id, action, who=request[PRINCIPAL],
                                            today=clock.today(), **_step_args(action, form, d))
 
     done = await forms.attempt(step())
@@ -296,7 +296,7 @@ async def flag_major(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     done = await forms.attempt(disclosure.flag_major(request.app[LOCKER], disclosure_id,
                                                      forms.choices(form, "criteria"),
-                                                     actor=request[PRINCIPAL].actor))
+                                                     who=request[PRINCIPAL]))
     if isinstance(done, Refused):
         return await record_view(request, disclosure_id, error=done.message, status=done.status, failed="major",
                                  values=_typed(form))
@@ -308,7 +308,7 @@ async def dispute(request: web.Request) -> web.StreamResponse:
     disclosure_id = request.match_info["id"]
     form = await request.post()
     done = await forms.attempt(disclosure.record_review(
-        request.app[LOCKER], disclosure_id, reviewer=request[PRINCIPAL].actor, outcome="disputed", checklist={},
+        request.app[LOCKER], disclosure_id, who=request[PRINCIPAL], outcome="disputed", checklist={},
         opinion=forms.text(form, "opinion")))
     if isinstance(done, Refused):
         return await record_view(request, disclosure_id, error=done.message, status=done.status, failed="dispute",
@@ -323,5 +323,5 @@ async def check_links(request: web.Request) -> web.StreamResponse:
     """
     disclosure_id = request.match_info["id"]
     await require_read(request, (await disclosure.get(request.app[LOCKER].pool, disclosure_id)).case_id)
-    result = await disclosure.check_links(request.app[LOCKER], disclosure_id, actor=request[PRINCIPAL].actor)
+    result = await disclosure.check_links(request.app[LOCKER], disclosure_id, who=request[PRINCIPAL])
     return await record_view(request, disclosure_id, links=result)

@@ -1,8 +1,8 @@
 """Reading posted forms, and telling a refusal the user should read from a fault.
 
 A page that posts a form answers a refusal (a policy rule, a missing reason, a wrong state) by
-showing the form again with the refusal's message: every domain error carries ``status`` (4xx) and
-``code`` class attributes, and those are the ones the user can act on.  Anything else propagates to
+showing the form again with the refusal's message: every domain error is a ``CustodyError``, and those
+whose status maps to a 4xx are the ones the user can act on.  Anything else propagates to
 the guard, which logs it and answers 500.
 """
 
@@ -16,6 +16,9 @@ from typing import TypeVar
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from api.errors import http_status
+from foundation.errors import CustodyError, Status
+
 T = TypeVar("T")
 Form = MultiDictProxy[str | bytes | bytearray | web.FileField]
 
@@ -25,10 +28,10 @@ TEXT_MAX_CHARS = 20_000
 _LIST_SPLIT = re.compile(r"[,，、;；\n]+")
 
 
-class FormError(ValueError):
+class FormError(CustodyError, ValueError):
     """A form field the page cannot use (a number that is not one, a missing choice)."""
 
-    status = 422
+    status = Status.INVALID
     code = "form"
 
 
@@ -42,8 +45,7 @@ class Refused:
 
 def refusal(exc: BaseException) -> Refused | None:
     """``exc`` as a refusal if it is a domain error with a 4xx ``status`` and a ``code``; else None."""
-    status, code = getattr(exc, "status", None), getattr(exc, "code", None)
-    if isinstance(status, int) and isinstance(code, str) and 400 <= status < 500:
+    if isinstance(exc, CustodyError) and 400 <= (status := http_status(exc)) < 500:
         return Refused(status, str(exc))
     return None
 

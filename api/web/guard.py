@@ -15,13 +15,13 @@ from aiohttp import web
 
 from api.access import require_read
 from api.appkeys import PRINCIPAL, WEB_SESSION, WEB_SESSIONS
-from api.errors import Forbidden, Unauthorized
+from api.errors import http_status
 from api.web import i18n
 from api.web.cookies import Session
 from api.web.render import PAGE_HEADERS, error_page
 from api.web.restriction import restricted_page
 from api.web.session import csrf_refused, current, signed_out
-from integrity.errors import IntegrityError
+from foundation.errors import CustodyError, Forbidden, Unauthenticated
 from policy.errors import Restricted
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def guard(roles: Iterable[str] | None, handler: Handler, kind: Kind = "page", *,
             signed = await current(request)
             if signed is None:
                 if kind == "data":
-                    raise Unauthorized("sign in first: no valid session")
+                    raise Unauthenticated("sign in first: no valid session")
                 return signed_out(request)
             session, principal = signed
             request[PRINCIPAL] = principal
@@ -104,14 +104,12 @@ def failure_page(request: web.Request, exc: Exception) -> web.Response:
         if exc.status < 400:
             return web.Response(status=exc.status, headers={**exc.headers, **PAGE_HEADERS})
         return error_page(request, exc.status, t(f"error.{exc.status}") if exc.status in (403, 404) else exc.reason)
-    if isinstance(exc, IntegrityError):
-        return error_page(request, 422, str(exc))
     if isinstance(exc, Restricted):
         return restricted_page(request, exc)
-    status, code = getattr(exc, "status", None), getattr(exc, "code", None)
-    if isinstance(status, int) and isinstance(code, str) and 400 <= status < 600:
+    if isinstance(exc, CustodyError):
+        status = http_status(exc)
         if status >= 500:
-            logger.error("%s on %s %s: %s", code, request.method, request.path, exc)
+            logger.error("%s on %s %s: %s", exc.code, request.method, request.path, exc)
             return error_page(request, status, t("error.500"))
         message = str(exc)
         return error_page(request, status, f"{t('error.404')} {message}" if status == 404 else message)

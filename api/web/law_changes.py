@@ -71,7 +71,7 @@ async def record(request: web.Request) -> web.StreamResponse:
         return await disclosure.record_law_change(
             request.app[LOCKER], request.app[CALENDAR], title=forms.text(form, "title", TITLE_MAX_CHARS),
             effective=effective, categories=forms.text_list(forms.text(form, "categories", TITLE_MAX_CHARS)),
-            description=forms.text(form, "description"), actor=request[PRINCIPAL].actor)
+            description=forms.text(form, "description"), who=request[PRINCIPAL])
 
     done = await forms.attempt(save())
     if isinstance(done, Refused):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from api.routes import ADMIN, DISCLOSURE_READERS, STAFF
+from services.permissions import ADMIN, DISCLOSURE_READERS, STAFF
 
 #: Who sees the legal-review queue and pages (only the reviewer role records a review).
 REVIEWERS = ("reviewer", "admin")

@@ -61,8 +61,8 @@ async def set_level(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     who = request[PRINCIPAL]
     result = await forms.attempt(restriction.set_level(
-        request.app[LOCKER], case_id, forms.text(form, "level", 20), actor=who.actor, role=who.role,
-        reader=who.name, reason=forms.text(form, "reason", REASON_MAX_CHARS)))
+        request.app[LOCKER], case_id, forms.text(form, "level", 20),
+        who=who, reason=forms.text(form, "reason", REASON_MAX_CHARS)))
     return await _answer(request, case_id, result, "restricted")
 
 
@@ -72,8 +72,8 @@ async def grant(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     who = request[PRINCIPAL]
     result = await forms.attempt(restriction.grant(
-        request.app[LOCKER], case_id, forms.text(form, "principal", PRINCIPAL_MAX_CHARS), actor=who.actor,
-        role=who.role, reader=who.name, reason=forms.text(form, "reason", REASON_MAX_CHARS)))
+        request.app[LOCKER], case_id, forms.text(form, "principal", PRINCIPAL_MAX_CHARS),
+        who=who, reason=forms.text(form, "reason", REASON_MAX_CHARS)))
     return await _answer(request, case_id, result, "granted")
 
 
@@ -83,8 +83,8 @@ async def revoke(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     who = request[PRINCIPAL]
     result = await forms.attempt(restriction.revoke(
-        request.app[LOCKER], case_id, request.match_info["principal"], actor=who.actor, role=who.role,
-        reader=who.name, reason=forms.text(form, "reason", REASON_MAX_CHARS)))
+        request.app[LOCKER], case_id, request.match_info["principal"],
+        who=who, reason=forms.text(form, "reason", REASON_MAX_CHARS)))
     return await _answer(request, case_id, result, "grant_revoked")
 
 
@@ -94,6 +94,6 @@ async def hand_over(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     who = request[PRINCIPAL]
     result = await forms.attempt(handover.hand_over(
-        request.app[LOCKER], case_id, forms.text(form, "to", PRINCIPAL_MAX_CHARS), actor=who.actor, role=who.role,
-        reader=who.name, reason=forms.text(form, "reason", REASON_MAX_CHARS)))
+        request.app[LOCKER], case_id, forms.text(form, "to", PRINCIPAL_MAX_CHARS),
+        who=who, reason=forms.text(form, "reason", REASON_MAX_CHARS)))
     return await _answer(request, case_id, result, "handed_over")

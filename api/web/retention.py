@@ -46,7 +46,7 @@ async def retention_view(request: web.Request, *, error: str | None = None, stat
             lookup_error = t("access.lookup_withheld", case=case_id, level=t(f"restriction.{level}"))
         else:
             objects = await retention.case_objects(locker.pool, case_id)
-    report = await retention.run_disposition(locker, dry_run=True)
+    report = await retention.plan_disposition(locker)
     done = request.query.get("done", "") if request.method == "GET" else ""
     holds = await retention.list_holds(locker.pool, None, active_only=False)
     shown = await readable(request, {h.case_id for h in holds})  # a hold's reason is its case's
@@ -76,7 +76,7 @@ async def set_class(request: web.Request) -> web.StreamResponse:
                              months=forms.count(form, "months", bad), days=forms.count(form, "days", bad),
                              trigger=forms.text(form, "trigger", 20),  # type: ignore[arg-type]  # checked by the class
                              description=forms.text(form, "description", 500))
-        await retention.set_class(request.app[LOCKER], cls, actor=request[PRINCIPAL].actor,
+        await retention.set_class(request.app[LOCKER], cls, who=request[PRINCIPAL],
                                   reason=forms.text(form, "reason", REASON_MAX_CHARS))
 
     done = await forms.attempt(save())
@@ -111,7 +111,7 @@ async def assign(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     result = await forms.attempt(retention.assign_class(
         request.app[LOCKER], case_id, forms.text(form, "class", 64), blake3=forms.text(form, "blake3", 64) or None,
-        actor=request[PRINCIPAL].actor, reason=forms.text(form, "reason", REASON_MAX_CHARS)))
+        who=request[PRINCIPAL], reason=forms.text(form, "reason", REASON_MAX_CHARS)))
     return await _answer(request, form, case_id, result, "assigned")
 
 
@@ -119,7 +119,7 @@ async def close(request: web.Request) -> web.StreamResponse:
     """Record the case as closed: the clocks counted from closure start."""
     case_id = request.match_info["case"]
     form = await request.post()
-    result = await forms.attempt(retention.close_case(request.app[LOCKER], case_id, actor=request[PRINCIPAL].actor,
+    result = await forms.attempt(retention.close_case(request.app[LOCKER], case_id, who=request[PRINCIPAL],
                                                       reason=forms.text(form, "reason", REASON_MAX_CHARS)))
     return await _answer(request, form, case_id, result, "closed")
 
@@ -131,7 +131,7 @@ async def place_hold(request: web.Request) -> web.StreamResponse:
     await require_read(request, case_id)  # a refusal is the restricted-case page
     result = await forms.attempt(retention.place_hold(
         request.app[LOCKER], case_id, blake3=forms.text(form, "blake3", 64) or None,
-        reason=forms.text(form, "reason", REASON_MAX_CHARS), actor=request[PRINCIPAL].actor))
+        reason=forms.text(form, "reason", REASON_MAX_CHARS), who=request[PRINCIPAL]))
     return await _answer(request, form, case_id, result, "hold_placed")
 
 
@@ -145,7 +145,7 @@ async def lift_hold(request: web.Request) -> web.StreamResponse:
     held = await forms.attempt(retention.get_hold(request.app[LOCKER].pool, int(raw)))
     if isinstance(held, retention.Hold):
         await require_read(request, held.case_id)
-    result = await forms.attempt(retention.lift_hold(request.app[LOCKER], int(raw), actor=who.actor, role=who.role,
+    result = await forms.attempt(retention.lift_hold(request.app[LOCKER], int(raw), who=who,
                                                      reason=forms.text(form, "reason", REASON_MAX_CHARS)))
     case_id = result.case_id if isinstance(result, retention.Hold) else forms.text(form, "case", 64)
     return await _answer(request, form, case_id, result, "hold_lifted")

@@ -80,7 +80,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
         if outcome not in OUTCOMES:
             raise FormError("press Pass or Fail (审核通过 / 审核未通过)")
         return await disclosure.record_review(
-            request.app[LOCKER], disclosure_id, reviewer=request[PRINCIPAL].actor, outcome=str(outcome),
+            request.app[LOCKER], disclosure_id, who=request[PRINCIPAL], outcome=str(outcome),
             checklist={code: code in ticked for code in CHECKLIST}, opinion=forms.text(form, "opinion"))
 
     done = await forms.attempt(record())

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from api import verify as api_verify
-from api.routes import ADMIN, DISCLOSURE, DISCLOSURE_READERS, INVESTIGATORS, READERS, STAFF
 from api.web import admin, cases, disclosure, law_changes, public, restriction, retention, review, session, verify
 from api.web.guard import Kind, guard
 from api.web.nav import REVIEWERS
 from api.web.render import STATIC_DIR
+from services.permissions import ADMIN, DISCLOSURE, DISCLOSURE_READERS, INVESTIGATORS, READERS, STAFF
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: Records a legal review (passed / failed); the API's twin checks the same role inside its handler.

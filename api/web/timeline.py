@@ -10,9 +10,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from api.cases import STAGES
 from api.web.i18n import Translator
 from integrity.entry import COMMON_FIELDS
+from policy.cases import STAGES
 from policy.restriction import LEVELS
 from storage.log import EntryRow
 

@@ -15,6 +15,7 @@ from api.routes import ENDPOINTS
 from services import restriction
 from storage import principals
 from storage.objects import bytes_source
+from tests.acting import principal
 from tests.api.conftest import Api
 
 CASE = "R-1"
@@ -122,7 +123,7 @@ async def test_a_revoked_grant_stops_working(file_api: Api) -> None:
     await restricted_case(file_api)
     assert (await file_api.call("GET", _BASE, "grantee"))[0] == 200
     # Revoked by another server process: this one honours its cached answer until the TTL, like a token.
-    await restriction.revoke(file_api.locker, CASE, "grantee", actor="admin:other", role="admin", reader=None,
+    await restriction.revoke(file_api.locker, CASE, "grantee", who=principal("admin:other"),
                              reason="moved to another unit")
     assert (await file_api.call("GET", _BASE, "grantee"))[0] == 200
     file_api.app[ACCESS].clear()

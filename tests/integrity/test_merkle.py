@@ -6,7 +6,6 @@ import hashlib
 import json
 import random
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,8 +27,8 @@ from integrity.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from tests.conftest import VECTORS
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors"
 MAX_PAIRS_SIZE = 64
 # Sizes whose proofs get every byte of every element flipped: powers of two, their neighbours, odd shapes.
 FLIP_SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 15, 16, 17, 21, 31, 32, 33)

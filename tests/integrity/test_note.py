@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,8 +30,8 @@ from integrity.note import (
     signer_key_string,
     vkey_string,
 )
+from tests.conftest import VECTORS
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors"
 EM_DASH = "\u2014"
 
 

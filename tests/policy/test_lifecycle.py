@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from foundation.errors import Status
 from policy.errors import PolicyError
 from policy.lifecycle import (
     ACTIONS,
@@ -62,7 +63,7 @@ def test_every_state_and_action(state: str, action: str, expected: str | type[Po
         return
     with pytest.raises(expected) as e:
         plan(state, action, **FULL)
-    assert (e.value.code, e.value.status) == ("illegal_transition", 409)
+    assert (e.value.code, e.value.status) == ("illegal_transition", Status.CONFLICT)
 
 
 @pytest.mark.parametrize(
@@ -103,7 +104,7 @@ def test_illegal_transition_message() -> None:
 def test_major_decision_needs_a_passed_review(state: str, action: str) -> None:
     with pytest.raises(ReviewRequired, match="decision 京市监罚〔2026〕12号 is flagged major") as e:
         plan(state, action, **{**FULL, "major": True, "review_passed": False}, decision_no="京市监罚〔2026〕12号")
-    assert (e.value.code, e.value.status) == ("review_required", 409)
+    assert (e.value.code, e.value.status) == ("review_required", Status.CONFLICT)
     assert plan(state, action, **{**FULL, "major": True, "review_passed": True}).target == TABLE[(state, action)]
 
 
@@ -125,7 +126,7 @@ def test_review_does_not_gate_other_actions() -> None:
 def test_reason_required(state: str, action: str, missing: str, blank: str | None) -> None:
     with pytest.raises(ReasonRequired) as e:
         plan(state, action, **{**FULL, missing: blank})
-    assert (e.value.code, e.value.status, e.value.what) == ("reason_required", 422, missing)
+    assert (e.value.code, e.value.status, e.value.what) == ("reason_required", Status.INVALID, missing)
 
 
 @pytest.mark.parametrize("action", ["correct", "update"])
@@ -148,7 +149,7 @@ def test_period_expired_takedown_only_when_due(today: date, allowed: bool) -> No
     else:
         with pytest.raises(NotDue, match="on or after 2028-03-15") as e:
             plan("published", "take_down", **kwargs)
-        assert e.value.status == 409
+        assert e.value.status == Status.CONFLICT
 
 
 def test_period_expired_needs_the_dates() -> None:

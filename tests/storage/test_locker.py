@@ -13,10 +13,12 @@ import pytest
 
 from integrity.bundle_files import verify_bundle
 from integrity.verify import verify_file
+from services import evidence
 from services.locker import Locker
 from storage.keys import KeyRing
 from storage.log import CaseLog, CaseNotFound
 from storage.objects import ObjectStore, bytes_source
+from tests.acting import principal
 
 HOST = "evidence.test"
 
@@ -45,7 +47,8 @@ def vkeys(locker: Locker) -> list[str]:
 async def test_export_verifies_offline_with_media(locker: Locker, tmp_path: Path) -> None:
     media = await make_case(locker)
     out = tmp_path / "case.zip"
-    n_entries, n_objects = await locker.export("C-100", out, with_media=True, actor="inv:1", purpose="court")
+    n_entries, n_objects = await evidence.export(locker, "C-100", out, with_media=True,
+                                                 who=principal("investigator:1"), purpose="court")
     assert (n_entries, n_objects) == (5, 3)  # opened, 2 clips, record, the export's own access entry
     report = verify_bundle(out, vkeys(locker))
     assert report.ok, report.failure
@@ -83,7 +86,7 @@ async def test_every_byte_of_checkpoint_and_entries_is_covered(locker: Locker, t
     """Any single-byte change to the checkpoint or the entries makes verification fail."""
     await make_case(locker)
     out = tmp_path / "case.zip"
-    await locker.export("C-100", out)
+    await locker.write_bundle("C-100", out)
     base = unzip(out, tmp_path / "clean")
     assert verify_bundle(base, vkeys(locker)).ok
     for name in ("checkpoint", "entries.jsonl"):
@@ -102,7 +105,7 @@ async def test_every_byte_of_checkpoint_and_entries_is_covered(locker: Locker, t
 async def test_tampered_object_is_named(locker: Locker, tmp_path: Path) -> None:
     await make_case(locker)
     out = tmp_path / "case.zip"
-    await locker.export("C-100", out, with_media=True)
+    await locker.write_bundle("C-100", out, with_media=True)
     base = unzip(out, tmp_path / "b")
     victim = sorted((base / "objects").iterdir(), key=lambda p: p.stat().st_size)[-1]
     data = bytearray(victim.read_bytes())
@@ -117,7 +120,7 @@ async def test_tampered_object_is_named(locker: Locker, tmp_path: Path) -> None:
 async def test_one_changed_line_in_zip_fails_with_place(locker: Locker, tmp_path: Path) -> None:
     await make_case(locker)
     out = tmp_path / "case.zip"
-    await locker.export("C-100", out)
+    await locker.write_bundle("C-100", out)
     with zipfile.ZipFile(out) as z:
         members = {n: z.read(n) for n in z.namelist()}
     lines = members["entries.jsonl"].split(b"\n")
@@ -138,7 +141,7 @@ async def test_one_changed_line_in_zip_fails_with_place(locker: Locker, tmp_path
 async def test_damaged_zip_is_a_clear_failure(locker: Locker, tmp_path: Path) -> None:
     await make_case(locker)
     out = tmp_path / "case.zip"
-    await locker.export("C-100", out, with_media=True)
+    await locker.write_bundle("C-100", out, with_media=True)
     data = bytearray(out.read_bytes())
     # Every byte of the zip's own bookkeeping (local headers, central directory, end record) and a
     # sample of the rest: whatever breaks, the verifier reports it and never raises.
@@ -160,7 +163,7 @@ async def test_damaged_zip_is_a_clear_failure(locker: Locker, tmp_path: Path) ->
 async def test_wrong_key_and_foreign_files_rejected(locker: Locker, tmp_path: Path) -> None:
     await make_case(locker)
     out = tmp_path / "case.zip"
-    await locker.export("C-100", out)
+    await locker.write_bundle("C-100", out)
     other = KeyRing(tmp_path / "other").signer(HOST).vkey
     report = verify_bundle(out, [other])
     assert not report.ok and report.failure is not None and report.failure.code == "unknown_key"

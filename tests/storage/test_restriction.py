@@ -9,14 +9,17 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from foundation.errors import Forbidden
 from policy.errors import NothingChanged, NotPermitted, PolicyError, ReasonRequired, Restricted
 from services import restriction
 from services.locker import Locker
+from services.permissions import operator
 from services.restriction import CaseAccess, GrantExists, GrantNotFound
 from storage import principals
 from storage.filestore import FileStore
 from storage.keys import KeyRing
 from storage.log import CaseLog, CaseNotFound
+from tests.acting import principal
 
 HOST = "evidence.test"
 CASE = "C-R1"
@@ -49,21 +52,21 @@ async def test_a_new_case_is_unrestricted_and_its_handler_is_known(locker: Locke
 
 
 async def test_restrict_grant_revoke_and_the_log(locker: Locker) -> None:
-    before, after = await restriction.set_level(locker, CASE, "privacy", actor="investigator:ann",
-                                                role="investigator", reader="ann", reason="minor filmed")
+    before, after = await restriction.set_level(locker, CASE, "privacy", who=principal("investigator:ann"),
+                                                reason="minor filmed")
     assert (before, after) == ("none", "privacy")
     bob = await restriction.access(locker.pool, CASE, "bob")
     assert bob == CaseAccess("privacy", "investigator:ann", False) and not bob.may_read("bob")
     assert (await restriction.access(locker.pool, CASE, "ann")).may_read("ann")  # type: ignore[union-attr]
 
-    granted = await restriction.grant(locker, CASE, "bob", actor="investigator:ann", role="investigator",
-                                      reader="ann", reason="second officer on the case")
+    granted = await restriction.grant(locker, CASE, "bob", who=principal("investigator:ann"),
+                                      reason="second officer on the case")
     assert (granted.principal, granted.granted_by, granted.revoked_at) == ("bob", "investigator:ann", None)
     assert (await restriction.access(locker.pool, CASE, "bob")) == CaseAccess("privacy", "investigator:ann", True)
     assert [g.principal for g in await restriction.grants(locker.pool, CASE)] == ["bob"]
 
-    revoked = await restriction.revoke(locker, CASE, "bob", actor="investigator:ann", role="investigator",
-                                       reader="ann", reason="moved to another unit")
+    revoked = await restriction.revoke(locker, CASE, "bob", who=principal("investigator:ann"),
+                                       reason="moved to another unit")
     assert revoked.revoked_by == "investigator:ann" and revoked.revoke_reason == "moved to another unit"
     assert not (await restriction.access(locker.pool, CASE, "bob")).granted  # type: ignore[union-attr]
     assert await restriction.grants(locker.pool, CASE) == []
@@ -79,9 +82,9 @@ async def test_restrict_grant_revoke_and_the_log(locker: Locker) -> None:
 
 
 async def test_one_active_grant_per_principal_and_regrant_after_revoke(locker: Locker) -> None:
-    await restriction.set_level(locker, CASE, "trade_secret", actor="investigator:ann", role="investigator",
-                                reader="ann", reason="supplier's prices")
-    kw = {"actor": "investigator:ann", "role": "investigator", "reader": "ann"}
+    await restriction.set_level(locker, CASE, "trade_secret", who=principal("investigator:ann"),
+                                reason="supplier's prices")
+    kw = {"who": principal("investigator:ann")}
     await restriction.grant(locker, CASE, "rex", reason="legal review", **kw)
     with pytest.raises(GrantExists):
         await restriction.grant(locker, CASE, "rex", reason="again", **kw)
@@ -98,45 +101,39 @@ async def test_one_active_grant_per_principal_and_regrant_after_revoke(locker: L
 
 
 async def test_the_rules_apply_with_the_actor_s_own_access(locker: Locker) -> None:
-    await restriction.set_level(locker, CASE, "privacy", actor="investigator:ann", role="investigator",
-                                reader="ann", reason="minor filmed")
+    await restriction.set_level(locker, CASE, "privacy", who=principal("investigator:ann"), reason="minor filmed")
     with pytest.raises(Restricted):  # bob may not read it, so may not raise it
-        await restriction.set_level(locker, CASE, "state_secret", actor="investigator:bob", role="investigator",
-                                    reader="bob", reason="r")
+        await restriction.set_level(locker, CASE, "state_secret", who=principal("investigator:bob"), reason="r")
     with pytest.raises(NotPermitted):  # the handler may not lower it
-        await restriction.set_level(locker, CASE, "none", actor="investigator:ann", role="investigator",
-                                    reader="ann", reason="r")
+        await restriction.set_level(locker, CASE, "none", who=principal("investigator:ann"), reason="r")
     with pytest.raises(Restricted):  # nor may bob grant himself access
-        await restriction.grant(locker, CASE, "bob", actor="investigator:bob", role="investigator", reader="bob",
+        await restriction.grant(locker, CASE, "bob", who=principal("investigator:bob"),
                                 reason="curious")
     with pytest.raises(NothingChanged):
-        await restriction.set_level(locker, CASE, "privacy", actor="investigator:ann", role="investigator",
-                                    reader="ann", reason="r")
+        await restriction.set_level(locker, CASE, "privacy", who=principal("investigator:ann"), reason="r")
     with pytest.raises(ReasonRequired):
-        await restriction.grant(locker, CASE, "bob", actor="investigator:ann", role="investigator", reader="ann",
+        await restriction.grant(locker, CASE, "bob", who=principal("investigator:ann"),
                                 reason="  ")
     for who in ("dock-1", "gone", "nobody"):
         with pytest.raises(PolicyError):
-            await restriction.grant(locker, CASE, who, actor="investigator:ann", role="investigator",
-                                    reader="ann", reason="r")
+            await restriction.grant(locker, CASE, who, who=principal("investigator:ann"), reason="r")
     # An administrator without a grant: may grant (themselves) and lower, not raise.
     with pytest.raises(Restricted):
-        await restriction.set_level(locker, CASE, "state_secret", actor="admin:root", role="admin",
-                                    reader="root", reason="r")
-    await restriction.grant(locker, CASE, "root", actor="admin:root", role="admin", reader="root",
+        await restriction.set_level(locker, CASE, "state_secret", who=principal("admin:root"), reason="r")
+    await restriction.grant(locker, CASE, "root", who=principal("admin:root"),
                             reason="audit of the complaint")
-    await restriction.set_level(locker, CASE, "state_secret", actor="admin:root", role="admin", reader="root",
+    await restriction.set_level(locker, CASE, "state_secret", who=principal("admin:root"),
                                 reason="classified annex")
-    await restriction.set_level(locker, CASE, "none", actor="admin:root", role="admin", reader="root",
+    await restriction.set_level(locker, CASE, "none", who=principal("admin:root"),
                                 reason="annex moved to the classified system")
-    # The operator at the command line (reader None) acts as an administrator who may read.
-    await restriction.set_level(locker, CASE, "trade_secret", actor="cli:ops", role="admin", reader=None,
-                                reason="r")
+    # The operator at the command line decides nothing about a case: a change is made as a user (--as).
+    with pytest.raises(Forbidden):
+        await restriction.set_level(locker, CASE, "trade_secret", who=operator(), reason="r")
     assert [(e["kind"], e.get("level")) for e in await access_entries(locker)] == [
         ("access.restricted", "privacy"), ("access.granted", None), ("access.restricted", "state_secret"),
-        ("access.restricted", "none"), ("access.restricted", "trade_secret")]
+        ("access.restricted", "none")]
     with pytest.raises(CaseNotFound):
-        await restriction.set_level(locker, "NOPE", "privacy", actor="cli:ops", role="admin", reader=None, reason="r")
+        await restriction.set_level(locker, "NOPE", "privacy", who=principal("admin:root"), reason="r")
 
 
 async def test_the_database_refuses_unknown_levels(locker: Locker) -> None:
@@ -146,14 +143,13 @@ async def test_the_database_refuses_unknown_levels(locker: Locker) -> None:
 
 async def test_whoever_restricts_an_open_case_keeps_their_access_on_the_record(locker: Locker) -> None:
     # bob is not the handler (ann is): restricting the open case grants him access, logged, not silent.
-    await restriction.set_level(locker, CASE, "privacy", actor="investigator:bob", role="investigator",
-                                reader="bob", reason="minor filmed")
+    await restriction.set_level(locker, CASE, "privacy", who=principal("investigator:bob"), reason="minor filmed")
     state = await restriction.access(locker.pool, CASE, "bob")
     assert state is not None and state.may_read("bob")
     [grant] = await restriction.grants(locker.pool, CASE)
     assert (grant.principal, grant.reason) == ("bob", "placed the restriction: minor filmed")
     assert [e["kind"] for e in await access_entries(locker)] == ["access.restricted", "access.granted"]
     # The handler restricting, or raising a level already restricted, grants nobody anything.
-    await restriction.set_level(locker, CASE, "trade_secret", actor="investigator:ann", role="investigator",
-                                reader="ann", reason="supplier prices")
+    await restriction.set_level(locker, CASE, "trade_secret", who=principal("investigator:ann"),
+                                reason="supplier prices")
     assert [g.principal for g in await restriction.grants(locker.pool, CASE)] == ["bob"]

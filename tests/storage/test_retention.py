@@ -17,10 +17,13 @@ from services.locker import Locker
 from storage.keys import KeyRing
 from storage.log import CaseLog
 from storage.objects import ObjectLocked, ObjectStore, bytes_source
+from tests.acting import principal
 
 HOST = "evidence.test"
 OLD = "2020-03-01T08:00:00Z"  # recorded long ago: the standard class (2 years) has run out
 FAR = dt.datetime(2090, 1, 1, tzinfo=dt.UTC)
+
+ADMIN = principal("admin:root")
 
 
 @pytest.fixture
@@ -56,12 +59,14 @@ async def test_retain_until_comes_from_the_class_and_locks_the_store(locker: Loc
 
 async def test_longest_class_wins_and_retention_never_shortens(locker: Locker) -> None:
     [b3] = await ingest(locker, "C-2", n=1, recorded_at="2026-11-01T08:00:00Z")
-    await retention.set_class(locker, RetentionClass("long", 7, 0, 0, "recorded"), actor="admin:root",
+    await retention.set_class(locker, RetentionClass("long", 7, 0, 0, "recorded"), who=principal("admin:root"),
                               reason="court practice")
-    await retention.assign_class(locker, "C-2", "long", blake3=b3, actor="investigator:ann", reason="appeal likely")
+    await retention.assign_class(locker, "C-2", "long", blake3=b3, who=principal("investigator:ann"),
+                                 reason="appeal likely")
     [row] = await retention.case_objects(locker.pool, "C-2")
     assert row["retain_until"] == dt.datetime(2033, 11, 2, tzinfo=dt.UTC)
-    await retention.assign_class(locker, "C-2", "standard", blake3=b3, actor="investigator:ann", reason="mistake")
+    await retention.assign_class(locker, "C-2", "standard", blake3=b3, who=principal("investigator:ann"),
+                                 reason="mistake")
     [row] = await retention.case_objects(locker.pool, "C-2")
     assert row["retain_until"] == dt.datetime(2033, 11, 2, tzinfo=dt.UTC)  # extended, never shortened
     assert (await kinds(locker, "C-2")).count("retention.assigned") == 2
@@ -71,22 +76,22 @@ async def test_longest_class_wins_and_retention_never_shortens(locker: Locker) -
 
 async def test_case_closed_clock_is_open_until_the_case_closes(locker: Locker) -> None:
     await locker.log.open_case("C-3", "investigator:ann")
-    await retention.assign_class(locker, "C-3", "case", blake3=None, actor="admin:root", reason="policy")
+    await retention.assign_class(locker, "C-3", "case", blake3=None, who=principal("admin:root"), reason="policy")
     [b3] = await ingest(locker, "C-3", n=1)
     [row] = await retention.case_objects(locker.pool, "C-3")
     assert row["retention_open"]  # not closed: never due, however old the recording
-    assert not (await retention.run_disposition(locker, now=FAR, dry_run=True)).disposed
-    await retention.close_case(locker, "C-3", actor="investigator:ann", reason="decision executed",
+    assert not (await retention.plan_disposition(locker, now=FAR)).disposed
+    await retention.close_case(locker, "C-3", who=principal("investigator:ann"), reason="decision executed",
                                at=dt.datetime(2026, 1, 10, tzinfo=dt.UTC))
     [row] = await retention.case_objects(locker.pool, "C-3")
     assert not row["retention_open"] and row["retain_until"] == dt.datetime(2036, 1, 11, tzinfo=dt.UTC)
-    assert b3 in [d.blake3 for d in (await retention.run_disposition(locker, now=FAR, dry_run=True)).disposed]
+    assert b3 in [d.blake3 for d in (await retention.plan_disposition(locker, now=FAR)).disposed]
 
 
 async def test_dry_run_lists_and_deletes_nothing(locker: Locker) -> None:
     hashes = await ingest(locker, "C-4")
     before = len(await kinds(locker, "C-4"))
-    report = await retention.run_disposition(locker, dry_run=True)
+    report = await retention.plan_disposition(locker)
     assert sorted(d.blake3 for d in report.disposed) == sorted(hashes)
     for b3 in hashes:
         assert await locker.store.exists(object_key(b3))
@@ -95,7 +100,7 @@ async def test_dry_run_lists_and_deletes_nothing(locker: Locker) -> None:
 
 async def test_disposition_deletes_and_keeps_the_log(locker: Locker) -> None:
     hashes = await ingest(locker, "C-5")
-    report = await retention.run_disposition(locker)
+    report = await retention.run_disposition(locker, who=ADMIN)
     assert sorted(d.blake3 for d in report.disposed) == sorted(hashes) and not report.failed
     for b3 in hashes:
         assert not await locker.store.exists(object_key(b3))
@@ -104,14 +109,15 @@ async def test_disposition_deletes_and_keeps_the_log(locker: Locker) -> None:
     assert sorted(e["blake3"] for e in disposed) == sorted(hashes)
     assert all(e["size"] > 0 and len(e["sha256"]) == 64 for e in disposed)
     assert [e["kind"] for e in entries].count("evidence.ingested") == 2  # the proof it existed remains
-    again = await retention.run_disposition(locker)
+    again = await retention.run_disposition(locker, who=ADMIN)
     assert not again.disposed and not again.failed  # nothing twice
 
 
 async def test_disposition_refuses_a_held_item_and_a_held_case(locker: Locker) -> None:
     [a, b] = await ingest(locker, "C-6")
-    item = await retention.place_hold(locker, "C-6", blake3=a, reason="complaint filed", actor="investigator:ann")
-    report = await retention.run_disposition(locker)
+    item = await retention.place_hold(locker, "C-6", blake3=a, reason="complaint filed",
+                                      who=principal("investigator:ann"))
+    report = await retention.run_disposition(locker, who=ADMIN)
     assert [d.blake3 for d in report.disposed] == [b]
     assert [d.blake3 for d in report.held] == [a] and report.held[0].held_by == [item.id]
     assert await locker.store.exists(object_key(a))
@@ -119,39 +125,40 @@ async def test_disposition_refuses_a_held_item_and_a_held_case(locker: Locker) -
         await locker.store.delete(object_key(a))  # the store's legal hold, not only our query
 
     [c] = await ingest(locker, "C-6", n=1, recorded_at="2019-05-05T00:00:00Z")
-    whole = await retention.place_hold(locker, "C-6", blake3=None, reason="litigation", actor="admin:root")
-    await retention.lift_hold(locker, item.id, actor="investigator:ann", role="investigator", reason="settled")
-    assert not (await retention.run_disposition(locker)).disposed  # the case hold still covers a and c
+    whole = await retention.place_hold(locker, "C-6", blake3=None, reason="litigation", who=principal("admin:root"))
+    await retention.lift_hold(locker, item.id, who=principal("investigator:ann"), reason="settled")
+    assert not (await retention.run_disposition(locker, who=ADMIN)).disposed  # the case hold still covers a and c
     assert await locker.store.exists(object_key(a)) and await locker.store.exists(object_key(c))
-    await retention.lift_hold(locker, whole.id, actor="admin:root", role="admin", reason="litigation over")
-    assert sorted(d.blake3 for d in (await retention.run_disposition(locker)).disposed) == sorted([a, c])
+    await retention.lift_hold(locker, whole.id, who=principal("admin:root"), reason="litigation over")
+    assert sorted(d.blake3 for d in (await retention.run_disposition(locker, who=ADMIN)).disposed) == sorted([a, c])
     assert (await kinds(locker, "C-6")).count("hold.placed") == 2
 
 
 async def test_a_case_hold_covers_evidence_that_arrives_later(locker: Locker) -> None:
     await locker.log.open_case("C-7", "investigator:ann")
-    await retention.place_hold(locker, "C-7", blake3=None, reason="preserve everything", actor="investigator:ann")
+    await retention.place_hold(locker, "C-7", blake3=None, reason="preserve everything",
+                               who=principal("investigator:ann"))
     [b3] = await ingest(locker, "C-7", n=1)
     assert (await locker.store.head(object_key(b3))).legal_hold
-    assert not (await retention.run_disposition(locker)).disposed
+    assert not (await retention.run_disposition(locker, who=ADMIN)).disposed
 
 
 async def test_only_the_placer_or_an_admin_lifts_a_hold(locker: Locker) -> None:
     await ingest(locker, "C-8", n=1)
-    hold = await retention.place_hold(locker, "C-8", blake3=None, reason="x", actor="investigator:ann")
+    hold = await retention.place_hold(locker, "C-8", blake3=None, reason="x", who=principal("investigator:ann"))
     with pytest.raises(retention.NotAllowed):
-        await retention.lift_hold(locker, hold.id, actor="investigator:bob", role="investigator", reason="mine now")
+        await retention.lift_hold(locker, hold.id, who=principal("investigator:bob"), reason="mine now")
     with pytest.raises(retention.RetentionError):
-        await retention.lift_hold(locker, hold.id, actor="investigator:ann", role="investigator", reason=" ")
-    await retention.lift_hold(locker, hold.id, actor="investigator:ann", role="investigator", reason="done")
+        await retention.lift_hold(locker, hold.id, who=principal("investigator:ann"), reason=" ")
+    await retention.lift_hold(locker, hold.id, who=principal("investigator:ann"), reason="done")
     with pytest.raises(retention.RetentionError):
-        await retention.lift_hold(locker, hold.id, actor="admin:root", role="admin", reason="again")
+        await retention.lift_hold(locker, hold.id, who=principal("admin:root"), reason="again")
 
 
 async def test_store_refuses_deletion_before_retain_until(locker: Locker) -> None:
     """The database may think an object is due (a clock injected far ahead); the store still says no."""
     [b3] = await ingest(locker, "C-9", n=1, recorded_at=dt.datetime.now(dt.UTC).isoformat())
-    report = await retention.run_disposition(locker, now=FAR)
+    report = await retention.run_disposition(locker, now=FAR, who=ADMIN)
     assert [d.blake3 for d, _ in report.failed] == [b3] and not report.disposed
     assert await locker.store.exists(object_key(b3))
     assert "retention.disposed" not in await kinds(locker, "C-9")
@@ -163,22 +170,22 @@ async def test_a_disposal_killed_after_the_delete_is_finished_next_run(locker: L
     [b3] = await ingest(locker, "C-10", n=1)
     await locker.pool.execute("UPDATE objects SET disposing_since = now() WHERE blake3 = $1", b3)
     await locker.store.delete(object_key(b3))  # the run died right after deleting
-    report = await retention.run_disposition(locker)
+    report = await retention.run_disposition(locker, who=ADMIN)
     assert [d.blake3 for d in report.disposed] == [b3]
     assert (await kinds(locker, "C-10")).count("retention.disposed") == 1
 
 
 async def test_changing_a_class_moves_the_objects_already_under_it(locker: Locker) -> None:
     [b3] = await ingest(locker, "C-11", n=1, recorded_at="2026-11-01T08:00:00Z")
-    await retention.set_class(locker, RetentionClass("standard", 10, 0, 0, "recorded"), actor="admin:root",
+    await retention.set_class(locker, RetentionClass("standard", 10, 0, 0, "recorded"), who=principal("admin:root"),
                               reason="new archive rules")
     [row] = await retention.case_objects(locker.pool, "C-11")
     assert row["retain_until"] == dt.datetime(2036, 11, 2, tzinfo=dt.UTC)
-    await retention.set_class(locker, RetentionClass("standard", 1, 0, 0, "recorded"), actor="admin:root",
+    await retention.set_class(locker, RetentionClass("standard", 1, 0, 0, "recorded"), who=principal("admin:root"),
                               reason="shorter")
     [row] = await retention.case_objects(locker.pool, "C-11")
     assert row["retain_until"] == dt.datetime(2036, 11, 2, tzinfo=dt.UTC)  # never earlier
-    assert b3 not in [d.blake3 for d in (await retention.run_disposition(locker, dry_run=True,
+    assert b3 not in [d.blake3 for d in (await retention.plan_disposition(locker,
                       now=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))).disposed]
 
 
@@ -197,10 +204,10 @@ async def test_bytes_stored_again_after_disposal_are_new_evidence_with_entries_o
     first, _ = await store_it()
     b3 = json.loads((await locker.log.entry("C-L", first)).body)["blake3"]
     uploads = UploadManager(locker, "test-server")
-    upload = {"station": "dock-1", "case_id": "C-L", "kind": "original", "blake3": b3, "size": len(data),
-              "fields": {"file_name": "clip.mp4"}, "actor": "station:dock-1"}
+    upload = {"who": principal("station:dock-1"), "case_id": "C-L", "kind": "original", "blake3": b3,
+              "size": len(data), "fields": {"file_name": "clip.mp4"}}
     assert (await uploads.create(**upload)).state == "committed"  # held: the existing receipt answers
-    assert b3 in [d.blake3 for d in (await retention.run_disposition(locker)).disposed]
+    assert b3 in [d.blake3 for d in (await retention.run_disposition(locker, who=ADMIN)).disposed]
 
     # Disposed: a station offering the same bytes must not get the old receipt (it would wipe its copy).
     assert (await uploads.create(**upload)).state == "open"
@@ -211,6 +218,6 @@ async def test_bytes_stored_again_after_disposal_are_new_evidence_with_entries_o
     assert (await uploads.create(**upload)).state == "committed"
 
     # The second life can be disposed of in turn, with its own entry.
-    assert b3 in [d.blake3 for d in (await retention.run_disposition(locker)).disposed]
+    assert b3 in [d.blake3 for d in (await retention.run_disposition(locker, who=ADMIN)).disposed]
     story = [r.kind for r in await locker.log.entries_for_object(b3, "C-L")]
     assert story == ["evidence.ingested", "retention.disposed", "evidence.ingested", "retention.disposed"]

@@ -14,15 +14,16 @@ from pathlib import Path
 import pytest
 
 from api.appkeys import SETTINGS
-from api.routes import READERS
 from api.web.i18n import EN, ZH, from_accept_language
 from api.web.nav import NAV
 from api.web.routes import WEB_ROUTES, WebRoute
 from integrity.bundle_files import verify_bundle
 from services import disclosure
+from services.permissions import READERS
 from storage import principals
 from storage.log import Draft
 from storage.objects import bytes_source
+from tests.acting import principal
 from tests.web.conftest import CASE, RECORD, STAFF_ROLES, Web
 
 NOBODY = "nobody"
@@ -47,7 +48,7 @@ def concrete(route: WebRoute, web_app: Web, disclosure_id: str = "") -> str:
 async def test_role_matrix(web_app: Web, route: WebRoute) -> None:
     """Signed out: sign-in redirect (pages) or 401 (data); each role: allowed, or 403, as the table says."""
     assert route.roles is not None
-    draft = await disclosure.create(web_app.locker, CASE, RECORD, actor="disclosure:disclosure") \
+    draft = await disclosure.create(web_app.locker, CASE, RECORD, who=principal("disclosure:disclosure")) \
         if "{id}" in route.path else None
     path = concrete(route, web_app, draft.id if draft else "")
     form = {"purpose": "role matrix"} if route.method == "POST" else None

@@ -9,6 +9,7 @@ import re
 from api.access import ACCESS
 from services import disclosure, restriction
 from storage import principals
+from tests.acting import principal
 from tests.web.conftest import CASE, RAW, RECORD, Reply, Visitor, Web
 
 TITLE = "Street vending"
@@ -18,8 +19,8 @@ async def restrict(web_app: Web, level: str = "privacy") -> None:
     """CASE-1 (handled by ``investigator``) restricted; ``outsider`` is an investigator without a grant."""
     _, web_app.tokens["outsider"] = await principals.add_principal(web_app.locker.pool, "outsider", "investigator",
                                                                    "test")
-    await restriction.set_level(web_app.locker, CASE, level, actor="investigator:investigator",
-                                role="investigator", reader="investigator", reason="a minor is filmed")
+    await restriction.set_level(web_app.locker, CASE, level, who=principal("investigator:investigator"),
+                                reason="a minor is filmed")
     web_app.app[ACCESS].clear()
 
 
@@ -111,9 +112,9 @@ async def test_levels_through_the_form_and_the_admin_self_grant(web_app: Web) ->
 
 
 async def test_the_raw_record_panel_is_hidden_from_a_user_without_a_grant(web_app: Web) -> None:
-    d = await disclosure.create(web_app.locker, CASE, RECORD, actor="disclosure:disclosure")
+    d = await disclosure.create(web_app.locker, CASE, RECORD, who=principal("disclosure:disclosure"))
     for action in ("approve", "publish"):
-        await disclosure.transition(web_app.locker, d.id, action, actor="disclosure:disclosure", today=dt.date.today())
+        await disclosure.transition(web_app.locker, d.id, action, who=principal("disclosure:disclosure"), today=dt.date.today())
     await restrict(web_app)
     dora = await web_app.sign_in("disclosure", **{"Accept-Language": "en"})
     reply = await dora.get(f"/disclosure/{d.id}")
@@ -128,8 +129,7 @@ async def test_the_raw_record_panel_is_hidden_from_a_user_without_a_grant(web_ap
     review = await (await web_app.sign_in("reviewer")).get(f"/review/{d.id}")
     assert review.status == 200 and 'id="raw-record-withheld"' in review.text
     assert not any(value in review.text for value in RAW.values())
-    await restriction.grant(web_app.locker, CASE, "disclosure", actor="investigator:investigator",
-                            role="investigator", reader="investigator", reason="correcting the record")
+    await restriction.grant(web_app.locker, CASE, "disclosure", who=principal("investigator:investigator"), reason="correcting the record")
     web_app.app[ACCESS].clear()
     reply = await dora.get(f"/disclosure/{d.id}")
     assert 'id="raw-record"' in reply.text and RAW["party_phone"] in reply.text and 'id="act-correct"' in reply.text
@@ -150,9 +150,9 @@ async def test_a_review_opinion_is_withheld_like_the_raw_record(web_app: Web) ->
     from policy.review import CHECKLIST, MAJOR_CRITERIA
 
     opinion = "当事人系未成年人，家庭住址须核实 OPINION-7f3a"
-    d = await disclosure.create(web_app.locker, CASE, RECORD, actor="disclosure:disclosure")
-    await disclosure.flag_major(web_app.locker, d.id, [next(iter(MAJOR_CRITERIA))], actor="disclosure:disclosure")
-    await disclosure.record_review(web_app.locker, d.id, reviewer="reviewer:reviewer", outcome="failed",
+    d = await disclosure.create(web_app.locker, CASE, RECORD, who=principal("disclosure:disclosure"))
+    await disclosure.flag_major(web_app.locker, d.id, [next(iter(MAJOR_CRITERIA))], who=principal("disclosure:disclosure"))
+    await disclosure.record_review(web_app.locker, d.id, who=principal("reviewer:reviewer"), outcome="failed",
                                    checklist={code: False for code in CHECKLIST}, opinion=opinion)
     dora = await web_app.sign_in("disclosure", **{"Accept-Language": "en"})
     assert opinion in (await dora.get(f"/disclosure/{d.id}")).text  # an open case: shown

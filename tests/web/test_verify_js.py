@@ -31,11 +31,11 @@ from integrity.errors import IntegrityError
 from integrity.merkle import MemoryTree, leaf_hash, verify_inclusion
 from integrity.note import Signer, Verifier
 from integrity.receipt import verify_receipt
+from tests.conftest import VECTORS
 
 REPO = Path(__file__).resolve().parents[2]
 STATIC = REPO / "api" / "web" / "static"
 VENDOR_FILES = ("hash-wasm.esm.min.js", "noble-ed25519.js")
-VECTORS = REPO.parent / "shared" / "vectors"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]

@@ -1,0 +1,29 @@
+"""Opening a case: the id the policy allows, a handler who may handle it, the first entry of its log."""
+
+from __future__ import annotations
+
+from policy.cases import check_handler, check_new_case_id
+from services.locker import Locker
+from services.permissions import authorize
+from storage import principals
+from storage.log import Appended
+from storage.principals import Principal
+
+
+async def open_case(locker: Locker, case_id: str, *, who: Principal, title: str = "",
+                    handler: str | None = None) -> Appended:
+    """Open ``case_id`` with ``handler`` (a user's name; default: ``who``) as its handler (承办人).
+
+    The handler reads the case when it is restricted and may not give its decision the legal review,
+    so it must be an existing, active investigator (or the administrator who opens it), never free text.
+    """
+    authorize(who, "case.open")
+    check_new_case_id(case_id)
+    if handler is None or handler == who.name:
+        handled_by = who.actor
+    else:
+        holder = await principals.by_name(locker.pool, handler)
+        check_handler(handler, holder.principal.role if holder else None)
+        assert holder is not None
+        handled_by = holder.principal.actor
+    return await locker.log.open_case(case_id, who.actor, title=title, handler=handled_by)

@@ -1,0 +1,108 @@
+"""Evidence in a case: adding text records and files, reading objects, exporting bundles.
+
+Every read of evidence content is recorded in the case log as ``evidence.accessed`` before a byte
+leaves, by :func:`record_access` and nowhere else: an API read, a page's player, a bundle export with
+media and the linked-evidence check all go through it.  Reads by one person of one object for one
+purpose within ``ACCESS_WINDOW_SECONDS`` share one entry, so a player seeking through a video does
+not write hundreds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from foundation.errors import Gone, Invalid, NotFound
+from policy.cases import STAGES, check_stage
+from services.locker import Locker
+from services.permissions import authorize
+from services.restriction import require_read
+from storage import catalog
+from storage.catalog import EvidenceRow
+from storage.log import Appended, Draft
+from storage.principals import Principal
+
+ACCESS_WINDOW_SECONDS = 600
+#: The longest file name a record or recording may carry (no path).
+FILE_NAME_MAX_CHARS = 255
+
+
+def check_file_name(name: str) -> str:
+    """A plain file name (no path, not ``.``/``..``), at most ``FILE_NAME_MAX_CHARS``."""
+    if not name or len(name) > FILE_NAME_MAX_CHARS or "/" in name or "\\" in name or name in (".", ".."):
+        raise Invalid(f"file name {name[:80]!r}: a plain name of at most {FILE_NAME_MAX_CHARS} characters, no path")
+    return name
+
+
+async def record_access(locker: Locker, case_id: str, who: Principal, *, action: str, purpose: str,
+                        blake3: str | None = None, file_name: str | None = None, client: str | None = None,
+                        now: dt.datetime | None = None) -> Appended:
+    """Log ``evidence.accessed``: who read what of a case, how and why (deduplicated per window)."""
+    fields: dict[str, Any] = {"action": action, "purpose": purpose}
+    if blake3 is not None:
+        fields.update(object=blake3, file_name=file_name or "")
+    if client is not None:
+        fields["client"] = client
+    bucket = int((now or dt.datetime.now(dt.UTC)).timestamp()) // ACCESS_WINDOW_SECONDS
+    return await locker.log.append(case_id, Draft(
+        "evidence.accessed", who.actor, fields,
+        dedupe=f"access:{who.actor}:{blake3 or '*'}:{action}:{bucket}:{purpose}"[:500]))
+
+
+async def open_object(locker: Locker, case_id: str, blake3: str, *, who: Principal, purpose: str, action: str,
+                      client: str | None = None) -> EvidenceRow:
+    """Allow and record a read of one object of a case; returns the item (the caller streams its bytes).
+
+    Refused when ``who`` may not read evidence or this case, when the case holds no such object, and
+    when the object was disposed of (its entries stay).
+    """
+    authorize(who, "evidence.read")
+    await require_read(locker.pool, case_id, who)
+    items = [e for e in await catalog.case_evidence(locker.pool, case_id) if e.blake3 == blake3]
+    if not items:
+        raise NotFound(f"case {case_id!r} holds no object {blake3}")
+    stored = await catalog.get_object(locker.pool, blake3)
+    if stored is not None and stored.disposed_at is not None:
+        raise Gone(f"object {blake3} was disposed of on {stored.disposed_at:%Y-%m-%d} when its retention ended; "
+                   "the case log keeps its hash and the retention.disposed entry")
+    await record_access(locker, case_id, who, action=action, purpose=purpose, blake3=blake3,
+                        file_name=items[0].file_name, client=client)
+    return items[0]
+
+
+async def add_record(locker: Locker, case_id: str, source: AsyncIterable[bytes], *, who: Principal, stage: str,
+                     file_name: str, media_type: str, title: str | None = None) -> Appended:
+    """Store a text record (document, scan, form, notice) of an enforcement stage in a case; logged."""
+    authorize(who, "record.add")
+    await require_read(locker.pool, case_id, who)
+    fields: dict[str, Any] = {"file_name": check_file_name(file_name), "media_type": media_type,
+                              "stage": check_stage(stage), "stage_zh": STAGES[stage]}
+    if title:
+        fields["title"] = title[:500]
+    return await locker.add_object(case_id, source, kind="record.added", actor=who.actor, fields=fields)
+
+
+async def import_file(locker: Locker, case_id: str, source: AsyncIterable[bytes], *, who: Principal,
+                      kind: str, fields: Mapping[str, Any]) -> Appended:
+    """Store a file from the server's own disk in a case (``custody ingest`` without a server)."""
+    authorize(who, "evidence.import")
+    await require_read(locker.pool, case_id, who)
+    if kind not in ("evidence.ingested", "record.added"):
+        raise Invalid(f"kind must be evidence.ingested or record.added, not {kind!r}")
+    if kind == "record.added" and "stage" in fields:
+        check_stage(fields["stage"])
+    check_file_name(str(fields.get("file_name", "")))
+    return await locker.add_object(case_id, source, kind=kind, actor=who.actor, fields=dict(fields))
+
+
+async def export(locker: Locker, case_id: str, out: Path, *, who: Principal, with_media: bool = False,
+                 purpose: str = "export", client: str | None = None) -> tuple[int, int]:
+    """Write the case bundle to ``out``; returns (entries, objects).  With media, the read is logged first,
+    so the bundle's own checkpoint covers the entry that records it."""
+    authorize(who, "case.export")
+    await require_read(locker.pool, case_id, who)
+    if with_media:
+        await record_access(locker, case_id, who, action="export", purpose=purpose, client=client)
+    return await locker.write_bundle(case_id, out, with_media=with_media)
