@@ -23,6 +23,7 @@ from api.params import (
     text_field,
 )
 from foundation.errors import Malformed, TooLarge
+from integrity.hashing import object_key
 from policy import restriction
 from policy.cases import STAGES
 from services import cases, evidence, handover
@@ -139,7 +140,7 @@ async def stream_object(request: web.Request, case_id: str, hexd: str, why: str,
     resp.content_type = item.media_type.split(";")[0] if item.media_type else "application/octet-stream"
     resp.content_length = length
     await resp.prepare(request)
-    chunks = locker.store.get("blake3/" + hexd, start=start, length=length)
+    chunks = locker.store.get(object_key(hexd), start=start, length=length)
     try:
         async for chunk in chunks:
             await resp.write(chunk)

@@ -7,10 +7,11 @@ from typing import Any
 from aiohttp import web
 
 from custody import __version__
+from integrity.hashing import BLAKE3_HEX_PATTERN
 
 #: What each parameter name accepts, so generated requests (and readers) know the real constraints.
 PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
-    "blake3": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    "blake3": {"type": "string", "pattern": BLAKE3_HEX_PATTERN},
     "case": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
     "upload": {"type": "string", "format": "uuid"},
     "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"},

@@ -10,8 +10,8 @@ from typing import Any
 from aiohttp import web
 
 from foundation.errors import Invalid, Malformed
+from integrity.hashing import is_blake3_hex
 
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
 MAX_JSON_BYTES = 256 * 1024
 
 
@@ -42,7 +42,7 @@ def query_time(request: web.Request, name: str) -> dt.datetime | None:
 
 
 def blake3_param(value: str, name: str = "blake3") -> str:
-    if not HEX64.match(value):
+    if not is_blake3_hex(value):
         raise Malformed(f"{name} must be 64 lowercase hex digits (a BLAKE3 hash)")
     return value
 

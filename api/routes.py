@@ -14,6 +14,7 @@ from aiohttp import web
 
 from api import cases, disclosures, ops, restriction, retention, uploads, verify
 from api.auth import guard
+from integrity.hashing import BLAKE3_HEX_PATTERN
 from policy import restriction as restriction_levels
 from services.permissions import (
     ADMIN,
@@ -63,7 +64,7 @@ UPLOAD_SCHEMA = {
     "type": "object",
     "required": ["blake3", "size", "file_name"],
     "properties": {
-        "blake3": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "blake3": {"type": "string", "pattern": BLAKE3_HEX_PATTERN},
         "size": {"type": "integer", "minimum": 0},
         "file_name": {"type": "string", "maxLength": 255},
         "kind": {"type": "string", "enum": ["original", "proxy", "record"]},
@@ -72,7 +73,7 @@ UPLOAD_SCHEMA = {
         "media_type": {"type": "string"}, "recorded_at": {"type": "string", "format": "date-time"},
         "duration_ms": {"type": "integer"}, "width": {"type": "integer"}, "height": {"type": "integer"},
         "video_codec": {"type": "string"}, "audio_codec": {"type": "string"},
-        "original_blake3": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "original_blake3": {"type": "string", "pattern": BLAKE3_HEX_PATTERN},
         "ffmpeg": {"type": "object", "properties": {"command": {"type": "string"}, "version": {"type": "string"}}},
     },
 }

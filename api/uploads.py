@@ -18,8 +18,9 @@ from aiohttp import web
 
 from api.appkeys import METRICS, UPLOADS
 from api.auth import principal_of
-from api.params import HEX64, int_field, json_object, json_response, rfc3339_field, text_field
+from api.params import int_field, json_object, json_response, rfc3339_field, text_field
 from foundation.errors import Forbidden, Invalid, Malformed, NotFound, TooLarge
+from integrity.hashing import is_blake3_hex
 from services.intake import UploadFailed, UploadStatus
 
 MAX_UPLOAD_BYTES = 256 * 1024**3
@@ -64,7 +65,7 @@ def _metadata(body: dict[str, Any], station: str) -> dict[str, Any]:
 
 def _proxy_fields(body: dict[str, Any]) -> dict[str, Any]:
     original = text_field(body, "original_blake3", required=True, max_len=64)
-    if original is None or not HEX64.match(original):
+    if original is None or not is_blake3_hex(original):
         raise Invalid("a proxy names its original: 'original_blake3' (64 hex digits)")
     ffmpeg = body.get("ffmpeg")
     if not isinstance(ffmpeg, dict) or not all(isinstance(v, str) for v in ffmpeg.values()):
@@ -81,7 +82,7 @@ async def create_upload(request: web.Request) -> web.Response:
     if kind not in ("original", "proxy", "record"):
         raise Invalid("'kind' must be 'original', 'proxy' or 'record'")
     blake3 = text_field(body, "blake3", required=True, max_len=64)
-    if blake3 is None or not HEX64.match(blake3):
+    if blake3 is None or not is_blake3_hex(blake3):
         raise Invalid("'blake3' must be 64 lowercase hex digits")
     size = int_field(body, "size", required=True, maximum=MAX_UPLOAD_BYTES)
     assert size is not None
@@ -142,7 +143,7 @@ async def report_no_proxy(request: web.Request) -> web.Response:
     """A station could not make a proxy: the original stays evidence, flagged with ffmpeg's error."""
     body = await json_object(request)
     hexd = request.match_info["blake3"]
-    if not HEX64.match(hexd):
+    if not is_blake3_hex(hexd):
         raise NotFound("no such object")
     case_id = text_field(body, "case", required=True, max_len=64)
     error = text_field(body, "error", required=True, max_len=4000)

@@ -16,7 +16,7 @@ from api.access import readable, require_read
 from api.appkeys import LOCKER
 from api.params import blake3_param, json_response, query_int
 from foundation.errors import NotFound
-from integrity.hashing import ContentHasher
+from integrity.hashing import ContentHasher, object_key
 from services.locker import Locker
 
 OBJECT_KINDS = ("evidence.ingested", "evidence.derived", "record.added")
@@ -72,7 +72,7 @@ async def verify_stored(request: web.Request) -> web.Response:
 
 async def check_stored(locker: Locker, hexd: str) -> dict[str, object]:
     """Re-hash ``blake3/<hexd>`` now and compare with its address and its logged SHA-256 and size."""
-    result = await locker.store.verify("blake3/" + hexd)
+    result = await locker.store.verify(object_key(hexd))
     recorded = await locker.log.entries_for_object(hexd)
     expected = next((r for r in recorded if r.kind in OBJECT_KINDS), None)
     entry = json.loads(expected.body) if expected else {}

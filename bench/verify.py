@@ -10,6 +10,7 @@ ratio <= 1.0.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import shutil
 import subprocess
@@ -22,9 +23,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from integrity import merkle  # noqa: E402
-from integrity.bundle import BundleWriter  # noqa: E402
-from integrity.canonical import canonical_bytes  # noqa: E402
-from integrity.checkpoint import Checkpoint, case_origin, sign_checkpoint  # noqa: E402
+from integrity.bundle_files import BundleWriter  # noqa: E402
+from integrity.checkpoint import Checkpoint, sign_checkpoint  # noqa: E402
+from integrity.entry import build_entry, case_origin  # noqa: E402
 from integrity.hashing import ContentHasher  # noqa: E402
 from integrity.note import generate_signer, parse_signer_key  # noqa: E402
 
@@ -42,18 +43,19 @@ def build(work: Path, media_mib: int, objects: int) -> tuple[Path, Path, list[Pa
             for i in range(media_mib // objects):
                 fh.write(block[:-8] + (n * 100000 + i).to_bytes(8, "big"))
         files.append(path)
-    bodies, prev = [], "0" * 64
+    bodies: list[bytes] = []
+    prev: bytes | None = None
     for seq, path in enumerate(files):
         hasher = ContentHasher()
         with open(path, "rb") as fh:
             while chunk := fh.read(8 * MiB):
                 hasher.update(chunk)
         d = hasher.digest()
-        body = canonical_bytes({"v": 1, "case": "BENCH", "seq": seq, "prev": prev, "time": "2026-01-01T00:00:00.000Z",
-                                "actor": "bench", "kind": "evidence.ingested", "blake3": d.blake3,
-                                "sha256": d.sha256, "size": d.size, "file_name": path.name})
+        body = build_entry(case_id="BENCH", seq=seq, prev=prev, time=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+                           actor="bench", kind="evidence.ingested",
+                           fields={"blake3": d.blake3, "sha256": d.sha256, "size": d.size, "file_name": path.name})
         bodies.append(body)
-        prev = merkle.leaf_hash(body).hex()
+        prev = merkle.leaf_hash(body)
     root = merkle.root_from_leaf_hashes([merkle.leaf_hash(b) for b in bodies])
     note = sign_checkpoint(Checkpoint(case_origin("bench.local", "BENCH"), len(bodies), root), signer)
     bundle = work / "bundle.zip"

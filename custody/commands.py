@@ -25,7 +25,7 @@ from ingest.probe import media_fields
 from ingest.sources import DirectorySource
 from ingest.spool import Journal
 from ingest.station import Enrolment, read_token_file
-from integrity.bundle import verify_bundle
+from integrity.bundle_files import verify_bundle
 from integrity.verify import print_report, verify_file
 from policy.cases import STAGES
 from services import accounts, cases, evidence, retention

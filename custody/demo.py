@@ -30,7 +30,7 @@ from ingest.agent import Agent, AgentConfig
 from ingest.client import CustodyClient
 from ingest.sources import DirectorySource
 from ingest.spool import Journal
-from integrity.bundle import verify_bundle
+from integrity.bundle_files import verify_bundle
 from integrity.verify import print_report, verify_file
 from policy.review import CHECKLIST
 from services import accounts, cases, disclosure, evidence

@@ -8,7 +8,8 @@ spaces or ``+``), the tree size in decimal, the root hash in base64, and no exte
     <base64 of the 32-byte RFC 6962 root>
 
 We never emit extension lines; when parsing we accept and ignore non-empty ones, as the C2SP
-spec tells clients to, so checkpoints from other tooling still open.
+spec tells clients to, so checkpoints from other tooling still open.  A checkpoint takes any origin
+the C2SP rules allow; a case log's origin is made and read by ``integrity.entry.case_origin``.
 """
 
 from __future__ import annotations
@@ -23,10 +24,6 @@ from integrity.note import Signer, Verifier, decode_base64, encode_base64, open_
 
 #: C2SP caps nothing, but a tree size is a uint64 in every implementation we interoperate with.
 MAX_TREE_SIZE = 2**64 - 1
-#: Starts with a letter or digit so that no case id is "." or "..".
-CASE_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
-#: The path segment between host and case id in a case log's origin.
-CASE_SEGMENT = "/case/"
 
 _DECIMAL = re.compile(r"(0|[1-9][0-9]*)\Z")
 
@@ -99,25 +96,3 @@ def open_checkpoint(note: bytes, verifiers: Iterable[Verifier], *,
         raise OriginMismatch(expected_origin, checkpoint.origin)
     return checkpoint, [sig.name for sig in signatures]
 
-
-def _check_host(host: str) -> None:
-    if not host or any(c in "+/" or c.isspace() or c < " " for c in host):
-        raise ValueError(f"origin host {host!r} must be non-empty, without spaces, '+' or '/'")
-
-
-def case_origin(host: str, case_id: str) -> str:
-    """The origin line of a case's log: ``<host>/case/<case-id>``; ValueError if either part is invalid."""
-    _check_host(host)
-    if not CASE_ID_PATTERN.match(case_id):
-        raise ValueError(f"case id {case_id!r} must be 1-64 of A-Z a-z 0-9 . _ -, "
-                         "starting with a letter or digit")
-    return f"{host}{CASE_SEGMENT}{case_id}"
-
-
-def parse_case_origin(origin: str) -> tuple[str, str]:
-    """Split ``<host>/case/<case-id>`` into (host, case id); ValueError if it is not of that form."""
-    host, segment, case_id = origin.partition(CASE_SEGMENT)
-    if not segment:
-        raise ValueError(f"origin {origin!r} is not of the form <host>/case/<case-id>")
-    case_origin(host, case_id)
-    return host, case_id

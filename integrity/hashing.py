@@ -13,6 +13,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
+from typing import TypeGuard
 
 from blake3 import blake3
 
@@ -20,8 +21,11 @@ from integrity.errors import ObjectMismatch
 
 #: Below this a thread hand-off costs more than the hash it would overlap.
 OVERLAP_MIN_BYTES = 256 * 1024
+#: An object's store key is this prefix and its BLAKE3 hex digest; build it with ``object_key``.
 KEY_PREFIX = "blake3/"
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+#: A BLAKE3 digest as the contract writes it, 64 lowercase hex digits; also the API schemas' pattern.
+BLAKE3_HEX_PATTERN = "^[0-9a-f]{64}$"
+_BLAKE3_HEX = re.compile(BLAKE3_HEX_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +92,10 @@ def digest_bytes(data: bytes | bytearray | memoryview) -> ContentDigest:
     return hasher.digest()
 
 
-def is_blake3_hex(value: str) -> bool:
-    return bool(_HEX64.match(value))
+def is_blake3_hex(value: object) -> TypeGuard[str]:
+    """Is ``value`` a BLAKE3 digest in the contract's form: a str of exactly 64 lowercase hex digits?"""
+    # fullmatch: with match, "$" would also accept a trailing newline.
+    return isinstance(value, str) and _BLAKE3_HEX.fullmatch(value) is not None
 
 
 def object_key(blake3_hex: str) -> str:

@@ -13,7 +13,8 @@ from typing import Any
 
 from integrity import merkle
 from integrity.canonical import parse_entry
-from integrity.checkpoint import open_checkpoint, parse_case_origin
+from integrity.checkpoint import open_checkpoint
+from integrity.entry import parse_case_origin
 from integrity.errors import NoteFormatError, ObjectMismatch, ProofError
 from integrity.hashing import ContentDigest
 from integrity.note import Verifier

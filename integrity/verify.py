@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from integrity.bundle import Report, find_in_report, hash_stream, verify_bundle
+from integrity.bundle import Report, find_in_report, hash_stream
+from integrity.bundle_files import verify_bundle
 
 
 def print_report(report: Report, out: TextIO = sys.stdout) -> None:

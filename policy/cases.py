@@ -1,13 +1,13 @@
 """Case ids: which the bureau may open, and the one reserved for bureau-wide decisions.
 
-A case id is also part of the case log's checkpoint origin (``integrity.checkpoint``), which sets its
+A case id is also part of the case log's checkpoint origin (``integrity.entry``), which sets its
 alphabet; the policy adds that ``governance`` is not a case anyone opens: it is the log of the
 bureau's own decisions (retention classes, law changes), opened by the system.
 """
 
 from __future__ import annotations
 
-from integrity.checkpoint import CASE_ID_PATTERN
+from integrity.entry import CASE_ID_PATTERN
 from policy.errors import PolicyError
 
 #: Bureau-wide decisions (retention classes, law changes) are entries in this log, like a case's.

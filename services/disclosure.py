@@ -20,6 +20,7 @@ import asyncpg
 
 from foundation.errors import CustodyError, Status
 from integrity.errors import IntegrityError
+from integrity.hashing import object_key
 from integrity.receipt import verify_receipt
 from policy import lifecycle, masking, review
 from policy.cases import GOVERNANCE_CASE
@@ -456,7 +457,7 @@ async def check_links(locker: Locker, disclosure_id: str, *, who: Principal) -> 
     for r in rows:
         item: dict[str, Any] = {"blake3": r["blake3"], "seq": r["seq"], "kind": r["kind"], "size": r["size"]}
         try:
-            result = await locker.store.verify("blake3/" + r["blake3"])
+            result = await locker.store.verify(object_key(r["blake3"]))
             item["exists"] = True
             item["verifies"] = result.ok and result.digest.size == r["size"]
         except StoreError as exc:

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from integrity.bundle import BundleWriter
-from integrity.canonical import parse_entry
+from integrity.bundle_files import BundleWriter
 from integrity.checkpoint import open_checkpoint
-from integrity.errors import IntegrityError
+from integrity.entry import Link, check_chain
+from integrity.errors import BrokenChain, IntegrityError, SeqGap
+from integrity.hashing import object_key
 from integrity.merkle import root_from_leaf_hashes
 from services import locks
 from storage import catalog, db
@@ -149,7 +150,7 @@ class Locker:
             for hexd in objects:
                 fh = bundle.open_object(hexd)
                 try:
-                    async for chunk in self.store.get("blake3/" + hexd):
+                    async for chunk in self.store.get(object_key(hexd)):
                         fh.write(chunk)  # zip writes are buffered memcpy; the read is the slow side
                 finally:
                     fh.close()
@@ -181,21 +182,24 @@ class Locker:
         except IntegrityError as exc:
             return [f"case {case_id}: latest checkpoint (size {cp.size}) does not verify: {exc}"]
         rows = await self.log.entries(case_id, 0, checkpoint.size)
-        problems += _check_rows(case_id, rows)
-        root = root_from_leaf_hashes([_leaf(r) for r in rows])
+        links = list(check_chain((r.body for r in rows), case_id))
+        for link, row in zip(links, rows, strict=True):
+            problems += _link_problems(case_id, link, row)
+        root = root_from_leaf_hashes([link.leaf for link in links])
         if root != checkpoint.root:
             problems.append(f"case {case_id}: entries recompute to root {root.hex()}, "
                             f"signed checkpoint says {checkpoint.root.hex()} (size {checkpoint.size})")
         seen: set[str] = set()
-        for row in rows:
-            if not row.blake3 or row.blake3 in seen:
+        for link, row in zip(links, rows, strict=True):
+            entry = link.entry
+            # An unreadable body is reported above; a later entry about the same object still checks it.
+            if not row.blake3 or row.blake3 in seen or entry is None:
                 continue
             seen.add(row.blake3)
             checked.add(row.blake3)
-            entry = parse_entry(row.body)
             try:
-                result = await self.store.verify("blake3/" + row.blake3)
-            except StoreError as exc:
+                result = await self.store.verify(object_key(row.blake3))
+            except (StoreError, ValueError) as exc:  # ValueError: the row's hash is no BLAKE3 digest
                 problems.append(f"case {case_id} entry {row.seq}: object {row.blake3} unreadable: {exc}")
                 continue
             d = result.digest
@@ -207,30 +211,22 @@ class Locker:
         return problems
 
 
-def _leaf(row: EntryRow) -> bytes:
-    from integrity.merkle import leaf_hash
-
-    return leaf_hash(row.body)
-
-
-def _check_rows(case_id: str, rows: list[EntryRow]) -> list[str]:
+def _link_problems(case_id: str, link: Link, row: EntryRow) -> list[str]:
+    """What ``check_chain`` found wrong with one stored entry, plus what only the row can show."""
+    where = f"case {case_id} entry {link.seq}"
+    if link.entry is None:
+        return [f"{where}: body is not canonical JSON: {problem}" for problem in link.problems]
     problems = []
-    prev = "0" * 64
-    for i, row in enumerate(rows):
-        where = f"case {case_id} entry {i}"
-        try:
-            entry = parse_entry(row.body)
-        except IntegrityError as exc:
-            problems.append(f"{where}: body is not canonical JSON: {exc}")
-            continue
-        leaf = _leaf(row)
-        if leaf != row.leaf_hash:
-            problems.append(f"{where}: stored leaf hash {row.leaf_hash.hex()} != hash of body {leaf.hex()}")
-        if entry.get("seq") != i or row.seq != i:
-            problems.append(f"{where}: seq {entry.get('seq')} (row {row.seq}) out of place")
-        if entry.get("prev") != prev:
-            problems.append(f"{where}: prev {entry.get('prev')} does not link to entry {i - 1} ({prev})")
-        prev = leaf.hex()
+    if link.leaf != row.leaf_hash:
+        problems.append(f"{where}: stored leaf hash {row.leaf_hash.hex()} != hash of body {link.leaf.hex()}")
+    if row.seq != link.seq or any(isinstance(p, SeqGap) for p in link.problems):
+        problems.append(f"{where}: seq {link.entry.get('seq')} (row {row.seq}) out of place")
+    for problem in link.problems:
+        if isinstance(problem, BrokenChain):
+            problems.append(f"{where}: prev {problem.actual} does not link to entry {link.seq - 1} "
+                            f"({problem.expected})")
+        elif not isinstance(problem, SeqGap):
+            problems.append(f"{where}: {problem}")
     return problems
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 
+from integrity.hashing import object_key
 from policy.retention import RetentionClass
 from storage.objects import ObjectNotFound, ObjectStore, StoreError
 
@@ -109,7 +110,7 @@ async def apply_retention(pool: asyncpg.Pool, store: ObjectStore, case_id: str,
         # A date already past needs no lock (and S3 refuses one); the database still records it.
         if row and until and row["moved"] and until > dt.datetime.now(dt.UTC):
             try:
-                await store.extend_retention("blake3/" + hexd, until, row["version_id"])
+                await store.extend_retention(object_key(hexd), until, row["version_id"])
                 extended.append(hexd)
             except StoreError as exc:
                 # The database keeps the decision; the next run re-applies it.  Never silently: log it.
@@ -122,7 +123,7 @@ async def set_store_hold(pool: asyncpg.Pool, store: ObjectStore, hexd: str, on: 
     version = await pool.fetchval(
         "UPDATE objects SET legal_hold = $2 WHERE blake3 = $1 RETURNING version_id", hexd, on)
     try:
-        await store.set_legal_hold("blake3/" + hexd, on, version)
+        await store.set_legal_hold(object_key(hexd), on, version)
     except ObjectNotFound:
         logger.error("hold: object %s is gone from the store", hexd)
 

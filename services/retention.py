@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 
 from foundation.errors import CustodyError, Status
+from integrity.hashing import object_key
 from policy.cases import GOVERNANCE_CASE as GOVERNANCE_CASE
 from policy.retention import RetentionClass
 from services import locks
@@ -329,7 +330,7 @@ async def _dispose(locker: Locker, item: DueObject, actor: str, now: dt.datetime
     await locker.pool.execute(
         "UPDATE objects SET disposing_since = coalesce(disposing_since, now()) WHERE blake3 = $1", item.blake3)
     try:
-        await locker.store.delete("blake3/" + item.blake3)
+        await locker.store.delete(object_key(item.blake3))
     except ObjectNotFound:
         pass  # deleted by an earlier run that died before logging it
     except ObjectLocked:

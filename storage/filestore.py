@@ -36,7 +36,7 @@ from storage.objects import (
     StoredObject,
     StoreUnavailable,
     VerifyResult,
-    check_key,
+    declared_key,
     key_hex,
     rebuffer_reusing,
 )
@@ -80,7 +80,7 @@ class FileStore:
         block_bytes: int = BLOCK_BYTES,
     ) -> StoredObject:
         if expected_blake3 is not None:
-            check_key("blake3/" + expected_blake3)
+            declared_key(expected_blake3)
         await asyncio.to_thread(self._ensure_dirs)
         tmp = self._tmp / f"{uuid.uuid4().hex}.part"
         fd = await asyncio.to_thread(os.open, tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

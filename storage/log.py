@@ -25,14 +25,11 @@ import asyncpg
 
 from foundation.errors import CustodyError, Status
 from integrity import merkle
-from integrity.canonical import canonical_bytes
-from integrity.checkpoint import Checkpoint, case_origin, sign_checkpoint
+from integrity.checkpoint import Checkpoint, sign_checkpoint
+from integrity.entry import build_entry, case_origin, check_draft
 from integrity.note import Signer
 from storage.db import like_literal
 
-#: Common fields every entry has; kind-specific fields may not reuse these names.
-COMMON_FIELDS = frozenset({"v", "case", "seq", "prev", "time", "actor", "kind"})
-ZERO_HASH_HEX = "0" * 64
 #: Upper bound on entries per transaction: keeps one batch's lock time short.
 MAX_BATCH = 500
 #: Inclusion proofs kept in memory (a proof is at most 64 hashes).
@@ -74,12 +71,10 @@ class Draft:
     dedupe: str | None = None  # idempotency: a second draft with the same key returns the first entry
 
     def __post_init__(self) -> None:
-        clash = COMMON_FIELDS & set(self.fields)
-        if clash:
-            raise LogError(f"entry fields may not override the common fields: {sorted(clash)}")
-        if not self.kind or not self.actor:
-            raise LogError("an entry needs a kind and an actor")
-        canonical_bytes(dict(self.fields))  # refuse floats etc. now, not inside a batch
+        try:
+            check_draft(self.kind, self.actor, self.fields)  # refuse floats etc. now, not inside a batch
+        except ValueError as exc:
+            raise LogError(str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +108,6 @@ class StoredCheckpoint:
     size: int
     root: bytes
     note: bytes
-
-
-def rfc3339(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
 class CaseLog:
@@ -210,8 +201,8 @@ class CaseLog:
             raise CaseNotFound(case_id)
         size: int = head["size"]
         frontier: list[bytes] = list(head["frontier"])
-        prev: bytes = head["last_leaf"] if size else bytes(32)
-        now = rfc3339(dt.datetime.now(dt.UTC))
+        prev: bytes | None = head["last_leaf"] if size else None
+        now = dt.datetime.now(dt.UTC)
 
         existing = await self._existing_dedupes(conn, case_id, drafts)
         planned: list[tuple[int, bytes, bytes] | str] = []  # (seq, body, leaf) or a dedupe key
@@ -223,17 +214,8 @@ class CaseLog:
                 planned.append(draft.dedupe)
                 continue
             seq = size
-            entry = {
-                **draft.fields,
-                "v": 1,
-                "case": case_id,
-                "seq": seq,
-                "prev": prev.hex() if seq else ZERO_HASH_HEX,
-                "time": now,
-                "actor": draft.actor,
-                "kind": draft.kind,
-            }
-            body = canonical_bytes(entry)
+            body = build_entry(case_id=case_id, seq=seq, prev=prev, time=now, actor=draft.actor, kind=draft.kind,
+                               fields=draft.fields)
             leaf = merkle.leaf_hash(body)
             frontier, new_nodes = merkle.append_to_frontier(frontier, leaf, size)
             node_rows.extend((case_id, level, idx, h) for level, idx, h in new_nodes)

@@ -12,21 +12,19 @@ import asyncio
 import datetime as dt
 import mmap
 import os
-import re
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from foundation.errors import CustodyError, Status
-from integrity.hashing import KEY_PREFIX, ContentDigest
+from integrity.hashing import KEY_PREFIX, ContentDigest, is_blake3_hex, object_key
 
 if TYPE_CHECKING:
     from foundation.settings import Settings
 
 #: Hashing/writing block: large enough that thread hand-offs are noise, small enough for bounded RSS.
 BLOCK_BYTES = 8 * 1024 * 1024
-_KEY_RE = re.compile(r"^blake3/[0-9a-f]{64}$")
 
 
 class StoreError(CustodyError):
@@ -92,9 +90,17 @@ class StoreUnavailable(StoreError):
 
 def check_key(key: str) -> str:
     """Return ``key`` if it is ``blake3/<64 lowercase hex>``, else raise BadKey (no path tricks)."""
-    if not isinstance(key, str) or not _KEY_RE.match(key):
+    if not isinstance(key, str) or not key.startswith(KEY_PREFIX) or not is_blake3_hex(key[len(KEY_PREFIX):]):
         raise BadKey(str(key))
     return key
+
+
+def declared_key(blake3_hex: str) -> str:
+    """The key for a hash a caller declared; BadKey if it is not 64 lowercase hex digits."""
+    try:
+        return object_key(blake3_hex)
+    except ValueError:
+        raise BadKey(KEY_PREFIX + str(blake3_hex)) from None
 
 
 def key_hex(key: str) -> str:

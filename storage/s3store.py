@@ -34,7 +34,7 @@ from minio.retention import Retention
 from minio.xml import Element, SubElement, getbytes
 
 from foundation.pipeline import pipelined
-from integrity.hashing import ContentDigest, ContentHasher
+from integrity.hashing import ContentDigest, ContentHasher, object_key
 from storage.objects import (
     HashMismatch,
     ObjectInfo,
@@ -45,6 +45,7 @@ from storage.objects import (
     StoreUnavailable,
     VerifyResult,
     check_key,
+    declared_key,
     key_hex,
     rebuffer,
 )
@@ -121,7 +122,7 @@ class S3Store:
         block_bytes: int = 0,  # unused: S3 parts have their own minimum size (S3_PART_SIZE_MIB)
     ) -> StoredObject:
         if expected_blake3 is not None:
-            check_key("blake3/" + expected_blake3)
+            declared_key(expected_blake3)
         await self.ensure_bucket()
         async with contextlib.aclosing(_budgeted_parts(source, self.part_size, self.budget)) as parts:
             first = await anext(parts, None)
@@ -161,7 +162,7 @@ class S3Store:
         return StoredObject(digest, digest.key, created=False, version_id=existing.version_id)
 
     async def _put_multipart(self, blocks: AsyncIterable[_Part], expected: str | None) -> StoredObject:
-        target = f"blake3/{expected}" if expected else f"staging/{uuid.uuid4().hex}"
+        target = object_key(expected) if expected else f"staging/{uuid.uuid4().hex}"
         if expected and (existing := await self._stat(target)) is not None:
             # Already stored: still hash what we are sent, so a wrong body is reported, not absorbed.
             digest = await _hash_only(blocks)

@@ -27,7 +27,8 @@ from api.web import i18n
 from api.web.render import page, redirect
 from api.web.timeline import describe, stage_label
 from foundation.errors import Malformed, NotFound
-from integrity.checkpoint import case_origin, open_checkpoint
+from integrity.checkpoint import open_checkpoint
+from integrity.entry import case_origin
 from integrity.errors import IntegrityError
 from integrity.note import encode_base64
 from policy import restriction as policy

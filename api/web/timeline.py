@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.web.i18n import Translator
+from integrity.entry import COMMON_FIELDS
 from policy.cases import STAGES
 from policy.restriction import LEVELS
-from storage.log import COMMON_FIELDS, EntryRow
+from storage.log import EntryRow
 
 KNOWN_KINDS = frozenset({
     "case.opened", "evidence.ingested", "evidence.derived", "evidence.accessed", "record.added",

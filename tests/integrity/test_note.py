@@ -12,9 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from integrity.checkpoint import (
     Checkpoint,
-    case_origin,
     open_checkpoint,
-    parse_case_origin,
     parse_checkpoint_body,
     sign_checkpoint,
 )
@@ -356,14 +354,3 @@ def test_checkpoint_refuses_bad_fields() -> None:
     with pytest.raises(NoteFormatError):
         Checkpoint(ORIGIN, 1, ROOT + b"\x00")
 
-
-def test_case_origin() -> None:
-    assert case_origin("custody.example", "2024-0042") == ORIGIN
-    assert case_origin("custody.example:8443", "A_b.c-9") == "custody.example:8443/case/A_b.c-9"
-    assert parse_case_origin(ORIGIN) == ("custody.example", "2024-0042")
-    for host, case_id in [("", "x"), ("a b", "x"), ("a+b", "x"), ("a/b", "x"), ("h", ""), ("h", "a b"),
-                          ("h", "a/b"), ("h", "a+b"), ("h", "x" * 65), ("h", ".."), ("h", "é")]:
-        with pytest.raises(ValueError):
-            case_origin(host, case_id)
-    with pytest.raises(ValueError):
-        parse_case_origin("custody.example/log")

@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from integrity.bundle import verify_bundle
+from integrity.bundle_files import verify_bundle
 from integrity.verify import verify_file
 from services import evidence
 from services.locker import Locker
@@ -207,3 +207,18 @@ async def test_scrub_clean_then_names_tampered_object_and_entry(
 
     run = await last_scrub(pool)
     assert run is not None and run["scope"] == "C-100" and run["problems"] == problems
+
+
+async def test_scrub_names_a_body_that_is_no_longer_canonical(locker: Locker, pool: asyncpg.Pool) -> None:
+    await make_case(locker)
+    async with pool.acquire() as conn:
+        await conn.execute("SET session_replication_role = replica")
+        await conn.execute(
+            "UPDATE entries SET body = convert_to(replace(convert_from(body, 'UTF8'), '\"camera\":', "
+            "'\"camera\": '), 'UTF8') WHERE case_id = 'C-100' AND seq = 1"
+        )
+    problems = await locker.scrub("C-100")  # the entry names an object; scrub still runs to the end
+    assert [p.split(":")[0] for p in problems] == ["case C-100 entry 1", "case C-100 entry 2", "case C-100"]
+    assert "body is not canonical JSON" in problems[0]
+    assert "does not link to entry 1" in problems[1]
+    assert "recompute to root" in problems[2]

@@ -17,7 +17,8 @@ import pytest
 
 from integrity import merkle
 from integrity.canonical import parse_entry
-from integrity.checkpoint import case_origin, open_checkpoint
+from integrity.checkpoint import open_checkpoint
+from integrity.entry import case_origin
 from integrity.errors import CanonicalError, UnknownKey
 from integrity.note import Verifier
 from storage import db

@@ -209,7 +209,7 @@ async def test_failing_source_leaves_nothing(store: ObjectStore) -> None:
     "key",
     [
         "../x", "blake3/zz", "blake3/../../etc/passwd", "blake3/" + "A" * 64, "blake3/" + "a" * 63, "",
-        "sha256/" + "a" * 64,
+        "sha256/" + "a" * 64, "blake3/" + "a" * 64 + "\n",
     ],
 )
 async def test_bad_keys_rejected(store: ObjectStore, key: str) -> None:
@@ -224,6 +224,8 @@ async def test_bad_keys_rejected(store: ObjectStore, key: str) -> None:
 async def test_bad_declared_hash_rejected(store: ObjectStore) -> None:
     with pytest.raises(BadKey):
         await store.put(bytes_source(b"x"), expected_blake3="../../etc")
+    with pytest.raises(BadKey, match="blake3/"):
+        await store.put(bytes_source(b"x"), expected_blake3="a" * 64 + "\n")
 
 
 async def test_verify_detects_altered_bytes(store: ObjectStore) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from integrity.hashing import object_key
 from policy.retention import RetentionClass
 from services import retention
 from services.locker import Locker
@@ -53,7 +54,7 @@ async def test_retain_until_comes_from_the_class_and_locks_the_store(locker: Loc
     assert row["class"] == "standard" and not row["retention_open"]
     assert row["retain_until"] == dt.datetime(2028, 11, 2, tzinfo=dt.UTC)  # 2 years from recording
     with pytest.raises(ObjectLocked):
-        await locker.store.delete("blake3/" + b3)  # the store itself enforces it
+        await locker.store.delete(object_key(b3))  # the store itself enforces it
 
 
 async def test_longest_class_wins_and_retention_never_shortens(locker: Locker) -> None:
@@ -93,7 +94,7 @@ async def test_dry_run_lists_and_deletes_nothing(locker: Locker) -> None:
     report = await retention.plan_disposition(locker)
     assert sorted(d.blake3 for d in report.disposed) == sorted(hashes)
     for b3 in hashes:
-        assert await locker.store.exists("blake3/" + b3)
+        assert await locker.store.exists(object_key(b3))
     assert len(await kinds(locker, "C-4")) == before
 
 
@@ -102,7 +103,7 @@ async def test_disposition_deletes_and_keeps_the_log(locker: Locker) -> None:
     report = await retention.run_disposition(locker, who=ADMIN)
     assert sorted(d.blake3 for d in report.disposed) == sorted(hashes) and not report.failed
     for b3 in hashes:
-        assert not await locker.store.exists("blake3/" + b3)
+        assert not await locker.store.exists(object_key(b3))
     entries = [json.loads(r.body) for r in await locker.log.entries("C-5")]
     disposed = [e for e in entries if e["kind"] == "retention.disposed"]
     assert sorted(e["blake3"] for e in disposed) == sorted(hashes)
@@ -119,15 +120,15 @@ async def test_disposition_refuses_a_held_item_and_a_held_case(locker: Locker) -
     report = await retention.run_disposition(locker, who=ADMIN)
     assert [d.blake3 for d in report.disposed] == [b]
     assert [d.blake3 for d in report.held] == [a] and report.held[0].held_by == [item.id]
-    assert await locker.store.exists("blake3/" + a)
+    assert await locker.store.exists(object_key(a))
     with pytest.raises(ObjectLocked):
-        await locker.store.delete("blake3/" + a)  # the store's legal hold, not only our query
+        await locker.store.delete(object_key(a))  # the store's legal hold, not only our query
 
     [c] = await ingest(locker, "C-6", n=1, recorded_at="2019-05-05T00:00:00Z")
     whole = await retention.place_hold(locker, "C-6", blake3=None, reason="litigation", who=principal("admin:root"))
     await retention.lift_hold(locker, item.id, who=principal("investigator:ann"), reason="settled")
     assert not (await retention.run_disposition(locker, who=ADMIN)).disposed  # the case hold still covers a and c
-    assert await locker.store.exists("blake3/" + a) and await locker.store.exists("blake3/" + c)
+    assert await locker.store.exists(object_key(a)) and await locker.store.exists(object_key(c))
     await retention.lift_hold(locker, whole.id, who=principal("admin:root"), reason="litigation over")
     assert sorted(d.blake3 for d in (await retention.run_disposition(locker, who=ADMIN)).disposed) == sorted([a, c])
     assert (await kinds(locker, "C-6")).count("hold.placed") == 2
@@ -138,7 +139,7 @@ async def test_a_case_hold_covers_evidence_that_arrives_later(locker: Locker) ->
     await retention.place_hold(locker, "C-7", blake3=None, reason="preserve everything",
                                who=principal("investigator:ann"))
     [b3] = await ingest(locker, "C-7", n=1)
-    assert (await locker.store.head("blake3/" + b3)).legal_hold
+    assert (await locker.store.head(object_key(b3))).legal_hold
     assert not (await retention.run_disposition(locker, who=ADMIN)).disposed
 
 
@@ -159,7 +160,7 @@ async def test_store_refuses_deletion_before_retain_until(locker: Locker) -> Non
     [b3] = await ingest(locker, "C-9", n=1, recorded_at=dt.datetime.now(dt.UTC).isoformat())
     report = await retention.run_disposition(locker, now=FAR, who=ADMIN)
     assert [d.blake3 for d, _ in report.failed] == [b3] and not report.disposed
-    assert await locker.store.exists("blake3/" + b3)
+    assert await locker.store.exists(object_key(b3))
     assert "retention.disposed" not in await kinds(locker, "C-9")
     [row] = await retention.case_objects(locker.pool, "C-9")
     assert row["disposed_at"] is None
@@ -168,7 +169,7 @@ async def test_store_refuses_deletion_before_retain_until(locker: Locker) -> Non
 async def test_a_disposal_killed_after_the_delete_is_finished_next_run(locker: Locker) -> None:
     [b3] = await ingest(locker, "C-10", n=1)
     await locker.pool.execute("UPDATE objects SET disposing_since = now() WHERE blake3 = $1", b3)
-    await locker.store.delete("blake3/" + b3)  # the run died right after deleting
+    await locker.store.delete(object_key(b3))  # the run died right after deleting
     report = await retention.run_disposition(locker, who=ADMIN)
     assert [d.blake3 for d in report.disposed] == [b3]
     assert (await kinds(locker, "C-10")).count("retention.disposed") == 1
@@ -213,7 +214,7 @@ async def test_bytes_stored_again_after_disposal_are_new_evidence_with_entries_o
     second, created = await store_it()
     assert created and second > first
     assert (await store_it()) == (second, False)  # a retry of the new life is idempotent
-    assert b"".join([c async for c in locker.store.get("blake3/" + b3)]) == data
+    assert b"".join([c async for c in locker.store.get(object_key(b3))]) == data
     assert (await uploads.create(**upload)).state == "committed"
 
     # The second life can be disposed of in turn, with its own entry.

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from integrity.bundle import verify_bundle
+from integrity.bundle_files import verify_bundle
 from integrity.note import vkey_string
 from tests.web.conftest import BROWSER_CASE, REPO, Served, shot
 

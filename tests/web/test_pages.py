@@ -17,7 +17,7 @@ from api.appkeys import SETTINGS
 from api.web.i18n import EN, ZH, from_accept_language
 from api.web.nav import NAV
 from api.web.routes import WEB_ROUTES, WebRoute
-from integrity.bundle import verify_bundle
+from integrity.bundle_files import verify_bundle
 from services import disclosure
 from services.permissions import READERS
 from storage import principals

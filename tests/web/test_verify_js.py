@@ -25,7 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from playwright.async_api import Browser, Page, async_playwright
 
 from integrity.canonical import canonical_bytes, parse_entry
-from integrity.checkpoint import Checkpoint, case_origin, sign_checkpoint
+from integrity.checkpoint import Checkpoint, sign_checkpoint
+from integrity.entry import case_origin
 from integrity.errors import IntegrityError
 from integrity.merkle import MemoryTree, leaf_hash, verify_inclusion
 from integrity.note import Signer, Verifier
