@@ -28,7 +28,7 @@ from api.metrics import Metrics
 from api.routes import add_routes
 from api.web import setup_web
 from foundation.settings import Settings
-from policy.workdays import WorkCalendar
+from services.calendar import load_calendar
 from services.intake import UploadManager
 from services.locker import open_locker
 
@@ -72,7 +72,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def _locker_ctx(app: web.Application) -> AsyncIterator[None]:
     async with open_locker(app[SETTINGS]) as locker:
         app[LOCKER] = locker
-        app[CALENDAR] = await asyncio.to_thread(WorkCalendar.load, app[SETTINGS].calendar_dir)
+        app[CALENDAR] = await asyncio.to_thread(load_calendar, app[SETTINGS].calendar_dir)
         yield
 
 

@@ -1,8 +1,9 @@
 """One JSON error shape for every failure: ``{"error": code, "message": ...}`` with the right status.
 
-Every error Custody raises on purpose is a ``foundation.errors.CustodyError``: its ``code`` goes in
-the body as it is, and its ``status`` (a kind of failure, not an HTTP number) becomes the HTTP status
-here, in one table.  Anything unexpected is a 500 with the traceback in the log, never in the response.
+Every error Custody raises on purpose is a ``foundation.errors.CustodyError`` (or the integrity
+package's own ``IntegrityError``, see ``services.errors``): its ``code`` goes in the body as it is, and
+its ``status`` (a kind of failure, not an HTTP number) becomes the HTTP status here, in one table.
+Anything unexpected is a 500 with the traceback in the log, never in the response.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
-from foundation.errors import CustodyError, Status
+from foundation.errors import Status
+from services.errors import USER_ERRORS, UserError, extra_of, status_of
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +30,8 @@ HTTP_STATUS: dict[Status, int] = {
 }
 
 
-def http_status(exc: CustodyError) -> int:
-    return HTTP_STATUS[exc.status]
+def http_status(exc: UserError) -> int:
+    return HTTP_STATUS[status_of(exc)]
 
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -53,12 +55,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "content-range", "www-authenticate")}
         return error_response(exc.status, _HTTP_CODES.get(exc.status, "http_error"), exc.reason, headers=headers)
-    except CustodyError as exc:
+    except USER_ERRORS as exc:
         status = http_status(exc)
         auth = {"WWW-Authenticate": 'Bearer realm="custody"'} if status == 401 else None
         if status >= 500:
             logger.error("%s: %s", exc.code, exc)
-        return error_response(status, exc.code, str(exc), exc.extra or None, auth)
+        return error_response(status, exc.code, str(exc), extra_of(exc) or None, auth)
     except Exception:
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "internal error; the server log has the details")

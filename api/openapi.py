@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import html
+from collections.abc import Sequence
+from importlib.metadata import version
 from typing import Any
 
 from aiohttp import web
 
-from custody import __version__
+from api.endpoint import Endpoint, Handler
 from integrity.hashing import BLAKE3_HEX_PATTERN
 
 #: What each parameter name accepts, so generated requests (and readers) know the real constraints.
@@ -25,11 +28,10 @@ ERROR_SCHEMA = {"type": "object", "required": ["error", "message"],
                 "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}
 
 
-def build_spec() -> dict[str, Any]:
-    from api.routes import ENDPOINTS
-
+def build_spec(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
+    """The OpenAPI document of ``endpoints`` (the route table)."""
     paths: dict[str, dict[str, Any]] = {}
-    for e in ENDPOINTS:
+    for e in endpoints:
         op: dict[str, Any] = {
             "summary": e.summary,
             "operationId": f"{e.method.lower()}_{e.handler.__name__}",
@@ -59,7 +61,7 @@ def build_spec() -> dict[str, Any]:
         paths.setdefault(e.path, {})[e.method.lower()] = op
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Custody", "version": __version__,
+        "info": {"title": "Custody", "version": version("custody"),
                  "description": "Evidence locker: uploads from docking stations, cases, verification, "
                                 "and the per-case Merkle log (integrity contract v1)."},
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
@@ -80,10 +82,6 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
 
-async def spec_handler(request: web.Request) -> web.Response:
-    return web.json_response(build_spec())
-
-
 DOCS_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Custody API</title>
 <style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
 code{background:#f3f3f3;padding:0 .2em}td,th{padding:.2em .6em;text-align:left;vertical-align:top}
@@ -93,14 +91,20 @@ Every route but the public ones needs <code>Authorization: Bearer &lt;token&gt;<
 <table><tr><th>method</th><th>path</th><th>roles</th><th>what</th></tr>%ROWS%</table></body></html>"""
 
 
-async def docs_handler(request: web.Request) -> web.Response:
-    import html
-
-    from api.routes import ENDPOINTS
-
+def handlers(endpoints: Sequence[Endpoint]) -> tuple[Handler, Handler]:
+    """The two public handlers: the JSON document and a readable page of the routes and their roles."""
+    spec = build_spec(endpoints)
     rows = "".join(
         f"<tr><td>{e.method}</td><td><code>{html.escape(e.path)}</code></td>"
         f"<td>{html.escape(', '.join(e.roles) if e.roles else 'public')}</td><td>{html.escape(e.summary)}</td></tr>"
-        for e in ENDPOINTS
+        for e in endpoints
     )
-    return web.Response(text=DOCS_PAGE.replace("%ROWS%", rows), content_type="text/html")
+    page = DOCS_PAGE.replace("%ROWS%", rows)
+
+    async def spec_handler(request: web.Request) -> web.Response:
+        return web.json_response(spec)
+
+    async def docs_handler(request: web.Request) -> web.Response:
+        return web.Response(text=page, content_type="text/html")
+
+    return spec_handler, docs_handler

@@ -6,14 +6,11 @@ and tested from this table.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
-
 from aiohttp import web
 
-from api import cases, disclosures, ops, restriction, retention, uploads, verify
+from api import cases, disclosures, openapi, ops, restriction, retention, uploads, verify
 from api.auth import guard
+from api.endpoint import Endpoint
 from integrity.hashing import BLAKE3_HEX_PATTERN
 from policy import restriction as restriction_levels
 from services.permissions import (
@@ -27,27 +24,10 @@ from services.permissions import (
     roles_for,
 )
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
 # Role groups come from the services' one table of who may do what; a route that performs a use case
 # admits exactly the roles the use case does (``roles_for``), so a refusal here is the service's own.
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    method: str
-    path: str
-    handler: Handler
-    roles: tuple[str, ...] | None  # None: public, no case data behind it
-    summary: str
-    params: tuple[tuple[str, str, str, bool], ...] = ()  # (name, in, type, required)
-    body: str | None = None  # request content type
-    body_schema: dict[str, Any] = field(default_factory=dict)
-    responses: tuple[int, ...] = (200,)
-    produces: str = "application/json"
-    # A ``{case}`` route also needs the principal to be allowed to read the case (RULES §三); False:
-    # the handler applies the restriction rules itself (the routes that manage a case's access).
-    need_to_know: bool = True
 
 
 CASE = ("case", "path", "string", True)
@@ -273,8 +253,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 
 
 def add_routes(app: web.Application) -> None:
-    from api import openapi
-
     table = [web.route(e.method, e.path, guard(e.roles, e.handler, need_to_know=e.need_to_know)) for e in ENDPOINTS]
-    table += [web.get("/api/v1/openapi.json", openapi.spec_handler), web.get("/api/v1/docs", openapi.docs_handler)]
+    spec_handler, docs_handler = openapi.handlers(ENDPOINTS)
+    table += [web.get("/api/v1/openapi.json", spec_handler), web.get("/api/v1/docs", docs_handler)]
     app.router.add_routes(table)

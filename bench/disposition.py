@@ -30,7 +30,7 @@ from services.locker import Locker  # noqa: E402
 from storage import db  # noqa: E402
 from storage.keys import KeyRing  # noqa: E402
 from storage.log import CaseLog  # noqa: E402
-from storage.objects import open_store  # noqa: E402
+from storage.stores import open_store  # noqa: E402
 
 TARGET_S = 2.0
 

@@ -63,7 +63,8 @@ def run_child(store: str, src: Path, work: Path, endpoint: str | None) -> tuple[
 
 async def child_put(store_name: str, src: Path, work: Path, endpoint: str | None) -> float:
     from foundation.settings import Settings
-    from storage.objects import file_source, open_store
+    from storage.objects import file_source
+    from storage.stores import open_store
 
     if store_name == "file":
         settings = Settings.from_env({}, home=work / "home")

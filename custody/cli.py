@@ -18,10 +18,12 @@ import uvloop
 from custody import commands
 from custody.shell import CliError, Handler
 from foundation import logs
-from foundation.errors import CustodyError, Status
+from foundation.errors import Status
 from foundation.settings import Settings, SettingsError
+from services.errors import USER_ERRORS, status_of
 from storage import db
-from storage.objects import bytes_source, open_store
+from storage.objects import bytes_source
+from storage.stores import open_store
 
 logger = logging.getLogger("custody")
 
@@ -64,9 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return runner.run(handler(args, settings))
     except KeyboardInterrupt:
         return 130
-    except CustodyError as exc:
+    except USER_ERRORS as exc:
         print(f"custody: {exc}", file=sys.stderr)
-        return EXIT_STATUS[exc.status]
+        return EXIT_STATUS[status_of(exc)]
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:

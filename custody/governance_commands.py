@@ -17,8 +17,8 @@ from custody import disclosure_commands
 from custody.shell import acting, add_as, as_operator, dump_json, iso_date
 from foundation.settings import Settings
 from policy.retention import RetentionClass
-from policy.workdays import WorkCalendar, install_year
 from services import disclosure, retention
+from services.calendar import install_year, load_calendar
 from services.locker import open_locker
 
 
@@ -198,7 +198,7 @@ async def hold_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _calendar(settings: Settings) -> Any:
-    return WorkCalendar.load(settings.calendar_dir)
+    return load_calendar(settings.calendar_dir)
 
 
 async def calendar_add(args: argparse.Namespace, settings: Settings) -> int:

@@ -7,7 +7,7 @@ import asyncio
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from foundation.settings import Settings
 from ingest.agent import Agent, AgentConfig
@@ -17,9 +17,6 @@ from ingest.spool import Journal
 from ingest.station import Enrolment, read_token_file
 from ingest.usb import load_drivers
 from ingest.watch import watch_usb
-
-if TYPE_CHECKING:
-    from ingest.agent import AgentConfig
 
 logger = logging.getLogger("custody.agent")
 

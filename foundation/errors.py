@@ -9,7 +9,10 @@ Each error class carries two class attributes:
   to an exit code and one line on stderr (Datasette's ``Base400`` idea, without the HTTP coupling).
 
 Messages are written for the person who has to act on them: they name the rule and what to do.
-This module is pure and imports nothing of the project's, so every floor may use it.
+This module is pure and imports nothing of the project's, so every floor may use it, except
+``integrity/``: outside verifiers copy that package alone, so its root ``IntegrityError`` stands apart
+and carries its status as the plain string (``"invalid"``); ``services.errors`` names both roots for the
+front ends.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import enum
 from typing import Any, ClassVar
 
 
-class Status(enum.Enum):
+class Status(enum.StrEnum):
     """The kinds of failure; each front end turns them into its own terms."""
 
     MALFORMED = "malformed"  # the request cannot be understood (bad syntax, bad key)

@@ -28,11 +28,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
+from tqdm import tqdm
 
 from foundation.durable import replace_durably
 from foundation.pipeline import pipelined
 from ingest.client import ApiError, CustodyClient
 from ingest.probe import media_fields
+from ingest.proxy import ProxyFailed, ProxySettings, ffmpeg_version, make_proxy
 from ingest.ptp import DeviceGone
 from ingest.sources import CameraFile, CameraSource, MountedSource
 from ingest.spool import FileRow, Journal
@@ -326,16 +328,12 @@ class Agent:
     async def _proxy(self, row: FileRow) -> FileRow:
         if not self.config.make_proxies or not (mimetypes.guess_type(row.name)[0] or "").startswith("video/"):
             return await self._set(row, state="proxied")
-        from ingest.proxy import ProxyFailed, ProxySettings, make_proxy
-
         orig, out = self._spool(row, ".orig"), self._spool(row, ".proxy.mp4")
         settings = ProxySettings(height=self.config.proxy_height, preset=self.config.proxy_preset)
         try:
             result = await make_proxy(orig, out, settings)
         except ProxyFailed as exc:
             logger.warning("no proxy for %s: %s", row.name, exc)
-            from ingest.proxy import ffmpeg_version
-
             error = " ".join(str(exc).split())[:4000]  # one line: ffmpeg's stderr has newlines
             await self.client.request("POST", f"/api/v1/evidence/{row.blake3}/no-proxy",
                                       json={"case": row.case_id, "error": error, "ffmpeg_version": ffmpeg_version()})
@@ -415,8 +413,6 @@ class Progress:
         self._logged = start * 4 // max(size, 1)
         self._bar: Any = None
         if sys.stderr.isatty():
-            from tqdm import tqdm
-
             self._bar = tqdm(total=size, initial=start, unit="B", unit_scale=True, unit_divisor=1024,
                              desc=f"{camera} {Path(name).name}", leave=False)
         self._done = start

@@ -3,22 +3,25 @@
 One exception per way evidence can fail to verify, each carrying the data a report needs (which
 entry, what was expected, what was found) so callers never have to parse a message.  ``code`` is a
 stable machine-readable name for the failure; mapping it to an HTTP status is the API's business,
-not this package's.
+not this package's.  Like the rest of ``integrity/``, this module imports nothing of Custody's.
 """
 
 from __future__ import annotations
-
-from foundation.errors import CustodyError, Status
 
 
 def _hex(value: bytes) -> str:
     return value.hex()
 
 
-class IntegrityError(CustodyError):
-    """Base class: the evidence, a proof or a signature does not check out."""
+class IntegrityError(Exception):
+    """Base class: the evidence, a proof or a signature does not check out.
 
-    status = Status.INVALID
+    Not a ``foundation.errors.CustodyError``: this package is copied alone by outside verifiers and
+    imports nothing of Custody's.  ``status`` is the name of the kind of failure (``Status.INVALID``'s
+    value) so that the front ends treat it as they treat the application's own errors.
+    """
+
+    status = "invalid"
     code = "integrity_error"
 
 

@@ -18,8 +18,6 @@ computed without the holidays would be wrong by a week around Spring Festival.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -28,7 +26,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from foundation.durable import replace_durably
 from policy.errors import CalendarError as CalendarError  # re-exported: the calendar's own error
 from policy.errors import PolicyError
 
@@ -170,15 +167,6 @@ def _packaged_files() -> Iterator[tuple[str, str]]:
             yield f"packaged calendars/{entry.name}", entry.read_text(encoding="utf-8")
 
 
-def _extra_files(extra_dir: Path) -> Iterator[tuple[str, str]]:
-    if not extra_dir.exists():
-        return
-    if not extra_dir.is_dir():
-        raise CalendarError(f"{extra_dir}: the calendar directory is not a directory")
-    for path in sorted(extra_dir.glob("*.toml")):
-        yield str(path), path.read_text(encoding="utf-8")
-
-
 def _parse_named(name: str, text: str) -> YearCalendar:
     try:
         cal = YearCalendar.from_toml(text)
@@ -204,14 +192,16 @@ class WorkCalendar:
         self._years = dict(sorted(by_year.items()))
 
     @classmethod
-    def load(cls, extra_dir: Path | None = None) -> WorkCalendar:
-        """The packaged years, with ``extra_dir/<year>.toml`` files (if the directory exists) added or replacing them.
+    def load(cls, extra: Iterable[tuple[str, str]] = ()) -> WorkCalendar:
+        """The packaged years, with ``extra`` year files ((name, TOML text), named ``<year>.toml``) added
+        or replacing them.
 
-        An extra file for a packaged year wins: that is how an administrator corrects a year.
+        An extra file for a packaged year wins: that is how an administrator corrects a year.  Reading
+        the administrator's files is the caller's (``services.calendar``): this module reads only the
+        calendars it ships with.
         """
         by_year = {cal.year: cal for cal in (_parse_named(n, t) for n, t in _packaged_files())}
-        if extra_dir is not None:
-            by_year.update((cal.year, cal) for cal in (_parse_named(n, t) for n, t in _extra_files(extra_dir)))
+        by_year.update((cal.year, cal) for cal in (_parse_named(n, t) for n, t in extra))
         return cls(by_year.values())
 
     @property
@@ -266,35 +256,3 @@ class WorkCalendar:
     def update_due(self, effective: date) -> date:
         """§二's deadline: the 20th working day after a change takes effect."""
         return self.add_working_days(effective, UPDATE_WITHIN_WORKING_DAYS)
-
-
-def install_year(path_in: Path, extra_dir: Path) -> YearCalendar:
-    """Validate a year file and install it durably as ``extra_dir/<year>.toml`` (replacing any previous one).
-
-    The file's own text is kept, comments and all, since they usually cite the notice; it is written to
-    a temporary name (not ``*.toml``, so a concurrent ``load`` never sees it half-written), fsynced and
-    renamed into place.
-    """
-    try:
-        text = path_in.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise CalendarError(f"{path_in}: cannot read the calendar file: {e}") from None
-    try:
-        cal = YearCalendar.from_toml(text)
-    except CalendarError as e:
-        raise CalendarError(f"{path_in}: {e}") from None
-    extra_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{cal.year}.", suffix=".tmp", dir=extra_dir)
-    tmp = Path(tmp_name)
-    try:
-        # mkstemp makes the file 0600; the server may run as another user than the administrator.
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        replace_durably(tmp, extra_dir / f"{cal.year}.toml", sync_file=False)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return cal

@@ -14,10 +14,11 @@ from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncpg
 
+from foundation.settings import Settings
 from integrity.bundle_files import BundleWriter
 from integrity.checkpoint import open_checkpoint
 from integrity.entry import Link, check_chain
@@ -28,10 +29,8 @@ from services import locks
 from storage import catalog, db
 from storage.keys import KeyRing
 from storage.log import Appended, CaseLog, CaseNotFound, Draft, EntryRow
-from storage.objects import ObjectStore, StoredObject, StoreError, open_store
-
-if TYPE_CHECKING:
-    from foundation.settings import Settings
+from storage.objects import ObjectStore, StoredObject, StoreError
+from storage.stores import open_store
 
 logger = logging.getLogger(__name__)
 

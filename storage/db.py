@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import json
 import logging
 import os
 import re
@@ -19,14 +20,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncpg
 
 from foundation.errors import CustodyError, Status
-
-if TYPE_CHECKING:
-    from foundation.settings import Settings
+from foundation.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -152,14 +151,10 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 def _json_dumps(value: Any) -> str:
-    import json
-
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _json_loads(value: str) -> Any:
-    import json
-
     return json.loads(value)
 
 

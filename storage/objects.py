@@ -3,7 +3,7 @@
 Storage contract: an object is never overwritten and never deleted while retention or a legal hold
 applies; a write streams (hashed while stored, bounded memory); a failed or mismatched write leaves
 nothing visible.  Two implementations: ``FileStore`` (embedded default) and ``S3Store`` (MinIO/S3
-with Object Lock).  ``open_store(settings)`` picks one.
+with Object Lock).  ``storage.stores.open_store(settings)`` picks one.
 """
 
 from __future__ import annotations
@@ -14,14 +14,10 @@ import mmap
 import os
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from foundation.errors import CustodyError, Status
 from integrity.hashing import KEY_PREFIX, ContentDigest, is_blake3_hex, object_key
-
-if TYPE_CHECKING:
-    from foundation.settings import Settings
 
 #: Hashing/writing block: large enough that thread hand-offs are noise, small enough for bounded RSS.
 BLOCK_BYTES = 8 * 1024 * 1024
@@ -241,14 +237,3 @@ async def file_source(path: str | os.PathLike[str], block: int = BLOCK_BYTES) ->
 async def bytes_source(data: bytes, block: int = BLOCK_BYTES) -> AsyncIterator[bytes]:
     for i in range(0, len(data), block):
         yield data[i : i + block]
-
-
-def open_store(settings: Settings) -> ObjectStore:
-    """The store the settings choose; nothing is contacted until ``check``/first use."""
-    if settings.store == "s3":
-        from storage.s3store import S3Store
-
-        return S3Store.from_settings(settings)
-    from storage.filestore import FileStore
-
-    return FileStore(Path(settings.objects_dir))

@@ -22,7 +22,7 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import urllib3
 from minio import Minio
@@ -34,6 +34,7 @@ from minio.retention import Retention
 from minio.xml import Element, SubElement, getbytes
 
 from foundation.pipeline import pipelined
+from foundation.settings import Settings
 from integrity.hashing import ContentDigest, ContentHasher, object_key
 from storage.objects import (
     HashMismatch,
@@ -49,9 +50,6 @@ from storage.objects import (
     key_hex,
     rebuffer,
 )
-
-if TYPE_CHECKING:
-    from foundation.settings import Settings
 
 logger = logging.getLogger(__name__)
 _NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "NoSuchObject", "ResourceNotFound"}

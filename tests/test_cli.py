@@ -86,8 +86,14 @@ def test_standalone_verifier_needs_only_integrity(
     bundle = next((home / "demo").glob("*/DEMO-*.zip"))
     clip = sorted((home / "demo").glob("*/*.mp4"))[0]
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(tmp_path)}
+    # The venv's editable install would find the rest of Custody: drop its finders, so that an import of
+    # anything but integrity/ (foundation, storage...) fails here as it would on the expert's machine.
+    alone = ("import runpy, sys; sys.meta_path = [f for f in sys.meta_path if 'editable' not in "
+             "(getattr(f, '__module__', '') + repr(f)).lower()]; sys.path = [p for p in sys.path if "
+             f"p != {str(REPO)!r} and '__editable__' not in p]; "
+             "runpy.run_module('integrity.verify', run_name='__main__')")
     result = subprocess.run(
-        [sys.executable, "-m", "integrity.verify", str(bundle), "--vkey", str(bundle.parent / "custody.vkey"),
+        [sys.executable, "-c", alone, str(bundle), "--vkey", str(bundle.parent / "custody.vkey"),
          "--file", str(clip)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
     )

@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from api.appkeys import SETTINGS, WEB_HOLDERS, WEB_SESSIONS
-from api.web.cookies import SessionCodec, load_secret
+from api.cookies import SessionCodec, load_secret
+from api.holders import HolderCache
 from api.web.render import setup_templates
 from api.web.routes import add_web_routes
-from api.web.session import HolderCache
 
 
 async def _sessions_ctx(app: web.Application) -> AsyncIterator[None]:

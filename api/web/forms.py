@@ -18,6 +18,7 @@ from multidict import MultiDictProxy
 
 from api.errors import http_status
 from foundation.errors import CustodyError, Status
+from services.errors import USER_ERRORS
 
 T = TypeVar("T")
 Form = MultiDictProxy[str | bytes | bytearray | web.FileField]
@@ -45,7 +46,7 @@ class Refused:
 
 def refusal(exc: BaseException) -> Refused | None:
     """``exc`` as a refusal if it is a domain error with a 4xx ``status`` and a ``code``; else None."""
-    if isinstance(exc, CustodyError) and 400 <= (status := http_status(exc)) < 500:
+    if isinstance(exc, USER_ERRORS) and 400 <= (status := http_status(exc)) < 500:
         return Refused(status, str(exc))
     return None
 

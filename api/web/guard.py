@@ -15,14 +15,15 @@ from aiohttp import web
 
 from api.access import require_read
 from api.appkeys import PRINCIPAL, WEB_SESSION, WEB_SESSIONS
+from api.cookies import Session
 from api.errors import http_status
 from api.web import i18n
-from api.web.cookies import Session
 from api.web.render import PAGE_HEADERS, error_page
 from api.web.restriction import restricted_page
 from api.web.session import csrf_refused, current, signed_out
-from foundation.errors import CustodyError, Forbidden, Unauthenticated
+from foundation.errors import Forbidden, Unauthenticated
 from policy.errors import Restricted
+from services.errors import USER_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ def failure_page(request: web.Request, exc: Exception) -> web.Response:
         return error_page(request, exc.status, t(f"error.{exc.status}") if exc.status in (403, 404) else exc.reason)
     if isinstance(exc, Restricted):
         return restricted_page(request, exc)
-    if isinstance(exc, CustodyError):
+    if isinstance(exc, USER_ERRORS):
         status = http_status(exc)
         if status >= 500:
             logger.error("%s on %s %s: %s", exc.code, request.method, request.path, exc)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import time
-from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -21,58 +19,20 @@ from yarl import URL
 
 from api.appkeys import LOCKER, PRINCIPAL, SETTINGS, WEB_HOLDERS, WEB_SESSION, WEB_SESSIONS
 from api.client import client_address
+from api.cookies import Session
 from api.web import i18n
-from api.web.cookies import Session
 from api.web.nav import home_of
 from api.web.render import error_page, page, redirect
 from storage import principals, web_sessions
 from storage.principals import Principal
-from storage.web_sessions import LiveSession
 
 SESSION_COOKIE = "custody_session"
 #: Holds the nonce of a sign-in form, so a form posted from another site fails its CSRF check.
 SIGNIN_COOKIE = "custody_signin"
 SIGNIN_FORM_SECONDS = 30 * 60
 SIGNIN_PREFIX = "signin:"  # a sign-in form's CSRF token can never pass for a session's
-#: How long a session's check is trusted: a revocation on another server reaches it within this.
-HOLDER_CACHE_SECONDS = 5.0
 
 
-class HolderCache:
-    """Session id -> its live holder (principal and session times) for a few seconds; the sessions' clock.
-
-    A cached answer is re-checked against the clock (idle and absolute expiry) on every hit, so only a
-    revocation waits for the cache: made by this process it is seen at once (``forget``), by another
-    within ``ttl_s``.  ``clock`` (unix seconds) decides every session time; tests move it.
-    """
-
-    def __init__(self, ttl_s: float = HOLDER_CACHE_SECONDS, max_entries: int = 10_000,
-                 clock: Callable[[], float] = time.time) -> None:
-        self.ttl_s = ttl_s
-        self.max_entries = max_entries
-        self.clock = clock
-        self._entries: dict[str, tuple[float, LiveSession | None]] = {}
-
-    async def lookup(self, request: web.Request, session_id: str, now: dt.datetime) -> LiveSession | None:
-        idle = idle_timeout(request)
-        hit = self._entries.get(session_id)
-        if hit is not None and hit[0] > time.monotonic():
-            found = hit[1]
-        else:
-            found = await web_sessions.live(request.app[LOCKER].pool, session_id, now=now, idle=idle)
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()
-            self._entries[session_id] = (time.monotonic() + self.ttl_s, found)
-        return found if found is not None and found.live_at(now, idle) else None
-
-    def forget(self, session_id: str) -> None:
-        """Drop a cached check: this process sees the session's end at once."""
-        self._entries.pop(session_id, None)
-
-    def forget_principal(self, name: str) -> None:
-        """Drop the cached checks of every session of ``name``."""
-        for key in [k for k, (_, found) in self._entries.items() if found and found.principal.name == name]:
-            del self._entries[key]
 
 
 def now(request: web.Request) -> dt.datetime:
@@ -94,7 +54,8 @@ async def current(request: web.Request) -> tuple[Session, Principal] | None:
     session = request.app[WEB_SESSIONS].decode(request.cookies.get(SESSION_COOKIE), now=clock)
     if session is None:
         return None  # missing, forged, altered or past its expiry: refused without a database lookup
-    live = await request.app[WEB_HOLDERS].lookup(request, session.id, _moment(clock))
+    live = await request.app[WEB_HOLDERS].lookup(request.app[LOCKER].pool, session.id, _moment(clock),
+                                                 idle_timeout(request))
     if live is None or live.principal.role == "station":
         return None  # signed out, revoked, idle too long, or its token revoked or reissued: sign in again
     return session, live.principal

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from policy.workdays import CalendarError, WorkCalendar, YearCalendar, install_year
+from policy.workdays import CalendarError, WorkCalendar, YearCalendar
+from services.calendar import install_year, load_calendar
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +130,7 @@ def test_admin_adds_a_year(cal: WorkCalendar, tmp_path: Path) -> None:
     assert sorted(p.name for p in extra.iterdir()) == ["2027.toml"]  # no temporary file left behind
     assert (extra / "2027.toml").read_text(encoding="utf-8").startswith("# from the 2027 notice")
 
-    loaded = WorkCalendar.load(extra)
+    loaded = load_calendar(extra)
     assert loaded.years == (2025, 2026, 2027)
     assert loaded.is_working_day(date(2027, 9, 26))  # a Sunday made a working day
     assert not loaded.is_working_day(date(2027, 10, 1))
@@ -142,20 +143,20 @@ def test_admin_adds_a_year(cal: WorkCalendar, tmp_path: Path) -> None:
 def test_extra_file_replaces_a_packaged_year(tmp_path: Path) -> None:
     corrected = YearCalendar(2026, "corrected notice", frozenset({date(2026, 3, 2)}), frozenset())
     (tmp_path / "2026.toml").write_text(corrected.to_toml(), encoding="utf-8")
-    cal = WorkCalendar.load(tmp_path)
+    cal = load_calendar(tmp_path)
     assert not cal.is_working_day(date(2026, 3, 2))
     assert cal.is_working_day(date(2026, 10, 1))
     assert cal.calendars[1].source == "corrected notice"
 
 
 def test_missing_extra_dir_is_fine(tmp_path: Path) -> None:
-    assert WorkCalendar.load(tmp_path / "absent").years == (2025, 2026)
+    assert load_calendar(tmp_path / "absent").years == (2025, 2026)
 
 
 def test_extra_file_must_be_named_for_its_year(tmp_path: Path) -> None:
     (tmp_path / "notice.toml").write_text(YEAR_2027, encoding="utf-8")
     with pytest.raises(CalendarError, match=r"must be named 2027\.toml"):
-        WorkCalendar.load(tmp_path)
+        load_calendar(tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -192,7 +193,7 @@ def test_bad_year_files(tmp_path: Path, text: str, message: str) -> None:
 def test_bad_file_in_extra_dir_fails_loudly(tmp_path: Path) -> None:
     (tmp_path / "2027.toml").write_text("year = 2027\n", encoding="utf-8")
     with pytest.raises(CalendarError, match=r"2027\.toml: missing key"):
-        WorkCalendar.load(tmp_path)
+        load_calendar(tmp_path)
 
 
 def test_toml_round_trip(cal: WorkCalendar) -> None:

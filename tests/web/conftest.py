@@ -28,7 +28,7 @@ from aiohttp import web
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from api.appkeys import LOCKER, WEB_HOLDERS, WEB_SESSIONS
-from api.web.cookies import SessionCodec
+from api.cookies import SessionCodec
 from services.locker import Locker
 from storage import principals
 from storage.objects import bytes_source

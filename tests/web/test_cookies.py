@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from api.web.cookies import SECRET_FILE, SessionCodec, load_secret
+from api.cookies import SECRET_FILE, SessionCodec, load_secret
 
 
 def test_secret_is_made_once_private_and_shared_by_racing_servers(tmp_path: Path) -> None:

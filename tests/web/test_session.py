@@ -15,7 +15,7 @@ import pytest
 from yarl import URL
 
 from api.appkeys import WEB_HOLDERS
-from api.web.cookies import SessionCodec
+from api.cookies import SessionCodec
 from api.web.session import SESSION_COOKIE, safe_next
 from foundation.settings import Settings
 from storage import principals

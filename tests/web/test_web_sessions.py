@@ -16,7 +16,7 @@ import pytest
 from yarl import URL
 
 from api.appkeys import SETTINGS, WEB_HOLDERS
-from api.web.cookies import SessionCodec
+from api.cookies import SessionCodec
 from api.web.session import SESSION_COOKIE
 from storage import principals, web_sessions
 from storage.web_sessions import WebSession
