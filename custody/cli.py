@@ -67,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except USER_ERRORS as exc:
-        print(f"custody: {exc}", file=sys.stderr)
+        # One line a person can act on, ending in the stable code a script can match (as the API's body has).
+        print(f"custody: {exc} [{exc.code}]", file=sys.stderr)
         return EXIT_STATUS[status_of(exc)]
 
 

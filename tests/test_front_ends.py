@@ -1,0 +1,247 @@
+"""The CLI and the API are two doors to the same services: every mutating use case, tried through both
+with the same principals, is allowed by both or refused by both with the same error code.
+
+The server runs in-process on a fresh database; the CLI runs as a real subprocess against the same
+database, data directory and signing key, acting ``--as`` the same users.  Each row prepares two
+identical targets (one per door) through the API, then acts on each.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from policy.review import CHECKLIST
+from storage import principals
+from tests.api.conftest import Api, serving, settings_for
+
+REPO = Path(__file__).resolve().parents[1]
+RECORD = {"decision_no": "城管罚字〔2026〕第1号", "party_type": "legal", "party_name": "某某餐饮有限公司",
+          "violation": "占道经营", "legal_basis": "《城市市容和环境卫生管理条例》第三十六条",
+          "penalty": "罚款人民币200元", "decision_date": "2026-09-20", "category": "市容环境"}
+ALL_CHECKS = dict.fromkeys(CHECKLIST, True)
+
+Context = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    who: str  # the user acting through both doors
+    setup: Callable[[Api, str], Awaitable[Context]]
+    cli: Callable[[Context], list[str]]
+    http: Callable[[Context], tuple[str, str, dict[str, Any]]]
+    expect: str  # "ok" or the error code both must give
+
+
+async def ok(api: Api, method: str, path: str, who: str, body: dict[str, Any]) -> Any:
+    status, answer = await api.call(method, path, who, json=body)
+    assert status < 300, (path, answer)
+    return answer
+
+
+async def a_case(api: Api, tag: str) -> Context:
+    case = f"T-{tag}"
+    await ok(api, "POST", "/api/v1/cases", "investigator", {"id": case})
+    return {"case": case, "new": f"N-{tag}"}
+
+
+async def a_restricted_case(api: Api, tag: str) -> Context:
+    ctx = await a_case(api, tag)
+    await ok(api, "PUT", f"/api/v1/cases/{ctx['case']}/restriction", "investigator",
+             {"level": "privacy", "reason": "a minor is filmed"})
+    return ctx
+
+
+async def a_held_case(api: Api, tag: str) -> Context:
+    ctx = await a_case(api, tag)
+    hold = await ok(api, "POST", "/api/v1/holds", "investigator", {"case": ctx["case"], "reason": "appeal"})
+    return {**ctx, "hold": hold["id"]}
+
+
+async def a_draft(api: Api, tag: str) -> Context:
+    ctx = await a_case(api, tag)
+    d = await ok(api, "POST", "/api/v1/disclosures", "disclosure",
+                 {"case": ctx["case"], **RECORD, "decision_no": f"城管罚字〔2026〕第{tag}号"})
+    return {**ctx, "id": d["id"]}
+
+
+async def a_major_draft(api: Api, tag: str) -> Context:
+    ctx = await a_draft(api, tag)
+    await ok(api, "POST", f"/api/v1/disclosures/{ctx['id']}/major", "disclosure", {"criteria": ["after_hearing"]})
+    return ctx
+
+
+async def a_failed_review(api: Api, tag: str) -> Context:
+    ctx = await a_major_draft(api, tag)
+    await ok(api, "POST", f"/api/v1/disclosures/{ctx['id']}/reviews", "reviewer",
+             {"outcome": "failed", "checklist": {**ALL_CHECKS, "facts": False}, "opinion": "证据不足"})
+    return ctx
+
+
+async def nothing(api: Api, tag: str) -> Context:
+    return {"tag": tag}
+
+
+def draft_args(ctx: Context) -> list[str]:
+    args = ["disclosure", "add", ctx["case"]]
+    for key, value in {**RECORD, "decision_no": f"城管罚字〔2026〕第N{ctx['case']}号"}.items():
+        args += ["--" + key.replace("_", "-"), value]
+    return args
+
+
+ROWS = [
+    Row("open a case", "investigator", nothing, lambda c: ["case", "open", f"O-{c['tag']}"],
+        lambda c: ("POST", "/api/v1/cases", {"id": f"O-{c['tag']}"}), "ok"),
+    Row("open a case, not an investigator", "disclosure", nothing, lambda c: ["case", "open", f"O-{c['tag']}"],
+        lambda c: ("POST", "/api/v1/cases", {"id": f"O-{c['tag']}"}), "forbidden"),
+    Row("open the reserved governance log", "investigator", nothing, lambda c: ["case", "open", "governance"],
+        lambda c: ("POST", "/api/v1/cases", {"id": "governance"}), "policy"),
+    Row("open a case handled by a reviewer", "investigator", nothing,
+        lambda c: ["case", "open", f"O-{c['tag']}", "--handler", "reviewer"],
+        lambda c: ("POST", "/api/v1/cases", {"id": f"O-{c['tag']}", "handler": "reviewer"}), "policy"),
+    Row("open a case handled by nobody known", "investigator", nothing,
+        lambda c: ["case", "open", f"O-{c['tag']}", "--handler", "ghost"],
+        lambda c: ("POST", "/api/v1/cases", {"id": f"O-{c['tag']}", "handler": "ghost"}), "policy"),
+    Row("close a case", "investigator", a_case, lambda c: ["case", "close", c["case"], "--reason", "done"],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/close", {"reason": "done"}), "ok"),
+    Row("close a case, as a reviewer", "reviewer", a_case, lambda c: ["case", "close", c["case"], "--reason", "x"],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/close", {"reason": "x"}), "forbidden"),
+    Row("close a restricted case without need to know", "inv2", a_restricted_case,
+        lambda c: ["case", "close", c["case"], "--reason", "x"],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/close", {"reason": "x"}), "restricted"),
+    Row("restrict a case", "investigator", a_case,
+        lambda c: ["case", "restrict", c["case"], "--level", "privacy", "--reason", "minor"],
+        lambda c: ("PUT", f"/api/v1/cases/{c['case']}/restriction", {"level": "privacy", "reason": "minor"}), "ok"),
+    Row("restrict a case, as disclosure staff", "disclosure", a_case,
+        lambda c: ["case", "restrict", c["case"], "--level", "privacy", "--reason", "minor"],
+        lambda c: ("PUT", f"/api/v1/cases/{c['case']}/restriction", {"level": "privacy", "reason": "minor"}),
+        "forbidden"),
+    Row("lower a restriction, not an admin", "investigator", a_restricted_case,
+        lambda c: ["case", "restrict", c["case"], "--level", "none", "--reason", "over"],
+        lambda c: ("PUT", f"/api/v1/cases/{c['case']}/restriction", {"level": "none", "reason": "over"}),
+        "not_permitted"),
+    Row("grant access to a restricted case", "investigator", a_restricted_case,
+        lambda c: ["case", "grant", c["case"], "inv2", "--reason", "deputy"],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/grants", {"principal": "inv2", "reason": "deputy"}), "ok"),
+    Row("grant access without need to know", "inv2", a_restricted_case,
+        lambda c: ["case", "grant", c["case"], "inv2", "--reason", "me"],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/grants", {"principal": "inv2", "reason": "me"}),
+        "restricted"),
+    Row("hand a case over", "investigator", a_case,
+        lambda c: ["case", "handover", c["case"], "--to", "inv2", "--reason", "leave"],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/handover", {"to": "inv2", "reason": "leave"}), "ok"),
+    Row("hand over a case one does not handle", "inv2", a_case,
+        lambda c: ["case", "handover", c["case"], "--to", "inv2", "--reason", "mine"],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/handover", {"to": "inv2", "reason": "mine"}),
+        "not_permitted"),
+    Row("place a legal hold", "investigator", a_case, lambda c: ["hold", "place", c["case"], "--reason", "appeal"],
+        lambda c: ("POST", "/api/v1/holds", {"case": c["case"], "reason": "appeal"}), "ok"),
+    Row("place a legal hold, as disclosure staff", "disclosure", a_case,
+        lambda c: ["hold", "place", c["case"], "--reason", "appeal"],
+        lambda c: ("POST", "/api/v1/holds", {"case": c["case"], "reason": "appeal"}), "forbidden"),
+    Row("lift a hold one did not place", "inv2", a_held_case,
+        lambda c: ["hold", "lift", str(c["hold"]), "--reason", "over"],
+        lambda c: ("POST", f"/api/v1/holds/{c['hold']}/lift", {"reason": "over"}), "forbidden"),
+    Row("lift one's own hold", "investigator", a_held_case,
+        lambda c: ["hold", "lift", str(c["hold"]), "--reason", "over"],
+        lambda c: ("POST", f"/api/v1/holds/{c['hold']}/lift", {"reason": "over"}), "ok"),
+    Row("change a retention class", "admin", nothing,
+        lambda c: ["retention", "set-class", f"k{c['tag']}", "--years", "3", "--trigger", "recorded",
+                   "--reason", "policy"],
+        lambda c: ("PUT", f"/api/v1/retention/classes/k{c['tag']}",
+                   {"years": 3, "trigger": "recorded", "reason": "policy"}), "ok"),
+    Row("change a retention class, not an admin", "investigator", nothing,
+        lambda c: ["retention", "set-class", f"k{c['tag']}", "--years", "3", "--trigger", "recorded",
+                   "--reason", "policy"],
+        lambda c: ("PUT", f"/api/v1/retention/classes/k{c['tag']}",
+                   {"years": 3, "trigger": "recorded", "reason": "policy"}), "forbidden"),
+    Row("assign a retention class", "investigator", a_case,
+        lambda c: ["retention", "assign", c["case"], "standard", "--reason", "default"],
+        lambda c: ("PUT", f"/api/v1/cases/{c['case']}/retention", {"class": "standard", "reason": "default"}),
+        "ok"),
+    Row("draft a disclosure", "disclosure", a_case, draft_args,
+        lambda c: ("POST", "/api/v1/disclosures",
+                   {"case": c["case"], **RECORD, "decision_no": f"城管罚字〔2026〕第N{c['case']}号"}), "ok"),
+    Row("draft a disclosure, as an investigator", "investigator", a_case, draft_args,
+        lambda c: ("POST", "/api/v1/disclosures",
+                   {"case": c["case"], **RECORD, "decision_no": f"城管罚字〔2026〕第N{c['case']}号"}), "forbidden"),
+    Row("flag a decision major", "disclosure", a_draft,
+        lambda c: ["disclosure", "major", c["id"], "--criterion", "after_hearing"],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/major", {"criteria": ["after_hearing"]}), "ok"),
+    Row("approve a major decision before its review", "disclosure", a_major_draft,
+        lambda c: ["disclosure", "approve", c["id"]],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/approve", {}), "review_required"),
+    Row("pass a legal review", "reviewer", a_major_draft,
+        lambda c: ["disclosure", "review", c["id"], "passed", "--all-checks", "--opinion", "合法"],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/reviews",
+                   {"outcome": "passed", "checklist": ALL_CHECKS, "opinion": "合法"}), "ok"),
+    Row("pass a legal review, not a reviewer", "disclosure", a_major_draft,
+        lambda c: ["disclosure", "review", c["id"], "passed", "--all-checks", "--opinion", "合法"],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/reviews",
+                   {"outcome": "passed", "checklist": ALL_CHECKS, "opinion": "合法"}), "forbidden"),
+    Row("dispute a failed review", "disclosure", a_failed_review,
+        lambda c: ["disclosure", "review", c["id"], "disputed", "--opinion", "笔录在卷"],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/reviews", {"outcome": "disputed", "opinion": "笔录在卷"}),
+        "ok"),
+    Row("dispute a review, as the reviewer", "reviewer", a_failed_review,
+        lambda c: ["disclosure", "review", c["id"], "disputed", "--opinion", "x"],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/reviews", {"outcome": "disputed", "opinion": "x"}),
+        "forbidden"),
+    Row("record a law change", "admin", nothing,
+        lambda c: ["law-change", "add", "--title", f"条例修订 {c['tag']}", "--effective", "2026-09-21",
+                   "--category", "市容环境"],
+        lambda c: ("POST", "/api/v1/law-changes",
+                   {"title": f"条例修订 {c['tag']}", "effective": "2026-09-21", "categories": ["市容环境"]}), "ok"),
+    Row("record a law change, not an admin", "disclosure", nothing,
+        lambda c: ["law-change", "add", "--title", "x", "--effective", "2026-09-21", "--category", "市容环境"],
+        lambda c: ("POST", "/api/v1/law-changes",
+                   {"title": "x", "effective": "2026-09-21", "categories": ["市容环境"]}), "forbidden"),
+]
+
+
+@pytest.fixture(scope="module")
+async def both(tmp_path_factory: pytest.TempPathFactory, pg_url: str, template_db: str) -> AsyncIterator[
+        tuple[Api, dict[str, str]]]:
+    from tests.conftest import fresh_database
+
+    home = tmp_path_factory.mktemp("front-ends")
+    async with fresh_database(pg_url, template_db) as url, serving(settings_for("file", home, url, None)) as api:
+        _, api.tokens["inv2"] = await principals.add_principal(api.locker.pool, "inv2", "investigator", "test")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "CUSTODY_", "DATABASE_URL"))}
+        env.update(CUSTODY_HOME=str(home), DATABASE_URL=url, CUSTODY_ORIGIN="evidence.test")
+        yield api, env
+
+
+def cli_outcome(args: list[str], who: str, env: dict[str, str]) -> str:
+    result = subprocess.run([sys.executable, "-m", "custody", *args, "--as", who], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120)
+    if result.returncode == 0:
+        return "ok"
+    code = re.search(r"\[([a-z_]+)\]\s*$", result.stderr)
+    assert code, f"no error code in: {result.stderr[-800:]}"
+    return code.group(1)
+
+
+async def api_outcome(api: Api, request: tuple[str, str, dict[str, Any]], who: str) -> str:
+    method, path, body = request
+    status, answer = await api.call(method, path, who, json=body)
+    return "ok" if status < 300 else str(answer["error"])
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r.name for r in ROWS])
+async def test_cli_and_api_agree(both: tuple[Api, dict[str, str]], row: Row) -> None:
+    api, env = both
+    tag = re.sub(r"[^a-z0-9]", "", row.name.lower())[:24]
+    via_cli, via_api = await row.setup(api, f"c{tag}"), await row.setup(api, f"a{tag}")
+    outcomes = {"cli": cli_outcome(row.cli(via_cli), row.who, env),
+                "api": await api_outcome(api, row.http(via_api), row.who)}
+    assert outcomes == {"cli": row.expect, "api": row.expect}
