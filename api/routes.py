@@ -13,6 +13,9 @@ from api.auth import guard
 from api.endpoint import Endpoint
 from integrity.hashing import BLAKE3_HEX_PATTERN
 from policy import restriction as restriction_levels
+from policy.lifecycle import TAKEDOWN_REASONS
+from policy.retention import TRIGGERS
+from policy.review import RECORDED_OUTCOMES
 from services.permissions import (
     ADMIN,
     DISCLOSURE,
@@ -166,7 +169,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              params=(("name", "path", "string", True),), body="application/json", responses=(200, 422),
              body_schema={"type": "object", "required": ["trigger", "reason"], "properties": {
                  "years": {"type": "integer"}, "months": {"type": "integer"}, "days": {"type": "integer"},
-                 "trigger": {"type": "string", "enum": ["recorded", "case_closed", "decision"]},
+                 "trigger": {"type": "string", "enum": list(TRIGGERS)},
                  "description": {"type": "string"}, "reason": {"type": "string"}}}),
     Endpoint("GET", "/api/v1/cases/{case}/retention", retention.case_retention, STAFF,
              "Retention of each object of a case, and its holds", params=(CASE,), responses=(200, 404)),
@@ -217,7 +220,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "Record a legal review (passed/failed: reviewer, not the handler) or a disagreement (disputed)",
              params=(DID,), body="application/json", responses=(201, 403, 404, 422),
              body_schema={"type": "object", "required": ["outcome"], "properties": {
-                 "outcome": {"type": "string", "enum": ["passed", "failed", "disputed"]},
+                 "outcome": {"type": "string", "enum": list(RECORDED_OUTCOMES)},
                  "checklist": {"type": "object", "additionalProperties": {"type": "boolean"}},
                  "opinion": {"type": "string"}}}),
     Endpoint("POST", "/api/v1/disclosures/{id}/{action}", disclosures.act, roles_for("disclosure.act"),
@@ -226,8 +229,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              responses=(200, 404, 409, 422),
              body_schema={"type": "object", "properties": {
                  "reason": {"type": "string"}, "explanation": {"type": "string"},
-                 "takedown_reason": {"type": "string", "enum": ["period_expired", "decision_revoked",
-                                                                 "confirmed_illegal", "ordered_remade", "emergency"]},
+                 "takedown_reason": {"type": "string", "enum": list(TAKEDOWN_REASONS)},
                  "changes": {"type": "object"}, "law_change": {"type": "integer"}}}),
     Endpoint("GET", "/api/v1/disclosures/{id}/links", disclosures.links, roles_for("disclosure.check_links"),
              "Linked evidence check: exists, re-hashes now, proof valid, retention covers the takedown date",

@@ -10,7 +10,8 @@ from typing import Any
 from custody.shell import CliError, acting, add_as, as_operator, dump_json, iso_date
 from foundation import clock
 from foundation.settings import Settings
-from policy.review import CHECKLIST
+from policy.lifecycle import TAKEDOWN_REASONS
+from policy.review import CHECKLIST, RECORDED_OUTCOMES
 from policy.takedown import takedown_due
 from services import disclosure
 from services.locker import open_locker
@@ -49,7 +50,7 @@ def register(sub: Any) -> None:
 
     p = dis.add_parser("review", help="record a legal review (passed / failed) or a disagreement (disputed)")
     p.add_argument("id")
-    p.add_argument("outcome", choices=["passed", "failed", "disputed"])
+    p.add_argument("outcome", choices=RECORDED_OUTCOMES)
     p.add_argument("--check", action="append", default=[], help="§四(三) item that holds (repeatable)")
     p.add_argument("--all-checks", action="store_true", help="every §四(三) item holds")
     p.add_argument("--opinion", default="")
@@ -62,8 +63,7 @@ def register(sub: Any) -> None:
         p.add_argument("--reason")
         p.add_argument("--explanation", help="published notice (required when the decision fell, or emergency)")
         p.add_argument("--why", dest="takedown_reason",
-                       choices=["period_expired", "decision_revoked", "confirmed_illegal", "ordered_remade",
-                                "emergency"], help="take-down: the ground")
+                       choices=list(TAKEDOWN_REASONS), help="take-down: the ground")
         p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="correct/update: a change")
         p.add_argument("--law-change", type=int)
         p.add_argument("--today", type=iso_date, help="act as of this date (default: today in the bureau's zone)")

@@ -16,7 +16,7 @@ from typing import Any
 from custody import disclosure_commands
 from custody.shell import acting, add_as, as_operator, dump_json, iso_date
 from foundation.settings import Settings
-from policy.retention import RetentionClass
+from policy.retention import TRIGGERS, RetentionClass
 from services import disclosure, retention
 from services.calendar import install_year, load_calendar
 from services.locker import open_locker
@@ -31,7 +31,7 @@ def register(sub: Any) -> None:
     p.add_argument("--years", type=int, default=0)
     p.add_argument("--months", type=int, default=0)
     p.add_argument("--days", type=int, default=0)
-    p.add_argument("--trigger", required=True, choices=["recorded", "case_closed", "decision"])
+    p.add_argument("--trigger", required=True, choices=TRIGGERS)
     p.add_argument("--description", default="")
     p.add_argument("--reason", required=True)
     add_as(p)

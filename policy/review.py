@@ -51,6 +51,8 @@ CHECKLIST: Mapping[str, tuple[str, str]] = {
 
 Outcome = Literal["passed", "failed"]
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+#: What a review entry records: a reviewer's outcome, or the handling side's disagreement with a failed one.
+RECORDED_OUTCOMES: tuple[str, ...] = (*OUTCOMES, "disputed")
 #: Upper bound on a review opinion, in characters (a long opinion is a few pages; this is a sanity cap).
 OPINION_MAX_CHARS = 20_000
 
