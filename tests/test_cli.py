@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.api.conftest import free_port
+
 REPO = Path(__file__).resolve().parents[1]
 CUSTODY = [sys.executable, "-m", "custody"]
 
@@ -24,8 +26,6 @@ def run(args: list[str], home: Path, **kw: object) -> subprocess.CompletedProces
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> object:
     if shutil.which("ffmpeg") is None:
         pytest.fail("ffmpeg is required (the README's set-up installs it)")
-    from tests.api.conftest import free_port
-
     home = tmp_path_factory.mktemp("home")
     result = run([*CUSTODY, "demo", "--clips", "2", "--no-serve", "--port", str(free_port())], home)
     yield home, result
@@ -242,3 +242,65 @@ def test_restricted_cases_from_the_shell(tmp_path: Path) -> None:
         assert "case.handed_over" in log and "investigator:ann" in log
     finally:
         run([*CUSTODY, "db", "stop"], home)
+
+
+def test_ingest_a_folder_on_the_server_itself(tmp_path: Path) -> None:
+    home, scans = tmp_path / "h", tmp_path / "scans"
+    (scans / "day2").mkdir(parents=True)
+    (scans / "notice.txt").write_text("责令改正通知书\n")
+    (scans / "day2" / "record.txt").write_text("现场检查笔录\n")
+    (scans / ".hidden").write_text("editor swap file")
+    try:
+        assert run([*CUSTODY, "user", "add", "ann", "--role", "investigator"], home).returncode == 0
+        assert run([*CUSTODY, "case", "open", "C-1", "--as", "ann"], home).returncode == 0
+        done = run([*CUSTODY, "ingest", str(scans), "--case", "C-1", "--kind", "record.added", "--stage",
+                    "investigation", "--as", "ann"], home)
+        assert done.returncode == 0, done.stderr
+        assert "notice.txt: logged" in done.stdout and "record.txt: logged" in done.stdout
+        assert ".hidden" not in done.stdout
+        empty = tmp_path / "empty"
+        empty.mkdir()
+        nothing = run([*CUSTODY, "ingest", str(empty), "--case", "C-1", "--as", "ann"], home)
+        assert nothing.returncode == 2 and "no files" in nothing.stderr
+    finally:
+        run([*CUSTODY, "db", "stop"], home)
+
+
+def test_keys_show_vkey_prints_exactly_the_vkeys(tmp_path: Path) -> None:
+    from integrity.note import Verifier
+
+    home = tmp_path / "h"
+    assert run([*CUSTODY, "keys", "rotate"], home).returncode == 0
+    assert run([*CUSTODY, "keys", "rotate"], home).returncode == 0
+    lines = run([*CUSTODY, "keys", "show", "--vkey"], home).stdout.splitlines()
+    assert len(lines) == 2 and all(Verifier.from_vkey(line) for line in lines)  # a library takes every line
+    human = run([*CUSTODY, "keys", "show"], home).stdout.splitlines()
+    assert human[-1] == lines[-1] + "  (current)" and human[0] == lines[0]
+
+
+@pytest.mark.parametrize("already_running", [False, True])
+def test_ctrl_c_on_the_demo_stops_only_what_it_started(tmp_path: Path, already_running: bool) -> None:
+    import signal
+
+    from storage import db
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("the demo needs ffmpeg (installed by make)")
+    home = tmp_path / "h"
+    if already_running:
+        assert run([*CUSTODY, "db", "migrate"], home).returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "CUSTODY_", "DATABASE_URL"))}
+    env.update(CUSTODY_HOME=str(home), CUSTODY_PORT=str(free_port()))
+    with subprocess.Popen([*CUSTODY, "demo", "--clips", "1"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True) as demo:
+        try:
+            assert demo.stdout is not None
+            for line in demo.stdout:
+                if "serving until Ctrl-C" in line:
+                    break
+            demo.send_signal(signal.SIGINT)
+            demo.wait(timeout=60)
+            assert db.embedded_running(home / "pg") is already_running
+        finally:
+            demo.kill()
+            run([*CUSTODY, "db", "stop"], home)
