@@ -14,7 +14,7 @@ test: setup            ## the whole test suite, real components
 	$(BIN)/pytest
 
 lint: setup
-	$(BIN)/ruff check custody integrity storage ingest api tests bench
+	$(BIN)/ruff check foundation integrity policy storage services ingest api custody witness tests bench
 	$(BIN)/mypy
 
 bench: setup           ## benchmarks against their named peers (slow; prints ratios)
@@ -28,6 +28,7 @@ bench: setup           ## benchmarks against their named peers (slow; prints rat
 	$(BIN)/python bench/proxy.py
 	$(BIN)/python bench/disposition.py
 	$(BIN)/python bench/browser_hash.py
+	$(BIN)/python bench/witness.py
 
 clean:
 	rm -rf var

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from api.app import serve as run_server
-from custody import governance_commands, restriction_commands, station_commands
+from custody import governance_commands, restriction_commands, station_commands, witness_commands
 from custody.demo import run_demo
 from custody.shell import CliError, acting, add_as, as_operator
 from foundation.settings import Settings
@@ -25,8 +25,7 @@ from ingest.probe import media_fields
 from ingest.sources import DirectorySource
 from ingest.spool import Journal
 from ingest.station import Enrolment, read_token_file
-from integrity.bundle_files import verify_bundle
-from integrity.verify import print_report, verify_file
+from integrity.verify import verify_file
 from policy.cases import STAGES
 from services import accounts, cases, evidence, retention
 from services.locker import open_locker
@@ -89,7 +88,7 @@ def register(sub: Any) -> None:
     p.add_argument("bundle", type=Path)
     p.add_argument("--vkey", action="append", type=Path, help="trusted verifier key file (repeatable)")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=verify_bundle_cmd)
+    witness_commands.add_verify_arguments(p)
 
     p = sub.add_parser("verify", help="is this exact file evidence? (in a bundle, or asking a server)")
     p.add_argument("file", type=Path)
@@ -139,6 +138,7 @@ def register(sub: Any) -> None:
 
     station_commands.register(sub, station)
     governance_commands.register(sub)
+    witness_commands.register(sub)
 
     p = sub.add_parser("demo", help="the main job on the embedded defaults, start to finish")
     p.add_argument("--clips", type=int, default=3)
@@ -268,15 +268,6 @@ def _vkeys(paths: list[Path] | None) -> list[str] | None:
     if not paths:
         return None
     return [line.strip() for p in paths for line in p.read_text().splitlines() if line.strip()]
-
-
-async def verify_bundle_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    report = verify_bundle(args.bundle, _vkeys(args.vkey))
-    if args.json:
-        print(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
-    else:
-        print_report(report)
-    return 0 if report.ok else 1
 
 
 async def verify_file_cmd(args: argparse.Namespace, settings: Settings) -> int:

@@ -76,6 +76,26 @@ class Settings:
     trusted_proxies: str = ""
     #: The user the command line acts as when a command that decides something is given no ``--as``.
     cli_user: str | None = None
+    #: Witnesses that cosign every case checkpoint: entries ``<URL> <witness vkey>`` separated by
+    #: commas or newlines (the URL is the witness's submission prefix, ``/add-checkpoint`` is added).
+    witnesses: str = ""
+    #: How many of those witnesses must cosign a checkpoint for it to count as witnessed.
+    witness_quorum: int = 1
+    #: A case's new checkpoints go to each witness at most once per this many seconds (batched).
+    witness_interval_seconds: int = 3
+    #: Alarm (ERROR log, ``custody_witness_alarm`` = 1) when a checkpoint waits longer than this for its quorum.
+    witness_lag_alarm_seconds: int = 600
+    #: RFC 3161 time-stamping authorities, comma-separated URLs; empty: no timestamps.
+    tsa_urls: str = ""
+    #: PEM file with the TSAs' certificate chains, copied into bundles for verifiers (optional).
+    tsa_chain_file: str | None = None
+    #: How often the timestamping job anchors the changed case checkpoints (minutes).
+    timestamp_interval_minutes: int = 60
+    #: ``custody witness serve``: the witness's directory (key, witness.toml, state.sqlite).
+    #: Empty: ``$CUSTODY_HOME/witness``.
+    witness_home: str = ""
+    #: ``custody witness serve``: the port it listens on (host: CUSTODY_HOST).
+    witness_port: int = 8471
 
     @property
     def objects_dir(self) -> Path:
@@ -93,6 +113,24 @@ class Settings:
     def calendar_dir(self) -> Path:
         """Working-day calendar years added by admins (beside the packaged ones)."""
         return self.home / "calendars"
+
+    @property
+    def witness_dir(self) -> Path:
+        return Path(self.witness_home) if self.witness_home else self.home / "witness"
+
+    @property
+    def witness_entries(self) -> list[tuple[str, str]]:
+        """``(url, vkey)`` of every configured witness, in the order given."""
+        entries = []
+        for part in self.witnesses.replace(",", "\n").splitlines():
+            if part.strip():
+                url, _, vkey = part.strip().partition(" ")
+                entries.append((url.rstrip("/"), vkey.strip()))
+        return entries
+
+    @property
+    def tsa_url_list(self) -> list[str]:
+        return [u.strip() for u in self.tsa_urls.split(",") if u.strip()]
 
     @property
     def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -148,12 +186,30 @@ class Settings:
             raise SettingsError("CUSTODY_LOG_FORMAT must be 'json' or 'text'")
         if not 1 <= self.session_hours <= 7 * 24:
             raise SettingsError("CUSTODY_SESSION_HOURS must be between 1 and 168")
+        self._validate_witnessing()
         try:
             self.proxy_networks  # noqa: B018 - parsing is the check
         except ValueError as exc:
             raise SettingsError(f"CUSTODY_TRUSTED_PROXIES: {exc}") from None
         if not 1 <= self.session_idle_minutes <= self.session_hours * 60:
             raise SettingsError("CUSTODY_SESSION_IDLE_MINUTES must be between 1 and CUSTODY_SESSION_HOURS × 60")
+
+    def _validate_witnessing(self) -> None:
+        entries = self.witness_entries
+        for url, vkey in entries:
+            if not url.startswith(("http://", "https://")) or not vkey:
+                raise SettingsError(f"CUSTODY_WITNESSES: each entry is '<URL> <witness vkey>', not {url!r} {vkey!r}")
+        if not 1 <= self.witness_quorum <= max(1, len(entries)):
+            raise SettingsError("CUSTODY_WITNESS_QUORUM must be between 1 and the number of witnesses "
+                                f"({len(entries)})")
+        if self.witness_interval_seconds < 1 or self.witness_lag_alarm_seconds < 1:
+            raise SettingsError("CUSTODY_WITNESS_INTERVAL_SECONDS and CUSTODY_WITNESS_LAG_ALARM_SECONDS must be >= 1")
+        if self.timestamp_interval_minutes < 1:
+            raise SettingsError("CUSTODY_TIMESTAMP_INTERVAL_MINUTES must be >= 1")
+        if any(not u.startswith(("http://", "https://")) for u in self.tsa_url_list):
+            raise SettingsError("CUSTODY_TSA_URLS: comma-separated http(s) URLs")
+        if not 1 <= self.witness_port <= 65535:
+            raise SettingsError("CUSTODY_WITNESS_PORT must be a TCP port")
 
 
 def _env_name(field_name: str) -> str:

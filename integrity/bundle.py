@@ -6,6 +6,12 @@ optionally, ``objects/<blake3 hex>``.  It verifies when the recomputed root equa
 the signature verifies under a trusted vkey, every ``prev`` links, ``seq`` is gap-free, and every
 included object matches the BLAKE3, SHA-256 and size its entry gives.
 
+Contract 1.1 adds ``witnesses/*.vkey`` (the witnesses' cosignature keys; the checkpoint carries their
+cosignature lines) and ``timestamps/`` (``integrity.timestamp``).  Asked for a quorum of witnesses,
+verification needs that many valid cosignatures by the given (else the bundle's) witness keys; each
+timestamp must be over a checkpoint signed by the log whose root is that of a prefix of the entries.
+A bundle without them verifies as before, and the report says what it lacks.
+
 ``verify_source`` checks a bundle read through a ``BundleSource`` handed in; this module opens no
 file.  Zip files and directories are read and written at the edge, in ``integrity.bundle_files``.
 Only ``blake3`` and ``cryptography`` are needed here, so a court's expert can run the verifier alone.
@@ -18,8 +24,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
-from integrity import merkle
+from integrity import merkle, timestamp
 from integrity.checkpoint import Checkpoint, open_checkpoint
+from integrity.cosignature import CosignatureVerifier, Cosigned, verify_cosignatures
 from integrity.entry import check_chain, parse_case_origin
 from integrity.errors import (
     IntegrityError,
@@ -35,6 +42,8 @@ CHECKPOINT = "checkpoint"
 ENTRIES = "entries.jsonl"
 KEYS_DIR = "keys/"
 OBJECTS_DIR = "objects/"
+WITNESSES_DIR = "witnesses/"
+TIMESTAMPS_DIR = "timestamps/"
 READ_BYTES = 8 * 1024 * 1024
 
 
@@ -51,6 +60,34 @@ class BundleSource(Protocol):
 def vkey_file_name(vkey: str) -> str:
     """``keys/<name>+<key id>.vkey``: the file name says which key it holds."""
     return f"{KEYS_DIR}{'+'.join(vkey.strip().split('+')[:2])}.vkey"
+
+
+def witness_file_name(vkey: str) -> str:
+    """``witnesses/<name, '/' as %2F>+<key id>.vkey``: a witness name is usually a URL path."""
+    name, key_id = vkey.strip().split("+")[:2]
+    return f"{WITNESSES_DIR}{name.replace('%', '%25').replace('/', '%2F')}+{key_id}.vkey"
+
+
+class QuorumNotMet(IntegrityError):
+    """Fewer valid witness cosignatures on the checkpoint than the verifier asked for."""
+
+    code = "witness_quorum"
+
+    def __init__(self, found: int, quorum: int, keys: int) -> None:
+        self.found, self.quorum = found, quorum
+        super().__init__(f"{found} valid cosignature(s) by the {keys} witness key(s) given; the quorum is {quorum}")
+
+
+@dataclass
+class TimestampCheck:
+    """One timestamp of the bundle: which checkpoint it anchors, when, by whom, and whether checked."""
+
+    name: str
+    size: int
+    gen_time: str
+    tsa: str
+    checked: bool
+    note: str
 
 
 # -- verifying ----------------------------------------------------------------------------------
@@ -77,6 +114,12 @@ class Report:
     leaf_hashes: list[bytes] = field(default_factory=list)
     objects: list[ObjectCheck] = field(default_factory=list)
     referenced_not_included: list[str] = field(default_factory=list)
+    log_vkeys: list[str] = field(default_factory=list)
+    cosigned_by: list[Cosigned] = field(default_factory=list)
+    witness_keys_from: str = ""
+    quorum: int = 0
+    timestamps: list[TimestampCheck] = field(default_factory=list)
+    lacks: list[str] = field(default_factory=list)
     failure: IntegrityError | None = None
     failure_place: str = ""
 
@@ -99,6 +142,11 @@ class Report:
             "entries": [_summary(e) for e in self.entries],
             "objects": [o.__dict__ for o in self.objects],
             "referenced_not_included": self.referenced_not_included,
+            "witnesses": {"quorum": self.quorum, "keys_from": self.witness_keys_from,
+                          "cosigned_by": [{"name": c.name, "key_id": c.key_id.hex(), "time": c.timestamp}
+                                          for c in self.cosigned_by]},
+            "timestamps": [t.__dict__ for t in self.timestamps],
+            "lacks": self.lacks,
             "failure": None if self.failure is None else {
                 "place": self.failure_place, "code": self.failure.code, "message": str(self.failure)},
         }
@@ -115,14 +163,29 @@ def unreadable(exc: Exception) -> NoteFormatError:
     return NoteFormatError(f"unreadable bundle: {type(exc).__name__}: {exc}")
 
 
-def verify_source(source: BundleSource, vkeys: list[str] | None = None, *, bundle: str) -> Report:
+@dataclass(frozen=True)
+class Trust:
+    """What a verifier brings besides the log keys: witness keys, a quorum, TSA certificates."""
+
+    witness_keys: tuple[str, ...] = ()
+    quorum: int | None = None  # None: 1 when witness keys are given, else only report
+    tsa_certs: tuple[bytes, ...] = ()
+
+
+def verify_source(source: BundleSource, vkeys: list[str] | None = None, *, bundle: str,
+                  trust: Trust | None = None) -> Report:
     """Check everything the contract promises; the report names the first failure and where.
 
-    ``bundle`` names the bundle in the report; ``vkeys`` pins the keys to trust (else the bundle's own).
+    ``bundle`` names the bundle in the report; ``vkeys`` pins the keys to trust (else the bundle's own);
+    ``trust`` adds witness keys and a quorum, and TSA certificates (contract 1.1).
     """
     report = Report(bundle=bundle)
     try:
         _verify(source, report, vkeys)
+        if report.ok and report.checkpoint is not None:
+            _verify_witnesses(source, report, trust or Trust())
+        if report.ok and report.checkpoint is not None:
+            _verify_timestamps(source, report, vkeys, trust or Trust())
     except Exception as exc:
         report.fail(report.failure_place or bundle, unreadable(exc))
     return report
@@ -136,7 +199,7 @@ def _read(source: BundleSource, name: str) -> bytes:
 def _verify(source: BundleSource, report: Report, vkeys: list[str] | None) -> None:
     names = source.names()
     unexpected = [n for n in names if n not in (CHECKPOINT, ENTRIES)
-                  and not n.startswith((KEYS_DIR, OBJECTS_DIR))]
+                  and not n.startswith((KEYS_DIR, OBJECTS_DIR, WITNESSES_DIR, TIMESTAMPS_DIR))]
     if unexpected:
         # Nothing rides along unverified: a bundle holds only what the contract names.
         report.fail(unexpected[0], NoteFormatError(f"unexpected file in bundle: {unexpected[0]}"))
@@ -159,6 +222,7 @@ def _verify(source: BundleSource, report: Report, vkeys: list[str] | None) -> No
     else:
         vkeys = bundled
         report.trusted_from = "bundle keys/ (not pinned: pass --vkey to check against a key you trust)"
+    report.log_vkeys = list(vkeys)
     try:
         verifiers = [Verifier.from_vkey(v) for v in vkeys]
         cp, signers = open_checkpoint(_read(source, CHECKPOINT), verifiers)
@@ -233,6 +297,97 @@ def _verify_objects(source: BundleSource, report: Report, names: list[str]) -> N
                 report.fail(name, exc)
                 return
     report.referenced_not_included = sorted(set(described) - included)
+
+
+def _verify_witnesses(source: BundleSource, report: Report, trust: Trust) -> None:
+    assert report.checkpoint is not None
+    bundled: list[str] = []
+    for name in (n for n in source.names() if n.startswith(WITNESSES_DIR)):
+        try:
+            vkey = CosignatureVerifier.from_vkey(_read(source, name).decode().strip()).vkey
+        except (IntegrityError, UnicodeDecodeError) as exc:
+            report.fail(name, exc if isinstance(exc, IntegrityError) else NoteFormatError(f"{name}: {exc}"))
+            return
+        if name != witness_file_name(vkey):
+            report.fail(name, NoteFormatError(f"{name} holds the witness key {witness_file_name(vkey)}"))
+            return
+        bundled.append(vkey)
+    if trust.witness_keys:
+        keys, report.witness_keys_from = list(trust.witness_keys), "--witness-key"
+    else:
+        keys = bundled
+        report.witness_keys_from = "bundle witnesses/ (not pinned: pass --witness-key)" if bundled else ""
+    quorum = trust.quorum if trust.quorum is not None else (1 if trust.witness_keys else 0)
+    report.quorum = quorum
+    try:
+        verifiers = [CosignatureVerifier.from_vkey(k) for k in keys]
+        report.cosigned_by = verify_cosignatures(_read(source, CHECKPOINT), verifiers)
+    except IntegrityError as exc:
+        report.fail(f"{CHECKPOINT} cosignatures", exc)
+        return
+    if len(report.cosigned_by) < quorum:
+        report.fail(f"{CHECKPOINT} cosignatures", QuorumNotMet(len(report.cosigned_by), quorum, len(keys)))
+        return
+    if not report.cosigned_by:
+        report.lacks.append("witness cosignatures: nothing but the bureau's own key vouches for this checkpoint"
+                            if keys else "witness keys and cosignatures (a version 1 bundle)")
+
+
+def _timestamp_sets(names: list[str]) -> tuple[dict[str, dict[str, str]], str | None]:
+    sets: dict[str, dict[str, str]] = {}
+    for name in (n for n in names if n.startswith(TIMESTAMPS_DIR)):
+        stem, dot, suffix = name[len(TIMESTAMPS_DIR):].rpartition(".")
+        if not dot or "." + suffix not in timestamp.SUFFIXES or "/" in stem or not stem:
+            return sets, name
+        sets.setdefault(stem, {})["." + suffix] = name
+    for stem, files in sets.items():
+        if set(files) - {timestamp.CHAIN_SUFFIX} != {timestamp.TOKEN_SUFFIX, timestamp.CHECKPOINT_SUFFIX,
+                                                    timestamp.PROOF_SUFFIX}:
+            return sets, f"{TIMESTAMPS_DIR}{stem}.*"
+    return sets, None
+
+
+def _verify_timestamps(source: BundleSource, report: Report, vkeys: list[str] | None, trust: Trust) -> None:
+    cp = report.checkpoint
+    assert cp is not None
+    sets, stray = _timestamp_sets(source.names())
+    if stray is not None:
+        report.fail(stray, NoteFormatError(f"{stray}: not part of a complete timestamp "
+                                           "(<n>.tst, <n>.checkpoint, <n>.proof and optionally <n>.pem)"))
+        return
+    if not sets:
+        if trust.tsa_certs:
+            report.fail(TIMESTAMPS_DIR, timestamp.TimestampInvalid("a TSA certificate was given but the bundle "
+                                                                   "carries no timestamp"))
+        else:
+            report.lacks.append("a trusted timestamp (RFC 3161): nothing fixes when these entries existed")
+        return
+    verifiers = [Verifier.from_vkey(v) for v in (vkeys or report.log_vkeys)]
+    for stem in sorted(sets, key=lambda s: (len(s), s)):
+        files = sets[stem]
+        place = f"{TIMESTAMPS_DIR}{stem}"
+        try:
+            note = _read(source, files[timestamp.CHECKPOINT_SUFFIX])
+            stamped, _ = open_checkpoint(note, verifiers, expected_origin=cp.origin)
+            if stamped.size > cp.size or stamped.size == 0:
+                raise timestamp.TimestampInvalid(f"stamped checkpoint size {stamped.size} is not within 1..{cp.size}")
+            prefix_root = merkle.root_from_leaf_hashes(report.leaf_hashes[:stamped.size])
+            if prefix_root != stamped.root:
+                raise RootMismatch(stamped.root, prefix_root, f"root of the first {stamped.size} entries "
+                                                              "vs the timestamped checkpoint")
+            path = timestamp.DigestPath.decode(_read(source, files[timestamp.PROOF_SUFFIX]))
+            round_root = path.root_for(note)
+            chain = _read(source, files[timestamp.CHAIN_SUFFIX]) if timestamp.CHAIN_SUFFIX in files else b""
+            check = timestamp.verify_token(_read(source, files[timestamp.TOKEN_SUFFIX]), round_root,
+                                           trusted=trust.tsa_certs, chain=chain)
+        except IntegrityError as exc:
+            report.fail(place, exc)
+            return
+        if trust.tsa_certs and not check.checked:
+            report.fail(place, timestamp.TimestampInvalid(f"the timestamp could not be checked: {check.note}"))
+            return
+        when = check.gen_time.strftime("%Y-%m-%dT%H:%M:%SZ") if check.gen_time else ""
+        report.timestamps.append(TimestampCheck(stem, stamped.size, when, check.tsa, check.checked, check.note))
 
 
 def hash_stream(fh: IO[bytes] | io.BufferedIOBase) -> ContentDigest:

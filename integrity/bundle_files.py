@@ -17,10 +17,13 @@ from integrity.bundle import (
     CHECKPOINT,
     ENTRIES,
     OBJECTS_DIR,
+    TIMESTAMPS_DIR,
     Report,
+    Trust,
     unreadable,
     verify_source,
     vkey_file_name,
+    witness_file_name,
 )
 from integrity.errors import IntegrityError, NoteFormatError
 from integrity.hashing import is_blake3_hex
@@ -44,6 +47,14 @@ class BundleWriter:
 
     def write_vkey(self, vkey: str) -> None:
         self._zip.writestr(vkey_file_name(vkey), vkey.strip() + "\n")
+
+    def write_witness_vkey(self, vkey: str) -> None:
+        self._zip.writestr(witness_file_name(vkey), vkey.strip() + "\n")
+
+    def write_timestamp(self, name: str, files: dict[str, bytes]) -> None:
+        """``timestamps/<name><suffix>`` for each suffix given (see ``integrity.timestamp``)."""
+        for suffix, data in files.items():
+            self._zip.writestr(f"{TIMESTAMPS_DIR}{name}{suffix}", data)
 
     def open_object(self, blake3_hex: str) -> IO[bytes]:
         if not is_blake3_hex(blake3_hex):
@@ -137,7 +148,7 @@ class BundleReader:
 # -- verifying ----------------------------------------------------------------------------------
 
 
-def verify_bundle(path: str | Path, vkeys: list[str] | None = None) -> Report:
+def verify_bundle(path: str | Path, vkeys: list[str] | None = None, trust: Trust | None = None) -> Report:
     """Verify a zip or directory bundle; the report names the first failure and where, never raises."""
     try:
         reader = BundleReader(path)
@@ -150,7 +161,7 @@ def verify_bundle(path: str | Path, vkeys: list[str] | None = None) -> Report:
             return _failed(path, str(reader.path), exc)
         except Exception as exc:  # the zip's own bookkeeping cannot even be read through
             return _failed(path, str(path), unreadable(exc))
-        return verify_source(reader, vkeys, bundle=str(path))
+        return verify_source(reader, vkeys, bundle=str(path), trust=trust)
 
 
 def _failed(path: str | Path, place: str, error: IntegrityError) -> Report:

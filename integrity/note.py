@@ -260,12 +260,11 @@ def _parse_signature_line(line: bytes) -> tuple[NoteSignature, bytes]:
     return NoteSignature(name, raw[:KEY_ID_SIZE]), raw[KEY_ID_SIZE:]
 
 
-def open_note(note: bytes, verifiers: Iterable[Verifier]) -> tuple[str, list[NoteSignature]]:
-    """Verify a signed note against trusted keys; return its text and the keys that signed it.
+def split_note(note: bytes) -> tuple[bytes, list[tuple[NoteSignature, bytes]]]:
+    """A note's text (ending in its newline) and its signature lines as (key name and id, signature).
 
-    Raises NoteFormatError if the note is malformed, BadSignature if a signature by a trusted key
-    (matching name and key id) does not verify, UnknownKey if no trusted key signed it.
-    Signatures by other keys are ignored, as the spec requires.
+    Checks the form only, never a signature: NoteFormatError if the note is malformed.  The
+    signature bytes are what follows the 4-byte key id, whatever its type (Ed25519 or a cosignature).
     """
     _check_text(note, "note")
     split = note.rfind(SIG_SPLIT)
@@ -279,12 +278,21 @@ def open_note(note: bytes, verifiers: Iterable[Verifier]) -> tuple[str, list[Not
     lines = sig_block[:-1].split(b"\n")
     if len(lines) > MAX_SIGNATURES:
         raise NoteFormatError(f"note has more than {MAX_SIGNATURES} signatures")
+    return text, [_parse_signature_line(line) for line in lines]
 
+
+def open_note(note: bytes, verifiers: Iterable[Verifier]) -> tuple[str, list[NoteSignature]]:
+    """Verify a signed note against trusted keys; return its text and the keys that signed it.
+
+    Raises NoteFormatError if the note is malformed, BadSignature if a signature by a trusted key
+    (matching name and key id) does not verify, UnknownKey if no trusted key signed it.
+    Signatures by other keys are ignored, as the spec requires.
+    """
+    text, signatures = split_note(note)
     known = {(v.name, v.key_id): v for v in verifiers}
     verified: list[NoteSignature] = []
     unknown: list[NoteSignature] = []
-    for line in lines:
-        ref, sig = _parse_signature_line(line)
+    for ref, sig in signatures:
         verifier = known.get(ref)
         if verifier is None:
             if ref not in unknown:

@@ -1,19 +1,24 @@
-"""The offline verifier: ``python -m integrity.verify BUNDLE [--vkey FILE] [--file F] [--json]``.
+"""The offline verifier: ``python -m integrity.verify BUNDLE [--vkey FILE] [--file F] [--json]``
+``[--witness-key FILE --quorum K] [--tsa-cert FILE] [--against NEWER_BUNDLE]``.
 
-Needs only ``blake3`` and ``cryptography``; no database, no server, nothing of Custody's trusted.
-Exit status 0 only when everything holds (and, with ``--file``, the file is in the case).
+Needs only ``blake3`` and ``cryptography`` (and ``rfc3161-client`` to check timestamp tokens: without
+it the rest is verified and the report says the timestamp was not checked); no database, no server,
+nothing of Custody's trusted.  Exit status 0 only when everything holds (and, with ``--file``, the
+file is in the case; with ``--against``, the newer bundle's history extends this one's).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from integrity.bundle import Report, find_in_report, hash_stream
+from integrity.bundle import Report, Trust, find_in_report, hash_stream
 from integrity.bundle_files import verify_bundle
+from integrity.compare import Comparison, compare_reports
 
 
 def print_report(report: Report, out: TextIO = sys.stdout) -> None:
@@ -37,11 +42,50 @@ def print_report(report: Report, out: TextIO = sys.stdout) -> None:
     if report.referenced_not_included:
         w(f"not included: {len(report.referenced_not_included)} object(s) named by entries "
           "(export with --with-media to include them)\n")
+    if report.cosigned_by or report.quorum:
+        names = ", ".join(f"{c.name} (at {_utc(c.timestamp)})" for c in report.cosigned_by) or "none"
+        w(f"witnesses:   {len(report.cosigned_by)} valid cosignature(s), quorum {report.quorum}: {names}"
+          f"  (keys from {report.witness_keys_from})\n")
+    for t in report.timestamps:
+        if t.checked:
+            w(f"timestamp:   entries 0..{t.size - 1} existed by {t.gen_time} according to {t.tsa} ({t.note})\n")
+        else:
+            w(f"timestamp:   entries 0..{t.size - 1}, token says {t.gen_time or '?'} by {t.tsa or '?'}: "
+              f"{t.note}\n")
+    for lack in report.lacks:
+        w(f"lacks:       {lack}\n")
     if report.ok:
         w("RESULT:      VERIFIED — signature, tree, chain and every included object hold\n")
     else:
         w(f"RESULT:      FAILED at {report.failure_place}\n")
         w(f"reason:      {report.failure}\n")
+
+
+def _utc(timestamp: int) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def read_lines(paths: list[Path] | None) -> list[str]:
+    """The non-empty lines of key files (a file may hold several vkeys)."""
+    return [line.strip() for p in paths or [] for line in p.read_text().splitlines() if line.strip()]
+
+
+def trust_from(witness_keys: list[Path] | None, quorum: int | None, tsa_certs: list[Path] | None) -> Trust:
+    """What ``--witness-key``, ``--quorum`` and ``--tsa-cert`` ask a verification to check."""
+    return Trust(tuple(read_lines(witness_keys)), quorum, tuple(p.read_bytes() for p in tsa_certs or []))
+
+
+def add_trust_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--witness-key", action="append", type=Path, metavar="FILE",
+                    help="a witness's cosignature vkey file (repeatable)")
+    ap.add_argument("--quorum", type=int, metavar="K",
+                    help="valid cosignatures needed (default: 1 with --witness-key, else only reported)")
+    ap.add_argument("--tsa-cert", action="append", type=Path, metavar="FILE",
+                    help="a time-stamping authority's (root) certificate, PEM or DER (repeatable)")
+
+
+def print_comparison(result: Comparison, out: TextIO = sys.stdout) -> None:
+    out.write(f"AGAINST:     {result.verdict} — {result.detail}\n")
 
 
 def verify_file(path: Path, bundle: Path, vkeys: list[str] | None, *, as_json: bool = False,
@@ -86,16 +130,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--vkey", action="append", type=Path, help="trusted verifier key file (repeatable)")
     ap.add_argument("--file", type=Path, help="also check that this file is evidence in the case")
     ap.add_argument("--json", action="store_true")
+    add_trust_arguments(ap)
+    ap.add_argument("--against", type=Path, metavar="NEWER_BUNDLE",
+                    help="check that a newer bundle of the same case extends this one's history")
     args = ap.parse_args(argv)
-    vkeys = [ln.strip() for p in args.vkey or [] for ln in p.read_text().splitlines() if ln.strip()] or None
+    vkeys = read_lines(args.vkey) or None
     if args.file:
         return verify_file(args.file, args.bundle, vkeys, as_json=args.json)
-    report = verify_bundle(args.bundle, vkeys)
+    trust = trust_from(args.witness_key, args.quorum, args.tsa_cert)
+    report = verify_bundle(args.bundle, vkeys, trust)
+    comparison = None
+    if args.against and report.ok:
+        newer = verify_bundle(args.against, vkeys, trust)
+        if not newer.ok:
+            print_report(newer)
+            return 1
+        comparison = compare_reports(report, newer)
     if args.json:
-        print(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
+        out = report.as_json()
+        if comparison is not None:
+            out["against"] = {"verdict": comparison.verdict, "detail": comparison.detail}
+        print(json.dumps(out, indent=2, ensure_ascii=False))
     else:
         print_report(report)
-    return 0 if report.ok else 1
+        if comparison is not None:
+            print_comparison(comparison)
+    return 0 if report.ok and (comparison is None or comparison.ok) else 1
 
 
 if __name__ == "__main__":

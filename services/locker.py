@@ -25,7 +25,8 @@ from integrity.entry import Link, check_chain
 from integrity.errors import BrokenChain, IntegrityError, SeqGap
 from integrity.hashing import object_key
 from integrity.merkle import root_from_leaf_hashes
-from services import locks
+from services import locks, timestamping, witnessing
+from services.witnessing import NO_WITNESSES, WitnessPolicy
 from storage import catalog, db
 from storage.keys import KeyRing
 from storage.log import Appended, CaseLog, CaseNotFound, Draft, EntryRow
@@ -63,6 +64,10 @@ class Locker:
     store: ObjectStore
     log: CaseLog
     keys: KeyRing
+    #: The witnesses that cosign the case checkpoints (none: checkpoints carry the bureau's key alone).
+    witnesses: WitnessPolicy = NO_WITNESSES
+    #: The TSAs' certificate chains (PEM), copied into bundles beside their tokens; empty if unknown.
+    tsa_chain: bytes = b""
 
     async def add_object(
         self,
@@ -137,15 +142,22 @@ class Locker:
 
         Reading the media is evidence access: ``services.evidence.export`` logs it before calling this.
         """
+        # The witnesses are asked first, so the bundle's checkpoint carries their cosignatures if they answer.
+        await witnessing.witness_now(self.pool, self.log, self.witnesses, case_id)
         cp = await self.log.checkpoint(case_id)
         rows = await self.log.entries(case_id, 0, cp.size)
         objects = sorted({r.blake3 for r in rows if r.blake3}) if with_media else []
+        stamps = await timestamping.bundle_files(self.pool, case_id, cp.size, self.tsa_chain)
         tmp = out.with_name(out.name + ".part")
         with BundleWriter(tmp) as bundle:
-            bundle.write_checkpoint(cp.note)
+            bundle.write_checkpoint(await witnessing.cosigned_note(self.pool, case_id, cp.size, cp.note))
             bundle.write_entries(r.body for r in rows)
             for vkey in self.keys.vkeys():
                 bundle.write_vkey(vkey)
+            for vkey in witnessing.vkeys(self.witnesses):
+                bundle.write_witness_vkey(vkey)
+            for name, files in stamps:
+                bundle.write_timestamp(name, files)
             for hexd in objects:
                 fh = bundle.open_object(hexd)
                 try:
@@ -238,6 +250,7 @@ async def open_locker(settings: Settings) -> AsyncIterator[Locker]:
     try:
         await store.check()
         async with db.open_pool(settings) as pool:
-            yield Locker(pool, store, CaseLog(pool, signer, settings.origin), keys)
+            yield Locker(pool, store, CaseLog(pool, signer, settings.origin), keys,
+                         WitnessPolicy.from_settings(settings), timestamping.read_chain(settings))
     finally:
         await store.close()

@@ -74,6 +74,9 @@ PERMISSIONS: Mapping[str, tuple[str, ...]] = {
     "principal.add": (*ADMIN, OPERATOR),  # the operator creates the first administrator
     "principal.revoke": (*ADMIN, OPERATOR),
     "principal.reissue": (*ADMIN, OPERATOR),
+    # witnesses and trusted timestamps (the background jobs run as the operator)
+    "witness.send": (*ADMIN, OPERATOR),
+    "timestamp.run": (*ADMIN, OPERATOR),
 }
 
 #: What each action is called in a refusal.

@@ -17,7 +17,7 @@ from pathlib import Path
 import grimp
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("foundation", "integrity", "policy", "storage", "services", "api", "ingest", "custody")
+PACKAGES = ("foundation", "integrity", "policy", "storage", "services", "api", "ingest", "custody", "witness")
 
 
 def test_import_contracts_hold() -> None:
