@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from integrity.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from integrity.cosignature import (
-    Cosigner,
     CosignatureVerifier,
+    Cosigner,
     add_cosignatures,
     cosignature_timestamp,
     generate_cosigner,
