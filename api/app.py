@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from api.access import ACCESS, AccessCache
-from api.appkeys import CALENDAR, LOCKER, METRICS, PRINCIPAL, REQUEST_ID, SETTINGS, UPLOADS
+from api.appkeys import CALENDAR, LOCKER, METRICS, PRINCIPAL, REQUEST_ID, SETTINGS, UPLOADS, WITNESSING
 from api.auth import TOKEN_CACHE_SECONDS, TOKENS, TokenCache
 from api.client import client_address
 from api.errors import error_middleware
@@ -28,9 +28,12 @@ from api.metrics import Metrics
 from api.routes import add_routes
 from api.web import setup_web
 from foundation.settings import Settings
+from services import timestamping
 from services.calendar import load_calendar
 from services.intake import UploadManager
 from services.locker import open_locker
+from services.permissions import operator
+from services.witnessing import Witnessing
 
 logger = logging.getLogger("custody.http")  # one line per request
 server_logger = logging.getLogger("custody.server")
@@ -84,6 +87,25 @@ async def _uploads_ctx(app: web.Application) -> AsyncIterator[None]:
     await manager.close()
 
 
+async def _witnessing_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The witness sender and the timestamping job, in the background; appends never wait for them."""
+    locker, settings = app[LOCKER], app[SETTINGS]
+    tasks: list[asyncio.Task[None]] = []
+    sender = Witnessing(locker.pool, locker.log, locker.witnesses)
+    async with sender:
+        if locker.witnesses.endpoints:
+            app[WITNESSING] = sender
+            tasks.append(asyncio.create_task(sender.run_forever(), name="witnessing"))
+        if settings.tsa_url_list:
+            tasks.append(asyncio.create_task(timestamping.run_forever(
+                locker.pool, settings.tsa_url_list, settings.timestamp_interval_minutes, operator()),
+                name="timestamping"))
+        yield
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[observe, error_middleware], client_max_size=1024 * 1024)
     app[SETTINGS] = settings
@@ -93,6 +115,7 @@ def create_app(settings: Settings) -> web.Application:
     app[ACCESS] = AccessCache(TOKEN_CACHE_SECONDS)
     app.cleanup_ctx.append(_locker_ctx)
     app.cleanup_ctx.append(_uploads_ctx)
+    app.cleanup_ctx.append(_witnessing_ctx)
     add_routes(app)
     setup_web(app)
     return app

@@ -11,6 +11,7 @@ from foundation.settings import Settings
 from policy.workdays import WorkCalendar
 from services.intake import UploadManager
 from services.locker import Locker
+from services.witnessing import Witnessing
 from storage.principals import Principal
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -23,3 +24,5 @@ PRINCIPAL = web.RequestKey("principal", Principal)
 WEB_SESSIONS = web.AppKey("web_sessions", SessionCodec)
 WEB_HOLDERS = web.AppKey("web_holders", HolderCache)
 WEB_SESSION = web.RequestKey("web_session", Session)
+#: The background witness sender, when witnesses are configured.
+WITNESSING = web.AppKey("witnessing", Witnessing)

@@ -26,7 +26,7 @@ from foundation.errors import Malformed, TooLarge
 from integrity.hashing import object_key
 from policy import restriction
 from policy.cases import STAGES
-from services import cases, evidence, handover
+from services import cases, evidence, handover, witnessing
 from storage import catalog
 
 MAX_RECORD_BYTES = 2 * 1024**3
@@ -77,7 +77,10 @@ async def get_case(request: web.Request) -> web.Response:
     state = await require_read(request, case_id)  # answered by the guard a moment ago: cached
     level = state.level if state else restriction.UNRESTRICTED
     notice = restriction.notice(level)
-    return json_response({"id": case_id, "size": size, "root": root.hex(), "checkpoint": cp.note.decode(),
+    note = await witnessing.cosigned_note(locker.pool, case_id, cp.size, cp.note)
+    witnessed = await witnessing.witnessed_size(locker.pool, locker.witnesses, case_id)
+    return json_response({"id": case_id, "size": size, "root": root.hex(), "checkpoint": note.decode(),
+                          "witnessed_size": witnessed, "witness_quorum": locker.witnesses.quorum,
                           "restriction": level, **({"notice": dict(notice)} if notice else {}),
                           "evidence": [asdict(e) for e in evidence]})
 

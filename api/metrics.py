@@ -26,6 +26,16 @@ class Metrics:
         self.scrub_problems = Gauge("custody_scrub_problems", "Problems found by the last scrub run", registry=r)
         self.scrub_last_run = Gauge("custody_scrub_last_run_timestamp_seconds", "When the last scrub finished",
                                     registry=r)
+        self.witness_lag = Gauge("custody_witness_lag_seconds", "How long the oldest checkpoint not yet cosigned "
+                                 "by the witness quorum has waited", registry=r)
+        self.witness_behind = Gauge("custody_witness_unwitnessed_entries", "Entries, over all cases, not yet under "
+                                    "a quorum-cosigned checkpoint", registry=r)
+        self.witness_alarm = Gauge("custody_witness_alarm", "1 when the witness lag is past "
+                                   "CUSTODY_WITNESS_LAG_ALARM_SECONDS", registry=r)
+        self.witness_refusals = Gauge("custody_witness_refusals", "Checkpoints a witness refused as inconsistent "
+                                      "with one it cosigned (each one is an alarm)", registry=r)
+        self.witness_up = Gauge("custody_witness_up", "Whether the witness answered the last round (sending "
+                                "process only)", ["witness"], registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -6,10 +6,10 @@ import asyncio
 
 from aiohttp import web
 
-from api.appkeys import LOCKER, METRICS
+from api.appkeys import LOCKER, METRICS, WITNESSING
 from api.auth import principal_of
 from api.params import json_object, json_response, text_field
-from services import accounts
+from services import accounts, witnessing
 from storage import catalog, db, principals
 
 
@@ -33,6 +33,17 @@ async def metrics(request: web.Request) -> web.Response:
     if last is not None:
         m.scrub_problems.set(len(last["problems"]))
         m.scrub_last_run.set(last["finished_at"].timestamp())
+    locker = request.app[LOCKER]
+    if locker.witnesses.endpoints:
+        lag = await witnessing.lag(locker.pool, locker.witnesses)
+        seconds = witnessing.lag_seconds(lag)
+        m.witness_lag.set(seconds)
+        m.witness_behind.set(lag.checkpoints_behind)
+        m.witness_alarm.set(1 if seconds > locker.witnesses.alarm_seconds else 0)
+        m.witness_refusals.set(await witnessing.refusal_count(locker.pool))
+        sender = request.app.get(WITNESSING)
+        for name, up in (sender.up.items() if sender is not None else ()):
+            m.witness_up.labels(name).set(1 if up else 0)
     return web.Response(body=m.render(), content_type="text/plain", charset="utf-8",
                         headers={"X-Content-Type-Options": "nosniff"})
 
@@ -56,3 +67,10 @@ async def list_principals(request: web.Request) -> web.Response:
 async def revoke_principal(request: web.Request) -> web.Response:
     await accounts.revoke(request.app[LOCKER].pool, request.match_info["name"], who=principal_of(request))
     return json_response({"name": request.match_info["name"], "revoked": True})
+
+
+async def witnesses(request: web.Request) -> web.Response:
+    """The witnesses that cosign this installation's checkpoints (their vkeys are public, like the log's)."""
+    policy = request.app[LOCKER].witnesses
+    return json_response({"quorum": policy.quorum if policy.endpoints else 0,
+                          "witnesses": [{"name": e.name, "vkey": e.verifier.vkey} for e in policy.endpoints]})

@@ -65,6 +65,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/healthz", ops.healthz, None, "Database and object store reachable", responses=(200, 503)),
     Endpoint("GET", "/metrics", ops.metrics, ADMIN, "Prometheus metrics", produces="text/plain"),
     Endpoint("GET", "/api/v1/keys", verify.keys, None, "Published verifier keys (vkeys) of the log"),
+    Endpoint("GET", "/api/v1/witnesses", ops.witnesses, None,
+             "The witnesses that cosign the case checkpoints (their cosignature vkeys) and the quorum"),
     Endpoint("GET", "/api/v1/principals", ops.list_principals, ADMIN, "Users and stations"),
     Endpoint("POST", "/api/v1/principals", ops.add_principal, roles_for("principal.add"),
              "Create a user or station; returns its token once",

@@ -17,6 +17,7 @@ from api.appkeys import LOCKER
 from api.params import blake3_param, json_response, query_int
 from foundation.errors import NotFound
 from integrity.hashing import ContentHasher, object_key
+from services import witnessing
 from services.locker import Locker
 
 OBJECT_KINDS = ("evidence.ingested", "evidence.derived", "record.added")
@@ -86,8 +87,11 @@ async def check_stored(locker: Locker, hexd: str) -> dict[str, object]:
 async def checkpoint(request: web.Request) -> web.Response:
     """The latest signed checkpoint (or the one at ``size``), as a C2SP signed note."""
     size = query_int(request, "size", -1, minimum=-1)
-    cp = await request.app[LOCKER].log.checkpoint(request.match_info["case"], None if size < 0 else size)
-    return web.Response(body=cp.note, content_type="text/plain", charset="utf-8")
+    locker = request.app[LOCKER]
+    cp = await locker.log.checkpoint(request.match_info["case"], None if size < 0 else size)
+    # With the witnesses' cosignature lines, as C2SP tlog-cosignature shows a cosigned checkpoint.
+    note = await witnessing.cosigned_note(locker.pool, cp.case_id, cp.size, cp.note)
+    return web.Response(body=note, content_type="text/plain", charset="utf-8")
 
 
 async def entries(request: web.Request) -> web.Response:

@@ -281,6 +281,10 @@ async def witnessed_size(pool: asyncpg.Pool, policy: WitnessPolicy, case_id: str
     return await rows.witnessed_size(pool, case_id, policy.idents, policy.quorum)
 
 
+async def refusal_count(pool: asyncpg.Pool) -> int:
+    return await rows.refusal_count(pool)
+
+
 async def lag(pool: asyncpg.Pool, policy: WitnessPolicy) -> Lag:
     return await rows.lag(pool, policy.idents, policy.quorum)
 
