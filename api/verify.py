@@ -17,7 +17,7 @@ from api.appkeys import LOCKER
 from api.params import blake3_param, json_response, query_int
 from foundation.errors import NotFound
 from integrity.hashing import ContentHasher, object_key
-from services import witnessing
+from services import timestamping, witnessing
 from services.locker import Locker
 
 OBJECT_KINDS = ("evidence.ingested", "evidence.derived", "record.added")
@@ -36,7 +36,18 @@ async def _answer(request: web.Request, blake3_hex: str, case_id: str | None) ->
         kept = [(kind, receipt) for kind, receipt in found if receipt.case_id in allowed]
         answer["withheld"] = len(found) - len(kept)
         found = kept
-    matches = [{"kind": kind, **receipt.as_json()} for kind, receipt in found]
+    locker = request.app[LOCKER]
+    matches = []
+    for kind, receipt in found:
+        match: dict[str, object] = {"kind": kind, **receipt.as_json()}
+        # The checkpoint with its witnesses' cosignatures, and the first timestamp that covers the entry.
+        match["checkpoint"] = (await witnessing.cosigned_note(locker.pool, receipt.case_id, receipt.tree_size,
+                                                             receipt.checkpoint)).decode()
+        match["witnessed_size"] = await witnessing.witnessed_size(locker.pool, locker.witnesses, receipt.case_id)
+        stamp = await timestamping.first_stamp(locker.pool, receipt.case_id, receipt.seq)
+        match["timestamp"] = None if stamp is None else {"time": stamp.gen_time.isoformat(), "tsa": stamp.tsa,
+                                                         "checkpoint_size": stamp.size}
+        matches.append(match)
     return {**answer, "found": bool(matches), "matches": matches}
 
 

@@ -150,3 +150,8 @@ async def bundle_files(pool: asyncpg.Pool, case_id: str, max_size: int,
                 files[timestamp.CHAIN_SUFFIX] = chain
             out.append((f"{found.round_id}-{k}", files))
     return out
+
+
+async def first_stamp(pool: asyncpg.Pool, case_id: str, seq: int) -> rows.Stamp | None:
+    """The earliest token whose round covers entry ``seq`` of a case (its checkpoint size > ``seq``)."""
+    return await rows.first_stamp(pool, case_id, seq)

@@ -61,6 +61,15 @@ class TimestampToken:
 
 
 @dataclass(frozen=True, slots=True)
+class Stamp:
+    """The first timestamp of an entry: when, by which TSA, over the checkpoint of which size."""
+
+    gen_time: dt.datetime
+    tsa: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class CaseRound:
     """One timestamp round as one case sees it: its leaf, and the round's tree and tokens."""
 
@@ -249,3 +258,13 @@ async def round_leaf_notes(pool: asyncpg.Pool, round_id: int) -> list[bytes]:
 async def last_round_at(pool: asyncpg.Pool) -> dt.datetime | None:
     value: dt.datetime | None = await pool.fetchval("SELECT max(created_at) FROM timestamp_rounds")
     return value
+
+
+async def first_stamp(pool: asyncpg.Pool, case_id: str, seq: int) -> Stamp | None:
+    row = await pool.fetchrow(
+        """SELECT t.gen_time, t.tsa, l.size FROM timestamp_leaves l
+             JOIN timestamp_tokens t ON t.round_id = l.round_id
+            WHERE l.case_id = $1 AND l.size > $2 ORDER BY l.round_id, t.gen_time LIMIT 1""",
+        case_id, seq,
+    )
+    return None if row is None else Stamp(row["gen_time"], row["tsa"], row["size"])

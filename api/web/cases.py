@@ -32,7 +32,7 @@ from integrity.entry import case_origin
 from integrity.errors import IntegrityError
 from integrity.note import encode_base64
 from policy import restriction as policy
-from services import disclosure, evidence, restriction, retention
+from services import disclosure, evidence, restriction, retention, witnessing
 from services.permissions import DISCLOSURE_READERS, INVESTIGATORS, READERS
 from storage import catalog
 from storage.catalog import EvidenceRow
@@ -141,6 +141,8 @@ async def case_view(request: web.Request, case_id: str, *, error: str | None = N
         "checkpoint": {"size": stored.size, "root": stored.root.hex(), "root_b64": encode_base64(stored.root),
                        "note": stored.note.decode(), "origin": case_origin(locker.log.host, case_id)},
         "signature": signature, "groups": groups, "records": records,
+        "witnessed": {"configured": bool(locker.witnesses.endpoints), "quorum": locker.witnesses.quorum,
+                      "size": await witnessing.witnessed_size(locker.pool, locker.witnesses, case_id)},
         "stages": {r.blake3: stage_label(r.stage, t) for r in records},
         "timeline": [describe(r, t) for r in rows], "truncated": start > 0,
         "can_read": role in READERS, "can_verify": role in INVESTIGATORS, "can_export": role in INVESTIGATORS,

@@ -18,7 +18,8 @@ SCRIPT_STRINGS = ("verify.hashing", "verify.asking", "verify.match", "verify.no_
                   "ev.file", "ev.size", "verify.keys_title", "verify.keys_first_use", "verify.keys_new",
                   "verify.keys_trust", "verify.keys_remove", "verify.keys_add", "verify.keys_paste", "verify.keys_bad",
                   "verify.keys_none", "verify.keys_how_first-use", "verify.keys_how_manual",
-                  "verify.keys_how_accepted", "verify.withheld_only")
+                  "verify.keys_how_accepted", "verify.withheld_only", "verify.witnesses", "verify.no_witness",
+                  "verify.timestamp", "verify.timestamp_claim")
 #: Counted strings the page script shows: their plural forms by CLDR category (the script picks one).
 SCRIPT_PLURALS = ("verify.withheld",)
 

@@ -26,6 +26,7 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from integrity.canonical import canonical_bytes, parse_entry
 from integrity.checkpoint import Checkpoint, sign_checkpoint
+from integrity.cosignature import Cosigner, add_cosignatures
 from integrity.entry import case_origin
 from integrity.errors import IntegrityError
 from integrity.merkle import MemoryTree, leaf_hash, verify_inclusion
@@ -443,3 +444,27 @@ async def test_hash_file_matches_python_blake3(page: Page, tmp_path: Path, size:
     done = [d for d, _ in result["progress"]]
     assert done[0] == 0 and done[-1] == size and done == sorted(done)
     assert {total for _, total in result["progress"]} == {size}
+
+
+COSIG_FIXED: dict[str, Any] = json.loads((VECTORS / "cosignature-fixed.json").read_text())
+
+
+async def test_witness_cosignatures_agree_with_the_reference(page: Page) -> None:
+    """verifyCosignatures: the fixed C2SP vector, a line made by integrity/cosignature.py, and tampering."""
+    check = "async ([note, keys]) => await custody.verifyCosignatures(note, keys)"
+    note = COSIG_FIXED["body"] + "\n" + COSIG_FIXED["line"]
+    got = await page.evaluate(check, [note, [COSIG_FIXED["vkey"]]])
+    assert got == {"ok": True, "cosigned": [{"name": COSIG_FIXED["name"], "time": COSIG_FIXED["time"]}]}
+
+    witness = Cosigner("witness.court.test/w1", Ed25519PrivateKey.from_private_bytes(bytes(range(32))))
+    signed = LOG.checkpoint()
+    body = signed.split("\n\n")[0] + "\n"
+    cosigned = add_cosignatures(signed.encode(), [witness.cosign(body.encode(), 1_790_000_000)]).decode()
+    got = await page.evaluate(check, [cosigned, [witness.vkey]])
+    assert got["ok"] and got["cosigned"] == [{"name": witness.name, "time": 1_790_000_000}]
+    assert (await page.evaluate(check, [cosigned, [COSIG_FIXED["vkey"]]]))["cosigned"] == []  # not theirs
+    forged = cosigned.replace(f"\n{LOG.tree.size}\n", f"\n{LOG.tree.size + 1}\n", 1)
+    got = await page.evaluate(check, [forged, [witness.vkey]])
+    assert not got["ok"] and "does not verify" in got["error"]
+    # the log's own verifier still opens the cosigned note: the witness line is an unknown key to it
+    assert (await page.evaluate(VERIFY_RECEIPT, [{**LOG.receipt(INGESTED), "checkpoint": cosigned}, VKEYS, {}]))["ok"]

@@ -396,6 +396,58 @@ export async function verifyNote(noteText, vkeys) {
   }
 }
 
+// --- witness cosignatures (C2SP tlog-cosignature, Ed25519, as integrity/cosignature.py) -------
+
+const ALG_COSIGNATURE_V1 = 0x04;
+const COSIGNATURE_SIZE = 8 + ED25519_SIG_SIZE; // u64 big-endian timestamp || Ed25519 signature
+
+function parseWitnessVkey(vkey) {
+  if (typeof vkey !== "string") throw new FormatError("witness key must be a string");
+  const text = vkey.replace(OUTER_SPACE, "");
+  const first = text.indexOf("+");
+  const second = first < 0 ? -1 : text.indexOf("+", first + 1);
+  if (second < 0) throw new FormatError("witness key must be <name>+<hex key id>+<base64 key>");
+  const [name, hexId, key64] = [text.slice(0, first), text.slice(first + 1, second), text.slice(second + 1)];
+  checkName(name);
+  const key = decodeBase64(key64, "witness key");
+  if (key[0] !== ALG_COSIGNATURE_V1 || key.length !== 1 + ED25519_KEY_SIZE) {
+    throw new FormatError("witness key is not an Ed25519 cosignature/v1 key (0x04 followed by 32 bytes)");
+  }
+  const publicKey = key.slice(1);
+  const keyId = toHex(sha256(utf8.encode(name), Uint8Array.of(0x0a, ALG_COSIGNATURE_V1), publicKey).slice(0, KEY_ID_SIZE));
+  if (!HEX8.test(hexId) || keyId !== hexId.toLowerCase()) throw new FormatError(`witness key id ${hexId} does not match the key`);
+  return { name, keyId, publicKey };
+}
+
+/**
+ * The valid cosignatures on a signed checkpoint by the given witness keys (type 0x04 vkeys):
+ * {ok: true, cosigned: [{name, time (POSIX seconds)}]} or {ok: false, error}; never throws.  A line
+ * that names a given witness key but does not verify makes the whole answer fail, as in Python.
+ */
+export async function verifyCosignatures(noteText, witnessVkeys) {
+  try {
+    const { body, signatures } = splitNote(noteText);
+    const witnesses = new Map(witnessVkeys.map((v) => parseWitnessVkey(v)).map((k) => [`${k.name}+${k.keyId}`, k]));
+    const found = new Map();
+    for (const { name, keyId, sig } of signatures) {
+      const key = witnesses.get(`${name}+${keyId}`);
+      if (!key || found.has(`${name}+${keyId}`)) continue;
+      if (sig.length !== COSIGNATURE_SIZE) throw new FormatError(`cosignature by ${name} is ${sig.length} bytes`);
+      const time = new DataView(sig.buffer, sig.byteOffset, 8).getBigUint64(0);
+      if (time > 2n ** 63n - 1n) throw new FormatError(`cosignature by ${name} has a time beyond 2^63 - 1`);
+      // "cosignature/v1\ntime <t>\n" followed by the whole checkpoint body (c2sp.org/tlog-cosignature)
+      const message = utf8.encode(`cosignature/v1\ntime ${time}\n${body}`);
+      if (!(await ed.verifyAsync(sig.slice(8), message, key.publicKey, { zip215: false }))) {
+        throw new FormatError(`cosignature by witness ${name} (${keyId}) does not verify`);
+      }
+      found.set(`${name}+${keyId}`, { name, time: Number(time) });
+    }
+    return { ok: true, cosigned: [...found.values()] };
+  } catch (error) {
+    return { ok: false, error: errorText(error) };
+  }
+}
+
 // --- canonical entries (RFC 8785 JCS restricted to integer JSON) --------------------------------
 
 // The canonical serialisation of a parsed value, per integrity/canonical.py: JSON.stringify's string

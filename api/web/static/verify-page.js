@@ -6,7 +6,7 @@
 // list too).  So this browser keeps its own trusted keys: pinned on first use, or pasted from the
 // bureau's published key, and a key the server starts publishing later is only shown, never
 // trusted, until someone here accepts it.
-import { hashFile, parseVkey, verifyReceipt } from "./custody-verify.js";
+import { hashFile, parseVkey, verifyCosignatures, verifyReceipt } from "./custody-verify.js";
 
 const root = document.getElementById("verify");
 const S = JSON.parse(root.dataset.strings);
@@ -172,6 +172,15 @@ function matchCard(match, verdict) {
   for (const c of verdict.checks.filter((c) => !c.ok && !["inclusion", "signature"].includes(c.name))) {
     checks.append(el("li", { class: "failed", "data-check": c.name }, `${c.name}: ${c.detail}`));
   }
+  // Who besides the bureau vouches for this checkpoint, and since when the entry provably existed.
+  const witnessed = verdict.witnesses;
+  if (witnessed) {
+    const names = witnessed.ok ? witnessed.cosigned.map((c) => `${c.name} (${when(new Date(c.time * 1000).toISOString())})`) : [];
+    checks.append(el("li", { class: witnessed.ok && names.length ? "passed" : "failed", "data-check": "witnesses",
+      title: witnessed.error ?? "" }, `${S["verify.witnesses"]}: ${names.length ? names.join(", ") : witnessed.error ?? S["verify.no_witness"]}`));
+  }
+  const stamp = match.timestamp;
+  const stampText = stamp ? S["verify.timestamp_claim"].replace("{time}", when(stamp.time)).replace("{tsa}", stamp.tsa) : "";
   return el("div", { class: "match-card", "data-case": match.case, "data-seq": String(entry.seq ?? "") },
     el("dl", { class: "facts" },
       el("dt", {}, S["verify.in_case"]), el("dd", {}, caseLink),
@@ -181,7 +190,8 @@ function matchCard(match, verdict) {
       ...fact(S["verify.camera"], entry.camera),
       ...fact(S["verify.officer"], entry.officer),
       ...fact(S["verify.station"], entry.station),
-      ...fact(S["ev.file"], entry.file_name)),
+      ...fact(S["ev.file"], entry.file_name),
+      ...fact(S["verify.timestamp"], stampText)),
     checks);
 }
 
@@ -218,11 +228,15 @@ async function check(file) {
       percent.textContent = `${Math.floor(fraction * 100)} %`;
     });
     stage.textContent = S["verify.asking"];
-    const [answer, keys] = await Promise.all([getJSON(`/ui/api/verify/${hex}`), getJSON("/api/v1/keys")]);
+    const [answer, keys, witnesses] = await Promise.all([getJSON(`/ui/api/verify/${hex}`), getJSON("/api/v1/keys"),
+      getJSON("/api/v1/witnesses")]);
     const trusted = trustedKeys(keys.vkeys);
+    const witnessKeys = witnesses.witnesses.map((w) => w.vkey);
     const verdicts = [];
     for (const match of answer.matches) {
-      verdicts.push({ match, verdict: await verifyReceipt(match, trusted.vkeys, { blake3: hex, case: match.case }) });
+      const verdict = await verifyReceipt(match, trusted.vkeys, { blake3: hex, case: match.case });
+      if (witnessKeys.length) verdict.witnesses = await verifyCosignatures(match.checkpoint, witnessKeys);
+      verdicts.push({ match, verdict });
     }
     show(file, hex, answer, verdicts, trusted.notes);
   } catch (error) {
