@@ -27,6 +27,8 @@ apt_install() {
 }
 
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || apt_install ffmpeg
+# openssl: the tests' local RFC 3161 time-stamping authority is `openssl ts -reply`.
+command -v openssl >/dev/null || apt_install openssl
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 # The browser tests drive Debian's chromium (never a downloaded browser).  Without root they are
 # skipped with a loud reason rather than failing the set-up.
