@@ -54,6 +54,9 @@ ACTIONS: Mapping[str, tuple[str, str]] = {
 }
 
 #: Takedown reason → (English, Chinese).
+#: Steps that rewrite the raw record: only for those who may read its case (RULES §三), like the record.
+RAW_ACTIONS = frozenset({"correct", "update"})
+
 TAKEDOWN_REASONS: Mapping[str, tuple[str, str]] = {
     "period_expired": ("the publication period has run", "公开期满撤下"),
     "decision_revoked": ("the penalty decision was revoked", "原行政处罚决定被依法撤销"),

@@ -30,6 +30,7 @@ from policy.workdays import WorkCalendar
 from services import evidence, retention
 from services.locker import Locker
 from services.permissions import authorize
+from services.restriction import require_read
 from storage.db import like_literal
 from storage.log import CaseNotFound, Draft
 from storage.objects import StoreError, bytes_source
@@ -268,6 +269,8 @@ async def transition(locker: Locker, disclosure_id: str, action: str, *, who: Pr
                      changes: Mapping[str, Any] | None = None, law_change: int | None = None) -> Disclosure:
     """Apply one lifecycle step (approve, publish, correct, update, take_down, revoke, withdraw)."""
     authorize(who, "disclosure.act")
+    if action in lifecycle.RAW_ACTIONS:
+        await require_read(locker.pool, (await get(locker.pool, disclosure_id)).case_id, who)
     return await _transition(locker, disclosure_id, action, actor=who.actor, today=today, reason=reason,
                              explanation=explanation, takedown_reason=takedown_reason, changes=changes,
                              law_change=law_change)

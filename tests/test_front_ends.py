@@ -87,6 +87,15 @@ async def a_failed_review(api: Api, tag: str) -> Context:
     return ctx
 
 
+async def a_published_record_of_a_restricted_case(api: Api, tag: str) -> Context:
+    ctx = await a_draft(api, tag)
+    for action in ("approve", "publish"):
+        await ok(api, "POST", f"/api/v1/disclosures/{ctx['id']}/{action}", "disclosure", {})
+    await ok(api, "PUT", f"/api/v1/cases/{ctx['case']}/restriction", "investigator",
+             {"level": "privacy", "reason": "a minor is named"})
+    return ctx
+
+
 async def nothing(api: Api, tag: str) -> Context:
     return {"tag": tag}
 
@@ -196,6 +205,10 @@ ROWS = [
         lambda c: ["disclosure", "review", c["id"], "disputed", "--opinion", "x"],
         lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/reviews", {"outcome": "disputed", "opinion": "x"}),
         "forbidden"),
+    Row("correct the raw record of a case one may not read", "disclosure", a_published_record_of_a_restricted_case,
+        lambda c: ["disclosure", "correct", c["id"], "--set", "penalty=罚款人民币300元", "--reason", "typo"],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/correct",
+                   {"changes": {"penalty": "罚款人民币300元"}, "reason": "typo"}), "restricted"),
     Row("record a law change", "admin", nothing,
         lambda c: ["law-change", "add", "--title", f"条例修订 {c['tag']}", "--effective", "2026-09-21",
                    "--category", "市容环境"],

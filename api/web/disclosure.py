@@ -20,7 +20,7 @@ from yarl import URL
 
 from api.access import require_read, withheld
 from api.appkeys import LOCKER, PRINCIPAL
-from api.disclosures import ACTIONS, RAW_ACTIONS
+from api.disclosures import ACTIONS
 from api.web import forms, i18n
 from api.web.forms import Form, FormError, Refused
 from api.web.render import page, redirect
@@ -28,7 +28,7 @@ from api.web.timeline import Event, describe
 from foundation import clock
 from policy import masking
 from policy.errors import PolicyError
-from policy.lifecycle import EXPLAINED_TAKEDOWNS, STATES, TAKEDOWN_REASONS, TRANSITIONS
+from policy.lifecycle import EXPLAINED_TAKEDOWNS, RAW_ACTIONS, STATES, TAKEDOWN_REASONS, TRANSITIONS
 from policy.review import MAJOR_CRITERIA
 from policy.takedown import PARTY_TYPES, parse_iso_date
 from services import disclosure
@@ -276,8 +276,8 @@ async def act(request: web.Request) -> web.StreamResponse:
     locker = request.app[LOCKER]
     form = await request.post()
     d = await disclosure.get(locker.pool, disclosure_id)
-    if action in RAW_ACTIONS:
-        await require_read(request, d.case_id)  # a refusal is the restricted-case page
+    if action in RAW_ACTIONS:  # the service refuses too; asking first answers with the restricted-case page
+        await require_read(request, d.case_id)
 
     async def step() -> Disclosure:
         return await disclosure.transition(locker, disclosure_id, action, who=request[PRINCIPAL],
