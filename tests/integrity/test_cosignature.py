@@ -142,7 +142,7 @@ def test_cosigned_checkpoint_still_opens_with_the_log_key_and_cosignatures_bind_
 def test_witness_keys_are_type_04_and_not_log_keys() -> None:
     witness = generate_cosigner("witness.example/w1")
     assert parse_cosigner_key(witness.signer_key()).vkey == witness.vkey
-    assert base64.b64decode(witness.vkey.split("+")[2])[0] == 4
+    assert base64.b64decode(witness.vkey.split("+", 2)[2])[0] == 4
     with pytest.raises(NoteFormatError):  # a log (type 0x01) key is not a witness key
         CosignatureVerifier.from_vkey(generate_signer("custody.example")[1])
     # the same key under type 0x01 and 0x04 has different ids, so the two can never be confused
