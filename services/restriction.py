@@ -23,6 +23,7 @@ from foundation.errors import CustodyError, Status
 from policy import restriction
 from policy.errors import Restricted
 from policy.restriction import Level
+from services import case_access
 from services.locker import Locker
 from services.permissions import authorize
 from storage import principals
@@ -77,22 +78,18 @@ class Grant:
     revoke_reason: str | None
 
 
-_ACCESS = """SELECT c.id, c.restriction AS level, coalesce(c.handler, c.created_by) AS handler,
-                    EXISTS (SELECT 1 FROM case_grants g WHERE g.case_id = c.id AND g.principal = $2
-                                                          AND g.revoked_at IS NULL) AS granted
-               FROM cases c"""
-
-
 async def access(pool: asyncpg.Pool, case_id: str, principal: str) -> CaseAccess | None:
-    """(level, handler, granted) of a case for ``principal`` (a name), in one query; None: no such case."""
-    row = await pool.fetchrow(_ACCESS + " WHERE c.id = $1", case_id, principal)
-    return CaseAccess(row["level"], row["handler"], row["granted"]) if row else None
+    """(level, handler, granted) of a case for ``principal`` (a name); None: no such case.
+
+    Decided on the case's log (``services.case_access``), never on the ``cases``/``case_grants`` rows.
+    """
+    return (await access_many(pool, [case_id], principal)).get(case_id)
 
 
 async def access_many(pool: asyncpg.Pool, case_ids: Iterable[str], principal: str) -> dict[str, CaseAccess]:
     """``access`` for several cases at once (lists: verification by hash, holds, disclosure records)."""
-    rows = await pool.fetch(_ACCESS + " WHERE c.id = ANY($1::text[])", list(case_ids), principal)
-    return {r["id"]: CaseAccess(r["level"], r["handler"], r["granted"]) for r in rows}
+    return {cid: CaseAccess(s.level, s.handler or "", principal in s.grantees)
+            for cid, s in (await case_access.of_cases(pool, case_ids)).items()}
 
 
 async def grants(pool: asyncpg.Pool, case_id: str, *, active_only: bool = True) -> list[Grant]:

@@ -1,0 +1,147 @@
+"""The database is a cache of the log: a superuser's edits of the rows are reported by scrub, and
+access is decided on the log, so an edited restriction opens nothing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from policy.errors import Restricted
+from services import restriction, retention
+from services.locker import Locker
+from services.scrub import scrub
+from storage import principals
+from storage.filestore import FileStore
+from storage.keys import KeyRing
+from storage.log import CaseLog, Draft
+from storage.objects import bytes_source
+from tests.acting import principal
+
+HOST = "evidence.test"
+CASE = "C-S1"
+ANN, BOB, ROOT = principal("investigator:ann"), principal("investigator:bob"), principal("admin:root")
+
+
+@pytest.fixture
+async def locker(pool: asyncpg.Pool, tmp_path: Path) -> AsyncIterator[Locker]:
+    """A state-secret case handled by ann: two clips, a hold, bob granted access."""
+    store = FileStore(tmp_path / "objects")
+    ring = KeyRing(tmp_path / "keys")
+    locker = Locker(pool, store, CaseLog(pool, ring.signer(HOST), HOST), ring)
+    for name, role in (("ann", "investigator"), ("bob", "investigator"), ("eve", "investigator"),
+                       ("root", "admin")):
+        await principals.add_principal(pool, name, role, "test")
+    await locker.log.open_case(CASE, ANN.actor, title="Border incident")
+    for i in range(2):
+        await locker.add_object(CASE, bytes_source(os.urandom(2000)), kind="evidence.ingested", actor="station:d1",
+                                fields={"file_name": f"clip{i}.mp4", "officer": "A123", "camera": "CAM-1"})
+    await retention.place_hold(locker, CASE, blake3=None, reason="litigation", who=ROOT)
+    await restriction.set_level(locker, CASE, "state_secret", who=ANN, reason="classified operation")
+    await restriction.grant(locker, CASE, "bob", who=ANN, reason="second investigator")
+    yield locker
+    await store.close()
+
+
+async def superuser(pool: asyncpg.Pool, sql: str, *args: object) -> None:
+    """What someone with the database's superuser does: the append-only triggers off, then a plain edit."""
+    async with pool.acquire() as conn:
+        await conn.execute("SET session_replication_role = replica")
+        try:
+            await conn.execute(sql, *args)
+        finally:
+            await conn.execute("SET session_replication_role = DEFAULT")
+
+
+async def codes(locker: Locker) -> set[str]:
+    return {f.code for f in await scrub(locker, CASE)}
+
+
+async def test_a_clean_database_scrubs_clean(locker: Locker) -> None:
+    await restriction.revoke(locker, CASE, "bob", who=ANN, reason="left the team")
+    hold = (await retention.list_holds(locker.pool, CASE))[0]
+    await retention.lift_hold(locker, hold.id, who=ROOT, reason="settled")
+    assert await scrub(locker, CASE) == []
+    assert await scrub(locker) == []
+
+
+EDITS = [
+    pytest.param("UPDATE cases SET restriction = 'none' WHERE id = $1", "case_row_mismatch", "restriction",
+                 id="restriction"),
+    pytest.param("UPDATE cases SET handler = 'investigator:eve' WHERE id = $1", "case_row_mismatch", "handler",
+                 id="handler"),
+    pytest.param("UPDATE evidence SET file_name = 'harmless.mp4' WHERE case_id = $1 AND seq = 1",
+                 "evidence_mismatch", "file_name 'harmless.mp4' (log: 'clip0.mp4')", id="file_name"),
+    pytest.param("UPDATE evidence SET officer = 'B999' WHERE case_id = $1 AND seq = 2",
+                 "evidence_mismatch", "officer 'B999' (log: 'A123')", id="officer"),
+    pytest.param("DELETE FROM evidence WHERE case_id = $1 AND seq = 2", "evidence_missing", "evidence entry 2",
+                 id="evidence-deleted"),
+    pytest.param("UPDATE tree_nodes SET hash = sha256(hash) WHERE case_id = $1 AND level = 1 AND idx = 0",
+                 "tree_node_mismatch", "level 1, index 0", id="tree-node"),
+    pytest.param("DELETE FROM tree_nodes WHERE case_id = $1 AND level = 0 AND idx = 3",
+                 "tree_node_missing", "level 0 missing", id="tree-node-deleted"),
+    pytest.param("UPDATE cases SET root = sha256(root) WHERE id = $1", "tree_head_mismatch", "root",
+                 id="tree-head"),
+    pytest.param("INSERT INTO case_grants (case_id, principal, granted_by, reason) "
+                 "VALUES ($1, 'eve', 'admin:root', 'curious')", "grant_unlogged", "grant 1 of eve", id="grant-added"),
+    pytest.param("UPDATE case_grants SET reason = 'something else' WHERE case_id = $1", "grant_mismatch",
+                 "reason 'something else'", id="grant-edited"),
+    pytest.param("DELETE FROM case_grants WHERE case_id = $1", "grant_missing", "grant 1 of bob",
+                 id="grant-deleted"),
+    pytest.param("UPDATE holds SET lifted_at = now(), lifted_by = 'admin:root', lift_reason = 'x' "
+                 "WHERE case_id = $1", "hold_mismatch", "lifted_by 'admin:root' (log: None)", id="hold-lifted"),
+    pytest.param("DELETE FROM holds WHERE case_id = $1", "hold_missing", "legal hold", id="hold-deleted"),
+]
+
+
+@pytest.mark.parametrize(("sql", "code", "says"), EDITS)
+async def test_a_superuser_edit_of_a_row_the_log_determines_is_reported(
+        locker: Locker, sql: str, code: str, says: str) -> None:
+    assert await scrub(locker, CASE) == []
+    await superuser(locker.pool, sql, CASE)
+    found = await scrub(locker, CASE)
+    assert {f.code for f in found} == {code}, found
+    assert says in found[0].message
+    run = await locker.pool.fetchrow("SELECT problems FROM scrub_runs ORDER BY id DESC LIMIT 1")
+    assert [p["code"] for p in run["problems"]] == [code]
+
+
+async def test_a_restriction_edited_to_none_opens_nothing(locker: Locker) -> None:
+    """Access is decided on the log: the table's ``none`` neither lets eve nor an admin in."""
+    await superuser(locker.pool, "UPDATE cases SET restriction = 'none' WHERE id = $1", CASE)
+    await superuser(locker.pool, "INSERT INTO case_grants (case_id, principal, granted_by, reason) "
+                                 "VALUES ($1, 'eve', 'admin:root', 'curious')", CASE)
+    await superuser(locker.pool, "UPDATE cases SET handler = 'investigator:eve' WHERE id = $1", CASE)
+    for who in (principal("investigator:eve"), ROOT):
+        state = await restriction.access(locker.pool, CASE, who.name)
+        assert state is not None and state.level == "state_secret" and state.handler == ANN.actor
+        assert not state.granted and not state.may_read(who.name)
+        with pytest.raises(Restricted):
+            await restriction.require_read(locker.pool, CASE, who)
+    assert (await restriction.require_read(locker.pool, CASE, BOB)).level == "state_secret"  # logged grant
+    assert {"case_row_mismatch", "grant_unlogged"} <= await codes(locker)
+
+
+async def test_access_follows_new_entries_and_survives_a_stale_row(locker: Locker) -> None:
+    """The fold catches up with each new access entry (cached per log size)."""
+    assert (await restriction.access(locker.pool, CASE, "eve")).may_read("eve") is False  # type: ignore[union-attr]
+    await restriction.grant(locker, CASE, "eve", who=ANN, reason="joins the team")
+    assert (await restriction.access(locker.pool, CASE, "eve")).may_read("eve")  # type: ignore[union-attr]
+    await restriction.revoke(locker, CASE, "eve", who=ANN, reason="left")
+    await superuser(locker.pool, "UPDATE case_grants SET revoked_at = NULL, revoked_by = NULL, revoke_reason = NULL "
+                                 "WHERE principal = 'eve'")
+    assert not (await restriction.access(locker.pool, CASE, "eve")).may_read("eve")  # type: ignore[union-attr]
+    await restriction.set_level(locker, CASE, "privacy", who=ROOT, reason="declassified in part")
+    assert (await restriction.access(locker.pool, CASE, "eve")).level == "privacy"  # type: ignore[union-attr]
+    assert await codes(locker) == {"grant_mismatch"}
+
+
+async def test_an_extra_entry_row_without_a_checkpoint_is_reported(locker: Locker) -> None:
+    """Entries past the latest signed checkpoint cannot come from the server, which signs every append."""
+    size, _ = await locker.log.head(CASE)
+    await locker.log.append(CASE, Draft("evidence.accessed", ANN.actor, {"action": "view", "purpose": "check"}))
+    await superuser(locker.pool, "DELETE FROM checkpoints WHERE case_id = $1 AND size = $2", CASE, size + 1)
+    assert "entries_beyond_checkpoint" in await codes(locker)
