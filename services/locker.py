@@ -174,7 +174,7 @@ async def open_locker(settings: Settings) -> AsyncIterator[Locker]:
     try:
         await store.check()
         async with db.open_pool(settings) as pool:
-            yield Locker(pool, store, CaseLog(pool, signer, settings.origin), keys,
+            yield Locker(pool, store, CaseLog(pool, signer, settings.origin, archive=store), keys,
                          WitnessPolicy.from_settings(settings), timestamping.read_chain(settings))
     finally:
         await store.close()

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from integrity.checkpoint import Checkpoint, open_checkpoint
-from integrity.entry import Link, check_chain
+from integrity.entry import Link, case_origin, check_chain
 from integrity.errors import BrokenChain, IntegrityError, SeqGap
 from integrity.hashing import object_key
 from integrity.merkle import MemoryTree, consistency_proof, root_from_frontier, verify_consistency
@@ -35,7 +35,7 @@ from policy.log_state import Finding, compare, fold
 from services.locker import Locker
 from storage import cached_rows, catalog
 from storage.log import EntryRow, StoredCheckpoint
-from storage.objects import StoreError
+from storage.objects import StoreError, checkpoints_prefix, record_size
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ async def scrub_case(locker: Locker, case_id: str, verifiers: Sequence[Verifier]
     found += await _tree_rows(locker, case_id, tree)
     derived = fold(link.entry for link in links if link.entry is not None)
     found += compare(case_id, derived, await cached_rows.table_rows(locker.pool, case_id))
+    found += await _checkpoints(locker, case_id, tree, verifiers)
     return found
 
 
@@ -207,17 +208,61 @@ def list_or(value: Any) -> Any:
 # -- 4. the checkpoints ------------------------------------------------------------------------------
 
 
-def check_issued(case_id: str, tree: MemoryTree, issued: Sequence[StoredCheckpoint],
+def _sizes(sizes: Sequence[int]) -> str:
+    shown = ", ".join(str(n) for n in sizes[:5])
+    return f"{len(sizes)} ({shown}{', ...' if len(sizes) > 5 else ''})"
+
+
+async def _checkpoints(locker: Locker, case_id: str, tree: MemoryTree, verifiers: Sequence[Verifier]) -> list[Finding]:
+    """The table's checkpoints against the archived copies, then all of them against the tree."""
+    table = {cp.size: cp.note for cp in await locker.log.all_checkpoints(case_id)}
+    try:
+        archived = await locker.store.records(checkpoints_prefix(case_id))
+    except StoreError as exc:
+        archived = []
+        unreadable = [Finding("checkpoint_archive_unreadable", case_id,
+                              f"case {case_id}: the archived checkpoints cannot be read: {exc}")]
+    else:
+        unreadable = []
+    found: list[Finding] = unreadable
+    copies: dict[int, set[bytes]] = {}
+    for key, note in archived:
+        copies.setdefault(record_size(key), set()).add(note)
+    if gone := sorted(set(copies) - set(table)):
+        found.append(Finding("checkpoint_row_missing", case_id,
+                             f"case {case_id}: {_sizes(gone)} checkpoint(s) the server issued and archived are "
+                             "no longer in the checkpoints table (sizes)"))
+    if not unreadable and (unarchived := sorted(set(table) - set(copies))):
+        found.append(Finding("checkpoint_unarchived", case_id,
+                             f"case {case_id}: {_sizes(unarchived)} checkpoint(s) in the table have no archived "
+                             "copy in the object store (sizes)"))
+    for size in sorted(copies):
+        if len(copies[size]) > 1 or (size in table and table[size] not in copies[size]):
+            found.append(Finding("checkpoint_archive_mismatch", case_id,
+                                 f"case {case_id}: the checkpoint of size {size} differs between the table and "
+                                 "the archive (or the archive holds two)"))
+    notes = {(size, note) for size, held in copies.items() for note in held} | set(table.items())
+    issued = [StoredCheckpoint(case_id, size, b"", note) for size, note in sorted(notes)]
+    return found + check_issued(case_id, locker.log.host, tree, issued, verifiers)
+
+
+def check_issued(case_id: str, host: str, tree: MemoryTree, issued: Sequence[StoredCheckpoint],
                  verifiers: Sequence[Verifier]) -> list[Finding]:
     """The current tree against every checkpoint issued: signature, then an RFC 6962 consistency proof."""
     found: list[Finding] = []
     size, root = tree.size, tree.root()
+    origin = case_origin(host, case_id)
     for cp in issued:
         try:
             checkpoint, _ = open_checkpoint(cp.note, verifiers)
         except IntegrityError as exc:
             found.append(Finding("checkpoint_unverified", case_id,
                                  f"case {case_id}: issued checkpoint of size {cp.size} does not verify: {exc}"))
+            continue
+        if checkpoint.origin != origin or checkpoint.size != cp.size:
+            found.append(Finding("checkpoint_archive_mismatch", case_id,
+                                 f"case {case_id}: a checkpoint kept as size {cp.size} is for {checkpoint.origin} "
+                                 f"at size {checkpoint.size}"))
             continue
         if checkpoint.size > size:
             found.append(Finding("rollback", case_id,

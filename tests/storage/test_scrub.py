@@ -18,7 +18,7 @@ from storage import principals
 from storage.filestore import FileStore
 from storage.keys import KeyRing
 from storage.log import CaseLog, Draft
-from storage.objects import bytes_source
+from storage.objects import bytes_source, checkpoints_prefix
 from tests.acting import principal
 
 HOST = "evidence.test"
@@ -31,7 +31,7 @@ async def locker(pool: asyncpg.Pool, tmp_path: Path) -> AsyncIterator[Locker]:
     """A state-secret case handled by ann: two clips, a hold, bob granted access."""
     store = FileStore(tmp_path / "objects")
     ring = KeyRing(tmp_path / "keys")
-    locker = Locker(pool, store, CaseLog(pool, ring.signer(HOST), HOST), ring)
+    locker = Locker(pool, store, CaseLog(pool, ring.signer(HOST), HOST, archive=store), ring)
     for name, role in (("ann", "investigator"), ("bob", "investigator"), ("eve", "investigator"),
                        ("root", "admin")):
         await principals.add_principal(pool, name, role, "test")
@@ -145,3 +145,51 @@ async def test_an_extra_entry_row_without_a_checkpoint_is_reported(locker: Locke
     await locker.log.append(CASE, Draft("evidence.accessed", ANN.actor, {"action": "view", "purpose": "check"}))
     await superuser(locker.pool, "DELETE FROM checkpoints WHERE case_id = $1 AND size = $2", CASE, size + 1)
     assert "entries_beyond_checkpoint" in await codes(locker)
+
+
+async def roll_back_last_entry(pool: asyncpg.Pool) -> None:
+    """An insider with the database removes the last entry, its tree nodes and checkpoint, and rewinds
+    the case row to the head before it: everything the database holds is consistent again."""
+    size = await pool.fetchval("SELECT size FROM cases WHERE id = $1", CASE) - 1
+    before = await pool.fetchrow("SELECT root FROM checkpoints WHERE case_id = $1 AND size = $2", CASE, size)
+    last_leaf = await pool.fetchval("SELECT leaf_hash FROM entries WHERE case_id = $1 AND seq = $2", CASE, size - 1)
+    for sql in ("DELETE FROM entries WHERE case_id = $1 AND seq >= $2",
+                "DELETE FROM tree_nodes WHERE case_id = $1 AND ((idx + 1) << level::int) > $2",
+                "DELETE FROM checkpoints WHERE case_id = $1 AND size > $2"):
+        await superuser(pool, sql, CASE, size)
+    frontier = [r["hash"] for r in await pool.fetch(
+        """SELECT hash FROM tree_nodes n WHERE case_id = $1 AND ($2::bigint >> level::int) & 1 = 1
+                                           AND idx = ($2::bigint >> level::int) - 1 ORDER BY level DESC""",
+        CASE, size)]
+    await superuser(pool, "UPDATE cases SET size = $2, root = $3, last_leaf = $4, frontier = $5 WHERE id = $1",
+                    CASE, size, before["root"], last_leaf, frontier)
+
+
+async def test_every_issued_checkpoint_is_archived_write_once(locker: Locker) -> None:
+    table = await locker.log.all_checkpoints(CASE)
+    archived = await locker.store.records(checkpoints_prefix(CASE))
+    assert [note for _, note in archived] == [cp.note for cp in table] and len(table) >= 6
+
+
+async def test_a_rollback_is_reported(locker: Locker, pool: asyncpg.Pool) -> None:
+    await locker.log.append(CASE, Draft("evidence.accessed", ANN.actor, {"action": "view", "purpose": "check"}))
+    await roll_back_last_entry(pool)
+    found = await scrub(locker, CASE)
+    # The database agrees with itself after the rollback (no tree, row or chain finding): only the
+    # archived copy of the checkpoint it issued tells.
+    assert {f.code for f in found} == {"rollback", "checkpoint_row_missing"}
+    rollback = next(f for f in found if f.code == "rollback")
+    size = await pool.fetchval("SELECT size FROM cases WHERE id = $1", CASE)
+    assert f"size {size + 1} was issued, the log now holds {size} entries" in rollback.message
+
+
+async def test_a_checkpoint_missing_from_the_archive_or_rewritten_is_reported(locker: Locker) -> None:
+    assert isinstance(locker.store, FileStore)
+    folder = locker.store.root / checkpoints_prefix(CASE)
+    first = sorted(folder.iterdir())[0]
+    note = first.read_bytes()
+    first.unlink()
+    assert await codes(locker) == {"checkpoint_unarchived"}
+    origin, size, root, rest = note.split(b"\n", 3)
+    first.write_bytes(b"\n".join([origin, size, bytes(reversed(root)), rest]))  # another root, same signature
+    assert await codes(locker) == {"checkpoint_archive_mismatch", "checkpoint_unverified"}
