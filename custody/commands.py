@@ -104,6 +104,9 @@ def register(sub: Any) -> None:
     p = sub.add_parser("scrub", help="re-hash stored objects, re-check case trees and issued checkpoints, and "
                                      "compare every table row the log determines with the log")
     p.add_argument("--case", dest="case_id")
+    p.add_argument("--archive-missing", action="store_true",
+                   help="copy checkpoints that verify but have no write-once copy in the object store yet into "
+                        "it (once, after upgrading from a version without the checkpoint archive)")
     p.set_defaults(handler=run_scrub)
 
     keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command", required=True)
@@ -298,7 +301,7 @@ async def _verify_with_server(args: argparse.Namespace) -> int:
 
 async def run_scrub(args: argparse.Namespace, settings: Settings) -> int:
     async with open_locker(settings) as locker:
-        problems = await scrub.scrub(locker, args.case_id)
+        problems = await scrub.scrub(locker, args.case_id, archive_missing=args.archive_missing)
     for problem in problems:
         print(f"SCRUB FAILURE: {problem}")
     print(f"scrub: {len(problems)} problem(s)" if problems else

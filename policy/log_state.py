@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from policy.restriction import UNRESTRICTED, Level, parse_level
+from policy.retention import DEFAULT_CLASSES
 
 #: Entry kinds that store an object and index it in ``evidence`` (``services.locker.log_object``).
 EVIDENCE_KINDS = frozenset({"evidence.ingested", "evidence.derived", "record.added"})
@@ -30,6 +31,9 @@ EVIDENCE_FIELDS = ("kind", "blake3", "size", "media_type", "file_name", "officer
 #: The disclosure columns its entries decide.
 DISCLOSURE_FIELDS = ("case_id", "decision_no", "created_by", "state", "review_state", "major", "published_on",
                      "takedown_due", "public_text", "end_reason", "notice")
+#: The ``retention_classes`` columns a ``retention.class_set`` entry of the governance log decides; the
+#: installation's defaults (``DEFAULT_CLASSES``, written by the migration, never logged) hold until one does.
+CLASS_FIELDS = ("years", "months", "days", "trigger")
 #: The review columns its entry decides.
 REVIEW_FIELDS = ("disclosure_id", "reviewer", "outcome", "opinion", "record_blake3", "checklist")
 
@@ -97,6 +101,10 @@ class CaseRows:
     holds: dict[int, dict[str, Any]] = field(default_factory=dict)              # by hold id
     disclosures: dict[str, dict[str, Any]] = field(default_factory=dict)        # by disclosure id
     reviews: dict[int, dict[str, Any]] = field(default_factory=dict)            # by entry seq
+    #: Objects whose last entry in this case is ``retention.disposed`` (gone under retention).
+    disposed: set[str] = field(default_factory=set)
+    classes: dict[str, dict[str, Any]] = field(default_factory=lambda: {           # by name (governance log)
+        c.name: {"years": c.years, "months": c.months, "days": c.days, "trigger": c.trigger} for c in DEFAULT_CLASSES})
 
 
 def parse_time(value: object) -> dt.datetime | None:
@@ -135,6 +143,8 @@ def _on_case(rows: CaseRows, e: Mapping[str, Any]) -> None:
         rows.case["restriction"] = e.get("level")
     elif kind == "case.closed":
         rows.case["closed_at"] = parse_time(e.get("closed_at"))
+    elif kind == "retention.class_set":
+        rows.classes[str(e.get("class"))] = {name: e.get(name) for name in CLASS_FIELDS}
     elif kind == "retention.assigned" and e.get("scope") == "case":
         rows.case["retention_class"] = e.get("class")
     elif kind == "retention.assigned":
@@ -199,6 +209,9 @@ def fold(entries: Iterable[Mapping[str, Any]]) -> CaseRows:
         kind = str(e.get("kind"))
         if kind in EVIDENCE_KINDS:
             rows.evidence[e["seq"]] = _evidence(e)
+            rows.disposed.discard(str(e.get("blake3")))
+        elif kind == "retention.disposed":
+            rows.disposed.add(str(e.get("blake3")))
         elif kind in ("access.granted", "access.grant_revoked"):
             _on_grant(rows, e)
         elif kind in ("hold.placed", "hold.lifted"):
@@ -251,6 +264,10 @@ class TableRows:
     holds: Mapping[int, Mapping[str, Any]]
     disclosures: Mapping[str, Mapping[str, Any]]
     reviews: Mapping[int, Mapping[str, Any]]
+    #: The case's objects the ``objects`` table marks disposed of.
+    disposed: frozenset[str] = frozenset()
+    #: ``retention_classes`` by name, given when the case is the governance log (None: not compared).
+    classes: Mapping[str, Mapping[str, Any]] | None = None
 
 
 def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
@@ -267,6 +284,12 @@ def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
     found += _keyed(case_id, "disclosure record", "disclosure", derived.disclosures, table.disclosures,
                     DISCLOSURE_FIELDS)
     found += _keyed(case_id, "legal review of entry", "review", derived.reviews, table.reviews, REVIEW_FIELDS)
+    for hexd in sorted(table.disposed - derived.disposed):
+        found.append(Finding("object_disposal_unlogged", case_id,
+                             f"case {case_id}: object {hexd} is marked disposed of in the objects table, but the "
+                             "case log has no retention.disposed entry after its evidence entries"))
+    if table.classes is not None:
+        found += _keyed(case_id, "retention class", "retention_class", derived.classes, table.classes, CLASS_FIELDS)
     return found
 
 

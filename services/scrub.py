@@ -31,24 +31,30 @@ from integrity.errors import BrokenChain, IntegrityError, SeqGap
 from integrity.hashing import object_key
 from integrity.merkle import MemoryTree, consistency_proof, root_from_frontier, verify_consistency
 from integrity.note import Verifier
+from policy.cases import GOVERNANCE_CASE
 from policy.log_state import Finding, compare, fold
 from services.locker import Locker
 from storage import cached_rows, catalog
 from storage.log import EntryRow, StoredCheckpoint
-from storage.objects import StoreError, checkpoints_prefix, record_size
+from storage.objects import StoreError, checkpoint_key, checkpoints_prefix, record_size
 
 logger = logging.getLogger(__name__)
 
 
-async def scrub(locker: Locker, case_id: str | None = None) -> list[Finding]:
-    """Scrub one case (or every case); returns the findings, recorded in ``scrub_runs``."""
+async def scrub(locker: Locker, case_id: str | None = None, *, archive_missing: bool = False) -> list[Finding]:
+    """Scrub one case (or every case); returns the findings, recorded in ``scrub_runs``.
+
+    ``archive_missing``: copy into the object store each checkpoint of the table that has no archived
+    copy yet, verifies and is consistent with the log (once, after upgrading a server whose
+    checkpoints predate the archive); each case it did this for is still reported.
+    """
     started = dt.datetime.now(dt.UTC)
     cases = [case_id] if case_id else [c["id"] for c in await locker.log.list_cases()]
     verifiers = locker.keys.verifiers()
     checked: set[str] = set()
     found: list[Finding] = []
     for cid in cases:
-        found += await scrub_case(locker, cid, verifiers, checked)
+        found += await scrub_case(locker, cid, verifiers, checked, archive_missing=archive_missing)
     for finding in found:
         logger.error("scrub: %s", finding)
     await catalog.record_scrub(locker.pool, started, case_id or "*", len(cases), len(checked),
@@ -59,17 +65,20 @@ async def scrub(locker: Locker, case_id: str | None = None) -> list[Finding]:
 async def scrub_log(locker: Locker, case_id: str) -> list[Finding]:
     """Only part 1 (the log and its objects), as scrub did before the tables were compared; for the bench."""
     rows = await locker.log.entries(case_id)
-    found, _, _ = await _log(locker, case_id, rows, locker.keys.verifiers(), set())
+    found, _, _ = await _log(locker, case_id, rows, locker.keys.verifiers(), set(), fold_disposed=True)
     return found
 
 
-async def scrub_case(locker: Locker, case_id: str, verifiers: Sequence[Verifier], checked: set[str]) -> list[Finding]:
+async def scrub_case(locker: Locker, case_id: str, verifiers: Sequence[Verifier], checked: set[str], *,
+                     archive_missing: bool = False) -> list[Finding]:
     rows = await locker.log.entries(case_id)
     found, links, tree = await _log(locker, case_id, rows, verifiers, checked)
     found += await _tree_rows(locker, case_id, tree)
     derived = fold(link.entry for link in links if link.entry is not None)
-    found += compare(case_id, derived, await cached_rows.table_rows(locker.pool, case_id))
-    found += await _checkpoints(locker, case_id, tree, verifiers)
+    found += await _objects(locker, case_id, links, rows, checked, gone=derived.disposed)
+    found += compare(case_id, derived, await cached_rows.table_rows(locker.pool, case_id,
+                                                                    with_classes=case_id == GOVERNANCE_CASE))
+    found += await _checkpoints(locker, case_id, tree, verifiers, archive_missing)
     return found
 
 
@@ -77,7 +86,7 @@ async def scrub_case(locker: Locker, case_id: str, verifiers: Sequence[Verifier]
 
 
 async def _log(locker: Locker, case_id: str, rows: list[EntryRow], verifiers: Sequence[Verifier],
-               checked: set[str]) -> tuple[list[Finding], list[Link], MemoryTree]:
+               checked: set[str], *, fold_disposed: bool = False) -> tuple[list[Finding], list[Link], MemoryTree]:
     found: list[Finding] = []
     links = list(check_chain((r.body for r in rows), case_id))
     tree = MemoryTree(link.leaf for link in links)
@@ -91,7 +100,9 @@ async def _log(locker: Locker, case_id: str, rows: list[EntryRow], verifiers: Se
                              f"case {case_id}: latest checkpoint (size {cp.size}) does not verify: {exc}"))
     else:
         found += _latest_root(case_id, tree, checkpoint)
-    found += await _objects(locker, case_id, links, rows, checked)
+    if fold_disposed:
+        gone = fold(link.entry for link in links if link.entry is not None).disposed
+        found += await _objects(locker, case_id, links, rows, checked, gone=gone)
     return found, links, tree
 
 
@@ -113,9 +124,10 @@ def _latest_root(case_id: str, tree: MemoryTree, checkpoint: Checkpoint) -> list
 
 
 async def _objects(locker: Locker, case_id: str, links: list[Link], rows: list[EntryRow],
-                   checked: set[str]) -> list[Finding]:
+                   checked: set[str], *, gone: set[str]) -> list[Finding]:
+    """Re-hash every object the entries name, but those disposed of under retention (``gone``)."""
     found: list[Finding] = []
-    seen: set[str] = set()
+    seen: set[str] = set(gone)
     for link, row in zip(links, rows, strict=True):
         entry = link.entry
         # An unreadable body is reported above; a later entry about the same object still checks it.
@@ -213,7 +225,8 @@ def _sizes(sizes: Sequence[int]) -> str:
     return f"{len(sizes)} ({shown}{', ...' if len(sizes) > 5 else ''})"
 
 
-async def _checkpoints(locker: Locker, case_id: str, tree: MemoryTree, verifiers: Sequence[Verifier]) -> list[Finding]:
+async def _checkpoints(locker: Locker, case_id: str, tree: MemoryTree, verifiers: Sequence[Verifier],
+                       archive_missing: bool) -> list[Finding]:
     """The table's checkpoints against the archived copies, then all of them against the tree."""
     table = {cp.size: cp.note for cp in await locker.log.all_checkpoints(case_id)}
     try:
@@ -235,7 +248,8 @@ async def _checkpoints(locker: Locker, case_id: str, tree: MemoryTree, verifiers
     if not unreadable and (unarchived := sorted(set(table) - set(copies))):
         found.append(Finding("checkpoint_unarchived", case_id,
                              f"case {case_id}: {_sizes(unarchived)} checkpoint(s) in the table have no archived "
-                             "copy in the object store (sizes)"))
+                             "copy in the object store (sizes)" + (await _archive(locker, case_id, tree, {
+                                 n: table[n] for n in unarchived}, verifiers) if archive_missing else "")))
     for size in sorted(copies):
         if len(copies[size]) > 1 or (size in table and table[size] not in copies[size]):
             found.append(Finding("checkpoint_archive_mismatch", case_id,
@@ -244,6 +258,17 @@ async def _checkpoints(locker: Locker, case_id: str, tree: MemoryTree, verifiers
     notes = {(size, note) for size, held in copies.items() for note in held} | set(table.items())
     issued = [StoredCheckpoint(case_id, size, b"", note) for size, note in sorted(notes)]
     return found + check_issued(case_id, locker.log.host, tree, issued, verifiers)
+
+
+async def _archive(locker: Locker, case_id: str, tree: MemoryTree, notes: dict[int, bytes],
+                   verifiers: Sequence[Verifier]) -> str:
+    """Copy the checkpoints that hold (verify, consistent with the log) into the archive; says how many."""
+    copied = 0
+    for size, note in notes.items():
+        if not check_issued(case_id, locker.log.host, tree, [StoredCheckpoint(case_id, size, b"", note)], verifiers):
+            await locker.store.put_record(checkpoint_key(case_id, size), note)
+            copied += 1
+    return f"; {copied} of them verified and are now archived"
 
 
 def check_issued(case_id: str, host: str, tree: MemoryTree, issued: Sequence[StoredCheckpoint],

@@ -10,11 +10,12 @@ from typing import Any
 
 import asyncpg
 
-from policy.log_state import ACCESS_KINDS, DISCLOSURE_FIELDS, EVIDENCE_FIELDS, REVIEW_FIELDS, TableRows
+from policy.log_state import ACCESS_KINDS, CLASS_FIELDS, DISCLOSURE_FIELDS, EVIDENCE_FIELDS, REVIEW_FIELDS, TableRows
 
 
-async def table_rows(pool: asyncpg.Pool, case_id: str) -> TableRows:
-    """The ``cases`` row and every evidence, grant, hold, disclosure and review row of one case."""
+async def table_rows(pool: asyncpg.Pool, case_id: str, *, with_classes: bool = False) -> TableRows:
+    """The ``cases`` row and every evidence, grant, hold, disclosure and review row of one case, and
+    (``with_classes``: the governance log) the retention classes."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         case = await conn.fetchrow(
             """SELECT handler, restriction, closed_at, retention_class, title, created_by, meta
@@ -31,6 +32,11 @@ async def table_rows(pool: asyncpg.Pool, case_id: str) -> TableRows:
         reviews = await conn.fetch(
             f"""SELECT r.seq, {', '.join('r.' + f for f in REVIEW_FIELDS)} FROM reviews r
                   JOIN disclosures d ON d.id = r.disclosure_id WHERE d.case_id = $1""", case_id)
+        disposed = await conn.fetch(
+            """SELECT DISTINCT o.blake3 FROM objects o JOIN evidence e ON e.blake3 = o.blake3
+                WHERE e.case_id = $1 AND o.disposed_at IS NOT NULL""", case_id)
+        classes = await conn.fetch(
+            f"SELECT name, {', '.join(CLASS_FIELDS)} FROM retention_classes") if with_classes else None
     by_principal: dict[str, list[dict[str, Any]]] = {}
     for g in grants:
         by_principal.setdefault(g["principal"], []).append(dict(g))
@@ -41,6 +47,8 @@ async def table_rows(pool: asyncpg.Pool, case_id: str) -> TableRows:
         holds={r["id"]: dict(r) for r in holds},
         disclosures={r["id"]: dict(r) for r in disclosures},
         reviews={r["seq"]: dict(r) for r in reviews},
+        disposed=frozenset(r["blake3"] for r in disposed),
+        classes=None if classes is None else {r["name"]: dict(r) for r in classes},
     )
 
 

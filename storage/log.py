@@ -126,6 +126,7 @@ class CaseLog:
         self.archive = archive
         self._pending: dict[str, list[tuple[Draft, asyncio.Future[Appended]]]] = {}
         self._writers: dict[str, asyncio.Task[None]] = {}
+        self._archiving: set[asyncio.Task[None]] = set()  # checkpoint archive writes in flight
         # A proof for (case, index, size) never changes: the tree below a signed size is immutable.
         self._proofs: OrderedDict[tuple[str, int, int], list[bytes]] = OrderedDict()
 
@@ -190,10 +191,14 @@ class CaseLog:
                     if not isinstance(exc, Exception):
                         raise
                     continue
-                await self._archive_checkpoint(case_id, results)
-                for (_, fut), result in zip(batch, results, strict=True):
-                    if not fut.done():
-                        fut.set_result(result)
+                if self.archive is None:
+                    self._hand_out(batch, results)
+                else:
+                    # The archive write of this batch's checkpoint overlaps the next batch's transaction;
+                    # the batch's callers get their results (and the checkpoint) only once it is written.
+                    task = asyncio.create_task(self._archive_then_hand_out(case_id, batch, results))
+                    self._archiving.add(task)
+                    task.add_done_callback(self._archiving.discard)
         finally:
             self._writers.pop(case_id, None)
             for _, fut in self._pending.pop(case_id, []):
@@ -276,6 +281,19 @@ class CaseLog:
                 results.append(Appended(case_id, seq, body, leaf, checkpoint_note, size, created=True))
         return results
 
+    @staticmethod
+    def _hand_out(batch: Sequence[tuple[Draft, asyncio.Future[Appended]]], results: Sequence[Appended]) -> None:
+        for (_, fut), result in zip(batch, results, strict=True):
+            if not fut.done():
+                fut.set_result(result)
+
+    async def _archive_then_hand_out(self, case_id: str, batch: Sequence[tuple[Draft, asyncio.Future[Appended]]],
+                                     results: Sequence[Appended]) -> None:
+        try:
+            await self._archive_checkpoint(case_id, results)
+        finally:
+            self._hand_out(batch, results)
+
     async def _archive_checkpoint(self, case_id: str, results: Sequence[Appended]) -> None:
         """Write the checkpoint a committed batch signed to the archive (nothing new signed: nothing)."""
         if self.archive is None or not any(r.created for r in results):
@@ -283,7 +301,7 @@ class CaseLog:
         last = results[-1]
         try:
             await self.archive.put_record(checkpoint_key(case_id, last.tree_size), last.checkpoint)
-        except StoreError as exc:
+        except (StoreError, OSError) as exc:
             # The entry is committed and its checkpoint is in the table; scrub names the missing copy.
             logger.error("case %s: checkpoint of size %d not archived in the object store: %s",
                          case_id, last.tree_size, exc)

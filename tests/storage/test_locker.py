@@ -27,7 +27,7 @@ HOST = "evidence.test"
 @pytest.fixture
 async def locker(pool: asyncpg.Pool, store: ObjectStore, tmp_path: Path) -> Locker:
     ring = KeyRing(tmp_path / "keys")
-    return Locker(pool, store, CaseLog(pool, ring.signer(HOST), HOST), ring)
+    return Locker(pool, store, CaseLog(pool, ring.signer(HOST), HOST, archive=store), ring)
 
 
 async def make_case(locker: Locker, case_id: str = "C-100") -> list[bytes]:

@@ -3,6 +3,7 @@ access is decided on the log, so an edited restriction opens nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,8 +11,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from policy.cases import GOVERNANCE_CASE
 from policy.errors import Restricted
-from services import restriction, retention
+from policy.retention import RetentionClass
+from policy.review import MAJOR_CRITERIA
+from services import disclosure, restriction, retention
 from services.locker import Locker
 from services.scrub import scrub
 from storage import principals
@@ -193,3 +197,61 @@ async def test_a_checkpoint_missing_from_the_archive_or_rewritten_is_reported(lo
     origin, size, root, rest = note.split(b"\n", 3)
     first.write_bytes(b"\n".join([origin, size, bytes(reversed(root)), rest]))  # another root, same signature
     assert await codes(locker) == {"checkpoint_archive_mismatch", "checkpoint_unverified"}
+
+
+RECORD = {"decision_no": "京朝城管罚字〔2026〕第0421号", "party_type": "natural", "party_name": "欧阳娜娜",
+          "violation": "占道经营", "legal_basis": "《北京市市容环境卫生条例》第二十四条", "penalty": "罚款人民币500元",
+          "decision_date": "2026-09-20", "category": "市容环境"}
+
+
+@pytest.mark.parametrize(("sql", "says"), [
+    pytest.param("UPDATE disclosures SET state = 'published', published_on = current_date WHERE case_id = $1",
+                 "state 'published' (log: 'withdrawn')", id="state"),
+    pytest.param("UPDATE disclosures SET major = '{}', review_state = 'none' WHERE case_id = $1",
+                 "review_state 'none' (log: 'pending')", id="review-gate"),
+])
+async def test_a_disclosure_record_edited_in_the_table_is_reported(locker: Locker, sql: str, says: str) -> None:
+    desk = principal("disclosure:dora")
+    d = await disclosure.create(locker, CASE, RECORD, who=desk)
+    criterion = next(iter(MAJOR_CRITERIA))
+    await disclosure.flag_major(locker, d.id, [criterion], who=desk)
+    await disclosure.transition(locker, d.id, "withdraw", who=desk, today=dt.date(2026, 9, 21), reason="re-made")
+    assert await scrub(locker, CASE) == []
+    await superuser(locker.pool, sql, CASE)
+    found = await scrub(locker, CASE)
+    assert [f.code for f in found] == ["disclosure_mismatch"] and says in found[0].message, found
+
+
+async def test_a_retention_class_edited_in_the_table_is_reported(locker: Locker) -> None:
+    """Classes are decided in the governance log; the migration's defaults hold until an entry changes one."""
+    await retention.set_class(locker, RetentionClass("case", 30, trigger="case_closed"), who=ROOT,
+                              reason="archive rules: 30 years")
+    assert await scrub(locker, GOVERNANCE_CASE) == []
+    await superuser(locker.pool, "UPDATE retention_classes SET years = 1 WHERE name IN ('case', 'standard')")
+    found = await scrub(locker, GOVERNANCE_CASE)
+    assert [(f.code, f.message.split(": ")[1]) for f in found] == [
+        ("retention_class_mismatch", "retention class case"), ("retention_class_mismatch", "retention class standard")]
+    assert "years 1 (log: 30)" in found[0].message and "years 1 (log: 2)" in found[1].message
+
+
+async def test_an_object_marked_disposed_without_its_entry_is_reported(locker: Locker) -> None:
+    """Marking evidence disposed of hides it from every reader (410): only a logged disposal may."""
+    hexd = await locker.pool.fetchval("SELECT blake3 FROM evidence WHERE case_id = $1 AND seq = 1", CASE)
+    await superuser(locker.pool, "UPDATE objects SET disposed_at = now() WHERE blake3 = $1", hexd)
+    found = await scrub(locker, CASE)
+    assert [f.code for f in found] == ["object_disposal_unlogged"] and hexd in found[0].message
+
+
+async def test_checkpoints_from_before_the_archive_are_archived_on_request(locker: Locker, pool: asyncpg.Pool) -> None:
+    """A server upgraded from a version without the archive: scrub names the checkpoints without a copy
+    and, asked to, archives those that verify; a rollback after that is caught like any other."""
+    old = Locker(pool, locker.store, CaseLog(pool, locker.log.signer, HOST), locker.keys)  # no archive
+    for i in range(3):
+        await old.log.append(CASE, Draft("evidence.accessed", ANN.actor, {"action": "view", "purpose": f"p{i}"}))
+    found = await scrub(locker, CASE)
+    assert [f.code for f in found] == ["checkpoint_unarchived"] and "3 (" in found[0].message
+    found = await scrub(locker, CASE, archive_missing=True)
+    assert "3 of them verified and are now archived" in found[0].message
+    assert await scrub(locker, CASE) == []
+    await roll_back_last_entry(pool)
+    assert {f.code for f in await scrub(locker, CASE)} == {"rollback", "checkpoint_row_missing"}
