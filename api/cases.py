@@ -26,7 +26,7 @@ from foundation.errors import Malformed, TooLarge
 from integrity.hashing import object_key
 from policy import restriction
 from policy.cases import STAGES
-from services import cases, evidence, handover, witnessing
+from services import case_search, cases, evidence, handover, witnessing
 from storage import catalog
 
 MAX_RECORD_BYTES = 2 * 1024**3
@@ -52,7 +52,7 @@ async def list_cases(request: web.Request) -> web.Response:
     A restricted case the caller may not read is listed by id and level only (RULES §三).
     """
     locker = request.app[LOCKER]
-    rows = await catalog.search_cases(
+    rows = await case_search.search(
         locker.pool, case_id=request.query.get("id"), officer=request.query.get("officer"),
         station=request.query.get("station"), since=query_time(request, "from"), until=query_time(request, "to"),
         limit=query_int(request, "limit", 100, minimum=1, maximum=1000), offset=query_int(request, "offset", 0),

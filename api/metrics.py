@@ -24,6 +24,8 @@ class Metrics:
         self.access_denied = Counter("custody_access_denied", "Requests refused because the case is restricted "
                                      "(need to know)", ["restriction"], registry=r)
         self.scrub_problems = Gauge("custody_scrub_problems", "Problems found by the last scrub run", registry=r)
+        self.scrub_findings = Gauge("custody_scrub_findings", "Findings of the last scrub run by kind (code: "
+                                    "rollback, case_row_mismatch, tree_node_mismatch, ...)", ["code"], registry=r)
         self.scrub_last_run = Gauge("custody_scrub_last_run_timestamp_seconds", "When the last scrub finished",
                                     registry=r)
         self.witness_lag = Gauge("custody_witness_lag_seconds", "How long the oldest checkpoint not yet cosigned "

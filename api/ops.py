@@ -32,6 +32,10 @@ async def metrics(request: web.Request) -> web.Response:
     last = await catalog.last_scrub(request.app[LOCKER].pool)
     if last is not None:
         m.scrub_problems.set(len(last["problems"]))
+        m.scrub_findings.clear()
+        for problem in last["problems"]:  # runs before codes existed recorded bare sentences
+            m.scrub_findings.labels(problem.get("code", "unclassified") if isinstance(problem, dict)
+                                    else "unclassified").inc()
         m.scrub_last_run.set(last["finished_at"].timestamp())
     locker = request.app[LOCKER]
     if locker.witnesses.endpoints:

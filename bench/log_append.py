@@ -5,7 +5,7 @@ with no tree, no chain and no signature (what an unverifiable audit table costs)
 Tessera reports about 2,900 writes/s on a 12-core VM.  Targets: >= 2,000 appends/s on 2 cores;
 an inclusion proof at 1,000,000 entries in < 5 ms with at most ceil(log2 n) hashes.
 
-    python bench/log_append.py [--appends 20000] [--writers 50] [--proof-size 1000000]
+    python bench/log_append.py [--appends 20000] [--writers 50] [--proof-size 1000000 (0: skip)]
 """
 
 from __future__ import annotations
@@ -26,17 +26,18 @@ sys.path.insert(0, str(REPO))
 
 from integrity import merkle  # noqa: E402
 from storage import db  # noqa: E402
+from storage.filestore import FileStore  # noqa: E402
 from storage.keys import KeyRing  # noqa: E402
 from storage.log import CaseLog, Draft  # noqa: E402
 
 
-async def bench_appends(pool, log: CaseLog, appends: int, writers: int) -> float:
-    await log.open_case("BENCH-APPEND", "bench")
+async def bench_appends(pool, log: CaseLog, appends: int, writers: int, case_id: str = "BENCH-APPEND") -> float:
+    await log.open_case(case_id, "bench")
     per_writer = appends // writers
 
     async def writer(w: int) -> None:
         for i in range(per_writer):
-            await log.append("BENCH-APPEND", Draft("evidence.accessed", f"user:{w}",
+            await log.append(case_id, Draft("evidence.accessed", f"user:{w}",
                                                    {"action": "view", "purpose": "bench", "i": i}))
 
     start = time.perf_counter()
@@ -124,7 +125,19 @@ async def main() -> None:
         print(f"peer  plain INSERT, {args.writers} writers:             {peer:8.0f} rows/s")
         print(f"log   signed Merkle appends, {args.writers} writers:    {ours:8.0f} appends/s  "
               f"ratio vs peer {ours / peer:4.2f}  (target >= 2,000/s; Tessera ~2,900/s on 12 cores)")
-        await bench_proofs(pool, log, args.proof_size, args.proof_samples)
+        # Every signed checkpoint also written write-once to the file store (issue 14 item 7): what it costs
+        # with the writers batching, and for one writer alone (a checkpoint per append, the worst case).
+        store = FileStore(home / "objects")
+        archived = CaseLog(pool, log.signer, "bench.local", archive=store)
+        with_archive = await bench_appends(pool, archived, args.appends, args.writers, "BENCH-ARCHIVED")
+        print(f"log   + checkpoint archive (file store), {args.writers} writers: {with_archive:6.0f} appends/s  "
+              f"ratio vs log {with_archive / ours:4.2f}")
+        alone = await bench_appends(pool, log, 500, 1, "BENCH-ONE")
+        alone_archived = await bench_appends(pool, archived, 500, 1, "BENCH-ONE-ARCHIVED")
+        print(f"log   one writer: {alone:6.0f} appends/s; + checkpoint archive {alone_archived:6.0f} appends/s  "
+              f"ratio {alone_archived / alone:4.2f}")
+        if args.proof_size:
+            await bench_proofs(pool, log, args.proof_size, args.proof_samples)
         await pool.close()
     finally:
         db.stop_embedded(home / "pg")

@@ -27,7 +27,7 @@ from ingest.spool import Journal
 from ingest.station import Enrolment, read_token_file
 from integrity.verify import verify_file
 from policy.cases import STAGES
-from services import accounts, cases, evidence, retention
+from services import accounts, cases, evidence, retention, scrub
 from services.locker import open_locker
 from storage import db, principals
 from storage.keys import KeyRing
@@ -101,9 +101,13 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=verify_file_cmd)
 
-    p = sub.add_parser("scrub", help="re-hash stored objects and re-check case trees")
+    p = sub.add_parser("scrub", help="re-hash stored objects, re-check case trees and issued checkpoints, and "
+                                     "compare every table row the log determines with the log")
     p.add_argument("--case", dest="case_id")
-    p.set_defaults(handler=scrub)
+    p.add_argument("--archive-missing", action="store_true",
+                   help="copy checkpoints that verify but have no write-once copy in the object store yet into "
+                        "it (once, after upgrading from a version without the checkpoint archive)")
+    p.set_defaults(handler=run_scrub)
 
     keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command", required=True)
     p = keys.add_parser("show", help="print the published verifier keys")
@@ -295,12 +299,13 @@ async def _verify_with_server(args: argparse.Namespace) -> int:
     return 0 if entries else 1
 
 
-async def scrub(args: argparse.Namespace, settings: Settings) -> int:
+async def run_scrub(args: argparse.Namespace, settings: Settings) -> int:
     async with open_locker(settings) as locker:
-        problems = await locker.scrub(args.case_id)
+        problems = await scrub.scrub(locker, args.case_id, archive_missing=args.archive_missing)
     for problem in problems:
         print(f"SCRUB FAILURE: {problem}")
-    print(f"scrub: {len(problems)} problem(s)" if problems else "scrub: every object and tree verifies")
+    print(f"scrub: {len(problems)} problem(s)" if problems else
+          "scrub: every object and tree verifies, and every table row agrees with the log")
     return 1 if problems else 0
 
 

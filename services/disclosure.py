@@ -27,7 +27,7 @@ from policy.cases import GOVERNANCE_CASE
 from policy.errors import PolicyError
 from policy.takedown import PARTY_TYPES, parse_iso_date, takedown_due
 from policy.workdays import WorkCalendar
-from services import evidence, retention
+from services import case_access, evidence, retention
 from services.locker import Locker
 from services.permissions import authorize
 from services.restriction import require_read
@@ -204,10 +204,11 @@ async def flag_major(locker: Locker, disclosure_id: str, criteria: list[str], *,
 
 
 async def case_handler(pool: asyncpg.Pool, case_id: str) -> str:
-    row = await pool.fetchrow("SELECT coalesce(handler, created_by) AS handler FROM cases WHERE id = $1", case_id)
-    if row is None:
+    """The case handler, as the case's log says (``services.case_access``): who may not review it."""
+    state = await case_access.of_case(pool, case_id)
+    if state is None:
         raise CaseNotFound(case_id)
-    return str(row["handler"])
+    return str(state.handler)
 
 
 async def record_review(locker: Locker, disclosure_id: str, *, who: Principal, outcome: str,

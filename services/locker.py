@@ -20,17 +20,13 @@ import asyncpg
 
 from foundation.settings import Settings
 from integrity.bundle_files import BundleWriter
-from integrity.checkpoint import open_checkpoint
-from integrity.entry import Link, check_chain
-from integrity.errors import BrokenChain, IntegrityError, SeqGap
 from integrity.hashing import object_key
-from integrity.merkle import root_from_leaf_hashes
 from services import locks, timestamping, witnessing
 from services.witnessing import NO_WITNESSES, WitnessPolicy
 from storage import catalog, db
 from storage.keys import KeyRing
-from storage.log import Appended, CaseLog, CaseNotFound, Draft, EntryRow
-from storage.objects import ObjectStore, StoredObject, StoreError
+from storage.log import Appended, CaseLog, CaseNotFound, Draft
+from storage.objects import ObjectStore, StoredObject
 from storage.stores import open_store
 
 logger = logging.getLogger(__name__)
@@ -168,78 +164,6 @@ class Locker:
         tmp.replace(out)
         return len(rows), len(objects)
 
-    async def scrub(self, case_id: str | None = None) -> list[str]:
-        """Re-hash stored objects against their entries and re-check each tree; returns problems.
-
-        The run and its findings are recorded (``scrub_runs``) and logged at ERROR; nothing is repaired.
-        """
-        started = dt.datetime.now(dt.UTC)
-        problems: list[str] = []
-        cases = [case_id] if case_id else [c["id"] for c in await self.log.list_cases()]
-        verifiers = self.keys.verifiers()
-        checked: set[str] = set()
-        for cid in cases:
-            problems += await self._scrub_case(cid, verifiers, checked)
-        for problem in problems:
-            logger.error("scrub: %s", problem)
-        await catalog.record_scrub(self.pool, started, case_id or "*", len(cases), len(checked), problems)
-        return problems
-
-    async def _scrub_case(self, case_id: str, verifiers: list[Any], checked: set[str]) -> list[str]:
-        problems: list[str] = []
-        cp = await self.log.checkpoint(case_id)
-        try:
-            checkpoint, _ = open_checkpoint(cp.note, verifiers)
-        except IntegrityError as exc:
-            return [f"case {case_id}: latest checkpoint (size {cp.size}) does not verify: {exc}"]
-        rows = await self.log.entries(case_id, 0, checkpoint.size)
-        links = list(check_chain((r.body for r in rows), case_id))
-        for link, row in zip(links, rows, strict=True):
-            problems += _link_problems(case_id, link, row)
-        root = root_from_leaf_hashes([link.leaf for link in links])
-        if root != checkpoint.root:
-            problems.append(f"case {case_id}: entries recompute to root {root.hex()}, "
-                            f"signed checkpoint says {checkpoint.root.hex()} (size {checkpoint.size})")
-        seen: set[str] = set()
-        for link, row in zip(links, rows, strict=True):
-            entry = link.entry
-            # An unreadable body is reported above; a later entry about the same object still checks it.
-            if not row.blake3 or row.blake3 in seen or entry is None:
-                continue
-            seen.add(row.blake3)
-            checked.add(row.blake3)
-            try:
-                result = await self.store.verify(object_key(row.blake3))
-            except (StoreError, ValueError) as exc:  # ValueError: the row's hash is no BLAKE3 digest
-                problems.append(f"case {case_id} entry {row.seq}: object {row.blake3} unreadable: {exc}")
-                continue
-            d = result.digest
-            if (d.blake3, d.sha256, d.size) != (row.blake3, entry.get("sha256"), entry.get("size")):
-                problems.append(
-                    f"case {case_id} entry {row.seq}: stored object blake3/{row.blake3} no longer matches "
-                    f"its entry (now blake3 {d.blake3}, sha256 {d.sha256}, {d.size} bytes)"
-                )
-        return problems
-
-
-def _link_problems(case_id: str, link: Link, row: EntryRow) -> list[str]:
-    """What ``check_chain`` found wrong with one stored entry, plus what only the row can show."""
-    where = f"case {case_id} entry {link.seq}"
-    if link.entry is None:
-        return [f"{where}: body is not canonical JSON: {problem}" for problem in link.problems]
-    problems = []
-    if link.leaf != row.leaf_hash:
-        problems.append(f"{where}: stored leaf hash {row.leaf_hash.hex()} != hash of body {link.leaf.hex()}")
-    if row.seq != link.seq or any(isinstance(p, SeqGap) for p in link.problems):
-        problems.append(f"{where}: seq {link.entry.get('seq')} (row {row.seq}) out of place")
-    for problem in link.problems:
-        if isinstance(problem, BrokenChain):
-            problems.append(f"{where}: prev {problem.actual} does not link to entry {link.seq - 1} "
-                            f"({problem.expected})")
-        elif not isinstance(problem, SeqGap):
-            problems.append(f"{where}: {problem}")
-    return problems
-
 
 @asynccontextmanager
 async def open_locker(settings: Settings) -> AsyncIterator[Locker]:
@@ -250,7 +174,7 @@ async def open_locker(settings: Settings) -> AsyncIterator[Locker]:
     try:
         await store.check()
         async with db.open_pool(settings) as pool:
-            yield Locker(pool, store, CaseLog(pool, signer, settings.origin), keys,
+            yield Locker(pool, store, CaseLog(pool, signer, settings.origin, archive=store), keys,
                          WitnessPolicy.from_settings(settings), timestamping.read_chain(settings))
     finally:
         await store.close()

@@ -12,20 +12,21 @@ database and so is not asked need to know (the operator acts as an administrator
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import asyncpg
 
 from foundation.errors import CustodyError, Status
 from policy import restriction
 from policy.errors import Restricted
 from policy.restriction import Level
+from services import case_access
 from services.locker import Locker
 from services.permissions import authorize
 from storage import access as rows
 from storage import principals
 from storage.access import CaseAccess as CaseAccess
 from storage.access import Grant as Grant
-from storage.access import access as access
-from storage.access import access_many as access_many
 from storage.access import grants as grants
 from storage.log import CaseNotFound, Draft
 from storage.principals import Principal
@@ -52,6 +53,20 @@ class GrantNotFound(RestrictionError):
 class ChangedMeanwhile(RestrictionError):
     status = Status.CONFLICT
     code = "changed_meanwhile"
+
+
+async def access(pool: asyncpg.Pool, case_id: str, principal: str) -> CaseAccess | None:
+    """(level, handler, granted) of a case for ``principal`` (a name); None: no such case.
+
+    Decided on the case's log (``services.case_access``), never on the ``cases``/``case_grants`` rows.
+    """
+    return (await access_many(pool, [case_id], principal)).get(case_id)
+
+
+async def access_many(pool: asyncpg.Pool, case_ids: Iterable[str], principal: str) -> dict[str, CaseAccess]:
+    """``access`` for several cases at once (lists: verification by hash, holds, disclosure records)."""
+    return {cid: CaseAccess(s.level, s.handler or "", principal in s.grantees)
+            for cid, s in (await case_access.of_cases(pool, case_ids)).items()}
 
 
 async def _acting(pool: asyncpg.Pool, case_id: str, who: Principal, action: str) -> tuple[CaseAccess, bool]:

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -42,24 +41,6 @@ class Grant:
     revoked_at: dt.datetime | None
     revoked_by: str | None
     revoke_reason: str | None
-
-
-_ACCESS = """SELECT c.id, c.restriction AS level, coalesce(c.handler, c.created_by) AS handler,
-                    EXISTS (SELECT 1 FROM case_grants g WHERE g.case_id = c.id AND g.principal = $2
-                                                          AND g.revoked_at IS NULL) AS granted
-               FROM cases c"""
-
-
-async def access(pool: asyncpg.Pool, case_id: str, principal: str) -> CaseAccess | None:
-    """(level, handler, granted) of a case for ``principal`` (a name), in one query; None: no such case."""
-    row = await pool.fetchrow(_ACCESS + " WHERE c.id = $1", case_id, principal)
-    return CaseAccess(row["level"], row["handler"], row["granted"]) if row else None
-
-
-async def access_many(pool: asyncpg.Pool, case_ids: Iterable[str], principal: str) -> dict[str, CaseAccess]:
-    """``access`` for several cases at once (lists: verification by hash, holds, disclosure records)."""
-    rows = await pool.fetch(_ACCESS + " WHERE c.id = ANY($1::text[])", list(case_ids), principal)
-    return {r["id"]: CaseAccess(r["level"], r["handler"], r["granted"]) for r in rows}
 
 
 async def grants(pool: asyncpg.Pool, case_id: str, *, active_only: bool = True) -> list[Grant]:

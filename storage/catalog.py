@@ -72,7 +72,8 @@ async def all_objects(pool: asyncpg.Pool) -> list[ObjectRow]:
 
 
 async def record_scrub(pool: asyncpg.Pool, started: dt.datetime, scope: str, cases: int, objects: int,
-                       problems: list[str]) -> None:
+                       problems: list[dict[str, str]]) -> None:
+    """Record a scrub run; each problem is ``{"code", "case", "message"}``."""
     await pool.execute(
         "INSERT INTO scrub_runs (started_at, scope, cases, objects, problems) VALUES ($1, $2, $3, $4, $5)",
         started, scope, cases, objects, problems,

@@ -32,11 +32,15 @@ from storage.objects import (
     ObjectInfo,
     ObjectLocked,
     ObjectNotFound,
+    RecordConflict,
     RetentionShortened,
     StoredObject,
     StoreUnavailable,
     VerifyResult,
+    check_record_key,
+    check_records_prefix,
     declared_key,
+    is_record_key,
     key_hex,
     rebuffer_reusing,
 )
@@ -124,6 +128,47 @@ class FileStore:
             return False  # same bytes already stored (content address); nothing is overwritten
         fsync_dir(final.parent)
         return True
+
+    # -- records -----------------------------------------------------------------------------
+
+    async def put_record(self, key: str, data: bytes) -> None:
+        final = self.root / check_record_key(key)
+
+        def write() -> None:
+            self._ensure_dirs()
+            if not final.parent.is_dir():
+                final.parent.mkdir(parents=True, exist_ok=True)
+                fsync_dir(final.parent.parent)
+            tmp = self._tmp / f"{uuid.uuid4().hex}.record"
+            try:
+                with open(tmp, "xb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.chmod(tmp, 0o444)
+                try:
+                    os.link(tmp, final)  # fails if the name exists: never an overwrite
+                except FileExistsError:
+                    if final.read_bytes() != data:
+                        raise RecordConflict(f"{key} already holds other bytes") from None
+                    return
+                fsync_dir(final.parent)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+
+        await asyncio.to_thread(write)
+
+    async def records(self, prefix: str) -> list[tuple[str, bytes]]:
+        folder = self.root / check_records_prefix(prefix)
+
+        def read() -> list[tuple[str, bytes]]:
+            if not folder.is_dir():
+                return []
+            return [(prefix + name, (folder / name).read_bytes()) for name in sorted(os.listdir(folder))
+                    if is_record_key(prefix + name)]
+
+        return await asyncio.to_thread(read)
 
     # -- locks -------------------------------------------------------------------------------
 

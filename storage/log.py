@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,9 @@ from integrity.checkpoint import Checkpoint, sign_checkpoint
 from integrity.entry import build_entry, case_origin, check_draft
 from integrity.note import Signer
 from storage.db import like_literal
+from storage.objects import ObjectStore, StoreError, checkpoint_key
+
+logger = logging.getLogger(__name__)
 
 #: Upper bound on entries per transaction: keeps one batch's lock time short.
 MAX_BATCH = 500
@@ -113,12 +117,16 @@ class StoredCheckpoint:
 class CaseLog:
     """Appends, proofs and checkpoints for every case; one instance per process."""
 
-    def __init__(self, pool: asyncpg.Pool, signer: Signer, host: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, signer: Signer, host: str, *, archive: ObjectStore | None = None) -> None:
         self.pool = pool
         self.signer = signer
         self.host = host
+        #: Where every signed checkpoint is also written, write-once (``checkpoint_key``), before it is
+        #: handed out: the database's ``checkpoints`` rows can be rolled back by its superuser, these not.
+        self.archive = archive
         self._pending: dict[str, list[tuple[Draft, asyncio.Future[Appended]]]] = {}
         self._writers: dict[str, asyncio.Task[None]] = {}
+        self._archiving: set[asyncio.Task[None]] = set()  # checkpoint archive writes in flight
         # A proof for (case, index, size) never changes: the tree below a signed size is immutable.
         self._proofs: OrderedDict[tuple[str, int, int], list[bytes]] = OrderedDict()
 
@@ -145,6 +153,7 @@ class CaseLog:
             if inserted is None:
                 raise CaseExists(f"case {case_id!r} already exists")
             [result] = await self._append_in_tx(conn, case_id, [draft])
+        await self._archive_checkpoint(case_id, [result])
         return result
 
     async def case_exists(self, case_id: str) -> bool:
@@ -182,9 +191,14 @@ class CaseLog:
                     if not isinstance(exc, Exception):
                         raise
                     continue
-                for (_, fut), result in zip(batch, results, strict=True):
-                    if not fut.done():
-                        fut.set_result(result)
+                if self.archive is None:
+                    self._hand_out(batch, results)
+                else:
+                    # The archive write of this batch's checkpoint overlaps the next batch's transaction;
+                    # the batch's callers get their results (and the checkpoint) only once it is written.
+                    task = asyncio.create_task(self._archive_then_hand_out(case_id, batch, results))
+                    self._archiving.add(task)
+                    task.add_done_callback(self._archiving.discard)
         finally:
             self._writers.pop(case_id, None)
             for _, fut in self._pending.pop(case_id, []):
@@ -268,6 +282,31 @@ class CaseLog:
         return results
 
     @staticmethod
+    def _hand_out(batch: Sequence[tuple[Draft, asyncio.Future[Appended]]], results: Sequence[Appended]) -> None:
+        for (_, fut), result in zip(batch, results, strict=True):
+            if not fut.done():
+                fut.set_result(result)
+
+    async def _archive_then_hand_out(self, case_id: str, batch: Sequence[tuple[Draft, asyncio.Future[Appended]]],
+                                     results: Sequence[Appended]) -> None:
+        try:
+            await self._archive_checkpoint(case_id, results)
+        finally:
+            self._hand_out(batch, results)
+
+    async def _archive_checkpoint(self, case_id: str, results: Sequence[Appended]) -> None:
+        """Write the checkpoint a committed batch signed to the archive (nothing new signed: nothing)."""
+        if self.archive is None or not any(r.created for r in results):
+            return
+        last = results[-1]
+        try:
+            await self.archive.put_record(checkpoint_key(case_id, last.tree_size), last.checkpoint)
+        except (StoreError, OSError) as exc:
+            # The entry is committed and its checkpoint is in the table; scrub names the missing copy.
+            logger.error("case %s: checkpoint of size %d not archived in the object store: %s",
+                         case_id, last.tree_size, exc)
+
+    @staticmethod
     async def _existing_dedupes(
         conn: asyncpg.Connection, case_id: str, drafts: Sequence[Draft]
     ) -> dict[str, int]:
@@ -341,6 +380,12 @@ class CaseLog:
                 raise CaseNotFound(case_id)
             raise BadRange(f"case {case_id!r} has no checkpoint at size {size}")
         return found
+
+    async def all_checkpoints(self, case_id: str) -> list[StoredCheckpoint]:
+        """Every checkpoint signed for a case, smallest tree first."""
+        rows = await self.pool.fetch(
+            "SELECT case_id, size, root, note FROM checkpoints WHERE case_id = $1 ORDER BY size", case_id)
+        return [StoredCheckpoint(r["case_id"], r["size"], r["root"], r["note"].encode()) for r in rows]
 
     async def _nodes(self, case_id: str, wanted: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         if not wanted:

@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import mmap
 import os
+import re
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -103,6 +104,54 @@ def key_hex(key: str) -> str:
     return check_key(key)[len(KEY_PREFIX):]
 
 
+#: Named write-once records kept beside the objects: every signed checkpoint the log issued, as
+#: ``checkpoints/<case id>/<tree size, 20 digits>``, so a database rolled back cannot take them along.
+CHECKPOINTS_PREFIX = "checkpoints/"
+_RECORD_KEY = re.compile(r"checkpoints/([A-Za-z0-9][A-Za-z0-9._-]{0,63})/([0-9]{20})\Z")
+_RECORD_PREFIX = re.compile(r"checkpoints/[A-Za-z0-9][A-Za-z0-9._-]{0,63}/\Z")
+
+
+class RecordConflict(StoreError):
+    """A write-once record already holds other bytes."""
+
+    status = Status.CONFLICT
+    code = "record_conflict"
+
+
+def checkpoint_key(case_id: str, size: int) -> str:
+    """The record key of a case's checkpoint at ``size``; BadKey for an impossible case id."""
+    return check_record_key(f"{CHECKPOINTS_PREFIX}{case_id}/{size:020d}")
+
+
+def checkpoints_prefix(case_id: str) -> str:
+    """The prefix under which a case's checkpoint records are listed."""
+    return check_records_prefix(f"{CHECKPOINTS_PREFIX}{case_id}/")
+
+
+def check_records_prefix(prefix: str) -> str:
+    if not isinstance(prefix, str) or not _RECORD_PREFIX.match(prefix):
+        raise BadKey(str(prefix))
+    return prefix
+
+
+def check_record_key(key: str) -> str:
+    if not isinstance(key, str) or not _RECORD_KEY.match(key):
+        raise BadKey(str(key))
+    return key
+
+
+def is_record_key(key: str) -> bool:
+    return bool(_RECORD_KEY.match(key))
+
+
+def record_size(key: str) -> int:
+    """The tree size a checkpoint record's key names."""
+    match = _RECORD_KEY.match(key)
+    if match is None:
+        raise BadKey(key)
+    return int(match.group(2))
+
+
 @dataclass(frozen=True, slots=True)
 class StoredObject:
     """Result of ``put``: the digest, where it lives, and whether this call created it."""
@@ -171,6 +220,15 @@ class ObjectStore(Protocol):
 
     async def discard_version(self, key: str, version_id: str) -> None:
         """Remove one unlocked duplicate version this process wrote (versioned stores only)."""
+
+    async def put_record(self, key: str, data: bytes) -> None:
+        """Write a small named record once (``checkpoint_key``): the same bytes again change nothing,
+        other bytes raise RecordConflict; the record can be neither overwritten nor deleted."""
+
+    async def records(self, prefix: str) -> list[tuple[str, bytes]]:
+        """Every record under ``prefix`` (``checkpoints_prefix``) with its bytes, sorted by key; a
+        versioned store lists every version of a key."""
+        ...
 
     async def check(self) -> None:
         """Raise StoreUnavailable unless the store is reachable and writable."""

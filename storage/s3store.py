@@ -41,11 +41,14 @@ from storage.objects import (
     ObjectInfo,
     ObjectLocked,
     ObjectNotFound,
+    RecordConflict,
     RetentionShortened,
     StoredObject,
     StoreUnavailable,
     VerifyResult,
     check_key,
+    check_record_key,
+    check_records_prefix,
     declared_key,
     key_hex,
     rebuffer,
@@ -289,6 +292,42 @@ class S3Store:
             return
         await self._call(self.client.set_object_retention, self.bucket, key,
                          Retention(COMPLIANCE, until), version_id=version_id or info.version_id)
+
+    # -- records -----------------------------------------------------------------------------
+
+    async def put_record(self, key: str, data: bytes) -> None:
+        check_record_key(key)
+        await self.ensure_bucket()
+        headers = {"Content-Type": "application/octet-stream", "If-None-Match": "*"}
+        try:
+            result = await self._call(self.client._put_object, self.bucket, key, data, headers)
+        except S3Error as exc:
+            if exc.code != "PreconditionFailed":
+                raise
+            if any(body != data for name, body in await self.records(key.rpartition("/")[0] + "/") if name == key):
+                raise RecordConflict(f"{key} already holds other bytes") from None
+            return
+        # A legal hold on the version: deleting it needs the store's own permission, not the database's.
+        await self._call(self.client.enable_object_legal_hold, self.bucket, key, version_id=result.version_id)
+
+    async def records(self, prefix: str) -> list[tuple[str, bytes]]:
+        check_records_prefix(prefix)
+        await self.ensure_bucket()
+
+        def read() -> list[tuple[str, bytes]]:
+            found = []
+            for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=True, include_version=True):
+                if o.is_delete_marker or o.object_name is None:
+                    continue
+                response = self.client.get_object(self.bucket, o.object_name, version_id=o.version_id)
+                try:
+                    found.append((o.object_name, response.read()))
+                finally:
+                    response.close()
+                    response.release_conn()
+            return sorted(found)
+
+        return cast(list[tuple[str, bytes]], await self._call(read))
 
     async def extend_retention(self, key: str, until: dt.datetime, version_id: str | None = None) -> None:
         check_key(key)

@@ -32,7 +32,7 @@ from integrity.entry import case_origin
 from integrity.errors import IntegrityError
 from integrity.note import encode_base64
 from policy import restriction as policy
-from services import disclosure, evidence, restriction, retention, witnessing
+from services import case_search, disclosure, evidence, restriction, retention, witnessing
 from services.permissions import DISCLOSURE_READERS, INVESTIGATORS, READERS
 from storage import catalog
 from storage.catalog import EvidenceRow
@@ -102,7 +102,7 @@ async def search(request: web.Request) -> web.StreamResponse:
     except ValueError:
         since = until = None
         error = t("cases.bad_date")
-    rows = [] if error else await catalog.search_cases(
+    rows = [] if error else await case_search.search(
         request.app[LOCKER].pool, case_id=filters["id"] or None, officer=filters["officer"] or None,
         station=filters["station"] or None, since=since, until=until, limit=SEARCH_LIMIT,
         reader=request[PRINCIPAL].name)  # rows of restricted cases this user may not read: id and level only

@@ -15,6 +15,7 @@ from integrity.bundle_files import verify_bundle
 from integrity.verify import verify_file
 from services import evidence
 from services.locker import Locker
+from services.scrub import scrub
 from storage.keys import KeyRing
 from storage.log import CaseLog, CaseNotFound
 from storage.objects import ObjectStore, bytes_source
@@ -26,7 +27,7 @@ HOST = "evidence.test"
 @pytest.fixture
 async def locker(pool: asyncpg.Pool, store: ObjectStore, tmp_path: Path) -> Locker:
     ring = KeyRing(tmp_path / "keys")
-    return Locker(pool, store, CaseLog(pool, ring.signer(HOST), HOST), ring)
+    return Locker(pool, store, CaseLog(pool, ring.signer(HOST), HOST, archive=store), ring)
 
 
 async def make_case(locker: Locker, case_id: str = "C-100") -> list[bytes]:
@@ -177,7 +178,7 @@ async def test_scrub_clean_then_names_tampered_object_and_entry(
     locker: Locker, pool: asyncpg.Pool
 ) -> None:
     media = await make_case(locker)
-    assert await locker.scrub() == []
+    assert await scrub(locker) == []
 
     from storage.filestore import FileStore
 
@@ -188,7 +189,7 @@ async def test_scrub_clean_then_names_tampered_object_and_entry(
         path = locker.store.root / "blake3" / hexd[:2] / hexd
         path.chmod(0o644)
         path.write_bytes(media[1][:-1] + bytes([media[1][-1] ^ 0xFF]))  # always a different last byte
-        problems = await locker.scrub("C-100")
+        problems = [str(p) for p in await scrub(locker, "C-100")]
         assert len(problems) == 1
         assert "entry 2" in problems[0] and hexd in problems[0] and "no longer matches" in problems[0]
         path.write_bytes(media[1])
@@ -200,13 +201,14 @@ async def test_scrub_clean_then_names_tampered_object_and_entry(
             "UPDATE entries SET body = convert_to(replace(convert_from(body, 'UTF8'), 'CAM-9', 'CAM-8'), 'UTF8') "
             "WHERE case_id = 'C-100' AND seq = 1"
         )
-    problems = await locker.scrub("C-100")
+    found = await scrub(locker, "C-100")
+    problems = [str(p) for p in found]
     assert any("entry 1" in p and "leaf hash" in p for p in problems)
     assert any("recompute to root" in p for p in problems)
     from storage.catalog import last_scrub
 
     run = await last_scrub(pool)
-    assert run is not None and run["scope"] == "C-100" and run["problems"] == problems
+    assert run is not None and run["scope"] == "C-100" and run["problems"] == [f.as_json() for f in found]
 
 
 async def test_scrub_names_a_body_that_is_no_longer_canonical(locker: Locker, pool: asyncpg.Pool) -> None:
@@ -217,7 +219,8 @@ async def test_scrub_names_a_body_that_is_no_longer_canonical(locker: Locker, po
             "UPDATE entries SET body = convert_to(replace(convert_from(body, 'UTF8'), '\"camera\":', "
             "'\"camera\": '), 'UTF8') WHERE case_id = 'C-100' AND seq = 1"
         )
-    problems = await locker.scrub("C-100")  # the entry names an object; scrub still runs to the end
+    found = await scrub(locker, "C-100")  # the entry names an object; scrub still runs to the end
+    problems = [str(p) for p in found if p.code.startswith(("entry_", "root_"))]
     assert [p.split(":")[0] for p in problems] == ["case C-100 entry 1", "case C-100 entry 2", "case C-100"]
     assert "body is not canonical JSON" in problems[0]
     assert "does not link to entry 1" in problems[1]

@@ -19,8 +19,11 @@ from storage.objects import (
     ObjectLocked,
     ObjectNotFound,
     ObjectStore,
+    RecordConflict,
     RetentionShortened,
     bytes_source,
+    checkpoint_key,
+    checkpoints_prefix,
 )
 from storage.s3store import S3Store
 
@@ -322,3 +325,21 @@ async def test_s3_uploads_share_a_fixed_part_budget(s3_endpoint: str, tmp_path) 
         assert await read_all(store, s.key) == b
     assert store.budget.peak == 3 and store.budget.taken == 0
     assert len(store.budget._spare) <= 3  # buffers are reused: never more than the budget exist
+
+
+async def test_checkpoint_records_are_write_once_and_listed(store: ObjectStore) -> None:
+    """The checkpoint archive: a record is written once (the same bytes again change nothing, other
+    bytes are refused), listed under its case's prefix only, and cannot be deleted as an object."""
+    key = checkpoint_key("C-7", 3)
+    await store.put_record(key, b"note 3\n")
+    await store.put_record(key, b"note 3\n")
+    with pytest.raises(RecordConflict):
+        await store.put_record(key, b"another note\n")
+    await store.put_record(checkpoint_key("C-7", 12), b"note 12\n")
+    await store.put_record(checkpoint_key("C-70", 1), b"other case\n")
+    assert await store.records(checkpoints_prefix("C-7")) == [
+        ("checkpoints/C-7/00000000000000000003", b"note 3\n"), ("checkpoints/C-7/00000000000000000012", b"note 12\n")]
+    assert await store.records(checkpoints_prefix("C-8")) == []
+    for bad in ("checkpoints/../x/00000000000000000001", "blake3/" + "0" * 64, "checkpoints/C-7/1"):
+        with pytest.raises(BadKey):
+            await store.put_record(bad, b"x")

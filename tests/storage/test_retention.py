@@ -14,6 +14,7 @@ from integrity.hashing import object_key
 from policy.retention import RetentionClass
 from services import retention
 from services.locker import Locker
+from services.scrub import scrub
 from storage.keys import KeyRing
 from storage.log import CaseLog
 from storage.objects import ObjectLocked, ObjectStore, bytes_source
@@ -29,7 +30,7 @@ ADMIN = principal("admin:root")
 @pytest.fixture
 async def locker(pool: asyncpg.Pool, store: ObjectStore, tmp_path: Path) -> Locker:
     ring = KeyRing(tmp_path / "keys")
-    return Locker(pool, store, CaseLog(pool, ring.signer(HOST), HOST), ring)
+    return Locker(pool, store, CaseLog(pool, ring.signer(HOST), HOST, archive=store), ring)
 
 
 async def ingest(locker: Locker, case_id: str, n: int = 2, recorded_at: str = OLD) -> list[str]:
@@ -111,6 +112,7 @@ async def test_disposition_deletes_and_keeps_the_log(locker: Locker) -> None:
     assert [e["kind"] for e in entries].count("evidence.ingested") == 2  # the proof it existed remains
     again = await retention.run_disposition(locker, who=ADMIN)
     assert not again.disposed and not again.failed  # nothing twice
+    assert await scrub(locker) == []  # what was disposed of under retention is not missing
 
 
 async def test_disposition_refuses_a_held_item_and_a_held_case(locker: Locker) -> None:
@@ -221,3 +223,4 @@ async def test_bytes_stored_again_after_disposal_are_new_evidence_with_entries_o
     assert b3 in [d.blake3 for d in (await retention.run_disposition(locker, who=ADMIN)).disposed]
     story = [r.kind for r in await locker.log.entries_for_object(b3, "C-L")]
     assert story == ["evidence.ingested", "retention.disposed", "evidence.ingested", "retention.disposed"]
+    assert await scrub(locker) == []

@@ -1,0 +1,319 @@
+"""The database is a cache of the log: what a case's entries say its table rows must hold.
+
+Every row a log entry determines — the case's handler, restriction, closure and retention class, the
+evidence index, grants, holds, disclosure records and their reviews — is written beside the entry
+for queries; the entry is the record.  ``fold`` replays a case's entries (parsed, in ``seq`` order)
+into the rows they imply, and ``compare`` sets those beside the rows the database holds and names
+each disagreement with a stable ``code``.  ``fold_access`` is the small part that security decisions
+need (level, handler, active grantees), foldable a few entries at a time so the request path can
+keep it and catch up with new entries only.
+
+Pure: entries and rows come in as mappings, findings go out; no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from policy.restriction import UNRESTRICTED, Level, parse_level
+from policy.retention import DEFAULT_CLASSES
+
+#: Entry kinds that store an object and index it in ``evidence`` (``services.locker.log_object``).
+EVIDENCE_KINDS = frozenset({"evidence.ingested", "evidence.derived", "record.added"})
+#: Entry kinds that decide who may read a case: the request path folds only these.
+ACCESS_KINDS = ("case.opened", "case.handed_over", "access.restricted", "access.granted", "access.grant_revoked")
+#: The ``evidence`` columns an entry's fields fill, as ``catalog.record_evidence`` writes them.
+EVIDENCE_FIELDS = ("kind", "blake3", "size", "media_type", "file_name", "officer", "camera", "station", "stage",
+                   "recorded_at", "original_blake3", "retention_class")
+#: The disclosure columns its entries decide.
+DISCLOSURE_FIELDS = ("case_id", "decision_no", "created_by", "state", "review_state", "major", "published_on",
+                     "takedown_due", "public_text", "end_reason", "notice")
+#: The ``retention_classes`` columns a ``retention.class_set`` entry of the governance log decides; the
+#: installation's defaults (``DEFAULT_CLASSES``, written by the migration, never logged) hold until one does.
+CLASS_FIELDS = ("years", "months", "days", "trigger")
+#: The review columns its entry decides.
+REVIEW_FIELDS = ("disclosure_id", "reviewer", "outcome", "opinion", "record_blake3", "checklist")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One disagreement: a stable ``code`` (what kind), the case, and a sentence for a person."""
+
+    code: str
+    case: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.message} [{self.code}]"
+
+    def as_json(self) -> dict[str, str]:
+        return {"code": self.code, "case": self.case, "message": self.message}
+
+
+# -- access: the part security decisions use ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccessState:
+    """Who may read a case, as its log says: level, handler and the principals with an active grant.
+
+    ``size`` is how many entries of the case were folded in (the next entry to read is ``seq == size``).
+    """
+
+    level: Level = UNRESTRICTED
+    handler: str | None = None
+    grantees: frozenset[str] = frozenset()
+    size: int = 0
+
+
+def fold_access(state: AccessState, entries: Iterable[Mapping[str, Any]], size: int) -> AccessState:
+    """``state`` advanced by ``entries`` (parsed, in order; others than ``ACCESS_KINDS`` are skipped) to
+    a log of ``size`` entries."""
+    level, handler, grantees = state.level, state.handler, set(state.grantees)
+    for e in entries:
+        kind = e.get("kind")
+        if kind == "case.opened":
+            handler = str(e.get("handler") or e.get("actor"))
+        elif kind == "case.handed_over":
+            handler = str(e.get("to"))
+        elif kind == "access.restricted":
+            level = parse_level(e.get("level"))
+        elif kind == "access.granted":
+            grantees.add(str(e.get("principal")))
+        elif kind == "access.grant_revoked":
+            grantees.discard(str(e.get("principal")))
+    return AccessState(level, handler, frozenset(grantees), max(size, state.size))
+
+
+# -- every row ---------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class CaseRows:
+    """The rows one case's log implies, keyed the way ``compare`` matches them to the tables."""
+
+    case: dict[str, Any] = field(default_factory=dict)
+    evidence: dict[int, dict[str, Any]] = field(default_factory=dict)           # by seq
+    grants: dict[str, list[dict[str, Any]]] = field(default_factory=dict)       # by principal, in order
+    holds: dict[int, dict[str, Any]] = field(default_factory=dict)              # by hold id
+    disclosures: dict[str, dict[str, Any]] = field(default_factory=dict)        # by disclosure id
+    reviews: dict[int, dict[str, Any]] = field(default_factory=dict)            # by entry seq
+    #: Objects whose last entry in this case is ``retention.disposed`` (gone under retention).
+    disposed: set[str] = field(default_factory=set)
+    classes: dict[str, dict[str, Any]] = field(default_factory=lambda: {           # by name (governance log)
+        c.name: {"years": c.years, "months": c.months, "days": c.days, "trigger": c.trigger} for c in DEFAULT_CLASSES})
+
+
+def parse_time(value: object) -> dt.datetime | None:
+    """A timestamp as the index stores it (naive means UTC); None if it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def _date(value: object) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _evidence(e: Mapping[str, Any]) -> dict[str, Any]:
+    row = {name: e.get(name) for name in EVIDENCE_FIELDS}
+    row["recorded_at"] = parse_time(e.get("recorded_at"))
+    row["retention_class"] = None
+    return row
+
+
+def _on_case(rows: CaseRows, e: Mapping[str, Any]) -> None:
+    kind = e["kind"]
+    if kind == "case.opened":
+        rows.case.update(title=e.get("title", ""), created_by=e.get("actor"), handler=e.get("handler") or e["actor"],
+                         meta=e.get("meta", {}), restriction=UNRESTRICTED, closed_at=None, retention_class=None)
+    elif kind == "case.handed_over":
+        rows.case["handler"] = e.get("to")
+    elif kind == "access.restricted":
+        rows.case["restriction"] = e.get("level")
+    elif kind == "case.closed":
+        rows.case["closed_at"] = parse_time(e.get("closed_at"))
+    elif kind == "retention.class_set":
+        rows.classes[str(e.get("class"))] = {name: e.get(name) for name in CLASS_FIELDS}
+    elif kind == "retention.assigned" and e.get("scope") == "case":
+        rows.case["retention_class"] = e.get("class")
+    elif kind == "retention.assigned":
+        for item in rows.evidence.values():
+            if item["blake3"] == e.get("blake3"):
+                item["retention_class"] = e.get("class")
+
+
+def _on_grant(rows: CaseRows, e: Mapping[str, Any]) -> None:
+    held = rows.grants.setdefault(str(e.get("principal")), [])
+    if e["kind"] == "access.granted":
+        held.append({"granted_by": e["actor"], "reason": e.get("reason"), "revoked_by": None,
+                     "revoke_reason": None})
+    elif held and held[-1]["revoked_by"] is None:
+        held[-1].update(revoked_by=e["actor"], revoke_reason=e.get("reason"))
+
+
+def _on_hold(rows: CaseRows, e: Mapping[str, Any]) -> None:
+    hold_id = e.get("hold")
+    if not isinstance(hold_id, int):
+        return
+    if e["kind"] == "hold.placed":
+        rows.holds[hold_id] = {"blake3": e.get("blake3"), "reason": e.get("reason"), "placed_by": e["actor"],
+                               "lifted_by": None, "lift_reason": None}
+    elif hold_id in rows.holds:
+        rows.holds[hold_id].update(lifted_by=e["actor"], lift_reason=e.get("reason"))
+
+
+def _on_disclosure(rows: CaseRows, e: Mapping[str, Any]) -> None:
+    kind, did = e["kind"], str(e.get("disclosure"))
+    if kind == "disclosure.created":
+        rows.disclosures[did] = {"case_id": e.get("case"), "decision_no": e.get("decision_no"),
+                                 "created_by": e["actor"], "state": "draft", "review_state": "none", "major": [],
+                                 "published_on": None, "takedown_due": None, "public_text": None,
+                                 "end_reason": None, "notice": None}
+        return
+    d = rows.disclosures.get(did)
+    if d is None:
+        return
+    if kind == "disclosure.flagged_major":
+        d["major"] = list(e.get("criteria") or [])
+        d["review_state"] = "passed" if d["review_state"] == "passed" else "pending"
+    elif kind.startswith("review."):
+        d["review_state"] = kind.removeprefix("review.")
+        rows.reviews[e["seq"]] = {"disclosure_id": did, "reviewer": e["actor"], "outcome": d["review_state"],
+                                  "opinion": e.get("opinion", ""), "record_blake3": e.get("opinion_blake3"),
+                                  "checklist": e.get("checklist", {})}
+    elif "to" in e:
+        d["state"] = e["to"]
+        for name, value in (("published_on", _date(e.get("published_on"))),
+                            ("takedown_due", _date(e.get("takedown_due"))),
+                            ("public_text", e.get("public_text")), ("end_reason", e.get("end_reason")),
+                            ("notice", e.get("explanation"))):
+            if value is not None:
+                d[name] = value
+
+
+def fold(entries: Iterable[Mapping[str, Any]]) -> CaseRows:
+    """The rows a case's entries imply (parsed entries, in ``seq`` order, from ``seq`` 0)."""
+    rows = CaseRows()
+    for e in entries:
+        kind = str(e.get("kind"))
+        if kind in EVIDENCE_KINDS:
+            rows.evidence[e["seq"]] = _evidence(e)
+            rows.disposed.discard(str(e.get("blake3")))
+        elif kind == "retention.disposed":
+            rows.disposed.add(str(e.get("blake3")))
+        elif kind in ("access.granted", "access.grant_revoked"):
+            _on_grant(rows, e)
+        elif kind in ("hold.placed", "hold.lifted"):
+            _on_hold(rows, e)
+        elif kind.startswith(("disclosure.", "review.")):
+            _on_disclosure(rows, e)
+        else:
+            _on_case(rows, e)
+    return rows
+
+
+# -- comparing ---------------------------------------------------------------------------------------
+
+
+def _differences(expected: Mapping[str, Any], actual: Mapping[str, Any], names: Sequence[str]) -> list[str]:
+    return [f"{name} {actual.get(name)!r} (log: {expected.get(name)!r})"
+            for name in names if _norm(actual.get(name)) != _norm(expected.get(name))]
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _keyed(case_id: str, what: str, code: str, expected: Mapping[Any, Mapping[str, Any]],
+           actual: Mapping[Any, Mapping[str, Any]], names: Sequence[str]) -> Iterator[Finding]:
+    """Rows matched by key: missing ones, unlogged ones and differing columns."""
+    for key in sorted(set(expected) | set(actual), key=str):
+        if key not in actual:
+            yield Finding(f"{code}_missing", case_id,
+                          f"case {case_id}: {what} {key} is in the log but not in the table")
+        elif key not in expected:
+            yield Finding(f"{code}_unlogged", case_id, f"case {case_id}: {what} {key} is in the table but no "
+                                                       "log entry made it")
+        elif diffs := _differences(expected[key], actual[key], names):
+            yield Finding(f"{code}_mismatch", case_id, f"case {case_id}: {what} {key}: the table says "
+                                                       + "; ".join(diffs))
+
+
+@dataclass(frozen=True, slots=True)
+class TableRows:
+    """The rows the database holds for one case, as mappings (see ``CaseRows`` for the keys)."""
+
+    case: Mapping[str, Any]
+    evidence: Mapping[int, Mapping[str, Any]]
+    grants: Mapping[str, Sequence[Mapping[str, Any]]]
+    holds: Mapping[int, Mapping[str, Any]]
+    disclosures: Mapping[str, Mapping[str, Any]]
+    reviews: Mapping[int, Mapping[str, Any]]
+    #: The case's objects the ``objects`` table marks disposed of.
+    disposed: frozenset[str] = frozenset()
+    #: ``retention_classes`` by name, given when the case is the governance log (None: not compared).
+    classes: Mapping[str, Mapping[str, Any]] | None = None
+
+
+def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
+    """Every disagreement between what the log implies and what the tables hold, in a stable order."""
+    found: list[Finding] = []
+    diffs = _differences(derived.case, table.case, ("handler", "restriction", "closed_at", "retention_class",
+                                                    "title", "created_by", "meta"))
+    if diffs:
+        found.append(Finding("case_row_mismatch", case_id, f"case {case_id}: the cases row says " + "; ".join(diffs)))
+    found += _keyed(case_id, "evidence entry", "evidence", derived.evidence, table.evidence, EVIDENCE_FIELDS)
+    found += _grants(case_id, derived.grants, table.grants)
+    found += _keyed(case_id, "legal hold", "hold", derived.holds, table.holds,
+                    ("blake3", "reason", "placed_by", "lifted_by", "lift_reason"))
+    found += _keyed(case_id, "disclosure record", "disclosure", derived.disclosures, table.disclosures,
+                    DISCLOSURE_FIELDS)
+    found += _keyed(case_id, "legal review of entry", "review", derived.reviews, table.reviews, REVIEW_FIELDS)
+    for hexd in sorted(table.disposed - derived.disposed):
+        found.append(Finding("object_disposal_unlogged", case_id,
+                             f"case {case_id}: object {hexd} is marked disposed of in the objects table, but the "
+                             "case log has no retention.disposed entry after its evidence entries"))
+    if table.classes is not None:
+        found += _keyed(case_id, "retention class", "retention_class", derived.classes, table.classes, CLASS_FIELDS)
+    return found
+
+
+def _grants(case_id: str, expected: Mapping[str, Sequence[Mapping[str, Any]]],
+            actual: Mapping[str, Sequence[Mapping[str, Any]]]) -> Iterator[Finding]:
+    """Grants per principal, in order: the n-th grant row of a principal is its n-th ``access.granted``."""
+    for principal in sorted(set(expected) | set(actual)):
+        logged, rows = expected.get(principal, ()), actual.get(principal, ())
+        pairs = {i: (logged[i] if i < len(logged) else None, rows[i] if i < len(rows) else None)
+                 for i in range(max(len(logged), len(rows)))}
+        for i, (want, have) in pairs.items():
+            where = f"case {case_id}: grant {i + 1} of {principal}"
+            if have is None:
+                yield Finding("grant_missing", case_id, f"{where} is in the log but not in the table")
+            elif want is None:
+                active = " (active: it opens the case to them)" if have.get("revoked_by") is None else ""
+                yield Finding("grant_unlogged", case_id, f"{where} is in the table but no access.granted entry "
+                                                         f"made it{active}")
+            elif diffs := _differences(want, have, ("granted_by", "reason", "revoked_by", "revoke_reason")):
+                yield Finding("grant_mismatch", case_id, f"{where}: the table says " + "; ".join(diffs))
+
+
+def access_from_rows(rows: CaseRows) -> AccessState:
+    """The access part of a full fold (for tests and scrub: both folds must agree)."""
+    grantees = frozenset(p for p, held in rows.grants.items() if held and held[-1]["revoked_by"] is None)
+    return replace(AccessState(), level=parse_level(rows.case.get("restriction", UNRESTRICTED)),
+                   handler=rows.case.get("handler"), grantees=grantees)

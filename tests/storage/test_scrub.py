@@ -1,0 +1,257 @@
+"""The database is a cache of the log: a superuser's edits of the rows are reported by scrub, and
+access is decided on the log, so an edited restriction opens nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from policy.cases import GOVERNANCE_CASE
+from policy.errors import Restricted
+from policy.retention import RetentionClass
+from policy.review import MAJOR_CRITERIA
+from services import disclosure, restriction, retention
+from services.locker import Locker
+from services.scrub import scrub
+from storage import principals
+from storage.filestore import FileStore
+from storage.keys import KeyRing
+from storage.log import CaseLog, Draft
+from storage.objects import bytes_source, checkpoints_prefix
+from tests.acting import principal
+
+HOST = "evidence.test"
+CASE = "C-S1"
+ANN, BOB, ROOT = principal("investigator:ann"), principal("investigator:bob"), principal("admin:root")
+
+
+@pytest.fixture
+async def locker(pool: asyncpg.Pool, tmp_path: Path) -> AsyncIterator[Locker]:
+    """A state-secret case handled by ann: two clips, a hold, bob granted access."""
+    store = FileStore(tmp_path / "objects")
+    ring = KeyRing(tmp_path / "keys")
+    locker = Locker(pool, store, CaseLog(pool, ring.signer(HOST), HOST, archive=store), ring)
+    for name, role in (("ann", "investigator"), ("bob", "investigator"), ("eve", "investigator"),
+                       ("root", "admin")):
+        await principals.add_principal(pool, name, role, "test")
+    await locker.log.open_case(CASE, ANN.actor, title="Border incident")
+    for i in range(2):
+        await locker.add_object(CASE, bytes_source(os.urandom(2000)), kind="evidence.ingested", actor="station:d1",
+                                fields={"file_name": f"clip{i}.mp4", "officer": "A123", "camera": "CAM-1"})
+    await retention.place_hold(locker, CASE, blake3=None, reason="litigation", who=ROOT)
+    await restriction.set_level(locker, CASE, "state_secret", who=ANN, reason="classified operation")
+    await restriction.grant(locker, CASE, "bob", who=ANN, reason="second investigator")
+    yield locker
+    await store.close()
+
+
+async def superuser(pool: asyncpg.Pool, sql: str, *args: object) -> None:
+    """What someone with the database's superuser does: the append-only triggers off, then a plain edit."""
+    async with pool.acquire() as conn:
+        await conn.execute("SET session_replication_role = replica")
+        try:
+            await conn.execute(sql, *args)
+        finally:
+            await conn.execute("SET session_replication_role = DEFAULT")
+
+
+async def codes(locker: Locker) -> set[str]:
+    return {f.code for f in await scrub(locker, CASE)}
+
+
+async def test_a_clean_database_scrubs_clean(locker: Locker) -> None:
+    await restriction.revoke(locker, CASE, "bob", who=ANN, reason="left the team")
+    hold = (await retention.list_holds(locker.pool, CASE))[0]
+    await retention.lift_hold(locker, hold.id, who=ROOT, reason="settled")
+    assert await scrub(locker, CASE) == []
+    assert await scrub(locker) == []
+
+
+EDITS = [
+    pytest.param("UPDATE cases SET restriction = 'none' WHERE id = $1", "case_row_mismatch", "restriction",
+                 id="restriction"),
+    pytest.param("UPDATE cases SET handler = 'investigator:eve' WHERE id = $1", "case_row_mismatch", "handler",
+                 id="handler"),
+    pytest.param("UPDATE evidence SET file_name = 'harmless.mp4' WHERE case_id = $1 AND seq = 1",
+                 "evidence_mismatch", "file_name 'harmless.mp4' (log: 'clip0.mp4')", id="file_name"),
+    pytest.param("UPDATE evidence SET officer = 'B999' WHERE case_id = $1 AND seq = 2",
+                 "evidence_mismatch", "officer 'B999' (log: 'A123')", id="officer"),
+    pytest.param("DELETE FROM evidence WHERE case_id = $1 AND seq = 2", "evidence_missing", "evidence entry 2",
+                 id="evidence-deleted"),
+    pytest.param("UPDATE tree_nodes SET hash = sha256(hash) WHERE case_id = $1 AND level = 1 AND idx = 0",
+                 "tree_node_mismatch", "level 1, index 0", id="tree-node"),
+    pytest.param("DELETE FROM tree_nodes WHERE case_id = $1 AND level = 0 AND idx = 3",
+                 "tree_node_missing", "level 0 missing", id="tree-node-deleted"),
+    pytest.param("UPDATE cases SET root = sha256(root) WHERE id = $1", "tree_head_mismatch", "root",
+                 id="tree-head"),
+    pytest.param("INSERT INTO case_grants (case_id, principal, granted_by, reason) "
+                 "VALUES ($1, 'eve', 'admin:root', 'curious')", "grant_unlogged", "grant 1 of eve", id="grant-added"),
+    pytest.param("UPDATE case_grants SET reason = 'something else' WHERE case_id = $1", "grant_mismatch",
+                 "reason 'something else'", id="grant-edited"),
+    pytest.param("DELETE FROM case_grants WHERE case_id = $1", "grant_missing", "grant 1 of bob",
+                 id="grant-deleted"),
+    pytest.param("UPDATE holds SET lifted_at = now(), lifted_by = 'admin:root', lift_reason = 'x' "
+                 "WHERE case_id = $1", "hold_mismatch", "lifted_by 'admin:root' (log: None)", id="hold-lifted"),
+    pytest.param("DELETE FROM holds WHERE case_id = $1", "hold_missing", "legal hold", id="hold-deleted"),
+]
+
+
+@pytest.mark.parametrize(("sql", "code", "says"), EDITS)
+async def test_a_superuser_edit_of_a_row_the_log_determines_is_reported(
+        locker: Locker, sql: str, code: str, says: str) -> None:
+    assert await scrub(locker, CASE) == []
+    await superuser(locker.pool, sql, CASE)
+    found = await scrub(locker, CASE)
+    assert {f.code for f in found} == {code}, found
+    assert says in found[0].message
+    run = await locker.pool.fetchrow("SELECT problems FROM scrub_runs ORDER BY id DESC LIMIT 1")
+    assert [p["code"] for p in run["problems"]] == [code]
+
+
+async def test_a_restriction_edited_to_none_opens_nothing(locker: Locker) -> None:
+    """Access is decided on the log: the table's ``none`` neither lets eve nor an admin in."""
+    await superuser(locker.pool, "UPDATE cases SET restriction = 'none' WHERE id = $1", CASE)
+    await superuser(locker.pool, "INSERT INTO case_grants (case_id, principal, granted_by, reason) "
+                                 "VALUES ($1, 'eve', 'admin:root', 'curious')", CASE)
+    await superuser(locker.pool, "UPDATE cases SET handler = 'investigator:eve' WHERE id = $1", CASE)
+    for who in (principal("investigator:eve"), ROOT):
+        state = await restriction.access(locker.pool, CASE, who.name)
+        assert state is not None and state.level == "state_secret" and state.handler == ANN.actor
+        assert not state.granted and not state.may_read(who.name)
+        with pytest.raises(Restricted):
+            await restriction.require_read(locker.pool, CASE, who)
+    assert (await restriction.require_read(locker.pool, CASE, BOB)).level == "state_secret"  # logged grant
+    assert {"case_row_mismatch", "grant_unlogged"} <= await codes(locker)
+
+
+async def test_access_follows_new_entries_and_survives_a_stale_row(locker: Locker) -> None:
+    """The fold catches up with each new access entry (cached per log size)."""
+    assert (await restriction.access(locker.pool, CASE, "eve")).may_read("eve") is False  # type: ignore[union-attr]
+    await restriction.grant(locker, CASE, "eve", who=ANN, reason="joins the team")
+    assert (await restriction.access(locker.pool, CASE, "eve")).may_read("eve")  # type: ignore[union-attr]
+    await restriction.revoke(locker, CASE, "eve", who=ANN, reason="left")
+    await superuser(locker.pool, "UPDATE case_grants SET revoked_at = NULL, revoked_by = NULL, revoke_reason = NULL "
+                                 "WHERE principal = 'eve'")
+    assert not (await restriction.access(locker.pool, CASE, "eve")).may_read("eve")  # type: ignore[union-attr]
+    await restriction.set_level(locker, CASE, "privacy", who=ROOT, reason="declassified in part")
+    assert (await restriction.access(locker.pool, CASE, "eve")).level == "privacy"  # type: ignore[union-attr]
+    assert await codes(locker) == {"grant_mismatch"}
+
+
+async def test_an_extra_entry_row_without_a_checkpoint_is_reported(locker: Locker) -> None:
+    """Entries past the latest signed checkpoint cannot come from the server, which signs every append."""
+    size, _ = await locker.log.head(CASE)
+    await locker.log.append(CASE, Draft("evidence.accessed", ANN.actor, {"action": "view", "purpose": "check"}))
+    await superuser(locker.pool, "DELETE FROM checkpoints WHERE case_id = $1 AND size = $2", CASE, size + 1)
+    assert "entries_beyond_checkpoint" in await codes(locker)
+
+
+async def roll_back_last_entry(pool: asyncpg.Pool) -> None:
+    """An insider with the database removes the last entry, its tree nodes and checkpoint, and rewinds
+    the case row to the head before it: everything the database holds is consistent again."""
+    size = await pool.fetchval("SELECT size FROM cases WHERE id = $1", CASE) - 1
+    before = await pool.fetchrow("SELECT root FROM checkpoints WHERE case_id = $1 AND size = $2", CASE, size)
+    last_leaf = await pool.fetchval("SELECT leaf_hash FROM entries WHERE case_id = $1 AND seq = $2", CASE, size - 1)
+    for sql in ("DELETE FROM entries WHERE case_id = $1 AND seq >= $2",
+                "DELETE FROM tree_nodes WHERE case_id = $1 AND ((idx + 1) << level::int) > $2",
+                "DELETE FROM checkpoints WHERE case_id = $1 AND size > $2"):
+        await superuser(pool, sql, CASE, size)
+    frontier = [r["hash"] for r in await pool.fetch(
+        """SELECT hash FROM tree_nodes n WHERE case_id = $1 AND ($2::bigint >> level::int) & 1 = 1
+                                           AND idx = ($2::bigint >> level::int) - 1 ORDER BY level DESC""",
+        CASE, size)]
+    await superuser(pool, "UPDATE cases SET size = $2, root = $3, last_leaf = $4, frontier = $5 WHERE id = $1",
+                    CASE, size, before["root"], last_leaf, frontier)
+
+
+async def test_every_issued_checkpoint_is_archived_write_once(locker: Locker) -> None:
+    table = await locker.log.all_checkpoints(CASE)
+    archived = await locker.store.records(checkpoints_prefix(CASE))
+    assert [note for _, note in archived] == [cp.note for cp in table] and len(table) >= 6
+
+
+async def test_a_rollback_is_reported(locker: Locker, pool: asyncpg.Pool) -> None:
+    await locker.log.append(CASE, Draft("evidence.accessed", ANN.actor, {"action": "view", "purpose": "check"}))
+    await roll_back_last_entry(pool)
+    found = await scrub(locker, CASE)
+    # The database agrees with itself after the rollback (no tree, row or chain finding): only the
+    # archived copy of the checkpoint it issued tells.
+    assert {f.code for f in found} == {"rollback", "checkpoint_row_missing"}
+    rollback = next(f for f in found if f.code == "rollback")
+    size = await pool.fetchval("SELECT size FROM cases WHERE id = $1", CASE)
+    assert f"size {size + 1} was issued, the log now holds {size} entries" in rollback.message
+
+
+async def test_a_checkpoint_missing_from_the_archive_or_rewritten_is_reported(locker: Locker) -> None:
+    assert isinstance(locker.store, FileStore)
+    folder = locker.store.root / checkpoints_prefix(CASE)
+    first = sorted(folder.iterdir())[0]
+    note = first.read_bytes()
+    first.unlink()
+    assert await codes(locker) == {"checkpoint_unarchived"}
+    origin, size, root, rest = note.split(b"\n", 3)
+    first.write_bytes(b"\n".join([origin, size, bytes(reversed(root)), rest]))  # another root, same signature
+    assert await codes(locker) == {"checkpoint_archive_mismatch", "checkpoint_unverified"}
+
+
+RECORD = {"decision_no": "京朝城管罚字〔2026〕第0421号", "party_type": "natural", "party_name": "欧阳娜娜",
+          "violation": "占道经营", "legal_basis": "《北京市市容环境卫生条例》第二十四条", "penalty": "罚款人民币500元",
+          "decision_date": "2026-09-20", "category": "市容环境"}
+
+
+@pytest.mark.parametrize(("sql", "says"), [
+    pytest.param("UPDATE disclosures SET state = 'published', published_on = current_date WHERE case_id = $1",
+                 "state 'published' (log: 'withdrawn')", id="state"),
+    pytest.param("UPDATE disclosures SET major = '{}', review_state = 'none' WHERE case_id = $1",
+                 "review_state 'none' (log: 'pending')", id="review-gate"),
+])
+async def test_a_disclosure_record_edited_in_the_table_is_reported(locker: Locker, sql: str, says: str) -> None:
+    desk = principal("disclosure:dora")
+    d = await disclosure.create(locker, CASE, RECORD, who=desk)
+    criterion = next(iter(MAJOR_CRITERIA))
+    await disclosure.flag_major(locker, d.id, [criterion], who=desk)
+    await disclosure.transition(locker, d.id, "withdraw", who=desk, today=dt.date(2026, 9, 21), reason="re-made")
+    assert await scrub(locker, CASE) == []
+    await superuser(locker.pool, sql, CASE)
+    found = await scrub(locker, CASE)
+    assert [f.code for f in found] == ["disclosure_mismatch"] and says in found[0].message, found
+
+
+async def test_a_retention_class_edited_in_the_table_is_reported(locker: Locker) -> None:
+    """Classes are decided in the governance log; the migration's defaults hold until an entry changes one."""
+    await retention.set_class(locker, RetentionClass("case", 30, trigger="case_closed"), who=ROOT,
+                              reason="archive rules: 30 years")
+    assert await scrub(locker, GOVERNANCE_CASE) == []
+    await superuser(locker.pool, "UPDATE retention_classes SET years = 1 WHERE name IN ('case', 'standard')")
+    found = await scrub(locker, GOVERNANCE_CASE)
+    assert [(f.code, f.message.split(": ")[1]) for f in found] == [
+        ("retention_class_mismatch", "retention class case"), ("retention_class_mismatch", "retention class standard")]
+    assert "years 1 (log: 30)" in found[0].message and "years 1 (log: 2)" in found[1].message
+
+
+async def test_an_object_marked_disposed_without_its_entry_is_reported(locker: Locker) -> None:
+    """Marking evidence disposed of hides it from every reader (410): only a logged disposal may."""
+    hexd = await locker.pool.fetchval("SELECT blake3 FROM evidence WHERE case_id = $1 AND seq = 1", CASE)
+    await superuser(locker.pool, "UPDATE objects SET disposed_at = now() WHERE blake3 = $1", hexd)
+    found = await scrub(locker, CASE)
+    assert [f.code for f in found] == ["object_disposal_unlogged"] and hexd in found[0].message
+
+
+async def test_checkpoints_from_before_the_archive_are_archived_on_request(locker: Locker, pool: asyncpg.Pool) -> None:
+    """A server upgraded from a version without the archive: scrub names the checkpoints without a copy
+    and, asked to, archives those that verify; a rollback after that is caught like any other."""
+    old = Locker(pool, locker.store, CaseLog(pool, locker.log.signer, HOST), locker.keys)  # no archive
+    for i in range(3):
+        await old.log.append(CASE, Draft("evidence.accessed", ANN.actor, {"action": "view", "purpose": f"p{i}"}))
+    found = await scrub(locker, CASE)
+    assert [f.code for f in found] == ["checkpoint_unarchived"] and "3 (" in found[0].message
+    found = await scrub(locker, CASE, archive_missing=True)
+    assert "3 of them verified and are now archived" in found[0].message
+    assert await scrub(locker, CASE) == []
+    await roll_back_last_entry(pool)
+    assert {f.code for f in await scrub(locker, CASE)} == {"rollback", "checkpoint_row_missing"}
