@@ -13,6 +13,7 @@ entry, so a run killed in between is finished by the next run (the entry is dedu
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -235,8 +236,12 @@ async def lift_hold(locker: Locker, hold_id: int, *, who: Principal, reason: str
         raise HoldNotFound(f"no legal hold {hold_id}")
     if row["lifted_at"] is not None:
         raise RetentionError(f"legal hold {hold_id} was already lifted")
-    if who.role != "admin" and actor != row["placed_by"]:
-        raise NotAllowed(f"only an admin or its placer ({row['placed_by']}) may lift legal hold {hold_id}")
+    # Who placed it is the log's answer, not the row's (rows are a cache a superuser can edit).
+    placer = await _logged_placer(locker, row["case_id"], hold_id)
+    if placer is None:
+        raise HoldNotFound(f"legal hold {hold_id} is not in the log of case {row['case_id']} (run custody scrub)")
+    if who.role != "admin" and actor != placer:
+        raise NotAllowed(f"only an admin or its placer ({placer}) may lift legal hold {hold_id}")
     row = await locker.pool.fetchrow(
         "UPDATE holds SET lifted_by = $2, lifted_at = now(), lift_reason = $3 WHERE id = $1 RETURNING *",
         hold_id, actor, reason)
@@ -249,6 +254,14 @@ async def lift_hold(locker: Locker, hold_id: int, *, who: Principal, reason: str
         "hold": hold_id, "reason": reason, "released": len([h for h in covered if h not in still]),
         **({"blake3": row["blake3"]} if row["blake3"] else {})}, blake3=row["blake3"]))
     return Hold(**dict(row))
+
+
+async def _logged_placer(locker: Locker, case_id: str, hold_id: int) -> str | None:
+    """The actor of the ``hold.placed`` entry of hold ``hold_id`` in the case's log; None if there is none."""
+    for row in await locker.log.entries_of_kinds(case_id, ("hold.placed",)):
+        if json.loads(row.body).get("hold") == hold_id:
+            return row.actor
+    return None
 
 
 async def get_hold(pool: asyncpg.Pool, hold_id: int) -> Hold:
