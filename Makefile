@@ -27,6 +27,7 @@ bench: setup           ## benchmarks against their named peers (slow; prints rat
 	$(BIN)/python bench/agent_pull.py
 	$(BIN)/python bench/proxy.py
 	$(BIN)/python bench/disposition.py
+	$(BIN)/python bench/scrub.py
 	$(BIN)/python bench/browser_hash.py
 	$(BIN)/python bench/witness.py
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from policy.handover import check_handover
+from services import case_access
 from services.locker import Locker
 from services.permissions import authorize
 from services.restriction import ChangedMeanwhile
@@ -17,9 +18,10 @@ async def hand_over(locker: Locker, case_id: str, to: str, *, who: Principal, re
     Compare-and-set, so two handovers decided on the same handler cannot both land.
     """
     authorize(who, "case.hand_over")
-    previous = await access.handler(locker.pool, case_id)
-    if previous is None:
+    logged = await case_access.of_case(locker.pool, case_id)  # the handler as the case's log says
+    if logged is None:
         raise CaseNotFound(case_id)
+    previous = str(logged.handler)
     holder = await principals.by_name(locker.pool, to)
     why = check_handover(role=who.role, actor=who.name, handler=previous, to=to,
                          to_role=holder.principal.role if holder else None, reason=reason)

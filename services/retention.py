@@ -13,6 +13,7 @@ entry, so a run killed in between is finished by the next run (the entry is dedu
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from dataclasses import dataclass
 
@@ -184,8 +185,12 @@ async def lift_hold(locker: Locker, hold_id: int, *, who: Principal, reason: str
     hold = await get_hold(locker.pool, hold_id)
     if hold.lifted_at is not None:
         raise RetentionError(f"legal hold {hold_id} was already lifted")
-    if who.role != "admin" and actor != hold.placed_by:
-        raise NotAllowed(f"only an admin or its placer ({hold.placed_by}) may lift legal hold {hold_id}")
+    # Who placed it is the log's answer, not the row's (rows are a cache a superuser can edit).
+    placer = await _logged_placer(locker, hold.case_id, hold_id)
+    if placer is None:
+        raise HoldNotFound(f"legal hold {hold_id} is not in the log of case {hold.case_id} (run custody scrub)")
+    if who.role != "admin" and actor != placer:
+        raise NotAllowed(f"only an admin or its placer ({placer}) may lift legal hold {hold_id}")
     hold = await rows.mark_lifted(locker.pool, hold_id, actor, reason)
     covered = await _covered(locker.pool, hold.case_id, hold.blake3)
     still = await active_holds_on(locker.pool, covered)
@@ -196,6 +201,14 @@ async def lift_hold(locker: Locker, hold_id: int, *, who: Principal, reason: str
         "hold": hold_id, "reason": reason, "released": len([h for h in covered if h not in still]),
         **({"blake3": hold.blake3} if hold.blake3 else {})}, blake3=hold.blake3))
     return hold
+
+
+async def _logged_placer(locker: Locker, case_id: str, hold_id: int) -> str | None:
+    """The actor of the ``hold.placed`` entry of hold ``hold_id`` in the case's log; None if there is none."""
+    for row in await locker.log.entries_of_kinds(case_id, ("hold.placed",)):
+        if json.loads(row.body).get("hold") == hold_id:
+            return row.actor
+    return None
 
 
 async def get_hold(pool: asyncpg.Pool, hold_id: int) -> Hold:

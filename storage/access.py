@@ -76,12 +76,6 @@ async def revoke_grant(pool: asyncpg.Pool, case_id: str, grantee: str, actor: st
     return None if row is None else Grant(**dict(row))
 
 
-async def handler(pool: asyncpg.Pool, case_id: str) -> str | None:
-    """The case's handler as an actor (its opener until a handover); None: no such case."""
-    found: str | None = await pool.fetchval("SELECT coalesce(handler, created_by) FROM cases WHERE id = $1", case_id)
-    return found
-
-
 async def set_handler(pool: asyncpg.Pool, case_id: str, previous: str, new: str) -> bool:
     """Compare-and-set: False when the handler is no longer ``previous``."""
     done = await pool.execute(

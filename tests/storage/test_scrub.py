@@ -12,11 +12,12 @@ import asyncpg
 import pytest
 
 from policy.cases import GOVERNANCE_CASE
-from policy.errors import Restricted
+from policy.errors import NotPermitted, Restricted
 from policy.retention import RetentionClass
 from policy.review import MAJOR_CRITERIA
-from services import disclosure, restriction, retention
+from services import disclosure, handover, restriction, retention
 from services.locker import Locker
+from services.retention import NotAllowed
 from services.scrub import scrub
 from storage import principals
 from storage.filestore import FileStore
@@ -255,3 +256,20 @@ async def test_checkpoints_from_before_the_archive_are_archived_on_request(locke
     assert await scrub(locker, CASE) == []
     await roll_back_last_entry(pool)
     assert {f.code for f in await scrub(locker, CASE)} == {"rollback", "checkpoint_row_missing"}
+
+
+async def test_a_handler_edited_in_the_table_cannot_hand_the_case_over(locker: Locker) -> None:
+    """Handing over is the handler's (or an admin's): the handler is the log's, not the edited row's."""
+    await superuser(locker.pool, "UPDATE cases SET handler = 'investigator:eve' WHERE id = $1", CASE)
+    with pytest.raises(NotPermitted):
+        await handover.hand_over(locker, CASE, "bob", who=principal("investigator:eve"), reason="mine now")
+    assert (await restriction.access(locker.pool, CASE, "eve")).handler == ANN.actor  # type: ignore[union-attr]
+
+
+async def test_a_hold_placer_edited_in_the_table_cannot_lift_it(locker: Locker) -> None:
+    """Only an admin or the hold's placer lifts it: the placer is the log's, not the edited row's."""
+    hold = (await retention.list_holds(locker.pool, CASE))[0]
+    await superuser(locker.pool, "UPDATE holds SET placed_by = 'investigator:ann' WHERE id = $1", hold.id)
+    with pytest.raises(NotAllowed):
+        await retention.lift_hold(locker, hold.id, who=ANN, reason="done with it")
+    assert (await retention.get_hold(locker.pool, hold.id)).lifted_at is None
