@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench faults clean
 
 setup:
 	@./deploy/bootstrap.sh
@@ -26,10 +26,14 @@ bench: setup           ## benchmarks against their named peers (slow; prints rat
 	$(BIN)/python bench/verify_api.py
 	$(BIN)/python bench/agent_pull.py
 	$(BIN)/python bench/proxy.py
+	$(BIN)/python bench/agent_faults.py
 	$(BIN)/python bench/disposition.py
 	$(BIN)/python bench/scrub.py
 	$(BIN)/python bench/browser_hash.py
 	$(BIN)/python bench/witness.py
+
+faults: setup         ## kill the docking-station agent at 100 random moments; every count must be 0
+	$(BIN)/python bench/agent_faults.py
 
 clean:
 	rm -rf var
