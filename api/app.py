@@ -30,6 +30,7 @@ from api.web import setup_web
 from foundation.settings import Settings
 from services import timestamping
 from services.calendar import load_calendar
+from services.housekeeping import sweep_forever
 from services.intake import UploadManager
 from services.locker import open_locker
 from services.permissions import operator
@@ -79,6 +80,14 @@ async def _locker_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def _housekeeping_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The object store's sweep: at start-up (what a killed server left), then on a timer."""
+    task = asyncio.create_task(sweep_forever(app[LOCKER].store), name="store-sweep")
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 async def _uploads_ctx(app: web.Application) -> AsyncIterator[None]:
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     manager = UploadManager(app[LOCKER], owner)
@@ -114,6 +123,7 @@ def create_app(settings: Settings) -> web.Application:
     # A revoked grant takes effect as fast as a revoked token (RULES §三 need to know).
     app[ACCESS] = AccessCache(TOKEN_CACHE_SECONDS)
     app.cleanup_ctx.append(_locker_ctx)
+    app.cleanup_ctx.append(_housekeeping_ctx)
     app.cleanup_ctx.append(_uploads_ctx)
     app.cleanup_ctx.append(_witnessing_ctx)
     add_routes(app)

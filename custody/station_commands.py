@@ -34,6 +34,16 @@ def _positive(kind: type[int] | type[float]) -> Any:
     return parse
 
 
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
 def register(sub: Any, station: Any) -> None:
     """Add the agent command to ``sub`` and ``enrol`` to the ``station`` group."""
     enrol = station.add_parser("enrol", help="pin the server's vkey and store this station's token")
@@ -54,6 +64,14 @@ def register(sub: Any, station: Any) -> None:
     p.add_argument("--no-proxies", action="store_true")
     p.add_argument("--bandwidth-mib", type=_positive(float), help="cap on bytes pulled per second, in MiB")
     p.add_argument("--max-cameras", type=_positive(int), default=2, help="cameras offloaded at once (default 2)")
+    p.add_argument("--stable-seconds", type=_non_negative, default=AgentConfig.stable_s,
+                   help="a file must be unchanged this long before it is pulled: a recorder may still be "
+                        f"writing it (default {AgentConfig.stable_s:g})")
+    p.add_argument("--keep-flagged-hours", type=_non_negative, default=AgentConfig.flag_keep_s / 3600,
+                   help="keep the spool copy of a file flagged 'no proxy' this long, for --retry-proxies "
+                        f"(default {AgentConfig.flag_keep_s / 3600:g})")
+    p.add_argument("--retry-proxies", action="store_true",
+                   help="first send the files flagged 'no proxy' whose spool copy is kept through ffmpeg again")
     p.add_argument("--drivers", type=Path,
                    help="JSON list of unlock drivers for recorders that dock locked (default: "
                         "$CUSTODY_HOME/agent/drivers.json if present); see ingest/usb.py")
@@ -85,7 +103,7 @@ def agent_config(args: argparse.Namespace, home: Path) -> AgentConfig:
     return AgentConfig(
         spool_dir=home / "spool", case=args.case_id, officer=args.officer, make_proxies=not args.no_proxies,
         bandwidth_bytes_s=int(args.bandwidth_mib * 1024 * 1024) if args.bandwidth_mib else None,
-        max_cameras=args.max_cameras,
+        max_cameras=args.max_cameras, stable_s=args.stable_seconds, flag_keep_s=args.keep_flagged_hours * 3600,
     )
 
 
@@ -104,6 +122,9 @@ async def agent(args: argparse.Namespace, settings: Settings) -> int:
     try:
         async with CustodyClient(enrolment.server, enrolment.token, vkeys=enrolment.vkeys or None) as client:
             runner = Agent(config, journal, client)
+            if args.retry_proxies:
+                for name in await runner.retry_flagged():
+                    print(f"proxy to be tried again: {name}")
             if args.source:
                 source = DirectorySource(args.source, serial=args.serial, officer=args.officer,
                                          removable=args.removable)
@@ -129,9 +150,13 @@ async def _offload_until_done(runner: Any, source: Any, *, once: bool) -> int:
         report = await runner.offload(source)
         for name, why in {**resumed.failed, **report.failed}.items():
             print(f"NOT RECEIPTED: {name}: {why}")
+        waiting = {**resumed.waiting, **report.waiting}
+        for name, why in waiting.items():
+            print(f"WAITING: {name}: {why}")
         print(f"{source.serial}: {len(report.receipted)} file(s) receipted, {len(report.failed)} not"
-              f"{', ' + str(len(report.no_proxy)) + ' without proxy' if report.no_proxy else ''}")
-        if report.ok and resumed.ok:
+              f"{', ' + str(len(report.no_proxy)) + ' without proxy' if report.no_proxy else ''}"
+              f"{', ' + str(len(waiting)) + ' waiting' if waiting else ''}")
+        if report.ok and resumed.ok and not waiting:
             if once:
                 return 0
             delay = 1.0

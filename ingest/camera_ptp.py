@@ -17,7 +17,7 @@ from types import TracebackType
 
 import usb.core
 
-from ingest.ptp import DEFAULT_TIMEOUT_MS, ObjectInfo, PtpSession, iso_datetime
+from ingest.ptp import DEFAULT_TIMEOUT_MS, INVALID_OBJECT_HANDLE, ObjectInfo, PtpError, PtpSession, iso_datetime
 from ingest.sources import MEDIA_SUFFIXES, CameraFile
 from ingest.usb import serial_of
 
@@ -34,6 +34,11 @@ def parse_handle(value: str) -> tuple[int, int]:
     if not sep or len(storage) != 8 or len(handle) != 8:
         raise ValueError(f"{value!r} is not a PTP file handle")
     return int(storage, 16), int(handle, 16)
+
+
+def _listed(name: str, storage_id: int, info: ObjectInfo) -> CameraFile:
+    return CameraFile(name=name, size=info.size, recorded_at=iso_datetime(info.captured),
+                      handle=format_handle(storage_id, info.handle), modified=info.modified)
 
 
 def _path(info: ObjectInfo, by_handle: dict[int, ObjectInfo]) -> str:
@@ -88,8 +93,7 @@ class PtpCamera:
                     name = f"{storage_id:08x}/{name}"
                 if not self.all_files and PurePosixPath(name).suffix.lower() not in MEDIA_SUFFIXES:
                     continue
-                found.append(CameraFile(name=name, size=info.size, recorded_at=iso_datetime(info.captured),
-                                        handle=format_handle(storage_id, info.handle)))
+                found.append(_listed(name, storage_id, info))
         return sorted(found, key=lambda f: f.name)
 
     async def list_files(self) -> list[CameraFile]:
@@ -98,6 +102,17 @@ class PtpCamera:
     async def read(self, f: CameraFile, offset: int, length: int) -> bytes:
         _, handle = parse_handle(f.handle)
         return await asyncio.to_thread(self.session.read_partial, handle, offset, length)
+
+    async def stat(self, f: CameraFile) -> CameraFile | None:
+        """The object's info asked again: size and dates as the camera says now; None if it is gone."""
+        storage_id, handle = parse_handle(f.handle)
+        try:
+            info = await asyncio.to_thread(self.session.object_info, handle)
+        except PtpError as exc:
+            if exc.code == INVALID_OBJECT_HANDLE:
+                return None
+            raise
+        return _listed(f.name, storage_id, info)
 
     async def delete(self, f: CameraFile) -> None:
         _, handle = parse_handle(f.handle)

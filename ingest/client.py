@@ -89,6 +89,17 @@ class CustodyClient:
 
     async def upload(self, path: Path, meta: dict[str, Any], digest: ContentDigest | None = None) -> dict[str, Any]:
         """Upload a file resumably; returns the entry of its verified receipt."""
+        _, entry = await self.upload_receipted(path, meta, digest)
+        return entry
+
+    async def check_receipt(self, receipt: dict[str, Any], digest: ContentDigest) -> dict[str, Any]:
+        """Verify a receipt kept from an earlier upload again (pinned vkeys, inclusion proof, hash); its entry."""
+        return verify_receipt(receipt, await self.verifiers(), digest)
+
+    async def upload_receipted(self, path: Path, meta: dict[str, Any],
+                               digest: ContentDigest | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Upload a file resumably; returns its receipt as the server gave it, and the receipt's entry,
+        once the receipt verified against the pinned vkeys."""
         if digest is None:
             digest = await asyncio.to_thread(hash_file, path)
         spec = {**meta, "blake3": digest.blake3, "size": digest.size, "file_name": meta.get("file_name", path.name)}
@@ -110,7 +121,7 @@ class CustodyClient:
                 state = await self.request("GET", f"/api/v1/uploads/{state['id']}")
         if state["state"] != "committed":
             raise ApiError(409, state)
-        return verify_receipt(state["receipt"], await self.verifiers(), digest)
+        return state["receipt"], verify_receipt(state["receipt"], await self.verifiers(), digest)
 
     async def _send(self, path: Path, upload_id: str, offset: int) -> dict[str, Any]:
         size = os.path.getsize(path)

@@ -9,16 +9,27 @@ ffmpeg's version.  ``-map_metadata 0`` carries the container tags over, so the p
 
 A file ffmpeg cannot turn into a playable proxy (corrupt, truncated, not video) raises
 :class:`ProxyFailed` with ffmpeg's own words: the caller keeps the original as evidence, flagged "no proxy".
+A failure of the station rather than of the recording — a full disk, no memory, ffmpeg killed by a
+signal — raises :class:`ProxyDeferred` instead: the caller waits and tries again, and flags nothing.
+
+ffmpeg dies with the process that started it: on Linux it asks the kernel (``PR_SET_PDEATHSIG``) for
+SIGKILL when its parent dies, so a killed agent leaves no encoder writing into its spool.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import errno
 import functools
+import os
 import shlex
+import signal
 import subprocess
+import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +50,15 @@ STDERR_KEEP_BYTES = 64 * 1024
 STDERR_TAIL_CHARS = 3000
 
 
+#: What ffmpeg and the C library say when the station, not the recording, is at fault.
+RESOURCE_WORDS = ("No space left on device", "Cannot allocate memory", "Out of memory", "Disk quota exceeded",
+                  "Too many open files", "Resource temporarily unavailable", "File too large")
+#: errno values of the same failures, raised by this module's own writes (rename, fsync).
+RESOURCE_ERRNOS = frozenset({errno.ENOSPC, errno.ENOMEM, errno.EDQUOT, errno.EMFILE, errno.ENFILE, errno.EAGAIN,
+                             errno.EFBIG})
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
 class ProxyFailed(Exception):
     """ffmpeg could not make a playable proxy; ``stderr_tail`` is what it said (paths as placeholders)."""
 
@@ -46,6 +66,11 @@ class ProxyFailed(Exception):
         super().__init__(f"{message}: {stderr_tail}" if stderr_tail else message)
         self.message = message
         self.stderr_tail = stderr_tail
+
+
+class ProxyDeferred(ProxyFailed):
+    """The station could not make the proxy now (disk full, no memory, ffmpeg killed): not the recording's
+    fault, so it is tried again later and never flagged."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,21 +144,34 @@ def ffmpeg_version() -> str:
     return done.stdout.splitlines()[0].strip()
 
 
-async def make_proxy(src: Path, dst: Path, settings: ProxySettings = DEFAULT_SETTINGS) -> ProxyResult:
+def temp_name(dst: Path) -> str:
+    """The glob of the names ffmpeg's output for ``dst`` has until it is complete (swept at start-up)."""
+    return f".{dst.name}.*.part"
+
+
+async def make_proxy(src: Path, dst: Path, settings: ProxySettings = DEFAULT_SETTINGS, *,
+                     started: Callable[[], object] | None = None) -> ProxyResult:
     """Encode ``src`` into an MP4 proxy at ``dst``; ``src`` is only read.
 
-    Raises :class:`ProxyFailed` when ffmpeg fails, times out, or its output has no video stream; a
-    missing ffmpeg is an ``OSError`` (a station problem, not a property of the recording).
+    Raises :class:`ProxyFailed` when ffmpeg fails, times out, or its output has no video stream, and
+    :class:`ProxyDeferred` when the station is short of a resource; a missing ffmpeg is an ``OSError``
+    (a station problem, not a property of the recording).  ``started`` is called once ffmpeg runs.
     """
     if dst.resolve() == src.resolve():
         raise ValueError("the proxy cannot replace its original")
     version = await asyncio.to_thread(ffmpeg_version)
-    tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex}.part")
+    tmp = dst.with_name(temp_name(dst).replace("*", uuid.uuid4().hex))
     argv = build_command(src, tmp, settings)
     placeholders = {_url(src): ORIGINAL, _url(tmp): PROXY, str(src): ORIGINAL, str(tmp): PROXY}
     try:
-        facts = await _encode(argv, tmp, settings.timeout_s, placeholders)
+        facts = await _encode(argv, tmp, settings.timeout_s, placeholders, started)
         await asyncio.to_thread(replace_durably, tmp, dst)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        if exc.errno in RESOURCE_ERRNOS:
+            raise ProxyDeferred(f"the station could not write the proxy ({exc.strerror})") from exc
+        raise
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -142,7 +180,27 @@ async def make_proxy(src: Path, dst: Path, settings: ProxySettings = DEFAULT_SET
     return ProxyResult(dst, command, version, facts)
 
 
-async def _encode(argv: list[str], out: Path, timeout_s: float, placeholders: dict[str, str]) -> MediaFacts:
+def _die_with_parent_hook() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel SIGKILL the child when its parent dies (Linux), else None.
+
+    libc is looked up here, in the parent: the hook itself only makes one system call.  If the parent
+    died between the fork and the call, the child is already an orphan and exits at once.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def hook() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return hook
+
+
+async def _encode(argv: list[str], out: Path, timeout_s: float, placeholders: dict[str, str],
+                  started: Callable[[], object] | None = None) -> MediaFacts:
     def redact(text: str) -> str:
         for path, placeholder in placeholders.items():  # URLs first: they contain the plain paths
             text = text.replace(path, placeholder)
@@ -150,8 +208,11 @@ async def _encode(argv: list[str], out: Path, timeout_s: float, placeholders: di
 
     proc = await asyncio.create_subprocess_exec(
         *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_die_with_parent_hook(),
     )
     assert proc.stderr is not None
+    if started is not None:
+        started()
     try:
         async with asyncio.timeout(timeout_s):
             stderr = await _keep_tail(proc.stderr)
@@ -164,6 +225,10 @@ async def _encode(argv: list[str], out: Path, timeout_s: float, placeholders: di
             raise ProxyFailed(f"ffmpeg timed out after {timeout_s:g} s") from None
         raise
     tail = redact(stderr.decode(errors="replace").strip()[-STDERR_TAIL_CHARS:])
+    if code < 0:  # killed by a signal: the OOM killer, an operator, a shutdown; not the recording
+        raise ProxyDeferred(f"ffmpeg was killed by signal {-code}", tail)
+    if any(words in tail for words in RESOURCE_WORDS):  # even with status 0: a failed trailer write exits 0
+        raise ProxyDeferred(f"the station ran short making the proxy (exit status {code})", tail)
     if code != 0:
         raise ProxyFailed(f"ffmpeg could not make a proxy (exit status {code})", tail)
     try:

@@ -85,6 +85,7 @@ RESPONSE_NAMES: dict[int, str] = {
     0xA803: "InvalidObjectPropValue", 0xA80A: "ObjectPropNotSupported",
 }
 SESSION_ALREADY_OPEN = 0x201E
+INVALID_OBJECT_HANDLE = 0x2009  # the object is gone (deleted since it was listed)
 UNSUPPORTED = frozenset({0x2005, 0x200A, 0xA80A})  # "not supported" answers that mean: go without
 
 #: Device property DateTime: a PTP string 'YYYYMMDDThhmmss[.s][Z|+hhmm]'.

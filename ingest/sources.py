@@ -28,6 +28,16 @@ class CameraFile:
     size: int
     recorded_at: str | None
     handle: str
+    #: The source's modification stamp, compared for equality only (a mounted file's mtime in ns, a
+    #: PTP camera's ModificationDate); None if the source keeps none.
+    modified: str | None = None
+    #: When the file was last written, in epoch seconds, if the source knows (a mounted volume does).
+    mtime: float | None = None
+
+    def same_version(self, other: CameraFile) -> bool:
+        """Whether ``other`` lists the same bytes as far as the listing can tell (not a content check)."""
+        return (self.name, self.size, self.recorded_at, self.modified) == (
+            other.name, other.size, other.recorded_at, other.modified)
 
 
 class CameraSource(Protocol):
@@ -37,6 +47,10 @@ class CameraSource(Protocol):
     async def list_files(self) -> list[CameraFile]: ...
 
     async def read(self, f: CameraFile, offset: int, length: int) -> bytes: ...
+
+    async def stat(self, f: CameraFile) -> CameraFile | None:
+        """``f`` as the camera lists it now (size, stamps), or None if it is gone."""
+        ...
 
     async def delete(self, f: CameraFile) -> None: ...
 
@@ -79,10 +93,7 @@ class DirectorySource:
                 continue
             if not (single or self.all_files) and path.suffix.lower() not in MEDIA_SUFFIXES:
                 continue
-            st = path.stat()
-            rel = path.relative_to(self._base).as_posix()
-            mtime = dt.datetime.fromtimestamp(st.st_mtime, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            found.append(CameraFile(name=rel, size=st.st_size, recorded_at=mtime, handle=rel))
+            found.append(_listed(path.relative_to(self._base).as_posix(), path.stat()))
         return found
 
     async def list_files(self) -> list[CameraFile]:
@@ -105,6 +116,13 @@ class DirectorySource:
 
         return await asyncio.to_thread(pread)
 
+    async def stat(self, f: CameraFile) -> CameraFile | None:
+        try:
+            st = await asyncio.to_thread(os.stat, self.local_path(f))
+        except FileNotFoundError:
+            return None
+        return _listed(f.handle, st)
+
     async def delete(self, f: CameraFile) -> None:
         if not self.removable:
             return  # a manual import never deletes the user's files
@@ -115,3 +133,9 @@ class DirectorySource:
 
     async def close(self) -> None:
         return None
+
+
+def _listed(rel: str, st: os.stat_result) -> CameraFile:
+    recorded = dt.datetime.fromtimestamp(st.st_mtime, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return CameraFile(name=rel, size=st.st_size, recorded_at=recorded, handle=rel, modified=str(st.st_mtime_ns),
+                      mtime=st.st_mtime)

@@ -7,7 +7,7 @@ from services import case_access
 from services.locker import Locker
 from services.permissions import authorize
 from services.restriction import ChangedMeanwhile
-from storage import principals
+from storage import access, principals
 from storage.log import CaseNotFound, Draft
 from storage.principals import Principal
 
@@ -27,9 +27,7 @@ async def hand_over(locker: Locker, case_id: str, to: str, *, who: Principal, re
                          to_role=holder.principal.role if holder else None, reason=reason)
     assert holder is not None
     new = holder.principal.actor
-    done = await locker.pool.execute(
-        "UPDATE cases SET handler = $3 WHERE id = $1 AND coalesce(handler, created_by) = $2", case_id, previous, new)
-    if done.endswith(" 0"):
+    if not await access.set_handler(locker.pool, case_id, previous, new):
         raise ChangedMeanwhile(f"the handler of case {case_id} changed meanwhile; reload and try again")
     await locker.log.append(case_id, Draft("case.handed_over", who.actor, {"from": previous, "to": new, "reason": why}))
     return previous, new

@@ -1,7 +1,7 @@
 """Restricted-access cases (RULES §三, need to know): a case's level, its grants, who may read it.
 
-The rules are ``policy.restriction`` (pure); this module keeps the rows and appends one
-``access.*`` entry per change to the case's log, with actor and reason, so access is never changed
+The rules are ``policy.restriction`` (pure) and the rows ``storage.access``; this module decides and
+appends one ``access.*`` entry per change to the case's log, with actor and reason, so access is never changed
 silently: ``access.restricted`` (level, previous, reason), ``access.granted`` and
 ``access.grant_revoked`` (principal, reason).  ``access`` is the one query the request path asks.
 
@@ -12,10 +12,7 @@ database and so is not asked need to know (the operator acts as an administrator
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import NamedTuple
 
 import asyncpg
 
@@ -26,7 +23,11 @@ from policy.restriction import Level
 from services import case_access
 from services.locker import Locker
 from services.permissions import authorize
+from storage import access as rows
 from storage import principals
+from storage.access import CaseAccess as CaseAccess
+from storage.access import Grant as Grant
+from storage.access import grants as grants
 from storage.log import CaseNotFound, Draft
 from storage.principals import Principal
 
@@ -54,30 +55,6 @@ class ChangedMeanwhile(RestrictionError):
     code = "changed_meanwhile"
 
 
-class CaseAccess(NamedTuple):
-    """A case's level and handler, and whether one principal holds an active grant to it."""
-
-    level: Level
-    handler: str
-    granted: bool
-
-    def may_read(self, principal: str) -> bool:
-        return restriction.may_read(self.level, principal=principal, handler=self.handler, granted=self.granted)
-
-
-@dataclass(frozen=True, slots=True)
-class Grant:
-    id: int
-    case_id: str
-    principal: str
-    granted_by: str
-    reason: str
-    granted_at: dt.datetime
-    revoked_at: dt.datetime | None
-    revoked_by: str | None
-    revoke_reason: str | None
-
-
 async def access(pool: asyncpg.Pool, case_id: str, principal: str) -> CaseAccess | None:
     """(level, handler, granted) of a case for ``principal`` (a name); None: no such case.
 
@@ -90,14 +67,6 @@ async def access_many(pool: asyncpg.Pool, case_ids: Iterable[str], principal: st
     """``access`` for several cases at once (lists: verification by hash, holds, disclosure records)."""
     return {cid: CaseAccess(s.level, s.handler or "", principal in s.grantees)
             for cid, s in (await case_access.of_cases(pool, case_ids)).items()}
-
-
-async def grants(pool: asyncpg.Pool, case_id: str, *, active_only: bool = True) -> list[Grant]:
-    rows = await pool.fetch(
-        """SELECT id, case_id, principal, granted_by, reason, granted_at, revoked_at, revoked_by, revoke_reason
-             FROM case_grants WHERE case_id = $1 AND (NOT $2 OR revoked_at IS NULL) ORDER BY id""",
-        case_id, active_only)
-    return [Grant(**dict(r)) for r in rows]
 
 
 async def _acting(pool: asyncpg.Pool, case_id: str, who: Principal, action: str) -> tuple[CaseAccess, bool]:
@@ -129,9 +98,7 @@ async def set_level(locker: Locker, case_id: str, level: str, *, who: Principal,
     actor, role, reader = who.actor, who.role, who.name
     restriction.check_change(state.level, new, role=role, may_read=readable, reason=reason)
     # Compare-and-set: two changes decided on the same old level cannot both land.
-    done = await locker.pool.execute(
-        "UPDATE cases SET restriction = $3 WHERE id = $1 AND restriction = $2", case_id, state.level, new)
-    if done.endswith(" 0"):
+    if not await rows.set_level(locker.pool, case_id, state.level, new):
         raise ChangedMeanwhile(f"the restriction of case {case_id} changed meanwhile; reload and try again")
     await locker.log.append(case_id, Draft("access.restricted", actor, {
         "level": new, "previous": state.level, "reason": reason.strip()}))
@@ -155,13 +122,11 @@ async def grant(locker: Locker, case_id: str, grantee: str, *, who: Principal, r
 
 async def _grant_row(locker: Locker, case_id: str, grantee: str, *, actor: str, reason: str) -> Grant:
     try:
-        row = await locker.pool.fetchrow(
-            """INSERT INTO case_grants (case_id, principal, granted_by, reason) VALUES ($1, $2, $3, $4)
-               RETURNING *""", case_id, grantee, actor, reason)
-    except asyncpg.UniqueViolationError:
+        row = await rows.insert_grant(locker.pool, case_id, grantee, actor, reason)
+    except rows.GrantExists:
         raise GrantExists(f"{grantee} already has access to case {case_id}") from None
     await locker.log.append(case_id, Draft("access.granted", actor, {"principal": grantee, "reason": reason}))
-    return Grant(**dict(row))
+    return row
 
 
 async def revoke(locker: Locker, case_id: str, grantee: str, *, who: Principal, reason: str) -> Grant:
@@ -169,12 +134,9 @@ async def revoke(locker: Locker, case_id: str, grantee: str, *, who: Principal, 
     state, readable = await _acting(locker.pool, case_id, who, "case.revoke_grant")
     actor = who.actor
     restriction.check_revoke(state.level, role=who.role, may_read=readable, reason=reason)
-    row = await locker.pool.fetchrow(
-        """UPDATE case_grants SET revoked_at = now(), revoked_by = $3, revoke_reason = $4
-            WHERE case_id = $1 AND principal = $2 AND revoked_at IS NULL RETURNING *""",
-        case_id, grantee, actor, reason.strip())
+    row = await rows.revoke_grant(locker.pool, case_id, grantee, actor, reason.strip())
     if row is None:
         raise GrantNotFound(f"{grantee} has no active grant to case {case_id}")
     await locker.log.append(case_id, Draft("access.grant_revoked", actor, {"principal": grantee,
                                                                            "reason": reason.strip()}))
-    return Grant(**dict(row))
+    return row

@@ -4,7 +4,9 @@ Layout: ``blake3/<hex[:2]>/<hex>`` holds the object (mode 0444), ``meta/<hex[:2]
 retention and legal hold, ``tmp/`` the uploads in flight.  A write goes to a private temp file, is
 fsynced, then hard-linked into place (``link`` fails if the name exists: no overwrite, ever, even
 between racing writers), and the directory is fsynced.  A killed writer leaves only a temp file,
-never a visible object; ``sweep`` removes those.
+never a visible object; ``sweep`` removes those.  A writer holds an exclusive ``flock`` on its temp
+file until it is done with it, so a sweep knows a dead writer's file (its lock went with the process)
+from a live one's at any age, in any of the processes sharing the store.
 """
 
 from __future__ import annotations
@@ -47,8 +49,10 @@ from storage.objects import (
 
 #: O_DIRECT alignment of file offsets, lengths and memory: the largest logical block size in use.
 DIRECT_ALIGN = 4096
-#: Temp files older than this belong to writers that died.
+#: Other temp files (probes) older than this belong to writers that died.
 STALE_TMP_SECONDS = 6 * 3600
+#: An object being written: ``tmp/<uuid>.part``, locked by its writer.
+TMP_SUFFIX = ".part"
 
 
 class FileStore:
@@ -86,8 +90,7 @@ class FileStore:
         if expected_blake3 is not None:
             declared_key(expected_blake3)
         await asyncio.to_thread(self._ensure_dirs)
-        tmp = self._tmp / f"{uuid.uuid4().hex}.part"
-        fd = await asyncio.to_thread(os.open, tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        tmp, fd = await asyncio.to_thread(self._locked_temp)
         writer = _Writer(fd)
         hasher = ContentHasher()
 
@@ -101,11 +104,8 @@ class FileStore:
             await asyncio.to_thread(absorb_sync, block)
 
         try:
-            try:
-                await pipelined(rebuffer_reusing(source, block_bytes), absorb)
-                await asyncio.to_thread(os.fsync, fd)
-            finally:
-                os.close(fd)
+            await pipelined(rebuffer_reusing(source, block_bytes), absorb)
+            await asyncio.to_thread(os.fsync, fd)
             digest = hasher.digest()
             if expected_blake3 is not None and digest.blake3 != expected_blake3:
                 raise HashMismatch(expected_blake3, digest)
@@ -114,6 +114,21 @@ class FileStore:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
+            os.close(fd)  # after the unlink: the lock covers the temp file for all of its life
+
+    def _locked_temp(self) -> tuple[Path, int]:
+        """A new temp file, locked by this writer before it takes the name a sweep looks at."""
+        fresh = self._tmp / f"{uuid.uuid4().hex}.new"
+        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # held until the file is unlinked: a sweep leaves it alone
+            tmp = fresh.with_suffix(TMP_SUFFIX)
+            os.rename(fresh, tmp)
+        except BaseException:
+            os.close(fd)
+            fresh.unlink(missing_ok=True)
+            raise
+        return tmp, fd
 
     def _publish(self, tmp: Path, key: str, retain_until: dt.datetime | None, legal_hold: bool) -> bool:
         final = self._path(key)
@@ -304,7 +319,12 @@ class FileStore:
             raise StoreUnavailable(f"file store at {self.root} is not writable: {exc}") from exc
 
     async def sweep(self, older_than_s: float = STALE_TMP_SECONDS) -> int:
-        """Remove temp files left by writers that died; returns how many went."""
+        """Remove temp files left by writers that died; returns how many went.
+
+        An object's temp file goes as soon as no writer holds its lock (a partial write, or a link to
+        a stored object left by a writer killed between publishing and unlinking: the object keeps its
+        own name); anything else in ``tmp/`` (a probe) once it is ``older_than_s`` old.
+        """
 
         def run() -> int:
             if not self._tmp.is_dir():
@@ -312,16 +332,31 @@ class FileStore:
             cutoff = time.time() - older_than_s
             gone = 0
             for entry in os.scandir(self._tmp):
-                if entry.stat().st_mtime < cutoff:
-                    with contextlib.suppress(FileNotFoundError):
+                try:
+                    dead = _unlocked(entry.path) if entry.name.endswith(TMP_SUFFIX) else entry.stat().st_mtime < cutoff
+                    if dead:
                         os.unlink(entry.path)
                         gone += 1
+                except FileNotFoundError:
+                    continue  # its writer finished meanwhile
             return gone
 
         return await asyncio.to_thread(run)
 
     async def close(self) -> None:
         return None
+
+
+def _unlocked(path: str) -> bool:
+    """Whether no process holds the writer's lock on ``path`` (taking and dropping it to find out)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
 
 
 @cache

@@ -158,18 +158,17 @@ class S3Store:
                                                        version_id=result.version_id))
             except S3Error as exc:
                 if exc.code != "PreconditionFailed":
-                    raise
-                existing = await self._stat(digest.key)  # a racing writer stored the same bytes first
-        return StoredObject(digest, digest.key, created=False, version_id=existing.version_id)
+                    raise  # else a racing writer stored the same bytes first
+        return StoredObject(digest, digest.key, created=False, version_id=await self._keeper(digest.key))
 
     async def _put_multipart(self, blocks: AsyncIterable[_Part], expected: str | None) -> StoredObject:
         target = object_key(expected) if expected else f"staging/{uuid.uuid4().hex}"
-        if expected and (existing := await self._stat(target)) is not None:
+        if expected and await self._stat(target) is not None:
             # Already stored: still hash what we are sent, so a wrong body is reported, not absorbed.
             digest = await _hash_only(blocks)
             if digest.blake3 != expected:
                 raise HashMismatch(expected, digest)
-            return StoredObject(digest, target, created=False, version_id=existing.version_id)
+            return StoredObject(digest, target, created=False, version_id=await self._keeper(target))
         upload_id: str = await self._call(
             self.client._create_multipart_upload, self.bucket, target,
             {"Content-Type": "application/octet-stream"},
@@ -197,14 +196,14 @@ class S3Store:
                 raise HashMismatch(expected, digest)
             # Another writer may have finished the same content meanwhile: keep theirs.  The
             # conditional complete closes the race between this check and the write.
-            if expected and (existing := await self._stat(target)) is not None:
-                raise _AlreadyThere(existing.version_id)
+            if expected and await self._stat(target) is not None:
+                raise _AlreadyThere(await self._keeper(target))
             try:
                 result = await self._call(self._complete_if_absent, target, upload_id, parts)
             except S3Error as exc:
                 if exc.code != "PreconditionFailed":
                     raise
-                raise _AlreadyThere((await self._stat(target)).version_id) from None
+                raise _AlreadyThere(await self._keeper(target)) from None
         except _AlreadyThere as there:
             await self._abort(target, upload_id)
             return StoredObject(hasher.digest(), target, created=False, version_id=there.version_id)
@@ -222,18 +221,29 @@ class S3Store:
         version if it is not the keeper; the bytes are identical (same content address) and no lock
         has been applied yet, so nothing of value is lost.
         """
-        versions = await self._call(lambda: [
-            o for o in self.client.list_objects(self.bucket, prefix=mine.key, include_version=True)
-            if o.object_name == mine.key and not o.is_delete_marker
-        ])
-        if len(versions) <= 1 or mine.version_id is None:
+        if mine.version_id is None:
             return mine
-        keeper = min(versions, key=lambda o: (o.last_modified, o.version_id or ""))
-        if keeper.version_id == mine.version_id:
+        keeper = await self._keeper(mine.key)
+        if keeper in (None, mine.version_id):
             return mine
         await self._call(self.client.remove_object, self.bucket, mine.key, version_id=mine.version_id)
         logger.info("%s: a concurrent writer stored the same bytes first; kept its version", mine.key)
-        return StoredObject(mine.digest, mine.key, created=False, version_id=keeper.version_id)
+        return StoredObject(mine.digest, mine.key, created=False, version_id=keeper)
+
+    async def _keeper(self, key: str) -> str | None:
+        """The version every writer of ``key`` keeps: the oldest, then the lowest version id.
+
+        Every path that finds the bytes already stored answers with this version, never with the
+        latest one, which may be a racer's duplicate that its writer is about to remove.
+        """
+        versions = await self._call(lambda: [
+            o for o in self.client.list_objects(self.bucket, prefix=key, include_version=True)
+            if o.object_name == key and not o.is_delete_marker
+        ])
+        if not versions:
+            return None
+        keeper: str | None = min(versions, key=lambda o: (o.last_modified, o.version_id or "")).version_id
+        return keeper
 
     def _complete_if_absent(self, key: str, upload_id: str, parts: list[Part]) -> Any:
         """CompleteMultipartUpload with ``If-None-Match: *``: never a second version of a key."""

@@ -130,6 +130,9 @@ class UsbCamera:
             self.transfers.end()
         return data
 
+    async def stat(self, f: CameraFile) -> CameraFile | None:
+        return await self.volume.stat(f)
+
     async def delete(self, f: CameraFile) -> None:
         await self.volume.delete(f)
 
@@ -151,7 +154,9 @@ async def offload(station: Station, work: Path, sources: list[CameraSource], *fl
     journal = Journal(work / "journal.sqlite")
     try:
         async with station.client() as client:
-            args = build_parser().parse_args(["agent", "--case", "CASE-A", "--no-proxies", *flags])
+            # The recordings were written just now: no settling wait, which would blur the timings.
+            args = build_parser().parse_args(["agent", "--case", "CASE-A", "--no-proxies", "--stable-seconds", "0",
+                                              *flags])
             config = agent_config(args, work)  # the command line's own mapping, flags included
             agent = Agent(config, journal, client)
             start = time.perf_counter()

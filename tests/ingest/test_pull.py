@@ -28,9 +28,15 @@ class ListedAhead(DirectorySource):
         super().__init__(root, serial="CAM-V", all_files=True)
         self.size = size
 
+    def _as_listed(self, f: CameraFile) -> CameraFile:
+        return dataclasses.replace(f, size=self.size, recorded_at="2026-11-20T08:00:00Z", modified=None, mtime=None)
+
     async def list_files(self) -> list[CameraFile]:
-        return [dataclasses.replace(f, size=self.size, recorded_at="2026-11-20T08:00:00Z")
-                for f in await super().list_files()]
+        return [self._as_listed(f) for f in await super().list_files()]
+
+    async def stat(self, f: CameraFile) -> CameraFile | None:
+        now = await super().stat(f)
+        return None if now is None else self._as_listed(now)
 
 
 async def offload(station: Station, source: DirectorySource, spool: Path) -> OffloadReport:

@@ -129,6 +129,8 @@ async def test_verify_a_dropped_file_in_the_browser(served: Served, tmp_path: Pa
     assert await page.get_attribute(".match-card li[data-check=inclusion]", "class") == "passed"
     assert await page.get_attribute(".match-card li[data-check=signature]", "class") == "passed"
     assert "一致" in await verdict.inner_text()
+    # An absent part of the answer is left out, not printed as the word "null".
+    assert "null" not in (await page.inner_text("#verify-result")).split()
     assert not [r for r in requests if r.startswith("POST")]  # the file never left the browser
     await shot(page, "verify-match")
 
@@ -136,6 +138,7 @@ async def test_verify_a_dropped_file_in_the_browser(served: Served, tmp_path: Pa
     other.write_bytes(os.urandom(300_000))
     await page.set_input_files("#verify-file", str(other))
     await page.wait_for_function("() => document.getElementById('verdict')?.dataset.verdict === 'nomatch'")
+    assert "null" not in (await page.inner_text("#verify-result")).split()
     await shot(page, "verify-no-match")
 
 

@@ -203,7 +203,8 @@ function show(file, hex, answer, verdicts, notes) {
   // Recorded, but only where this user may not look: not a "no match", which would be false.
   else if (answer.withheld) verdict = el("p", { class: "verdict", id: "verdict", "data-verdict": "withheld" }, S["verify.withheld_only"]);
   else verdict = el("p", { class: "verdict nomatch", id: "verdict", "data-verdict": "nomatch" }, S["verify.no_match"]);
-  result.replaceChildren(
+  // replaceChildren would print a null as the text "null": leave absent parts out.
+  result.replaceChildren(...[
     verdict,
     el("p", { class: "muted" }, `${file.name} · ${humanSize(file.size)} · BLAKE3 `, el("code", { id: "verify-hash" }, hex)),
     ...verdicts.map(({ match, verdict: v }) => matchCard(match, v)),
@@ -211,7 +212,7 @@ function show(file, hex, answer, verdicts, notes) {
     answer.withheld ? el("p", { class: "notice", id: "verify-withheld" },
       counted("verify.withheld", answer.withheld)) : null,
     ...notes,
-  );
+  ].filter((part) => part !== null && part !== undefined));
 }
 
 async function check(file) {
