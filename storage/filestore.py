@@ -177,7 +177,7 @@ class FileStore:
     async def discard_version(self, key: str, version_id: str) -> None:
         return None  # one file per key: there are never two versions
 
-    async def delete(self, key: str) -> None:
+    async def delete(self, key: str, version_id: str | None = None) -> None:
         info = await self.head(key)
         if info.locked():
             why = "legal hold" if info.legal_hold else f"retention until {info.retain_until}"

@@ -84,6 +84,21 @@ class StoreUnavailable(StoreError):
     code = "store_unavailable"
 
 
+class StoreRefused(StoreUnavailable):
+    """The object store refused our credentials or permissions, or the bucket is missing: nothing a
+    retry fixes until the operator does (still 503: the station keeps its copy and tries later)."""
+
+    code = "store_refused"
+
+
+class LockNotApplied(StoreUnavailable):
+    """The store accepted a retention or legal-hold request, yet the version does not carry it (a
+    server that drops or ignores locks).  The bytes are stored but not protected, so the write is not
+    finished: no receipt; a retry re-applies the lock and checks again."""
+
+    code = "lock_not_applied"
+
+
 def check_key(key: str) -> str:
     """Return ``key`` if it is ``blake3/<64 lowercase hex>``, else raise BadKey (no path tricks)."""
     if not isinstance(key, str) or not key.startswith(KEY_PREFIX) or not is_blake3_hex(key[len(KEY_PREFIX):]):
@@ -167,7 +182,9 @@ class ObjectStore(Protocol):
 
     async def set_legal_hold(self, key: str, on: bool, version_id: str | None = None) -> None: ...
 
-    async def delete(self, key: str) -> None: ...
+    async def delete(self, key: str, version_id: str | None = None) -> None:
+        """Delete the object (on a versioned store: ``version_id``, else the current version);
+        ObjectLocked while retention or a legal hold applies."""
 
     async def discard_version(self, key: str, version_id: str) -> None:
         """Remove one unlocked duplicate version this process wrote (versioned stores only)."""
