@@ -132,8 +132,14 @@ class Rgw:
 
     def run(self, *args: str, timeout: float = 60) -> str:
         """Run a Ceph command-line tool against this cluster; returns its stdout."""
-        result = subprocess.run([args[0], "-c", str(self.conf), *args[1:]], capture_output=True, text=True,
-                                timeout=timeout)
+        for _ in range(20):
+            result = subprocess.run([args[0], "-c", str(self.conf), *args[1:]], capture_output=True, text=True,
+                                    timeout=timeout)
+            # Now and then a client's first command reaches a monitor that has not settled its map
+            # yet ("wrong fsid", EPERM): asking again a moment later works.
+            if result.returncode == 0 or "EPERM" not in result.stderr:
+                break
+            time.sleep(0.2)
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(args)} failed ({result.returncode}): {result.stderr[-2000:]}")
         return result.stdout

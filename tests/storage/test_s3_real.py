@@ -15,18 +15,23 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from blake3 import blake3
+from minio.commonconfig import COMPLIANCE
 from minio.error import S3Error
+from minio.retention import Retention
 
 from storage.objects import (
     LockNotApplied,
+    ObjectLocked,
     ObjectNotFound,
+    RetentionShortened,
     StoreError,
     StoreRefused,
     bytes_source,
 )
 from storage.s3store import S3Store
 from tests.conftest import S3Server, s3_settings
-from tests.rgw import free_port
+from tests.rgw import Rgw, free_port
 
 MiB = 1024 * 1024
 DAY = dt.timedelta(days=1)
@@ -168,3 +173,117 @@ async def test_a_lock_the_server_drops_is_lock_not_applied(s3_server: S3Server, 
     await direct.close()
 
 
+
+
+# -- what only a real server makes meaningful (moto accepts all of these) --------------------------
+
+
+async def test_the_server_refuses_deleting_a_locked_version(s3: S3Store) -> None:
+    stored = await s3.put(bytes_source(b"locked"), retain_until=dt.datetime.now(dt.UTC) + DAY)
+    with pytest.raises(S3Error) as err:  # straight to the server, past our own check
+        await asyncio.to_thread(s3.client.remove_object, s3.bucket, stored.key, version_id=stored.version_id)
+    assert err.value.code == "AccessDenied"
+    with pytest.raises(ObjectLocked):
+        await s3.delete(stored.key)
+    assert await versions(s3, stored.key) == [stored.version_id]
+
+
+async def test_the_server_refuses_shortening_compliance_retention(s3: S3Store) -> None:
+    until = dt.datetime.now(dt.UTC) + 10 * DAY
+    stored = await s3.put(bytes_source(b"ten days"), retain_until=until)
+    with pytest.raises(S3Error) as err:
+        await asyncio.to_thread(s3.client.set_object_retention, s3.bucket, stored.key,
+                                Retention(COMPLIANCE, until - 5 * DAY), version_id=stored.version_id)
+    assert err.value.code == "AccessDenied"
+    with pytest.raises(RetentionShortened):
+        await s3.extend_retention(stored.key, until - 5 * DAY)
+    info = await s3.head(stored.key)
+    assert info.retain_until is not None and abs(info.retain_until - until) < dt.timedelta(seconds=1)
+
+
+async def test_a_legal_hold_blocks_delete_on_the_server_until_lifted(s3: S3Store) -> None:
+    stored = await s3.put(bytes_source(b"held"), legal_hold=True)
+    with pytest.raises(S3Error) as err:
+        await asyncio.to_thread(s3.client.remove_object, s3.bucket, stored.key, version_id=stored.version_id)
+    assert err.value.code == "AccessDenied"
+    await s3.set_legal_hold(stored.key, False)
+    await asyncio.to_thread(s3.client.remove_object, s3.bucket, stored.key, version_id=stored.version_id)
+    assert await versions(s3, stored.key) == []
+
+
+async def test_a_64_mib_multipart_upload_ends_locked(s3: S3Store) -> None:
+    """RGW drops lock headers given on multipart uploads: the store locks after completing, and the
+    server then enforces it."""
+    data = os.urandom(64 * MiB + 7)
+    until = dt.datetime.now(dt.UTC) + DAY
+    stored = await s3.put(bytes_source(data), expected_blake3=blake3(data).hexdigest(), retain_until=until,
+                          legal_hold=True)
+    assert stored.created and stored.digest.size == len(data)
+    info = await s3.head(stored.key)
+    assert info.legal_hold and info.retain_until is not None and info.retain_until >= until - dt.timedelta(1)
+    with pytest.raises(S3Error):
+        await asyncio.to_thread(s3.client.remove_object, s3.bucket, stored.key, version_id=stored.version_id)
+
+
+async def test_disposal_deletes_exactly_the_disposed_version(s3: S3Store) -> None:
+    """After retention runs out, deleting by the catalogued version removes that version only: a
+    second version of the key (written past the store) stays."""
+    data = b"retained briefly"
+    stored = await s3.put(bytes_source(data), retain_until=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3))
+    other = await asyncio.to_thread(s3.client.put_object, s3.bucket, stored.key, io.BytesIO(b"other"), 5)
+    with pytest.raises(ObjectLocked):
+        await s3.delete(stored.key, stored.version_id)
+    await asyncio.sleep(3.5)
+    await s3.delete(stored.key, stored.version_id)
+    assert await versions(s3, stored.key) == [other.version_id]
+
+
+async def test_two_servers_racing_on_the_same_bytes_leave_one_locked_version(s3_server: S3Server,
+                                                                              tmp_path: Path) -> None:
+    """RGW ignores If-None-Match: *, so both writes land; the store settles to one version and the
+    loser's is removed before any lock, whatever the interleaving."""
+    settings = s3_settings(s3_server, tmp_path)
+    a, b = S3Store.from_settings(settings), S3Store.from_settings(settings)
+    until = dt.datetime.now(dt.UTC) + DAY
+    for size in (2000, 11 * MiB):
+        data = os.urandom(size)
+        ra, rb = await asyncio.gather(a.put(bytes_source(data), expected_blake3=blake3(data).hexdigest(),
+                                            retain_until=until),
+                                      b.put(bytes_source(data), expected_blake3=blake3(data).hexdigest(),
+                                            retain_until=until))
+        assert ra.version_id == rb.version_id and [ra.created, rb.created].count(True) <= 1
+        assert await versions(a, ra.key) == [ra.version_id]
+        assert (await a.head(ra.key)).retain_until is not None
+    await a.close()
+    await b.close()
+
+
+async def test_a_gateway_restart_mid_upload_leaves_nothing_and_the_retry_is_clean(
+    rgw: Rgw, s3_server: S3Server, tmp_path: Path
+) -> None:
+    store = S3Store.from_settings(s3_settings(s3_server, tmp_path))
+    await store.check()
+    data = os.urandom(30 * MiB)
+    sent = asyncio.Event()
+
+    async def slow() -> AsyncIterator[bytes]:
+        for i in range(0, len(data), MiB):
+            if i == 12 * MiB:
+                sent.set()
+                await asyncio.sleep(1.0)
+            yield data[i:i + MiB]
+
+    task = asyncio.create_task(store.put(slow(), expected_blake3=blake3(data).hexdigest(),
+                                         retain_until=dt.datetime.now(dt.UTC) + DAY))
+    await sent.wait()
+    with rgw.down():
+        with pytest.raises(StoreError):
+            await task
+    key = f"blake3/{blake3(data).hexdigest()}"
+    assert await versions(store, key) == []  # nothing half-written is visible
+    stored = await store.put(bytes_source(data), expected_blake3=blake3(data).hexdigest(),
+                             retain_until=dt.datetime.now(dt.UTC) + DAY)
+    assert stored.created and (await store.head(key)).retain_until is not None
+    assert (await store.verify(key)).ok
+    assert store.budget.taken == 0
+    await store.close()
