@@ -29,6 +29,7 @@ from integrity.hashing import ContentHasher
 from storage.objects import (
     BLOCK_BYTES,
     HashMismatch,
+    LockProbe,
     ObjectInfo,
     ObjectLocked,
     ObjectNotFound,
@@ -36,6 +37,7 @@ from storage.objects import (
     StoredObject,
     StoreUnavailable,
     VerifyResult,
+    bytes_source,
     declared_key,
     key_hex,
     rebuffer_reusing,
@@ -245,6 +247,26 @@ class FileStore:
         return VerifyResult(key=key, ok=digest.blake3 == key_hex(key), digest=digest)
 
     # -- operations --------------------------------------------------------------------------
+
+    async def lock_probe(self, retain: dt.timedelta) -> LockProbe:
+        """The file store's locks are Custody's own (read-only files and this process's checks), not
+        a server's: the probe shows they hold against this store's API, and says so."""
+        until = dt.datetime.now(dt.UTC) + retain
+        stored = await self.put(bytes_source(b"custody store check: a locked probe\n" + uuid.uuid4().hex.encode()),
+                                retain_until=until)
+        try:
+            await self.delete(stored.key)
+            delete_refused = False
+        except ObjectLocked:
+            delete_refused = True
+        try:
+            await self.extend_retention(stored.key, dt.datetime.now(dt.UTC))
+            shorten_refused = False
+        except RetentionShortened:
+            shorten_refused = True
+        return LockProbe(server=f"Custody FileStore at {self.root} (locks enforced by Custody, not by a server)",
+                         key=stored.key, version_id=None, retain_until=until, delete_refused=delete_refused,
+                         shorten_refused=shorten_refused, how="delete and a shorter retention through the store")
 
     async def check(self) -> None:
         def probe() -> None:

@@ -153,6 +153,23 @@ class VerifyResult:
         return key_hex(self.key)
 
 
+@dataclass(frozen=True, slots=True)
+class LockProbe:
+    """What ``lock_probe`` proved on the store itself, past Custody's own checks."""
+
+    server: str  # the server's name and version as far as it states them
+    key: str
+    version_id: str | None
+    retain_until: dt.datetime
+    delete_refused: bool  # the store itself refused to delete the locked version
+    shorten_refused: bool  # ... and to shorten its retention
+    how: str  # what was tried, in words
+
+    @property
+    def ok(self) -> bool:
+        return self.delete_refused and self.shorten_refused
+
+
 class ObjectStore(Protocol):
     """What Custody needs of an object store.  Keys are always ``blake3/<hex>``."""
 
@@ -191,6 +208,10 @@ class ObjectStore(Protocol):
 
     async def check(self) -> None:
         """Raise StoreUnavailable unless the store is reachable and writable."""
+
+    async def lock_probe(self, retain: dt.timedelta) -> LockProbe:
+        """Write a small unique object locked for ``retain``, then try to delete that version and to
+        shorten its retention *at the store itself*; report what it refused (the object stays)."""
 
     async def close(self) -> None: ...
 

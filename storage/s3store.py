@@ -51,6 +51,7 @@ from integrity.hashing import ContentDigest, ContentHasher, object_key
 from storage.objects import (
     HashMismatch,
     LockNotApplied,
+    LockProbe,
     ObjectInfo,
     ObjectLocked,
     ObjectNotFound,
@@ -60,6 +61,7 @@ from storage.objects import (
     StoreRefused,
     StoreUnavailable,
     VerifyResult,
+    bytes_source,
     check_key,
     declared_key,
     key_hex,
@@ -467,6 +469,48 @@ class S3Store:
     async def verify(self, key: str) -> VerifyResult:
         digest = await _hash_only(rebuffer(self.get(key)))
         return VerifyResult(key=key, ok=digest.blake3 == key_hex(key), digest=digest)
+
+    # -- proving the lock ----------------------------------------------------------------------
+
+    @_mapped
+    async def lock_probe(self, retain: dt.timedelta) -> LockProbe:
+        await self.ensure_bucket()
+        until = dt.datetime.now(dt.UTC) + retain
+        sample = b"custody store check: a locked probe, not evidence\n" + uuid.uuid4().hex.encode()
+        stored = await self.put(bytes_source(sample), retain_until=until)
+        version = stored.version_id
+        try:  # straight to the server, past our own lock check
+            await self._call(self.client.remove_object, self.bucket, stored.key, version_id=version)
+            delete_refused = False
+        except S3Error as exc:
+            delete_refused = exc.code == "AccessDenied"
+        try:
+            await self._call(self.client.set_object_retention, self.bucket, stored.key,
+                             Retention(COMPLIANCE, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)),
+                             version_id=version)
+            shorten_refused = False
+        except S3Error as exc:
+            shorten_refused = exc.code == "AccessDenied"
+        after = await self._lock_state(stored.key, version)
+        kept = after.retain_until is not None and after.retain_until >= until - LOCK_DATE_SLACK
+        shorten_refused = shorten_refused and kept
+        return LockProbe(server=await self._server_name(), key=stored.key, version_id=version, retain_until=until,
+                         delete_refused=delete_refused, shorten_refused=shorten_refused,
+                         how=f"DeleteObject and PutObjectRetention (COMPLIANCE, shorter) sent for version "
+                             f"{version} of {stored.key} in bucket {self.bucket}")
+
+    async def _server_name(self) -> str:
+        """The server's name and version as its answers state them (S3 has no call for it)."""
+        response = await self._call(self.client._execute, "HEAD", self.bucket)
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        server = str(headers.get("server", ""))
+        if any(k.startswith("x-rgw-") for k in headers):
+            return f"Ceph RADOS Gateway{' (' + server + ')' if server else ''} (version not disclosed over S3)"
+        if server.lower().startswith("minio") or any(k.startswith("x-minio-") for k in headers):
+            return server or "MinIO (version not disclosed)"
+        if server:
+            return server
+        return "unknown S3 server (no Server header)"
 
     # -- operations --------------------------------------------------------------------------
 
