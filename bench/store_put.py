@@ -4,7 +4,10 @@ The store computes BLAKE3, SHA-256 and length in the same pass as it writes, so 
 the three tools run one after another (target time ratio <= 1.0 for FileStore) with peak RSS
 <= 128 MiB.  Each put runs in a child process so its peak RSS is its own.
 
-    python bench/store_put.py [--size-mib 1024] [--stores file,s3]
+``s3`` is moto (a peer-less reference); ``rgw`` a real S3 server, a throwaway single-node Ceph RADOS
+Gateway (tests/rgw.py, its OSD in RAM).
+
+    python bench/store_put.py [--size-mib 1024] [--stores file,s3,rgw]
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from tests import rgw as rgw_cluster  # noqa: E402  (the repo root first)
 
 
 def make_file(path: Path, size_mib: int) -> None:
@@ -69,9 +73,11 @@ async def child_put(store_name: str, src: Path, work: Path, endpoint: str | None
     if store_name == "file":
         settings = Settings.from_env({}, home=work / "home")
     else:
+        key, secret = ((rgw_cluster.ACCESS_KEY, rgw_cluster.SECRET_KEY) if store_name == "rgw"
+                       else ("bench", "bench-secret"))
         settings = Settings.from_env(
-            {}, home=work / "home", store="s3", s3_endpoint=endpoint, s3_access_key="bench",
-            s3_secret_key="bench-secret", s3_secure=False, s3_bucket=f"bench-{os.getpid()}",
+            {}, home=work / "home", store="s3", s3_endpoint=endpoint, s3_access_key=key,
+            s3_secret_key=secret, s3_secure=False, s3_bucket=f"bench-{os.getpid()}",
         )
     store = open_store(settings)
     await store.check()
@@ -92,7 +98,7 @@ def free_port() -> int:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mib", type=int, default=1024)
-    ap.add_argument("--stores", default="file,s3")
+    ap.add_argument("--stores", default="file,s3,rgw")
     ap.add_argument("--child")
     ap.add_argument("--src")
     ap.add_argument("--work")
@@ -109,6 +115,7 @@ def main() -> None:
     peer = run_peer(src, work)
     print(f"peer  cp+b3sum+sha256sum  {args.size_mib} MiB  {peer:6.2f} s  {size / peer / 1e6:7.1f} MB/s")
     moto = None
+    rgw = None
     try:
         for store in args.stores.split(","):
             endpoint = None
@@ -125,8 +132,12 @@ def main() -> None:
                         break
                     except OSError:
                         time.sleep(0.1)
+            if store == "rgw":
+                rgw = rgw_cluster.start(work / "rgw", memstore_mib=args.size_mib + 512)
+                endpoint = rgw.endpoint
             seconds, rss = run_child(store, src, work, endpoint)
-            target = " (target <= 1.00)" if store == "file" else " (moto server peer-less; for scale)"
+            target = {"file": " (target <= 1.00)", "s3": " (moto server peer-less; for scale)",
+                      "rgw": " (Ceph RGW, real Object Lock; for scale)"}[store]
             print(
                 f"store {store:<4} put              {args.size_mib} MiB  {seconds:6.2f} s  "
                 f"{size / seconds / 1e6:7.1f} MB/s  time ratio vs peer {seconds / peer:4.2f}{target}  "
@@ -135,6 +146,8 @@ def main() -> None:
     finally:
         if moto is not None:
             moto.terminate()
+        if rgw is not None:
+            rgw.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

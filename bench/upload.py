@@ -9,8 +9,13 @@ Ours: `curl` PUT of the file as one chunk to `custody serve`, which hashes (BLAK
 while storing, checks the declared hash, logs the entry and returns a signed receipt.  Target:
 throughput >= 0.8 of the peer's.  Then 20 concurrent uploads; target: server peak RSS <= 200 MiB.
 
-    python bench/upload.py [--size-mib 1024] [--stores file,s3] [--concurrent 20] [--concurrent-mib 1024]
-        [--concurrent-stores file,s3]
+Stores: ``file``; ``s3`` is moto (does not enforce Object Lock, fails under concurrency); ``rgw`` is a
+real S3 server, a throwaway single-node Ceph RADOS Gateway (tests/rgw.py).  Its OSD keeps objects in
+RAM (memstore), so its concurrent run uses ``--rgw-concurrent-mib`` per upload (20 x 1 GiB would not
+fit in memory); no failed upload is tolerated on RGW.
+
+    python bench/upload.py [--size-mib 1024] [--stores file,s3,rgw] [--concurrent 20] [--concurrent-mib 1024]
+        [--concurrent-stores file,s3,rgw] [--rgw-concurrent-mib 100]
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from tests import rgw as rgw_cluster  # noqa: E402  (the repo root first)
+
 SINK = """
 import hashlib
 import sys
@@ -103,13 +111,18 @@ def custody(env: dict[str, str], *args: str) -> str:
                           capture_output=True, text=True).stdout
 
 
-def start_server(work: Path, store: str, moto_port: int | None) -> tuple[subprocess.Popen[bytes], str, str, dict]:
+def start_server(work: Path, store: str, moto_port: int | None,
+                 rgw: rgw_cluster.Rgw | None = None) -> tuple[subprocess.Popen[bytes], str, str, dict]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "CUSTODY_", "DATABASE_URL"))}
     env.update({"CUSTODY_HOME": str(work / f"home-{store}"), "CUSTODY_PORT": str(port), "CUSTODY_LOG_LEVEL": "WARNING"})
     if store == "s3":
         env.update({"S3_ENDPOINT": f"127.0.0.1:{moto_port}", "S3_ACCESS_KEY": "b", "S3_SECRET_KEY": "b",
                     "S3_SECURE": "false", "S3_BUCKET": "bench-upload"})
+    if store == "rgw":
+        assert rgw is not None
+        env.update({"CUSTODY_STORE": "s3", "S3_ENDPOINT": rgw.endpoint, "S3_ACCESS_KEY": rgw.access_key,
+                    "S3_SECRET_KEY": rgw.secret_key, "S3_SECURE": "false", "S3_BUCKET": "bench-upload"})
     custody(env, "db", "migrate")
     token = custody(env, "station", "add", "bench-dock").strip().splitlines()[-1]
     admin = custody(env, "user", "add", "bench-admin", "--role", "admin").strip().splitlines()[-1]
@@ -141,13 +154,15 @@ def upload_many(base: str, token: str, files: list[Path], *, tolerate: bool = Fa
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mib", type=int, default=1024)
-    ap.add_argument("--stores", default="file,s3")
+    ap.add_argument("--stores", default="file,s3,rgw")
     ap.add_argument("--concurrent", type=int, default=20)
     ap.add_argument("--concurrent-mib", type=int, default=1024)
-    ap.add_argument("--concurrent-stores", default="file,s3", help="stores the concurrent run uses")
+    ap.add_argument("--concurrent-stores", default="file,s3,rgw", help="stores the concurrent run uses")
+    ap.add_argument("--rgw-concurrent-mib", type=int, default=100, help="per upload on RGW (its OSD is in RAM)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="custody-bench-upload-", dir=os.environ.get("BENCH_DIR")))
     procs: list[subprocess.Popen[bytes]] = []
+    rgw = None
     try:
         src = work / "clip.bin"
         make_file(src, args.size_mib)
@@ -171,7 +186,12 @@ def main() -> None:
                                                "-p", str(moto_port)], stdout=subprocess.DEVNULL,
                                               stderr=subprocess.DEVNULL))
                 wait_port(moto_port)
-            server, base, token, _ = start_server(work, store, moto_port)
+            if store == "rgw" and rgw is None:
+                started = time.perf_counter()
+                rgw = rgw_cluster.start(work / "rgw", memstore_mib=args.size_mib + 2 * args.concurrent
+                                        * args.rgw_concurrent_mib + 512)
+                print(f"rgw   {rgw.version()} started in {time.perf_counter() - started:4.1f} s")
+            server, base, token, _ = start_server(work, store, moto_port, rgw)
             procs.append(server)
             seconds = upload_many(base, token, [src])
             print(f"ours  curl -> custody ({store:<4})     {args.size_mib} MiB  {seconds:6.2f} s  "
@@ -182,12 +202,12 @@ def main() -> None:
                 files = []
                 for n in range(args.concurrent):
                     f = work / f"c{n}.bin"
-                    make_file(f, args.concurrent_mib, seed=n + 1)
+                    make_file(f, args.rgw_concurrent_mib if store == "rgw" else args.concurrent_mib, seed=n + 1)
                     files.append(f)
                 seconds = upload_many(base, token, files, tolerate=store == "s3")  # moto fails under load
                 total = sum(f.stat().st_size for f in files)
                 print(f"ours  {args.concurrent} concurrent uploads ({store})  "
-                      f"{args.concurrent} x {args.concurrent_mib} MiB  {seconds:6.2f} s  "
+                      f"{args.concurrent} x {files[0].stat().st_size >> 20} MiB  {seconds:6.2f} s  "
                       f"{total / seconds / 1e6:7.1f} MB/s  server peak RSS "
                       f"{peak_rss_mib(server.pid):5.1f} MiB (target <= 200)")
                 for f in files:
@@ -196,7 +216,12 @@ def main() -> None:
             server.wait()
             subprocess.run([sys.executable, "-m", "custody", "--home", str(work / f"home-{store}"), "db", "stop"],
                            cwd=REPO, capture_output=True)
+        if rgw is not None:
+            print("rgw   daemons' RSS at the end (MiB): "
+                  + ", ".join(f"{k} {v / 2**20:.0f}" for k, v in rgw.rss_bytes().items()))
     finally:
+        if rgw is not None:
+            rgw.stop()
         for p in procs:
             if p.poll() is None:
                 p.terminate()

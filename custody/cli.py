@@ -9,20 +9,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 
 import uvloop
 
 from custody import commands
-from custody.shell import CliError, Handler
+from custody.shell import CliError, Handler, as_operator
 from foundation import logs
 from foundation.errors import Status
 from foundation.settings import Settings, SettingsError
+from services import storecheck
 from services.errors import USER_ERRORS, status_of
 from storage import db
-from storage.objects import bytes_source
 from storage.stores import open_store
 
 logger = logging.getLogger("custody")
@@ -42,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("stop", help="stop the embedded PostgreSQL").set_defaults(handler=_db_stop)
 
     store = sub.add_parser("store", help="object store").add_subparsers(dest="store_command", required=True)
-    check = store.add_parser("check", help="write, read back and verify a sample object")
+    check = store.add_parser("check", help="write, read back and verify a sample; prove the store itself "
+                                              "refuses deleting a locked object or shortening its retention")
     check.set_defaults(handler=_store_check)
 
 
@@ -98,16 +98,17 @@ async def _db_stop(args: argparse.Namespace, settings: Settings) -> int:
 async def _store_check(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
     try:
-        await store.check()
-        sample = b"custody store check\n" + os.urandom(64)
-        stored = await store.put(bytes_source(sample))
-        info = await store.head(stored.key)
-        result = await store.verify(stored.key)
-        print(f"store:   {store.name}")
-        print(f"wrote:   {stored.key} ({info.size} bytes, sha256 {stored.digest.sha256})")
-        print(f"verify:  {'OK' if result.ok else 'MISMATCH'}")
-        if stored.created:
-            await store.delete(stored.key)  # the probe is not evidence: leave nothing behind
-        return 0 if result.ok else 1
+        report = await storecheck.check_store(store, who=as_operator())
+        probe = report.probe
+        print(f"store:   {report.store}")
+        print(f"server:  {probe.server}")
+        print(f"wrote:   {report.key} ({report.size} bytes, sha256 {report.sha256})")
+        print(f"verify:  {'OK' if report.verified else 'MISMATCH'}")
+        print(f"lock:    probe {probe.key} locked until {probe.retain_until.isoformat(timespec='seconds')} "
+              f"(it stays until then)")
+        for what, refused in (("delete of the locked version", probe.delete_refused),
+                              ("shortening its retention", probe.shorten_refused)):
+            print(f"{what + ':':<31} {'REFUSED by the store (good)' if refused else 'ACCEPTED: NOT WRITE-ONCE'}")
+        return 0 if report.ok else 1
     finally:
         await store.close()

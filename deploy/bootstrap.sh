@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-time (and idempotent) set-up on a fresh machine: a virtualenv with Custody and its test tools,
 # plus the system programs it needs (ffmpeg; Node.js/npm for the browser verifier's libraries; Debian's
-# chromium for the browser tests; b3sum, wrk and curl for the benchmarks).  Called by `make`.
+# chromium for the browser tests; Ceph's radosgw, the tests' real S3 server; b3sum, wrk and curl for
+# the benchmarks).  Called by `make`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,23 @@ command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || apt_install ffm
 # openssl: the tests' local RFC 3161 time-stamping authority is `openssl ts -reply`.
 command -v openssl >/dev/null || apt_install openssl
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+# A real S3 server with Object Lock for the tests and benchmarks: a throwaway single-node Ceph
+# cluster with a RADOS Gateway (tests/rgw.py).  Without root the S3 tests are skipped, loudly.
+if [ "${WANT_RGW:-1}" = 1 ] && ! { command -v radosgw >/dev/null && command -v ceph-mon >/dev/null \
+        && command -v ceph-osd >/dev/null && command -v radosgw-admin >/dev/null; }; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        echo "bootstrap: installing ceph-mon ceph-osd ceph-common radosgw with apt-get"
+        if [ ! -f /var/lib/apt/periodic/custody-updated ]; then
+            apt-get update -qq && mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/custody-updated
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            ceph-mon ceph-osd ceph-common radosgw >/dev/null
+    else
+        echo "bootstrap: WARNING: Ceph's radosgw is missing and this is not root: the tests against a real" \
+             "S3 server will be SKIPPED (sudo apt-get install --no-install-recommends ceph-mon ceph-osd" \
+             "ceph-common radosgw)" >&2
+    fi
+fi
 # The browser tests drive Debian's chromium (never a downloaded browser).  Without root they are
 # skipped with a loud reason rather than failing the set-up.
 if [ "${WANT_BROWSER:-1}" = 1 ] && [ ! -x /usr/bin/chromium ]; then

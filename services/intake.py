@@ -26,6 +26,7 @@ from typing import Any
 
 from foundation.errors import CustodyError, NotFound, Status
 from policy.cases import GOVERNANCE_CASE
+from services import locks
 from services.locker import Locker, Receipt
 from services.permissions import authorize
 from storage import catalog, uploads
@@ -139,6 +140,7 @@ class UploadManager:
                                      f"{case_id!r}; upload the original first")
         entry = await self._logged(case_id, blake3, KIND_OF[kind])
         if entry is not None:
+            await locks.ensure_locked(self.locker.pool, self.locker.store, blake3)
             receipt = await self.locker.receipt(case_id, entry.seq)
             return UploadStatus(uuid.UUID(int=0), "committed", size, size, case_id, receipt)
         row = await uploads.create_upload(self.locker.pool, station=who.name, case_id=case_id, kind=kind,

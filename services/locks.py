@@ -8,6 +8,7 @@ builds on, does not depend on the use cases above it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 
@@ -16,7 +17,7 @@ import asyncpg
 from integrity.hashing import object_key
 from policy.retention import RetentionClass
 from storage import retention as rows
-from storage.objects import ObjectNotFound, ObjectStore, StoreError
+from storage.objects import ObjectNotFound, ObjectStore, RetentionShortened, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +61,12 @@ async def compute(pool: asyncpg.Pool, blake3_hexes: list[str]) -> dict[str, tupl
 
 
 async def apply_retention(pool: asyncpg.Pool, store: ObjectStore, case_id: str,
-                          blake3_hexes: list[str] | None = None) -> list[str]:
-    """Recompute retain-until for a case's objects and extend the store's locks; returns those extended."""
+                          blake3_hexes: list[str] | None = None, *, strict: bool = False) -> list[str]:
+    """Recompute retain-until for a case's objects and extend the store's locks; returns those extended.
+
+    ``strict`` (new evidence, before its receipt): a store that does not take the lock raises instead
+    of being logged for the next run, so no receipt says the bytes are safe while they are not.
+    """
     if blake3_hexes is None:
         blake3_hexes = await rows.case_object_hashes(pool, case_id)
     computed = await compute(pool, blake3_hexes)
@@ -75,6 +80,8 @@ async def apply_retention(pool: asyncpg.Pool, store: ObjectStore, case_id: str,
                 await store.extend_retention(object_key(hexd), until, moved[1])
                 extended.append(hexd)
             except StoreError as exc:
+                if strict:
+                    raise
                 # The database keeps the decision; the next run re-applies it.  Never silently: log it.
                 logger.error("retention: could not extend the lock of %s to %s: %s", hexd, until, exc)
     return extended
@@ -91,6 +98,26 @@ async def set_store_hold(pool: asyncpg.Pool, store: ObjectStore, hexd: str, on: 
 
 async def on_new_evidence(pool: asyncpg.Pool, store: ObjectStore, case_id: str, blake3: str) -> None:
     """A new object in a case: its retention from the classes, and the case's holds apply to it too."""
-    await apply_retention(pool, store, case_id, [blake3])
+    await apply_retention(pool, store, case_id, [blake3], strict=True)
+    await ensure_locked(pool, store, blake3)
     if await rows.case_held(pool, case_id):
         await set_store_hold(pool, store, blake3, True)
+
+
+async def ensure_locked(pool: asyncpg.Pool, store: ObjectStore, hexd: str) -> None:
+    """Make the store's lock on an object match what the catalogue recorded, and check it took.
+
+    Run before any receipt for the object goes out (a first upload, or a retry that finds the entry
+    already logged): an earlier attempt may have logged the entry and then failed to lock the bytes,
+    or a server may have dropped the lock.  The store reads the lock back; LockNotApplied (503) stops
+    the receipt, and the station keeps its copy and retries.
+    """
+    row = await rows.lock_row(pool, hexd)
+    if row is None:
+        return
+    retain_until, legal_hold, version_id = row
+    if retain_until is not None and retain_until > dt.datetime.now(dt.UTC):
+        with contextlib.suppress(RetentionShortened):  # the store already keeps it longer: fine
+            await store.extend_retention(object_key(hexd), retain_until, version_id)
+    if legal_hold:
+        await store.set_legal_hold(object_key(hexd), True, version_id)

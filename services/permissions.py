@@ -58,6 +58,7 @@ PERMISSIONS: Mapping[str, tuple[str, ...]] = {
     "retention.set_class": ADMIN,
     "retention.assign": INVESTIGATORS,
     "retention.run": (*ADMIN, OPERATOR),  # the daily timer runs as the operator
+    "store.check": (*ADMIN, OPERATOR),
     "hold.place": INVESTIGATORS,
     "hold.lift": INVESTIGATORS,
     # disclosure (公示) and legal review (法制审核)

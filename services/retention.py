@@ -251,7 +251,7 @@ async def run_disposition(locker: Locker, *, now: dt.datetime | None = None, dry
 async def _dispose(locker: Locker, item: DueObject, actor: str, now: dt.datetime) -> None:
     await rows.mark_disposing(locker.pool, item.blake3)
     try:
-        await locker.store.delete(object_key(item.blake3))
+        await locker.store.delete(object_key(item.blake3), item.version_id)
     except ObjectNotFound:
         pass  # deleted by an earlier run that died before logging it
     except ObjectLocked:

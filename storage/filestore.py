@@ -31,6 +31,7 @@ from integrity.hashing import ContentHasher
 from storage.objects import (
     BLOCK_BYTES,
     HashMismatch,
+    LockProbe,
     ObjectInfo,
     ObjectLocked,
     ObjectNotFound,
@@ -39,6 +40,7 @@ from storage.objects import (
     StoredObject,
     StoreUnavailable,
     VerifyResult,
+    bytes_source,
     check_record_key,
     check_records_prefix,
     declared_key,
@@ -237,7 +239,7 @@ class FileStore:
     async def discard_version(self, key: str, version_id: str) -> None:
         return None  # one file per key: there are never two versions
 
-    async def delete(self, key: str) -> None:
+    async def delete(self, key: str, version_id: str | None = None) -> None:
         info = await self.head(key)
         if info.locked():
             why = "legal hold" if info.legal_hold else f"retention until {info.retain_until}"
@@ -305,6 +307,26 @@ class FileStore:
         return VerifyResult(key=key, ok=digest.blake3 == key_hex(key), digest=digest)
 
     # -- operations --------------------------------------------------------------------------
+
+    async def lock_probe(self, retain: dt.timedelta) -> LockProbe:
+        """The file store's locks are Custody's own (read-only files and this process's checks), not
+        a server's: the probe shows they hold against this store's API, and says so."""
+        until = dt.datetime.now(dt.UTC) + retain
+        stored = await self.put(bytes_source(b"custody store check: a locked probe\n" + uuid.uuid4().hex.encode()),
+                                retain_until=until)
+        try:
+            await self.delete(stored.key)
+            delete_refused = False
+        except ObjectLocked:
+            delete_refused = True
+        try:
+            await self.extend_retention(stored.key, dt.datetime.now(dt.UTC))
+            shorten_refused = False
+        except RetentionShortened:
+            shorten_refused = True
+        return LockProbe(server=f"Custody FileStore at {self.root} (locks enforced by Custody, not by a server)",
+                         key=stored.key, version_id=None, retain_until=until, delete_refused=delete_refused,
+                         shorten_refused=shorten_refused, how="delete and a shorter retention through the store")
 
     async def check(self) -> None:
         def probe() -> None:

@@ -85,6 +85,21 @@ class StoreUnavailable(StoreError):
     code = "store_unavailable"
 
 
+class StoreRefused(StoreUnavailable):
+    """The object store refused our credentials or permissions, or the bucket is missing: nothing a
+    retry fixes until the operator does (still 503: the station keeps its copy and tries later)."""
+
+    code = "store_refused"
+
+
+class LockNotApplied(StoreUnavailable):
+    """The store accepted a retention or legal-hold request, yet the version does not carry it (a
+    server that drops or ignores locks).  The bytes are stored but not protected, so the write is not
+    finished: no receipt; a retry re-applies the lock and checks again."""
+
+    code = "lock_not_applied"
+
+
 def check_key(key: str) -> str:
     """Return ``key`` if it is ``blake3/<64 lowercase hex>``, else raise BadKey (no path tricks)."""
     if not isinstance(key, str) or not key.startswith(KEY_PREFIX) or not is_blake3_hex(key[len(KEY_PREFIX):]):
@@ -187,6 +202,23 @@ class VerifyResult:
         return key_hex(self.key)
 
 
+@dataclass(frozen=True, slots=True)
+class LockProbe:
+    """What ``lock_probe`` proved on the store itself, past Custody's own checks."""
+
+    server: str  # the server's name and version as far as it states them
+    key: str
+    version_id: str | None
+    retain_until: dt.datetime
+    delete_refused: bool  # the store itself refused to delete the locked version
+    shorten_refused: bool  # ... and to shorten its retention
+    how: str  # what was tried, in words
+
+    @property
+    def ok(self) -> bool:
+        return self.delete_refused and self.shorten_refused
+
+
 class ObjectStore(Protocol):
     """What Custody needs of an object store.  Keys are always ``blake3/<hex>``."""
 
@@ -216,7 +248,9 @@ class ObjectStore(Protocol):
 
     async def set_legal_hold(self, key: str, on: bool, version_id: str | None = None) -> None: ...
 
-    async def delete(self, key: str) -> None: ...
+    async def delete(self, key: str, version_id: str | None = None) -> None:
+        """Delete the object (on a versioned store: ``version_id``, else the current version);
+        ObjectLocked while retention or a legal hold applies."""
 
     async def discard_version(self, key: str, version_id: str) -> None:
         """Remove one unlocked duplicate version this process wrote (versioned stores only)."""
@@ -232,6 +266,10 @@ class ObjectStore(Protocol):
 
     async def check(self) -> None:
         """Raise StoreUnavailable unless the store is reachable and writable."""
+
+    async def lock_probe(self, retain: dt.timedelta) -> LockProbe:
+        """Write a small unique object locked for ``retain``, then try to delete that version and to
+        shorten its retention *at the store itself*; report what it refused (the object stays)."""
 
     async def close(self) -> None: ...
 

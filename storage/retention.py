@@ -38,6 +38,7 @@ class DueObject:
     cases: list[str]
     held_by: list[int]  # active holds covering it (then it is listed but never disposed)
     lives: int = 0  # times stored again after a disposal (keys its log entries: catalog.object_dedupe)
+    version_id: str | None = None  # the store version the catalogue recorded: disposal deletes exactly it
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +227,7 @@ async def due(pool: asyncpg.Pool, now: dt.datetime, limit: int = 100_000) -> lis
     """Objects whose retention has passed, with the holds that still keep them (index-driven)."""
     # One pass over the due index, then hash joins for cases, holds and live decisions (no per-row subqueries).
     rows = await pool.fetch(
-        """WITH d AS (SELECT blake3, sha256, size, retain_until, legal_hold, lives FROM objects
+        """WITH d AS (SELECT blake3, sha256, size, retain_until, legal_hold, lives, version_id FROM objects
                        WHERE disposed_at IS NULL AND NOT retention_open AND retain_until <= $1
                        ORDER BY retain_until, blake3 LIMIT $2),
                 e AS (SELECT e.blake3, e.case_id FROM evidence e JOIN d USING (blake3)),
@@ -238,7 +239,8 @@ async def due(pool: asyncpg.Pool, now: dt.datetime, limit: int = 100_000) -> lis
                 -- belt and braces: never while a published decision of the case is still up
                 p AS (SELECT DISTINCT e.blake3 FROM e JOIN disclosures x ON x.case_id = e.case_id
                        WHERE x.state = 'published')
-           SELECT d.blake3, d.sha256, d.size, d.retain_until, d.legal_hold, d.lives, coalesce(c.cases, '{}') AS cases,
+           SELECT d.blake3, d.sha256, d.size, d.retain_until, d.legal_hold, d.lives, d.version_id,
+                  coalesce(c.cases, '{}') AS cases,
                   coalesce(h.holds, '{}') AS held_by
              FROM d LEFT JOIN c USING (blake3) LEFT JOIN h USING (blake3)
             WHERE NOT EXISTS (SELECT 1 FROM p WHERE p.blake3 = d.blake3)
@@ -249,8 +251,16 @@ async def due(pool: asyncpg.Pool, now: dt.datetime, limit: int = 100_000) -> lis
     for r in rows:
         held = sorted(r["held_by"]) or ([0] if r["legal_hold"] else [])
         out.append(DueObject(r["blake3"], r["sha256"], r["size"], r["retain_until"], sorted(r["cases"]), held,
-                             r["lives"]))
+                             r["lives"], r["version_id"]))
     return out
+
+
+async def lock_row(pool: asyncpg.Pool, blake3_hex: str) -> tuple[dt.datetime | None, bool, str | None] | None:
+    """The lock the catalogue recorded for a live object: retain-until, legal hold, store version."""
+    row = await pool.fetchrow(
+        "SELECT retain_until, legal_hold, version_id FROM objects WHERE blake3 = $1 AND disposed_at IS NULL",
+        blake3_hex)
+    return None if row is None else (row["retain_until"], row["legal_hold"], row["version_id"])
 
 
 async def mark_disposing(pool: asyncpg.Pool, blake3_hex: str) -> None:

@@ -10,8 +10,18 @@ Why the shape:
   in memory and written with one PUT.
 - Locks are applied after the write (``PutObjectRetention`` / ``PutObjectLegalHold``), not on the
   upload itself: S3 requires a checksum header on locked PUTs that the SDK omits over plain HTTP,
-  and some servers silently drop locks given on multipart uploads.  The caller records retain-until
-  in the database as well, and re-applies it if the process died in between.
+  and servers (Ceph RGW, moto) silently drop locks given on multipart uploads.  Every lock is then
+  *read back* from the version's HEAD headers: a version without it raises LockNotApplied, so the
+  write is not finished and nothing is receipted.  The caller records retain-until in the database
+  as well, and re-applies it if the process died in between.
+- Nothing relies on ``If-None-Match: *``: Ceph RGW (Pacific) ignores it and creates a second version.
+  The header is still sent (servers that honour it refuse the duplicate early) and every write then
+  settles to one version (``_settle``); the catalogue's arbitration removes any duplicate left.
+- Servers differ in how they say "this version never had a legal hold": AWS and MinIO answer
+  ``NoSuchObjectLockConfiguration``, Ceph RGW ``ObjectLockConfigurationNotFoundError``; any 404 on
+  the legal-hold read of a version that HEAD just found means "off".  Retention is read from HEAD's
+  ``x-amz-object-lock-*`` headers (the SDK cannot parse RGW's nanosecond retention answers).
+- Every S3 error code leaves this module as one of the store's own errors (``_store_error``).
 """
 
 from __future__ import annotations
@@ -19,10 +29,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
-from typing import Any, cast
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import urllib3
 from minio import Minio
@@ -38,14 +50,19 @@ from foundation.settings import Settings
 from integrity.hashing import ContentDigest, ContentHasher, object_key
 from storage.objects import (
     HashMismatch,
+    LockNotApplied,
+    LockProbe,
     ObjectInfo,
     ObjectLocked,
     ObjectNotFound,
     RecordConflict,
     RetentionShortened,
     StoredObject,
+    StoreError,
+    StoreRefused,
     StoreUnavailable,
     VerifyResult,
+    bytes_source,
     check_key,
     check_record_key,
     check_records_prefix,
@@ -55,8 +72,47 @@ from storage.objects import (
 )
 
 logger = logging.getLogger(__name__)
-_NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "NoSuchObject", "ResourceNotFound"}
+_NOT_FOUND = frozenset({"NoSuchKey", "NoSuchVersion", "NoSuchObject", "ResourceNotFound"})
+#: "This version has no legal-hold setting", as different servers say it (see the module docstring).
+_NO_LEGAL_HOLD = frozenset({"NoSuchObjectLockConfiguration", "ObjectLockConfigurationNotFoundError",
+                            "NoSuchObjectLegalHold", "NoSuchLegalHold"})
+#: Credentials, permissions or the bucket itself: the operator must act.
+_REFUSED = frozenset({"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled",
+                      "AccountProblem", "InvalidToken", "ExpiredToken", "NoSuchBucket", "InvalidBucketName",
+                      "UserSuspended", "NotSignedUp", "InvalidObjectState", "MethodNotAllowed",
+                      "AuthorizationHeaderMalformed", "RequestTimeTooSkewed"})
 READ_BYTES = 1024 * 1024
+#: Retain-until dates come back rounded (the SDK sends milliseconds, servers keep what they keep).
+LOCK_DATE_SLACK = dt.timedelta(seconds=1)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _mapped(
+    fn: Callable[Concatenate[S3Store, _P], Coroutine[Any, Any, _R]],
+) -> Callable[Concatenate[S3Store, _P], Coroutine[Any, Any, _R]]:
+    """A public store method: any S3 error that escapes it becomes one of the store's own errors."""
+
+    @functools.wraps(fn)
+    async def wrapper(self: S3Store, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return await fn(self, *args, **kwargs)
+        except S3Error as exc:
+            raise _store_error(exc) from exc
+
+    return wrapper
+
+
+@dataclass(frozen=True, slots=True)
+class LockState:
+    """A version's Object Lock as its HEAD answer states it."""
+
+    version_id: str | None
+    size: int
+    mode: str | None
+    retain_until: dt.datetime | None
+    legal_hold: bool
 
 
 class S3Store:
@@ -92,6 +148,7 @@ class S3Store:
     async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return await _off_loop(fn, *args, **kwargs)
 
+    @_mapped
     async def ensure_bucket(self) -> None:
         """Create the bucket with Object Lock if missing; refuse a bucket without it."""
         if self._bucket_ready:
@@ -105,7 +162,9 @@ class S3Store:
         try:
             await self._call(self.client.get_object_lock_config, self.bucket)
         except S3Error as exc:
-            raise StoreUnavailable(
+            if exc.code not in _NO_LEGAL_HOLD and exc.code != "NoSuchObjectLockConfiguration":
+                raise
+            raise StoreRefused(
                 f"bucket {self.bucket} has no Object Lock; evidence cannot be stored write-once there "
                 "(Object Lock can only be enabled when a bucket is created)"
             ) from exc
@@ -113,6 +172,7 @@ class S3Store:
 
     # -- writing -----------------------------------------------------------------------------
 
+    @_mapped
     async def put(
         self,
         source: AsyncIterable[bytes],
@@ -138,8 +198,7 @@ class S3Store:
         if retain_until is not None:
             await self._apply_retention(stored.key, retain_until, stored.version_id, extend_only=True)
         if legal_hold:
-            await self._call(self.client.enable_object_legal_hold, self.bucket, stored.key,
-                             version_id=stored.version_id)
+            await self._apply_legal_hold(stored.key, True, stored.version_id)
         return stored
 
     async def _put_small(self, data: bytes | memoryview, expected: str | None) -> StoredObject:
@@ -269,7 +328,8 @@ class S3Store:
                     [ComposeSource(self.bucket, staging, version_id=staging_version)],
                     metadata=_meta(digest),
                 )
-                return StoredObject(digest, digest.key, created=True, version_id=result.version_id)
+                return await self._settle(StoredObject(digest, digest.key, created=True,
+                                                       version_id=result.version_id))
             return StoredObject(digest, digest.key, created=False, version_id=existing.version_id)
         finally:
             await self._call(self.client.remove_object, self.bucket, staging, version_id=staging_version)
@@ -284,44 +344,115 @@ class S3Store:
 
     async def _apply_retention(self, key: str, until: dt.datetime, version_id: str | None, *,
                                extend_only: bool) -> None:
+        """COMPLIANCE retention until ``until`` (never shorter than it is), then read back."""
         until = until.astimezone(dt.UTC)
-        info = await self.head(key, version_id)
-        if info.retain_until is not None and until <= info.retain_until:
-            if until < info.retain_until and not extend_only:
-                raise RetentionShortened(key, info.retain_until, until)
-            return
-        await self._call(self.client.set_object_retention, self.bucket, key,
-                         Retention(COMPLIANCE, until), version_id=version_id or info.version_id)
+        state = await self._lock_state(key, version_id)
+        if state.retain_until is not None and until <= state.retain_until:
+            if until < state.retain_until and not extend_only:
+                raise RetentionShortened(key, state.retain_until, until)
+            if state.mode == COMPLIANCE:
+                return
+        try:
+            await self._call(self.client.set_object_retention, self.bucket, key,
+                             Retention(COMPLIANCE, until), version_id=state.version_id)
+        except S3Error as exc:
+            if exc.code == "AccessDenied" and state.retain_until is not None:
+                # Only a lock refuses a retention change on a bucket we may write to.
+                raise RetentionShortened(key, state.retain_until, until) from exc
+            raise
+        after = await self._lock_state(key, state.version_id)
+        if after.mode != COMPLIANCE or after.retain_until is None or after.retain_until < until - LOCK_DATE_SLACK:
+            raise LockNotApplied(
+                f"{key} (version {state.version_id}): the store accepted COMPLIANCE retention until "
+                f"{until.isoformat()} but the version shows mode={after.mode} until={after.retain_until}; "
+                "the bytes are not protected"
+            )
+
+    async def _apply_legal_hold(self, key: str, on: bool, version_id: str | None) -> None:
+        state = await self._lock_state(key, version_id)
+        fn = self.client.enable_object_legal_hold if on else self.client.disable_object_legal_hold
+        await self._call(fn, self.bucket, key, version_id=state.version_id)
+        after = await self._lock_state(key, state.version_id)
+        if after.legal_hold != on:
+            raise LockNotApplied(f"{key} (version {state.version_id}): the store accepted legal hold "
+                                 f"{'on' if on else 'off'} but the version shows it "
+                                 f"{'on' if after.legal_hold else 'off'}")
 
     # -- records -----------------------------------------------------------------------------
 
+    @_mapped
     async def put_record(self, key: str, data: bytes) -> None:
+        """Write a record once; the same bytes again change nothing, other bytes raise RecordConflict.
+
+        ``If-None-Match: *`` is sent, but some servers (Ceph RGW before Squid) ignore it on PUT, so
+        the outcome is settled like objects are: every writer keeps the oldest version, a writer whose
+        version is not the keeper removes its own (not yet held), and only the keeper gets the hold.
+        """
         check_record_key(key)
         await self.ensure_bucket()
+        existing = await self._record_versions(key)
+        if existing:
+            if any(body != data for _, body in existing):
+                raise RecordConflict(f"{key} already holds other bytes")
+            return
         headers = {"Content-Type": "application/octet-stream", "If-None-Match": "*"}
         try:
             result = await self._call(self.client._put_object, self.bucket, key, data, headers)
         except S3Error as exc:
             if exc.code != "PreconditionFailed":
                 raise
-            if any(body != data for name, body in await self.records(key.rpartition("/")[0] + "/") if name == key):
+            if any(body != data for _, body in await self._record_versions(key)):
                 raise RecordConflict(f"{key} already holds other bytes") from None
             return
+        versions = await self._record_versions(key)
+        keeper_version, keeper_body = versions[0]
+        if keeper_version != result.version_id:
+            await self._call(self.client.remove_object, self.bucket, key, version_id=result.version_id)
+            if keeper_body != data:
+                raise RecordConflict(f"{key} already holds other bytes")
+            return
         # A legal hold on the version: deleting it needs the store's own permission, not the database's.
-        await self._call(self.client.enable_object_legal_hold, self.bucket, key, version_id=result.version_id)
+        await self._apply_legal_hold(key, True, result.version_id)
 
+    async def _record_versions(self, key: str) -> list[tuple[str | None, bytes]]:
+        """Every live version of one record with its bytes, the keeper (oldest) first."""
+        def read() -> list[tuple[str | None, bytes]]:
+            versions = sorted(
+                (o for o in self.client.list_objects(self.bucket, prefix=key, include_version=True)
+                 if o.object_name == key and not o.is_delete_marker),
+                key=lambda o: (o.last_modified, o.version_id or ""))
+            found = []
+            for o in versions:
+                response = self.client.get_object(self.bucket, key, version_id=o.version_id)
+                try:
+                    found.append((o.version_id, response.read()))
+                finally:
+                    response.close()
+                    response.release_conn()
+            return found
+
+        return cast(list[tuple[str | None, bytes]], await self._call(read))
+
+    @_mapped
     async def records(self, prefix: str) -> list[tuple[str, bytes]]:
+        """Each record under ``prefix`` once, as its keeper version holds it."""
         check_records_prefix(prefix)
         await self.ensure_bucket()
 
         def read() -> list[tuple[str, bytes]]:
-            found = []
+            keepers: dict[str, Any] = {}
             for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=True, include_version=True):
                 if o.is_delete_marker or o.object_name is None:
                     continue
-                response = self.client.get_object(self.bucket, o.object_name, version_id=o.version_id)
+                known = keepers.get(o.object_name)
+                if known is None or (o.last_modified, o.version_id or "") < (known.last_modified,
+                                                                             known.version_id or ""):
+                    keepers[o.object_name] = o
+            found = []
+            for name, o in keepers.items():
+                response = self.client.get_object(self.bucket, name, version_id=o.version_id)
                 try:
-                    found.append((o.object_name, response.read()))
+                    found.append((name, response.read()))
                 finally:
                     response.close()
                     response.release_conn()
@@ -329,22 +460,32 @@ class S3Store:
 
         return cast(list[tuple[str, bytes]], await self._call(read))
 
+    @_mapped
     async def extend_retention(self, key: str, until: dt.datetime, version_id: str | None = None) -> None:
         check_key(key)
         await self._apply_retention(key, until, version_id, extend_only=False)
 
+    @_mapped
     async def set_legal_hold(self, key: str, on: bool, version_id: str | None = None) -> None:
-        info = await self.head(key, version_id)
-        fn = self.client.enable_object_legal_hold if on else self.client.disable_object_legal_hold
-        await self._call(fn, self.bucket, key, version_id=info.version_id)
+        check_key(key)
+        await self._apply_legal_hold(key, on, version_id)
 
+    @_mapped
     async def discard_version(self, key: str, version_id: str) -> None:
         check_key(key)
-        await self._call(self.client.remove_object, self.bucket, key, version_id=version_id)
+        try:
+            await self._call(self.client.remove_object, self.bucket, key, version_id=version_id)
+        except S3Error as exc:
+            if exc.code == "AccessDenied":
+                raise ObjectLocked(f"{key} version {version_id} cannot be removed: the store refused "
+                                   f"({exc.message})") from exc
+            raise
         logger.info("%s: another server recorded the same bytes first; removed our duplicate version", key)
 
-    async def delete(self, key: str) -> None:
-        info = await self.head(key)
+    @_mapped
+    async def delete(self, key: str, version_id: str | None = None) -> None:
+        """Delete one version (the given one, else the current one); refused while it is locked."""
+        info = await self.head(key, version_id)
         if info.locked():
             why = "legal hold" if info.legal_hold else f"retention until {info.retain_until}"
             raise ObjectLocked(f"{key} cannot be deleted: {why}")
@@ -366,33 +507,41 @@ class S3Store:
                 return None
             raise
 
+    @_mapped
     async def exists(self, key: str) -> bool:
         check_key(key)
         await self.ensure_bucket()
         return await self._stat(key) is not None
 
+    @_mapped
     async def head(self, key: str, version_id: str | None = None) -> ObjectInfo:
         check_key(key)
         await self.ensure_bucket()
+        state = await self._lock_state(key, version_id)
+        return ObjectInfo(key=key, size=state.size, blake3=key_hex(key), retain_until=state.retain_until,
+                          legal_hold=state.legal_hold, version_id=state.version_id)
+
+    async def _lock_state(self, key: str, version_id: str | None) -> LockState:
         st = await self._stat(key, version_id)
         if st is None:
             raise ObjectNotFound(key)
         headers = {k.lower(): v for k, v in (st.metadata or {}).items()}
         until = headers.get("x-amz-object-lock-retain-until-date")
         hold = headers.get("x-amz-object-lock-legal-hold")
-        if hold is None:
-            hold_on = await self._call(self.client.is_object_legal_hold_enabled, self.bucket, key,
-                                       version_id=st.version_id)
-        else:
-            hold_on = hold.upper() == "ON"
-        return ObjectInfo(
-            key=key,
-            size=st.size,
-            blake3=key_hex(key),
-            retain_until=_parse_amz_time(until) if until else None,
-            legal_hold=bool(hold_on),
-            version_id=st.version_id,
-        )
+        hold_on = hold.upper() == "ON" if hold is not None else await self._legal_hold(key, st.version_id)
+        return LockState(version_id=st.version_id, size=st.size, mode=headers.get("x-amz-object-lock-mode"),
+                         retain_until=_parse_amz_time(until) if until else None, legal_hold=hold_on)
+
+    async def _legal_hold(self, key: str, version_id: str | None) -> bool:
+        """GetObjectLegalHold for a version HEAD did not state it for; "never set" is off."""
+        try:
+            return bool(await self._call(self.client.is_object_legal_hold_enabled, self.bucket, key,
+                                         version_id=version_id))
+        except S3Error as exc:
+            status = exc.response.status if exc.response is not None else None
+            if exc.code in _NO_LEGAL_HOLD or (status == 404 and exc.code not in _NOT_FOUND):
+                return False
+            raise
 
     async def get(self, key: str, *, start: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
         check_key(key)
@@ -404,7 +553,7 @@ class S3Store:
         except S3Error as exc:
             if exc.code in _NOT_FOUND:
                 raise ObjectNotFound(key) from None
-            raise
+            raise _store_error(exc) from exc
         try:
             while chunk := await _off_loop(resp.read, READ_BYTES):
                 yield chunk
@@ -416,12 +565,54 @@ class S3Store:
         digest = await _hash_only(rebuffer(self.get(key)))
         return VerifyResult(key=key, ok=digest.blake3 == key_hex(key), digest=digest)
 
+    # -- proving the lock ----------------------------------------------------------------------
+
+    @_mapped
+    async def lock_probe(self, retain: dt.timedelta) -> LockProbe:
+        await self.ensure_bucket()
+        until = dt.datetime.now(dt.UTC) + retain
+        sample = b"custody store check: a locked probe, not evidence\n" + uuid.uuid4().hex.encode()
+        stored = await self.put(bytes_source(sample), retain_until=until)
+        version = stored.version_id
+        try:  # straight to the server, past our own lock check
+            await self._call(self.client.remove_object, self.bucket, stored.key, version_id=version)
+            delete_refused = False
+        except S3Error as exc:
+            delete_refused = exc.code == "AccessDenied"
+        try:
+            await self._call(self.client.set_object_retention, self.bucket, stored.key,
+                             Retention(COMPLIANCE, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)),
+                             version_id=version)
+            shorten_refused = False
+        except S3Error as exc:
+            shorten_refused = exc.code == "AccessDenied"
+        after = await self._lock_state(stored.key, version)
+        kept = after.retain_until is not None and after.retain_until >= until - LOCK_DATE_SLACK
+        shorten_refused = shorten_refused and kept
+        return LockProbe(server=await self._server_name(), key=stored.key, version_id=version, retain_until=until,
+                         delete_refused=delete_refused, shorten_refused=shorten_refused,
+                         how=f"DeleteObject and PutObjectRetention (COMPLIANCE, shorter) sent for version "
+                             f"{version} of {stored.key} in bucket {self.bucket}")
+
+    async def _server_name(self) -> str:
+        """The server's name and version as its answers state them (S3 has no call for it)."""
+        response = await self._call(self.client._execute, "HEAD", self.bucket)
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        server = str(headers.get("server", ""))
+        if any(k.startswith("x-rgw-") for k in headers):
+            return f"Ceph RADOS Gateway{' (' + server + ')' if server else ''} (version not disclosed over S3)"
+        if server.lower().startswith("minio") or any(k.startswith("x-minio-") for k in headers):
+            return server or "MinIO (version not disclosed)"
+        if server:
+            return server
+        return "unknown S3 server (no Server header)"
+
     # -- operations --------------------------------------------------------------------------
 
     async def check(self) -> None:
         try:
             await self.ensure_bucket()
-        except (S3Error, urllib3.exceptions.HTTPError, OSError) as exc:
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise StoreUnavailable(f"S3 bucket {self.bucket} is unreachable: {exc}") from exc
 
     async def close(self) -> None:
@@ -560,6 +751,20 @@ def _meta(digest: ContentDigest) -> dict[str, Any]:
 
 def _parse_amz_time(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
+
+
+def _store_error(exc: S3Error) -> StoreError:
+    """The store's own error for an S3 error code (the code and the server's words kept in the text)."""
+    code, where = exc.code or "unknown", "/".join(p for p in (exc.bucket_name, exc.object_name) if p)
+    said = f"{code}: {exc.message}" if exc.message else code
+    if code in _NOT_FOUND and exc.object_name:
+        return ObjectNotFound(exc.object_name)
+    if code in _UNAVAILABLE_CODES:
+        return StoreUnavailable(f"the S3 service failed ({said})")
+    if code in _REFUSED:
+        return StoreRefused(f"the S3 service refused the request on {where or 'the bucket'} ({said}); "
+                            "check S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET and the user's rights")
+    return StoreError(f"the S3 service answered {said} on {where or 'the bucket'}")
 
 
 #: S3 error codes that mean "the service is struggling", not "your request is wrong".

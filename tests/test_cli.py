@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from custody.shell import as_operator
+from services import storecheck
+from storage.filestore import FileStore
+from storage.s3store import S3Store
 from tests.api.conftest import free_port
+from tests.conftest import S3Server, moto_server, s3_settings
 
 REPO = Path(__file__).resolve().parents[1]
 CUSTODY = [sys.executable, "-m", "custody"]
@@ -304,3 +309,32 @@ def test_ctrl_c_on_the_demo_stops_only_what_it_started(tmp_path: Path, already_r
         finally:
             demo.kill()
             run([*CUSTODY, "db", "stop"], home)
+
+
+def test_store_check_proves_the_lock_on_a_real_s3_server(s3_server: S3Server, tmp_path: Path) -> None:
+    """`custody store check` on Ceph RGW: the server itself refuses deleting the locked probe and
+    shortening its retention, and the check names the server."""
+    env = {**os.environ, "CUSTODY_HOME": str(tmp_path / "h"), "CUSTODY_STORE": "s3",
+           "S3_ENDPOINT": s3_server.endpoint, "S3_ACCESS_KEY": s3_server.access_key,
+           "S3_SECRET_KEY": s3_server.secret_key, "S3_SECURE": "false", "S3_BUCKET": f"check-{os.getpid()}"}
+    result = subprocess.run([*CUSTODY, "store", "check"], cwd=REPO, capture_output=True, text=True, env=env,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "server:  Ceph RADOS Gateway" in result.stdout
+    assert "verify:  OK" in result.stdout
+    assert result.stdout.count("REFUSED by the store (good)") == 2
+
+
+async def test_store_check_says_when_the_server_does_not_enforce_locks(tmp_path: Path) -> None:
+    """moto (the one S3 server here that does not enforce Object Lock: a fault RGW cannot give)
+    accepts shortening the locked probe's COMPLIANCE retention: the check reports it and fails."""
+    with moto_server() as moto:
+        store = S3Store.from_settings(s3_settings(moto, tmp_path))
+        report = await storecheck.check_store(store, who=as_operator())
+        await store.close()
+    assert report.verified and not report.probe.shorten_refused and not report.ok
+
+
+async def test_store_check_on_the_file_store(tmp_path: Path) -> None:
+    report = await storecheck.check_store(FileStore(tmp_path / "objects"), who=as_operator())
+    assert report.ok and "locks enforced by Custody" in report.probe.server

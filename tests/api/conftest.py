@@ -23,7 +23,7 @@ from integrity.note import Verifier
 from integrity.receipt import verify_receipt
 from services.locker import Locker
 from storage import principals
-from tests.conftest import s3_settings
+from tests.conftest import S3Server, s3_settings
 
 ROLES = ("station", "investigator", "disclosure", "reviewer", "admin")
 
@@ -97,10 +97,10 @@ async def check_receipt(api: Api, receipt: dict[str, Any], data: bytes) -> dict[
     return verify_receipt(receipt, await api.vkeys(), digest_bytes(data))
 
 
-def settings_for(kind: str, home: Path, database_url: str, s3_endpoint: str | None) -> Settings:
+def settings_for(kind: str, home: Path, database_url: str, s3: S3Server | None) -> Settings:
     if kind == "s3":
-        assert s3_endpoint is not None
-        base = s3_settings(s3_endpoint, home)
+        assert s3 is not None
+        base = s3_settings(s3, home)
         import dataclasses
 
         return dataclasses.replace(base, database_url=database_url, origin="evidence.test", port=free_port())
@@ -132,8 +132,8 @@ async def serving(settings: Settings) -> AsyncIterator[Api]:
 
 @pytest.fixture(params=["file", "s3"])
 async def api(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> AsyncIterator[Api]:
-    endpoint = request.getfixturevalue("s3_endpoint") if request.param == "s3" else None
-    async with serving(settings_for(request.param, tmp_path, database_url, endpoint)) as client:
+    server = request.getfixturevalue("s3_server") if request.param == "s3" else None
+    async with serving(settings_for(request.param, tmp_path, database_url, server)) as client:
         _, client.tokens["station2"] = await principals.add_principal(client.locker.pool, "station2", "station",
                                                                       "test")
         yield client

@@ -24,6 +24,7 @@ from storage import db
 from storage.keys import KeyRing
 from storage.log import CaseLog
 from tests.api.conftest import free_port
+from tests.conftest import S3Server
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -150,12 +151,13 @@ async def test_workers_share_the_port_and_stop_together(servers: list[Server], d
 
 
 async def test_two_servers_one_database_one_bucket(
-    servers: list[Server], database_url: str, s3_endpoint: str, tmp_path: Path
+    servers: list[Server], database_url: str, s3_server: S3Server, tmp_path: Path
 ) -> None:
     """Production shape: two `custody serve` behind a balancer, sharing PostgreSQL, S3 and the key."""
     home = tmp_path / "shared-home"
     bucket = f"scale-{uuid.uuid4().hex[:10]}"
-    s3 = {"S3_ENDPOINT": s3_endpoint, "S3_ACCESS_KEY": "k", "S3_SECRET_KEY": "s", "S3_SECURE": "false",
+    s3 = {"S3_ENDPOINT": s3_server.endpoint, "S3_ACCESS_KEY": s3_server.access_key,
+          "S3_SECRET_KEY": s3_server.secret_key, "S3_SECURE": "false",
           "S3_BUCKET": bucket, "S3_PART_SIZE_MIB": "5"}
     env_a = custody_env(home, database_url, free_port(), **s3)
     env_b = custody_env(home, database_url, free_port(), **s3)
@@ -202,9 +204,7 @@ async def test_two_servers_one_database_one_bucket(
             previous = cp
     finally:
         await pool.close()
-    from minio import Minio
-
-    client = Minio(s3_endpoint, access_key="k", secret_key="s", secure=False)
+    client = s3_server.client()
     versions = [o.object_name for o in client.list_objects(bucket, recursive=True, include_version=True)]
     assert sorted(v for v in versions if v.startswith("blake3/")) == sorted(
         f"blake3/{blake3(p.read_bytes()).hexdigest()}" for p in files)

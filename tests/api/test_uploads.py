@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import socket
 
 from blake3 import blake3
 
-from tests.api.conftest import Api, check_receipt
+from tests.api.conftest import Api, check_receipt, free_port, serving
+from tests.conftest import S3Server, s3_settings
+from tests.rgw import Rgw
 
 MiB = 1024 * 1024
 
@@ -173,27 +176,23 @@ def test_free_port_helper_is_loopback() -> None:
         assert s.getsockname()[0] == "127.0.0.1"
 
 
-async def test_an_object_store_outage_is_a_503_the_station_can_retry(database_url: str, tmp_path) -> None:
-    """S3 goes away while the server runs: the station gets 503 store_unavailable (retry later), no
-    traceback, no entry; its copy stays on the camera because no receipt came back."""
-    import dataclasses
-
-    from moto.server import ThreadedMotoServer
-
-    from tests.api.conftest import free_port, serving
-    from tests.conftest import s3_settings
-
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    settings = dataclasses.replace(s3_settings(f"{host}:{port}", tmp_path), database_url=database_url,
+async def test_an_object_store_outage_is_a_503_the_station_can_retry(
+    database_url: str, tmp_path, rgw: Rgw, s3_server: S3Server
+) -> None:
+    """S3 goes away while the server runs (the gateway is killed): the station gets 503
+    store_unavailable (retry later), no traceback, no entry; its copy stays on the camera because no
+    receipt came back.  Once the gateway is back, the same upload goes through."""
+    settings = dataclasses.replace(s3_settings(s3_server, tmp_path), database_url=database_url,
                                    origin="evidence.test", port=free_port())
     async with serving(settings) as api:
         data = os.urandom(10_000)
         status, declared = await api.declare(data, "CASE-1")
         assert status == 201, declared
-        await asyncio.to_thread(moto.stop)  # the object store goes down
-        status, body = await api.call("PUT", f"/api/v1/uploads/{declared['id']}?offset=0", "station", data=data)
-        assert status == 503 and body["error"] == "store_unavailable", body
-        assert "unreachable" in body["message"] and "Traceback" not in json.dumps(body)
-        assert not [r for r in await api.locker.log.entries("CASE-1") if r.kind == "evidence.ingested"]
+        with rgw.down():  # the object store goes down
+            status, body = await api.call("PUT", f"/api/v1/uploads/{declared['id']}?offset=0", "station",
+                                          data=data)
+            assert status == 503 and body["error"] == "store_unavailable", body
+            assert "unreachable" in body["message"] and "Traceback" not in json.dumps(body)
+            assert not [r for r in await api.locker.log.entries("CASE-1") if r.kind == "evidence.ingested"]
+        done = await api.upload(data)
+        assert done["state"] == "committed"

@@ -26,6 +26,7 @@ from storage.objects import (
     checkpoints_prefix,
 )
 from storage.s3store import S3Store
+from tests.conftest import S3Server, s3_settings
 
 MiB = 1024 * 1024
 
@@ -141,11 +142,9 @@ async def test_delete_under_legal_hold_refused(store: ObjectStore) -> None:
     assert not await store.exists(stored.key)
 
 
-async def test_s3_server_itself_refuses_delete_of_locked_version(s3_endpoint: str, tmp_path) -> None:
+async def test_s3_server_itself_refuses_delete_of_locked_version(s3_server: S3Server, tmp_path) -> None:
     """Not just our check: the S3 server enforces the lock (the bucket has Object Lock)."""
-    from tests.conftest import s3_settings
-
-    store = S3Store.from_settings(s3_settings(s3_endpoint, tmp_path))
+    store = S3Store.from_settings(s3_settings(s3_server, tmp_path))
     stored = await store.put(bytes_source(b"locked"), retain_until=dt.datetime.now(dt.UTC) + dt.timedelta(1))
     from minio.error import S3Error
 
@@ -310,13 +309,11 @@ async def test_an_unreachable_s3_endpoint_is_store_unavailable_not_a_crash(tmp_p
 
 
 
-async def test_s3_uploads_share_a_fixed_part_budget(s3_endpoint: str, tmp_path) -> None:
+async def test_s3_uploads_share_a_fixed_part_budget(s3_server: S3Server, tmp_path) -> None:
     """Eight uploads of several parts each through a budget of three part buffers: all land, at
     most three parts are ever held, and every buffer comes back."""
     from storage.s3store import PartBudget
-    from tests.conftest import s3_settings
-
-    store = S3Store.from_settings(s3_settings(s3_endpoint, tmp_path))
+    store = S3Store.from_settings(s3_settings(s3_server, tmp_path))
     store.budget = PartBudget(3)
     blobs = [os.urandom(store.part_size * 2 + 1000 * i) for i in range(8)]
     stored = await asyncio.wait_for(asyncio.gather(*(store.put(odd_chunks(b)) for b in blobs)), 120)
