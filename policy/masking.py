@@ -196,8 +196,9 @@ def public_view(record: Mapping[str, Any]) -> PublicText:
 
     A natural person's name is masked; a legal person's or organisation's is kept (with any number in
     it masked).  ID number, phone and address are never published.  The free-text fields are masked
-    with the record's natural-person names (the party's, if natural, and ``other_names``), its address
-    and raw ID/phone values.  Fields in ``excluded_fields`` are left out entirely.
+    with the names found in them and the record's natural-person names (the party's, if natural, and
+    ``other_names``), its address, raw ID/phone values and ``masked_values`` (text staff chose to mask).
+    Fields in ``excluded_fields`` are left out entirely.
     """
     party_type = check_party_type(record.get("party_type"))
     party_name = _required_text(record, "party_name")
@@ -206,6 +207,7 @@ def public_view(record: Mapping[str, Any]) -> PublicText:
     other_names = _text_list(record, "other_names")
     address = _optional_text(record, "party_address")
     raw_values = [v for v in (_optional_text(record, k) for k in ("party_id_no", "party_phone")) if v]
+    raw_values += _text_list(record, "masked_values")  # masked by hand after the publication check
     names = [party_name, *other_names] if natural else other_names
 
     def mask(value: str) -> str:
