@@ -54,6 +54,7 @@ PERSON_CUES = (
     "店主", "摊主", "房东", "承租人", "出租人", "举报人", "投诉人", "申请人", "被申请人", "受害人", "收货人", "送货人",
     "员工", "职工", "店员", "营业员", "厨师", "司机", "乘客", "妻子", "丈夫", "之子", "之女", "其子", "其女", "其父",
     "其母", "其妻", "其夫", "姓名", "法人", "经营者", "个体工商户", "签收人", "陪同人", "翻译人员", "旁证",
+    "消费者", "顾客", "购买者", "住户", "居民", "村民", "租户", "行人", "车主", "货主", "托运人", "承运人",
 )
 #: Words before officers acting in office: names after them are kept (see the module docstring).
 OFFICER_CUES = ("行政执法人员", "执法人员", "执法队员", "办案人员", "承办人员", "承办人", "检查人员", "执法人")
@@ -142,6 +143,7 @@ def surname_length(name: str) -> int:
 
 # A name does not end in these (安全法, 张三于): jieba's unknown-word guesses run over a law or a preposition.
 _NOT_LAST = frozenset("法条款局委会所队厅部处科办站于在称系到等对向的将被把从自与和及")
+_PLACE_LAST = frozenset("省市县区镇乡村路街巷")
 
 
 def _trimmed(candidate: str) -> str:
@@ -152,7 +154,7 @@ def _trimmed(candidate: str) -> str:
 def _name_like(candidate: str) -> bool:
     if not 2 <= len(candidate) <= 4 or not _HAN.fullmatch(candidate) or "某" in candidate:
         return False
-    if candidate[-1] in _NOT_LAST:
+    if candidate[-1] in _NOT_LAST or candidate[-1] in _PLACE_LAST:
         return False
     if candidate in NOT_NAMES or _ORG_SUFFIX_RE.search(candidate[-2:]):
         return False
@@ -188,19 +190,69 @@ def _cue_name(ws: Sequence[Word], j: int) -> tuple[int, int] | None:
         return None
     first = ws[j]
     if first.flag in _NAME_FLAGS and _name_like(_trimmed(first.text)):
-        return first.start, first.start + len(_trimmed(first.text))
+        return _extended(ws, j, "".join(w.text for w in ws)) if _trimmed(first.text) == first.text \
+            else (first.start, first.start + len(first.text) - 1)
     text = first.text
+    n = surname_length(text) or (2 if text[:2] in COMPOUND_SURNAMES else 0)
     k = j + 1
-    # A surname jieba cut off on its own: join the next one or two short words (郑 + 二毛).
-    while len(text) < 3 and k < len(ws) and _HAN.fullmatch(ws[k].text) and len(text) + len(ws[k].text) <= 3 \
-            and ws[k].flag not in ("v", "p", "d", "c", "u", "uj", "ul", "f") and ws[k].text not in PERSON_CUES:
+    # A surname jieba cut off on its own, or glued to part of the given name: join the next short words
+    # (郑 + 二毛, 龚 + 宏伟, 上官 + 萍 + 晓, 许国 + 军) up to a given name of two characters.
+    while n and len(text) < n + 2 and k < len(ws) and _HAN.fullmatch(ws[k].text) \
+            and len(text) + len(ws[k].text) <= n + 2 and ws[k].text not in PERSON_CUES \
+            and not ws[k].flag.startswith(("v", "p", "d", "c", "u", "f")) and ws[k].text not in _AFTER_NAME:
         text += ws[k].text
         k += 1
-    n = surname_length(text)
     if n and len(text) >= n + 1 and text[n] not in _NOT_GIVEN_START and _name_like(text) and first.flag not in (
-            "v", "p", "d", "c", "ns", "vn"):
+            "v", "p", "d", "c", "vn"):
         return first.start, first.start + len(text)
     return None
+
+
+# After a name, these single characters begin the rest of the sentence (丁宁梅对…, 罗平超，…).
+_AFTER_NAME = frozenset("对在于称等因向到系为已未将也均说和与及的了是被把从自")
+_CUE_RE = re.compile("(?:" + "|".join(sorted(PERSON_CUES, key=len, reverse=True)) + r")[：: ]*")
+
+
+def _extended(ws: Sequence[Word], i: int, text: str) -> tuple[int, int]:
+    """An ``nr`` word of surname + one character, with the single character jieba cut off after it
+    when the sentence goes on right after that (罗平 + 超，→ 罗平超)."""
+    w = ws[i]
+    if len(w.text) == 2 and surname_length(w.text) == 1 and i + 1 < len(ws):
+        nxt = ws[i + 1]
+        after = text[nxt.end:nxt.end + 1]
+        then = ws[i + 2] if i + 2 < len(ws) else None
+        if len(nxt.text) == 1 and _HAN.fullmatch(nxt.text) and nxt.text not in _AFTER_NAME \
+                and nxt.text not in _NOT_GIVEN_START and (
+                    not _HAN.fullmatch(after or "，") or after in _AFTER_NAME
+                    or (then is not None and then.flag.startswith("v") and len(then.text) >= 2)):
+            return w.start, nxt.end
+    return w.start, w.end
+
+
+def _cue_names(text: str, ws: Sequence[Word]) -> list[tuple[int, int]]:
+    """Names right after a person cue: a short run standing alone (法定代表人：上官辉婷，), else by words."""
+    starts = {w.start: i for i, w in enumerate(ws)}
+    out = []
+    for m in _CUE_RE.finditer(text):
+        pos = m.end()
+        while True:  # 证人苏雪国、苏明亮: the cue covers the whole list
+            run = _HAN.match(text, pos)
+            if run is None:
+                break
+            alone = run[0]
+            if 2 <= len(alone) <= 4 and _name_like(alone) and (len(alone) - surname_length(alone)) <= 2:
+                found: tuple[int, int] | None = (run.start(), run.end())
+            elif pos in starts:
+                found = _cue_name(ws, starts[pos])
+            else:
+                found = None
+            if found is None:
+                break
+            out.append(found)
+            if text[found[1]:found[1] + 1] != "、":
+                break
+            pos = found[1] + 1
+    return out
 
 
 def find_names(text: str) -> tuple[set[str], set[str]]:
@@ -212,36 +264,44 @@ def find_names(text: str) -> tuple[set[str], set[str]]:
     names: set[str] = set()
     officers: set[str] = set()
     orgs = organisation_spans(ws)
-
-    def in_org(start: int, end: int) -> bool:
-        return any(s <= start and end <= e for s, e in orgs)
+    candidates: list[tuple[int, int, bool]] = []  # start, end, in an officer list
 
     officer_context = False
     for i, w in enumerate(ws):
         if w.text in OFFICER_CUES:
             officer_context = True
             continue
-        if officer_context and w.text not in _OFFICER_LIST_JOINERS and not (
-                w.flag in _NAME_FLAGS or _name_like(w.text) or w.text in SURNAMES or "执法证" in w.text
-                or w.flag == "m" or w.text in ("执法", "证号", "证件", "号", "证")):
-            officer_context = False
-        candidate: tuple[int, int] | None = None
+        if officer_context and (w.text in ("。", "；", ";", "\n") or (
+                w.flag.startswith("v") and w.text not in ("执法", "证号"))):
+            officer_context = False  # the list of officers ends with its sentence or at its verb (出示)
         if w.flag in _NAME_FLAGS and _name_like(_trimmed(w.text)):
-            candidate = (w.start, w.start + len(_trimmed(w.text)))
+            start, end = _extended(ws, i, text) if _trimmed(w.text) == w.text else (w.start, w.start + len(w.text) - 1)
+            candidates.append((start, end, officer_context))
         elif (w.text in SURNAMES or w.text in COMPOUND_SURNAMES) and i + 1 < len(ws) \
                 and ws[i + 1].flag in _NAME_FLAGS and _HAN.fullmatch(ws[i + 1].text) \
                 and _name_like(w.text + ws[i + 1].text):
-            candidate = (w.start, ws[i + 1].end)  # 郭 + 红梅, 欧阳 + 娜娜
-        elif i > 0 and ws[_prev_non_space(ws, i)].text in PERSON_CUES:
-            candidate = _cue_name(ws, i)
-        if candidate is None or in_org(*candidate):
+            candidates.append((w.start, ws[i + 1].end, officer_context))  # 郭 + 红梅, 欧阳 + 娜娜
+    candidates += [(s, e, False) for s, e in _cue_names(text, ws)]
+    for start, end, officer in candidates:
+        if any(s <= start and end <= e for s, e in orgs) or not _name_like(text[start:end]):
             continue
-        name = text[candidate[0]:candidate[1]]
-        if officer_context or text[candidate[1]:candidate[1] + 8].lstrip("（( ").startswith(("执法证", "证号")):
+        name = text[start:end]
+        if officer or text[end:end + 8].lstrip("（( ").startswith(("执法证", "证号")):
             officers.add(name)
         else:
             names.add(name)
+    # A name found whole drops a shorter guess inside it (罗平超 over 罗平), unless that is a name elsewhere.
+    names = {n for n in names if not any(n != m and n in m for m in names) or _alone(text, n, names)}
     return names - officers, officers
+
+
+def _alone(text: str, name: str, names: set[str]) -> bool:
+    """Whether ``name`` occurs somewhere not inside a longer name of ``names``."""
+    longer = [m for m in names if name in m and m != name]
+    for m in re.finditer(re.escape(name), text):
+        if not any(text[max(0, m.start() - len(x)):m.end() + len(x)].find(x) >= 0 for x in longer):
+            return True
+    return False
 
 
 def _prev_non_space(ws: Sequence[Word], i: int) -> int:
@@ -258,9 +318,10 @@ def name_spans(text: str, extra: Sequence[str] = ()) -> Iterator[tuple[int, int]
     wanted = {n for n in (*found, *extra) if len(n) >= 2} - officers
     if not wanted:
         return
-    orgs = organisation_spans(words(text))
+    kept = organisation_spans(words(text))
+    kept += [(m.start(), m.end()) for o in officers for m in re.finditer(re.escape(o), text)]
     # Longest first, so that 欧阳娜娜 is one span rather than 欧阳 + a stray 娜娜.
     pattern = re.compile("|".join(re.escape(n) for n in sorted(wanted, key=len, reverse=True)))
     for m in pattern.finditer(text):
-        if not any(s <= m.start() and m.end() <= e for s, e in orgs) or m[0] in extra:
+        if m[0] in extra or not any(s < m.end() and m.start() < e for s, e in kept):
             yield m.start(), m.end()
