@@ -67,6 +67,7 @@ NOT_NAMES = frozenset(
     "通过 通行 方便 方式 宁可 宁愿 应当 应该 曾经 双方 单位 简易 温度 温州 冷藏 冷冻 白酒 常温 明知 明细 齐全 "
     "庄重 余下 何时 何处 何种 江边 严重 严格 计量 尚未 许可 花园 花卉 孔洞 柯式 景区 景点 胡同 田间 夏季 秋季 "
     "黎明 都市 东方 东西 东侧 西侧 南侧 北侧 房屋 房间 门前 凤凰 鲁菜 杨柳 沙土 沙石 水泥 习惯 和平 卓越 "
+    "高素质 高水平 高质量 高标准 高效率 纪律严明 公正 权威 "
     "强制 强行 贾某 钟点 苏打 章程 虞城 祁县 晋城 长治 长子 屯留 潞城 壶关 平顺 黎城 武乡 沁县 沁源 襄垣".split()
 )
 # Characters a given name does not start with after a cue (the cue is followed by a verb or a preposition).
@@ -78,6 +79,10 @@ _ORG_SUFFIX_RE = re.compile(
 )
 _HAN = re.compile(r"[\u3400-\u9fff]+")
 _NAME_FLAGS = frozenset({"nr", "nrfg", "nrt"})
+# Without a cue, jieba's word alone decides, so words its dictionary knows as common (公正 and 权威 are
+# tagged nr there, with frequencies in the thousands) or as public figures (nrfg: 习近平) are not taken.
+_COMMON_WORD_FREQ = 500
+_NAME_FLAGS_ALONE = frozenset({"nr", "nrt"})
 # Tags that may sit between a place and an organisation suffix inside an organisation's name.
 _ORG_PART_FLAGS = frozenset(
     {"ns", "nz", "nt", "n", "nr", "nrfg", "nrt", "r", "m", "an", "vn", "j", "b", "ng", "l", "q"}
@@ -117,6 +122,10 @@ def _pos_tokenizer() -> Any:
             base.initialized = True
             _tokenizer = jieba.posseg.POSTokenizer(base)
         return _tokenizer
+
+
+def _common_word(word: str) -> bool:
+    return int(_pos_tokenizer().tokenizer.FREQ.get(word) or 0) >= _COMMON_WORD_FREQ
 
 
 def warm_up() -> None:
@@ -274,7 +283,7 @@ def find_names(text: str) -> tuple[set[str], set[str]]:
         if officer_context and (w.text in ("。", "；", ";", "\n") or (
                 w.flag.startswith("v") and w.text not in ("执法", "证号"))):
             officer_context = False  # the list of officers ends with its sentence or at its verb (出示)
-        if w.flag in _NAME_FLAGS and _name_like(_trimmed(w.text)):
+        if w.flag in _NAME_FLAGS_ALONE and _name_like(_trimmed(w.text)) and not _common_word(w.text):
             start, end = _extended(ws, i, text) if _trimmed(w.text) == w.text else (w.start, w.start + len(w.text) - 1)
             candidates.append((start, end, officer_context))
         elif (w.text in SURNAMES or w.text in COMPOUND_SURNAMES) and i + 1 < len(ws) \
