@@ -29,6 +29,7 @@ bench: setup           ## benchmarks against their named peers (slow; prints rat
 	$(BIN)/python bench/disposition.py
 	$(BIN)/python bench/browser_hash.py
 	$(BIN)/python bench/witness.py
+	$(BIN)/python bench/masking.py
 
 clean:
 	rm -rf var
