@@ -31,6 +31,7 @@ bench: setup           ## benchmarks against their named peers (slow; prints rat
 	$(BIN)/python bench/scrub.py
 	$(BIN)/python bench/browser_hash.py
 	$(BIN)/python bench/witness.py
+	$(BIN)/python bench/masking.py
 
 faults: setup         ## kill the docking-station agent at 100 random moments; every count must be 0
 	$(BIN)/python bench/agent_faults.py

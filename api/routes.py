@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api import cases, disclosures, openapi, ops, restriction, retention, uploads, verify
+from api import cases, disclosures, openapi, ops, publication_check, restriction, retention, uploads, verify
 from api.auth import guard
 from api.endpoint import Endpoint
 from integrity.hashing import BLAKE3_HEX_PATTERN
@@ -225,6 +225,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                  "outcome": {"type": "string", "enum": list(RECORDED_OUTCOMES)},
                  "checklist": {"type": "object", "additionalProperties": {"type": "boolean"}},
                  "opinion": {"type": "string"}}}),
+    Endpoint("GET", "/api/v1/disclosures/{id}/findings", publication_check.findings, roles_for("disclosure.act"),
+             "What in the public text may still be personal data (the publication check), with clearances",
+             params=(DID,), responses=(200, 403, 404)),
+    Endpoint("POST", "/api/v1/disclosures/{id}/findings", publication_check.resolve, roles_for("disclosure.act"),
+             "Resolve a finding: mask it (drafts) or clear it as not personal data, with a reason (logged)",
+             params=(DID,), body="application/json", responses=(201, 403, 404, 409, 422),
+             body_schema={"type": "object", "required": ["finding", "resolution", "reason"], "properties": {
+                 "finding": {"type": "string"}, "resolution": {"type": "string", "enum": ["mask", "not_personal"]},
+                 "reason": {"type": "string"}}}),
     Endpoint("POST", "/api/v1/disclosures/{id}/{action}", disclosures.act, roles_for("disclosure.act"),
              "Lifecycle step: approve, publish, correct, update, take-down, revoke, withdraw",
              params=(DID, ("action", "path", "string", True)), body="application/json",

@@ -27,7 +27,7 @@ from policy.cases import GOVERNANCE_CASE
 from policy.errors import PolicyError
 from policy.takedown import PARTY_TYPES, parse_iso_date, takedown_due
 from policy.workdays import WorkCalendar
-from services import case_access, evidence, retention
+from services import case_access, evidence, publication_check, retention
 from services.locker import Locker
 from services.permissions import authorize
 from services.restriction import require_read
@@ -98,13 +98,13 @@ def validate_record(fields: Mapping[str, Any]) -> dict[str, Any]:
     if record["party_type"] not in PARTY_TYPES:
         raise DisclosureError(f"party_type must be one of {', '.join(PARTY_TYPES)}, not {record['party_type']!r}")
     parse_iso_date(record["decision_date"])
-    for name in ("other_names", "excluded_fields"):
+    for name in ("other_names", "excluded_fields", "masked_values"):
         value = fields.get(name) or []
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise DisclosureError(f"field {name!r} must be a list of strings")
         if value:
             record[name] = list(value)
-    unknown = set(fields) - set(REQUIRED + OPTIONAL_TEXT + ("other_names", "excluded_fields"))
+    unknown = set(fields) - set(REQUIRED + OPTIONAL_TEXT + ("other_names", "excluded_fields", "masked_values"))
     if unknown:
         raise DisclosureError(f"unknown fields: {', '.join(sorted(unknown))}")
     return record
@@ -285,6 +285,8 @@ async def _transition(locker: Locker, disclosure_id: str, action: str, *, actor:
     step = lifecycle.plan(d.state, action, reason=reason, explanation=explanation, major=bool(d.major),
                           review_passed=d.review_state == "passed", today=today, due=d.takedown_due,
                           takedown_reason=takedown_reason, changed=changed, decision_no=d.decision_no)
+    # Publication fails closed: suspected personal data left in the public text blocks the step.
+    await publication_check.require_resolved(locker, d.case_id, disclosure_id, action, {**d.record, **(changes or {})})
     fields: dict[str, Any] = {"disclosure": disclosure_id, "decision_no": d.decision_no, "from": d.state,
                               "to": step.target}
     if reason:

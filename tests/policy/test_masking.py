@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from policy import credit_code
 from policy.errors import PolicyError
 from policy.masking import leaks, mask_address, mask_name, mask_text, public_view
 
@@ -126,9 +127,9 @@ def test_mixed_sentence() -> None:
     )
 
 
-def test_names_masked_everywhere_and_only_when_given() -> None:
+def test_names_masked_everywhere_found_or_given() -> None:
     text = "当事人：张三。张三于2026年3月1日……欧阳娜娜作证。"
-    assert mask_text(text) == text  # no name recognition: names come from the record
+    assert mask_text(text) == "当事人：张*。张*于2026年3月1日……欧阳**作证。"  # found in the text itself
     assert mask_text(text, names=["张三", "欧阳娜娜"]) == "当事人：张*。张*于2026年3月1日……欧阳**作证。"
     assert mask_text("王某", names=["王"]) == "王某"  # one character would mask every 王
 
@@ -141,8 +142,9 @@ def test_address_inside_free_text_and_known_addresses() -> None:
 
 
 def test_raw_values_in_formats_the_patterns_miss() -> None:
-    # A Hong Kong number: no pattern knows it, but the record does.
-    assert mask_text("联系电话 +852 9123 4567。", values=["+852 9123 4567"]) == "联系电话 **************。"
+    # A Hong Kong number after a phone cue: masked as a phone number; without the cue, the record knows it.
+    assert mask_text("联系电话 +852 9123 4567。", values=["+852 9123 4567"]) == "联系电话 +*** **** **67。"
+    assert mask_text("见 +852 9123 4567。", values=["+852 9123 4567"]) == "见 **************。"
     # A value the patterns do know is masked by them.
     assert mask_text("电话13812345678", values=["13812345678"]) == "电话138****5678"
 
@@ -238,3 +240,76 @@ def test_excluded_fields_are_left_out() -> None:
 def test_public_view_refuses_bad_records(change: dict[str, Any], message: str) -> None:
     with pytest.raises(PolicyError, match=message):
         public_view({**NATURAL, **change})
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        # Issue 13: every separator, the 7-digit local number after a phone cue, a 14-digit account.
+        ("电话138 1234-5678，", "电话138 ****-5678，"),
+        ("手机138 12345678。", "手机138 ****5678。"),
+        ("手机138.1234.5678。", "手机138.****.5678。"),
+        ("联系电话6123456。", "联系电话*****56。"),
+        ("座机212-3456。", "座机***-**56。"),
+        ("手机１３８－１２３４－５６７８", "手机138-****-5678"),
+        ("账号62220212345678。", "账号6222****5678。"),
+        ("对公账户1405016153080000123456，", "对公账户1405****3456，"),
+        # Plates with a space, a dot, full-width, a trailer.
+        ("晋 D12345号车辆", "晋 D*****号车辆"),
+        ("晋D·12345", "晋D·*****"),
+        ("晋ＤＤ12345", "晋D******"),
+        ("晋D1234挂", "晋D*****"),
+        # E-mail, QQ, WeChat.
+        ("邮箱zhangsan@163.com。", "邮箱z*******@163.com。"),
+        ("邮箱ｌｉｓｉ＠ｑｑ．ｃｏｍ。", "邮箱l***@qq.com。"),
+        ("QQ：123456789，", "QQ：*********，"),
+        ("ＱＱ号 12345678。", "ＱＱ号 ********。"),
+        ("微信号：wxid_abc123，", "微信号：w**********，"),
+        ("微信 zhang_san88。", "微信 z**********。"),
+        # Birth dates and ages; legal age limits are not personal.
+        ("男，1990年3月7日出生，", "男，****年*月*日出生，"),
+        ("出生日期：1985-02-03。", "出生日期：****-**-**。"),
+        ("（1990年3月7日生）", "（****年*月*日生）"),
+        ("现年42周岁，", "现年**周岁，"),
+        ("年龄：35，", "年龄：**，"),
+        ("向未满18周岁的未成年人销售烟草", "向未满18周岁的未成年人销售烟草"),
+        # Passports and permits.
+        ("护照号码E12345678，", "护照号码E********，"),
+        ("往来港澳通行证C12345678，", "往来港澳通行证C********，"),
+        ("回乡证H1234567890。", "回乡证H**********。"),
+        ("护照EA1234567。", "护照EA*******。"),
+        # Addresses after 户籍所在地 / 现居, and without a marker.
+        ("户籍所在地：山西省长治市潞州区西街村12号，", "户籍所在地：山西省长治市潞州区****，"),
+        ("现居长治市潞州区英雄中路123号3单元501室。", "现居长治市潞州区****。"),
+        ("在长治市潞州区英雄中路123号门前", "在长治市潞州区英雄中路****门前"),
+        ("英雄中路123号3单元501室", "英雄中路****"),
+        ("幸福小区3号楼2单元501室", "幸福小区****"),
+        # Kept: organisations' credit codes (valid check character), document numbers, officers' certificates.
+        ("统一社会信用代码91350100M000100Y43", "统一社会信用代码91350100M000100Y43"),
+        ("代码91110108551385082Q。", "代码91110108551385082Q。"),
+        ("执法证号14010012345", "执法证号14010012345"),
+        ("长市监罚〔2025〕第12号", "长市监罚〔2025〕第12号"),
+        ("罚款1000000元", "罚款1000000元"),
+    ],
+)
+def test_mask_text_issue_13_identifiers(text: str, masked: str) -> None:
+    assert mask_text(text, detect_names=False) == masked
+
+
+def test_an_all_digit_credit_code_is_not_a_bank_card() -> None:
+    all_digits = "911401001100064440"  # the issue's case: an organisation's code with no letter in it
+    assert credit_code.is_valid(all_digits)
+    assert mask_text(f"统一社会信用代码{all_digits}") == f"统一社会信用代码{all_digits}"
+    assert mask_text(f"另{all_digits}") == f"另{all_digits}"
+    # With a wrong check character it is no credit code, and an 18-digit run is masked.
+    wrong = all_digits[:17] + ("1" if all_digits[17] != "1" else "2")
+    assert wrong not in mask_text(f"另{wrong}")
+
+
+@pytest.mark.parametrize(
+    ("code", "valid"),
+    [("91350100M000100Y43", True), ("91110108551385082Q", True), ("91350100M000100Y44", False),
+     ("91350100M000100Y4", False), ("9135010OM000100Y43", False)],
+)
+def test_credit_code_check_character(code: str, valid: bool) -> None:
+    assert credit_code.is_valid(code) is valid
