@@ -201,7 +201,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              body_schema={"type": "object", "properties": {"dry_run": {"type": "boolean"}}}),
     # -- disclosure (公示), legal review (法制审核), law changes --
     Endpoint("GET", "/api/v1/disclosures", disclosures.list_records, DISCLOSURE_READERS,
-             "Disclosure records with status, takedown date, review state (raw and masked preview)",
+             "Disclosure records with status, takedown date, review state (raw and masked preview); records of "
+             "restricted cases the caller may not read are left out and counted in 'withheld'",
              params=(("state", "query", "string", False), ("case", "query", "string", False))),
     Endpoint("POST", "/api/v1/disclosures", disclosures.create, roles_for("disclosure.create"),
              "Draft a disclosure record linked to its case and decision", body="application/json",
@@ -212,7 +213,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                                          "other_names": {"type": "array", "items": {"type": "string"}},
                                          "excluded_fields": {"type": "array", "items": {"type": "string"}}}}),
     Endpoint("GET", "/api/v1/disclosures/{id}", disclosures.get, DISCLOSURE_READERS,
-             "A record: raw fields, masked public preview, reviews", params=(DID,), responses=(200, 404)),
+             "A record: raw fields, secrets treatment, masked public preview, reviews; only for those who may read "
+             "its case (403 restricted otherwise), like every field derived from a restricted case",
+             params=(DID,), responses=(200, 403, 404)),
     Endpoint("POST", "/api/v1/disclosures/{id}/major", disclosures.flag_major, roles_for("disclosure.flag_major"),
              "Flag the decision major by §四(二) criteria (needs a passed legal review before approval)",
              params=(DID,), body="application/json", responses=(200, 404, 422),
@@ -225,6 +228,18 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                  "outcome": {"type": "string", "enum": list(RECORDED_OUTCOMES)},
                  "checklist": {"type": "object", "additionalProperties": {"type": "boolean"}},
                  "opinion": {"type": "string"}}}),
+    Endpoint("POST", "/api/v1/disclosures/{id}/secrets-treatment", disclosures.treat,
+             roles_for("disclosure.treat"),
+             "Record the secrets treatment of a draft (§二 作适当处理): fields withheld, passages rewritten, why; "
+             "a trade-secret or privacy case's record is approved only after one, by someone who may read the case",
+             params=(DID,), body="application/json", responses=(201, 403, 404, 409, 422),
+             body_schema={"type": "object", "required": ["reason"], "properties": {
+                 "withheld": {"type": "array", "items": {"type": "string"}},
+                 "rewritten": {"type": "array", "items": {"type": "object", "required": ["field", "passage"],
+                                                          "properties": {"field": {"type": "string"},
+                                                                         "passage": {"type": "string"},
+                                                                         "replacement": {"type": "string"}}}},
+                 "reason": {"type": "string"}}}),
     Endpoint("POST", "/api/v1/disclosures/{id}/{action}", disclosures.act, roles_for("disclosure.act"),
              "Lifecycle step: approve, publish, correct, update, take-down, revoke, withdraw",
              params=(DID, ("action", "path", "string", True)), body="application/json",

@@ -70,14 +70,25 @@ def register(sub: Any) -> None:
         add_as(p)
         p.set_defaults(handler=act, action=action)
 
-    p = dis.add_parser("list", help="records with status and dates")
+    p = dis.add_parser("treat", help="record the secrets treatment of a draft (trade-secret / privacy cases)")
+    p.add_argument("id")
+    p.add_argument("--withhold", action="append", default=[], metavar="FIELD", help="a field kept out of the text")
+    p.add_argument("--rewrite", action="append", default=[], metavar="FIELD:PASSAGE=>REPLACEMENT",
+                   help="a passage rewritten in a field (repeatable)")
+    p.add_argument("--reason", required=True, help="why these are withheld or rewritten")
+    add_as(p)
+    p.set_defaults(handler=treat)
+
+    p = dis.add_parser("list", help="records with status and dates (restricted cases: only those --as may read)")
     p.add_argument("--state")
     p.add_argument("--case", dest="case_id")
     p.add_argument("--json", action="store_true")
+    add_as(p)
     p.set_defaults(handler=list_cmd)
 
-    p = dis.add_parser("show", help="a record: raw, masked public preview, reviews")
+    p = dis.add_parser("show", help="a record: raw, secrets treatment, masked public preview, reviews")
     p.add_argument("id")
+    add_as(p)
     p.set_defaults(handler=show)
 
     p = dis.add_parser("due", help="records due for takedown and law-change updates outstanding")
@@ -166,9 +177,34 @@ async def act(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _reader(args: argparse.Namespace, settings: Settings, pool: Any) -> Principal:
+    """Who reads: ``--as`` (or CUSTODY_CLI_USER); else the operator, who sees the records of unrestricted
+    cases only (need to know is never bypassed at the shell, RULES §三)."""
+    if getattr(args, "as_user", None) or settings.cli_user:
+        return await acting(args, settings, pool)
+    return as_operator()
+
+
+async def treat(args: argparse.Namespace, settings: Settings) -> int:
+    rewritten = []
+    for item in args.rewrite:
+        field, sep, rest = item.partition(":")
+        passage, arrow, replacement = rest.partition("=>")
+        if not sep or not passage:
+            raise CliError(f"--rewrite expects FIELD:PASSAGE=>REPLACEMENT, got {item!r}")
+        rewritten.append({"field": field, "passage": passage, "replacement": replacement if arrow else ""})
+    async with open_locker(settings) as locker:
+        who = await acting(args, settings, locker.pool)
+        d = await disclosure.record_treatment(locker, args.id, {"withheld": args.withhold, "rewritten": rewritten,
+                                                                "reason": args.reason}, who=who)
+    print(f"{d.id}: secrets treatment recorded")
+    return 0
+
+
 async def list_cmd(args: argparse.Namespace, settings: Settings) -> int:
     async with open_locker(settings) as locker:
-        rows = await disclosure.list_records(locker.pool, state=args.state, case_id=args.case_id)
+        rows, withheld = await disclosure.records_for(locker.pool, who=await _reader(args, settings, locker.pool),
+                                                      state=args.state, case_id=args.case_id)
     if args.json:
         print(dump_json([{"id": d.id, "case": d.case_id, "decision_no": d.decision_no, "state": d.state,
                       "party_type": d.party_type, "published_on": d.published_on, "takedown_due": d.takedown_due,
@@ -178,12 +214,14 @@ async def list_cmd(args: argparse.Namespace, settings: Settings) -> int:
         due = f"takedown {d.takedown_due}" if d.takedown_due else ""
         review = f" review:{d.review_state}" if d.major else ""
         print(f"{d.id:<14} {d.state:<11} {d.decision_no:<28} case {d.case_id:<16} {due}{review}")
+    if withheld:
+        print(f"({withheld} record(s) of restricted cases not shown: no need to know)")
     return 0
 
 
 async def show(args: argparse.Namespace, settings: Settings) -> int:
     async with open_locker(settings) as locker:
-        d = await disclosure.get(locker.pool, args.id)
+        d = await disclosure.read(locker.pool, args.id, who=await _reader(args, settings, locker.pool))
         reviews = await disclosure.reviews(locker.pool, d.id)
     preview = d.preview()
     print(f"{d.id}  {d.state}  case {d.case_id}  decision {d.decision_no}  party {d.party_type}")
@@ -191,6 +229,9 @@ async def show(args: argparse.Namespace, settings: Settings) -> int:
         print(f"published {d.published_on}, takedown due {d.takedown_due}")
     if d.major:
         print(f"major ({', '.join(d.major)}), review {d.review_state}")
+    if treatment := d.treatment():
+        print(f"secrets treatment: withheld {', '.join(treatment.withheld) or '-'}; "
+              f"{len(treatment.rewritten)} passage(s) rewritten; why: {treatment.reason}")
     print("\n-- public text (masked) --\n" + preview.text)
     for r in reviews:
         print(f"review {r['outcome']} by {r['reviewer']} at {r['at']:%Y-%m-%d %H:%M}: {r['opinion'][:200]}")
@@ -200,7 +241,7 @@ async def show(args: argparse.Namespace, settings: Settings) -> int:
 async def due(args: argparse.Namespace, settings: Settings) -> int:
     today = args.today or clock.today()
     async with open_locker(settings) as locker:
-        result = await disclosure.due(locker.pool, today)
+        result, _ = await disclosure.due_for(locker.pool, today, who=await _reader(args, settings, locker.pool))
         taken = await disclosure.take_down_expired(locker, today, who=await _taker(args, settings, locker.pool)) \
             if args.take_down else []
     if args.json:

@@ -113,3 +113,31 @@ class NotPermitted(PolicyError):
 
     code = "not_permitted"
     status = Status.FORBIDDEN
+
+
+class StateSecret(PolicyError):
+    """A disclosure step on a record of a state-secret case: never kept or published here (§二, §三)."""
+
+    code = "state_secret"
+    status = Status.FORBIDDEN
+
+
+class TreatmentRequired(PolicyError):
+    """Approval of a trade-secret or privacy case's record before its secrets treatment is recorded (§二)."""
+
+    code = "secrets_treatment_required"
+    status = Status.CONFLICT
+
+
+class DutiesNotSeparated(PolicyError):
+    """One person doing two steps the policy gives to different responsibilities (§二: 采集、传递、审核、发布)."""
+
+    code = "separation_of_duties"
+    status = Status.FORBIDDEN
+
+
+class DeterminationRequired(PolicyError):
+    """A decision recorded, drafted or approved before its §四(二) major-decision determination."""
+
+    code = "determination_required"
+    status = Status.CONFLICT

@@ -9,6 +9,7 @@ the masking rules at publication and correction and checked for leaks before it 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import secrets
@@ -22,15 +23,15 @@ from foundation.errors import CustodyError, Status
 from integrity.errors import IntegrityError
 from integrity.hashing import object_key
 from integrity.receipt import verify_receipt
-from policy import lifecycle, masking, review
+from policy import lifecycle, masking, restriction, review, secrecy
 from policy.cases import GOVERNANCE_CASE
-from policy.errors import PolicyError
+from policy.errors import PolicyError, TreatmentRequired
 from policy.takedown import PARTY_TYPES, parse_iso_date, takedown_due
 from policy.workdays import WorkCalendar
 from services import evidence, retention
 from services.locker import Locker
 from services.permissions import authorize
-from services.restriction import require_read
+from services.restriction import access_many, require_read
 from storage.db import like_literal
 from storage.log import CaseNotFound, Draft
 from storage.objects import StoreError, bytes_source
@@ -78,9 +79,28 @@ class Disclosure:
     created_by: str
     created_at: dt.datetime
     updated_at: dt.datetime
+    supersedes: str | None = None
+    created_by_id: int | None = None
+    approved_by: str | None = None
+    approved_by_id: int | None = None
+    published_by: str | None = None
+    published_by_id: int | None = None
+    pending_end: dict[str, Any] | None = None
+    secrets_treatment: dict[str, Any] | None = None
+    public_size: int | None = None
+    public_root: bytes | None = None
+    public_checkpoint: str | None = None
+    corrected_on: dt.date | None = None
+    public_history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    review_used_seq: int | None = None
+
+    def treatment(self) -> secrecy.Treatment | None:
+        """The recorded secrets treatment (trade-secret and privacy cases), if any."""
+        return secrecy.from_json(self.secrets_treatment) if self.secrets_treatment else None
 
     def preview(self) -> masking.PublicText:
-        return masking.public_view(self.record)
+        """The public text as it would be published now: the secrets treatment applied, then masking."""
+        return masking.public_view(secrecy.apply(self.record, self.treatment()))
 
 
 def validate_record(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -110,13 +130,27 @@ def validate_record(fields: Mapping[str, Any]) -> dict[str, Any]:
     return record
 
 
-def _public(record: Mapping[str, Any]) -> masking.PublicText:
-    view = masking.public_view(record)
-    leaked = masking.leaks(view.text + json.dumps(view.fields, ensure_ascii=False), record)
-    if leaked:  # the masking rules are the last line; refuse rather than publish personal data
+def _public(record: Mapping[str, Any], treatment: secrecy.Treatment | None) -> masking.PublicText:
+    """The text to publish: the secrets treatment applied, masked, then checked before it is stored."""
+    view = masking.public_view(secrecy.apply(record, treatment))
+    _personal_data_gate(view, record, treatment)
+    return view
+
+
+def _personal_data_gate(view: masking.PublicText, record: Mapping[str, Any],
+                        treatment: secrecy.Treatment | None) -> None:
+    """The last line before text goes public, at approval, publication, correction and update: refuse
+    rather than publish personal data or a withheld passage.
+
+    The one call site for the fail-closed personal-data check (issue 13 item 2 plugs in here).
+    """
+    public = view.text + json.dumps(view.fields, ensure_ascii=False)
+    if leaked := masking.leaks(public, record):
         raise DisclosureError("the public text would show personal data; edit the record "
                               f"({len(leaked)} value(s) not masked)")
-    return view
+    if withheld := secrecy.leaks(public, treatment):
+        raise DisclosureError("the public text still shows a passage the secrets treatment withholds "
+                              f"({len(withheld)} passage(s)); withhold the field that repeats it")
 
 
 async def _store_raw(locker: Locker, case_id: str, disclosure_id: str, record: Mapping[str, Any], actor: str,
@@ -155,10 +189,81 @@ async def get(pool: asyncpg.Pool, disclosure_id: str) -> Disclosure:
 
 async def list_records(pool: asyncpg.Pool, *, state: str | None = None, case_id: str | None = None,
                        limit: int = 500, offset: int = 0) -> list[Disclosure]:
+    """Every record (no need-to-know filter: for the scheduled jobs; people get ``records_for``)."""
     rows = await pool.fetch(
         """SELECT * FROM disclosures WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR case_id = $2)
             ORDER BY created_at DESC, id LIMIT $3 OFFSET $4""", state, case_id, limit, offset)
     return [_row(r) for r in rows]
+
+
+# -- need to know (RULES §三): a record is its case's, for whoever may read the case ------------------
+
+
+async def read(pool: asyncpg.Pool, disclosure_id: str, *, who: Principal) -> Disclosure:
+    """One record, for someone who may read its case (else ``Restricted``, 403): its raw fields, its
+    preview, its reviews and every field derived from them are the case's material."""
+    d = await get(pool, disclosure_id)
+    await require_read(pool, d.case_id, who)
+    return d
+
+
+async def visible(pool: asyncpg.Pool, records: list[Disclosure], *, who: Principal) -> tuple[list[Disclosure], int]:
+    """The records of ``records`` whose case ``who`` may read, and how many were left out."""
+    states = await access_many(pool, {d.case_id for d in records}, who.name)
+    shown = [d for d in records if d.case_id in states and states[d.case_id].may_read(who.name)]
+    return shown, len(records) - len(shown)
+
+
+async def records_for(pool: asyncpg.Pool, *, who: Principal, state: str | None = None, case_id: str | None = None,
+                      limit: int = 500, offset: int = 0) -> tuple[list[Disclosure], int]:
+    """``list_records`` as ``who`` may see it: the records of restricted cases they may not read are
+    left out and counted (like verification by hash's ``withheld``)."""
+    return await visible(pool, await list_records(pool, state=state, case_id=case_id, limit=limit, offset=offset),
+                         who=who)
+
+
+async def due_for(pool: asyncpg.Pool, today: dt.date, *, who: Principal) -> tuple[Due, int]:
+    """``due`` as ``who`` may see it; the second value counts what was left out."""
+    found = await due(pool, today)
+    takedowns, hidden = await visible(pool, found.takedowns, who=who)
+    states = await access_many(pool, {u["case_id"] for u in found.updates}, who.name)
+    updates = [u for u in found.updates if u["case_id"] in states and states[u["case_id"]].may_read(who.name)]
+    return Due(takedowns, updates), hidden + len(found.updates) - len(updates)
+
+
+async def case_level(pool: asyncpg.Pool, case_id: str) -> str:
+    level = await pool.fetchval("SELECT restriction FROM cases WHERE id = $1", case_id)
+    if level is None:
+        raise CaseNotFound(case_id)
+    return str(level)
+
+
+async def record_treatment(locker: Locker, disclosure_id: str, payload: Mapping[str, Any], *,
+                           who: Principal) -> Disclosure:
+    """Record the secrets treatment (§二 作适当处理) of a draft: what is withheld or rewritten, and why.
+
+    Made by someone who may read the case; the passages themselves are stored with the case as a text
+    record (they are the secret), the entry ``disclosure.secrets_treated`` names the fields and the reason.
+    """
+    authorize(who, "disclosure.treat")
+    d = await read(locker.pool, disclosure_id, who=who)
+    secrecy.refuse_state_secret(await case_level(locker.pool, d.case_id), "a secrets treatment")
+    if d.state != "draft":
+        raise DisclosureError(f"{disclosure_id} is {d.state}: the secrets treatment is recorded on a draft, "
+                              "before approval")
+    treatment = secrecy.check_treatment(payload, d.record, masking.PUBLIC_FIELDS)
+    _public(d.record, treatment)  # a treatment that leaves a passage in the public text is refused now
+    stored = {**treatment.as_json(), "by": who.actor, "by_id": who.id, "at": dt.datetime.now(dt.UTC).isoformat()}
+    body = json.dumps(stored, ensure_ascii=False, sort_keys=True, indent=1).encode()
+    added = await locker.add_object(
+        d.case_id, bytes_source(body), kind="record.added", actor=who.actor,
+        fields={"stage": "decision", "file_name": f"disclosure-{disclosure_id}-secrets-treatment.json",
+                "media_type": "application/json", "title": f"公示前保密处理 {disclosure_id}"})
+    row = await _update(locker.pool, disclosure_id, d.state, d.updated_at, {"secrets_treatment": stored})
+    await locker.log.append(d.case_id, Draft("disclosure.secrets_treated", who.actor, {
+        "disclosure": disclosure_id, "decision_no": d.decision_no, **treatment.summary(),
+        "treatment_blake3": _object_hash(added.body)}))
+    return _row(row)
 
 
 async def create(locker: Locker, case_id: str, fields: Mapping[str, Any], *, who: Principal) -> Disclosure:
@@ -166,8 +271,8 @@ async def create(locker: Locker, case_id: str, fields: Mapping[str, Any], *, who
     authorize(who, "disclosure.create")
     actor = who.actor
     record = validate_record(fields)
-    if not await locker.log.case_exists(case_id):
-        raise CaseNotFound(case_id)
+    secrecy.refuse_state_secret(await case_level(locker.pool, case_id), "a disclosure record")
+    await require_read(locker.pool, case_id, who)
     disclosure_id = "D-" + secrets.token_hex(5)
     try:
         row = await locker.pool.fetchrow(
@@ -190,7 +295,7 @@ async def flag_major(locker: Locker, disclosure_id: str, criteria: list[str], *,
     """Flag the decision major by the §四(二) criteria: it now needs a passed legal review."""
     authorize(who, "disclosure.flag_major")
     actor = who.actor
-    d = await get(locker.pool, disclosure_id)
+    d = await read(locker.pool, disclosure_id, who=who)
     codes = list(review.check_flag(criteria))
     if d.state not in ("draft",):
         raise DisclosureError(f"only a draft can be flagged major (this record is {d.state})")
@@ -219,7 +324,7 @@ async def record_review(locker: Locker, disclosure_id: str, *, who: Principal, o
     """
     authorize(who, "review.dispute" if outcome == "disputed" else "review.record")
     reviewer = who.actor
-    d = await get(locker.pool, disclosure_id)
+    d = await read(locker.pool, disclosure_id, who=who)
     if not d.major:
         raise DisclosureError(f"{disclosure_id} is not flagged major: no legal review is needed")
     if d.state not in ("draft", "approved"):
@@ -269,8 +374,14 @@ async def transition(locker: Locker, disclosure_id: str, action: str, *, who: Pr
                      changes: Mapping[str, Any] | None = None, law_change: int | None = None) -> Disclosure:
     """Apply one lifecycle step (approve, publish, correct, update, take_down, revoke, withdraw)."""
     authorize(who, "disclosure.act")
-    if action in lifecycle.RAW_ACTIONS:
-        await require_read(locker.pool, (await get(locker.pool, disclosure_id)).case_id, who)
+    d = await read(locker.pool, disclosure_id, who=who)  # every step is on the case's material (RULES §三)
+    level = await case_level(locker.pool, d.case_id)
+    if action in ("approve", "publish", "correct", "update"):
+        secrecy.refuse_state_secret(level, f"{lifecycle.ACTIONS[action][0]} {disclosure_id}")
+    if action == "approve" and secrecy.needs_treatment(level) and d.treatment() is None:
+        raise TreatmentRequired(
+            f"{disclosure_id} belongs to a {restriction.label(level)} case: record its secrets treatment (which "
+            "fields or passages are withheld or rewritten, and why) before it is approved (§二: 作适当处理后公开)")
     return await _transition(locker, disclosure_id, action, actor=who.actor, today=today, reason=reason,
                              explanation=explanation, takedown_reason=takedown_reason, changes=changes,
                              law_change=law_change)
@@ -290,7 +401,7 @@ async def _transition(locker: Locker, disclosure_id: str, action: str, *, actor:
         fields["reason"] = reason
     sets: dict[str, Any] = {"state": step.target}
     if action == "publish":
-        view = _public(d.record)
+        view = _public(d.record, d.treatment())
         due = takedown_due(today, d.party_type)
         sets.update(public_text=view.text, public_fields=view.fields, published_on=today, takedown_due=due)
         fields.update(public_text=view.text, published_on=today.isoformat(), takedown_due=due.isoformat())
@@ -299,7 +410,7 @@ async def _transition(locker: Locker, disclosure_id: str, action: str, *, actor:
         record = validate_record({**d.record, **changes})
         if record["party_type"] != d.party_type or record["decision_no"] != d.decision_no:
             raise DisclosureError("decision number and party type cannot be corrected; revoke and re-create")
-        view = _public(record)
+        view = _public(record, d.treatment())
         sets.update(record=record, public_text=view.text, public_fields=view.fields,
                     decision_date=parse_iso_date(record["decision_date"]), category=record.get("category", ""))
         raw = await _store_raw(locker, d.case_id, disclosure_id, record, actor, action)
@@ -448,7 +559,7 @@ async def check_links(locker: Locker, disclosure_id: str, *, who: Principal) -> 
     """One call: the case's evidence exists, re-hashes to its entry now, its proof verifies, and its
     retention reaches the takedown date."""
     authorize(who, "disclosure.check_links")
-    d = await get(locker.pool, disclosure_id)
+    d = await read(locker.pool, disclosure_id, who=who)
     rows = await locker.pool.fetch(
         """SELECT DISTINCT ON (e.blake3) e.blake3, e.seq, e.kind, e.size, o.retain_until, o.legal_hold,
                   o.disposed_at, o.retention_open

@@ -63,6 +63,8 @@ PERMISSIONS: Mapping[str, tuple[str, ...]] = {
     # disclosure (公示) and legal review (法制审核)
     "disclosure.create": DISCLOSURE,
     "disclosure.flag_major": DISCLOSURE,
+    # the secrets treatment: by the handling side, who know what in the case is secret (and must read it)
+    "disclosure.treat": HANDLING_SIDE,
     "disclosure.act": DISCLOSURE,
     "disclosure.check_links": DISCLOSURE_READERS,
     "disclosure.sweep": (*DISCLOSURE, OPERATOR),  # the daily timer runs as the operator

@@ -96,6 +96,25 @@ async def a_published_record_of_a_restricted_case(api: Api, tag: str) -> Context
     return ctx
 
 
+async def a_privacy_draft(api: Api, tag: str) -> Context:
+    ctx = await a_draft(api, tag)
+    await ok(api, "PUT", f"/api/v1/cases/{ctx['case']}/restriction", "investigator",
+             {"level": "privacy", "reason": "a minor is named"})
+    for grantee in ("disclosure", "dina"):
+        await ok(api, "POST", f"/api/v1/cases/{ctx['case']}/grants", "investigator",
+                 {"principal": grantee, "reason": "publication"})
+    return ctx
+
+
+async def a_state_secret_case(api: Api, tag: str) -> Context:
+    ctx = await a_case(api, tag)
+    await ok(api, "PUT", f"/api/v1/cases/{ctx['case']}/restriction", "investigator",
+             {"level": "state_secret", "reason": "classified annex"})
+    await ok(api, "POST", f"/api/v1/cases/{ctx['case']}/grants", "investigator",
+             {"principal": "disclosure", "reason": "asked to publish"})
+    return ctx
+
+
 async def nothing(api: Api, tag: str) -> Context:
     return {"tag": tag}
 
@@ -209,6 +228,22 @@ ROWS = [
         lambda c: ["disclosure", "correct", c["id"], "--set", "penalty=罚款人民币300元", "--reason", "typo"],
         lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/correct",
                    {"changes": {"penalty": "罚款人民币300元"}, "reason": "typo"}), "restricted"),
+    Row("record a secrets treatment", "investigator", a_privacy_draft,
+        lambda c: ["disclosure", "treat", c["id"], "--withhold", "legal_basis", "--reason", "names the minor"],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/secrets-treatment",
+                   {"withheld": ["legal_basis"], "reason": "names the minor"}), "ok"),
+    Row("record a secrets treatment without need to know", "inv2", a_privacy_draft,
+        lambda c: ["disclosure", "treat", c["id"], "--reason", "x"],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/secrets-treatment", {"reason": "x"}), "restricted"),
+    Row("approve a privacy record before its secrets treatment", "dina", a_privacy_draft,
+        lambda c: ["disclosure", "approve", c["id"]],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/approve", {}), "secrets_treatment_required"),
+    Row("draft a disclosure of a state-secret case", "disclosure", a_state_secret_case, draft_args,
+        lambda c: ("POST", "/api/v1/disclosures",
+                   {"case": c["case"], **RECORD, "decision_no": f"城管罚字〔2026〕第N{c['case']}号"}), "state_secret"),
+    Row("show a record of a case one may not read", "inv2", a_published_record_of_a_restricted_case,
+        lambda c: ["disclosure", "show", c["id"]],
+        lambda c: ("GET", f"/api/v1/disclosures/{c['id']}", {}), "restricted"),
     Row("record a law change", "admin", nothing,
         lambda c: ["law-change", "add", "--title", f"条例修订 {c['tag']}", "--effective", "2026-09-21",
                    "--category", "市容环境"],
@@ -229,6 +264,7 @@ async def both(tmp_path_factory: pytest.TempPathFactory, pg_url: str, template_d
     home = tmp_path_factory.mktemp("front-ends")
     async with fresh_database(pg_url, template_db) as url, serving(settings_for("file", home, url, None)) as api:
         _, api.tokens["inv2"] = await principals.add_principal(api.locker.pool, "inv2", "investigator", "test")
+        _, api.tokens["dina"] = await principals.add_principal(api.locker.pool, "dina", "disclosure", "test")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "CUSTODY_", "DATABASE_URL"))}
         env.update(CUSTODY_HOME=str(home), DATABASE_URL=url, CUSTODY_ORIGIN="evidence.test")
         yield api, env

@@ -19,7 +19,7 @@ from api.web import admin, cases, disclosure, law_changes, public, restriction, 
 from api.web.guard import Kind, guard
 from api.web.nav import REVIEWERS
 from api.web.render import STATIC_DIR
-from services.permissions import ADMIN, DISCLOSURE, DISCLOSURE_READERS, INVESTIGATORS, READERS, STAFF
+from services.permissions import ADMIN, DISCLOSURE, DISCLOSURE_READERS, INVESTIGATORS, READERS, STAFF, roles_for
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: Records a legal review (passed / failed); the API's twin checks the same role inside its handler.
@@ -85,6 +85,8 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
              "Record the handling side's disagreement with a failed legal review"),
     WebRoute("POST", "/disclosure/{id}/links", disclosure.check_links, DISCLOSURE_READERS,
              "Check the linked evidence now (logged as an access)"),
+    WebRoute("POST", "/disclosure/{id}/secrets-treatment", disclosure.treat, roles_for("disclosure.treat"),
+             "Record the secrets treatment of a draft (trade-secret and privacy cases)"),
     WebRoute("POST", "/disclosure/{id}/{action}", disclosure.act, DISCLOSURE,
              "Lifecycle step: approve, publish, correct, update, take-down, revoke, withdraw"),
     # -- legal review (法制审核) --
