@@ -12,7 +12,7 @@ from foundation import clock
 from foundation.settings import Settings
 from policy.lifecycle import TAKEDOWN_REASONS
 from policy.review import CHECKLIST, RECORDED_OUTCOMES
-from policy.takedown import takedown_due
+from policy.takedown import display_until, takedown_due
 from services import disclosure
 from services.locker import open_locker
 from storage.principals import Principal
@@ -26,7 +26,8 @@ def register(sub: Any) -> None:
     dis = sub.add_parser("disclosure", help="disclosure records (公示)").add_subparsers(
         dest="disclosure_command", required=True)
 
-    p = dis.add_parser("takedown-date", help="print the takedown due date of a publication")
+    p = dis.add_parser("takedown-date", help="print the last day on display and, on a line 'take down on:', the "
+                                             "first day it must no longer be shown (Civil Code arts. 201-202)")
     p.add_argument("--published", type=iso_date, required=True)
     p.add_argument("--party", required=True, help="natural | legal | other")
     p.set_defaults(handler=takedown_date)
@@ -114,7 +115,8 @@ def register(sub: Any) -> None:
 
 
 async def takedown_date(args: argparse.Namespace, settings: Settings) -> int:
-    print(takedown_due(args.published, args.party).isoformat())
+    print(f"on display through: {display_until(args.published, args.party).isoformat()}")
+    print(f"take down on: {takedown_due(args.published, args.party).isoformat()}")
     return 0
 
 

@@ -175,6 +175,7 @@ def plan(
     takedown_reason: str | None = None,
     changed: Collection[str] = (),
     decision_no: str | None = None,
+    decision_date: date | None = None,
 ) -> Transition:
     """Check that ``action`` may be taken on a record in ``state`` with what is given; return its transition.
 
@@ -193,6 +194,9 @@ def plan(
         raise _illegal(state, action)
     if transition.needs_review and major and not review_passed:
         raise ReviewRequired(action, decision_no)
+    if action == "publish" and decision_date is not None and today is not None and today < decision_date:
+        raise NotDue(f"a decision is published on or after the day it is made: {decision_no or 'this decision'} "
+                     f"is dated {decision_date.isoformat()} (today is {today.isoformat()})")
     has_reason = _text(reason, action, "reason")
     has_explanation = _text(explanation, action, "explanation")
     if transition.needs_reason and not has_reason:

@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 
 from foundation.errors import CustodyError, Status
+from integrity.checkpoint import parse_checkpoint_body
 from integrity.errors import IntegrityError
 from integrity.hashing import object_key
 from integrity.receipt import verify_receipt
@@ -274,19 +275,24 @@ async def create(locker: Locker, case_id: str, fields: Mapping[str, Any], *, who
     secrecy.refuse_state_secret(await case_level(locker.pool, case_id), "a disclosure record")
     await require_read(locker.pool, case_id, who)
     disclosure_id = "D-" + secrets.token_hex(5)
+    # A withdrawn or revoked record of the same decision is replaced by this one, linked to it.
+    supersedes = await locker.pool.fetchval(
+        """SELECT id FROM disclosures WHERE decision_no = $1 AND state IN ('withdrawn', 'revoked')
+            ORDER BY updated_at DESC LIMIT 1""", record["decision_no"])
     try:
         row = await locker.pool.fetchrow(
             """INSERT INTO disclosures (id, case_id, decision_no, party_type, category, decision_date, record,
-                                        created_by)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *""",
+                                        created_by, created_by_id, supersedes)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *""",
             disclosure_id, case_id, record["decision_no"], record["party_type"], record.get("category", ""),
-            parse_iso_date(record["decision_date"]), record, actor)
+            parse_iso_date(record["decision_date"]), record, actor, who.id, supersedes)
     except asyncpg.UniqueViolationError:
-        raise DecisionExists(f"decision {record['decision_no']!r} already has a disclosure record") from None
+        raise DecisionExists(f"decision {record['decision_no']!r} already has a live disclosure record; correct "
+                             "it, or withdraw (before publication) or revoke it and draft it again") from None
     raw = await _store_raw(locker, case_id, disclosure_id, record, actor, "created")
     await locker.log.append(case_id, Draft("disclosure.created", actor, {
         "disclosure": disclosure_id, "decision_no": record["decision_no"], "record_blake3": raw,
-        "preview": _preview_text(record)}))
+        "preview": _preview_text(record), **({"supersedes": supersedes} if supersedes else {})}))
     await retention.apply_retention(locker, case_id)  # a decision date starts the ``decision`` clocks
     return _row(row)
 
@@ -394,7 +400,8 @@ async def _transition(locker: Locker, disclosure_id: str, action: str, *, actor:
     changed = [k for k, v in (changes or {}).items() if d.record.get(k) != v]
     step = lifecycle.plan(d.state, action, reason=reason, explanation=explanation, major=bool(d.major),
                           review_passed=d.review_state == "passed", today=today, due=d.takedown_due,
-                          takedown_reason=takedown_reason, changed=changed, decision_no=d.decision_no)
+                          takedown_reason=takedown_reason, changed=changed, decision_no=d.decision_no,
+                          decision_date=d.decision_date)
     fields: dict[str, Any] = {"disclosure": disclosure_id, "decision_no": d.decision_no, "from": d.state,
                               "to": step.target}
     if reason:
@@ -412,7 +419,11 @@ async def _transition(locker: Locker, disclosure_id: str, action: str, *, actor:
             raise DisclosureError("decision number and party type cannot be corrected; revoke and re-create")
         view = _public(record, d.treatment())
         sets.update(record=record, public_text=view.text, public_fields=view.fields,
-                    decision_date=parse_iso_date(record["decision_date"]), category=record.get("category", ""))
+                    decision_date=parse_iso_date(record["decision_date"]), category=record.get("category", ""),
+                    public_history=[*d.public_history, {"text": d.public_text, "until": today.isoformat(),
+                                                        "change": action}])
+        if action == "correct":
+            sets["corrected_on"] = today
         raw = await _store_raw(locker, d.case_id, disclosure_id, record, actor, action)
         fields.update(changed=sorted(changed), record_blake3=raw, previous_public_text=d.public_text,
                       public_text=view.text)
@@ -425,7 +436,15 @@ async def _transition(locker: Locker, disclosure_id: str, action: str, *, actor:
             sets["notice"] = explanation
             fields["explanation"] = explanation
     row = await _update(locker.pool, disclosure_id, d.state, d.updated_at, sets)
-    await locker.log.append(d.case_id, Draft(step.kind, actor, fields))
+    appended = await locker.log.append(d.case_id, Draft(step.kind, actor, fields))
+    if action in ("publish", "correct", "update"):
+        # The portal shows the checkpoint as of this change of the public text, never the live log head
+        # (issue 14: later activity in the case is nobody's business).
+        checkpoint = parse_checkpoint_body(appended.checkpoint.decode().split("\n\n", 1)[0] + "\n")
+        row = await locker.pool.fetchrow(
+            """UPDATE disclosures SET public_size = $2, public_root = $3, public_checkpoint = $4
+                WHERE id = $1 RETURNING *""",
+            disclosure_id, appended.tree_size, checkpoint.root, appended.checkpoint.decode())
     if action == "update":
         await locker.pool.execute(
             """UPDATE law_change_updates SET updated_at = now()
@@ -524,15 +543,22 @@ async def law_changes(pool: asyncpg.Pool) -> list[dict[str, Any]]:
 
 async def published(pool: asyncpg.Pool, *, text: str | None = None, limit: int = 50,
                     offset: int = 0) -> list[dict[str, Any]]:
-    """Published records, newest first, masked text only, each with its case's latest checkpoint (size
-    and root); ``text``: only records whose public text contains it (the masked text: searching it
-    reveals nothing that is not already published)."""
+    """Published records, newest first, masked text only, each with its case's signed checkpoint **as of
+    publication** (or of the last change of its public text), never the live log head; ``text``: only
+    records whose public text contains it (the masked text: searching it reveals nothing that is not
+    already published).
+
+    A restricted case is never named: its records show neither the case id nor the checkpoint note
+    (whose origin line names the case), only the tree size and root as of publication.  A corrected
+    record shows ``corrected_on`` and the public texts it replaced (``public_history``).
+    """
     rows = await pool.fetch(
-        """SELECT d.id, d.public_text, d.public_fields, d.published_on,
-                  d.takedown_due, d.updated_at, d.case_id, cp.size AS checkpoint_size, cp.root AS checkpoint_root
-             FROM disclosures d
-             LEFT JOIN LATERAL (SELECT size, root FROM checkpoints c WHERE c.case_id = d.case_id
-                                 ORDER BY size DESC LIMIT 1) cp ON true
+        """SELECT d.id, d.public_text, d.public_fields, d.published_on, d.takedown_due, d.updated_at,
+                  d.corrected_on, d.public_history, d.public_size AS checkpoint_size,
+                  d.public_root AS checkpoint_root,
+                  CASE WHEN c.restriction = 'none' THEN d.case_id END AS case_id,
+                  CASE WHEN c.restriction = 'none' THEN d.public_checkpoint END AS checkpoint
+             FROM disclosures d JOIN cases c ON c.id = d.case_id
             WHERE d.state = 'published' AND ($1::text IS NULL OR d.public_text ILIKE $1)
             ORDER BY d.published_on DESC, d.id LIMIT $2 OFFSET $3""",
         None if not text else "%" + like_literal(text) + "%", limit, offset)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from foundation.errors import Gone, Invalid, NotFound
-from policy.cases import STAGES, check_stage
+from policy.cases import STAGES, check_stage, current_stage
 from services.locker import Locker
 from services.permissions import authorize
 from services.restriction import require_read
@@ -95,8 +95,11 @@ async def import_file(locker: Locker, case_id: str, source: AsyncIterable[bytes]
     await require_read(locker.pool, case_id, who)
     if kind not in ("evidence.ingested", "record.added"):
         raise Invalid(f"kind must be evidence.ingested or record.added, not {kind!r}")
-    if kind == "record.added" and "stage" in fields:
+    fields = dict(fields)
+    if fields.get("stage"):
         check_stage(fields["stage"])
+    elif kind == "evidence.ingested":  # evidence has a stage too: the case's current one
+        fields["stage"] = current_stage(await catalog.record_stages(locker.pool, case_id))
     check_file_name(str(fields.get("file_name", "")))
     return await locker.add_object(case_id, source, kind=kind, actor=who.actor, fields=dict(fields))
 

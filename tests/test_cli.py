@@ -128,10 +128,10 @@ def test_db_stop_stops_the_embedded_server(tmp_path: Path) -> None:
 def test_date_rules_from_the_shell(tmp_path: Path) -> None:
     home = tmp_path / "h"
     assert run([*CUSTODY, "calendar", "add-working-days", "2026-09-21", "20"], home).stdout == "2026-10-26\n"
-    assert run([*CUSTODY, "disclosure", "takedown-date", "--published", "2024-02-29", "--party", "natural"],
-               home).stdout == "2026-02-28\n"
+    assert run([*CUSTODY, "disclosure", "takedown-date", "--published", "2025-03-15", "--party", "natural"],
+               home).stdout == "on display through: 2027-03-15\ntake down on: 2027-03-16\n"
     assert run([*CUSTODY, "disclosure", "takedown-date", "--published", "2024-02-29", "--party", "legal"],
-               home).stdout == "2029-02-28\n"
+               home).stdout.splitlines()[-1] == "take down on: 2029-03-01"
     outside = run([*CUSTODY, "calendar", "add-working-days", "2027-03-01", "5"], home)
     assert outside.returncode == 1 and "outside the working-day calendar" in outside.stderr
     bad_date = run([*CUSTODY, "disclosure", "takedown-date", "--published", "2026-02-30", "--party", "other"], home)

@@ -117,3 +117,78 @@ async def test_a_privacy_case_is_approved_only_after_its_secrets_treatment(locke
     approved = await disclosure.transition(locker, d.id, "approve", who=await who(locker, "dina"), today=TODAY)
     published = await disclosure.transition(locker, d.id, "publish", who=await who(locker, "dora"), today=TODAY)
     assert approved.state == "approved" and "X-17" not in (published.public_text or "")
+
+
+async def test_a_withdrawn_or_revoked_record_is_re_created_linked_to_the_old_one(locker: Locker) -> None:
+    dora, dina = await who(locker, "dora"), await who(locker, "dina")
+    first = await disclosure.create(locker, CASE, RECORD, who=dora)
+    with pytest.raises(disclosure.DecisionExists, match="withdraw"):
+        await disclosure.create(locker, CASE, RECORD, who=dora)  # a live record: correct it instead
+    await disclosure.transition(locker, first.id, "withdraw", who=dora, today=TODAY, reason="wrong party")
+    second = await disclosure.create(locker, CASE, RECORD, who=dora)
+    assert second.supersedes == first.id
+    await disclosure.transition(locker, second.id, "approve", who=dina, today=TODAY)
+    await disclosure.transition(locker, second.id, "publish", who=dora, today=TODAY)
+    await disclosure.transition(locker, second.id, "revoke", who=dora, today=TODAY, reason="published in error")
+    third = await disclosure.create(locker, CASE, RECORD, who=dora)
+    assert third.supersedes == second.id
+    created = [e for e in await kinds(locker) if e["kind"] == "disclosure.created"]
+    assert [e.get("supersedes") for e in created] == [None, first.id, second.id]
+
+
+async def test_no_publication_before_the_decision_date_and_civil_code_takedown(locker: Locker) -> None:
+    dora, dina = await who(locker, "dora"), await who(locker, "dina")
+    d = await disclosure.create(locker, CASE, {**RECORD, "party_type": "natural", "party_name": "张三",
+                                               "decision_date": "2025-03-15"}, who=dora)
+    await disclosure.transition(locker, d.id, "approve", who=dina, today=dt.date(2025, 3, 14))
+    with pytest.raises(disclosure.lifecycle.NotDue, match="dated 2025-03-15"):
+        await disclosure.transition(locker, d.id, "publish", who=dora, today=dt.date(2025, 3, 14))
+    published = await disclosure.transition(locker, d.id, "publish", who=dora, today=dt.date(2025, 3, 15))
+    assert published.takedown_due == dt.date(2027, 3, 16)  # on display through 2027-03-15
+    with pytest.raises(disclosure.lifecycle.NotDue):
+        await disclosure.transition(locker, d.id, "take_down", who=dora, today=dt.date(2027, 3, 15),
+                                    takedown_reason="period_expired")
+    done = await disclosure.transition(locker, d.id, "take_down", who=dora, today=dt.date(2027, 3, 16),
+                                       takedown_reason="period_expired")
+    assert done.state == "taken_down"
+
+
+async def test_the_portal_keeps_the_checkpoint_as_of_publication(locker: Locker) -> None:
+    dora, dina = await who(locker, "dora"), await who(locker, "dina")
+    d = await disclosure.create(locker, CASE, RECORD, who=dora)
+    await disclosure.transition(locker, d.id, "approve", who=dina, today=TODAY)
+    published = await disclosure.transition(locker, d.id, "publish", who=dora, today=TODAY)
+    size = (await locker.log.head(CASE))[0]
+    assert published.public_size == size
+    for n in range(3):  # later activity in the case does not show on the portal
+        await locker.log.append(CASE, disclosure.Draft("case.note", "investigator:ann", {"n": n}))
+    [row] = await disclosure.published(locker.pool)
+    assert row["checkpoint_size"] == size and row["case_id"] == CASE and CASE in row["checkpoint"]
+    assert row["checkpoint_root"] == (await locker.log.checkpoint(CASE, size)).root.hex()
+    corrected = await disclosure.transition(locker, d.id, "correct", who=dora, today=TODAY + dt.timedelta(days=3),
+                                            reason="amount", changes={"penalty": "罚款人民币1000元"})
+    [row] = await disclosure.published(locker.pool)
+    assert row["checkpoint_size"] == corrected.public_size > size  # a change of the public text moves it
+    assert row["corrected_on"] == TODAY + dt.timedelta(days=3)
+    assert "2000元" in row["public_history"][0]["text"] and "1000元" in row["public_text"]
+    await restrict(locker, "privacy")
+    [row] = await disclosure.published(locker.pool)
+    assert row["case_id"] is None and row["checkpoint"] is None and row["checkpoint_size"] == corrected.public_size
+
+
+async def test_evidence_gets_the_case_current_stage(locker: Locker) -> None:
+    from services import evidence
+    from storage.objects import bytes_source
+
+    ann = await who(locker, "ann")
+    first = await evidence.import_file(locker, CASE, bytes_source(b"clip one"), who=ann, kind="evidence.ingested",
+                                       fields={"file_name": "a.mp4"})
+    await evidence.add_record(locker, CASE, bytes_source(b"inspection notes"), who=ann, stage="investigation",
+                              file_name="notes.txt", media_type="text/plain")
+    second = await evidence.import_file(locker, CASE, bytes_source(b"clip two"), who=ann, kind="evidence.ingested",
+                                        fields={"file_name": "b.mp4"})
+    stages = [json.loads(a.body)["stage"] for a in (first, second)]
+    assert stages == ["initiation", "investigation"]
+    with pytest.raises(disclosure.PolicyError, match="stage must be one of"):
+        await evidence.import_file(locker, CASE, bytes_source(b"clip three"), who=ann, kind="evidence.ingested",
+                                   fields={"file_name": "c.mp4", "stage": "later"})
