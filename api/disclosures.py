@@ -101,7 +101,9 @@ async def act(request: web.Request) -> web.Response:
         explanation=text_field(body, "explanation", max_len=20_000),
         takedown_reason=text_field(body, "takedown_reason", max_len=40), changes=changes,
         law_change=int_field(body, "law_change"))
-    return json_response(_view(d))
+    # 202: the end of a major decision was asked for and waits for a second person to confirm it.
+    waiting = action in ("take_down", "revoke") and d.state == "published" and d.pending_end is not None
+    return json_response(_view(d), status=202 if waiting else 200)
 
 
 async def links(request: web.Request) -> web.Response:

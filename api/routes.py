@@ -241,9 +241,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                                                                          "replacement": {"type": "string"}}}},
                  "reason": {"type": "string"}}}),
     Endpoint("POST", "/api/v1/disclosures/{id}/{action}", disclosures.act, roles_for("disclosure.act"),
-             "Lifecycle step: approve, publish, correct, update, take-down, revoke, withdraw",
+             "Lifecycle step: approve, publish, correct, update, take-down, revoke, withdraw. The drafter never "
+             "approves; approver and publisher differ, and a major decision's takedown or revocation is asked "
+             "by one person (202, pending_end) and confirmed by another (CUSTODY_SEPARATE_DUTIES)",
              params=(DID, ("action", "path", "string", True)), body="application/json",
-             responses=(200, 404, 409, 422),
+             responses=(200, 202, 403, 404, 409, 422),
              body_schema={"type": "object", "properties": {
                  "reason": {"type": "string"}, "explanation": {"type": "string"},
                  "takedown_reason": {"type": "string", "enum": list(TAKEDOWN_REASONS)},

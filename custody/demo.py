@@ -40,7 +40,8 @@ from storage.principals import Principal
 
 CLIP_SECONDS = 4
 USERS = (("demo-investigator", "investigator"), ("demo-disclosure", "disclosure"),
-         ("demo-reviewer", "reviewer"), ("demo-admin", "admin"), ("dock-01", "station"))
+         ("demo-approver", "disclosure"), ("demo-reviewer", "reviewer"), ("demo-admin", "admin"),
+         ("dock-01", "station"))
 SAMPLE_DECISION = {
     "party_type": "natural", "party_name": "王小明", "party_id_no": "110105198803150018",
     "party_phone": "13912345678", "party_address": "北京市朝阳区建国路88号3单元502",
@@ -176,8 +177,9 @@ async def _run_demo(settings: Settings, *, clips: int, serve: bool) -> int:
         await disclosure.record_review(locker, d.id, who=users["demo-reviewer"], outcome="passed",
                                        checklist=dict.fromkeys(CHECKLIST, True),
                                        opinion="主体合法，程序合法，事实清楚，证据充分，适用法律正确。")
-        for action in ("approve", "publish"):
-            d = await disclosure.transition(locker, d.id, action, who=disclosure_staff, today=today)
+        # Separation of duties (§二): the drafter does not approve, the approver does not publish.
+        d = await disclosure.transition(locker, d.id, "approve", who=users["demo-approver"], today=today)
+        d = await disclosure.transition(locker, d.id, "publish", who=disclosure_staff, today=today)
         print(f"7. disclosure {d.id} (decision {d.decision_no}) flagged major, legal review passed by "
               f"demo-reviewer, published; takedown due {d.takedown_due} (natural person: 2 years)")
 

@@ -175,6 +175,8 @@ async def act(args: argparse.Namespace, settings: Settings) -> int:
             explanation=args.explanation, takedown_reason=args.takedown_reason, changes=changes or None,
             law_change=args.law_change)
     extra = f", takedown due {d.takedown_due}" if action == "publish" else ""
+    if d.pending_end and d.state == "published":
+        extra = f", {action} asked by {d.pending_end['by']}: another person confirms it"
     print(f"{d.id}: {d.state}{extra}")
     return 0
 

@@ -26,7 +26,7 @@ from integrity.hashing import object_key
 from integrity.receipt import verify_receipt
 from policy import lifecycle, masking, restriction, review, secrecy
 from policy.cases import GOVERNANCE_CASE
-from policy.errors import PolicyError, TreatmentRequired
+from policy.errors import DutiesNotSeparated, PolicyError, TreatmentRequired
 from policy.takedown import PARTY_TYPES, parse_iso_date, takedown_due
 from policy.workdays import WorkCalendar
 from services import evidence, retention
@@ -34,7 +34,7 @@ from services.locker import Locker
 from services.permissions import authorize
 from services.restriction import access_many, require_read
 from storage.db import like_literal
-from storage.log import CaseNotFound, Draft
+from storage.log import Appended, CaseNotFound, Draft
 from storage.objects import StoreError, bytes_source
 from storage.principals import Principal
 
@@ -388,14 +388,45 @@ async def transition(locker: Locker, disclosure_id: str, action: str, *, who: Pr
         raise TreatmentRequired(
             f"{disclosure_id} belongs to a {restriction.label(level)} case: record its secrets treatment (which "
             "fields or passages are withheld or rewritten, and why) before it is approved (§二: 作适当处理后公开)")
+    lifecycle.check_duties(action, actor=who.actor, drafter=d.created_by, approver=d.approved_by,
+                           separate=locker.separate_duties)
+    if lifecycle.needs_second_person(action, major=bool(d.major), separate=locker.separate_duties,
+                                     takedown_reason=takedown_reason or (d.pending_end or {}).get("takedown_reason")):
+        pending = d.pending_end
+        if not pending or pending.get("action") != action:
+            return await _request_end(locker, d, action, who=who, today=today, reason=reason,
+                                      explanation=explanation, takedown_reason=takedown_reason)
+        if pending["by"] == who.actor:
+            raise DutiesNotSeparated(f"{who.actor} asked for this {lifecycle.ACTIONS[action][0]}: another person "
+                                     "confirms the end of a major decision (§二, CUSTODY_SEPARATE_DUTIES)")
+        reason = reason or pending.get("reason")
+        explanation = explanation or pending.get("explanation")
+        takedown_reason = takedown_reason or pending.get("takedown_reason")
     return await _transition(locker, disclosure_id, action, actor=who.actor, today=today, reason=reason,
                              explanation=explanation, takedown_reason=takedown_reason, changes=changes,
-                             law_change=law_change)
+                             law_change=law_change, actor_id=who.id)
+
+
+async def _request_end(locker: Locker, d: Disclosure, action: str, *, who: Principal, today: dt.date,
+                       reason: str | None, explanation: str | None, takedown_reason: str | None) -> Disclosure:
+    """The first of two people ending a major decision: checked like the step itself, then kept waiting
+    for a second person (``disclosure.end_requested``)."""
+    lifecycle.plan(d.state, action, reason=reason, explanation=explanation, major=bool(d.major),
+                   review_passed=True, today=today, due=d.takedown_due, takedown_reason=takedown_reason,
+                   decision_no=d.decision_no)
+    pending = {"action": action, "by": who.actor, "by_id": who.id, "at": today.isoformat(), "reason": reason,
+               "explanation": explanation, "takedown_reason": takedown_reason}
+    row = await _update(locker.pool, d.id, d.state, d.updated_at, {"pending_end": pending})
+    await locker.log.append(d.case_id, Draft("disclosure.end_requested", who.actor, {
+        "disclosure": d.id, "decision_no": d.decision_no, "action": action,
+        **{k: v for k, v in pending.items() if k in ("reason", "explanation", "takedown_reason") and v}}))
+    return _row(row)
 
 
 async def _transition(locker: Locker, disclosure_id: str, action: str, *, actor: str, today: dt.date,
                       reason: str | None = None, explanation: str | None = None, takedown_reason: str | None = None,
-                      changes: Mapping[str, Any] | None = None, law_change: int | None = None) -> Disclosure:
+                      changes: Mapping[str, Any] | None = None, law_change: int | None = None,
+                      actor_id: int = 0) -> Disclosure:
     d = await get(locker.pool, disclosure_id)
     changed = [k for k, v in (changes or {}).items() if d.record.get(k) != v]
     step = lifecycle.plan(d.state, action, reason=reason, explanation=explanation, major=bool(d.major),
@@ -407,44 +438,31 @@ async def _transition(locker: Locker, disclosure_id: str, action: str, *, actor:
     if reason:
         fields["reason"] = reason
     sets: dict[str, Any] = {"state": step.target}
+    if action == "approve":
+        sets.update(approved_by=actor, approved_by_id=actor_id)
     if action == "publish":
         view = _public(d.record, d.treatment())
         due = takedown_due(today, d.party_type)
-        sets.update(public_text=view.text, public_fields=view.fields, published_on=today, takedown_due=due)
+        sets.update(public_text=view.text, public_fields=view.fields, published_on=today, takedown_due=due,
+                    published_by=actor, published_by_id=actor_id)
         fields.update(public_text=view.text, published_on=today.isoformat(), takedown_due=due.isoformat())
     elif action in ("correct", "update"):
         assert changes is not None  # plan() refused a step that changes nothing
-        record = validate_record({**d.record, **changes})
-        if record["party_type"] != d.party_type or record["decision_no"] != d.decision_no:
-            raise DisclosureError("decision number and party type cannot be corrected; revoke and re-create")
-        view = _public(record, d.treatment())
-        sets.update(record=record, public_text=view.text, public_fields=view.fields,
-                    decision_date=parse_iso_date(record["decision_date"]), category=record.get("category", ""),
-                    public_history=[*d.public_history, {"text": d.public_text, "until": today.isoformat(),
-                                                        "change": action}])
-        if action == "correct":
-            sets["corrected_on"] = today
-        raw = await _store_raw(locker, d.case_id, disclosure_id, record, actor, action)
-        fields.update(changed=sorted(changed), record_blake3=raw, previous_public_text=d.public_text,
-                      public_text=view.text)
+        await _rewrite(locker, d, action, changes, changed, actor=actor, today=today, sets=sets, fields=fields)
         if law_change is not None:
             fields["law_change"] = law_change
     elif action in ("take_down", "revoke"):
-        sets.update(ended_on=today, end_reason=takedown_reason or "published_in_error")
+        sets.update(ended_on=today, end_reason=takedown_reason or "published_in_error", pending_end=None)
         fields["end_reason"] = sets["end_reason"]
+        if d.pending_end and d.pending_end.get("action") == action:
+            fields["requested_by"] = d.pending_end["by"]
         if explanation:
             sets["notice"] = explanation
             fields["explanation"] = explanation
     row = await _update(locker.pool, disclosure_id, d.state, d.updated_at, sets)
     appended = await locker.log.append(d.case_id, Draft(step.kind, actor, fields))
     if action in ("publish", "correct", "update"):
-        # The portal shows the checkpoint as of this change of the public text, never the live log head
-        # (issue 14: later activity in the case is nobody's business).
-        checkpoint = parse_checkpoint_body(appended.checkpoint.decode().split("\n\n", 1)[0] + "\n")
-        row = await locker.pool.fetchrow(
-            """UPDATE disclosures SET public_size = $2, public_root = $3, public_checkpoint = $4
-                WHERE id = $1 RETURNING *""",
-            disclosure_id, appended.tree_size, checkpoint.root, appended.checkpoint.decode())
+        row = await _stamp_public(locker, disclosure_id, appended)
     if action == "update":
         await locker.pool.execute(
             """UPDATE law_change_updates SET updated_at = now()
@@ -453,6 +471,34 @@ async def _transition(locker: Locker, disclosure_id: str, action: str, *, actor:
     if action in ("publish", "correct", "update"):
         await retention.apply_retention(locker, d.case_id)  # evidence kept at least to the takedown date
     return _row(row)
+
+
+async def _rewrite(locker: Locker, d: Disclosure, action: str, changes: Mapping[str, Any], changed: list[str], *,
+                   actor: str, today: dt.date, sets: dict[str, Any], fields: dict[str, Any]) -> None:
+    """A correction or update: the new raw record (stored with the case), its public text, the history."""
+    record = validate_record({**d.record, **changes})
+    if record["party_type"] != d.party_type or record["decision_no"] != d.decision_no:
+        raise DisclosureError("decision number and party type cannot be corrected; revoke and re-create")
+    view = _public(record, d.treatment())
+    sets.update(record=record, public_text=view.text, public_fields=view.fields,
+                decision_date=parse_iso_date(record["decision_date"]), category=record.get("category", ""),
+                public_history=[*d.public_history, {"text": d.public_text, "until": today.isoformat(),
+                                                    "change": action}])
+    if action == "correct":
+        sets["corrected_on"] = today
+    raw = await _store_raw(locker, d.case_id, d.id, record, actor, action)
+    fields.update(changed=sorted(changed), record_blake3=raw, previous_public_text=d.public_text,
+                  public_text=view.text)
+
+
+async def _stamp_public(locker: Locker, disclosure_id: str, appended: Appended) -> Any:
+    """Keep the checkpoint as of this change of the public text: the portal shows it, never the live log
+    head (issue 14: later activity in the case is nobody's business)."""
+    note = appended.checkpoint.decode()
+    checkpoint = parse_checkpoint_body(note.split("\n\n", 1)[0] + "\n")
+    return await locker.pool.fetchrow(
+        """UPDATE disclosures SET public_size = $2, public_root = $3, public_checkpoint = $4
+            WHERE id = $1 RETURNING *""", disclosure_id, appended.tree_size, checkpoint.root, note)
 
 
 async def _update(pool: asyncpg.Pool, disclosure_id: str, expected_state: str, seen: dt.datetime,

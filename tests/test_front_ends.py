@@ -89,10 +89,16 @@ async def a_failed_review(api: Api, tag: str) -> Context:
 
 async def a_published_record_of_a_restricted_case(api: Api, tag: str) -> Context:
     ctx = await a_draft(api, tag)
-    for action in ("approve", "publish"):
-        await ok(api, "POST", f"/api/v1/disclosures/{ctx['id']}/{action}", "disclosure", {})
+    await ok(api, "POST", f"/api/v1/disclosures/{ctx['id']}/approve", "dina", {})
+    await ok(api, "POST", f"/api/v1/disclosures/{ctx['id']}/publish", "disclosure", {})
     await ok(api, "PUT", f"/api/v1/cases/{ctx['case']}/restriction", "investigator",
              {"level": "privacy", "reason": "a minor is named"})
+    return ctx
+
+
+async def an_approved_draft(api: Api, tag: str) -> Context:
+    ctx = await a_draft(api, tag)
+    await ok(api, "POST", f"/api/v1/disclosures/{ctx['id']}/approve", "dina", {})
     return ctx
 
 
@@ -205,7 +211,7 @@ ROWS = [
     Row("flag a decision major", "disclosure", a_draft,
         lambda c: ["disclosure", "major", c["id"], "--criterion", "after_hearing"],
         lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/major", {"criteria": ["after_hearing"]}), "ok"),
-    Row("approve a major decision before its review", "disclosure", a_major_draft,
+    Row("approve a major decision before its review", "dina", a_major_draft,
         lambda c: ["disclosure", "approve", c["id"]],
         lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/approve", {}), "review_required"),
     Row("pass a legal review", "reviewer", a_major_draft,
@@ -244,6 +250,12 @@ ROWS = [
     Row("show a record of a case one may not read", "inv2", a_published_record_of_a_restricted_case,
         lambda c: ["disclosure", "show", c["id"]],
         lambda c: ("GET", f"/api/v1/disclosures/{c['id']}", {}), "restricted"),
+    Row("approve one's own draft", "disclosure", a_draft, lambda c: ["disclosure", "approve", c["id"]],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/approve", {}), "separation_of_duties"),
+    Row("approve another's draft", "dina", a_draft, lambda c: ["disclosure", "approve", c["id"]],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/approve", {}), "ok"),
+    Row("publish what one approved", "dina", an_approved_draft, lambda c: ["disclosure", "publish", c["id"]],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/publish", {}), "separation_of_duties"),
     Row("record a law change", "admin", nothing,
         lambda c: ["law-change", "add", "--title", f"条例修订 {c['tag']}", "--effective", "2026-09-21",
                    "--category", "市容环境"],
@@ -264,7 +276,6 @@ async def both(tmp_path_factory: pytest.TempPathFactory, pg_url: str, template_d
     home = tmp_path_factory.mktemp("front-ends")
     async with fresh_database(pg_url, template_db) as url, serving(settings_for("file", home, url, None)) as api:
         _, api.tokens["inv2"] = await principals.add_principal(api.locker.pool, "inv2", "investigator", "test")
-        _, api.tokens["dina"] = await principals.add_principal(api.locker.pool, "dina", "disclosure", "test")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "CUSTODY_", "DATABASE_URL"))}
         env.update(CUSTODY_HOME=str(home), DATABASE_URL=url, CUSTODY_ORIGIN="evidence.test")
         yield api, env

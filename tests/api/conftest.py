@@ -124,6 +124,8 @@ async def serving(settings: Settings) -> AsyncIterator[Api]:
             client = Api(f"http://127.0.0.1:{settings.port}", http, app)
             for role in ROLES:
                 _, client.tokens[role] = await principals.add_principal(app[LOCKER].pool, role, role, "test")
+            # A second disclosure officer: the drafter never approves their own record (§二).
+            _, client.tokens["dina"] = await principals.add_principal(app[LOCKER].pool, "dina", "disclosure", "test")
             await client.open_case("CASE-1")
             yield client
     finally:

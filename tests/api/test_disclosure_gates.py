@@ -23,7 +23,6 @@ async def call(api: Api, who: str, path: str, body: dict[str, Any] | None = None
 
 
 async def test_re_create_after_withdrawal_and_the_public_checkpoint(file_api: Api) -> None:
-    await add_user(file_api, "dina", "disclosure")
     status, first = await call(file_api, "disclosure", "/api/v1/disclosures", {"case": "CASE-1", **RECORD})
     assert status == 201
     status, body = await call(file_api, "disclosure", "/api/v1/disclosures", {"case": "CASE-1", **RECORD})
@@ -49,7 +48,6 @@ async def test_re_create_after_withdrawal_and_the_public_checkpoint(file_api: Ap
 
 
 async def test_a_decision_is_not_published_before_its_date(file_api: Api) -> None:
-    await add_user(file_api, "dina", "disclosure")
     status, d = await call(file_api, "disclosure", "/api/v1/disclosures",
                            {"case": "CASE-1", **RECORD, "decision_date": "2099-01-01"})
     assert (await call(file_api, "dina", f"/api/v1/disclosures/{d['id']}/approve"))[0] == 200
@@ -63,3 +61,14 @@ async def test_an_upload_gets_a_stage(file_api: Api) -> None:
     await file_api.upload(b"a clip")
     entries = [json.loads(r.body) for r in await file_api.locker.log.entries("CASE-1")]
     assert entries[-1]["kind"] == "evidence.ingested" and entries[-1]["stage"] == "initiation"
+
+
+async def test_separation_of_duties_over_http(file_api: Api) -> None:
+    status, d = await call(file_api, "disclosure", "/api/v1/disclosures", {"case": "CASE-1", **RECORD})
+    status, body = await call(file_api, "disclosure", f"/api/v1/disclosures/{d['id']}/approve")
+    assert status == 403 and body["error"] == "separation_of_duties"
+    assert (await call(file_api, "dina", f"/api/v1/disclosures/{d['id']}/approve"))[0] == 200
+    status, body = await call(file_api, "dina", f"/api/v1/disclosures/{d['id']}/publish")
+    assert status == 403 and body["error"] == "separation_of_duties"
+    status, body = await call(file_api, "disclosure", f"/api/v1/disclosures/{d['id']}/publish")
+    assert status == 200 and body["published_by"] == "disclosure:disclosure"

@@ -31,7 +31,9 @@ async def draft(api: Api, case: str = "CASE-1", **overrides: Any) -> dict[str, A
     return body
 
 
-async def step(api: Api, rid: str, action: str, who: str = "disclosure", **body: Any) -> tuple[int, Any]:
+async def step(api: Api, rid: str, action: str, who: str | None = None, **body: Any) -> tuple[int, Any]:
+    """One step; by default the drafter ("disclosure") does everything but approving, which is dina's (§二)."""
+    who = who or ("dina" if action == "approve" else "disclosure")
     return await api.call("POST", f"/api/v1/disclosures/{rid}/{action}", who, json=body)
 
 

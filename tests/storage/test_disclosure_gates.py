@@ -192,3 +192,54 @@ async def test_evidence_gets_the_case_current_stage(locker: Locker) -> None:
     with pytest.raises(disclosure.PolicyError, match="stage must be one of"):
         await evidence.import_file(locker, CASE, bytes_source(b"clip three"), who=ann, kind="evidence.ingested",
                                    fields={"file_name": "c.mp4", "stage": "later"})
+
+
+async def test_separation_of_duties(locker: Locker) -> None:
+    from policy.errors import DutiesNotSeparated
+
+    dora, dina = await who(locker, "dora"), await who(locker, "dina")
+    d = await disclosure.create(locker, CASE, RECORD, who=dora)
+    with pytest.raises(DutiesNotSeparated, match="drafted"):
+        await disclosure.transition(locker, d.id, "approve", who=dora, today=TODAY)
+    approved = await disclosure.transition(locker, d.id, "approve", who=dina, today=TODAY)
+    assert approved.approved_by == "disclosure:dina"
+    with pytest.raises(DutiesNotSeparated, match="approved"):
+        await disclosure.transition(locker, d.id, "publish", who=dina, today=TODAY)
+    published = await disclosure.transition(locker, d.id, "publish", who=dora, today=TODAY)
+    assert published.published_by == "disclosure:dora"
+
+
+async def test_the_setting_lets_one_person_approve_and_publish_but_never_approve_their_draft(
+        locker: Locker) -> None:
+    from policy.errors import DutiesNotSeparated
+
+    one = Locker(locker.pool, locker.store, locker.log, locker.keys, separate_duties=False)
+    dora, dina = await who(locker, "dora"), await who(locker, "dina")
+    d = await disclosure.create(one, CASE, RECORD, who=dora)
+    with pytest.raises(DutiesNotSeparated):
+        await disclosure.transition(one, d.id, "approve", who=dora, today=TODAY)
+    await disclosure.transition(one, d.id, "approve", who=dina, today=TODAY)
+    assert (await disclosure.transition(one, d.id, "publish", who=dina, today=TODAY)).state == "published"
+
+
+async def test_ending_a_major_decision_takes_two_people(locker: Locker) -> None:
+    from policy.errors import DutiesNotSeparated
+    from policy.review import CHECKLIST
+
+    dora, dina = await who(locker, "dora"), await who(locker, "dina")
+    d = await disclosure.create(locker, CASE, RECORD, who=dora)
+    await disclosure.flag_major(locker, d.id, ["after_hearing"], who=dora)
+    await disclosure.record_review(locker, d.id, who=await who(locker, "rex"), outcome="passed",
+                                   checklist=dict.fromkeys(CHECKLIST, True), opinion="程序合法，事实清楚")
+    await disclosure.transition(locker, d.id, "approve", who=dina, today=TODAY)
+    await disclosure.transition(locker, d.id, "publish", who=dora, today=TODAY)
+    asked = await disclosure.transition(locker, d.id, "take_down", who=dora, today=TODAY,
+                                        takedown_reason="decision_revoked", explanation="复议机关撤销了原决定")
+    assert asked.state == "published" and asked.pending_end["by"] == "disclosure:dora"
+    with pytest.raises(DutiesNotSeparated, match="another person"):
+        await disclosure.transition(locker, d.id, "take_down", who=dora, today=TODAY)
+    done = await disclosure.transition(locker, d.id, "take_down", who=dina, today=TODAY)
+    assert done.state == "taken_down" and done.notice == "复议机关撤销了原决定" and done.pending_end is None
+    entries = [e for e in await kinds(locker) if e["kind"].startswith("disclosure.")]
+    assert [e["kind"] for e in entries[-2:]] == ["disclosure.end_requested", "disclosure.taken_down"]
+    assert entries[-1]["requested_by"] == "disclosure:dora" and entries[-1]["actor"] == "disclosure:dina"

@@ -83,6 +83,13 @@ class Visitor:
     base: str
     http: aiohttp.ClientSession
     csrf: str = ""
+    #: The site it visits and its sign-in headers, so a test can bring in a colleague (``colleague``).
+    site: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    async def colleague(self, who: str = "dina") -> Visitor:
+        """Another user signed in the same way: the second disclosure officer who approves (§二)."""
+        return await self.site.sign_in(who, **self.headers)
 
     async def request(self, method: str, path: str, **kw: Any) -> Reply:
         kw.setdefault("allow_redirects", False)
@@ -131,6 +138,7 @@ class Web:
 
     async def sign_in(self, who: str, *, token: str | None = None, **headers: str) -> Visitor:
         visitor = self.visitor(**headers)
+        visitor.site, visitor.headers = self, dict(headers)
         form = await visitor.get("/signin")
         m = _FORM_CSRF.search(form.text)
         assert m, form.text
@@ -185,6 +193,8 @@ async def web_app(database_url: str, tmp_path: Path) -> AsyncIterator[Web]:
     try:
         for role in ROLES:
             _, client.tokens[role] = await principals.add_principal(app[LOCKER].pool, role, role, "test")
+        # A second disclosure officer: the drafter never approves their own record (§二).
+        _, client.tokens["dina"] = await principals.add_principal(app[LOCKER].pool, "dina", "disclosure", "test")
         client.objects = await seed_case(app[LOCKER])
         yield client
     finally:
@@ -200,7 +210,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 BROWSER_CASE = "CASE-B"
-USERS = {"ivy": "investigator", "dora": "disclosure", "rex": "reviewer", "ada": "admin"}
+USERS = {"ivy": "investigator", "dora": "disclosure", "dina": "disclosure", "rex": "reviewer", "ada": "admin"}
 TIMEOUT_MS = 20_000
 
 

@@ -46,6 +46,13 @@ async def case_entries(served: Served) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines]
 
 
+async def approve_as_dina(served: Served, rid: str) -> None:
+    dina = await served.signed_in("dina")
+    await dina.goto(f"{served.base}/disclosure/{rid}")
+    await dina.click("#act-approve button")
+    await state_becomes(dina, "approved")
+
+
 async def test_disclosure_staff_draft_publish_correct_and_revoke(served: Served) -> None:
     page = await served.signed_in("dora")
     assert page.url.endswith("/disclosure")  # the disclosure role starts at its records
@@ -55,8 +62,8 @@ async def test_disclosure_staff_draft_publish_correct_and_revoke(served: Served)
     assert "欧阳娜娜" in await page.inner_text("#raw-record")
     await shot(page, "disclosure-record-draft")
 
-    await page.click("#act-approve button")
-    await state_becomes(page, "approved")
+    await approve_as_dina(served, rid)  # the drafter never approves (§二)
+    await page.reload()
     await page.click("#act-publish button")
     await state_becomes(page, "published")
     assert await page.inner_text("#takedown-due") != "—"
@@ -108,10 +115,12 @@ async def test_a_reviewer_passes_a_major_decision_through_the_checklist(served: 
     await dora.check("#act-major input[value=after_hearing]")
     await dora.click("#act-major button[type=submit]")
     await dora.wait_for_selector("#review-needed")
-    await dora.click("#act-approve button")
-    error = await dora.wait_for_selector("#action-error")
+    dina = await served.signed_in("dina")
+    await dina.goto(f"{served.base}/disclosure/{rid}")
+    await dina.click("#act-approve button")
+    error = await dina.wait_for_selector("#action-error")
     assert error is not None and "法制审核" in await error.inner_text()
-    await shot(dora, "disclosure-review-required")
+    await shot(dina, "disclosure-review-required")
 
     rex = await served.signed_in("rex")
     assert rex.url.endswith("/review")
@@ -136,9 +145,8 @@ async def test_a_reviewer_passes_a_major_decision_through_the_checklist(served: 
     assert "法制审核通过" in await zh.inner_text("#review-state")
     await shot(zh, "review-zh")
 
+    await approve_as_dina(served, rid)
     await dora.goto(f"{served.base}/disclosure/{rid}")
-    await dora.click("#act-approve button")
-    await state_becomes(dora, "approved")
     await dora.click("#act-publish button")
     await state_becomes(dora, "published")
 
