@@ -82,7 +82,8 @@ async def add_review(request: web.Request) -> web.Response:
         raise Invalid("'checklist' must map §四(三) item codes to true/false")
     d = await disclosure.record_review(request.app[LOCKER], request.match_info["id"], who=who,
                                        outcome=outcome, checklist=checklist,
-                                       opinion=text_field(body, "opinion", max_len=20_000) or "")
+                                       opinion=text_field(body, "opinion", max_len=20_000) or "",
+                                       decision=text_field(body, "decision", max_len=20))
     return json_response(_view(d), status=201)
 
 

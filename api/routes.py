@@ -15,7 +15,7 @@ from integrity.hashing import BLAKE3_HEX_PATTERN
 from policy import restriction as restriction_levels
 from policy.lifecycle import TAKEDOWN_REASONS
 from policy.retention import TRIGGERS
-from policy.review import RECORDED_OUTCOMES
+from policy.review import PENALTY_TYPES, RECORDED_OUTCOMES
 from services.permissions import (
     ADMIN,
     DISCLOSURE,
@@ -113,8 +113,20 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("POST", "/api/v1/cases/{case}/records", cases.add_record, roles_for("record.add"),
              "Add a text record (document, scan, form, notice) at an enforcement stage",
              params=(CASE, ("stage", "query", "string", True), ("file_name", "query", "string", True),
-                     ("title", "query", "string", False)),
-             body="application/octet-stream", responses=(200, 201, 400, 404, 413)),
+                     ("title", "query", "string", False), ("decision_no", "query", "string", False)),
+             body="application/octet-stream", responses=(200, 201, 400, 404, 409, 413, 422)),
+    Endpoint("POST", "/api/v1/cases/{case}/determinations", cases.determine, roles_for("decision.determine"),
+             "The case handler's major-decision determination (§四(二)) for a decision, before it is recorded or "
+             "drafted for disclosure: every criterion answered, the facts the product proposes 'major' from",
+             params=(CASE,), body="application/json", responses=(201, 403, 404, 422),
+             body_schema={"type": "object", "required": ["decision_no", "answers"], "properties": {
+                 "decision_no": {"type": "string"},
+                 "answers": {"type": "object", "additionalProperties": {"type": "boolean"}},
+                 "facts": {"type": "object", "properties": {
+                     "hearing_held": {"type": "boolean"}, "public_interest": {"type": "boolean"},
+                     "fine_yuan": {"type": "integer", "minimum": 0},
+                     "penalties": {"type": "array", "items": {"type": "string", "enum": list(PENALTY_TYPES)}}}},
+                 "reason": {"type": "string"}}}),
     Endpoint("GET", "/api/v1/cases/{case}/checkpoint", verify.checkpoint, STAFF,
              "Latest signed checkpoint (C2SP signed note), or the one at ?size=N",
              params=(CASE, ("size", "query", "integer", False)), responses=(200, 404, 422), produces="text/plain"),
@@ -225,7 +237,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "Record a legal review (passed/failed: reviewer, not the handler) or a disagreement (disputed)",
              params=(DID,), body="application/json", responses=(201, 403, 404, 422),
              body_schema={"type": "object", "required": ["outcome"], "properties": {
-                 "outcome": {"type": "string", "enum": list(RECORDED_OUTCOMES)},
+                 "outcome": {"type": "string", "enum": [*RECORDED_OUTCOMES, "coordinated"]},
+                 "decision": {"type": "string", "enum": ["proceed", "uphold"]},
                  "checklist": {"type": "object", "additionalProperties": {"type": "boolean"}},
                  "opinion": {"type": "string"}}}),
     Endpoint("POST", "/api/v1/disclosures/{id}/secrets-treatment", disclosures.treat,

@@ -32,8 +32,8 @@ from ingest.sources import DirectorySource
 from ingest.spool import Journal
 from integrity.bundle_files import verify_bundle
 from integrity.verify import print_report, verify_file
-from policy.review import CHECKLIST
-from services import accounts, cases, disclosure, evidence
+from policy.review import CHECKLIST, MAJOR_CRITERIA
+from services import accounts, cases, decisions, disclosure, evidence
 from storage import db, principals
 from storage.objects import bytes_source
 from storage.principals import Principal
@@ -169,11 +169,16 @@ async def _run_demo(settings: Settings, *, clips: int, serve: bool) -> int:
         matched = verify_file(paths[0], bundle, [vkey])
 
         today = clock.today()
+        decision_no = f"示例城管罚字〔{today:%Y}〕第{now:%H%M%S}号"
+        # §四(二): the handler determines, before the decision is recorded, whether it is major.
+        await decisions.determine(locker, case_id, decision_no,
+                                  answers={c: c == "after_hearing" for c in MAJOR_CRITERIA},
+                                  facts={"hearing_held": True, "penalties": ["fine"], "fine_yuan": 500},
+                                  who=investigator)
         d = await disclosure.create(locker, case_id, {
             **SAMPLE_DECISION, "violation": SAMPLE_DECISION["violation"].format(date=f"{today:%Y年%m月%d日}"),
-            "decision_no": f"示例城管罚字〔{today:%Y}〕第{now:%H%M%S}号", "decision_date": today.isoformat()},
+            "decision_no": decision_no, "decision_date": today.isoformat()},
             who=disclosure_staff)
-        await disclosure.flag_major(locker, d.id, ["after_hearing"], who=disclosure_staff)
         await disclosure.record_review(locker, d.id, who=users["demo-reviewer"], outcome="passed",
                                        checklist=dict.fromkeys(CHECKLIST, True),
                                        opinion="主体合法，程序合法，事实清楚，证据充分，适用法律正确。")

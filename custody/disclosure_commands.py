@@ -11,9 +11,9 @@ from custody.shell import CliError, acting, add_as, as_operator, dump_json, iso_
 from foundation import clock
 from foundation.settings import Settings
 from policy.lifecycle import TAKEDOWN_REASONS
-from policy.review import CHECKLIST, RECORDED_OUTCOMES
+from policy.review import CHECKLIST, MAJOR_CRITERIA, PENALTY_TYPES, RECORDED_OUTCOMES
 from policy.takedown import display_until, takedown_due
-from services import disclosure
+from services import decisions, disclosure
 from services.locker import open_locker
 from storage.principals import Principal
 
@@ -23,6 +23,22 @@ ACTIONS = ("approve", "publish", "correct", "update", "take-down", "revoke", "wi
 
 
 def register(sub: Any) -> None:
+    dec = sub.add_parser("decision", help="decisions (§四): the major-decision determination").add_subparsers(
+        dest="decision_command", required=True)
+    p = dec.add_parser("determine", help="the case handler's §四(二) determination for a decision: every "
+                                         "criterion answered (--major names those that apply; the rest are no)")
+    p.add_argument("case_id")
+    p.add_argument("decision_no")
+    p.add_argument("--major", action="append", default=[], choices=list(MAJOR_CRITERIA), metavar="CRITERION",
+                   help="a §四(二) criterion that applies: " + ", ".join(MAJOR_CRITERIA))
+    p.add_argument("--hearing", action="store_true", help="fact: decided after a hearing (听证)")
+    p.add_argument("--penalty", action="append", default=[], choices=list(PENALTY_TYPES), help="fact: a penalty type")
+    p.add_argument("--fine", type=int, default=0, help="fact: the fine in yuan")
+    p.add_argument("--public-interest", action="store_true", help="fact: a public-interest matter")
+    p.add_argument("--reason", default="", help="why, where the answers differ from what the facts suggest")
+    add_as(p)
+    p.set_defaults(handler=determine)
+
     dis = sub.add_parser("disclosure", help="disclosure records (公示)").add_subparsers(
         dest="disclosure_command", required=True)
 
@@ -51,7 +67,9 @@ def register(sub: Any) -> None:
 
     p = dis.add_parser("review", help="record a legal review (passed / failed) or a disagreement (disputed)")
     p.add_argument("id")
-    p.add_argument("outcome", choices=RECORDED_OUTCOMES)
+    p.add_argument("outcome", choices=[*RECORDED_OUTCOMES, "coordinated"])
+    p.add_argument("--decision", choices=list(disclosure.COORDINATOR_DECISIONS),
+                   help="coordinated (the coordinator, §四(四)): proceed, or uphold the failed review")
     p.add_argument("--check", action="append", default=[], help="§四(三) item that holds (repeatable)")
     p.add_argument("--all-checks", action="store_true", help="every §四(三) item holds")
     p.add_argument("--opinion", default="")
@@ -114,6 +132,19 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=links)
 
 
+async def determine(args: argparse.Namespace, settings: Settings) -> int:
+    facts = {"hearing_held": args.hearing, "penalties": args.penalty, "fine_yuan": args.fine,
+             "public_interest": args.public_interest}
+    async with open_locker(settings) as locker:
+        who = await acting(args, settings, locker.pool)
+        found = await decisions.determine(locker, args.case_id, args.decision_no,
+                                          answers={c: c in args.major for c in MAJOR_CRITERIA}, facts=facts,
+                                          reason=args.reason, who=who)
+    verdict = f"major ({', '.join(found.criteria)}): a legal review must pass first" if found.major else "not major"
+    print(f"{args.decision_no}: {verdict}; proposed from the facts: {', '.join(found.proposed) or 'none'}")
+    return 0
+
+
 async def takedown_date(args: argparse.Namespace, settings: Settings) -> int:
     print(f"on display through: {display_until(args.published, args.party).isoformat()}")
     print(f"take down on: {takedown_due(args.published, args.party).isoformat()}")
@@ -154,7 +185,7 @@ async def review_cmd(args: argparse.Namespace, settings: Settings) -> int:
         who = await acting(args, settings, locker.pool)
         d = await disclosure.record_review(locker, args.id, who=who,
                                            outcome=args.outcome,
-                                           checklist=checklist, opinion=args.opinion)
+                                           checklist=checklist, opinion=args.opinion, decision=args.decision)
     print(f"{d.id}: review {args.outcome} (review state {d.review_state})")
     return 0
 

@@ -43,12 +43,12 @@ class ReviewRequired(PolicyError):
     code = "review_required"
     status = Status.CONFLICT
 
-    def __init__(self, action: str, decision_no: str | None = None) -> None:
+    def __init__(self, action: str, decision_no: str | None = None, message: str | None = None) -> None:
         self.action = action
         self.decision_no = decision_no
         which = f"decision {decision_no}" if decision_no else "this decision"
-        super().__init__(
-            f"{which} is flagged major (§四): it cannot be approved or published until a legal review "
+        super().__init__(message or
+            f"{which} is flagged major (§四): it cannot be recorded, approved or published until a legal review "
             "(法制审核) by someone other than the case handler has passed"
         )
 

@@ -26,10 +26,10 @@ from integrity.hashing import object_key
 from integrity.receipt import verify_receipt
 from policy import lifecycle, masking, restriction, review, secrecy
 from policy.cases import GOVERNANCE_CASE
-from policy.errors import DutiesNotSeparated, PolicyError, TreatmentRequired
+from policy.errors import DutiesNotSeparated, PolicyError, ReviewRequired, TreatmentRequired
 from policy.takedown import PARTY_TYPES, parse_iso_date, takedown_due
 from policy.workdays import WorkCalendar
-from services import evidence, retention
+from services import decisions, evidence, retention
 from services.locker import Locker
 from services.permissions import authorize
 from services.restriction import access_many, require_read
@@ -274,6 +274,9 @@ async def create(locker: Locker, case_id: str, fields: Mapping[str, Any], *, who
     record = validate_record(fields)
     secrecy.refuse_state_secret(await case_level(locker.pool, case_id), "a disclosure record")
     await require_read(locker.pool, case_id, who)
+    determined = await decisions.require_determination(locker.pool, case_id, record["decision_no"])
+    major = determined.criteria
+    cleared = await decisions.passed_review_seq(locker.pool, case_id, record["decision_no"]) is not None
     disclosure_id = "D-" + secrets.token_hex(5)
     # A withdrawn or revoked record of the same decision is replaced by this one, linked to it.
     supersedes = await locker.pool.fetchval(
@@ -282,10 +285,11 @@ async def create(locker: Locker, case_id: str, fields: Mapping[str, Any], *, who
     try:
         row = await locker.pool.fetchrow(
             """INSERT INTO disclosures (id, case_id, decision_no, party_type, category, decision_date, record,
-                                        created_by, created_by_id, supersedes)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *""",
+                                        created_by, created_by_id, supersedes, major, review_state)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *""",
             disclosure_id, case_id, record["decision_no"], record["party_type"], record.get("category", ""),
-            parse_iso_date(record["decision_date"]), record, actor, who.id, supersedes)
+            parse_iso_date(record["decision_date"]), record, actor, who.id, supersedes, major,
+            ("passed" if cleared else "pending") if major else "none")
     except asyncpg.UniqueViolationError:
         raise DecisionExists(f"decision {record['decision_no']!r} already has a live disclosure record; correct "
                              "it, or withdraw (before publication) or revoke it and draft it again") from None
@@ -321,28 +325,41 @@ async def case_handler(pool: asyncpg.Pool, case_id: str) -> str:
     return str(row["handler"])
 
 
+#: What a review entry's outcome sets the record's review state to.
+_REVIEW_STATES = {"passed": "passed", "failed": "failed", "disputed": "disputed"}
+#: A coordinator's decision on a dispute (§四(四)): go ahead (the head answers for it), or the failed
+#: review stands.
+COORDINATOR_DECISIONS = {"proceed": "passed", "uphold": "failed"}
+
+
 async def record_review(locker: Locker, disclosure_id: str, *, who: Principal, outcome: str,
-                        checklist: Mapping[str, bool], opinion: str) -> Disclosure:
-    """A legal review: passed, failed (with reasons) or disputed (the handling unit disagrees).
+                        checklist: Mapping[str, bool], opinion: str, decision: str | None = None) -> Disclosure:
+    """A legal review: passed, failed (with reasons), disputed (the handling unit disagrees), or
+    coordinated (the coordinator — the bureau head — decides a dispute, §四(四)).
 
     The opinion is stored with the case as a text record (§三: stored together) and the review entry
-    points at it.  A reviewer may not review a case they handle.
+    points at it.  Nobody who has ever handled the case reviews it, before a handover too.
     """
-    authorize(who, "review.dispute" if outcome == "disputed" else "review.record")
+    action = {"disputed": "review.dispute", "coordinated": "review.coordinate"}.get(outcome, "review.record")
+    authorize(who, action)
     reviewer = who.actor
     d = await read(locker.pool, disclosure_id, who=who)
     if not d.major:
         raise DisclosureError(f"{disclosure_id} is not flagged major: no legal review is needed")
-    if d.state not in ("draft", "approved"):
-        raise DisclosureError(f"{disclosure_id} is {d.state}: a legal review comes before the decision is published")
+    if d.state not in ("draft", "approved", "published"):
+        raise DisclosureError(f"{disclosure_id} is {d.state}: there is no decision left to review")
+    state = outcome
     if outcome in ("passed", "failed"):
-        # Names are unique among principals; a handler row may hold a bare name (cases opened before
-        # handlers were principals), so the handler's name is what is compared.
         review.may_review(who.name, (await case_handler(locker.pool, d.case_id)).rpartition(":")[2])
+        review.may_review_decision(who.name, await decisions.handlers_ever(locker, d.case_id))
         review.check_review(outcome, checklist, opinion)
     elif outcome == "disputed":
         if d.review_state != "failed" or not opinion.strip():
             raise DisclosureError("a disagreement is recorded against a failed review, with the reasons")
+    elif outcome == "coordinated":
+        if d.review_state != "disputed" or decision not in COORDINATOR_DECISIONS or not opinion.strip():
+            raise DisclosureError("the coordinator decides a disputed review: proceed or uphold, with the reasons")
+        state = COORDINATOR_DECISIONS[decision]
     else:
         raise DisclosureError(f"unknown review outcome {outcome!r}")
     text = (f"法制审核意见 / legal review opinion\n决定 {d.decision_no} ({disclosure_id})\n"
@@ -354,14 +371,16 @@ async def record_review(locker: Locker, disclosure_id: str, *, who: Principal, o
     record_b3 = _object_hash(added.body)
     entry = await locker.log.append(d.case_id, Draft(f"review.{outcome}", reviewer, {
         "disclosure": disclosure_id, "decision_no": d.decision_no, "checklist": dict(checklist),
-        "opinion_blake3": record_b3, "opinion": opinion}))
+        "opinion_blake3": record_b3, "opinion": opinion, **({"decision": decision} if decision else {})}))
     await locker.pool.execute(
-        """INSERT INTO reviews (disclosure_id, reviewer, outcome, checklist, opinion, record_blake3, seq)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-        disclosure_id, reviewer, outcome, dict(checklist), opinion, record_b3, entry.seq)
+        """INSERT INTO reviews (disclosure_id, reviewer, outcome, checklist, opinion, record_blake3, seq, case_id,
+                                decision_no, reviewer_id, decision)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+        disclosure_id, reviewer, outcome, dict(checklist), opinion, record_b3, entry.seq, d.case_id,
+        d.decision_no, who.id, decision)
     row = await locker.pool.fetchrow(
         "UPDATE disclosures SET review_state = $2, updated_at = now() WHERE id = $1 RETURNING *",
-        disclosure_id, outcome)
+        disclosure_id, state)
     return _row(row)
 
 
@@ -390,6 +409,7 @@ async def transition(locker: Locker, disclosure_id: str, action: str, *, who: Pr
             "fields or passages are withheld or rewritten, and why) before it is approved (§二: 作适当处理后公开)")
     lifecycle.check_duties(action, actor=who.actor, drafter=d.created_by, approver=d.approved_by,
                            separate=locker.separate_duties)
+    review_seq = await _review_for(locker, d, action, changes)
     if lifecycle.needs_second_person(action, major=bool(d.major), separate=locker.separate_duties,
                                      takedown_reason=takedown_reason or (d.pending_end or {}).get("takedown_reason")):
         pending = d.pending_end
@@ -404,7 +424,28 @@ async def transition(locker: Locker, disclosure_id: str, action: str, *, who: Pr
         takedown_reason = takedown_reason or pending.get("takedown_reason")
     return await _transition(locker, disclosure_id, action, actor=who.actor, today=today, reason=reason,
                              explanation=explanation, takedown_reason=takedown_reason, changes=changes,
-                             law_change=law_change, actor_id=who.id)
+                             law_change=law_change, actor_id=who.id, review_seq=review_seq)
+
+
+#: Fields whose correction changes the substance of a reviewed major decision (penalty, legal basis,
+#: facts, party): it needs a new passed review (§四).
+SUBSTANTIVE = frozenset({"penalty", "legal_basis", "violation", "party_name"})
+
+
+async def _review_for(locker: Locker, d: Disclosure, action: str, changes: Mapping[str, Any] | None) -> int | None:
+    """The passed review a major decision's publication or substantive correction rests on (None when
+    none is needed); a substantive correction needs a review newer than the one the public text rests on."""
+    if not d.major or action not in ("publish", "correct", "update"):
+        return None
+    seq = await decisions.passed_review_seq(locker.pool, d.case_id, d.decision_no)
+    substantive = sorted(SUBSTANTIVE & {k for k, v in (changes or {}).items() if d.record.get(k) != v})
+    if action == "publish" or not substantive:
+        return seq if action == "publish" else None
+    if seq is None or seq <= (d.review_used_seq if d.review_used_seq is not None else -1):
+        raise ReviewRequired(action, d.decision_no, (
+            f"decision {d.decision_no} is major and was reviewed: correcting {', '.join(substantive)} changes its "
+            "substance and needs a new passed legal review (法制审核) first (§四)"))
+    return seq
 
 
 async def _request_end(locker: Locker, d: Disclosure, action: str, *, who: Principal, today: dt.date,
@@ -426,7 +467,7 @@ async def _request_end(locker: Locker, d: Disclosure, action: str, *, who: Princ
 async def _transition(locker: Locker, disclosure_id: str, action: str, *, actor: str, today: dt.date,
                       reason: str | None = None, explanation: str | None = None, takedown_reason: str | None = None,
                       changes: Mapping[str, Any] | None = None, law_change: int | None = None,
-                      actor_id: int = 0) -> Disclosure:
+                      actor_id: int = 0, review_seq: int | None = None) -> Disclosure:
     d = await get(locker.pool, disclosure_id)
     changed = [k for k, v in (changes or {}).items() if d.record.get(k) != v]
     step = lifecycle.plan(d.state, action, reason=reason, explanation=explanation, major=bool(d.major),
@@ -438,6 +479,9 @@ async def _transition(locker: Locker, disclosure_id: str, action: str, *, actor:
     if reason:
         fields["reason"] = reason
     sets: dict[str, Any] = {"state": step.target}
+    if review_seq is not None:
+        sets["review_used_seq"] = review_seq
+        fields["review_seq"] = review_seq
     if action == "approve":
         sets.update(approved_by=actor, approved_by_id=actor_id)
     if action == "publish":
@@ -452,13 +496,7 @@ async def _transition(locker: Locker, disclosure_id: str, action: str, *, actor:
         if law_change is not None:
             fields["law_change"] = law_change
     elif action in ("take_down", "revoke"):
-        sets.update(ended_on=today, end_reason=takedown_reason or "published_in_error", pending_end=None)
-        fields["end_reason"] = sets["end_reason"]
-        if d.pending_end and d.pending_end.get("action") == action:
-            fields["requested_by"] = d.pending_end["by"]
-        if explanation:
-            sets["notice"] = explanation
-            fields["explanation"] = explanation
+        _end(d, action, today, takedown_reason, explanation, sets=sets, fields=fields)
     row = await _update(locker.pool, disclosure_id, d.state, d.updated_at, sets)
     appended = await locker.log.append(d.case_id, Draft(step.kind, actor, fields))
     if action in ("publish", "correct", "update"):
@@ -471,6 +509,18 @@ async def _transition(locker: Locker, disclosure_id: str, action: str, *, actor:
     if action in ("publish", "correct", "update"):
         await retention.apply_retention(locker, d.case_id)  # evidence kept at least to the takedown date
     return _row(row)
+
+
+def _end(d: Disclosure, action: str, today: dt.date, takedown_reason: str | None, explanation: str | None, *,
+         sets: dict[str, Any], fields: dict[str, Any]) -> None:
+    """A takedown or revocation: the end date and reason, the published explanation, who asked for it."""
+    sets.update(ended_on=today, end_reason=takedown_reason or "published_in_error", pending_end=None)
+    fields["end_reason"] = sets["end_reason"]
+    if d.pending_end and d.pending_end.get("action") == action:
+        fields["requested_by"] = d.pending_end["by"]
+    if explanation:
+        sets["notice"] = explanation
+        fields["explanation"] = explanation
 
 
 async def _rewrite(locker: Locker, d: Disclosure, action: str, changes: Mapping[str, Any], changed: list[str], *,

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from policy.review import CHECKLIST
+from policy.review import CHECKLIST, MAJOR_CRITERIA
 from storage import principals
 from tests.api.conftest import Api, serving, settings_for
 
@@ -48,9 +48,16 @@ async def ok(api: Api, method: str, path: str, who: str, body: dict[str, Any]) -
     return answer
 
 
+NOT_MAJOR = dict.fromkeys(MAJOR_CRITERIA, False)
+
+
 async def a_case(api: Api, tag: str) -> Context:
+    """A case; its handler has determined (§四(二), not major) the decisions the rows draft."""
     case = f"T-{tag}"
     await ok(api, "POST", "/api/v1/cases", "investigator", {"id": case})
+    for decision_no in (f"城管罚字〔2026〕第N{case}号", f"城管罚字〔2026〕第{tag}号"):
+        await ok(api, "POST", f"/api/v1/cases/{case}/determinations", "investigator",
+                 {"decision_no": decision_no, "answers": NOT_MAJOR})
     return {"case": case, "new": f"N-{tag}"}
 
 
@@ -93,6 +100,13 @@ async def a_published_record_of_a_restricted_case(api: Api, tag: str) -> Context
     await ok(api, "POST", f"/api/v1/disclosures/{ctx['id']}/publish", "disclosure", {})
     await ok(api, "PUT", f"/api/v1/cases/{ctx['case']}/restriction", "investigator",
              {"level": "privacy", "reason": "a minor is named"})
+    return ctx
+
+
+async def a_disputed_review(api: Api, tag: str) -> Context:
+    ctx = await a_failed_review(api, tag)
+    await ok(api, "POST", f"/api/v1/disclosures/{ctx['id']}/reviews", "disclosure",
+             {"outcome": "disputed", "opinion": "笔录在卷"})
     return ctx
 
 
@@ -256,6 +270,27 @@ ROWS = [
         lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/approve", {}), "ok"),
     Row("publish what one approved", "dina", an_approved_draft, lambda c: ["disclosure", "publish", c["id"]],
         lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/publish", {}), "separation_of_duties"),
+    Row("determine a decision major", "investigator", a_case,
+        lambda c: ["decision", "determine", c["case"], "D-1", "--major", "after_hearing", "--hearing"],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/determinations", {
+            "decision_no": "D-1", "facts": {"hearing_held": True},
+            "answers": {**NOT_MAJOR, "after_hearing": True}}), "ok"),
+    Row("determine a decision one does not handle", "inv2", a_case,
+        lambda c: ["decision", "determine", c["case"], "D-1"],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/determinations", {"decision_no": "D-1",
+                                                                          "answers": NOT_MAJOR}), "not_permitted"),
+    Row("overrule what the facts suggest without a reason", "investigator", a_case,
+        lambda c: ["decision", "determine", c["case"], "D-1", "--hearing"],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/determinations", {
+            "decision_no": "D-1", "facts": {"hearing_held": True}, "answers": NOT_MAJOR}), "policy"),
+    Row("decide a dispute as the coordinator", "coordinator", a_disputed_review,
+        lambda c: ["disclosure", "review", c["id"], "coordinated", "--decision", "proceed", "--opinion", "同意"],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/reviews",
+                   {"outcome": "coordinated", "decision": "proceed", "opinion": "同意"}), "ok"),
+    Row("decide a dispute, not the coordinator", "reviewer", a_disputed_review,
+        lambda c: ["disclosure", "review", c["id"], "coordinated", "--decision", "proceed", "--opinion", "同意"],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/reviews",
+                   {"outcome": "coordinated", "decision": "proceed", "opinion": "同意"}), "forbidden"),
     Row("record a law change", "admin", nothing,
         lambda c: ["law-change", "add", "--title", f"条例修订 {c['tag']}", "--effective", "2026-09-21",
                    "--category", "市容环境"],

@@ -30,7 +30,7 @@ from policy.errors import PolicyError
 from policy.lifecycle import EXPLAINED_TAKEDOWNS, STATES, TAKEDOWN_REASONS, TRANSITIONS
 from policy.review import MAJOR_CRITERIA
 from policy.takedown import PARTY_TYPES, parse_iso_date
-from services import disclosure
+from services import decisions, disclosure
 from services.disclosure import OPTIONAL_TEXT, REQUIRED, Disclosure
 from services.locker import Locker
 from services.permissions import DISCLOSURE, HANDLING_SIDE
@@ -211,6 +211,7 @@ async def record_view(request: web.Request, disclosure_id: str, *, error: str | 
     level = await disclosure.case_level(locker.pool, d.case_id)
     return page(request, "disclosure.html", {
         "d": d, "row": row, "preview": preview, "leaked": len(leaked), "treatment": d.treatment(),
+        "determination": await decisions.determination(locker.pool, d.case_id, d.decision_no),
         "level": level, "needs_treatment": secrecy.needs_treatment(level),
         "can_treat": request[PRINCIPAL].role in HANDLING_SIDE and d.state == "draft",
         "treatable": secrecy.TEXT_FIELDS,

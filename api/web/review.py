@@ -28,11 +28,12 @@ from services.disclosure import Disclosure
 WAITING = ("pending", "failed", "disputed")
 #: Records looked at for the queue (the domain lists records newest first, without a "major" filter).
 QUEUE_SCAN_LIMIT = 10_000
-#: States in which a review can still change the outcome (the gate is at approval and publication).
-UNDECIDED = ("draft", "approved")
+#: States in which a review can still change the outcome: before approval and publication, and a
+#: published decision whose substance is to be corrected (a correction needs a new passed review).
+UNDECIDED = ("draft", "approved", "published")
 #: The role that records a review (others with the page's roles may look).
 REVIEWER_ROLE = "reviewer"
-DONE = frozenset(OUTCOMES)
+DONE = frozenset({*OUTCOMES, "coordinated"})
 
 
 async def queue(request: web.Request) -> web.StreamResponse:
@@ -89,3 +90,16 @@ async def submit(request: web.Request) -> web.StreamResponse:
         return await review_view(request, disclosure_id, error=done.message, status=done.status,
                                  typed={"ticked": ticked, "opinion": opinion if isinstance(opinion, str) else ""})
     return redirect(str(URL.build(path=f"/review/{disclosure_id}", query={"done": str(outcome)})))
+
+
+async def coordinate(request: web.Request) -> web.StreamResponse:
+    """The coordinator (bureau head) decides a disputed review (§四(四)): proceed, or the failed review stands."""
+    disclosure_id = request.match_info["id"]
+    form = await request.post()
+    decision = form.get("decision")
+    done = await forms.attempt(disclosure.record_review(
+        request.app[LOCKER], disclosure_id, who=request[PRINCIPAL], outcome="coordinated", checklist={},
+        opinion=forms.text(form, "opinion"), decision=decision if isinstance(decision, str) else None))
+    if isinstance(done, Refused):
+        return await review_view(request, disclosure_id, error=done.message, status=done.status)
+    return redirect(str(URL.build(path=f"/review/{disclosure_id}", query={"done": "coordinated"})))

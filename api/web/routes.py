@@ -93,6 +93,8 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
     WebRoute("GET", "/review", review.queue, REVIEWERS, "Major decisions awaiting legal review"),
     WebRoute("GET", "/review/{id}", review.show, REVIEWERS, "A decision under review: record, checklist, past reviews"),
     WebRoute("POST", "/review/{id}", review.submit, REVIEWER, "Pass or fail a legal review, with the checklist"),
+    WebRoute("POST", "/review/{id}/coordinate", review.coordinate, roles_for("review.coordinate"),
+             "The coordinator decides a disputed review (§四(四)): proceed or uphold"),
     # -- retention (留存期限) and legal holds (法律保全) --
     WebRoute("GET", "/admin/retention", retention.show, ADMIN,
              "Retention classes, a case's retention, legal holds, disposition preview"),

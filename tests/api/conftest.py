@@ -25,7 +25,7 @@ from services.locker import Locker
 from storage import principals
 from tests.conftest import s3_settings
 
-ROLES = ("station", "investigator", "disclosure", "reviewer", "admin")
+ROLES = ("station", "investigator", "disclosure", "reviewer", "coordinator", "admin")
 
 
 def free_port() -> int:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from services import decisions
 from storage import principals
+from tests.acting import determined
 from tests.api.conftest import Api
 
 RECORD = {"decision_no": "城管罚字〔2026〕第31号", "party_type": "natural", "party_name": "张三",
@@ -19,6 +21,9 @@ async def add_user(api: Api, name: str, role: str) -> None:
 
 
 async def call(api: Api, who: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    if path == "/api/v1/disclosures" and body and not await decisions.determination(
+            api.locker.pool, body["case"], body["decision_no"]):
+        await determined(api.locker, body["case"], body["decision_no"])
     return await api.call("POST", path, who, json=body or {})
 
 
@@ -72,3 +77,46 @@ async def test_separation_of_duties_over_http(file_api: Api) -> None:
     assert status == 403 and body["error"] == "separation_of_duties"
     status, body = await call(file_api, "disclosure", f"/api/v1/disclosures/{d['id']}/publish")
     assert status == 200 and body["published_by"] == "disclosure:disclosure"
+
+
+async def test_the_review_gate_where_the_decision_is_made(file_api: Api) -> None:
+    """Issue 13 item 3 over HTTP: the handler's determination (proposed from the facts), the decision
+    record refused until a review passes, a passed review needs an opinion, the coordinator decides a dispute."""
+    no = "城管罚字〔2026〕第99号"
+    facts = {"hearing_held": True, "penalties": ["fine", "suspension"], "fine_yuan": 200_000}
+    answers = {"public_interest": False, "social_impact": False, "major_rights": True, "after_hearing": True,
+               "complex": False}
+    status, body = await file_api.call("POST", "/api/v1/disclosures", "disclosure",
+                                       json={"case": "CASE-1", **RECORD, "decision_no": no})
+    assert status == 409 and body["error"] == "determination_required"
+    status, body = await file_api.call("POST", "/api/v1/cases/CASE-1/determinations", "investigator", json={
+        "decision_no": no, "facts": facts, "answers": {**answers, "major_rights": False, "after_hearing": False}})
+    assert status == 422 and "suggest the decision is major" in body["message"]
+    status, body = await file_api.call("POST", "/api/v1/cases/CASE-1/determinations", "investigator",
+                                       json={"decision_no": no, "facts": facts, "answers": answers})
+    assert status == 201 and body["major"] and body["proposed"] == ["major_rights", "after_hearing"]
+    record = f"/api/v1/cases/CASE-1/records?stage=decision&file_name=decision.txt&decision_no={no}"
+    status, body = await file_api.call("POST", record, "investigator", data=b"decision")
+    assert status == 409 and body["error"] == "review_required"
+    status, d = await file_api.call("POST", "/api/v1/disclosures", "disclosure",
+                                    json={"case": "CASE-1", **RECORD, "decision_no": no})
+    assert status == 201 and d["major"] == ["major_rights", "after_hearing"]
+    reviews = f"/api/v1/disclosures/{d['id']}/reviews"
+    checks = dict.fromkeys(("authority", "procedure", "facts", "law", "competence", "documents", "transfer"), True)
+    status, body = await file_api.call("POST", reviews, "reviewer", json={"outcome": "passed", "checklist": checks})
+    assert status == 422 and "opinion" in body["message"]
+    status, _ = await file_api.call("POST", reviews, "reviewer", json={
+        "outcome": "failed", "checklist": {**checks, "facts": False}, "opinion": "听证笔录缺失"})
+    status, _ = await file_api.call("POST", reviews, "disclosure", json={"outcome": "disputed",
+                                                                         "opinion": "听证笔录在卷第3页"})
+    assert status == 201
+    status, body = await file_api.call("POST", record, "investigator", data=b"decision")
+    assert status == 409  # the dispute blocks until the coordinator decides
+    status, body = await file_api.call("POST", reviews, "reviewer", json={
+        "outcome": "coordinated", "decision": "proceed", "opinion": "x"})
+    assert status == 403
+    status, body = await file_api.call("POST", reviews, "coordinator", json={
+        "outcome": "coordinated", "decision": "proceed", "opinion": "听证笔录在卷，同意作出决定"})
+    assert status == 201 and body["review_state"] == "passed"
+    status, body = await file_api.call("POST", record, "investigator", data=b"decision")
+    assert status == 201, body

@@ -9,6 +9,7 @@ from typing import Any
 from blake3 import blake3
 
 from policy.review import CHECKLIST
+from tests.acting import determined
 from tests.api.conftest import Api
 
 RAW = {
@@ -25,6 +26,7 @@ ALL_CHECKS = dict.fromkeys(CHECKLIST, True)
 
 
 async def draft(api: Api, case: str = "CASE-1", **overrides: Any) -> dict[str, Any]:
+    await determined(api.locker, case, overrides.get("decision_no", RECORD["decision_no"]))
     status, body = await api.call("POST", "/api/v1/disclosures", "disclosure",
                                   json={"case": case, **RECORD, **overrides})
     assert status == 201, body

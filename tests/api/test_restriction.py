@@ -12,10 +12,11 @@ from blake3 import blake3
 
 from api.access import ACCESS
 from api.routes import ENDPOINTS
+from policy.review import MAJOR_CRITERIA
 from services import restriction
 from storage import principals
 from storage.objects import bytes_source
-from tests.acting import principal
+from tests.acting import determined, principal
 from tests.api.conftest import Api
 
 CASE = "R-1"
@@ -39,7 +40,10 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/cases/{case}/objects/{blake3}"): Probe(
         f"{_BASE}/objects/{blake3(SECRET).hexdigest()}?purpose=hearing", 200, 200),
     ("POST", "/api/v1/cases/{case}/records"): Probe(
-        f"{_BASE}/records?stage=decision&file_name=note.txt", 201, 200, {"data": b"note"}),
+        f"{_BASE}/records?stage=execution&file_name=note.txt", 201, 200, {"data": b"note"}),
+    # the determination is the handler's own: a grantee may read the case but not determine its decisions
+    ("POST", "/api/v1/cases/{case}/determinations"): Probe(f"{_BASE}/determinations", 403, 201, {"json": {
+        "decision_no": "罚字〔2026〕第9号", "answers": dict.fromkeys(MAJOR_CRITERIA, False), "reason": "waived"}}),
     ("GET", "/api/v1/cases/{case}/checkpoint"): Probe(f"{_BASE}/checkpoint", 200, 200),
     ("GET", "/api/v1/cases/{case}/entries"): Probe(f"{_BASE}/entries", 200, 200),
     ("GET", "/api/v1/cases/{case}/proofs/inclusion"): Probe(f"{_BASE}/proofs/inclusion?index=0&size=1", 200, 200),
@@ -246,6 +250,7 @@ async def test_disclosure_records_follow_their_case_need_to_know(file_api: Api) 
     record = {"case": "CASE-1", "decision_no": "罚字〔2026〕第7号", "party_type": "natural", "party_name": "欧阳娜娜",
               "party_phone": "13812345678", "violation": "占道经营", "legal_basis": "条例第二十四条",
               "penalty": "罚款500元", "decision_date": "2026-09-20"}
+    await determined(file_api.locker, "CASE-1", record["decision_no"])
     status, created = await file_api.call("POST", "/api/v1/disclosures", "disclosure", json=record)
     assert status == 201 and created["record"]["party_phone"] == "13812345678"
     rid = created["id"]
@@ -292,6 +297,7 @@ async def test_a_state_secret_case_is_never_disclosed(file_api: Api) -> None:
     status, body = await file_api.call("POST", "/api/v1/cases/CASE-1/grants", "investigator",
                                        json={"principal": "disclosure", "reason": "publication"})
     assert status in (200, 201), body
+    await determined(file_api.locker, "CASE-1", "罚字〔2026〕第8号")
     status, body = await file_api.call("POST", "/api/v1/disclosures", "disclosure", json={
         "case": "CASE-1", "decision_no": "罚字〔2026〕第8号", "party_type": "legal", "party_name": "某公司",
         "violation": "x", "legal_basis": "y", "penalty": "z", "decision_date": "2026-09-20"})

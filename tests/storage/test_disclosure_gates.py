@@ -21,6 +21,7 @@ from storage.filestore import FileStore
 from storage.keys import KeyRing
 from storage.log import CaseLog
 from storage.principals import Principal
+from tests.acting import determined
 
 HOST = "evidence.test"
 CASE = "C-D1"
@@ -40,6 +41,8 @@ async def locker(pool: asyncpg.Pool, tmp_path: Path) -> AsyncIterator[Locker]:
     for name, role in USERS.items():
         await principals.add_principal(pool, name, role, "test")
     await locker.log.open_case(CASE, "investigator:ann", title="Billboard")
+    for decision_no in (RECORD["decision_no"], "另一号"):
+        await determined(locker, CASE, decision_no)
     yield locker
     await store.close()
 
@@ -243,3 +246,121 @@ async def test_ending_a_major_decision_takes_two_people(locker: Locker) -> None:
     entries = [e for e in await kinds(locker) if e["kind"].startswith("disclosure.")]
     assert [e["kind"] for e in entries[-2:]] == ["disclosure.end_requested", "disclosure.taken_down"]
     assert entries[-1]["requested_by"] == "disclosure:dora" and entries[-1]["actor"] == "disclosure:dina"
+
+
+ALL_CHECKS = {"authority": True, "procedure": True, "facts": True, "law": True, "competence": True,
+              "documents": True, "transfer": True}
+
+
+async def test_the_handler_determines_major_from_the_facts_before_the_decision(locker: Locker) -> None:
+    from policy.errors import DeterminationRequired, NotPermitted, ReviewRequired
+    from policy.review import MAJOR_CRITERIA
+    from services import decisions, evidence
+    from storage.objects import bytes_source
+
+    ann, dora = await who(locker, "ann"), await who(locker, "dora")
+    no = "城管罚字〔2026〕第77号"
+    with pytest.raises(DeterminationRequired):
+        await disclosure.create(locker, CASE, {**RECORD, "decision_no": no}, who=dora)
+    with pytest.raises(DeterminationRequired):
+        await evidence.add_record(locker, CASE, bytes_source(b"decision"), who=ann, stage="decision",
+                                  file_name="decision.pdf", media_type="application/pdf", decision_no=no)
+    hearing = {"hearing_held": True, "penalties": ["fine", "suspension"], "fine_yuan": 200_000}
+    no_answers = dict.fromkeys(MAJOR_CRITERIA, False)
+    with pytest.raises(NotPermitted):  # the handler's, not another investigator's
+        await decisions.determine(locker, CASE, no, answers=no_answers, facts=hearing, who=await who(locker, "bob"))
+    with pytest.raises(disclosure.PolicyError, match="suggest the decision is major"):
+        await decisions.determine(locker, CASE, no, answers=no_answers, facts=hearing, who=ann)
+    found = await decisions.determine(locker, CASE, no, facts=hearing, who=ann,
+                                      answers={**no_answers, "after_hearing": True, "major_rights": True})
+    assert found.major and found.proposed == ["major_rights", "after_hearing"]
+    with pytest.raises(ReviewRequired, match="cannot be recorded"):
+        await evidence.add_record(locker, CASE, bytes_source(b"decision"), who=ann, stage="decision",
+                                  file_name="decision.pdf", media_type="application/pdf", decision_no=no)
+    d = await disclosure.create(locker, CASE, {**RECORD, "decision_no": no}, who=dora)
+    assert d.major == ["major_rights", "after_hearing"] and d.review_state == "pending"
+    with pytest.raises(ReviewRequired):
+        await disclosure.transition(locker, d.id, "approve", who=await who(locker, "dina"), today=TODAY)
+    await disclosure.record_review(locker, d.id, who=await who(locker, "rex"), outcome="passed",
+                                   checklist=ALL_CHECKS, opinion="听证程序合法，罚款数额适当")
+    await evidence.add_record(locker, CASE, bytes_source(b"decision"), who=ann, stage="decision",
+                              file_name="decision.pdf", media_type="application/pdf", decision_no=no)
+    entry = [e for e in await kinds(locker) if e["kind"] == "decision.determined"][-1]
+    assert entry["proposed"] == ["major_rights", "after_hearing"] and entry["major"] is True
+
+
+async def major_draft(locker: Locker) -> disclosure.Disclosure:
+    from tests.acting import determined as determine_by_hand
+
+    no = "城管罚字〔2026〕第88号"
+    await determine_by_hand(locker, CASE, no, major=("after_hearing",))
+    return await disclosure.create(locker, CASE, {**RECORD, "decision_no": no}, who=await who(locker, "dora"))
+
+
+async def test_reviews_need_an_opinion_and_a_reviewer_who_never_handled_the_case(locker: Locker) -> None:
+    from policy.errors import SelfReview
+    from services import handover
+
+    d = await major_draft(locker)
+    with pytest.raises(disclosure.PolicyError, match="opinion"):
+        await disclosure.record_review(locker, d.id, who=await who(locker, "rex"), outcome="passed",
+                                       checklist=ALL_CHECKS, opinion=" ")
+    # bob handles the case for a while: he may never review it, even after handing it back.
+    await handover.hand_over(locker, CASE, "bob", who=await who(locker, "ann"), reason="leave")
+    await handover.hand_over(locker, CASE, "ann", who=await who(locker, "bob"), reason="back")
+    assert await disclosure.decisions.handlers_ever(locker, CASE) == {"ann", "bob"}
+    from services.disclosure import review as review_rules
+
+    with pytest.raises(SelfReview, match="has handled this case"):
+        review_rules.may_review_decision("bob", await disclosure.decisions.handlers_ever(locker, CASE))
+    passed = await disclosure.record_review(locker, d.id, who=await who(locker, "rex"), outcome="passed",
+                                            checklist=ALL_CHECKS, opinion="合法")
+    row = await locker.pool.fetchrow("SELECT reviewer, reviewer_id, case_id, decision_no FROM reviews")
+    assert passed.review_state == "passed" and row["reviewer_id"] == (await who(locker, "rex")).id
+    assert (row["case_id"], row["decision_no"]) == (CASE, d.decision_no)
+
+
+async def test_a_substantive_correction_of_a_reviewed_major_decision_needs_a_new_review(locker: Locker) -> None:
+    from policy.errors import ReviewRequired
+
+    d = await major_draft(locker)
+    rex, dora, dina = await who(locker, "rex"), await who(locker, "dora"), await who(locker, "dina")
+    await disclosure.record_review(locker, d.id, who=rex, outcome="passed", checklist=ALL_CHECKS, opinion="合法")
+    await disclosure.transition(locker, d.id, "approve", who=dina, today=TODAY)
+    await disclosure.transition(locker, d.id, "publish", who=dora, today=TODAY)
+    await disclosure.transition(locker, d.id, "correct", who=dora, today=TODAY, reason="typo",
+                                changes={"category": "广告管理"})  # not substantive: no review
+    with pytest.raises(ReviewRequired, match="new passed legal review"):
+        await disclosure.transition(locker, d.id, "correct", who=dora, today=TODAY, reason="amount",
+                                    changes={"penalty": "罚款人民币5000元"})
+    await disclosure.record_review(locker, d.id, who=rex, outcome="passed", checklist=ALL_CHECKS,
+                                   opinion="更正后的罚款数额经复核无误")
+    fixed = await disclosure.transition(locker, d.id, "correct", who=dora, today=TODAY, reason="amount",
+                                        changes={"penalty": "罚款人民币5000元"})
+    assert fixed.corrected_on == TODAY
+    with pytest.raises(ReviewRequired):  # that review is used up
+        await disclosure.transition(locker, d.id, "correct", who=dora, today=TODAY, reason="again",
+                                    changes={"penalty": "罚款人民币6000元"})
+
+
+async def test_a_dispute_waits_for_the_coordinator(locker: Locker) -> None:
+    from foundation.errors import Forbidden
+    from policy.errors import ReviewRequired
+
+    await principals.add_principal(locker.pool, "head", "coordinator", "test")
+    d = await major_draft(locker)
+    rex, dora, dina = await who(locker, "rex"), await who(locker, "dora"), await who(locker, "dina")
+    await disclosure.record_review(locker, d.id, who=rex, outcome="failed", checklist={"facts": False},
+                                   opinion="证据不足")
+    await disclosure.record_review(locker, d.id, who=dora, outcome="disputed", checklist={}, opinion="笔录在卷")
+    with pytest.raises(ReviewRequired):  # the dispute blocks
+        await disclosure.transition(locker, d.id, "approve", who=dina, today=TODAY)
+    with pytest.raises(Forbidden):
+        await disclosure.record_review(locker, d.id, who=rex, outcome="coordinated", checklist={}, opinion="x",
+                                       decision="proceed")
+    decided = await disclosure.record_review(locker, d.id, who=await who(locker, "head"), outcome="coordinated",
+                                             checklist={}, opinion="笔录在卷，同意作出决定", decision="proceed")
+    assert decided.review_state == "passed"
+    assert (await disclosure.transition(locker, d.id, "approve", who=dina, today=TODAY)).state == "approved"
+    entry = [e for e in await kinds(locker) if e["kind"] == "review.coordinated"][-1]
+    assert entry["decision"] == "proceed" and entry["actor"] == "coordinator:head"

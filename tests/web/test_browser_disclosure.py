@@ -22,8 +22,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 CASE = BROWSER_CASE
 
 
-async def fill_draft(page: Page, decision_no: str) -> str:
+async def fill_draft(served: Served, page: Page, decision_no: str) -> str:
     """Fill and save the draft form (a natural person); the new record's id."""
+    await served.determine(decision_no)
     await page.click("#new-draft")
     await page.wait_for_selector("#draft-form")
     await page.fill("#f-case", CASE)
@@ -56,7 +57,7 @@ async def approve_as_dina(served: Served, rid: str) -> None:
 async def test_disclosure_staff_draft_publish_correct_and_revoke(served: Served) -> None:
     page = await served.signed_in("dora")
     assert page.url.endswith("/disclosure")  # the disclosure role starts at its records
-    rid = await fill_draft(page, "京朝城管罚字〔2026〕第0601号")
+    rid = await fill_draft(served, page, "京朝城管罚字〔2026〕第0601号")
     preview = await page.inner_text("#public-preview")
     assert "欧阳**" in preview and not [v for v in PERSONAL if v in preview]
     assert "欧阳娜娜" in await page.inner_text("#raw-record")
@@ -110,7 +111,7 @@ async def test_disclosure_staff_draft_publish_correct_and_revoke(served: Served)
 
 async def test_a_reviewer_passes_a_major_decision_through_the_checklist(served: Served) -> None:
     dora = await served.signed_in("dora")
-    rid = await fill_draft(dora, "京朝城管罚字〔2026〕第0602号")
+    rid = await fill_draft(served, dora, "京朝城管罚字〔2026〕第0602号")
     await dora.click("#act-major summary")
     await dora.check("#act-major input[value=after_hearing]")
     await dora.click("#act-major button[type=submit]")
@@ -153,7 +154,7 @@ async def test_a_reviewer_passes_a_major_decision_through_the_checklist(served: 
 
 async def test_each_role_sees_only_its_disclosure_pages_and_actions(served: Served) -> None:
     dora = await served.signed_in("dora")
-    rid = await fill_draft(dora, "京朝城管罚字〔2026〕第0603号")
+    rid = await fill_draft(served, dora, "京朝城管罚字〔2026〕第0603号")
     assert await dora.query_selector("nav.main a[data-nav='/admin']") is None
     response = await dora.goto(served.base + "/admin/retention")
     assert response is not None and response.status == 403

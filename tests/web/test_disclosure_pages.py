@@ -16,6 +16,8 @@ from markupsafe import escape
 
 from api.web.i18n import ZH
 from policy.review import CHECKLIST, MAJOR_CRITERIA
+from services import decisions
+from tests.acting import determined
 from tests.web.conftest import CASE, PERSONAL, RAW, RECORD, Reply, Visitor, Web
 
 Form = list[tuple[str, str]]
@@ -30,6 +32,11 @@ async def post(visitor: Visitor, path: str, form: Form | dict[str, str] | None =
 async def draft(visitor: Visitor, **overrides: str) -> str:
     """A draft made through the form; its id."""
     assert (await visitor.get("/disclosure/new")).status == 200
+    decision_no = overrides.get("decision_no", RECORD["decision_no"])
+    case = overrides.get("case", CASE)
+    if decision_no.strip() and await visitor.site.locker.log.case_exists(case) and not await \
+            decisions.determination(visitor.site.locker.pool, case, decision_no):
+        await determined(visitor.site.locker, case, decision_no)
     reply = await post(visitor, "/disclosure/new", {"case": CASE, **RECORD, **overrides})
     assert reply.status == 303, (reply.status, alert(reply))
     m = re.fullmatch(r"/disclosure/(D-[0-9a-f]+)\?done=created", reply.location)
@@ -179,7 +186,8 @@ async def test_a_major_decision_waits_for_legal_review(web_app: Web) -> None:
     failed = await post(rex, f"/review/{rid}", [("outcome", "failed"), ("opinion", "新证据：需补充听证笔录。")])
     assert failed.status == 303
     refused = await post(dora, f"/disclosure/{rid}/publish")
-    assert refused.status == 409 and "cannot be approved or published until a legal review (法制审核)" in alert(refused)
+    assert refused.status == 409
+    assert "cannot be recorded, approved or published until a legal review (法制审核)" in alert(refused)
     page = await dora.get(f"/disclosure/{rid}")
     assert 'id="act-dispute"' in page.text
     disputed = await post(dora, f"/disclosure/{rid}/dispute", {"opinion": "听证笔录已在卷第3页。"})
