@@ -410,6 +410,8 @@ async def transition(locker: Locker, disclosure_id: str, action: str, *, who: Pr
     lifecycle.check_duties(action, actor=who.actor, drafter=d.created_by, approver=d.approved_by,
                            separate=locker.separate_duties)
     review_seq = await _review_for(locker, d, action, changes)
+    if action == "update":
+        await _check_law_change(locker.pool, d, law_change)
     if lifecycle.needs_second_person(action, major=bool(d.major), separate=locker.separate_duties,
                                      takedown_reason=takedown_reason or (d.pending_end or {}).get("takedown_reason")):
         pending = d.pending_end
@@ -425,6 +427,16 @@ async def transition(locker: Locker, disclosure_id: str, action: str, *, who: Pr
     return await _transition(locker, disclosure_id, action, actor=who.actor, today=today, reason=reason,
                              explanation=explanation, takedown_reason=takedown_reason, changes=changes,
                              law_change=law_change, actor_id=who.id, review_seq=review_seq)
+
+
+async def _check_law_change(pool: asyncpg.Pool, d: Disclosure, law_change: int | None) -> None:
+    """An update answers a recorded law change that touches this record: it names it, and it must exist."""
+    if law_change is None:
+        raise DisclosureError("an update names the law change it answers (law_change); a correction that "
+                              "answers none is a correction")
+    if not await pool.fetchval("SELECT 1 FROM law_change_updates WHERE law_change_id = $1 AND disclosure_id = $2",
+                               law_change, d.id):
+        raise DisclosureError(f"law change {law_change} is unknown or does not touch {d.id}")
 
 
 #: Fields whose correction changes the substance of a reviewed major decision (penalty, legal basis,
@@ -614,7 +626,8 @@ async def record_law_change(locker: Locker, calendar: WorkCalendar, *, title: st
             title, effective, categories, description, update_due, actor)
         affected = await conn.fetch(
             """INSERT INTO law_change_updates (law_change_id, disclosure_id, due)
-               SELECT $1, id, $2 FROM disclosures WHERE state = 'published' AND category = ANY($3::text[])
+               SELECT $1, id, $2 FROM disclosures
+                WHERE state = 'published' AND (category = ANY($3::text[]) OR '*' = ANY($3::text[]))
                RETURNING disclosure_id""", change_id, update_due, categories)
     ids = sorted(r["disclosure_id"] for r in affected)
     await locker.log.append(GOVERNANCE_CASE, Draft("law.changed", actor, {

@@ -120,3 +120,17 @@ async def test_the_review_gate_where_the_decision_is_made(file_api: Api) -> None
     assert status == 201 and body["review_state"] == "passed"
     status, body = await file_api.call("POST", record, "investigator", data=b"decision")
     assert status == 201, body
+
+
+async def test_an_update_must_name_a_known_law_change(file_api: Api) -> None:
+    status, d = await call(file_api, "disclosure", "/api/v1/disclosures", {"case": "CASE-1", **RECORD})
+    await call(file_api, "dina", f"/api/v1/disclosures/{d['id']}/approve")
+    await call(file_api, "disclosure", f"/api/v1/disclosures/{d['id']}/publish")
+    status, change = await call(file_api, "admin", "/api/v1/law-changes", {
+        "title": "职能调整", "effective": "2026-09-21", "categories": ["*"]})
+    assert status == 201 and change["affected"] == [d["id"]]
+    update = f"/api/v1/disclosures/{d['id']}/update"
+    body = {"reason": "functions", "changes": {"legal_basis": "新条例第五条"}}
+    assert (await call(file_api, "disclosure", update, body))[0] == 422
+    assert (await call(file_api, "disclosure", update, {**body, "law_change": change["id"] + 99}))[0] == 422
+    assert (await call(file_api, "disclosure", update, {**body, "law_change": change["id"]}))[0] == 200

@@ -364,3 +364,23 @@ async def test_a_dispute_waits_for_the_coordinator(locker: Locker) -> None:
     assert (await disclosure.transition(locker, d.id, "approve", who=dina, today=TODAY)).state == "approved"
     entry = [e for e in await kinds(locker) if e["kind"] == "review.coordinated"][-1]
     assert entry["decision"] == "proceed" and entry["actor"] == "coordinator:head"
+
+
+async def test_a_change_of_functions_touches_every_record_and_an_update_names_its_change(locker: Locker) -> None:
+    from services.calendar import load_calendar
+
+    dora, dina = await who(locker, "dora"), await who(locker, "dina")
+    d = await disclosure.create(locker, CASE, RECORD, who=dora)
+    await disclosure.transition(locker, d.id, "approve", who=dina, today=TODAY)
+    await disclosure.transition(locker, d.id, "publish", who=dora, today=TODAY)
+    change = await disclosure.record_law_change(
+        locker, load_calendar(None), title="职能调整", effective=dt.date(2026, 9, 21), categories=["*"],
+        description="the bureau's functions changed", who=await who(locker, "root"))
+    assert change["affected"] == [d.id]  # category 市容环境, touched by "*"
+    for law_change, message in ((None, "names the law change"), (change["id"] + 99, "unknown")):
+        with pytest.raises(disclosure.DisclosureError, match=message):
+            await disclosure.transition(locker, d.id, "update", who=dora, today=TODAY, reason="functions",
+                                        changes={"legal_basis": "新条例第五条"}, law_change=law_change)
+    updated = await disclosure.transition(locker, d.id, "update", who=dora, today=TODAY, reason="functions",
+                                          changes={"legal_basis": "新条例第五条"}, law_change=change["id"])
+    assert "新条例第五条" in (updated.public_text or "")
