@@ -228,6 +228,8 @@ async def law_add(args: argparse.Namespace, settings: Settings) -> int:
     print(f"law change {result['id']} effective {args.effective}: affected records must be updated by "
           f"{result['update_due']} (20 working days); {len(result['affected'])} affected: "
           f"{', '.join(result['affected']) or 'none'}")
+    if result.get("unclassified"):
+        print(f"unclassified, check by hand (no category): {', '.join(result['unclassified'])}")
     return 0
 
 

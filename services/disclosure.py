@@ -630,13 +630,17 @@ async def record_law_change(locker: Locker, calendar: WorkCalendar, *, title: st
                 WHERE state = 'published' AND (category = ANY($3::text[]) OR '*' = ANY($3::text[]))
                RETURNING disclosure_id""", change_id, update_due, categories)
     ids = sorted(r["disclosure_id"] for r in affected)
+    # A published record with no category cannot be matched: staff check it by hand (listed, logged).
+    unclassified = [] if "*" in categories else sorted(r["id"] for r in await locker.pool.fetch(
+        "SELECT id FROM disclosures WHERE state = 'published' AND category = ''"))
     await locker.log.append(GOVERNANCE_CASE, Draft("law.changed", actor, {
         "law_change": change_id, "title": title, "effective": effective.isoformat(), "categories": categories,
-        "description": description, "update_due": update_due.isoformat(), "affected": ids}))
+        "description": description, "update_due": update_due.isoformat(), "affected": ids,
+        "unclassified": unclassified}))
     for d in [await get(locker.pool, i) for i in ids]:
         await locker.log.append(d.case_id, Draft("disclosure.update_required", actor, {
             "disclosure": d.id, "law_change": change_id, "title": title, "update_due": update_due.isoformat()}))
-    return {"id": change_id, "update_due": update_due, "affected": ids}
+    return {"id": change_id, "update_due": update_due, "affected": ids, "unclassified": unclassified}
 
 
 async def law_changes(pool: asyncpg.Pool) -> list[dict[str, Any]]:

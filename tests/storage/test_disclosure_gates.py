@@ -384,3 +384,16 @@ async def test_a_change_of_functions_touches_every_record_and_an_update_names_it
     updated = await disclosure.transition(locker, d.id, "update", who=dora, today=TODAY, reason="functions",
                                           changes={"legal_basis": "新条例第五条"}, law_change=change["id"])
     assert "新条例第五条" in (updated.public_text or "")
+
+
+async def test_a_law_change_lists_the_unclassified_records_to_check_by_hand(locker: Locker) -> None:
+    from services.calendar import load_calendar
+
+    dora, dina = await who(locker, "dora"), await who(locker, "dina")
+    d = await disclosure.create(locker, CASE, {k: v for k, v in RECORD.items() if k != "category"}, who=dora)
+    await disclosure.transition(locker, d.id, "approve", who=dina, today=TODAY)
+    await disclosure.transition(locker, d.id, "publish", who=dora, today=TODAY)
+    change = await disclosure.record_law_change(
+        locker, load_calendar(None), title="条例修订", effective=dt.date(2026, 9, 21), categories=["市容环境"],
+        description="", who=await who(locker, "root"))
+    assert change["affected"] == [] and change["unclassified"] == [d.id]
