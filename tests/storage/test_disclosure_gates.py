@@ -397,3 +397,21 @@ async def test_a_law_change_lists_the_unclassified_records_to_check_by_hand(lock
         locker, load_calendar(None), title="条例修订", effective=dt.date(2026, 9, 21), categories=["市容环境"],
         description="", who=await who(locker, "root"))
     assert change["affected"] == [] and change["unclassified"] == [d.id]
+
+
+async def test_adding_a_calendar_year_is_logged_in_the_governance_log(locker: Locker, tmp_path: Path) -> None:
+    from policy.cases import GOVERNANCE_CASE
+    from services.calendar import add_year, load_calendar
+    from services.permissions import operator
+    from tests.policy.test_workdays import YEAR_2027
+
+    notice = tmp_path / "2027.toml"
+    notice.write_text(YEAR_2027, encoding="utf-8")
+    from foundation.errors import Forbidden
+
+    with pytest.raises(Forbidden):  # an administrator's or the operator's
+        await add_year(locker, notice, tmp_path / "cal", who=await who(locker, "dora"))
+    year = await add_year(locker, notice, tmp_path / "cal", who=operator())
+    assert year.year == 2027 and 2027 in [c.year for c in load_calendar(tmp_path / "cal").calendars]
+    [entry] = [json.loads(r.body) for r in await locker.log.entries(GOVERNANCE_CASE) if r.kind == "calendar.year_added"]
+    assert entry["year"] == 2027 and entry["source"] == year.source and entry["actor"].startswith("operator:")
