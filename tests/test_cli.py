@@ -42,7 +42,7 @@ def test_demo_ingests_exports_and_verifies(demo_home: tuple[Path, subprocess.Com
     assert len(list((home / "demo").glob("*/*.mp4"))) == 2
     tokens = [line.split()[-1] for line in result.stdout.splitlines() if line.strip().startswith(
         ("investigator ", "disclosure ", "reviewer ", "admin "))]
-    assert len(tokens) == 4 and all(t.startswith("cst_") for t in tokens)
+    assert len(tokens) == 5 and all(t.startswith("cst_") for t in tokens)  # a second disclosure officer
 
 
 def test_verify_bundle_exit_codes(demo_home: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
@@ -161,6 +161,9 @@ def test_retention_and_disclosure_from_the_shell(demo_home: tuple[Path, subproce
     assert far.stdout.startswith("0 would dispose, 0 held")  # the published decision keeps its evidence
     down = run([*CUSTODY, "disclosure", "take-down", record["id"], "--why", "emergency", "--reason", "threats",
                 "--explanation", "因可能引发严重后果，依法紧急撤下。", "--as", "demo-disclosure"], home)
+    # A major decision's takedown is asked by one person and confirmed by another (§二, separation of duties).
+    assert down.returncode == 0 and "another person confirms it" in down.stdout, down.stderr
+    down = run([*CUSTODY, "disclosure", "take-down", record["id"], "--as", "demo-approver"], home)
     assert down.returncode == 0 and "taken_down" in down.stdout, down.stderr
     far = run([*CUSTODY, "retention", "run", "--dry-run", "--now", "2099-01-01"], home)
     assert "held by hold 1" in far.stdout and "would dispose" not in far.stdout.splitlines()[0]
