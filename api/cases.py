@@ -22,11 +22,11 @@ from api.params import (
     query_time,
     text_field,
 )
-from foundation.errors import Malformed, TooLarge
+from foundation.errors import Invalid, Malformed, TooLarge
 from integrity.hashing import object_key
 from policy import restriction
 from policy.cases import STAGES
-from services import case_search, cases, evidence, handover, witnessing
+from services import case_search, cases, decisions, evidence, handover, witnessing
 from storage import catalog
 
 MAX_RECORD_BYTES = 2 * 1024**3
@@ -185,10 +185,24 @@ async def add_record(request: web.Request) -> web.Response:
     appended = await evidence.add_record(locker, case_id, body(), who=principal_of(request), stage=stage,
                                          file_name=file_name,
                                          media_type=request.content_type or "application/octet-stream",
-                                         title=request.query.get("title"))
+                                         title=request.query.get("title"),
+                                         decision_no=request.query.get("decision_no"))
     receipt = await locker.receipt_for(appended)
     return json_response({"created": appended.created, "receipt": receipt.as_json()},
                          status=201 if appended.created else 200)
+
+
+async def determine(request: web.Request) -> web.Response:
+    """The case handler's major-decision determination (§四(二)) for one decision."""
+    body = await json_object(request)
+    answers, facts = body.get("answers"), body.get("facts") or {}
+    if not isinstance(answers, dict) or not isinstance(facts, dict):
+        raise Invalid("'answers' maps each §四(二) criterion to true/false; 'facts' is an object")
+    found = await decisions.determine(request.app[LOCKER], request.match_info["case"],
+                                      text_field(body, "decision_no", required=True, max_len=200) or "",
+                                      answers=answers, facts=facts, reason=text_field(body, "reason", max_len=2000)
+                                      or "", who=principal_of(request))
+    return json_response({**asdict(found), "criteria": found.criteria}, status=201)
 
 
 async def hand_over(request: web.Request) -> web.Response:

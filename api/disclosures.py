@@ -8,7 +8,6 @@ from typing import Any
 
 from aiohttp import web
 
-from api.access import readable, require_read
 from api.appkeys import CALENDAR, LOCKER
 from api.auth import principal_of
 from api.params import int_field, json_object, json_response, query_int, text_field
@@ -22,34 +21,22 @@ ACTIONS = {"approve": "approve", "publish": "publish", "correct": "correct", "up
            "take-down": "take_down", "revoke": "revoke", "withdraw": "withdraw"}
 
 
-def _view(d: disclosure.Disclosure, *, raw: bool) -> dict[str, Any]:
-    """Staff view: raw record, the masked preview beside it, schedule and review state.
-
-    ``raw`` False (the caller may not read the record's restricted case, RULES §三): the raw record
-    is withheld and only the masked preview shows.
-    """
+def _view(d: disclosure.Disclosure) -> dict[str, Any]:
+    """Staff view: raw record, the secrets treatment, the masked preview beside them, schedule and review
+    state.  Only ever built for someone who may read the record's case (RULES §三): the services leave
+    the others' records out of lists and refuse them one by one."""
     preview = d.preview()
-    view = {**asdict(d), "preview": {"text": preview.text, "fields": preview.fields,
-                                     "excluded": list(preview.excluded)}}
-    if not raw:
-        view.update(record=None, raw_withheld=True)
-    return view
-
-
-async def _views(request: web.Request, records: list[disclosure.Disclosure]) -> list[dict[str, Any]]:
-    allowed = await readable(request, {d.case_id for d in records})
-    return [_view(d, raw=d.case_id in allowed) for d in records]
-
-
-async def _one(request: web.Request, d: disclosure.Disclosure) -> dict[str, Any]:
-    [view] = await _views(request, [d])
-    return view
+    view = asdict(d)
+    view.pop("public_root", None)
+    return {**view, "public_root": d.public_root.hex() if d.public_root else None,
+            "preview": {"text": preview.text, "fields": preview.fields, "excluded": list(preview.excluded)}}
 
 
 async def list_records(request: web.Request) -> web.Response:
     pool = request.app[LOCKER].pool
-    rows = await disclosure.list_records(pool, state=request.query.get("state"), case_id=request.query.get("case"))
-    return json_response({"disclosures": await _views(request, rows)})
+    rows, withheld = await disclosure.records_for(pool, who=principal_of(request), state=request.query.get("state"),
+                                                  case_id=request.query.get("case"))
+    return json_response({"disclosures": [_view(d) for d in rows], "withheld": withheld})
 
 
 async def create(request: web.Request) -> web.Response:
@@ -57,13 +44,22 @@ async def create(request: web.Request) -> web.Response:
     case_id = text_field(body, "case", required=True, max_len=64) or ""
     fields = {k: v for k, v in body.items() if k != "case"}
     d = await disclosure.create(request.app[LOCKER], case_id, fields, who=principal_of(request))
-    return json_response(await _one(request, d), status=201)
+    return json_response(_view(d), status=201)
 
 
 async def get(request: web.Request) -> web.Response:
+    """A record with its reviews, for someone who may read its case (else 403 ``restricted``)."""
     pool = request.app[LOCKER].pool
-    d = await disclosure.get(pool, request.match_info["id"])
-    return json_response({**await _one(request, d), "reviews": await disclosure.reviews(pool, d.id)})
+    d = await disclosure.read(pool, request.match_info["id"], who=principal_of(request))
+    return json_response({**_view(d), "reviews": await disclosure.reviews(pool, d.id)})
+
+
+async def treat(request: web.Request) -> web.Response:
+    """Record the secrets treatment of a draft (trade-secret and privacy cases need one before approval)."""
+    body = await json_object(request)
+    d = await disclosure.record_treatment(request.app[LOCKER], request.match_info["id"], body,
+                                          who=principal_of(request))
+    return json_response(_view(d), status=201)
 
 
 async def flag_major(request: web.Request) -> web.Response:
@@ -73,7 +69,7 @@ async def flag_major(request: web.Request) -> web.Response:
         raise Invalid("'criteria' must be a list of §四(二) criterion codes")
     d = await disclosure.flag_major(request.app[LOCKER], request.match_info["id"], criteria,
                                     who=principal_of(request))
-    return json_response(await _one(request, d))
+    return json_response(_view(d))
 
 
 async def add_review(request: web.Request) -> web.Response:
@@ -86,8 +82,9 @@ async def add_review(request: web.Request) -> web.Response:
         raise Invalid("'checklist' must map §四(三) item codes to true/false")
     d = await disclosure.record_review(request.app[LOCKER], request.match_info["id"], who=who,
                                        outcome=outcome, checklist=checklist,
-                                       opinion=text_field(body, "opinion", max_len=20_000) or "")
-    return json_response(await _one(request, d), status=201)
+                                       opinion=text_field(body, "opinion", max_len=20_000) or "",
+                                       decision=text_field(body, "decision", max_len=20))
+    return json_response(_view(d), status=201)
 
 
 async def act(request: web.Request) -> web.Response:
@@ -105,12 +102,13 @@ async def act(request: web.Request) -> web.Response:
         explanation=text_field(body, "explanation", max_len=20_000),
         takedown_reason=text_field(body, "takedown_reason", max_len=40), changes=changes,
         law_change=int_field(body, "law_change"))
-    return json_response(await _one(request, d))
+    # 202: the end of a major decision was asked for and waits for a second person to confirm it.
+    waiting = action in ("take_down", "revoke") and d.state == "published" and d.pending_end is not None
+    return json_response(_view(d), status=202 if waiting else 200)
 
 
 async def links(request: web.Request) -> web.Response:
     """The linked-evidence check lists the case's evidence: for those who may read the case."""
-    await require_read(request, (await disclosure.get(request.app[LOCKER].pool, request.match_info["id"])).case_id)
     result = await disclosure.check_links(request.app[LOCKER], request.match_info["id"],
                                           who=principal_of(request))
     return json_response(result)
@@ -123,8 +121,9 @@ def _today(request: web.Request) -> dt.date:
 
 async def due(request: web.Request) -> web.Response:
     """Records due for takedown on ``today`` and law-change updates outstanding (overdue flagged)."""
-    result = await disclosure.due(request.app[LOCKER].pool, _today(request))
-    return json_response({"takedowns": await _views(request, result.takedowns), "updates": result.updates})
+    result, withheld = await disclosure.due_for(request.app[LOCKER].pool, _today(request), who=principal_of(request))
+    return json_response({"takedowns": [_view(d) for d in result.takedowns], "updates": result.updates,
+                          "withheld": withheld})
 
 
 async def list_law_changes(request: web.Request) -> web.Response:

@@ -15,7 +15,7 @@ from integrity.hashing import BLAKE3_HEX_PATTERN
 from policy import restriction as restriction_levels
 from policy.lifecycle import TAKEDOWN_REASONS
 from policy.retention import TRIGGERS
-from policy.review import RECORDED_OUTCOMES
+from policy.review import PENALTY_TYPES, RECORDED_OUTCOMES
 from services.permissions import (
     ADMIN,
     DISCLOSURE,
@@ -113,8 +113,20 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("POST", "/api/v1/cases/{case}/records", cases.add_record, roles_for("record.add"),
              "Add a text record (document, scan, form, notice) at an enforcement stage",
              params=(CASE, ("stage", "query", "string", True), ("file_name", "query", "string", True),
-                     ("title", "query", "string", False)),
-             body="application/octet-stream", responses=(200, 201, 400, 404, 413)),
+                     ("title", "query", "string", False), ("decision_no", "query", "string", False)),
+             body="application/octet-stream", responses=(200, 201, 400, 404, 409, 413, 422)),
+    Endpoint("POST", "/api/v1/cases/{case}/determinations", cases.determine, roles_for("decision.determine"),
+             "The case handler's major-decision determination (§四(二)) for a decision, before it is recorded or "
+             "drafted for disclosure: every criterion answered, the facts the product proposes 'major' from",
+             params=(CASE,), body="application/json", responses=(201, 403, 404, 422),
+             body_schema={"type": "object", "required": ["decision_no", "answers"], "properties": {
+                 "decision_no": {"type": "string"},
+                 "answers": {"type": "object", "additionalProperties": {"type": "boolean"}},
+                 "facts": {"type": "object", "properties": {
+                     "hearing_held": {"type": "boolean"}, "public_interest": {"type": "boolean"},
+                     "fine_yuan": {"type": "integer", "minimum": 0},
+                     "penalties": {"type": "array", "items": {"type": "string", "enum": list(PENALTY_TYPES)}}}},
+                 "reason": {"type": "string"}}}),
     Endpoint("GET", "/api/v1/cases/{case}/checkpoint", verify.checkpoint, STAFF,
              "Latest signed checkpoint (C2SP signed note), or the one at ?size=N",
              params=(CASE, ("size", "query", "integer", False)), responses=(200, 404, 422), produces="text/plain"),
@@ -201,7 +213,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              body_schema={"type": "object", "properties": {"dry_run": {"type": "boolean"}}}),
     # -- disclosure (公示), legal review (法制审核), law changes --
     Endpoint("GET", "/api/v1/disclosures", disclosures.list_records, DISCLOSURE_READERS,
-             "Disclosure records with status, takedown date, review state (raw and masked preview)",
+             "Disclosure records with status, takedown date, review state (raw and masked preview); records of "
+             "restricted cases the caller may not read are left out and counted in 'withheld'",
              params=(("state", "query", "string", False), ("case", "query", "string", False))),
     Endpoint("POST", "/api/v1/disclosures", disclosures.create, roles_for("disclosure.create"),
              "Draft a disclosure record linked to its case and decision", body="application/json",
@@ -212,7 +225,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                                          "other_names": {"type": "array", "items": {"type": "string"}},
                                          "excluded_fields": {"type": "array", "items": {"type": "string"}}}}),
     Endpoint("GET", "/api/v1/disclosures/{id}", disclosures.get, DISCLOSURE_READERS,
-             "A record: raw fields, masked public preview, reviews", params=(DID,), responses=(200, 404)),
+             "A record: raw fields, secrets treatment, masked public preview, reviews; only for those who may read "
+             "its case (403 restricted otherwise), like every field derived from a restricted case",
+             params=(DID,), responses=(200, 403, 404)),
     Endpoint("POST", "/api/v1/disclosures/{id}/major", disclosures.flag_major, roles_for("disclosure.flag_major"),
              "Flag the decision major by §四(二) criteria (needs a passed legal review before approval)",
              params=(DID,), body="application/json", responses=(200, 404, 422),
@@ -222,7 +237,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "Record a legal review (passed/failed: reviewer, not the handler) or a disagreement (disputed)",
              params=(DID,), body="application/json", responses=(201, 403, 404, 422),
              body_schema={"type": "object", "required": ["outcome"], "properties": {
-                 "outcome": {"type": "string", "enum": list(RECORDED_OUTCOMES)},
+                 "outcome": {"type": "string", "enum": [*RECORDED_OUTCOMES, "coordinated"]},
+                 "decision": {"type": "string", "enum": ["proceed", "uphold"]},
                  "checklist": {"type": "object", "additionalProperties": {"type": "boolean"}},
                  "opinion": {"type": "string"}}}),
     Endpoint("GET", "/api/v1/disclosures/{id}/findings", publication_check.findings, roles_for("disclosure.act"),
@@ -234,10 +250,24 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              body_schema={"type": "object", "required": ["finding", "resolution", "reason"], "properties": {
                  "finding": {"type": "string"}, "resolution": {"type": "string", "enum": ["mask", "not_personal"]},
                  "reason": {"type": "string"}}}),
+    Endpoint("POST", "/api/v1/disclosures/{id}/secrets-treatment", disclosures.treat,
+             roles_for("disclosure.treat"),
+             "Record the secrets treatment of a draft (§二 作适当处理): fields withheld, passages rewritten, why; "
+             "a trade-secret or privacy case's record is approved only after one, by someone who may read the case",
+             params=(DID,), body="application/json", responses=(201, 403, 404, 409, 422),
+             body_schema={"type": "object", "required": ["reason"], "properties": {
+                 "withheld": {"type": "array", "items": {"type": "string"}},
+                 "rewritten": {"type": "array", "items": {"type": "object", "required": ["field", "passage"],
+                                                          "properties": {"field": {"type": "string"},
+                                                                         "passage": {"type": "string"},
+                                                                         "replacement": {"type": "string"}}}},
+                 "reason": {"type": "string"}}}),
     Endpoint("POST", "/api/v1/disclosures/{id}/{action}", disclosures.act, roles_for("disclosure.act"),
-             "Lifecycle step: approve, publish, correct, update, take-down, revoke, withdraw",
+             "Lifecycle step: approve, publish, correct, update, take-down, revoke, withdraw. The drafter never "
+             "approves; approver and publisher differ, and a major decision's takedown or revocation is asked "
+             "by one person (202, pending_end) and confirmed by another (CUSTODY_SEPARATE_DUTIES)",
              params=(DID, ("action", "path", "string", True)), body="application/json",
-             responses=(200, 404, 409, 422),
+             responses=(200, 202, 403, 404, 409, 422),
              body_schema={"type": "object", "properties": {
                  "reason": {"type": "string"}, "explanation": {"type": "string"},
                  "takedown_reason": {"type": "string", "enum": list(TAKEDOWN_REASONS)},

@@ -32,15 +32,16 @@ from ingest.sources import DirectorySource
 from ingest.spool import Journal
 from integrity.bundle_files import verify_bundle
 from integrity.verify import print_report, verify_file
-from policy.review import CHECKLIST
-from services import accounts, cases, disclosure, evidence
+from policy.review import CHECKLIST, MAJOR_CRITERIA
+from services import accounts, cases, decisions, disclosure, evidence
 from storage import db, principals
 from storage.objects import bytes_source
 from storage.principals import Principal
 
 CLIP_SECONDS = 4
 USERS = (("demo-investigator", "investigator"), ("demo-disclosure", "disclosure"),
-         ("demo-reviewer", "reviewer"), ("demo-admin", "admin"), ("dock-01", "station"))
+         ("demo-approver", "disclosure"), ("demo-reviewer", "reviewer"), ("demo-admin", "admin"),
+         ("dock-01", "station"))
 SAMPLE_DECISION = {
     "party_type": "natural", "party_name": "王小明", "party_id_no": "110105198803150018",
     "party_phone": "13912345678", "party_address": "北京市朝阳区建国路88号3单元502",
@@ -168,16 +169,22 @@ async def _run_demo(settings: Settings, *, clips: int, serve: bool) -> int:
         matched = verify_file(paths[0], bundle, [vkey])
 
         today = clock.today()
+        decision_no = f"示例城管罚字〔{today:%Y}〕第{now:%H%M%S}号"
+        # §四(二): the handler determines, before the decision is recorded, whether it is major.
+        await decisions.determine(locker, case_id, decision_no,
+                                  answers={c: c == "after_hearing" for c in MAJOR_CRITERIA},
+                                  facts={"hearing_held": True, "penalties": ["fine"], "fine_yuan": 500},
+                                  who=investigator)
         d = await disclosure.create(locker, case_id, {
             **SAMPLE_DECISION, "violation": SAMPLE_DECISION["violation"].format(date=f"{today:%Y年%m月%d日}"),
-            "decision_no": f"示例城管罚字〔{today:%Y}〕第{now:%H%M%S}号", "decision_date": today.isoformat()},
+            "decision_no": decision_no, "decision_date": today.isoformat()},
             who=disclosure_staff)
-        await disclosure.flag_major(locker, d.id, ["after_hearing"], who=disclosure_staff)
         await disclosure.record_review(locker, d.id, who=users["demo-reviewer"], outcome="passed",
                                        checklist=dict.fromkeys(CHECKLIST, True),
                                        opinion="主体合法，程序合法，事实清楚，证据充分，适用法律正确。")
-        for action in ("approve", "publish"):
-            d = await disclosure.transition(locker, d.id, action, who=disclosure_staff, today=today)
+        # Separation of duties (§二): the drafter does not approve, the approver does not publish.
+        d = await disclosure.transition(locker, d.id, "approve", who=users["demo-approver"], today=today)
+        d = await disclosure.transition(locker, d.id, "publish", who=disclosure_staff, today=today)
         print(f"7. disclosure {d.id} (decision {d.decision_no}) flagged major, legal review passed by "
               f"demo-reviewer, published; takedown due {d.takedown_due} (natural person: 2 years)")
 

@@ -11,9 +11,9 @@ from custody.shell import CliError, acting, add_as, as_operator, dump_json, iso_
 from foundation import clock
 from foundation.settings import Settings
 from policy.lifecycle import TAKEDOWN_REASONS
-from policy.review import CHECKLIST, RECORDED_OUTCOMES
-from policy.takedown import takedown_due
-from services import disclosure
+from policy.review import CHECKLIST, MAJOR_CRITERIA, PENALTY_TYPES, RECORDED_OUTCOMES
+from policy.takedown import display_until, takedown_due
+from services import decisions, disclosure
 from services.locker import open_locker
 from storage.principals import Principal
 
@@ -23,10 +23,27 @@ ACTIONS = ("approve", "publish", "correct", "update", "take-down", "revoke", "wi
 
 
 def register(sub: Any) -> None:
+    dec = sub.add_parser("decision", help="decisions (§四): the major-decision determination").add_subparsers(
+        dest="decision_command", required=True)
+    p = dec.add_parser("determine", help="the case handler's §四(二) determination for a decision: every "
+                                         "criterion answered (--major names those that apply; the rest are no)")
+    p.add_argument("case_id")
+    p.add_argument("decision_no")
+    p.add_argument("--major", action="append", default=[], choices=list(MAJOR_CRITERIA), metavar="CRITERION",
+                   help="a §四(二) criterion that applies: " + ", ".join(MAJOR_CRITERIA))
+    p.add_argument("--hearing", action="store_true", help="fact: decided after a hearing (听证)")
+    p.add_argument("--penalty", action="append", default=[], choices=list(PENALTY_TYPES), help="fact: a penalty type")
+    p.add_argument("--fine", type=int, default=0, help="fact: the fine in yuan")
+    p.add_argument("--public-interest", action="store_true", help="fact: a public-interest matter")
+    p.add_argument("--reason", default="", help="why, where the answers differ from what the facts suggest")
+    add_as(p)
+    p.set_defaults(handler=determine)
+
     dis = sub.add_parser("disclosure", help="disclosure records (公示)").add_subparsers(
         dest="disclosure_command", required=True)
 
-    p = dis.add_parser("takedown-date", help="print the takedown due date of a publication")
+    p = dis.add_parser("takedown-date", help="print the last day on display and, on a line 'take down on:', the "
+                                             "first day it must no longer be shown (Civil Code arts. 201-202)")
     p.add_argument("--published", type=iso_date, required=True)
     p.add_argument("--party", required=True, help="natural | legal | other")
     p.set_defaults(handler=takedown_date)
@@ -50,7 +67,9 @@ def register(sub: Any) -> None:
 
     p = dis.add_parser("review", help="record a legal review (passed / failed) or a disagreement (disputed)")
     p.add_argument("id")
-    p.add_argument("outcome", choices=RECORDED_OUTCOMES)
+    p.add_argument("outcome", choices=[*RECORDED_OUTCOMES, "coordinated"])
+    p.add_argument("--decision", choices=list(disclosure.COORDINATOR_DECISIONS),
+                   help="coordinated (the coordinator, §四(四)): proceed, or uphold the failed review")
     p.add_argument("--check", action="append", default=[], help="§四(三) item that holds (repeatable)")
     p.add_argument("--all-checks", action="store_true", help="every §四(三) item holds")
     p.add_argument("--opinion", default="")
@@ -70,14 +89,25 @@ def register(sub: Any) -> None:
         add_as(p)
         p.set_defaults(handler=act, action=action)
 
-    p = dis.add_parser("list", help="records with status and dates")
+    p = dis.add_parser("treat", help="record the secrets treatment of a draft (trade-secret / privacy cases)")
+    p.add_argument("id")
+    p.add_argument("--withhold", action="append", default=[], metavar="FIELD", help="a field kept out of the text")
+    p.add_argument("--rewrite", action="append", default=[], metavar="FIELD:PASSAGE=>REPLACEMENT",
+                   help="a passage rewritten in a field (repeatable)")
+    p.add_argument("--reason", required=True, help="why these are withheld or rewritten")
+    add_as(p)
+    p.set_defaults(handler=treat)
+
+    p = dis.add_parser("list", help="records with status and dates (restricted cases: only those --as may read)")
     p.add_argument("--state")
     p.add_argument("--case", dest="case_id")
     p.add_argument("--json", action="store_true")
+    add_as(p)
     p.set_defaults(handler=list_cmd)
 
-    p = dis.add_parser("show", help="a record: raw, masked public preview, reviews")
+    p = dis.add_parser("show", help="a record: raw, secrets treatment, masked public preview, reviews")
     p.add_argument("id")
+    add_as(p)
     p.set_defaults(handler=show)
 
     p = dis.add_parser("due", help="records due for takedown and law-change updates outstanding")
@@ -102,8 +132,22 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=links)
 
 
+async def determine(args: argparse.Namespace, settings: Settings) -> int:
+    facts = {"hearing_held": args.hearing, "penalties": args.penalty, "fine_yuan": args.fine,
+             "public_interest": args.public_interest}
+    async with open_locker(settings) as locker:
+        who = await acting(args, settings, locker.pool)
+        found = await decisions.determine(locker, args.case_id, args.decision_no,
+                                          answers={c: c in args.major for c in MAJOR_CRITERIA}, facts=facts,
+                                          reason=args.reason, who=who)
+    verdict = f"major ({', '.join(found.criteria)}): a legal review must pass first" if found.major else "not major"
+    print(f"{args.decision_no}: {verdict}; proposed from the facts: {', '.join(found.proposed) or 'none'}")
+    return 0
+
+
 async def takedown_date(args: argparse.Namespace, settings: Settings) -> int:
-    print(takedown_due(args.published, args.party).isoformat())
+    print(f"on display through: {display_until(args.published, args.party).isoformat()}")
+    print(f"take down on: {takedown_due(args.published, args.party).isoformat()}")
     return 0
 
 
@@ -141,7 +185,7 @@ async def review_cmd(args: argparse.Namespace, settings: Settings) -> int:
         who = await acting(args, settings, locker.pool)
         d = await disclosure.record_review(locker, args.id, who=who,
                                            outcome=args.outcome,
-                                           checklist=checklist, opinion=args.opinion)
+                                           checklist=checklist, opinion=args.opinion, decision=args.decision)
     print(f"{d.id}: review {args.outcome} (review state {d.review_state})")
     return 0
 
@@ -162,13 +206,40 @@ async def act(args: argparse.Namespace, settings: Settings) -> int:
             explanation=args.explanation, takedown_reason=args.takedown_reason, changes=changes or None,
             law_change=args.law_change)
     extra = f", takedown due {d.takedown_due}" if action == "publish" else ""
+    if d.pending_end and d.state == "published":
+        extra = f", {action} asked by {d.pending_end['by']}: another person confirms it"
     print(f"{d.id}: {d.state}{extra}")
+    return 0
+
+
+async def _reader(args: argparse.Namespace, settings: Settings, pool: Any) -> Principal:
+    """Who reads: ``--as`` (or CUSTODY_CLI_USER); else the operator, who sees the records of unrestricted
+    cases only (need to know is never bypassed at the shell, RULES §三)."""
+    if getattr(args, "as_user", None) or settings.cli_user:
+        return await acting(args, settings, pool)
+    return as_operator()
+
+
+async def treat(args: argparse.Namespace, settings: Settings) -> int:
+    rewritten = []
+    for item in args.rewrite:
+        field, sep, rest = item.partition(":")
+        passage, arrow, replacement = rest.partition("=>")
+        if not sep or not passage:
+            raise CliError(f"--rewrite expects FIELD:PASSAGE=>REPLACEMENT, got {item!r}")
+        rewritten.append({"field": field, "passage": passage, "replacement": replacement if arrow else ""})
+    async with open_locker(settings) as locker:
+        who = await acting(args, settings, locker.pool)
+        d = await disclosure.record_treatment(locker, args.id, {"withheld": args.withhold, "rewritten": rewritten,
+                                                                "reason": args.reason}, who=who)
+    print(f"{d.id}: secrets treatment recorded")
     return 0
 
 
 async def list_cmd(args: argparse.Namespace, settings: Settings) -> int:
     async with open_locker(settings) as locker:
-        rows = await disclosure.list_records(locker.pool, state=args.state, case_id=args.case_id)
+        rows, withheld = await disclosure.records_for(locker.pool, who=await _reader(args, settings, locker.pool),
+                                                      state=args.state, case_id=args.case_id)
     if args.json:
         print(dump_json([{"id": d.id, "case": d.case_id, "decision_no": d.decision_no, "state": d.state,
                       "party_type": d.party_type, "published_on": d.published_on, "takedown_due": d.takedown_due,
@@ -178,12 +249,14 @@ async def list_cmd(args: argparse.Namespace, settings: Settings) -> int:
         due = f"takedown {d.takedown_due}" if d.takedown_due else ""
         review = f" review:{d.review_state}" if d.major else ""
         print(f"{d.id:<14} {d.state:<11} {d.decision_no:<28} case {d.case_id:<16} {due}{review}")
+    if withheld:
+        print(f"({withheld} record(s) of restricted cases not shown: no need to know)")
     return 0
 
 
 async def show(args: argparse.Namespace, settings: Settings) -> int:
     async with open_locker(settings) as locker:
-        d = await disclosure.get(locker.pool, args.id)
+        d = await disclosure.read(locker.pool, args.id, who=await _reader(args, settings, locker.pool))
         reviews = await disclosure.reviews(locker.pool, d.id)
     preview = d.preview()
     print(f"{d.id}  {d.state}  case {d.case_id}  decision {d.decision_no}  party {d.party_type}")
@@ -191,6 +264,9 @@ async def show(args: argparse.Namespace, settings: Settings) -> int:
         print(f"published {d.published_on}, takedown due {d.takedown_due}")
     if d.major:
         print(f"major ({', '.join(d.major)}), review {d.review_state}")
+    if treatment := d.treatment():
+        print(f"secrets treatment: withheld {', '.join(treatment.withheld) or '-'}; "
+              f"{len(treatment.rewritten)} passage(s) rewritten; why: {treatment.reason}")
     print("\n-- public text (masked) --\n" + preview.text)
     for r in reviews:
         print(f"review {r['outcome']} by {r['reviewer']} at {r['at']:%Y-%m-%d %H:%M}: {r['opinion'][:200]}")
@@ -200,7 +276,7 @@ async def show(args: argparse.Namespace, settings: Settings) -> int:
 async def due(args: argparse.Namespace, settings: Settings) -> int:
     today = args.today or clock.today()
     async with open_locker(settings) as locker:
-        result = await disclosure.due(locker.pool, today)
+        result, _ = await disclosure.due_for(locker.pool, today, who=await _reader(args, settings, locker.pool))
         taken = await disclosure.take_down_expired(locker, today, who=await _taker(args, settings, locker.pool)) \
             if args.take_down else []
     if args.json:

@@ -18,7 +18,7 @@ from custody.shell import acting, add_as, as_operator, dump_json, iso_date
 from foundation.settings import Settings
 from policy.retention import TRIGGERS, RetentionClass
 from services import disclosure, retention
-from services.calendar import install_year, load_calendar
+from services.calendar import add_year, load_calendar
 from services.locker import open_locker
 
 
@@ -76,8 +76,10 @@ def register(sub: Any) -> None:
     p.add_argument("date", type=iso_date)
     p.add_argument("n", type=int)
     p.set_defaults(handler=calendar_add)
-    p = cal.add_parser("add-year", help="install a year from the State Council's notice (TOML file)")
+    p = cal.add_parser("add-year", help="install a year from the State Council's notice (TOML file); logged in the "
+                                        "governance log (who, which year, the source notice)")
     p.add_argument("file", type=Path)
+    add_as(p)
     p.set_defaults(handler=calendar_add_year)
     cal.add_parser("years", help="years the calendar covers, with sources").set_defaults(handler=calendar_years)
 
@@ -207,7 +209,9 @@ async def calendar_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def calendar_add_year(args: argparse.Namespace, settings: Settings) -> int:
-    year = install_year(args.file, settings.calendar_dir)
+    async with open_locker(settings) as locker:
+        who = await acting(args, settings, locker.pool) if args.as_user else as_operator()
+        year = await add_year(locker, args.file, settings.calendar_dir, who=who)
     print(f"installed the {year.year} calendar ({len(year.holidays)} holidays, {len(year.workdays)} make-up "
           f"working days) from: {year.source}")
     return 0
@@ -228,6 +232,8 @@ async def law_add(args: argparse.Namespace, settings: Settings) -> int:
     print(f"law change {result['id']} effective {args.effective}: affected records must be updated by "
           f"{result['update_due']} (20 working days); {len(result['affected'])} affected: "
           f"{', '.join(result['affected']) or 'none'}")
+    if result.get("unclassified"):
+        print(f"unclassified, check by hand (no category): {', '.join(result['unclassified'])}")
     return 0
 
 

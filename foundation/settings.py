@@ -66,6 +66,12 @@ class Settings:
     #: Let the scheduled ``custody disclosure sweep`` take down published records whose period expired
     #: (reason "period expired").  Off: it only lists them for staff.
     auto_takedown: bool = False
+    #: Separation of duties (policy §二: 采集、传递、审核、发布 by different responsibilities): approval and
+    #: publication of a disclosure record by two different people, and a takedown or revocation of a
+    #: major decision asked by one and confirmed by another.  (The drafter never approves, whatever this says.)
+    separate_duties: bool = True
+    #: A fine of at least this many yuan is proposed as "较大数额罚款", a major decision (§四(二)).
+    major_fine_yuan: int = 50_000
     #: A web sign-in session ends after this many minutes without a request (checked to the minute) ...
     session_idle_minutes: int = 30
     #: ... and this many hours after sign-in, however busy.

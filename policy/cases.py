@@ -7,6 +7,8 @@ bureau's own decisions (retention classes, law changes), opened by the system.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from integrity.entry import CASE_ID_PATTERN
 from policy.errors import PolicyError
 
@@ -26,6 +28,13 @@ def check_new_case_id(case_id: str) -> str:
     if not CASE_ID_PATTERN.match(case_id):
         raise PolicyError(f"case id {case_id!r}: 1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit")
     return case_id
+
+
+def current_stage(filed: Iterable[str]) -> str:
+    """A case's current stage: the furthest stage its text records were filed at (a late initiation
+    document does not take the case back), ``initiation`` before any."""
+    known = [s for s in STAGES if s in set(filed)]
+    return known[-1] if known else "initiation"
 
 
 def check_stage(stage: str) -> str:

@@ -43,12 +43,12 @@ class ReviewRequired(PolicyError):
     code = "review_required"
     status = Status.CONFLICT
 
-    def __init__(self, action: str, decision_no: str | None = None) -> None:
+    def __init__(self, action: str, decision_no: str | None = None, message: str | None = None) -> None:
         self.action = action
         self.decision_no = decision_no
         which = f"decision {decision_no}" if decision_no else "this decision"
-        super().__init__(
-            f"{which} is flagged major (§四): it cannot be approved or published until a legal review "
+        super().__init__(message or
+            f"{which} is flagged major (§四): it cannot be recorded, approved or published until a legal review "
             "(法制审核) by someone other than the case handler has passed"
         )
 
@@ -113,3 +113,31 @@ class NotPermitted(PolicyError):
 
     code = "not_permitted"
     status = Status.FORBIDDEN
+
+
+class StateSecret(PolicyError):
+    """A disclosure step on a record of a state-secret case: never kept or published here (§二, §三)."""
+
+    code = "state_secret"
+    status = Status.FORBIDDEN
+
+
+class TreatmentRequired(PolicyError):
+    """Approval of a trade-secret or privacy case's record before its secrets treatment is recorded (§二)."""
+
+    code = "secrets_treatment_required"
+    status = Status.CONFLICT
+
+
+class DutiesNotSeparated(PolicyError):
+    """One person doing two steps the policy gives to different responsibilities (§二: 采集、传递、审核、发布)."""
+
+    code = "separation_of_duties"
+    status = Status.FORBIDDEN
+
+
+class DeterminationRequired(PolicyError):
+    """A decision recorded, drafted or approved before its §四(二) major-decision determination."""
+
+    code = "determination_required"
+    status = Status.CONFLICT

@@ -24,6 +24,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from policy.errors import DutiesNotSeparated
 from policy.errors import IllegalTransition as IllegalTransition  # re-exported: plan's errors
 from policy.errors import NotDue as NotDue
 from policy.errors import NothingChanged as NothingChanged
@@ -175,6 +176,7 @@ def plan(
     takedown_reason: str | None = None,
     changed: Collection[str] = (),
     decision_no: str | None = None,
+    decision_date: date | None = None,
 ) -> Transition:
     """Check that ``action`` may be taken on a record in ``state`` with what is given; return its transition.
 
@@ -193,6 +195,9 @@ def plan(
         raise _illegal(state, action)
     if transition.needs_review and major and not review_passed:
         raise ReviewRequired(action, decision_no)
+    if action == "publish" and decision_date is not None and today is not None and today < decision_date:
+        raise NotDue(f"a decision is published on or after the day it is made: {decision_no or 'this decision'} "
+                     f"is dated {decision_date.isoformat()} (today is {today.isoformat()})")
     has_reason = _text(reason, action, "reason")
     has_explanation = _text(explanation, action, "explanation")
     if transition.needs_reason and not has_reason:
@@ -202,3 +207,24 @@ def plan(
     if action == "take_down":
         return _plan_takedown(transition, takedown_reason, has_explanation, today, due)
     return transition
+
+
+#: Ends of a published major decision that one person asks for and a second confirms (separation of
+#: duties); a takedown because the period ran is arithmetic, not a judgement, and is not among them.
+TWO_PERSON_ENDS = frozenset({"take_down", "revoke"})
+
+
+def check_duties(action: str, *, actor: str, drafter: str, approver: str | None, separate: bool) -> None:
+    """§二 gives 采集、传递、审核、发布 to different responsibilities: the drafter never approves their own
+    record, and with ``separate`` (the default) the approver does not also publish it."""
+    if action == "approve" and actor == drafter:
+        raise DutiesNotSeparated(f"{actor} drafted this record: another person approves it (§二: 审核 and 采集 "
+                                 "are different responsibilities)")
+    if action == "publish" and separate and approver is not None and actor == approver:
+        raise DutiesNotSeparated(f"{actor} approved this record: another person publishes it (§二: 审核、发布 by "
+                                 "different responsibilities; CUSTODY_SEPARATE_DUTIES)")
+
+
+def needs_second_person(action: str, *, major: bool, separate: bool, takedown_reason: str | None) -> bool:
+    """Whether ending this record is asked by one person and confirmed by another."""
+    return separate and major and action in TWO_PERSON_ENDS and takedown_reason != "period_expired"

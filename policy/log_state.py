@@ -177,7 +177,8 @@ def _on_disclosure(rows: CaseRows, e: Mapping[str, Any]) -> None:
     kind, did = e["kind"], str(e.get("disclosure"))
     if kind == "disclosure.created":
         rows.disclosures[did] = {"case_id": e.get("case"), "decision_no": e.get("decision_no"),
-                                 "created_by": e["actor"], "state": "draft", "review_state": "none", "major": [],
+                                 "created_by": e["actor"], "state": "draft",
+                                 "review_state": e.get("review_state", "none"), "major": list(e.get("major") or []),
                                  "published_on": None, "takedown_due": None, "public_text": None,
                                  "end_reason": None, "notice": None}
         return

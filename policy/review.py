@@ -99,8 +99,9 @@ def check_review(outcome: str, checklist: Mapping[str, bool], opinion: str) -> N
                 "a review can pass only when every §四(三) item is examined and satisfied; not satisfied: "
                 + ", ".join(open_items)
             )
-    elif not opinion.strip():
-        raise PolicyError("a failed review must give its reasons in the opinion (审核意见)")
+    if not opinion.strip():  # 审核意见: a pass is an opinion too, and the one a court will read
+        raise PolicyError(f"a {outcome} review must give its opinion (审核意见)"
+                          + ("" if outcome == "passed" else ": the reasons"))
 
 
 def may_review(reviewer: str, handler: str | None) -> None:
@@ -111,3 +112,66 @@ def may_review(reviewer: str, handler: str | None) -> None:
         raise SelfReview(
             f"{reviewer} handles this case: a legal review must be by someone other than the case handler (§四)"
         )
+
+
+#: Penalty types (行政处罚种类) the product sees in a decision's facts: code → (English, Chinese).
+PENALTY_TYPES: Mapping[str, tuple[str, str]] = {
+    "warning": ("warning", "警告"),
+    "fine": ("fine", "罚款"),
+    "confiscation": ("confiscation of illegal gains or property", "没收违法所得、没收非法财物"),
+    "suspension": ("order to suspend production or business", "责令停产停业"),
+    "license_revoked": ("revocation of a permit or licence", "吊销许可证照"),
+    "detention": ("administrative detention", "行政拘留"),
+}
+#: Penalty types that by themselves directly affect the party's major rights (§四(二)).
+MAJOR_PENALTIES = frozenset({"suspension", "license_revoked", "detention"})
+
+
+def propose(facts: Mapping[str, object], *, restricted: bool, major_fine_yuan: int) -> tuple[str, ...]:
+    """The §四(二) criteria the product proposes from the facts it can see: a hearing held
+    (``after_hearing``), a penalty such as 责令停产停业 / 吊销许可证照 or a fine of at least
+    ``major_fine_yuan`` (较大数额罚款, ``major_rights``), a restricted case (its secrets or privacy are
+    the party's major rights, ``major_rights``), the public-interest flag (``public_interest``).
+    The handler answers every criterion; the proposal is what they must argue with, never the answer."""
+    penalties = facts.get("penalties") or []
+    if not isinstance(penalties, list) or not all(isinstance(p, str) for p in penalties):
+        raise PolicyError("'penalties' must be a list of penalty type codes: " + ", ".join(PENALTY_TYPES))
+    _codes(penalties, PENALTY_TYPES, "penalty type")
+    fine = facts.get("fine_yuan", 0)
+    if isinstance(fine, bool) or not isinstance(fine, int) or fine < 0:
+        raise PolicyError("'fine_yuan' must be a whole number of yuan, 0 or more")
+    for flag in ("hearing_held", "public_interest"):
+        if not isinstance(facts.get(flag, False), bool):
+            raise PolicyError(f"{flag!r} must be true or false")
+    if unknown := sorted(set(facts) - {"penalties", "fine_yuan", "hearing_held", "public_interest"}):
+        raise PolicyError(f"unknown fact {unknown[0]!r}")
+    proposed = set()
+    if facts.get("hearing_held"):
+        proposed.add("after_hearing")
+    if MAJOR_PENALTIES & set(penalties) or fine >= major_fine_yuan or restricted:
+        proposed.add("major_rights")
+    if facts.get("public_interest"):
+        proposed.add("public_interest")
+    return tuple(c for c in MAJOR_CRITERIA if c in proposed)
+
+
+def check_determination(answers: Mapping[str, object], proposed: Iterable[str], reason: str) -> tuple[str, ...]:
+    """The handler's §四(二) determination: every criterion answered true or false; a proposed criterion
+    answered false needs the reason why.  Returns the criteria that apply (empty: not major)."""
+    if not isinstance(answers, Mapping):
+        raise PolicyError("the determination answers each §四(二) criterion: " + ", ".join(MAJOR_CRITERIA))
+    _codes(answers, MAJOR_CRITERIA, "major-decision criterion")
+    if missing := [c for c in MAJOR_CRITERIA if not isinstance(answers.get(c), bool)]:
+        raise PolicyError("every §四(二) criterion must be answered true or false; not answered: "
+                          + ", ".join(missing))
+    if (overruled := [c for c in proposed if answers[c] is False]) and not (reason or "").strip():
+        raise PolicyError("the facts suggest the decision is major (" + ", ".join(overruled) + "); answering "
+                          "otherwise needs the reason")
+    return tuple(c for c in MAJOR_CRITERIA if answers[c])
+
+
+def may_review_decision(reviewer: str, handlers: Iterable[str]) -> None:
+    """Refuse a review by anyone who has ever handled the case (before a handover too): names compared."""
+    if reviewer in set(handlers):
+        raise SelfReview(f"{reviewer} has handled this case: a legal review must be by someone who never "
+                         "handled it (§四)")

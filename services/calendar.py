@@ -13,8 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from foundation.durable import replace_durably
+from policy.cases import GOVERNANCE_CASE
 from policy.errors import CalendarError
 from policy.workdays import WorkCalendar, YearCalendar
+from services import retention
+from services.locker import Locker
+from services.permissions import authorize
+from storage.log import Draft
+from storage.principals import Principal
 
 
 def load_calendar(extra_dir: Path | None = None) -> WorkCalendar:
@@ -61,3 +67,14 @@ def install_year(path_in: Path, extra_dir: Path) -> YearCalendar:
         tmp.unlink(missing_ok=True)
         raise
     return cal
+
+
+async def add_year(locker: Locker, path_in: Path, extra_dir: Path, *, who: Principal) -> YearCalendar:
+    """Install a year (``install_year``) and record who installed which year from which notice in the
+    governance log (``calendar.year_added``): a deadline computed from it can be traced to its source."""
+    authorize(who, "calendar.add_year")
+    year = install_year(path_in, extra_dir)
+    await retention.ensure_governance_log(locker)
+    await locker.log.append(GOVERNANCE_CASE, Draft("calendar.year_added", who.actor, {
+        "year": year.year, "source": year.source, "holidays": len(year.holidays), "workdays": len(year.workdays)}))
+    return year

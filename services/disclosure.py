@@ -9,6 +9,7 @@ the masking rules at publication and correction and checked for leaks before it 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import secrets
@@ -19,20 +20,21 @@ from typing import Any
 import asyncpg
 
 from foundation.errors import CustodyError, Status
+from integrity.checkpoint import parse_checkpoint_body
 from integrity.errors import IntegrityError
 from integrity.hashing import object_key
 from integrity.receipt import verify_receipt
-from policy import lifecycle, masking, review
+from policy import lifecycle, masking, restriction, review, secrecy
 from policy.cases import GOVERNANCE_CASE
-from policy.errors import PolicyError
+from policy.errors import DutiesNotSeparated, PolicyError, ReviewRequired, TreatmentRequired
 from policy.takedown import PARTY_TYPES, parse_iso_date, takedown_due
 from policy.workdays import WorkCalendar
-from services import case_access, evidence, publication_check, retention
+from services import case_access, decisions, evidence, publication_check, retention
 from services.locker import Locker
 from services.permissions import authorize
-from services.restriction import require_read
+from services.restriction import access_many, require_read
 from storage.db import like_literal
-from storage.log import CaseNotFound, Draft
+from storage.log import Appended, CaseNotFound, Draft
 from storage.objects import StoreError, bytes_source
 from storage.principals import Principal
 
@@ -78,9 +80,28 @@ class Disclosure:
     created_by: str
     created_at: dt.datetime
     updated_at: dt.datetime
+    supersedes: str | None = None
+    created_by_id: int | None = None
+    approved_by: str | None = None
+    approved_by_id: int | None = None
+    published_by: str | None = None
+    published_by_id: int | None = None
+    pending_end: dict[str, Any] | None = None
+    secrets_treatment: dict[str, Any] | None = None
+    public_size: int | None = None
+    public_root: bytes | None = None
+    public_checkpoint: str | None = None
+    corrected_on: dt.date | None = None
+    public_history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    review_used_seq: int | None = None
+
+    def treatment(self) -> secrecy.Treatment | None:
+        """The recorded secrets treatment (trade-secret and privacy cases), if any."""
+        return secrecy.from_json(self.secrets_treatment) if self.secrets_treatment else None
 
     def preview(self) -> masking.PublicText:
-        return masking.public_view(self.record)
+        """The public text as it would be published now: the secrets treatment applied, then masking."""
+        return masking.public_view(secrecy.apply(self.record, self.treatment()))
 
 
 def validate_record(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -110,13 +131,28 @@ def validate_record(fields: Mapping[str, Any]) -> dict[str, Any]:
     return record
 
 
-def _public(record: Mapping[str, Any]) -> masking.PublicText:
-    view = masking.public_view(record)
-    leaked = masking.leaks(view.text + json.dumps(view.fields, ensure_ascii=False), record)
-    if leaked:  # the masking rules are the last line; refuse rather than publish personal data
+def _public(record: Mapping[str, Any], treatment: secrecy.Treatment | None) -> masking.PublicText:
+    """The text to publish: the secrets treatment applied, masked, then checked before it is stored."""
+    view = masking.public_view(secrecy.apply(record, treatment))
+    _personal_data_gate(view, record, treatment)
+    return view
+
+
+def _personal_data_gate(view: masking.PublicText, record: Mapping[str, Any],
+                        treatment: secrecy.Treatment | None) -> None:
+    """The last line before text goes public, at approval, publication, correction and update: refuse
+    rather than publish personal data or a withheld passage.
+
+    Values the record names are checked here; personal data anywhere else in the free text is the
+    publication check's (``services.publication_check.require_resolved``, run by every gated step).
+    """
+    public = view.text + json.dumps(view.fields, ensure_ascii=False)
+    if leaked := masking.leaks(public, record):
         raise DisclosureError("the public text would show personal data; edit the record "
                               f"({len(leaked)} value(s) not masked)")
-    return view
+    if withheld := secrecy.leaks(public, treatment):
+        raise DisclosureError("the public text still shows a passage the secrets treatment withholds "
+                              f"({len(withheld)} passage(s)); withhold the field that repeats it")
 
 
 async def _store_raw(locker: Locker, case_id: str, disclosure_id: str, record: Mapping[str, Any], actor: str,
@@ -155,10 +191,81 @@ async def get(pool: asyncpg.Pool, disclosure_id: str) -> Disclosure:
 
 async def list_records(pool: asyncpg.Pool, *, state: str | None = None, case_id: str | None = None,
                        limit: int = 500, offset: int = 0) -> list[Disclosure]:
+    """Every record (no need-to-know filter: for the scheduled jobs; people get ``records_for``)."""
     rows = await pool.fetch(
         """SELECT * FROM disclosures WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR case_id = $2)
             ORDER BY created_at DESC, id LIMIT $3 OFFSET $4""", state, case_id, limit, offset)
     return [_row(r) for r in rows]
+
+
+# -- need to know (RULES §三): a record is its case's, for whoever may read the case ------------------
+
+
+async def read(pool: asyncpg.Pool, disclosure_id: str, *, who: Principal) -> Disclosure:
+    """One record, for someone who may read its case (else ``Restricted``, 403): its raw fields, its
+    preview, its reviews and every field derived from them are the case's material."""
+    d = await get(pool, disclosure_id)
+    await require_read(pool, d.case_id, who)
+    return d
+
+
+async def visible(pool: asyncpg.Pool, records: list[Disclosure], *, who: Principal) -> tuple[list[Disclosure], int]:
+    """The records of ``records`` whose case ``who`` may read, and how many were left out."""
+    states = await access_many(pool, {d.case_id for d in records}, who.name)
+    shown = [d for d in records if d.case_id in states and states[d.case_id].may_read(who.name)]
+    return shown, len(records) - len(shown)
+
+
+async def records_for(pool: asyncpg.Pool, *, who: Principal, state: str | None = None, case_id: str | None = None,
+                      limit: int = 500, offset: int = 0) -> tuple[list[Disclosure], int]:
+    """``list_records`` as ``who`` may see it: the records of restricted cases they may not read are
+    left out and counted (like verification by hash's ``withheld``)."""
+    return await visible(pool, await list_records(pool, state=state, case_id=case_id, limit=limit, offset=offset),
+                         who=who)
+
+
+async def due_for(pool: asyncpg.Pool, today: dt.date, *, who: Principal) -> tuple[Due, int]:
+    """``due`` as ``who`` may see it; the second value counts what was left out."""
+    found = await due(pool, today)
+    takedowns, hidden = await visible(pool, found.takedowns, who=who)
+    states = await access_many(pool, {u["case_id"] for u in found.updates}, who.name)
+    updates = [u for u in found.updates if u["case_id"] in states and states[u["case_id"]].may_read(who.name)]
+    return Due(takedowns, updates), hidden + len(found.updates) - len(updates)
+
+
+async def case_level(pool: asyncpg.Pool, case_id: str) -> str:
+    level = await pool.fetchval("SELECT restriction FROM cases WHERE id = $1", case_id)
+    if level is None:
+        raise CaseNotFound(case_id)
+    return str(level)
+
+
+async def record_treatment(locker: Locker, disclosure_id: str, payload: Mapping[str, Any], *,
+                           who: Principal) -> Disclosure:
+    """Record the secrets treatment (§二 作适当处理) of a draft: what is withheld or rewritten, and why.
+
+    Made by someone who may read the case; the passages themselves are stored with the case as a text
+    record (they are the secret), the entry ``disclosure.secrets_treated`` names the fields and the reason.
+    """
+    authorize(who, "disclosure.treat")
+    d = await read(locker.pool, disclosure_id, who=who)
+    secrecy.refuse_state_secret(await case_level(locker.pool, d.case_id), "a secrets treatment")
+    if d.state != "draft":
+        raise DisclosureError(f"{disclosure_id} is {d.state}: the secrets treatment is recorded on a draft, "
+                              "before approval")
+    treatment = secrecy.check_treatment(payload, d.record, masking.PUBLIC_FIELDS)
+    _public(d.record, treatment)  # a treatment that leaves a passage in the public text is refused now
+    stored = {**treatment.as_json(), "by": who.actor, "by_id": who.id, "at": dt.datetime.now(dt.UTC).isoformat()}
+    body = json.dumps(stored, ensure_ascii=False, sort_keys=True, indent=1).encode()
+    added = await locker.add_object(
+        d.case_id, bytes_source(body), kind="record.added", actor=who.actor,
+        fields={"stage": "decision", "file_name": f"disclosure-{disclosure_id}-secrets-treatment.json",
+                "media_type": "application/json", "title": f"公示前保密处理 {disclosure_id}"})
+    row = await _update(locker.pool, disclosure_id, d.state, d.updated_at, {"secrets_treatment": stored})
+    await locker.log.append(d.case_id, Draft("disclosure.secrets_treated", who.actor, {
+        "disclosure": disclosure_id, "decision_no": d.decision_no, **treatment.summary(),
+        "treatment_blake3": _object_hash(added.body)}))
+    return _row(row)
 
 
 async def create(locker: Locker, case_id: str, fields: Mapping[str, Any], *, who: Principal) -> Disclosure:
@@ -166,22 +273,33 @@ async def create(locker: Locker, case_id: str, fields: Mapping[str, Any], *, who
     authorize(who, "disclosure.create")
     actor = who.actor
     record = validate_record(fields)
-    if not await locker.log.case_exists(case_id):
-        raise CaseNotFound(case_id)
+    secrecy.refuse_state_secret(await case_level(locker.pool, case_id), "a disclosure record")
+    await require_read(locker.pool, case_id, who)
+    determined = await decisions.require_determination(locker.pool, case_id, record["decision_no"])
+    major = determined.criteria
+    cleared = await decisions.passed_review_seq(locker.pool, case_id, record["decision_no"]) is not None
     disclosure_id = "D-" + secrets.token_hex(5)
+    # A withdrawn or revoked record of the same decision is replaced by this one, linked to it.
+    supersedes = await locker.pool.fetchval(
+        """SELECT id FROM disclosures WHERE decision_no = $1 AND state IN ('withdrawn', 'revoked')
+            ORDER BY updated_at DESC LIMIT 1""", record["decision_no"])
     try:
         row = await locker.pool.fetchrow(
             """INSERT INTO disclosures (id, case_id, decision_no, party_type, category, decision_date, record,
-                                        created_by)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *""",
+                                        created_by, created_by_id, supersedes, major, review_state)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *""",
             disclosure_id, case_id, record["decision_no"], record["party_type"], record.get("category", ""),
-            parse_iso_date(record["decision_date"]), record, actor)
+            parse_iso_date(record["decision_date"]), record, actor, who.id, supersedes, major,
+            ("passed" if cleared else "pending") if major else "none")
     except asyncpg.UniqueViolationError:
-        raise DecisionExists(f"decision {record['decision_no']!r} already has a disclosure record") from None
+        raise DecisionExists(f"decision {record['decision_no']!r} already has a live disclosure record; correct "
+                             "it, or withdraw (before publication) or revoke it and draft it again") from None
     raw = await _store_raw(locker, case_id, disclosure_id, record, actor, "created")
     await locker.log.append(case_id, Draft("disclosure.created", actor, {
         "disclosure": disclosure_id, "decision_no": record["decision_no"], "record_blake3": raw,
-        "preview": _preview_text(record)}))
+        "preview": _preview_text(record), **({"supersedes": supersedes} if supersedes else {}),
+        # What the row starts with, from the determination and the decision's reviews: scrub folds it.
+        **({"major": list(major), "review_state": row["review_state"]} if major else {})}))
     await retention.apply_retention(locker, case_id)  # a decision date starts the ``decision`` clocks
     return _row(row)
 
@@ -190,7 +308,7 @@ async def flag_major(locker: Locker, disclosure_id: str, criteria: list[str], *,
     """Flag the decision major by the §四(二) criteria: it now needs a passed legal review."""
     authorize(who, "disclosure.flag_major")
     actor = who.actor
-    d = await get(locker.pool, disclosure_id)
+    d = await read(locker.pool, disclosure_id, who=who)
     codes = list(review.check_flag(criteria))
     if d.state not in ("draft",):
         raise DisclosureError(f"only a draft can be flagged major (this record is {d.state})")
@@ -211,28 +329,41 @@ async def case_handler(pool: asyncpg.Pool, case_id: str) -> str:
     return str(state.handler)
 
 
+#: What a review entry's outcome sets the record's review state to.
+_REVIEW_STATES = {"passed": "passed", "failed": "failed", "disputed": "disputed"}
+#: A coordinator's decision on a dispute (§四(四)): go ahead (the head answers for it), or the failed
+#: review stands.
+COORDINATOR_DECISIONS = {"proceed": "passed", "uphold": "failed"}
+
+
 async def record_review(locker: Locker, disclosure_id: str, *, who: Principal, outcome: str,
-                        checklist: Mapping[str, bool], opinion: str) -> Disclosure:
-    """A legal review: passed, failed (with reasons) or disputed (the handling unit disagrees).
+                        checklist: Mapping[str, bool], opinion: str, decision: str | None = None) -> Disclosure:
+    """A legal review: passed, failed (with reasons), disputed (the handling unit disagrees), or
+    coordinated (the coordinator — the bureau head — decides a dispute, §四(四)).
 
     The opinion is stored with the case as a text record (§三: stored together) and the review entry
-    points at it.  A reviewer may not review a case they handle.
+    points at it.  Nobody who has ever handled the case reviews it, before a handover too.
     """
-    authorize(who, "review.dispute" if outcome == "disputed" else "review.record")
+    action = {"disputed": "review.dispute", "coordinated": "review.coordinate"}.get(outcome, "review.record")
+    authorize(who, action)
     reviewer = who.actor
-    d = await get(locker.pool, disclosure_id)
+    d = await read(locker.pool, disclosure_id, who=who)
     if not d.major:
         raise DisclosureError(f"{disclosure_id} is not flagged major: no legal review is needed")
-    if d.state not in ("draft", "approved"):
-        raise DisclosureError(f"{disclosure_id} is {d.state}: a legal review comes before the decision is published")
+    if d.state not in ("draft", "approved", "published"):
+        raise DisclosureError(f"{disclosure_id} is {d.state}: there is no decision left to review")
+    state = outcome
     if outcome in ("passed", "failed"):
-        # Names are unique among principals; a handler row may hold a bare name (cases opened before
-        # handlers were principals), so the handler's name is what is compared.
         review.may_review(who.name, (await case_handler(locker.pool, d.case_id)).rpartition(":")[2])
+        review.may_review_decision(who.name, await decisions.handlers_ever(locker, d.case_id))
         review.check_review(outcome, checklist, opinion)
     elif outcome == "disputed":
         if d.review_state != "failed" or not opinion.strip():
             raise DisclosureError("a disagreement is recorded against a failed review, with the reasons")
+    elif outcome == "coordinated":
+        if d.review_state != "disputed" or decision not in COORDINATOR_DECISIONS or not opinion.strip():
+            raise DisclosureError("the coordinator decides a disputed review: proceed or uphold, with the reasons")
+        state = COORDINATOR_DECISIONS[decision]
     else:
         raise DisclosureError(f"unknown review outcome {outcome!r}")
     text = (f"法制审核意见 / legal review opinion\n决定 {d.decision_no} ({disclosure_id})\n"
@@ -244,14 +375,16 @@ async def record_review(locker: Locker, disclosure_id: str, *, who: Principal, o
     record_b3 = _object_hash(added.body)
     entry = await locker.log.append(d.case_id, Draft(f"review.{outcome}", reviewer, {
         "disclosure": disclosure_id, "decision_no": d.decision_no, "checklist": dict(checklist),
-        "opinion_blake3": record_b3, "opinion": opinion}))
+        "opinion_blake3": record_b3, "opinion": opinion, **({"decision": decision} if decision else {})}))
     await locker.pool.execute(
-        """INSERT INTO reviews (disclosure_id, reviewer, outcome, checklist, opinion, record_blake3, seq)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-        disclosure_id, reviewer, outcome, dict(checklist), opinion, record_b3, entry.seq)
+        """INSERT INTO reviews (disclosure_id, reviewer, outcome, checklist, opinion, record_blake3, seq, case_id,
+                                decision_no, reviewer_id, decision)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+        disclosure_id, reviewer, outcome, dict(checklist), opinion, record_b3, entry.seq, d.case_id,
+        d.decision_no, who.id, decision)
     row = await locker.pool.fetchrow(
         "UPDATE disclosures SET review_state = $2, updated_at = now() WHERE id = $1 RETURNING *",
-        disclosure_id, outcome)
+        disclosure_id, state)
     return _row(row)
 
 
@@ -270,54 +403,123 @@ async def transition(locker: Locker, disclosure_id: str, action: str, *, who: Pr
                      changes: Mapping[str, Any] | None = None, law_change: int | None = None) -> Disclosure:
     """Apply one lifecycle step (approve, publish, correct, update, take_down, revoke, withdraw)."""
     authorize(who, "disclosure.act")
-    if action in lifecycle.RAW_ACTIONS:
-        await require_read(locker.pool, (await get(locker.pool, disclosure_id)).case_id, who)
+    d = await read(locker.pool, disclosure_id, who=who)  # every step is on the case's material (RULES §三)
+    level = await case_level(locker.pool, d.case_id)
+    if action in ("approve", "publish", "correct", "update"):
+        secrecy.refuse_state_secret(level, f"{lifecycle.ACTIONS[action][0]} {disclosure_id}")
+    if action == "approve" and secrecy.needs_treatment(level) and d.treatment() is None:
+        raise TreatmentRequired(
+            f"{disclosure_id} belongs to a {restriction.label(level)} case: record its secrets treatment (which "
+            "fields or passages are withheld or rewritten, and why) before it is approved (§二: 作适当处理后公开)")
+    lifecycle.check_duties(action, actor=who.actor, drafter=d.created_by, approver=d.approved_by,
+                           separate=locker.separate_duties)
+    review_seq = await _review_for(locker, d, action, changes)
+    if action == "update":
+        await _check_law_change(locker.pool, d, law_change)
+    if lifecycle.needs_second_person(action, major=bool(d.major), separate=locker.separate_duties,
+                                     takedown_reason=takedown_reason or (d.pending_end or {}).get("takedown_reason")):
+        pending = d.pending_end
+        if not pending or pending.get("action") != action:
+            return await _request_end(locker, d, action, who=who, today=today, reason=reason,
+                                      explanation=explanation, takedown_reason=takedown_reason)
+        if pending["by"] == who.actor:
+            raise DutiesNotSeparated(f"{who.actor} asked for this {lifecycle.ACTIONS[action][0]}: another person "
+                                     "confirms the end of a major decision (§二, CUSTODY_SEPARATE_DUTIES)")
+        reason = reason or pending.get("reason")
+        explanation = explanation or pending.get("explanation")
+        takedown_reason = takedown_reason or pending.get("takedown_reason")
     return await _transition(locker, disclosure_id, action, actor=who.actor, today=today, reason=reason,
                              explanation=explanation, takedown_reason=takedown_reason, changes=changes,
-                             law_change=law_change)
+                             law_change=law_change, actor_id=who.id, review_seq=review_seq)
+
+
+async def _check_law_change(pool: asyncpg.Pool, d: Disclosure, law_change: int | None) -> None:
+    """An update answers a recorded law change that touches this record: it names it, and it must exist."""
+    if law_change is None:
+        raise DisclosureError("an update names the law change it answers (law_change); a correction that "
+                              "answers none is a correction")
+    if not await pool.fetchval("SELECT 1 FROM law_change_updates WHERE law_change_id = $1 AND disclosure_id = $2",
+                               law_change, d.id):
+        raise DisclosureError(f"law change {law_change} is unknown or does not touch {d.id}")
+
+
+#: Fields whose correction changes the substance of a reviewed major decision (penalty, legal basis,
+#: facts, party): it needs a new passed review (§四).
+SUBSTANTIVE = frozenset({"penalty", "legal_basis", "violation", "party_name"})
+
+
+async def _review_for(locker: Locker, d: Disclosure, action: str, changes: Mapping[str, Any] | None) -> int | None:
+    """The passed review a major decision's publication or substantive correction rests on (None when
+    none is needed); a substantive correction needs a review newer than the one the public text rests on."""
+    if not d.major or action not in ("publish", "correct", "update"):
+        return None
+    seq = await decisions.passed_review_seq(locker.pool, d.case_id, d.decision_no)
+    substantive = sorted(SUBSTANTIVE & {k for k, v in (changes or {}).items() if d.record.get(k) != v})
+    if action == "publish" or not substantive:
+        return seq if action == "publish" else None
+    if seq is None or seq <= (d.review_used_seq if d.review_used_seq is not None else -1):
+        raise ReviewRequired(action, d.decision_no, (
+            f"decision {d.decision_no} is major and was reviewed: correcting {', '.join(substantive)} changes its "
+            "substance and needs a new passed legal review (法制审核) first (§四)"))
+    return seq
+
+
+async def _request_end(locker: Locker, d: Disclosure, action: str, *, who: Principal, today: dt.date,
+                       reason: str | None, explanation: str | None, takedown_reason: str | None) -> Disclosure:
+    """The first of two people ending a major decision: checked like the step itself, then kept waiting
+    for a second person (``disclosure.end_requested``)."""
+    lifecycle.plan(d.state, action, reason=reason, explanation=explanation, major=bool(d.major),
+                   review_passed=True, today=today, due=d.takedown_due, takedown_reason=takedown_reason,
+                   decision_no=d.decision_no)
+    pending = {"action": action, "by": who.actor, "by_id": who.id, "at": today.isoformat(), "reason": reason,
+               "explanation": explanation, "takedown_reason": takedown_reason}
+    row = await _update(locker.pool, d.id, d.state, d.updated_at, {"pending_end": pending})
+    await locker.log.append(d.case_id, Draft("disclosure.end_requested", who.actor, {
+        "disclosure": d.id, "decision_no": d.decision_no, "action": action,
+        **{k: v for k, v in pending.items() if k in ("reason", "explanation", "takedown_reason") and v}}))
+    return _row(row)
 
 
 async def _transition(locker: Locker, disclosure_id: str, action: str, *, actor: str, today: dt.date,
                       reason: str | None = None, explanation: str | None = None, takedown_reason: str | None = None,
-                      changes: Mapping[str, Any] | None = None, law_change: int | None = None) -> Disclosure:
+                      changes: Mapping[str, Any] | None = None, law_change: int | None = None,
+                      actor_id: int = 0, review_seq: int | None = None) -> Disclosure:
     d = await get(locker.pool, disclosure_id)
     changed = [k for k, v in (changes or {}).items() if d.record.get(k) != v]
     step = lifecycle.plan(d.state, action, reason=reason, explanation=explanation, major=bool(d.major),
                           review_passed=d.review_state == "passed", today=today, due=d.takedown_due,
-                          takedown_reason=takedown_reason, changed=changed, decision_no=d.decision_no)
+                          takedown_reason=takedown_reason, changed=changed, decision_no=d.decision_no,
+                          decision_date=d.decision_date)
     # Publication fails closed: suspected personal data left in the public text blocks the step.
-    await publication_check.require_resolved(locker, d.case_id, disclosure_id, action, {**d.record, **(changes or {})})
+    await publication_check.require_resolved(locker, d.case_id, disclosure_id, action,
+                                             secrecy.apply({**d.record, **(changes or {})}, d.treatment()))
     fields: dict[str, Any] = {"disclosure": disclosure_id, "decision_no": d.decision_no, "from": d.state,
                               "to": step.target}
     if reason:
         fields["reason"] = reason
     sets: dict[str, Any] = {"state": step.target}
+    if review_seq is not None:
+        sets["review_used_seq"] = review_seq
+        fields["review_seq"] = review_seq
+    if action == "approve":
+        sets.update(approved_by=actor, approved_by_id=actor_id)
     if action == "publish":
-        view = _public(d.record)
+        view = _public(d.record, d.treatment())
         due = takedown_due(today, d.party_type)
-        sets.update(public_text=view.text, public_fields=view.fields, published_on=today, takedown_due=due)
+        sets.update(public_text=view.text, public_fields=view.fields, published_on=today, takedown_due=due,
+                    published_by=actor, published_by_id=actor_id)
         fields.update(public_text=view.text, published_on=today.isoformat(), takedown_due=due.isoformat())
     elif action in ("correct", "update"):
         assert changes is not None  # plan() refused a step that changes nothing
-        record = validate_record({**d.record, **changes})
-        if record["party_type"] != d.party_type or record["decision_no"] != d.decision_no:
-            raise DisclosureError("decision number and party type cannot be corrected; revoke and re-create")
-        view = _public(record)
-        sets.update(record=record, public_text=view.text, public_fields=view.fields,
-                    decision_date=parse_iso_date(record["decision_date"]), category=record.get("category", ""))
-        raw = await _store_raw(locker, d.case_id, disclosure_id, record, actor, action)
-        fields.update(changed=sorted(changed), record_blake3=raw, previous_public_text=d.public_text,
-                      public_text=view.text)
+        await _rewrite(locker, d, action, changes, changed, actor=actor, today=today, sets=sets, fields=fields)
         if law_change is not None:
             fields["law_change"] = law_change
     elif action in ("take_down", "revoke"):
-        sets.update(ended_on=today, end_reason=takedown_reason or "published_in_error")
-        fields["end_reason"] = sets["end_reason"]
-        if explanation:
-            sets["notice"] = explanation
-            fields["explanation"] = explanation
+        _end(d, action, today, takedown_reason, explanation, sets=sets, fields=fields)
     row = await _update(locker.pool, disclosure_id, d.state, d.updated_at, sets)
-    await locker.log.append(d.case_id, Draft(step.kind, actor, fields))
+    appended = await locker.log.append(d.case_id, Draft(step.kind, actor, fields))
+    if action in ("publish", "correct", "update"):
+        row = await _stamp_public(locker, disclosure_id, appended)
     if action == "update":
         await locker.pool.execute(
             """UPDATE law_change_updates SET updated_at = now()
@@ -326,6 +528,46 @@ async def _transition(locker: Locker, disclosure_id: str, action: str, *, actor:
     if action in ("publish", "correct", "update"):
         await retention.apply_retention(locker, d.case_id)  # evidence kept at least to the takedown date
     return _row(row)
+
+
+def _end(d: Disclosure, action: str, today: dt.date, takedown_reason: str | None, explanation: str | None, *,
+         sets: dict[str, Any], fields: dict[str, Any]) -> None:
+    """A takedown or revocation: the end date and reason, the published explanation, who asked for it."""
+    sets.update(ended_on=today, end_reason=takedown_reason or "published_in_error", pending_end=None)
+    fields["end_reason"] = sets["end_reason"]
+    if d.pending_end and d.pending_end.get("action") == action:
+        fields["requested_by"] = d.pending_end["by"]
+    if explanation:
+        sets["notice"] = explanation
+        fields["explanation"] = explanation
+
+
+async def _rewrite(locker: Locker, d: Disclosure, action: str, changes: Mapping[str, Any], changed: list[str], *,
+                   actor: str, today: dt.date, sets: dict[str, Any], fields: dict[str, Any]) -> None:
+    """A correction or update: the new raw record (stored with the case), its public text, the history."""
+    record = validate_record({**d.record, **changes})
+    if record["party_type"] != d.party_type or record["decision_no"] != d.decision_no:
+        raise DisclosureError("decision number and party type cannot be corrected; revoke and re-create")
+    view = _public(record, d.treatment())
+    sets.update(record=record, public_text=view.text, public_fields=view.fields,
+                decision_date=parse_iso_date(record["decision_date"]), category=record.get("category", ""),
+                public_history=[*d.public_history, {"text": d.public_text, "until": today.isoformat(),
+                                                    "change": action}])
+    if action == "correct":
+        sets["corrected_on"] = today
+    raw = await _store_raw(locker, d.case_id, d.id, record, actor, action)
+    fields.update(changed=sorted(changed), record_blake3=raw, previous_public_text=d.public_text,
+                  public_text=view.text)
+
+
+async def _stamp_public(locker: Locker, disclosure_id: str, appended: Appended) -> Any:
+    """Keep the checkpoint as of this change of the public text: the portal shows it, never the live log
+    head (issue 14: later activity in the case is nobody's business)."""
+    note = appended.checkpoint.decode()
+    checkpoint = parse_checkpoint_body(note.split("\n\n", 1)[0] + "\n")
+    return await locker.pool.fetchrow(
+        """UPDATE disclosures SET public_size = $2, public_root = $3, public_checkpoint = $4
+            WHERE id = $1 RETURNING *""", disclosure_id, appended.tree_size, checkpoint.root, note)
 
 
 async def _update(pool: asyncpg.Pool, disclosure_id: str, expected_state: str, seen: dt.datetime,
@@ -391,16 +633,21 @@ async def record_law_change(locker: Locker, calendar: WorkCalendar, *, title: st
             title, effective, categories, description, update_due, actor)
         affected = await conn.fetch(
             """INSERT INTO law_change_updates (law_change_id, disclosure_id, due)
-               SELECT $1, id, $2 FROM disclosures WHERE state = 'published' AND category = ANY($3::text[])
+               SELECT $1, id, $2 FROM disclosures
+                WHERE state = 'published' AND (category = ANY($3::text[]) OR '*' = ANY($3::text[]))
                RETURNING disclosure_id""", change_id, update_due, categories)
     ids = sorted(r["disclosure_id"] for r in affected)
+    # A published record with no category cannot be matched: staff check it by hand (listed, logged).
+    unclassified = [] if "*" in categories else sorted(r["id"] for r in await locker.pool.fetch(
+        "SELECT id FROM disclosures WHERE state = 'published' AND category = ''"))
     await locker.log.append(GOVERNANCE_CASE, Draft("law.changed", actor, {
         "law_change": change_id, "title": title, "effective": effective.isoformat(), "categories": categories,
-        "description": description, "update_due": update_due.isoformat(), "affected": ids}))
+        "description": description, "update_due": update_due.isoformat(), "affected": ids,
+        "unclassified": unclassified}))
     for d in [await get(locker.pool, i) for i in ids]:
         await locker.log.append(d.case_id, Draft("disclosure.update_required", actor, {
             "disclosure": d.id, "law_change": change_id, "title": title, "update_due": update_due.isoformat()}))
-    return {"id": change_id, "update_due": update_due, "affected": ids}
+    return {"id": change_id, "update_due": update_due, "affected": ids, "unclassified": unclassified}
 
 
 async def law_changes(pool: asyncpg.Pool) -> list[dict[str, Any]]:
@@ -416,15 +663,22 @@ async def law_changes(pool: asyncpg.Pool) -> list[dict[str, Any]]:
 
 async def published(pool: asyncpg.Pool, *, text: str | None = None, limit: int = 50,
                     offset: int = 0) -> list[dict[str, Any]]:
-    """Published records, newest first, masked text only, each with its case's latest checkpoint (size
-    and root); ``text``: only records whose public text contains it (the masked text: searching it
-    reveals nothing that is not already published)."""
+    """Published records, newest first, masked text only, each with its case's signed checkpoint **as of
+    publication** (or of the last change of its public text), never the live log head; ``text``: only
+    records whose public text contains it (the masked text: searching it reveals nothing that is not
+    already published).
+
+    A restricted case is never named: its records show neither the case id nor the checkpoint note
+    (whose origin line names the case), only the tree size and root as of publication.  A corrected
+    record shows ``corrected_on`` and the public texts it replaced (``public_history``).
+    """
     rows = await pool.fetch(
-        """SELECT d.id, d.public_text, d.public_fields, d.published_on,
-                  d.takedown_due, d.updated_at, d.case_id, cp.size AS checkpoint_size, cp.root AS checkpoint_root
-             FROM disclosures d
-             LEFT JOIN LATERAL (SELECT size, root FROM checkpoints c WHERE c.case_id = d.case_id
-                                 ORDER BY size DESC LIMIT 1) cp ON true
+        """SELECT d.id, d.public_text, d.public_fields, d.published_on, d.takedown_due, d.updated_at,
+                  d.corrected_on, d.public_history, d.public_size AS checkpoint_size,
+                  d.public_root AS checkpoint_root,
+                  CASE WHEN c.restriction = 'none' THEN d.case_id END AS case_id,
+                  CASE WHEN c.restriction = 'none' THEN d.public_checkpoint END AS checkpoint
+             FROM disclosures d JOIN cases c ON c.id = d.case_id
             WHERE d.state = 'published' AND ($1::text IS NULL OR d.public_text ILIKE $1)
             ORDER BY d.published_on DESC, d.id LIMIT $2 OFFSET $3""",
         None if not text else "%" + like_literal(text) + "%", limit, offset)
@@ -451,7 +705,7 @@ async def check_links(locker: Locker, disclosure_id: str, *, who: Principal) -> 
     """One call: the case's evidence exists, re-hashes to its entry now, its proof verifies, and its
     retention reaches the takedown date."""
     authorize(who, "disclosure.check_links")
-    d = await get(locker.pool, disclosure_id)
+    d = await read(locker.pool, disclosure_id, who=who)
     rows = await locker.pool.fetch(
         """SELECT DISTINCT ON (e.blake3) e.blake3, e.seq, e.kind, e.size, o.retain_until, o.legal_hold,
                   o.disposed_at, o.retention_open

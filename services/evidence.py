@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from foundation.errors import Gone, Invalid, NotFound
-from policy.cases import STAGES, check_stage
+from policy.cases import STAGES, check_stage, current_stage
+from services import decisions
 from services.locker import Locker
 from services.permissions import authorize
 from services.restriction import require_read
@@ -77,15 +78,33 @@ async def open_object(locker: Locker, case_id: str, blake3: str, *, who: Princip
 
 
 async def add_record(locker: Locker, case_id: str, source: AsyncIterable[bytes], *, who: Principal, stage: str,
-                     file_name: str, media_type: str, title: str | None = None) -> Appended:
-    """Store a text record (document, scan, form, notice) of an enforcement stage in a case; logged."""
+                     file_name: str, media_type: str, title: str | None = None,
+                     decision_no: str | None = None) -> Appended:
+    """Store a text record (document, scan, form, notice) of an enforcement stage in a case; logged.
+
+    A record of the 审核决定 stage records a decision: it names the decision (``decision_no``), which
+    needs its major-decision determination and, if major, a passed legal review first (§四).
+    """
     authorize(who, "record.add")
     await require_read(locker.pool, case_id, who)
     fields: dict[str, Any] = {"file_name": check_file_name(file_name), "media_type": media_type,
                               "stage": check_stage(stage), "stage_zh": STAGES[stage]}
+    await _decision_gate(locker, case_id, stage, decision_no, fields)
     if title:
         fields["title"] = title[:500]
     return await locker.add_object(case_id, source, kind="record.added", actor=who.actor, fields=fields)
+
+
+async def _decision_gate(locker: Locker, case_id: str, stage: str, decision_no: object,
+                         fields: dict[str, Any]) -> None:
+    """The legal-review gate where the decision is made: a decision-stage record names its decision,
+    which has its determination and, if major, a passed review (§四: 未经法制审核…不得作出决定)."""
+    if stage != "decision":
+        return
+    if not isinstance(decision_no, str) or not decision_no.strip():
+        raise Invalid("a record of the 审核决定 (decision) stage names the decision it records: decision_no")
+    await decisions.require_cleared(locker.pool, case_id, decision_no.strip())
+    fields["decision_no"] = decision_no.strip()
 
 
 async def import_file(locker: Locker, case_id: str, source: AsyncIterable[bytes], *, who: Principal,
@@ -95,8 +114,12 @@ async def import_file(locker: Locker, case_id: str, source: AsyncIterable[bytes]
     await require_read(locker.pool, case_id, who)
     if kind not in ("evidence.ingested", "record.added"):
         raise Invalid(f"kind must be evidence.ingested or record.added, not {kind!r}")
-    if kind == "record.added" and "stage" in fields:
+    fields = dict(fields)
+    if fields.get("stage"):
         check_stage(fields["stage"])
+        await _decision_gate(locker, case_id, fields["stage"], fields.get("decision_no"), fields)
+    elif kind == "evidence.ingested":  # evidence has a stage too: the case's current one
+        fields["stage"] = current_stage(await catalog.record_stages(locker.pool, case_id))
     check_file_name(str(fields.get("file_name", "")))
     return await locker.add_object(case_id, source, kind=kind, actor=who.actor, fields=dict(fields))
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from foundation.errors import CustodyError, NotFound, Status
-from policy.cases import GOVERNANCE_CASE
+from policy.cases import GOVERNANCE_CASE, check_stage, current_stage
 from services import locks
 from services.locker import Locker, Receipt
 from services.permissions import authorize
@@ -133,6 +133,9 @@ class UploadManager:
             case_id = await self._intake_case(who, fields.get("officer"), fields.get("recorded_at"))
         if case_id == GOVERNANCE_CASE or not await self.locker.log.case_exists(case_id):
             raise CaseNotFound(case_id)  # the governance log takes no evidence: it is not a case to a station
+        # Evidence has a stage too (§三 全过程记录): the one declared, else the case's current stage.
+        fields = {**fields, "stage": check_stage(fields["stage"]) if fields.get("stage") else
+                  current_stage(await catalog.record_stages(self.locker.pool, case_id))}
         if kind == "proxy":
             originals = await self.locker.log.entries_for_object(fields["original_blake3"], case_id)
             if not any(r.kind == "evidence.ingested" for r in originals):

@@ -64,6 +64,10 @@ class Locker:
     witnesses: WitnessPolicy = NO_WITNESSES
     #: The TSAs' certificate chains (PEM), copied into bundles beside their tokens; empty if unknown.
     tsa_chain: bytes = b""
+    #: ``Settings.separate_duties``: approve/publish and the end of a major decision by two people.
+    separate_duties: bool = True
+    #: ``Settings.major_fine_yuan``: the fine from which a decision is proposed major.
+    major_fine_yuan: int = 50_000
 
     async def add_object(
         self,
@@ -175,6 +179,7 @@ async def open_locker(settings: Settings) -> AsyncIterator[Locker]:
         await store.check()
         async with db.open_pool(settings) as pool:
             yield Locker(pool, store, CaseLog(pool, signer, settings.origin, archive=store), keys,
-                         WitnessPolicy.from_settings(settings), timestamping.read_chain(settings))
+                         WitnessPolicy.from_settings(settings), timestamping.read_chain(settings),
+                         separate_duties=settings.separate_duties, major_fine_yuan=settings.major_fine_yuan)
     finally:
         await store.close()

@@ -26,19 +26,21 @@ from storage.principals import Principal
 OPERATOR = "operator"
 
 # Role groups, in the order the API's documents list them.
-STAFF = ("investigator", "disclosure", "reviewer", "admin")
+STAFF = ("investigator", "disclosure", "reviewer", "coordinator", "admin")
 #: May see evidence content.
 READERS = ("investigator", "reviewer", "admin")
 INVESTIGATORS = ("investigator", "admin")
 ADMIN = ("admin",)
 STATION = ("station",)
 DISCLOSURE = ("disclosure", "admin")
-DISCLOSURE_READERS = ("disclosure", "investigator", "reviewer", "admin")
+DISCLOSURE_READERS = ("disclosure", "investigator", "reviewer", "coordinator", "admin")
 #: A legal review (passed/failed) is the reviewer's; a disagreement (disputed) is the handling side's.
 REVIEWERS = ("reviewer",)
 HANDLING_SIDE = ("disclosure", "investigator", "admin")
 #: Who may call the review route at all (each outcome is then decided by its own action).
-REVIEW = ("reviewer", "disclosure", "investigator", "admin")
+REVIEW = ("reviewer", "disclosure", "investigator", "coordinator", "admin")
+#: The bureau head (负责人) who decides a dispute between reviewer and handling unit (§四(四)).
+COORDINATORS = ("coordinator",)
 
 #: Every use case that changes something or reads evidence, and the roles that may perform it.
 PERMISSIONS: Mapping[str, tuple[str, ...]] = {
@@ -64,11 +66,16 @@ PERMISSIONS: Mapping[str, tuple[str, ...]] = {
     # disclosure (公示) and legal review (法制审核)
     "disclosure.create": DISCLOSURE,
     "disclosure.flag_major": DISCLOSURE,
+    # the secrets treatment: by the handling side, who know what in the case is secret (and must read it)
+    "disclosure.treat": HANDLING_SIDE,
     "disclosure.act": DISCLOSURE,
     "disclosure.check_links": DISCLOSURE_READERS,
     "disclosure.sweep": (*DISCLOSURE, OPERATOR),  # the daily timer runs as the operator
     "review.record": REVIEWERS,
     "review.dispute": HANDLING_SIDE,
+    "review.coordinate": COORDINATORS,
+    # §四(二): the case handler's major-decision determination, before the decision is recorded
+    "decision.determine": INVESTIGATORS,
     "law_change.add": ADMIN,
     "calendar.add_year": (*ADMIN, OPERATOR),
     # accounts

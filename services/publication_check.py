@@ -25,7 +25,7 @@ from typing import Any
 from blake3 import blake3
 
 from foundation.errors import Conflict, CustodyError, Invalid, NotFound, Status
-from policy import masking
+from policy import masking, secrecy
 from policy.errors import PolicyError
 from policy.publication_check import Finding, findings, unresolved
 from services.locker import Locker
@@ -91,21 +91,23 @@ def _finding_json(f: Finding) -> dict[str, Any]:
     return asdict(f)
 
 
-async def _record(locker: Locker, disclosure_id: str) -> tuple[str, str, dict[str, Any]]:
+async def _record(locker: Locker, disclosure_id: str) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+    """Case, state, the stored fields, and the fields as they go to masking (secrets treatment applied)."""
     found = await disclosures.record_of(locker.pool, disclosure_id)
     if found is None:
         raise NotFound(f"no disclosure record {disclosure_id!r}")
-    return found
+    case_id, state, record, treatment = found
+    return case_id, state, record, secrecy.apply(record, secrecy.from_json(treatment) if treatment else None)
 
 
 async def suspects(locker: Locker, disclosure_id: str, *, who: Principal) -> dict[str, Any]:
     """Every finding in the record's public text, each with its clearance if it has one."""
     authorize(who, "disclosure.act")
-    case_id, _state, record = await _record(locker, disclosure_id)
+    case_id, _state, _record_fields, treated = await _record(locker, disclosure_id)
     await require_read(locker.pool, case_id, who)
     done = await cleared(locker, case_id, disclosure_id)
     items = [{**_finding_json(f), "cleared": f.text in done, "reason": done.get(f.text)}
-             for f in findings(masking.public_view(record).text)]
+             for f in findings(masking.public_view(treated).text)]
     return {"disclosure": disclosure_id, "open": sum(not i["cleared"] for i in items), "findings": items}
 
 
@@ -116,14 +118,14 @@ async def resolve(locker: Locker, disclosure_id: str, finding: str, *, resolutio
     Returns what ``suspects`` returns afterwards.
     """
     authorize(who, "disclosure.act")
-    case_id, state, record = await _record(locker, disclosure_id)
+    case_id, state, record, treated = await _record(locker, disclosure_id)
     await require_read(locker.pool, case_id, who)
     if resolution not in RESOLUTIONS:
         raise Invalid(f"resolution must be one of {', '.join(RESOLUTIONS)}, not {resolution!r}")
     reason = (reason or "").strip()
     if not reason or len(reason) > REASON_MAX_CHARS:
         raise Invalid(f"resolving a finding needs a reason (at most {REASON_MAX_CHARS} characters)")
-    current = {f.text: f for f in findings(masking.public_view(record).text)}
+    current = {f.text: f for f in findings(masking.public_view(treated).text)}
     if finding not in current:
         raise Invalid(f"{finding!r} is not a finding of {disclosure_id}'s public text; see its findings")
     fields: dict[str, Any] = {"disclosure": disclosure_id, "finding_kind": current[finding].kind,

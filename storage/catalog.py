@@ -102,6 +102,13 @@ async def record_evidence(pool: Any, case_id: str, seq: int, kind: str, fields: 
     )
 
 
+async def record_stages(pool: Any, case_id: str) -> set[str]:
+    """The enforcement stages the case's text records were filed at."""
+    rows = await pool.fetch("SELECT DISTINCT stage FROM evidence WHERE case_id = $1 AND kind = 'record.added' "
+                            "AND stage IS NOT NULL", case_id)
+    return {str(r["stage"]) for r in rows}
+
+
 @dataclass(frozen=True, slots=True)
 class EvidenceRow:
     case_id: str

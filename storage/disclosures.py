@@ -11,10 +11,15 @@ from typing import Any
 import asyncpg
 
 
-async def record_of(pool: asyncpg.Pool, disclosure_id: str) -> tuple[str, str, dict[str, Any]] | None:
-    """A record's case, state and fields, or None if there is no such record."""
-    row = await pool.fetchrow("SELECT case_id, state, record FROM disclosures WHERE id = $1", disclosure_id)
-    return None if row is None else (row["case_id"], row["state"], dict(row["record"]))
+async def record_of(pool: asyncpg.Pool, disclosure_id: str
+                    ) -> tuple[str, str, dict[str, Any], dict[str, Any] | None] | None:
+    """A record's case, state, fields and secrets treatment, or None if there is no such record."""
+    row = await pool.fetchrow(
+        "SELECT case_id, state, record, secrets_treatment FROM disclosures WHERE id = $1", disclosure_id)
+    if row is None:
+        return None
+    treatment = row["secrets_treatment"]
+    return row["case_id"], row["state"], dict(row["record"]), None if treatment is None else dict(treatment)
 
 
 async def set_draft_fields(pool: asyncpg.Pool, disclosure_id: str, record: dict[str, Any]) -> bool:

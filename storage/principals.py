@@ -15,7 +15,7 @@ from blake3 import blake3
 
 from foundation.errors import CustodyError, Status
 
-ROLES = ("station", "investigator", "disclosure", "reviewer", "admin")
+ROLES = ("station", "investigator", "disclosure", "reviewer", "coordinator", "admin")
 TOKEN_PREFIX = "cst_"
 _TOKEN_CONTEXT = "custody 2026 bearer token v1"
 

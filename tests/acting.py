@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from policy.review import MAJOR_CRITERIA
+from services import decisions, disclosure
+from services.locker import Locker
 from storage.principals import Principal
 
 
@@ -9,3 +12,13 @@ def principal(actor: str, id: int = 0) -> Principal:
     """``role:name`` as the acting principal, e.g. ``principal("investigator:ann")``."""
     role, _, name = actor.partition(":")
     return Principal(id=id, name=name, role=role)
+
+
+async def determined(locker: Locker, case_id: str, decision_no: str, major: tuple[str, ...] = ()) -> None:
+    """The case handler's §四(二) determination for a decision (``major``: the criteria that apply), which
+    must exist before the decision is recorded or drafted for disclosure."""
+    handler = await disclosure.case_handler(locker.pool, case_id)
+    role, _, name = handler.rpartition(":")
+    await decisions.determine(locker, case_id, decision_no, answers={c: c in major for c in MAJOR_CRITERIA},
+                              facts={}, reason="determined by hand for the test",
+                              who=Principal(id=0, name=name, role=role or "investigator"))

@@ -47,7 +47,7 @@ def test_demo_ingests_exports_and_verifies(demo_home: tuple[Path, subprocess.Com
     assert len(list((home / "demo").glob("*/*.mp4"))) == 2
     tokens = [line.split()[-1] for line in result.stdout.splitlines() if line.strip().startswith(
         ("investigator ", "disclosure ", "reviewer ", "admin "))]
-    assert len(tokens) == 4 and all(t.startswith("cst_") for t in tokens)
+    assert len(tokens) == 5 and all(t.startswith("cst_") for t in tokens)  # a second disclosure officer
 
 
 def test_verify_bundle_exit_codes(demo_home: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
@@ -133,10 +133,10 @@ def test_db_stop_stops_the_embedded_server(tmp_path: Path) -> None:
 def test_date_rules_from_the_shell(tmp_path: Path) -> None:
     home = tmp_path / "h"
     assert run([*CUSTODY, "calendar", "add-working-days", "2026-09-21", "20"], home).stdout == "2026-10-26\n"
-    assert run([*CUSTODY, "disclosure", "takedown-date", "--published", "2024-02-29", "--party", "natural"],
-               home).stdout == "2026-02-28\n"
+    assert run([*CUSTODY, "disclosure", "takedown-date", "--published", "2025-03-15", "--party", "natural"],
+               home).stdout == "on display through: 2027-03-15\ntake down on: 2027-03-16\n"
     assert run([*CUSTODY, "disclosure", "takedown-date", "--published", "2024-02-29", "--party", "legal"],
-               home).stdout == "2029-02-28\n"
+               home).stdout.splitlines()[-1] == "take down on: 2029-03-01"
     outside = run([*CUSTODY, "calendar", "add-working-days", "2027-03-01", "5"], home)
     assert outside.returncode == 1 and "outside the working-day calendar" in outside.stderr
     bad_date = run([*CUSTODY, "disclosure", "takedown-date", "--published", "2026-02-30", "--party", "other"], home)
@@ -166,6 +166,9 @@ def test_retention_and_disclosure_from_the_shell(demo_home: tuple[Path, subproce
     assert far.stdout.startswith("0 would dispose, 0 held")  # the published decision keeps its evidence
     down = run([*CUSTODY, "disclosure", "take-down", record["id"], "--why", "emergency", "--reason", "threats",
                 "--explanation", "因可能引发严重后果，依法紧急撤下。", "--as", "demo-disclosure"], home)
+    # A major decision's takedown is asked by one person and confirmed by another (§二, separation of duties).
+    assert down.returncode == 0 and "another person confirms it" in down.stdout, down.stderr
+    down = run([*CUSTODY, "disclosure", "take-down", record["id"], "--as", "demo-approver"], home)
     assert down.returncode == 0 and "taken_down" in down.stdout, down.stderr
     far = run([*CUSTODY, "retention", "run", "--dry-run", "--now", "2099-01-01"], home)
     assert "held by hold 1" in far.stdout and "would dispose" not in far.stdout.splitlines()[0]

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from policy.review import CHECKLIST
+from policy.review import CHECKLIST, MAJOR_CRITERIA
 from storage import principals
 from tests.api.conftest import Api, serving, settings_for
 
@@ -48,9 +48,16 @@ async def ok(api: Api, method: str, path: str, who: str, body: dict[str, Any]) -
     return answer
 
 
+NOT_MAJOR = dict.fromkeys(MAJOR_CRITERIA, False)
+
+
 async def a_case(api: Api, tag: str) -> Context:
+    """A case; its handler has determined (§四(二), not major) the decisions the rows draft."""
     case = f"T-{tag}"
     await ok(api, "POST", "/api/v1/cases", "investigator", {"id": case})
+    for decision_no in (f"城管罚字〔2026〕第N{case}号", f"城管罚字〔2026〕第{tag}号"):
+        await ok(api, "POST", f"/api/v1/cases/{case}/determinations", "investigator",
+                 {"decision_no": decision_no, "answers": NOT_MAJOR})
     return {"case": case, "new": f"N-{tag}"}
 
 
@@ -89,10 +96,42 @@ async def a_failed_review(api: Api, tag: str) -> Context:
 
 async def a_published_record_of_a_restricted_case(api: Api, tag: str) -> Context:
     ctx = await a_draft(api, tag)
-    for action in ("approve", "publish"):
-        await ok(api, "POST", f"/api/v1/disclosures/{ctx['id']}/{action}", "disclosure", {})
+    await ok(api, "POST", f"/api/v1/disclosures/{ctx['id']}/approve", "dina", {})
+    await ok(api, "POST", f"/api/v1/disclosures/{ctx['id']}/publish", "disclosure", {})
     await ok(api, "PUT", f"/api/v1/cases/{ctx['case']}/restriction", "investigator",
              {"level": "privacy", "reason": "a minor is named"})
+    return ctx
+
+
+async def a_disputed_review(api: Api, tag: str) -> Context:
+    ctx = await a_failed_review(api, tag)
+    await ok(api, "POST", f"/api/v1/disclosures/{ctx['id']}/reviews", "disclosure",
+             {"outcome": "disputed", "opinion": "笔录在卷"})
+    return ctx
+
+
+async def an_approved_draft(api: Api, tag: str) -> Context:
+    ctx = await a_draft(api, tag)
+    await ok(api, "POST", f"/api/v1/disclosures/{ctx['id']}/approve", "dina", {})
+    return ctx
+
+
+async def a_privacy_draft(api: Api, tag: str) -> Context:
+    ctx = await a_draft(api, tag)
+    await ok(api, "PUT", f"/api/v1/cases/{ctx['case']}/restriction", "investigator",
+             {"level": "privacy", "reason": "a minor is named"})
+    for grantee in ("disclosure", "dina"):
+        await ok(api, "POST", f"/api/v1/cases/{ctx['case']}/grants", "investigator",
+                 {"principal": grantee, "reason": "publication"})
+    return ctx
+
+
+async def a_state_secret_case(api: Api, tag: str) -> Context:
+    ctx = await a_case(api, tag)
+    await ok(api, "PUT", f"/api/v1/cases/{ctx['case']}/restriction", "investigator",
+             {"level": "state_secret", "reason": "classified annex"})
+    await ok(api, "POST", f"/api/v1/cases/{ctx['case']}/grants", "investigator",
+             {"principal": "disclosure", "reason": "asked to publish"})
     return ctx
 
 
@@ -186,7 +225,7 @@ ROWS = [
     Row("flag a decision major", "disclosure", a_draft,
         lambda c: ["disclosure", "major", c["id"], "--criterion", "after_hearing"],
         lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/major", {"criteria": ["after_hearing"]}), "ok"),
-    Row("approve a major decision before its review", "disclosure", a_major_draft,
+    Row("approve a major decision before its review", "dina", a_major_draft,
         lambda c: ["disclosure", "approve", c["id"]],
         lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/approve", {}), "review_required"),
     Row("pass a legal review", "reviewer", a_major_draft,
@@ -209,6 +248,49 @@ ROWS = [
         lambda c: ["disclosure", "correct", c["id"], "--set", "penalty=罚款人民币300元", "--reason", "typo"],
         lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/correct",
                    {"changes": {"penalty": "罚款人民币300元"}, "reason": "typo"}), "restricted"),
+    Row("record a secrets treatment", "investigator", a_privacy_draft,
+        lambda c: ["disclosure", "treat", c["id"], "--withhold", "legal_basis", "--reason", "names the minor"],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/secrets-treatment",
+                   {"withheld": ["legal_basis"], "reason": "names the minor"}), "ok"),
+    Row("record a secrets treatment without need to know", "inv2", a_privacy_draft,
+        lambda c: ["disclosure", "treat", c["id"], "--reason", "x"],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/secrets-treatment", {"reason": "x"}), "restricted"),
+    Row("approve a privacy record before its secrets treatment", "dina", a_privacy_draft,
+        lambda c: ["disclosure", "approve", c["id"]],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/approve", {}), "secrets_treatment_required"),
+    Row("draft a disclosure of a state-secret case", "disclosure", a_state_secret_case, draft_args,
+        lambda c: ("POST", "/api/v1/disclosures",
+                   {"case": c["case"], **RECORD, "decision_no": f"城管罚字〔2026〕第N{c['case']}号"}), "state_secret"),
+    Row("show a record of a case one may not read", "inv2", a_published_record_of_a_restricted_case,
+        lambda c: ["disclosure", "show", c["id"]],
+        lambda c: ("GET", f"/api/v1/disclosures/{c['id']}", {}), "restricted"),
+    Row("approve one's own draft", "disclosure", a_draft, lambda c: ["disclosure", "approve", c["id"]],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/approve", {}), "separation_of_duties"),
+    Row("approve another's draft", "dina", a_draft, lambda c: ["disclosure", "approve", c["id"]],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/approve", {}), "ok"),
+    Row("publish what one approved", "dina", an_approved_draft, lambda c: ["disclosure", "publish", c["id"]],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/publish", {}), "separation_of_duties"),
+    Row("determine a decision major", "investigator", a_case,
+        lambda c: ["decision", "determine", c["case"], "D-1", "--major", "after_hearing", "--hearing"],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/determinations", {
+            "decision_no": "D-1", "facts": {"hearing_held": True},
+            "answers": {**NOT_MAJOR, "after_hearing": True}}), "ok"),
+    Row("determine a decision one does not handle", "inv2", a_case,
+        lambda c: ["decision", "determine", c["case"], "D-1"],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/determinations", {"decision_no": "D-1",
+                                                                          "answers": NOT_MAJOR}), "not_permitted"),
+    Row("overrule what the facts suggest without a reason", "investigator", a_case,
+        lambda c: ["decision", "determine", c["case"], "D-1", "--hearing"],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/determinations", {
+            "decision_no": "D-1", "facts": {"hearing_held": True}, "answers": NOT_MAJOR}), "policy"),
+    Row("decide a dispute as the coordinator", "coordinator", a_disputed_review,
+        lambda c: ["disclosure", "review", c["id"], "coordinated", "--decision", "proceed", "--opinion", "同意"],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/reviews",
+                   {"outcome": "coordinated", "decision": "proceed", "opinion": "同意"}), "ok"),
+    Row("decide a dispute, not the coordinator", "reviewer", a_disputed_review,
+        lambda c: ["disclosure", "review", c["id"], "coordinated", "--decision", "proceed", "--opinion", "同意"],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/reviews",
+                   {"outcome": "coordinated", "decision": "proceed", "opinion": "同意"}), "forbidden"),
     Row("record a law change", "admin", nothing,
         lambda c: ["law-change", "add", "--title", f"条例修订 {c['tag']}", "--effective", "2026-09-21",
                    "--category", "市容环境"],

@@ -148,7 +148,7 @@ async def case_view(request: web.Request, case_id: str, *, error: str | None = N
         "can_read": role in READERS, "can_verify": role in INVESTIGATORS, "can_export": role in INVESTIGATORS,
         "can_hold": role in INVESTIGATORS,
         "holds": await retention.list_holds(locker.pool, case_id) if role in INVESTIGATORS else [],
-        "disclosures": await disclosure.list_records(locker.pool, case_id=case_id)
+        "disclosures": (await disclosure.records_for(locker.pool, who=request[PRINCIPAL], case_id=case_id))[0]
         if role in DISCLOSURE_READERS else [],
         "error": error, "notice": t(f"done.{done}") if done in CASE_DONE else "", "access": access,
     }, status=status)

@@ -18,7 +18,6 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
-from api.access import require_read, withheld
 from api.appkeys import LOCKER, PRINCIPAL
 from api.disclosures import ACTIONS
 from api.web import forms, i18n
@@ -26,15 +25,15 @@ from api.web.forms import Form, FormError, Refused
 from api.web.render import page, redirect
 from api.web.timeline import Event, describe
 from foundation import clock
-from policy import masking
+from policy import masking, secrecy
 from policy.errors import PolicyError
-from policy.lifecycle import EXPLAINED_TAKEDOWNS, RAW_ACTIONS, STATES, TAKEDOWN_REASONS, TRANSITIONS
+from policy.lifecycle import EXPLAINED_TAKEDOWNS, STATES, TAKEDOWN_REASONS, TRANSITIONS
 from policy.review import MAJOR_CRITERIA
 from policy.takedown import PARTY_TYPES, parse_iso_date
-from services import disclosure
+from services import decisions, disclosure
 from services.disclosure import OPTIONAL_TEXT, REQUIRED, Disclosure
 from services.locker import Locker
-from services.permissions import DISCLOSURE
+from services.permissions import DISCLOSURE, HANDLING_SIDE
 
 #: Raw fields in the order the page shows them (the two lists last).
 RAW_FIELDS = (*REQUIRED, *OPTIONAL_TEXT, "other_names", "excluded_fields")
@@ -45,8 +44,8 @@ EXCLUDABLE = tuple(masking.PUBLIC_FIELDS)
 #: Long text gets a text area.
 LONG_FIELDS = frozenset({"violation", "legal_basis", "penalty", "party_address"})
 #: ``?done=`` values that show a notice after a step (never free text from the URL).
-DONE = frozenset({"created", "flagged", "approve", "publish", "correct", "update", "take_down", "revoke", "withdraw",
-                  "disputed"})
+DONE = frozenset({"treated", "created", "flagged", "approve", "publish", "correct", "update", "take_down", "revoke",
+                  "withdraw", "disputed"})
 #: The form posts this with the excluded-field checkboxes, so "none ticked" is told from "not in the form".
 EXCLUDED_SHOWN = "excluded_fields_shown"
 #: Records per page of ``/disclosure``.
@@ -102,15 +101,16 @@ async def records(request: web.Request) -> web.StreamResponse:
     asked = request.query.get("page", "1")
     number = int(asked) if asked.isdigit() and 0 < int(asked) <= 100_000 else 1
     today, error = _as_of(request)
-    due = await disclosure.due(pool, today)
-    found = await disclosure.list_records(pool, state=state or None, limit=PAGE_SIZE + 1,
-                                          offset=(number - 1) * PAGE_SIZE)
+    due, due_withheld = await disclosure.due_for(pool, today, who=request[PRINCIPAL])
+    found, withheld = await disclosure.records_for(pool, who=request[PRINCIPAL], state=state or None,
+                                                   limit=PAGE_SIZE + 1, offset=(number - 1) * PAGE_SIZE)
     rows = schedule(found[:PAGE_SIZE], due, today)
     return page(request, "disclosures.html", {
-        "rows": rows, "state": state, "states": list(STATES), "today": today, "error": error,
+        "rows": rows, "withheld": withheld + due_withheld, "state": state, "states": list(STATES), "today": today,
+        "error": error,
         "due": due, "overdue_updates": sum(1 for u in due.updates if u["overdue"]), "due_shown": DUE_SHOWN,
         "can_act": request[PRINCIPAL].role in DISCLOSURE,
-        "page": number, "has_next": len(found) > PAGE_SIZE,
+        "page": number, "has_next": len(found) + withheld > PAGE_SIZE,
     }, status=400 if error else 200)
 
 
@@ -199,7 +199,7 @@ async def record_view(request: web.Request, disclosure_id: str, *, error: str | 
     """
     locker = request.app[LOCKER]
     t = i18n.translator(i18n.choose(request))
-    d = await disclosure.get(locker.pool, disclosure_id)
+    d = await disclosure.read(locker.pool, disclosure_id, who=request[PRINCIPAL])  # RULES §三: the case's
     preview = d.preview()
     leaked = masking.leaks(preview.text + json.dumps(preview.fields, ensure_ascii=False), d.record)
     due = await disclosure.due(locker.pool, clock.today())
@@ -207,15 +207,17 @@ async def record_view(request: web.Request, disclosure_id: str, *, error: str | 
     [row] = schedule([d], due, clock.today())
     can_act = request[PRINCIPAL].role in DISCLOSURE
     done = request.query.get("done", "") if request.method == "GET" else ""
-    raw_withheld = await withheld(request, d.case_id)  # RULES §三: the raw record is the case's
     actions = available(d, pending_updates=bool(pending)) if can_act else set()
-    if raw_withheld:
-        actions -= RAW_ACTIONS  # their forms show the raw record to edit it
+    level = await disclosure.case_level(locker.pool, d.case_id)
     return page(request, "disclosure.html", {
-        "d": d, "row": row, "preview": preview, "leaked": len(leaked),
-        "history": await history(locker, d, t, withhold_opinions=raw_withheld is not None),
+        "d": d, "row": row, "preview": preview, "leaked": len(leaked), "treatment": d.treatment(),
+        "determination": await decisions.determination(locker.pool, d.case_id, d.decision_no),
+        "level": level, "needs_treatment": secrecy.needs_treatment(level),
+        "can_treat": request[PRINCIPAL].role in HANDLING_SIDE and d.state == "draft",
+        "treatable": secrecy.TEXT_FIELDS,
+        "history": await history(locker, d, t, withhold_opinions=False),
         "reviews": await disclosure.reviews(locker.pool, d.id), "pending": pending,
-        "raw_withheld": raw_withheld, "actions": actions, "can_act": can_act,
+        "raw_withheld": None, "actions": actions, "can_act": can_act,
         "raw_fields": RAW_FIELDS, "editable": EDITABLE, "excludable": EXCLUDABLE, "long_fields": LONG_FIELDS,
         "criteria": list(MAJOR_CRITERIA), "takedown_reasons": list(TAKEDOWN_REASONS),
         "explained": sorted(EXPLAINED_TAKEDOWNS),
@@ -275,9 +277,7 @@ async def act(request: web.Request) -> web.StreamResponse:
     disclosure_id = request.match_info["id"]
     locker = request.app[LOCKER]
     form = await request.post()
-    d = await disclosure.get(locker.pool, disclosure_id)
-    if action in RAW_ACTIONS:  # the service refuses too; asking first answers with the restricted-case page
-        await require_read(request, d.case_id)
+    d = await disclosure.read(locker.pool, disclosure_id, who=request[PRINCIPAL])  # else the restricted page
 
     async def step() -> Disclosure:
         return await disclosure.transition(locker, disclosure_id, action, who=request[PRINCIPAL],
@@ -322,6 +322,33 @@ async def check_links(request: web.Request) -> web.StreamResponse:
     It lists the case's evidence, so it is for those who may read the case (RULES §三).
     """
     disclosure_id = request.match_info["id"]
-    await require_read(request, (await disclosure.get(request.app[LOCKER].pool, disclosure_id)).case_id)
     result = await disclosure.check_links(request.app[LOCKER], disclosure_id, who=request[PRINCIPAL])
     return await record_view(request, disclosure_id, links=result)
+
+
+def _treatment_payload(form: Form, record: dict[str, Any]) -> dict[str, Any]:
+    """The treatment form as the service takes it: ticked fields, and one ``passage => replacement`` a
+    line (the field is the first text field that holds the passage)."""
+    rewritten = []
+    for line in forms.text(form, "passages").splitlines():
+        passage, _, replacement = line.partition("=>")
+        if not passage.strip():
+            continue
+        where = next((f for f in secrecy.TEXT_FIELDS if passage.strip() in str(record.get(f, ""))), "violation")
+        rewritten.append({"field": where, "passage": passage.strip(), "replacement": replacement.strip()})
+    return {"withheld": forms.choices(form, "withheld"), "rewritten": rewritten,
+            "reason": forms.text(form, "treatment_reason", 2000)}
+
+
+async def treat(request: web.Request) -> web.StreamResponse:
+    """Record the secrets treatment (§二 作适当处理) shown to the approver beside the preview."""
+    disclosure_id = request.match_info["id"]
+    form = await request.post()
+    d = await disclosure.read(request.app[LOCKER].pool, disclosure_id, who=request[PRINCIPAL])
+    done = await forms.attempt(disclosure.record_treatment(request.app[LOCKER], disclosure_id,
+                                                           _treatment_payload(form, d.record),
+                                                           who=request[PRINCIPAL]))
+    if isinstance(done, Refused):
+        return await record_view(request, disclosure_id, error=done.message, status=done.status, failed="treat",
+                                 values=_typed(form))
+    return redirect(_record_url(disclosure_id, "treated"))

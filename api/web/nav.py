@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from services.permissions import ADMIN, DISCLOSURE_READERS, STAFF
 
 #: Who sees the legal-review queue and pages (only the reviewer role records a review).
-REVIEWERS = ("reviewer", "admin")
+REVIEWERS = ("reviewer", "coordinator", "admin")
 
 
 @dataclass(frozen=True, slots=True)

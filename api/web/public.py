@@ -28,6 +28,7 @@ def public_record(row: dict[str, Any]) -> dict[str, Any]:
         "id": row["id"], "fields": {k: fields[k] for k in PUBLIC_FIELDS if k in fields},
         "text": row.get("public_text") or "", "published_on": row["published_on"], "case_id": row["case_id"],
         "checkpoint_size": row["checkpoint_size"], "checkpoint_root": row["checkpoint_root"],
+        "corrected_on": row.get("corrected_on"), "history": row.get("public_history") or [],
     }
 
 

@@ -14,7 +14,6 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
-from api.access import withheld
 from api.appkeys import LOCKER, PRINCIPAL
 from api.web import forms, i18n
 from api.web.disclosure import RAW_FIELDS
@@ -29,18 +28,20 @@ from services.disclosure import Disclosure
 WAITING = ("pending", "failed", "disputed")
 #: Records looked at for the queue (the domain lists records newest first, without a "major" filter).
 QUEUE_SCAN_LIMIT = 10_000
-#: States in which a review can still change the outcome (the gate is at approval and publication).
-UNDECIDED = ("draft", "approved")
+#: States in which a review can still change the outcome: before approval and publication, and a
+#: published decision whose substance is to be corrected (a correction needs a new passed review).
+UNDECIDED = ("draft", "approved", "published")
 #: The role that records a review (others with the page's roles may look).
 REVIEWER_ROLE = "reviewer"
-DONE = frozenset(OUTCOMES)
+DONE = frozenset({*OUTCOMES, "coordinated"})
 
 
 async def queue(request: web.Request) -> web.StreamResponse:
     """``/review``: major decisions whose review is pending, failed or disputed, oldest first."""
-    rows = await disclosure.list_records(request.app[LOCKER].pool, limit=QUEUE_SCAN_LIMIT)
+    rows, withheld = await disclosure.records_for(request.app[LOCKER].pool, who=request[PRINCIPAL],
+                                                  limit=QUEUE_SCAN_LIMIT)
     waiting = sorted((d for d in rows if d.major and d.review_state in WAITING), key=lambda d: d.created_at)
-    return page(request, "review_queue.html", {"rows": waiting})
+    return page(request, "review_queue.html", {"rows": waiting, "withheld": withheld})
 
 
 async def review_view(request: web.Request, disclosure_id: str, *, error: str | None = None, status: int = 200,
@@ -48,7 +49,7 @@ async def review_view(request: web.Request, disclosure_id: str, *, error: str | 
     """The record (raw and masked), its case, past reviews and the §四(三) checklist form."""
     pool = request.app[LOCKER].pool
     t = i18n.translator(i18n.choose(request))
-    d = await disclosure.get(pool, disclosure_id)
+    d = await disclosure.read(pool, disclosure_id, who=request[PRINCIPAL])  # RULES §三: the case's material
     preview = d.preview()
     done = request.query.get("done", "") if request.method == "GET" else ""
     handler = await disclosure.case_handler(pool, d.case_id)
@@ -56,7 +57,7 @@ async def review_view(request: web.Request, disclosure_id: str, *, error: str | 
         "d": d, "preview": preview, "reviews": await disclosure.reviews(pool, d.id),
         "handler": handler, "own_case": handler.rpartition(":")[2] == request[PRINCIPAL].name,
         "checklist": list(CHECKLIST), "raw_fields": RAW_FIELDS,
-        "raw_withheld": await withheld(request, d.case_id),  # RULES §三: the raw record is the case's
+        "raw_withheld": None, "treatment": d.treatment(),
         # A reviewer may reopen a passed review until the decision is published (new facts, say).
         "can_review": request[PRINCIPAL].role == REVIEWER_ROLE and bool(d.major) and d.state in UNDECIDED,
         "leaked": len(masking.leaks(preview.text + json.dumps(preview.fields, ensure_ascii=False), d.record)),
@@ -89,3 +90,16 @@ async def submit(request: web.Request) -> web.StreamResponse:
         return await review_view(request, disclosure_id, error=done.message, status=done.status,
                                  typed={"ticked": ticked, "opinion": opinion if isinstance(opinion, str) else ""})
     return redirect(str(URL.build(path=f"/review/{disclosure_id}", query={"done": str(outcome)})))
+
+
+async def coordinate(request: web.Request) -> web.StreamResponse:
+    """The coordinator (bureau head) decides a disputed review (§四(四)): proceed, or the failed review stands."""
+    disclosure_id = request.match_info["id"]
+    form = await request.post()
+    decision = form.get("decision")
+    done = await forms.attempt(disclosure.record_review(
+        request.app[LOCKER], disclosure_id, who=request[PRINCIPAL], outcome="coordinated", checklist={},
+        opinion=forms.text(form, "opinion"), decision=decision if isinstance(decision, str) else None))
+    if isinstance(done, Refused):
+        return await review_view(request, disclosure_id, error=done.message, status=done.status)
+    return redirect(str(URL.build(path=f"/review/{disclosure_id}", query={"done": "coordinated"})))

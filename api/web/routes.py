@@ -19,7 +19,7 @@ from api.web import admin, cases, disclosure, law_changes, public, restriction, 
 from api.web.guard import Kind, guard
 from api.web.nav import REVIEWERS
 from api.web.render import STATIC_DIR
-from services.permissions import ADMIN, DISCLOSURE, DISCLOSURE_READERS, INVESTIGATORS, READERS, STAFF
+from services.permissions import ADMIN, DISCLOSURE, DISCLOSURE_READERS, INVESTIGATORS, READERS, STAFF, roles_for
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: Records a legal review (passed / failed); the API's twin checks the same role inside its handler.
@@ -85,12 +85,16 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
              "Record the handling side's disagreement with a failed legal review"),
     WebRoute("POST", "/disclosure/{id}/links", disclosure.check_links, DISCLOSURE_READERS,
              "Check the linked evidence now (logged as an access)"),
+    WebRoute("POST", "/disclosure/{id}/secrets-treatment", disclosure.treat, roles_for("disclosure.treat"),
+             "Record the secrets treatment of a draft (trade-secret and privacy cases)"),
     WebRoute("POST", "/disclosure/{id}/{action}", disclosure.act, DISCLOSURE,
              "Lifecycle step: approve, publish, correct, update, take-down, revoke, withdraw"),
     # -- legal review (法制审核) --
     WebRoute("GET", "/review", review.queue, REVIEWERS, "Major decisions awaiting legal review"),
     WebRoute("GET", "/review/{id}", review.show, REVIEWERS, "A decision under review: record, checklist, past reviews"),
     WebRoute("POST", "/review/{id}", review.submit, REVIEWER, "Pass or fail a legal review, with the checklist"),
+    WebRoute("POST", "/review/{id}/coordinate", review.coordinate, roles_for("review.coordinate"),
+             "The coordinator decides a disputed review (§四(四)): proceed or uphold"),
     # -- retention (留存期限) and legal holds (法律保全) --
     WebRoute("GET", "/admin/retention", retention.show, ADMIN,
              "Retention classes, a case's retention, legal holds, disposition preview"),

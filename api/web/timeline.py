@@ -24,6 +24,7 @@ KNOWN_KINDS = frozenset({
     "disclosure.withdrawn", "disclosure.update_required", "review.passed", "review.failed", "review.disputed",
     "hold.placed", "hold.lifted", "retention.assigned", "retention.disposed", "retention.class_set", "law.changed",
     "access.restricted", "access.granted", "access.grant_revoked", "case.handed_over",
+    "disclosure.secrets_treated", "disclosure.end_requested", "decision.determined", "review.coordinated",
 })
 ACCESS_ACTIONS = ("view", "download", "export", "verify")
 _STAGE_KEYS = {zh: key for key, zh in STAGES.items()}

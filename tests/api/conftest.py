@@ -25,7 +25,7 @@ from services.locker import Locker
 from storage import principals
 from tests.conftest import S3Server, s3_settings
 
-ROLES = ("station", "investigator", "disclosure", "reviewer", "admin")
+ROLES = ("station", "investigator", "disclosure", "reviewer", "coordinator", "admin")
 
 
 def free_port() -> int:
@@ -124,6 +124,8 @@ async def serving(settings: Settings) -> AsyncIterator[Api]:
             client = Api(f"http://127.0.0.1:{settings.port}", http, app)
             for role in ROLES:
                 _, client.tokens[role] = await principals.add_principal(app[LOCKER].pool, role, role, "test")
+            # A second disclosure officer: the drafter never approves their own record (§二).
+            _, client.tokens["dina"] = await principals.add_principal(app[LOCKER].pool, "dina", "disclosure", "test")
             await client.open_case("CASE-1")
             yield client
     finally:

@@ -101,11 +101,21 @@ async def test_object_of_another_case_is_not_readable_through_this_one(file_api:
 
 async def test_text_record_joins_the_case_log(file_api: Api) -> None:
     doc = "行政处罚决定书 decision notice\n".encode()
-    status, body = await file_api.call("POST", "/api/v1/cases/CASE-1/records?stage=decision&file_name=notice.txt",
-                                       "investigator", data=doc, headers={"Content-Type": "text/plain"})
+    url = "/api/v1/cases/CASE-1/records?stage=decision&file_name=notice.txt"
+    status, body = await file_api.call("POST", url, "investigator", data=doc)
+    assert status == 422 and "decision_no" in body["message"]  # a decision record names its decision
+    status, body = await file_api.call("POST", url + "&decision_no=D-7", "investigator", data=doc)
+    assert status == 409 and body["error"] == "determination_required"  # §四(二) first
+    status, body = await file_api.call("POST", "/api/v1/cases/CASE-1/determinations", "investigator", json={
+        "decision_no": "D-7", "answers": {"public_interest": False, "social_impact": False, "major_rights": False,
+                                          "after_hearing": False, "complex": False}})
+    assert status == 201 and body["major"] is False
+    status, body = await file_api.call("POST", url + "&decision_no=D-7", "investigator", data=doc,
+                                       headers={"Content-Type": "text/plain"})
     assert status == 201, body
     entry = json.loads(body["receipt"]["entry"])
     assert (entry["kind"], entry["stage"], entry["stage_zh"]) == ("record.added", "decision", "审核决定")
+    assert entry["decision_no"] == "D-7"
     status, body = await file_api.call("POST", "/api/v1/cases/CASE-1/records?stage=lunch&file_name=a.txt",
                                        "investigator", data=b"x")
     assert status == 400 and "stage" in body["message"]

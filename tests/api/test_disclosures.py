@@ -9,6 +9,7 @@ from typing import Any
 from blake3 import blake3
 
 from policy.review import CHECKLIST
+from tests.acting import determined
 from tests.api.conftest import Api
 
 RAW = {
@@ -25,13 +26,16 @@ ALL_CHECKS = dict.fromkeys(CHECKLIST, True)
 
 
 async def draft(api: Api, case: str = "CASE-1", **overrides: Any) -> dict[str, Any]:
+    await determined(api.locker, case, overrides.get("decision_no", RECORD["decision_no"]))
     status, body = await api.call("POST", "/api/v1/disclosures", "disclosure",
                                   json={"case": case, **RECORD, **overrides})
     assert status == 201, body
     return body
 
 
-async def step(api: Api, rid: str, action: str, who: str = "disclosure", **body: Any) -> tuple[int, Any]:
+async def step(api: Api, rid: str, action: str, who: str | None = None, **body: Any) -> tuple[int, Any]:
+    """One step; by default the drafter ("disclosure") does everything but approving, which is dina's (§二)."""
+    who = who or ("dina" if action == "approve" else "disclosure")
     return await api.call("POST", f"/api/v1/disclosures/{rid}/{action}", who, json=body)
 
 

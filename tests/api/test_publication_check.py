@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from services import disclosure, publication_check
-from tests.acting import principal
+from tests.acting import determined, principal
 from tests.api.conftest import Api
 
 STAFF = principal("disclosure:disclosure")
+APPROVER = principal("disclosure:dina")  # the drafter never approves (§二)
 RECORD = {
     "decision_no": "长潞城管罚字〔2026〕第0107号", "party_type": "natural", "party_name": "王小明",
     "violation": ("当事人王小明于2026年5月6日在英雄中路123号门前占道经营，证人李四、钱七在场，"
@@ -25,6 +26,7 @@ RECORD = {
 
 
 async def _draft(api: Api, **overrides: Any) -> str:
+    await determined(api.locker, "CASE-1", overrides.get("decision_no", RECORD["decision_no"]))
     status, body = await api.call("POST", "/api/v1/disclosures", "disclosure",
                                   json={"case": "CASE-1", **RECORD, **overrides})
     assert status == 201, body
@@ -37,7 +39,7 @@ async def _draft(api: Api, **overrides: Any) -> str:
 async def test_approval_blocked_until_each_finding_is_resolved_over_http(file_api: Api) -> None:
     api = file_api
     rid = await _draft(api)
-    status, body = await api.call("POST", f"/api/v1/disclosures/{rid}/approve", "disclosure", json={})
+    status, body = await api.call("POST", f"/api/v1/disclosures/{rid}/approve", "dina", json={})
     assert status == 409 and body["error"] == "personal_data_suspected", body
     assert {f["text"] for f in body["findings"]} == {"7302145", "20261234567890123456"}
 
@@ -58,7 +60,7 @@ async def test_approval_blocked_until_each_finding_is_resolved_over_http(file_ap
                                   json={"finding": "7302145", "resolution": "mask", "reason": "may be a phone"})
     assert status == 201 and body["open"] == 0 and body["findings"] == [body["findings"][0]]
 
-    status, body = await api.call("POST", f"/api/v1/disclosures/{rid}/approve", "disclosure", json={})
+    status, body = await api.call("POST", f"/api/v1/disclosures/{rid}/approve", "dina", json={})
     assert status == 200 and body["state"] == "approved"
     assert "7302145" not in body["preview"]["text"] and "20261234567890123456" in body["preview"]["text"]
 
@@ -75,7 +77,7 @@ async def test_service_gate_covers_publish_and_correction(file_api: Api) -> None
     locker = file_api.locker
     today = dt.date(2026, 5, 21)
     rid = await _draft(file_api, violation="当事人王小明于2026年5月6日在英雄中路占道经营。")
-    await disclosure.transition(locker, rid, "approve", who=STAFF, today=today)
+    await disclosure.transition(locker, rid, "approve", who=APPROVER, today=today)
     await disclosure.transition(locker, rid, "publish", who=STAFF, today=today)
     # A correction that brings a new finding in is refused, and the public text stays as it was.
     with pytest.raises(publication_check.PersonalDataSuspected) as refused:
@@ -101,8 +103,8 @@ async def test_a_clearance_is_for_its_own_record_and_mask_only_for_drafts(file_a
     second = await _draft(file_api, decision_no="长潞城管罚字〔2026〕第0108号",
                           violation="当事人王小明占道经营，检查记录编号7302145。")
     with pytest.raises(publication_check.PersonalDataSuspected):
-        await disclosure.transition(locker, second, "approve", who=STAFF, today=today)
-    await disclosure.transition(locker, first, "approve", who=STAFF, today=today)
+        await disclosure.transition(locker, second, "approve", who=APPROVER, today=today)
+    await disclosure.transition(locker, first, "approve", who=APPROVER, today=today)
     with pytest.raises(publication_check.Conflict):  # approved: masking now would change approved text
         await publication_check.resolve(locker, first, "7302145", resolution="mask", reason="x", who=STAFF)
     with pytest.raises(publication_check.Invalid):

@@ -12,10 +12,11 @@ from blake3 import blake3
 
 from api.access import ACCESS
 from api.routes import ENDPOINTS
+from policy.review import MAJOR_CRITERIA
 from services import restriction
 from storage import principals
 from storage.objects import bytes_source
-from tests.acting import principal
+from tests.acting import determined, principal
 from tests.api.conftest import Api
 
 CASE = "R-1"
@@ -39,7 +40,10 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/cases/{case}/objects/{blake3}"): Probe(
         f"{_BASE}/objects/{blake3(SECRET).hexdigest()}?purpose=hearing", 200, 200),
     ("POST", "/api/v1/cases/{case}/records"): Probe(
-        f"{_BASE}/records?stage=decision&file_name=note.txt", 201, 200, {"data": b"note"}),
+        f"{_BASE}/records?stage=execution&file_name=note.txt", 201, 200, {"data": b"note"}),
+    # the determination is the handler's own: a grantee may read the case but not determine its decisions
+    ("POST", "/api/v1/cases/{case}/determinations"): Probe(f"{_BASE}/determinations", 403, 201, {"json": {
+        "decision_no": "罚字〔2026〕第9号", "answers": dict.fromkeys(MAJOR_CRITERIA, False), "reason": "waived"}}),
     ("GET", "/api/v1/cases/{case}/checkpoint"): Probe(f"{_BASE}/checkpoint", 200, 200),
     ("GET", "/api/v1/cases/{case}/entries"): Probe(f"{_BASE}/entries", 200, 200),
     ("GET", "/api/v1/cases/{case}/proofs/inclusion"): Probe(f"{_BASE}/proofs/inclusion?index=0&size=1", 200, 200),
@@ -240,30 +244,66 @@ async def test_holds_of_a_restricted_case(file_api: Api) -> None:
     assert status == 200
 
 
-async def test_disclosure_staff_see_the_masked_preview_not_the_raw_record(file_api: Api) -> None:
+async def test_disclosure_records_follow_their_case_need_to_know(file_api: Api) -> None:
+    """Issue 13 item 1, issue 14 item 1: nothing derived from a restricted case — raw fields, the masked
+    preview, review opinions, the secrets treatment — reaches a user without need to know."""
     record = {"case": "CASE-1", "decision_no": "罚字〔2026〕第7号", "party_type": "natural", "party_name": "欧阳娜娜",
               "party_phone": "13812345678", "violation": "占道经营", "legal_basis": "条例第二十四条",
               "penalty": "罚款500元", "decision_date": "2026-09-20"}
+    await determined(file_api.locker, "CASE-1", record["decision_no"])
     status, created = await file_api.call("POST", "/api/v1/disclosures", "disclosure", json=record)
     assert status == 201 and created["record"]["party_phone"] == "13812345678"
+    rid = created["id"]
+    status, _ = await file_api.call("POST", f"/api/v1/disclosures/{rid}/major", "disclosure",
+                                    json={"criteria": ["major_rights"]})
+    status, _ = await file_api.call("POST", f"/api/v1/disclosures/{rid}/reviews", "reviewer", json={
+        "outcome": "failed", "checklist": {"facts": False}, "opinion": "当事人欧阳娜娜的询问笔录缺失"})
+    assert status == 201
     status, body = await file_api.call("PUT", "/api/v1/cases/CASE-1/restriction", "investigator",
                                        json={"level": "privacy", "reason": "a minor is named"})
     assert status == 200
-    for path in (f"/api/v1/disclosures/{created['id']}", "/api/v1/disclosures"):
-        status, body = await file_api.call("GET", path, "disclosure")
-        view = body if "id" in body else body["disclosures"][0]
-        assert status == 200 and view["record"] is None and view["raw_withheld"] is True, path
-        assert "13812345678" not in json.dumps(body, ensure_ascii=False) and "欧阳**" in view["preview"]["text"]
-    status, body = await file_api.call("GET", f"/api/v1/disclosures/{created['id']}/links", "disclosure")
-    assert status == 403 and body["error"] == "restricted"
-    status, body = await file_api.call("POST", f"/api/v1/disclosures/{created['id']}/correct", "disclosure",
-                                       json={"reason": "typo", "changes": {"penalty": "罚款300元"}})
-    assert status == 403 and body["error"] == "restricted"  # rewriting the raw record needs reading it
-    status, body = await file_api.call("POST", f"/api/v1/disclosures/{created['id']}/approve", "disclosure",
-                                       json={})
-    assert status == 200 and body["state"] == "approved" and body["record"] is None
-    status, body = await file_api.call("GET", f"/api/v1/disclosures/{created['id']}", "investigator")  # the handler
-    assert body["record"]["party_phone"] == "13812345678" and "raw_withheld" not in body
+    answers = []
+    for method, path, body in [
+        ("GET", f"/api/v1/disclosures/{rid}", None), ("GET", f"/api/v1/disclosures/{rid}/links", None),
+        ("POST", f"/api/v1/disclosures/{rid}/correct", {"reason": "typo", "changes": {"penalty": "罚款300元"}}),
+        ("POST", f"/api/v1/disclosures/{rid}/approve", {}),
+        ("POST", f"/api/v1/disclosures/{rid}/secrets-treatment", {"reason": "x"}),
+    ]:
+        status, answer = await file_api.call(method, path, "disclosure", json=body)
+        assert status == 403 and answer["error"] == "restricted", (path, answer)
+        answers.append(answer)
+    status, listed = await file_api.call("GET", "/api/v1/disclosures", "disclosure")
+    assert status == 200 and listed["disclosures"] == [] and listed["withheld"] == 1
+    status, due = await file_api.call("GET", "/api/v1/disclosure-due?today=2040-01-01", "disclosure")
+    _, spec = await file_api.call("GET", "/api/v1/openapi.json")
+    leaked = json.dumps([answers, listed, due, spec], ensure_ascii=False)
+    for secret in ("13812345678", "欧阳", "询问笔录", "占道经营"):
+        assert secret not in leaked, secret
+    # The handler reads it all, and a grantee may record the treatment the approval needs.
+    status, body = await file_api.call("GET", f"/api/v1/disclosures/{rid}", "investigator")
+    assert body["record"]["party_phone"] == "13812345678" and body["reviews"][0]["opinion"].startswith("当事人")
+    status, body = await file_api.call("POST", f"/api/v1/disclosures/{rid}/secrets-treatment", "investigator",
+                                       json={"withheld": ["violation"], "reason": "the facts describe a minor"})
+    assert status == 201 and body["secrets_treatment"]["withheld"] == ["violation"]
+    assert "占道经营" not in body["preview"]["text"] and "violation" in body["preview"]["excluded"]
+
+
+async def test_a_state_secret_case_is_never_disclosed(file_api: Api) -> None:
+    status, _ = await file_api.call("PUT", "/api/v1/cases/CASE-1/restriction", "investigator",
+                                    json={"level": "state_secret", "reason": "classified annex"})
+    assert status == 200
+    status, body = await file_api.call("POST", "/api/v1/disclosures", "investigator", json={})
+    assert status == 403
+    status, body = await file_api.call("POST", "/api/v1/cases/CASE-1/grants", "investigator",
+                                       json={"principal": "disclosure", "reason": "publication"})
+    assert status in (200, 201), body
+    await determined(file_api.locker, "CASE-1", "罚字〔2026〕第8号")
+    status, body = await file_api.call("POST", "/api/v1/disclosures", "disclosure", json={
+        "case": "CASE-1", "decision_no": "罚字〔2026〕第8号", "party_type": "legal", "party_name": "某公司",
+        "violation": "x", "legal_basis": "y", "penalty": "z", "decision_date": "2026-09-20"})
+    assert status == 403 and body["error"] == "state_secret" and "classified" in body["message"]
+    _, public = await file_api.call("GET", "/public/api/records")
+    assert public["records"] == []
 
 
 async def test_grantee_reads_are_logged_and_refusals_counted(file_api: Api) -> None:

@@ -47,7 +47,6 @@ def test_check_flag_refuses(criteria: list[str], message: str) -> None:
 @pytest.mark.parametrize(
     ("outcome", "checklist", "opinion"),
     [
-        ("passed", ALL_TRUE, ""),
         ("passed", ALL_TRUE, "同意"),
         ("failed", {**ALL_TRUE, "facts": False}, "证据不足：缺少现场检查笔录"),
         ("failed", {}, "程序违法"),
@@ -85,3 +84,24 @@ def test_may_review() -> None:
     assert isinstance(e.value, PolicyError)
     with pytest.raises(PolicyError, match="name its reviewer"):
         may_review("", "officer-wang")
+
+
+def test_a_passed_review_needs_an_opinion() -> None:
+    with pytest.raises(PolicyError, match="passed review must give its opinion"):
+        check_review("passed", ALL_TRUE, "  ")
+
+
+def test_the_product_proposes_major_from_the_facts() -> None:
+    from policy.review import check_determination, propose
+
+    assert propose({"hearing_held": True, "penalties": ["fine", "suspension"], "fine_yuan": 200_000},
+                   restricted=False, major_fine_yuan=50_000) == ("major_rights", "after_hearing")
+    assert propose({"penalties": ["fine"], "fine_yuan": 200}, restricted=False, major_fine_yuan=50_000) == ()
+    assert propose({}, restricted=True, major_fine_yuan=50_000) == ("major_rights",)
+    answers = dict.fromkeys(MAJOR_CRITERIA, False)
+    with pytest.raises(PolicyError, match="needs the reason"):
+        check_determination(answers, ("after_hearing",), "")
+    assert check_determination(answers, ("after_hearing",), "the hearing was waived") == ()
+    with pytest.raises(PolicyError, match="not answered: complex"):
+        check_determination({k: v for k, v in answers.items() if k != "complex"}, (), "")
+    assert check_determination({**answers, "complex": True}, (), "") == ("complex",)

@@ -7,26 +7,27 @@ from datetime import date
 import pytest
 
 from policy.errors import PolicyError
-from policy.takedown import PARTY_LABELS, PARTY_TYPES, parse_iso_date, takedown_due
+from policy.takedown import PARTY_LABELS, PARTY_TYPES, display_until, parse_iso_date, takedown_due
 
 
 @pytest.mark.parametrize(
-    ("published", "party", "due"),
+    ("published", "party", "last", "due"),
     [
-        (date(2026, 3, 15), "natural", date(2028, 3, 15)),
-        (date(2026, 3, 15), "legal", date(2031, 3, 15)),
-        (date(2026, 3, 15), "other", date(2031, 3, 15)),
-        (date(2025, 12, 31), "natural", date(2027, 12, 31)),
-        # 29 February: the anniversary in a common year is the 28th.
-        (date(2024, 2, 29), "natural", date(2026, 2, 28)),
-        (date(2024, 2, 29), "legal", date(2029, 2, 28)),
-        (date(2028, 2, 29), "legal", date(2033, 2, 28)),
-        (date(2028, 2, 29), "other", date(2033, 2, 28)),
-        (date(2026, 2, 28), "natural", date(2028, 2, 28)),  # not moved to the leap day
+        # Civil Code arts. 201-202: the publication day is not counted; the period ends on the
+        # corresponding day of the last year; the record comes down the day after.
+        (date(2025, 3, 15), "natural", date(2027, 3, 15), date(2027, 3, 16)),  # the example
+        (date(2026, 3, 15), "legal", date(2031, 3, 15), date(2031, 3, 16)),
+        (date(2026, 3, 15), "other", date(2031, 3, 15), date(2031, 3, 16)),
+        (date(2025, 12, 31), "natural", date(2027, 12, 31), date(2028, 1, 1)),
+        # 29 February: no corresponding day in a common year, so the month's last day ends the period.
+        (date(2024, 2, 29), "natural", date(2026, 2, 28), date(2026, 3, 1)),
+        (date(2024, 2, 29), "legal", date(2029, 2, 28), date(2029, 3, 1)),
+        (date(2028, 2, 29), "other", date(2033, 2, 28), date(2033, 3, 1)),
+        (date(2026, 2, 28), "natural", date(2028, 2, 28), date(2028, 2, 29)),  # not moved to the leap day
     ],
 )
-def test_takedown_due(published: date, party: str, due: date) -> None:
-    assert takedown_due(published, party) == due
+def test_takedown_due(published: date, party: str, last: date, due: date) -> None:
+    assert display_until(published, party) == last and takedown_due(published, party) == due
 
 
 @pytest.mark.parametrize("party", ["", "Natural", "person", "company", "自然人"])

@@ -24,7 +24,7 @@ from storage.filestore import FileStore
 from storage.keys import KeyRing
 from storage.log import CaseLog, Draft
 from storage.objects import bytes_source, checkpoints_prefix
-from tests.acting import principal
+from tests.acting import determined, principal
 
 HOST = "evidence.test"
 CASE = "C-S1"
@@ -213,6 +213,9 @@ RECORD = {"decision_no": "京朝城管罚字〔2026〕第0421号", "party_type":
 ])
 async def test_a_disclosure_record_edited_in_the_table_is_reported(locker: Locker, sql: str, says: str) -> None:
     desk = principal("disclosure:dora")
+    # Nothing of a state-secret case is disclosed: the case is declassified before its decision's record.
+    await restriction.set_level(locker, CASE, "none", who=ROOT, reason="declassified")
+    await determined(locker, CASE, RECORD["decision_no"])
     d = await disclosure.create(locker, CASE, RECORD, who=desk)
     criterion = next(iter(MAJOR_CRITERIA))
     await disclosure.flag_major(locker, d.id, [criterion], who=desk)

@@ -29,14 +29,16 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from api.appkeys import LOCKER, WEB_HOLDERS, WEB_SESSIONS
 from api.cookies import SessionCodec
+from policy.review import MAJOR_CRITERIA
 from services.locker import Locker
 from storage import principals
 from storage.objects import bytes_source
+from tests.acting import determined
 from tests.api.conftest import ROLES, free_port, settings_for, start_api
 from tests.api.test_serve import cli, custody_env, wait_healthy
 from tests.conftest import fresh_database
 
-STAFF_ROLES = ("investigator", "disclosure", "reviewer", "admin")
+STAFF_ROLES = ("investigator", "disclosure", "reviewer", "coordinator", "admin")
 CASE = "CASE-1"
 #: A natural person's personal data, none of which may ever reach a public page.
 RAW = {
@@ -83,6 +85,13 @@ class Visitor:
     base: str
     http: aiohttp.ClientSession
     csrf: str = ""
+    #: The site it visits and its sign-in headers, so a test can bring in a colleague (``colleague``).
+    site: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    async def colleague(self, who: str = "dina") -> Visitor:
+        """Another user signed in the same way: the second disclosure officer who approves (§二)."""
+        return await self.site.sign_in(who, **self.headers)
 
     async def request(self, method: str, path: str, **kw: Any) -> Reply:
         kw.setdefault("allow_redirects", False)
@@ -131,6 +140,7 @@ class Web:
 
     async def sign_in(self, who: str, *, token: str | None = None, **headers: str) -> Visitor:
         visitor = self.visitor(**headers)
+        visitor.site, visitor.headers = self, dict(headers)
         form = await visitor.get("/signin")
         m = _FORM_CSRF.search(form.text)
         assert m, form.text
@@ -152,6 +162,7 @@ class Web:
 async def seed_case(locker: Locker, case_id: str = CASE) -> dict[str, str]:
     """A case with an original recording, its proxy and a text record (bytes need not be real video)."""
     await locker.log.open_case(case_id, "investigator:investigator", title="Street vending 占道经营")
+    await determined(locker, case_id, RECORD["decision_no"])  # §四(二): before a draft of it
     original = await locker.add_object(
         case_id, bytes_source(b"original camera bytes " * 5000), kind="evidence.ingested", actor="station:dock-1",
         fields={"file_name": "CAM7_0001.MP4", "media_type": "video/mp4", "camera": "CAM7", "officer": "officer-7",
@@ -185,6 +196,8 @@ async def web_app(database_url: str, tmp_path: Path) -> AsyncIterator[Web]:
     try:
         for role in ROLES:
             _, client.tokens[role] = await principals.add_principal(app[LOCKER].pool, role, role, "test")
+        # A second disclosure officer: the drafter never approves their own record (§二).
+        _, client.tokens["dina"] = await principals.add_principal(app[LOCKER].pool, "dina", "disclosure", "test")
         client.objects = await seed_case(app[LOCKER])
         yield client
     finally:
@@ -200,7 +213,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 BROWSER_CASE = "CASE-B"
-USERS = {"ivy": "investigator", "dora": "disclosure", "rex": "reviewer", "ada": "admin"}
+USERS = {"ivy": "investigator", "dora": "disclosure", "dina": "disclosure", "rex": "reviewer", "ada": "admin"}
 TIMEOUT_MS = 20_000
 
 
@@ -228,6 +241,15 @@ class Served:
         await page.click("button[type=submit]")
         await page.wait_for_selector("#signed-in-user")
         return page
+
+    async def determine(self, decision_no: str) -> None:
+        """The case handler (ivy) records the §四(二) determination a draft needs: not major."""
+        answers = dict.fromkeys(MAJOR_CRITERIA, False)
+        async with aiohttp.ClientSession() as http, http.post(
+                f"{self.base}/api/v1/cases/{BROWSER_CASE}/determinations",
+                json={"decision_no": decision_no, "answers": answers, "reason": "the browser tests"},
+                headers={"Authorization": f"Bearer {self.tokens['ivy']}"}) as resp:
+            assert resp.status == 201, await resp.text()
 
     async def api(self, who: str, path: str) -> bytes:
         async with aiohttp.ClientSession() as http, http.get(

@@ -22,8 +22,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 CASE = BROWSER_CASE
 
 
-async def fill_draft(page: Page, decision_no: str) -> str:
+async def fill_draft(served: Served, page: Page, decision_no: str) -> str:
     """Fill and save the draft form (a natural person); the new record's id."""
+    await served.determine(decision_no)
     await page.click("#new-draft")
     await page.wait_for_selector("#draft-form")
     await page.fill("#f-case", CASE)
@@ -46,17 +47,24 @@ async def case_entries(served: Served) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines]
 
 
+async def approve_as_dina(served: Served, rid: str) -> None:
+    dina = await served.signed_in("dina")
+    await dina.goto(f"{served.base}/disclosure/{rid}")
+    await dina.click("#act-approve button")
+    await state_becomes(dina, "approved")
+
+
 async def test_disclosure_staff_draft_publish_correct_and_revoke(served: Served) -> None:
     page = await served.signed_in("dora")
     assert page.url.endswith("/disclosure")  # the disclosure role starts at its records
-    rid = await fill_draft(page, "京朝城管罚字〔2026〕第0601号")
+    rid = await fill_draft(served, page, "京朝城管罚字〔2026〕第0601号")
     preview = await page.inner_text("#public-preview")
     assert "欧阳**" in preview and not [v for v in PERSONAL if v in preview]
     assert "欧阳娜娜" in await page.inner_text("#raw-record")
     await shot(page, "disclosure-record-draft")
 
-    await page.click("#act-approve button")
-    await state_becomes(page, "approved")
+    await approve_as_dina(served, rid)  # the drafter never approves (§二)
+    await page.reload()
     await page.click("#act-publish button")
     await state_becomes(page, "published")
     assert await page.inner_text("#takedown-due") != "—"
@@ -103,15 +111,17 @@ async def test_disclosure_staff_draft_publish_correct_and_revoke(served: Served)
 
 async def test_a_reviewer_passes_a_major_decision_through_the_checklist(served: Served) -> None:
     dora = await served.signed_in("dora")
-    rid = await fill_draft(dora, "京朝城管罚字〔2026〕第0602号")
+    rid = await fill_draft(served, dora, "京朝城管罚字〔2026〕第0602号")
     await dora.click("#act-major summary")
     await dora.check("#act-major input[value=after_hearing]")
     await dora.click("#act-major button[type=submit]")
     await dora.wait_for_selector("#review-needed")
-    await dora.click("#act-approve button")
-    error = await dora.wait_for_selector("#action-error")
+    dina = await served.signed_in("dina")
+    await dina.goto(f"{served.base}/disclosure/{rid}")
+    await dina.click("#act-approve button")
+    error = await dina.wait_for_selector("#action-error")
     assert error is not None and "法制审核" in await error.inner_text()
-    await shot(dora, "disclosure-review-required")
+    await shot(dina, "disclosure-review-required")
 
     rex = await served.signed_in("rex")
     assert rex.url.endswith("/review")
@@ -136,16 +146,15 @@ async def test_a_reviewer_passes_a_major_decision_through_the_checklist(served: 
     assert "法制审核通过" in await zh.inner_text("#review-state")
     await shot(zh, "review-zh")
 
+    await approve_as_dina(served, rid)
     await dora.goto(f"{served.base}/disclosure/{rid}")
-    await dora.click("#act-approve button")
-    await state_becomes(dora, "approved")
     await dora.click("#act-publish button")
     await state_becomes(dora, "published")
 
 
 async def test_each_role_sees_only_its_disclosure_pages_and_actions(served: Served) -> None:
     dora = await served.signed_in("dora")
-    rid = await fill_draft(dora, "京朝城管罚字〔2026〕第0603号")
+    rid = await fill_draft(served, dora, "京朝城管罚字〔2026〕第0603号")
     assert await dora.query_selector("nav.main a[data-nav='/admin']") is None
     response = await dora.goto(served.base + "/admin/retention")
     assert response is not None and response.status == 403

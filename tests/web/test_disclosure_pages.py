@@ -16,6 +16,8 @@ from markupsafe import escape
 
 from api.web.i18n import ZH
 from policy.review import CHECKLIST, MAJOR_CRITERIA
+from services import decisions
+from tests.acting import determined
 from tests.web.conftest import CASE, PERSONAL, RAW, RECORD, Reply, Visitor, Web
 
 Form = list[tuple[str, str]]
@@ -30,6 +32,11 @@ async def post(visitor: Visitor, path: str, form: Form | dict[str, str] | None =
 async def draft(visitor: Visitor, **overrides: str) -> str:
     """A draft made through the form; its id."""
     assert (await visitor.get("/disclosure/new")).status == 200
+    decision_no = overrides.get("decision_no", RECORD["decision_no"])
+    case = overrides.get("case", CASE)
+    if decision_no.strip() and await visitor.site.locker.log.case_exists(case) and not await \
+            decisions.determination(visitor.site.locker.pool, case, decision_no):
+        await determined(visitor.site.locker, case, decision_no)
     reply = await post(visitor, "/disclosure/new", {"case": CASE, **RECORD, **overrides})
     assert reply.status == 303, (reply.status, alert(reply))
     m = re.fullmatch(r"/disclosure/(D-[0-9a-f]+)\?done=created", reply.location)
@@ -40,7 +47,8 @@ async def draft(visitor: Visitor, **overrides: str) -> str:
 async def published(visitor: Visitor, **overrides: str) -> str:
     rid = await draft(visitor, **overrides)
     for action in ("approve", "publish"):
-        reply = await post(visitor, f"/disclosure/{rid}/{action}")
+        who = await visitor.colleague() if action == "approve" else visitor
+        reply = await post(who, f"/disclosure/{rid}/{action}")
         assert reply.status == 303, (action, reply.status, alert(reply))
     return rid
 
@@ -86,7 +94,7 @@ async def test_draft_approve_publish_correct_and_take_down_through_the_forms(web
 
     early = await post(dora, f"/disclosure/{rid}/publish")
     assert early.status == 409 and alert(early) == "cannot publish a record that is draft"
-    assert (await post(dora, f"/disclosure/{rid}/approve")).status == 303
+    assert (await post(await dora.colleague(), f"/disclosure/{rid}/approve")).status == 303
     assert (await post(dora, f"/disclosure/{rid}/publish")).status == 303
     page = await dora.get(f"/disclosure/{rid}")
     assert state_of(page) == "published" and 'id="act-correct"' in page.text and 'id="act-approve"' not in page.text
@@ -113,7 +121,7 @@ async def test_draft_approve_publish_correct_and_take_down_through_the_forms(web
     log = [e for e in await entries(web_app) if e.get("disclosure") == rid]
     assert [e["kind"] for e in log] == ["disclosure.created", "disclosure.approved", "disclosure.published",
                                         "disclosure.corrected", "disclosure.taken_down"]
-    assert {e["actor"] for e in log} == {"disclosure:disclosure"}
+    assert [e["actor"] for e in log] == ["disclosure:disclosure", "disclosure:dina", *["disclosure:disclosure"] * 3]
     corrected = log[3]
     assert corrected["reason"] == "amount mistyped" and corrected["changed"] == ["penalty"]
     assert "500元" in corrected["previous_public_text"] and "300元" in corrected["public_text"]
@@ -156,7 +164,7 @@ async def test_a_major_decision_waits_for_legal_review(web_app: Web) -> None:
     assert flagged.status == 303
     page = await dora.get(f"/disclosure/{rid}")
     assert MAJOR_CRITERIA["after_hearing"][0] in page.text and 'id="review-needed"' in page.text
-    refused = await post(dora, f"/disclosure/{rid}/approve")
+    refused = await post(await dora.colleague(), f"/disclosure/{rid}/approve")
     assert refused.status == 409 and "法制审核" in alert(refused) and "flagged major" in alert(refused)
 
     queue = await rex.get("/review")
@@ -172,13 +180,14 @@ async def test_a_major_decision_waits_for_legal_review(web_app: Web) -> None:
                                                 ("opinion", "主体合法，程序合法。")])
     assert passed.status == 303 and passed.location == f"/review/{rid}?done=passed"
     assert f'data-id="{rid}"' not in (await rex.get("/review")).text  # it leaves the queue
-    assert (await post(dora, f"/disclosure/{rid}/approve")).status == 303
+    assert (await post(await dora.colleague(), f"/disclosure/{rid}/approve")).status == 303
 
     # The reviewer reopens it (new facts) before publication: publication is refused again.
     failed = await post(rex, f"/review/{rid}", [("outcome", "failed"), ("opinion", "新证据：需补充听证笔录。")])
     assert failed.status == 303
     refused = await post(dora, f"/disclosure/{rid}/publish")
-    assert refused.status == 409 and "cannot be approved or published until a legal review (法制审核)" in alert(refused)
+    assert refused.status == 409
+    assert "cannot be recorded, approved or published until a legal review (法制审核)" in alert(refused)
     page = await dora.get(f"/disclosure/{rid}")
     assert 'id="act-dispute"' in page.text
     disputed = await post(dora, f"/disclosure/{rid}/dispute", {"opinion": "听证笔录已在卷第3页。"})

@@ -199,7 +199,9 @@ async def seed_every_page(web_app: Web) -> dict[str, str]:
         (rex, f"/review/{major}", [("outcome", "failed"), ("opinion", "需补充听证笔录。")]),
         (dora, f"/disclosure/{major}/dispute", [("opinion", "听证笔录已在卷第3页。")]),
         (rex, f"/review/{major}", [*checklist, ("outcome", "passed"), ("opinion", "通过。")]),
-        (dora, f"/disclosure/{major}/approve", []), (dora, f"/disclosure/{major}/publish", []),
+        (await dora.colleague(), f"/disclosure/{major}/approve", []), (dora, f"/disclosure/{major}/publish", []),
+        # a substantive correction of a reviewed major decision needs a new passed review (§四)
+        (rex, f"/review/{major}", [*checklist, ("outcome", "passed"), ("opinion", "更正后的罚款数额经复核无误。")]),
         (dora, f"/disclosure/{major}/correct", [("penalty", "罚款人民币300元"), ("reason", "amount mistyped")]),
         (rex, f"/review/{failed}", [("outcome", "failed"), ("opinion", "事实不清。")]),
     ):

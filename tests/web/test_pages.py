@@ -48,7 +48,7 @@ def concrete(route: WebRoute, web_app: Web, disclosure_id: str = "") -> str:
 async def test_role_matrix(web_app: Web, route: WebRoute) -> None:
     """Signed out: sign-in redirect (pages) or 401 (data); each role: allowed, or 403, as the table says."""
     assert route.roles is not None
-    draft = await disclosure.create(web_app.locker, CASE, RECORD, who=principal("disclosure:disclosure")) \
+    draft = await disclosure.create(web_app.locker, CASE, RECORD, who=principal("disclosure:dina")) \
         if "{id}" in route.path else None
     path = concrete(route, web_app, draft.id if draft else "")
     form = {"purpose": "role matrix"} if route.method == "POST" else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 
@@ -111,30 +110,36 @@ async def test_levels_through_the_form_and_the_admin_self_grant(web_app: Web) ->
     assert offered == ["none", "privacy", "trade_secret"]  # an administrator may also lower
 
 
-async def test_the_raw_record_panel_is_hidden_from_a_user_without_a_grant(web_app: Web) -> None:
+async def test_a_restricted_case_record_is_for_those_who_may_read_the_case(web_app: Web) -> None:
+    """Issue 13 item 1: the record page, the list, the review page and every form follow need to know; a
+    grantee sees the raw record, the secrets treatment form, and the treatment beside the preview."""
     d = await disclosure.create(web_app.locker, CASE, RECORD, who=principal("disclosure:disclosure"))
-    for action in ("approve", "publish"):
-        await disclosure.transition(web_app.locker, d.id, action, who=principal("disclosure:disclosure"),
-                                    today=dt.date.today())
     await restrict(web_app)
     dora = await web_app.sign_in("disclosure", **{"Accept-Language": "en"})
     reply = await dora.get(f"/disclosure/{d.id}")
-    assert reply.status == 200 and 'id="raw-record-withheld"' in reply.text and 'id="raw-record"' not in reply.text
-    assert 'id="public-preview"' in reply.text and "欧阳**" in reply.text
-    assert not any(value in reply.text for value in RAW.values())
-    assert 'id="act-correct"' not in reply.text and 'id="act-take_down"' in reply.text  # correcting shows the raw
-    refused = await dora.post(f"/disclosure/{d.id}/correct", {"penalty": "罚款300元", "reason": "typo"})
-    assert refused.status == 403 and 'id="restricted"' in refused.text
-    links = await dora.post(f"/disclosure/{d.id}/links")
-    assert links.status == 403 and 'id="restricted"' in links.text
+    assert reply.status == 403 and 'id="restricted"' in reply.text
+    assert not any(value in reply.text for value in RAW.values()) and "欧阳**" not in reply.text
+    listing = await dora.get("/disclosure")
+    assert d.id not in listing.text and 'data-withheld="1"' in listing.text
+    for path, form in ((f"/disclosure/{d.id}/correct", {"penalty": "罚款300元", "reason": "typo"}),
+                       (f"/disclosure/{d.id}/approve", {}), (f"/disclosure/{d.id}/links", {})):
+        refused = await dora.post(path, form)
+        assert refused.status == 403 and 'id="restricted"' in refused.text, path
     review = await (await web_app.sign_in("reviewer")).get(f"/review/{d.id}")
-    assert review.status == 200 and 'id="raw-record-withheld"' in review.text
-    assert not any(value in review.text for value in RAW.values())
+    assert review.status == 403 and not any(value in review.text for value in RAW.values())
     await restriction.grant(web_app.locker, CASE, "disclosure", who=principal("investigator:investigator"),
                             reason="correcting the record")
     web_app.app[ACCESS].clear()
     reply = await dora.get(f"/disclosure/{d.id}")
-    assert 'id="raw-record"' in reply.text and RAW["party_phone"] in reply.text and 'id="act-correct"' in reply.text
+    assert 'id="raw-record"' in reply.text and RAW["party_phone"] in reply.text
+    assert 'id="treatment-needed"' in reply.text and 'id="act-treat"' in reply.text
+    treated = await dora.post(f"/disclosure/{d.id}/secrets-treatment",
+                              {"withheld": "legal_basis", "passages": "占道经营 => 违规经营",
+                               "treatment_reason": "the street names the minor's home"})
+    assert treated.status == 303
+    page = await dora.get(f"/disclosure/{d.id}")
+    assert 'id="treatment-reason"' in page.text and "the street names the minor&#39;s home" in page.text
+    assert 'id="treatment-needed"' not in page.text and "<del>占道经营</del>" in page.text
 
 
 async def test_hold_forms_never_show_a_restricted_case(web_app: Web) -> None:
@@ -160,10 +165,9 @@ async def test_a_review_opinion_is_withheld_like_the_raw_record(web_app: Web) ->
     dora = await web_app.sign_in("disclosure", **{"Accept-Language": "en"})
     assert opinion in (await dora.get(f"/disclosure/{d.id}")).text  # an open case: shown
     await restrict(web_app)
-    reply = await dora.get(f"/disclosure/{d.id}")
-    assert reply.status == 200 and "OPINION-7f3a" not in reply.text
-    assert 'data-withheld="1"' in reply.text and "withheld: the opinion" in reply.text
-    assert 'data-outcome="failed"' in reply.text  # that a review failed is still shown
+    for path in (f"/disclosure/{d.id}", "/review", f"/review/{d.id}", "/disclosure"):
+        reply = await dora.get(path)
+        assert "OPINION-7f3a" not in reply.text, path
 
 
 async def test_the_handler_hands_the_case_over_from_its_page(web_app: Web) -> None:
