@@ -25,6 +25,7 @@ from api.auth import TOKEN_CACHE_SECONDS, TOKENS, TokenCache
 from api.client import client_address
 from api.errors import error_middleware
 from api.metrics import Metrics
+from api.params import refuse_nul
 from api.routes import add_routes
 from api.web import setup_web
 from foundation.settings import Settings
@@ -107,7 +108,7 @@ async def _witnessing_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[observe, error_middleware], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[observe, error_middleware, refuse_nul], client_max_size=1024 * 1024)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[TOKENS] = TokenCache()

@@ -30,7 +30,8 @@ from services import cases, evidence, handover, witnessing
 from storage import catalog
 
 MAX_RECORD_BYTES = 2 * 1024**3
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+#: At most 19 digits per bound (2^63 > any object's size): a longer number is unsatisfiable, not parsed.
+_RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
 
 
 async def create_case(request: web.Request) -> web.Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +14,20 @@ from foundation.errors import Invalid, Malformed
 from integrity.hashing import is_blake3_hex
 
 MAX_JSON_BYTES = 256 * 1024
+#: Deepest nesting a JSON body may have: every body of the API is two or three levels deep.
+MAX_JSON_DEPTH = 32
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def refuse_nul(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A NUL in the path or a query value is refused (400) before any route sees it.
+
+    PostgreSQL text cannot hold one, and no name, id or search of Custody contains one.
+    """
+    if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in request.query.items()):
+        raise Malformed("a NUL character is not allowed in the path or the query")
+    return await handler(request)
 
 
 def query_int(request: web.Request, name: str, default: int | None = None, *, minimum: int = 0,
@@ -55,11 +70,31 @@ async def json_object(request: web.Request) -> dict[str, Any]:
         raise Malformed(f"JSON body larger than {MAX_JSON_BYTES} bytes")
     try:
         body = json.loads(raw, parse_float=_no_float)
+    except RecursionError:
+        raise Malformed(f"JSON body nested deeper than {MAX_JSON_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise Malformed(f"body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise Malformed("body must be a JSON object")
+    _check_json(body)
     return body
+
+
+def _check_json(body: Any) -> None:
+    """Refuse nesting deeper than ``MAX_JSON_DEPTH`` and NUL in any string (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise Malformed("a NUL character is not allowed in a JSON string")
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise Malformed(f"JSON body nested deeper than {MAX_JSON_DEPTH} levels")
+        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        stack.extend((item, depth + 1) for item in items)
 
 
 def _no_float(text: str) -> Any:
