@@ -27,6 +27,7 @@ from api.errors import error_middleware
 from api.metrics import Metrics
 from api.params import refuse_nul
 from api.routes import add_routes
+from api.throttle import LIMITER, FailureLimiter
 from api.web import setup_web
 from foundation.settings import Settings
 from services import timestamping
@@ -107,11 +108,21 @@ async def _witnessing_ctx(app: web.Application) -> AsyncIterator[None]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+#: What the ``Server`` header says: the product, never the Python or aiohttp version an attacker would match.
+SERVER_HEADER = "custody"
+
+
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Server"] = SERVER_HEADER
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[observe, error_middleware, refuse_nul], client_max_size=1024 * 1024)
     app[SETTINGS] = settings
+    app.on_response_prepare.append(_server_header)
     app[METRICS] = Metrics()
     app[TOKENS] = TokenCache()
+    app[LIMITER] = FailureLimiter(settings.auth_failures_per_burst)
     # A revoked grant takes effect as fast as a revoked token (RULES §三 need to know).
     app[ACCESS] = AccessCache(TOKEN_CACHE_SECONDS)
     app.cleanup_ctx.append(_locker_ctx)

@@ -135,13 +135,16 @@ async def stream_object(request: web.Request, case_id: str, hexd: str, why: str,
     headers = {"Accept-Ranges": "bytes", "ETag": f'"{hexd}"', "Cache-Control": "private, no-store",
                "X-Content-Type-Options": "nosniff"}
     headers.update(extra_headers or {})
-    if action == "download":
+    media_type = item.media_type.split(";")[0].strip().lower() if item.media_type else "application/octet-stream"
+    # The bytes are a station's or a user's, not ours: never let a browser run them in our origin.
+    headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    if action == "download" or not is_passive(media_type):
         headers["Content-Disposition"] = f"attachment; filename=\"{_safe_name(item.file_name or hexd)}\""
     start, length = (0, item.size) if span is None else span
     if span is not None:
         headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{item.size}"
     resp = web.StreamResponse(status=206 if span else 200, headers=headers)
-    resp.content_type = item.media_type.split(";")[0] if item.media_type else "application/octet-stream"
+    resp.content_type = media_type
     resp.content_length = length
     await resp.prepare(request)
     chunks = locker.store.get(object_key(hexd), start=start, length=length)
@@ -155,6 +158,17 @@ async def stream_object(request: web.Request, case_id: str, hexd: str, why: str,
         if isinstance(chunks, AsyncGenerator):
             await chunks.aclose()  # release the store's file or connection now, not at garbage collection
     return resp
+
+
+#: Media types a browser shows without running anything (the player's video and audio, plain pictures,
+#: text): any other type (HTML, SVG, XML, scripts, PDF) is sent as an attachment, never rendered inline.
+_PASSIVE = re.compile(r"^(video/[a-z0-9.+-]+|audio/[a-z0-9.+-]+|image/(png|jpeg|gif|webp|bmp|tiff)|text/plain"
+                      r"|application/octet-stream)$")
+
+
+def is_passive(media_type: str) -> bool:
+    """Whether ``media_type`` (lowercase, no parameters) is safe to show inline."""
+    return bool(_PASSIVE.match(media_type))
 
 
 def _safe_name(name: str) -> str:

@@ -27,7 +27,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 HTTP_STATUS: dict[Status, int] = {
     Status.MALFORMED: 400, Status.UNAUTHENTICATED: 401, Status.FORBIDDEN: 403, Status.NOT_FOUND: 404,
     Status.CONFLICT: 409, Status.GONE: 410, Status.TOO_LARGE: 413, Status.NOT_SATISFIABLE: 416,
-    Status.INVALID: 422, Status.INTERNAL: 500, Status.UNAVAILABLE: 503,
+    Status.INVALID: 422, Status.INTERNAL: 500, Status.UNAVAILABLE: 503, Status.TOO_MANY: 429,
 }
 
 
@@ -77,6 +77,8 @@ def user_error_response(exc: UserError) -> web.Response:
         headers["WWW-Authenticate"] = 'Bearer realm="custody"'
     if status == 503:
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    if status == 429:
+        headers["Retry-After"] = str(extra_of(exc).get("retry_after", RETRY_AFTER_SECONDS))
     if status >= 500:
         logger.error("%s: %s", exc.code, exc)
     return error_response(status, exc.code, str(exc), extra_of(exc) or None, headers or None)

@@ -17,6 +17,8 @@ MAX_JSON_BYTES = 256 * 1024
 #: Deepest nesting a JSON body may have: every body of the API is two or three levels deep.
 MAX_JSON_DEPTH = 32
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: The JSON body, once ``api.validation`` has read and checked it (a body stream is read only once).
+JSON_BODY = web.RequestKey("json_body", dict)
 
 
 @web.middleware
@@ -50,7 +52,7 @@ def query_time(request: web.Request, name: str) -> dt.datetime | None:
     if raw is None:
         return None
     try:
-        value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        value = dt.datetime.fromisoformat(raw.upper().replace("Z", "+00:00"))
     except ValueError:
         raise Malformed(f"query parameter {name!r} must be an ISO 8601 date or time") from None
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
@@ -63,6 +65,8 @@ def blake3_param(value: str, name: str = "blake3") -> str:
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
+    if (checked := request.get(JSON_BODY)) is not None:
+        return checked
     if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
         raise Malformed(f"JSON body larger than {MAX_JSON_BYTES} bytes")
     raw = await request.content.read(MAX_JSON_BYTES + 1)

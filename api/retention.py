@@ -99,11 +99,10 @@ async def place_hold(request: web.Request) -> web.Response:
 async def lift_hold(request: web.Request) -> web.Response:
     body = await json_object(request)
     raw = request.match_info["hold"]
-    if not re.fullmatch(r"[0-9]{1,19}", raw):
+    if not re.fullmatch(r"[0-9]+", raw):
         raise Invalid("hold id must be a non-negative integer")
-    hold_id = int(raw)
-    if hold_id >= 2**63:
-        raise HoldNotFound(f"no hold {hold_id}")  # beyond any bigint id: no such hold, not a fault
+    if len(raw) > 19 or (hold_id := int(raw)) >= 2**63:
+        raise HoldNotFound(f"no hold {raw[:40]}")  # beyond any bigint id: no such hold, not a fault
     await require_read(request, (await retention.get_hold(request.app[LOCKER].pool, hold_id)).case_id)
     who = principal_of(request)
     hold = await retention.lift_hold(request.app[LOCKER], hold_id, who=who,

@@ -40,6 +40,8 @@ class Settings:
     #: asyncpg pool bounds.
     db_pool_min: int = 1
     db_pool_max: int = 20
+    #: Failed authentications from one address (or with one token) within a minute before it backs off (429).
+    auth_failures_per_burst: int = 20
     #: Object store: ``file`` (``$CUSTODY_HOME/objects``) or ``s3``.  Default: ``s3`` if S3_ENDPOINT is set.
     store: str = "file"
     #: S3/MinIO endpoint as ``host:port``.

@@ -54,6 +54,13 @@ class BadDeclaration(UploadError):
     code = "invalid"
 
 
+class AlreadyEvidence(UploadError):
+    """The bytes are already logged in the case by another principal: no receipt of theirs is handed out."""
+
+    status = Status.CONFLICT
+    code = "already_evidence"
+
+
 class UploadNotFound(UploadError):
     status = Status.NOT_FOUND
     code = "upload_not_found"
@@ -130,8 +137,7 @@ class UploadManager:
         authorize(who, "evidence.upload")
         if case_id is None:
             case_id = await self._intake_case(who, fields.get("officer"), fields.get("recorded_at"))
-        if case_id == GOVERNANCE_CASE or not await self.locker.log.case_exists(case_id):
-            raise CaseNotFound(case_id)  # the governance log takes no evidence: it is not a case to a station
+        await self._require_open_to_stations(case_id)
         if kind == "proxy":
             originals = await self.locker.log.entries_for_object(fields["original_blake3"], case_id)
             if not any(r.kind == "evidence.ingested" for r in originals):
@@ -139,12 +145,22 @@ class UploadManager:
                                      f"{case_id!r}; upload the original first")
         entry = await self._logged(case_id, blake3, KIND_OF[kind])
         if entry is not None:
+            if entry.actor != who.actor:
+                # Another station's (or a user's) entry: its fields are not this station's to read.
+                raise AlreadyEvidence(f"these bytes are already evidence in case {case_id!r}, logged by someone "
+                                      "else; keep the file and ask an investigator")
             receipt = await self.locker.receipt(case_id, entry.seq)
             return UploadStatus(uuid.UUID(int=0), "committed", size, size, case_id, receipt)
         row = await uploads.create_upload(self.locker.pool, station=who.name, case_id=case_id, kind=kind,
                                           blake3=blake3, size=size, fields={**fields, "_actor": who.actor},
                                           owner=self.owner)
         return self._status(row, row.received)
+
+    async def _require_open_to_stations(self, case_id: str) -> None:
+        """Refuse, with one answer for all of them, a case that does not exist, the governance log, a
+        closed case and a restricted one: a station learns nothing about which of these it named."""
+        if case_id == GOVERNANCE_CASE or not await self.locker.log.takes_station_uploads(case_id):
+            raise CaseNotFound(case_id)
 
     async def _intake_case(self, who: Principal, officer: str | None, recorded_at: str | None) -> str:
         """The intake case of the day for recordings not yet assigned to a case, opened on first use."""
@@ -162,8 +178,8 @@ class UploadManager:
                             ffmpeg_version: str) -> Appended:
         """A station could not make a proxy: the original stays evidence, flagged with ffmpeg's error."""
         authorize(who, "evidence.upload")
-        if case_id == GOVERNANCE_CASE or not any(
-                r.kind == "evidence.ingested" for r in await self.locker.log.entries_for_object(original, case_id)):
+        await self._require_open_to_stations(case_id)
+        if not any(r.kind == "evidence.ingested" for r in await self.locker.log.entries_for_object(original, case_id)):
             raise NotFound(f"{original} is not evidence in case {case_id!r}")
         return await self.locker.log.append(case_id, Draft(
             "evidence.proxy_failed", who.actor,

@@ -150,6 +150,11 @@ class CaseLog:
     async def case_exists(self, case_id: str) -> bool:
         return bool(await self.pool.fetchval("SELECT 1 FROM cases WHERE id = $1", case_id))
 
+    async def takes_station_uploads(self, case_id: str) -> bool:
+        """Whether ``case_id`` is an open, unrestricted case (the only kind a docking station writes to)."""
+        return bool(await self.pool.fetchval(
+            "SELECT 1 FROM cases WHERE id = $1 AND closed_at IS NULL AND restriction = 'none'", case_id))
+
     async def list_cases(self) -> list[dict[str, Any]]:
         rows = await self.pool.fetch(
             "SELECT id, title, meta, created_at, created_by, size FROM cases ORDER BY created_at, id"
