@@ -23,7 +23,7 @@ from api.params import (
     text_field,
 )
 from foundation.errors import Malformed, TooLarge
-from integrity.hashing import object_key
+from integrity.hashing import ContentHasher, object_key
 from policy import restriction
 from policy.cases import STAGES
 from services import cases, evidence, handover, witnessing
@@ -143,14 +143,31 @@ async def stream_object(request: web.Request, case_id: str, hexd: str, why: str,
     start, length = (0, item.size) if span is None else span
     if span is not None:
         headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{item.size}"
+    who = principal_of(request)
+    await evidence.require_intact_size(locker, case_id, item, who=who)  # a short object: 500 before any header
     resp = web.StreamResponse(status=206 if span else 200, headers=headers)
     resp.content_type = media_type
     resp.content_length = length
     await resp.prepare(request)
     chunks = locker.store.get(object_key(hexd), start=start, length=length)
+    # A full read is re-hashed as it goes; the last chunk is held back until the hash is known, so bytes
+    # that no longer match are never delivered whole: the response breaks off instead.
+    hasher = ContentHasher(sha256=False) if span is None else None
+    held: bytes | None = None
     try:
         async for chunk in chunks:
-            await resp.write(chunk)
+            if hasher is not None:
+                hasher.update(chunk)
+            if held is not None:
+                await resp.write(held)
+            held = chunk
+        if hasher is not None and (got := hasher.digest().blake3) != hexd:
+            request.app[METRICS].read_check_failures.inc()
+            await evidence.check_failed(locker, case_id, hexd, who=who, found=f"blake3 {got}")
+            _break_off(request)
+            return resp
+        if held is not None:
+            await resp.write(held)
         await resp.write_eof()
     except ConnectionError:
         pass  # the reader left (a video element abandons a range when it seeks): nothing more to send
@@ -158,6 +175,12 @@ async def stream_object(request: web.Request, case_id: str, hexd: str, why: str,
         if isinstance(chunks, AsyncGenerator):
             await chunks.aclose()  # release the store's file or connection now, not at garbage collection
     return resp
+
+
+def _break_off(request: web.Request) -> None:
+    """End a response that has sent its headers as a failure: close the connection short of its length."""
+    if request.transport is not None:
+        request.transport.close()
 
 
 #: Media types a browser shows without running anything (the player's video and audio, plain pictures,

@@ -11,7 +11,8 @@ from api.throttle import FAILURES_PER_BURST
 from tests.api.conftest import Api
 
 
-async def test_a_burst_of_bad_tokens_backs_off_with_a_metric_and_one_log_line(file_api: Api, caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_burst_of_bad_tokens_backs_off_with_a_metric_and_one_log_line(
+        file_api: Api, caplog: pytest.LogCaptureFixture) -> None:
     api = file_api
     for who in ("investigator", "admin"):
         assert (await api.call("GET", "/api/v1/cases", who))[0] == 200  # cached as good
