@@ -41,6 +41,8 @@ logger = logging.getLogger("custody.http")  # one line per request
 server_logger = logging.getLogger("custody.server")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: How often abandoned upload sessions and temp files are swept (besides at start-up).
+UPLOAD_SWEEP_INTERVAL_S = 3600.0
 
 
 @web.middleware
@@ -82,10 +84,27 @@ async def _locker_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _uploads_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The upload sessions, and their sweep: at start-up (what a killed server left) and then on a timer."""
+    settings = app[SETTINGS]
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     manager = UploadManager(app[LOCKER], owner)
     app[UPLOADS] = manager
+
+    async def sweep_forever() -> None:
+        while True:
+            try:
+                await manager.sweep(idle_s=settings.upload_idle_hours * 3600.0,
+                                    part_grace_s=settings.upload_part_grace_s, here=socket.gethostname())
+            except Exception:  # a failed sweep is retried on the next round; it never stops the server
+                server_logger.exception("upload sweep failed")
+            await asyncio.sleep(UPLOAD_SWEEP_INTERVAL_S)
+
+    await manager.sweep(idle_s=settings.upload_idle_hours * 3600.0, part_grace_s=settings.upload_part_grace_s,
+                        here=socket.gethostname())
+    sweeper = asyncio.create_task(sweep_forever(), name="upload-sweep")
     yield
+    sweeper.cancel()
+    await asyncio.gather(sweeper, return_exceptions=True)
     await manager.close()
 
 

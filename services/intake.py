@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
 import re
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
@@ -319,6 +320,21 @@ class UploadManager:
         else:
             await uploads.finish(self.locker.pool, upload_id, "aborted", error="aborted by the station")
 
+    async def sweep(self, *, idle_s: float, part_grace_s: float, here: str) -> tuple[int, int]:
+        """Close what killed or vanished uploads left: open rows whose owner process on this host is gone
+        (``here`` is this host's name) or that sat idle for ``idle_s``, and the store's temp files
+        (``.part``) older than ``part_grace_s``.  Returns (rows closed, files removed)."""
+        dead = [owner for owner in await uploads.open_owners(self.locker.pool)
+                if owner != self.owner and _dead_here(owner, here)]
+        rows = await uploads.abandon(self.locker.pool, owners=dead, idle_s=idle_s,
+                                     why="abandoned: the server holding it stopped, or the station went quiet")
+        sweep = getattr(self.locker.store, "sweep", None)  # the file store's temp files; S3 keeps none
+        files = int(await sweep(older_than_s=part_grace_s)) if sweep is not None else 0
+        if rows or files:
+            logger.info("upload sweep: %d abandoned session(s) closed, %d temp file(s) removed", rows, files,
+                        extra={"event": "upload_sweep", "rows": rows, "files": files})
+        return rows, files
+
     async def close(self) -> None:
         """Shutdown: in-flight sessions are cancelled cleanly (the store keeps nothing half-written)."""
         for session in list(self._sessions.values()):
@@ -328,3 +344,18 @@ class UploadManager:
             logger.info("upload %s interrupted by shutdown at %d/%d bytes; the station will resume",
                         session.row.id, session.received, session.row.size)
         self._sessions.clear()
+
+
+def _dead_here(owner: str, here: str) -> bool:
+    """Whether ``owner`` (``host:pid:nonce``) is a server process on this host that no longer runs."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != here or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # another user's live process
+    return int(pid) == os.getpid()  # our own pid, an earlier life of this process: gone
