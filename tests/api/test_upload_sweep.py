@@ -32,8 +32,8 @@ async def test_a_killed_upload_is_swept_at_the_next_start(database_url: str, tmp
             async with http.post(server.base + "/api/v1/uploads", json=spec, headers=auth) as resp:
                 assert resp.status == 201, await resp.text()
                 upload = (await resp.json())["id"]
-            async with http.put(f"{server.base}/api/v1/uploads/{upload}?offset=0", data=io.BytesIO(data[: 3 * 1024 * 1024]),
-                                headers=auth) as resp:
+            first = io.BytesIO(data[: 3 * 1024 * 1024])
+            async with http.put(f"{server.base}/api/v1/uploads/{upload}?offset=0", data=first, headers=auth) as resp:
                 assert resp.status == 200, await resp.text()
         parts = list((home / "objects" / "tmp").glob("*.part"))
         assert parts, "an upload in flight writes a temp file"
