@@ -68,7 +68,7 @@ def build_spec(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
         if e.body:
             binary = {"type": "string", "format": "binary"}
             schema = e.body_schema or (binary if "octet" in e.body else {"type": "object"})
-            op["requestBody"] = {"required": True, "content": {e.body: {"schema": schema}}}
+            op["requestBody"] = {"required": e.body_required, "content": {e.body: {"schema": schema}}}
         for status in e.responses:
             if status < 400:
                 content = ({e.produces: {"schema": {"type": "string"}}} if e.produces != "application/json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -102,7 +103,14 @@ def _check_json(body: Any) -> None:
 
 
 def _no_float(text: str) -> Any:
-    raise ValueError(f"numbers must be integers (got {text}); evidence records have no floats")
+    """An integer written as a float (``1169.0``, ``1e3``) is that integer; any other float is refused."""
+    try:
+        value = decimal.Decimal(text)
+    except decimal.InvalidOperation:
+        value = decimal.Decimal("NaN")
+    if value.is_finite() and value == value.to_integral_value() and abs(value) < 2**63:
+        return int(value)
+    raise ValueError(f"numbers must be integers (got {text[:40]}); evidence records have no floats")
 
 
 def text_field(body: dict[str, Any], name: str, *, required: bool = False, max_len: int = 255,

@@ -154,7 +154,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              params=(BLAKE3_PARAM, ("case", "query", "string", False))),
     Endpoint("POST", "/api/v1/verify", verify.verify_upload, STAFF,
              "Hash a posted file (never stored) and answer as by hash",
-             params=(("case", "query", "string", False),), body="application/octet-stream"),
+             params=(("case", "query", "string", False),), body="application/octet-stream", body_required=False),
     Endpoint("POST", "/api/v1/objects/{blake3}/verify", verify.verify_stored, INVESTIGATORS,
              "Re-read and re-hash a stored object now", params=(BLAKE3_PARAM,), responses=(200, 404)),
     # -- retention and holds (issue 6) --

@@ -204,10 +204,17 @@ async def flag_major(locker: Locker, disclosure_id: str, criteria: list[str], *,
 
 
 async def case_handler(pool: asyncpg.Pool, case_id: str) -> str:
-    row = await pool.fetchrow("SELECT coalesce(handler, created_by) AS handler FROM cases WHERE id = $1", case_id)
+    """The case handler as the log names it (``role:name``), for display."""
+    return (await case_handler_of(pool, case_id))[0]
+
+
+async def case_handler_of(pool: asyncpg.Pool, case_id: str) -> tuple[str, int | None]:
+    """(display name, principal id) of the case handler; the id decides, the name is only shown."""
+    row = await pool.fetchrow("SELECT coalesce(handler, created_by) AS handler, handler_id FROM cases WHERE id = $1",
+                              case_id)
     if row is None:
         raise CaseNotFound(case_id)
-    return str(row["handler"])
+    return str(row["handler"]), row["handler_id"]
 
 
 async def record_review(locker: Locker, disclosure_id: str, *, who: Principal, outcome: str,
@@ -225,9 +232,9 @@ async def record_review(locker: Locker, disclosure_id: str, *, who: Principal, o
     if d.state not in ("draft", "approved"):
         raise DisclosureError(f"{disclosure_id} is {d.state}: a legal review comes before the decision is published")
     if outcome in ("passed", "failed"):
-        # Names are unique among principals; a handler row may hold a bare name (cases opened before
-        # handlers were principals), so the handler's name is what is compared.
-        review.may_review(who.name, (await case_handler(locker.pool, d.case_id)).rpartition(":")[2])
+        # The handler is the principal the case names by id; a display name never decides.
+        _, handler_id = await case_handler_of(locker.pool, d.case_id)
+        review.may_review(who.name, who.name if handler_id is not None and handler_id == who.id else None)
         review.check_review(outcome, checklist, opinion)
     elif outcome == "disputed":
         if d.review_state != "failed" or not opinion.strip():

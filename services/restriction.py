@@ -59,9 +59,12 @@ class CaseAccess(NamedTuple):
     level: Level
     handler: str
     granted: bool
+    handler_id: int | None = None
 
-    def may_read(self, principal: str) -> bool:
-        return restriction.may_read(self.level, principal=principal, handler=self.handler, granted=self.granted)
+    def may_read(self, principal_id: int) -> bool:
+        """For the principal this state was fetched for (its grant is in ``granted``)."""
+        return restriction.may_read(self.level, principal_id=principal_id, handler_id=self.handler_id,
+                                    granted=self.granted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +80,7 @@ class Grant:
     revoke_reason: str | None
 
 
-_ACCESS = """SELECT c.id, c.restriction AS level, coalesce(c.handler, c.created_by) AS handler,
+_ACCESS = """SELECT c.id, c.restriction AS level, coalesce(c.handler, c.created_by) AS handler, c.handler_id,
                     EXISTS (SELECT 1 FROM case_grants g WHERE g.case_id = c.id AND g.principal = $2
                                                           AND g.revoked_at IS NULL) AS granted
                FROM cases c"""
@@ -86,13 +89,13 @@ _ACCESS = """SELECT c.id, c.restriction AS level, coalesce(c.handler, c.created_
 async def access(pool: asyncpg.Pool, case_id: str, principal: str) -> CaseAccess | None:
     """(level, handler, granted) of a case for ``principal`` (a name), in one query; None: no such case."""
     row = await pool.fetchrow(_ACCESS + " WHERE c.id = $1", case_id, principal)
-    return CaseAccess(row["level"], row["handler"], row["granted"]) if row else None
+    return CaseAccess(row["level"], row["handler"], row["granted"], row["handler_id"]) if row else None
 
 
 async def access_many(pool: asyncpg.Pool, case_ids: Iterable[str], principal: str) -> dict[str, CaseAccess]:
     """``access`` for several cases at once (lists: verification by hash, holds, disclosure records)."""
     rows = await pool.fetch(_ACCESS + " WHERE c.id = ANY($1::text[])", list(case_ids), principal)
-    return {r["id"]: CaseAccess(r["level"], r["handler"], r["granted"]) for r in rows}
+    return {r["id"]: CaseAccess(r["level"], r["handler"], r["granted"], r["handler_id"]) for r in rows}
 
 
 async def grants(pool: asyncpg.Pool, case_id: str, *, active_only: bool = True) -> list[Grant]:
@@ -109,7 +112,7 @@ async def _acting(pool: asyncpg.Pool, case_id: str, who: Principal, action: str)
     state = await access(pool, case_id, who.name)
     if state is None:
         raise CaseNotFound(case_id)
-    return state, state.may_read(who.name)
+    return state, state.may_read(who.id)
 
 
 async def require_read(pool: asyncpg.Pool, case_id: str, who: Principal) -> CaseAccess:
@@ -120,7 +123,7 @@ async def require_read(pool: asyncpg.Pool, case_id: str, who: Principal) -> Case
     state = await access(pool, case_id, who.name)
     if state is None:
         raise CaseNotFound(case_id)
-    if who.role not in UNASKED_ROLES and not state.may_read(who.name):
+    if who.role not in UNASKED_ROLES and not state.may_read(who.id):
         raise Restricted(state.level, case_id=case_id, handler=state.handler)
     return state
 
@@ -139,7 +142,7 @@ async def set_level(locker: Locker, case_id: str, level: str, *, who: Principal,
     await locker.log.append(case_id, Draft("access.restricted", actor, {
         "level": new, "previous": state.level, "reason": reason.strip()}))
     if (state.level == "none" and new != "none" and role == "investigator" and reader
-            and not state._replace(level=new).may_read(reader)):
+            and not state._replace(level=new).may_read(who.id)):
         # An investigator who restricts an open case is working on it: they keep the access they
         # had, on the record, rather than locking themselves out.  (An admin restricting one is
         # housekeeping, and admins read only by grant.)

@@ -126,7 +126,7 @@ class CaseLog:
 
     async def open_case(
         self, case_id: str, actor: str, *, title: str = "", meta: Mapping[str, Any] | None = None,
-        handler: str | None = None,
+        handler: str | None = None, handler_id: int | None = None,
     ) -> Appended:
         """Create a case and append its ``case.opened`` entry (seq 0) in one transaction."""
         try:
@@ -138,9 +138,9 @@ class CaseLog:
         draft = Draft("case.opened", actor, {"title": title, "handler": handler, **({"meta": meta} if meta else {})})
         async with self.pool.acquire() as conn, conn.transaction():
             inserted = await conn.fetchval(
-                """INSERT INTO cases (id, title, meta, created_by, root, last_leaf, handler)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING id""",
-                case_id, title, meta, actor, merkle.EMPTY_ROOT, bytes(32), handler,
+                """INSERT INTO cases (id, title, meta, created_by, root, last_leaf, handler, handler_id)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING RETURNING id""",
+                case_id, title, meta, actor, merkle.EMPTY_ROOT, bytes(32), handler, handler_id,
             )
             if inserted is None:
                 raise CaseExists(f"case {case_id!r} already exists")

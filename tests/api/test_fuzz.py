@@ -20,6 +20,7 @@ from tests.api.conftest import free_port
 from tests.api.test_serve import REPO, Server, cli, custody_env, wait_healthy
 
 pytestmark = pytest.mark.fuzz
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 #: Bounded and repeatable: the same examples every run, a fixed budget per operation.
 FUZZ_ARGS = ("--checks", "all", "--max-examples", "25", "--generation-deterministic", "--workers", "1",
@@ -35,16 +36,18 @@ async def test_schemathesis_finds_no_server_error_or_schema_violation(role: str,
     assert st, "schemathesis is a test dependency"
     env = custody_env(tmp_path / "home", database_url, free_port(), CUSTODY_LOG_LEVEL="WARNING")
     cli(env, "db", "migrate")
-    token = cli(env, "user", "add", f"fuzz-{role}", "--role", role).strip().splitlines()[-1]
+    adding = ("station", "add", "fuzz-station") if role == "station" else ("user", "add", "fuzz-admin", "--role", role)
+    token = cli(env, *adding).strip().splitlines()[-1]
     server = Server(env)
     try:
         await wait_healthy(server.base, server.proc)
-        command = [st, "run", f"{server.base}/api/v1/openapi.json", "-H", f"Authorization: Bearer {token}",
-                   *FUZZ_ARGS]
+        command = [st, "--config-file", str(CONFIG), "run", f"{server.base}/api/v1/openapi.json",
+                   "-H", f"Authorization: Bearer {token}", *FUZZ_ARGS]
         out = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1500)
         summary = [line for line in out.stdout.splitlines()
                    if re.search(r"(passed|failed|error|skipped|Test cases|Operations|generated)", line, re.I)]
-        print(f"$ st run <openapi.json> -H 'Authorization: Bearer <{role} token>' {' '.join(FUZZ_ARGS)}")
+        print(f"$ st --config-file tests/api/schemathesis.toml run <openapi.json> "
+              f"-H 'Authorization: Bearer <{role} token>' {' '.join(FUZZ_ARGS)}")
         print("\n".join(summary[-12:]))
         assert out.returncode == 0, out.stdout[-20000:]
     finally:
