@@ -210,6 +210,8 @@ async def add_record(request: web.Request) -> web.Response:
         raise Malformed("file_name is required: a plain name of at most 255 characters, no path")
     if request.content_length is not None and request.content_length > MAX_RECORD_BYTES:
         raise TooLarge(f"records are limited to {MAX_RECORD_BYTES} bytes")
+    if not request.body_exists or request.content_length == 0:
+        raise Malformed("a record needs its content as the request body")
     await locker.log.head(case_id)
 
     async def body() -> AsyncIterator[bytes]:
