@@ -158,8 +158,8 @@ class UploadManager:
         return self._status(row, row.received)
 
     async def _require_open_to_stations(self, case_id: str) -> None:
-        """Refuse, with one answer for all of them, a case that does not exist, the governance log, a
-        closed case and a restricted one: a station learns nothing about which of these it named."""
+        """Refuse, with one answer for all of them, a case that does not exist, the governance log and a
+        closed case: a station learns nothing about which of these it named."""
         if case_id == GOVERNANCE_CASE or not await self.locker.log.takes_station_uploads(case_id):
             raise CaseNotFound(case_id)
 

@@ -138,8 +138,11 @@ class CaseLog:
         draft = Draft("case.opened", actor, {"title": title, "handler": handler, **({"meta": meta} if meta else {})})
         async with self.pool.acquire() as conn, conn.transaction():
             inserted = await conn.fetchval(
+                # No id given: the principal the handler string names exactly (role and name), if any.
                 """INSERT INTO cases (id, title, meta, created_by, root, last_leaf, handler, handler_id)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING RETURNING id""",
+                   VALUES ($1, $2, $3, $4, $5, $6, $7,
+                           coalesce($8, (SELECT p.id FROM principals p WHERE p.role || ':' || p.name = $7)))
+                   ON CONFLICT (id) DO NOTHING RETURNING id""",
                 case_id, title, meta, actor, merkle.EMPTY_ROOT, bytes(32), handler, handler_id,
             )
             if inserted is None:
@@ -151,9 +154,9 @@ class CaseLog:
         return bool(await self.pool.fetchval("SELECT 1 FROM cases WHERE id = $1", case_id))
 
     async def takes_station_uploads(self, case_id: str) -> bool:
-        """Whether ``case_id`` is an open, unrestricted case (the only kind a docking station writes to)."""
-        return bool(await self.pool.fetchval(
-            "SELECT 1 FROM cases WHERE id = $1 AND closed_at IS NULL AND restriction = 'none'", case_id))
+        """Whether ``case_id`` is an open (not closed) case: the only kind a docking station writes to.  A
+        restricted case takes new footage (it must leave the camera), and the station reads nothing of it."""
+        return bool(await self.pool.fetchval("SELECT 1 FROM cases WHERE id = $1 AND closed_at IS NULL", case_id))
 
     async def list_cases(self) -> list[dict[str, Any]]:
         rows = await self.pool.fetch(
