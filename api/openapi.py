@@ -86,8 +86,8 @@ def build_spec(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
             general["413"] = "body too large"
         if e.roles is not None:
             general["429"] = "too many failed sign-ins from this address or for this account; retry after Retry-After"
-        for status, description in general.items():
-            op["responses"].setdefault(status, {"description": description, "content": _json(ERROR_SCHEMA)})
+        for code, description in general.items():
+            op["responses"].setdefault(code, {"description": description, "content": _json(ERROR_SCHEMA)})
         paths.setdefault(e.path, {})[e.method.lower()] = op
     return {
         "openapi": "3.1.0",

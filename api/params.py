@@ -66,7 +66,8 @@ def blake3_param(value: str, name: str = "blake3") -> str:
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
-    if (checked := request.get(JSON_BODY)) is not None:
+    checked: dict[str, Any] | None = request.get(JSON_BODY)
+    if checked is not None:
         return checked
     if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
         raise Malformed(f"JSON body larger than {MAX_JSON_BYTES} bytes")

@@ -6,6 +6,8 @@ and tested from this table.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from api import cases, disclosures, openapi, ops, restriction, retention, uploads, verify
@@ -39,7 +41,7 @@ from storage.principals import ROLES as PRINCIPAL_ROLES
 CASE = ("case", "path", "string", True)
 DID = ("id", "path", "string", True)
 REASON_SCHEMA = obj(("reason",), reason=REASON)
-RECORD_PROPS: dict[str, dict[str, object]] = {
+RECORD_PROPS: dict[str, dict[str, Any]] = {
     **{name: text(20_000) for name in ("decision_no", "party_name", "violation", "legal_basis", "penalty",
                                        "party_id_no", "party_phone", "party_address", "category")},
     "party_type": enum(PARTY_TYPES), "decision_date": DATE}
