@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench faults clean
+.PHONY: setup demo test lint bench faults fuzz clean
 
 setup:
 	@./deploy/bootstrap.sh
@@ -12,6 +12,9 @@ demo: setup            ## the main job on the embedded defaults
 
 test: setup            ## the whole test suite, real components
 	$(BIN)/pytest
+
+fuzz: setup           ## schemathesis, every check, admin and station tokens (slow; prints the counts)
+	$(BIN)/pytest -m fuzz tests/api/test_fuzz.py -s
 
 lint: setup
 	$(BIN)/ruff check foundation integrity policy storage services ingest api custody witness tests bench

@@ -87,7 +87,7 @@ async def states(request: web.Request, case_ids: Iterable[str]) -> dict[str, Cas
 
 def allowed(request: web.Request, state: CaseAccess) -> bool:
     principal = request[PRINCIPAL]
-    return principal.role in UNASKED_ROLES or state.may_read(principal.name)
+    return principal.role in UNASKED_ROLES or state.may_read(principal.id)
 
 
 async def require_read(request: web.Request, case_id: str) -> CaseAccess | None:

@@ -25,7 +25,9 @@ from api.auth import TOKEN_CACHE_SECONDS, TOKENS, TokenCache
 from api.client import client_address
 from api.errors import error_middleware
 from api.metrics import Metrics
+from api.params import refuse_nul
 from api.routes import add_routes
+from api.throttle import LIMITER, FailureLimiter
 from api.web import setup_web
 from foundation.settings import Settings
 from services import timestamping
@@ -40,6 +42,8 @@ logger = logging.getLogger("custody.http")  # one line per request
 server_logger = logging.getLogger("custody.server")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: How often abandoned upload sessions and temp files are swept (besides at start-up).
+UPLOAD_SWEEP_INTERVAL_S = 3600.0
 
 
 @web.middleware
@@ -89,10 +93,27 @@ async def _housekeeping_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _uploads_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The upload sessions, and their sweep: at start-up (what a killed server left) and then on a timer."""
+    settings = app[SETTINGS]
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     manager = UploadManager(app[LOCKER], owner)
     app[UPLOADS] = manager
+
+    async def sweep_forever() -> None:
+        while True:
+            try:
+                await manager.sweep(idle_s=settings.upload_idle_hours * 3600.0,
+                                    part_grace_s=settings.upload_part_grace_s, here=socket.gethostname())
+            except Exception:  # a failed sweep is retried on the next round; it never stops the server
+                server_logger.exception("upload sweep failed")
+            await asyncio.sleep(UPLOAD_SWEEP_INTERVAL_S)
+
+    await manager.sweep(idle_s=settings.upload_idle_hours * 3600.0, part_grace_s=settings.upload_part_grace_s,
+                        here=socket.gethostname())
+    sweeper = asyncio.create_task(sweep_forever(), name="upload-sweep")
     yield
+    sweeper.cancel()
+    await asyncio.gather(sweeper, return_exceptions=True)
     await manager.close()
 
 
@@ -115,11 +136,21 @@ async def _witnessing_ctx(app: web.Application) -> AsyncIterator[None]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+#: What the ``Server`` header says: the product, never the Python or aiohttp version an attacker would match.
+SERVER_HEADER = "custody"
+
+
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Server"] = SERVER_HEADER
+
+
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[observe, error_middleware], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[observe, error_middleware, refuse_nul], client_max_size=1024 * 1024)
     app[SETTINGS] = settings
+    app.on_response_prepare.append(_server_header)
     app[METRICS] = Metrics()
     app[TOKENS] = TokenCache()
+    app[LIMITER] = FailureLimiter(settings.auth_failures_per_burst)
     # A revoked grant takes effect as fast as a revoked token (RULES §三 need to know).
     app[ACCESS] = AccessCache(TOKEN_CACHE_SECONDS)
     app.cleanup_ctx.append(_locker_ctx)

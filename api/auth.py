@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import collections
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
 
+from api import throttle
 from api.access import require_read
-from api.appkeys import LOCKER, PRINCIPAL
+from api.appkeys import LOCKER, METRICS, PRINCIPAL
+from api.client import client_address
+from api.throttle import LIMITER
 from foundation.errors import Forbidden, Unauthenticated
 from storage import principals
 from storage.principals import Principal
@@ -20,23 +24,31 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class TokenCache:
-    """Token hash -> principal for a few seconds: most requests skip the database round trip."""
+    """Token hash -> principal for a few seconds: most requests skip the database round trip.
+
+    Only tokens that authenticated are kept, so a flood of random tokens cannot push the good ones
+    out (failures are bounded by ``api.throttle`` instead); when full, the oldest entry goes.
+    """
 
     def __init__(self, ttl_s: float = TOKEN_CACHE_SECONDS, max_entries: int = 10_000) -> None:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
-        self._entries: dict[bytes, tuple[float, Principal | None]] = {}
+        self._entries: collections.OrderedDict[bytes, tuple[float, Principal]] = collections.OrderedDict()
 
-    def get(self, key: bytes) -> tuple[bool, Principal | None]:
+    def get(self, key: bytes) -> Principal | None:
         hit = self._entries.get(key)
         if hit is None or hit[0] <= time.monotonic():
-            return False, None
-        return True, hit[1]
+            return None
+        return hit[1]
 
-    def put(self, key: bytes, principal: Principal | None) -> None:
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()
+    def put(self, key: bytes, principal: Principal) -> None:
+        self._entries.pop(key, None)
+        while len(self._entries) >= self.max_entries:
+            self._entries.popitem(last=False)
         self._entries[key] = (time.monotonic() + self.ttl_s, principal)
+
+    def __contains__(self, key: bytes) -> bool:
+        return self.get(key) is not None
 
 
 TOKENS = web.AppKey("tokens", TokenCache)
@@ -47,15 +59,34 @@ async def authenticate(request: web.Request) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("a bearer token is required (Authorization: Bearer <token>)")
-    token = token.strip()
-    cache = request.app[TOKENS]
-    key = principals.hash_token(token)
-    found, principal = cache.get(key)
-    if not found:
-        principal = await principals.by_token(request.app[LOCKER].pool, token)
-        cache.put(key, principal)
+    principal = await check_token(request, token.strip())
     if principal is None:
         raise Unauthenticated("unknown or revoked token")
+    return principal
+
+
+async def check_token(request: web.Request, token: str) -> Principal | None:
+    """The active principal holding ``token``, or None; failures count towards the back-off (429).
+
+    The API's bearer check and the web sign-in both ask here, so both are throttled alike.
+    """
+    cache = request.app[TOKENS]
+    key = principals.hash_token(token)
+    principal = cache.get(key)
+    if principal is not None:
+        return principal  # known good: a back-off of this address never locks out a working client
+    limiter = request.app[LIMITER]
+    client = client_address(request)
+    keys = [f"addr:{client}", f"token:{key.hex()[:16]}"]
+    throttle.check(limiter, keys)
+    principal = await principals.by_token(request.app[LOCKER].pool, token)
+    if principal is None:
+        metrics = request.app[METRICS]
+        metrics.auth_failures.inc()
+        for started in throttle.record_failure(limiter, keys, client):
+            metrics.auth_backoffs.labels(started.partition(":")[0]).inc()
+        return None
+    cache.put(key, principal)
     return principal
 
 

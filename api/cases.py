@@ -23,14 +23,15 @@ from api.params import (
     text_field,
 )
 from foundation.errors import Invalid, Malformed, TooLarge
-from integrity.hashing import object_key
+from integrity.hashing import ContentHasher, object_key
 from policy import restriction
 from policy.cases import STAGES
 from services import case_search, cases, decisions, evidence, handover, witnessing
 from storage import catalog
 
 MAX_RECORD_BYTES = 2 * 1024**3
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+#: At most 19 digits per bound (2^63 > any object's size): a longer number is unsatisfiable, not parsed.
+_RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
 
 
 async def create_case(request: web.Request) -> web.Response:
@@ -56,7 +57,7 @@ async def list_cases(request: web.Request) -> web.Response:
         locker.pool, case_id=request.query.get("id"), officer=request.query.get("officer"),
         station=request.query.get("station"), since=query_time(request, "from"), until=query_time(request, "to"),
         limit=query_int(request, "limit", 100, minimum=1, maximum=1000), offset=query_int(request, "offset", 0),
-        reader=principal_of(request).name,
+        reader=principal_of(request).name, reader_id=principal_of(request).id,
     )
     return json_response({"cases": [redacted(row) for row in rows]})
 
@@ -134,19 +135,39 @@ async def stream_object(request: web.Request, case_id: str, hexd: str, why: str,
     headers = {"Accept-Ranges": "bytes", "ETag": f'"{hexd}"', "Cache-Control": "private, no-store",
                "X-Content-Type-Options": "nosniff"}
     headers.update(extra_headers or {})
-    if action == "download":
+    media_type = item.media_type.split(";")[0].strip().lower() if item.media_type else "application/octet-stream"
+    # The bytes are a station's or a user's, not ours: never let a browser run them in our origin.
+    headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    if action == "download" or not is_passive(media_type):
         headers["Content-Disposition"] = f"attachment; filename=\"{_safe_name(item.file_name or hexd)}\""
     start, length = (0, item.size) if span is None else span
     if span is not None:
         headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{item.size}"
+    who = principal_of(request)
+    await evidence.require_intact_size(locker, case_id, item, who=who)  # a short object: 500 before any header
     resp = web.StreamResponse(status=206 if span else 200, headers=headers)
-    resp.content_type = item.media_type.split(";")[0] if item.media_type else "application/octet-stream"
+    resp.content_type = media_type
     resp.content_length = length
     await resp.prepare(request)
     chunks = locker.store.get(object_key(hexd), start=start, length=length)
+    # A full read is re-hashed as it goes; the last chunk is held back until the hash is known, so bytes
+    # that no longer match are never delivered whole: the response breaks off instead.
+    hasher = ContentHasher(sha256=False) if span is None else None
+    held: bytes | None = None
     try:
         async for chunk in chunks:
-            await resp.write(chunk)
+            if hasher is not None:
+                hasher.update(chunk)
+            if held is not None:
+                await resp.write(held)
+            held = chunk
+        if hasher is not None and (got := hasher.digest().blake3) != hexd:
+            request.app[METRICS].read_check_failures.inc()
+            await evidence.check_failed(locker, case_id, hexd, who=who, found=f"blake3 {got}")
+            _break_off(request)
+            return resp
+        if held is not None:
+            await resp.write(held)
         await resp.write_eof()
     except ConnectionError:
         pass  # the reader left (a video element abandons a range when it seeks): nothing more to send
@@ -154,6 +175,23 @@ async def stream_object(request: web.Request, case_id: str, hexd: str, why: str,
         if isinstance(chunks, AsyncGenerator):
             await chunks.aclose()  # release the store's file or connection now, not at garbage collection
     return resp
+
+
+def _break_off(request: web.Request) -> None:
+    """End a response that has sent its headers as a failure: close the connection short of its length."""
+    if request.transport is not None:
+        request.transport.close()
+
+
+#: Media types a browser shows without running anything (the player's video and audio, plain pictures,
+#: text): any other type (HTML, SVG, XML, scripts, PDF) is sent as an attachment, never rendered inline.
+_PASSIVE = re.compile(r"^(video/[a-z0-9.+-]+|audio/[a-z0-9.+-]+|image/(png|jpeg|gif|webp|bmp|tiff)|text/plain"
+                      r"|application/octet-stream)$")
+
+
+def is_passive(media_type: str) -> bool:
+    """Whether ``media_type`` (lowercase, no parameters) is safe to show inline."""
+    return bool(_PASSIVE.match(media_type))
 
 
 def _safe_name(name: str) -> str:
@@ -172,6 +210,8 @@ async def add_record(request: web.Request) -> web.Response:
         raise Malformed("file_name is required: a plain name of at most 255 characters, no path")
     if request.content_length is not None and request.content_length > MAX_RECORD_BYTES:
         raise TooLarge(f"records are limited to {MAX_RECORD_BYTES} bytes")
+    if not request.body_exists or request.content_length == 0:
+        raise Malformed("a record needs its content as the request body")
     await locker.log.head(case_id)
 
     async def body() -> AsyncIterator[bytes]:

@@ -145,11 +145,16 @@ async def add_law_change(request: web.Request) -> web.Response:
 
 async def add_working_days(request: web.Request) -> web.Response:
     start = parse_iso_date(request.query.get("date", ""))
+    n = query_int(request, "n", 20, maximum=MAX_WORKING_DAYS)
     try:
-        n = int(request.query.get("n", "20"))
-    except ValueError:
-        raise Invalid("n must be an integer") from None
-    return json_response({"date": start, "n": n, "result": request.app[CALENDAR].add_working_days(start, n)})
+        result = request.app[CALENDAR].add_working_days(start, n)
+    except OverflowError:
+        raise Invalid(f"{n} working days after {start} is beyond the last date the calendar can name") from None
+    return json_response({"date": start, "n": n, "result": result})
+
+
+#: The longest walk ``add-working-days`` takes (about forty years of working days).
+MAX_WORKING_DAYS = 10_000
 
 
 # -- public (no sign-in; masked text only) -------------------------------------------------------------

@@ -21,6 +21,7 @@ class Endpoint:
     params: tuple[tuple[str, str, str, bool], ...] = ()  # (name, in, type, required)
     body: str | None = None  # request content type
     body_schema: dict[str, Any] = field(default_factory=dict)
+    body_required: bool = True  # False: an empty body means something (an empty file to verify)
     responses: tuple[int, ...] = (200,)
     produces: str = "application/json"
     # A ``{case}`` route also needs the principal to be allowed to read the case (RULES §三); False:

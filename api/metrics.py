@@ -20,6 +20,12 @@ class Metrics:
         self.upload_bytes = Counter("custody_upload_bytes", "Bytes received in upload chunks", registry=r)
         self.hash_mismatches = Counter("custody_hash_mismatches", "Uploads whose bytes did not match the "
                                        "declared BLAKE3", registry=r)
+        self.auth_failures = Counter("custody_auth_failures", "Failed authentications (unknown or revoked tokens)",
+                                     registry=r)
+        self.auth_backoffs = Counter("custody_auth_backoffs", "Bursts of failed authentication that started a "
+                                     "back-off (429), by what backs off", ["scope"], registry=r)
+        self.read_check_failures = Counter("custody_read_check_failures", "Evidence reads whose bytes no longer "
+                                           "matched their BLAKE3 (the response was broken off; alarm)", registry=r)
         self.evidence_reads = Counter("custody_evidence_reads", "Evidence objects read", ["action"], registry=r)
         self.access_denied = Counter("custody_access_denied", "Requests refused because the case is restricted "
                                      "(need to know)", ["restriction"], registry=r)

@@ -10,20 +10,39 @@ from typing import Any
 from aiohttp import web
 
 from api.endpoint import Endpoint, Handler
-from integrity.hashing import BLAKE3_HEX_PATTERN
+from api.schemas import BLAKE3, CASE_ID, DATE, INT64_MAX, NAME, TIME, enum, text
+from policy.cases import STAGES
+from policy.lifecycle import STATES as DISCLOSURE_STATES
+
+#: The lifecycle steps of a disclosure record (``POST /api/v1/disclosures/{id}/{action}``).
+DISCLOSURE_ACTIONS = ("approve", "publish", "correct", "update", "take-down", "revoke", "withdraw")
 
 #: What each parameter name accepts, so generated requests (and readers) know the real constraints.
 PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
-    "blake3": {"type": "string", "pattern": BLAKE3_HEX_PATTERN},
-    "case": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
+    "blake3": BLAKE3,
+    "case": CASE_ID,
     "upload": {"type": "string", "format": "uuid"},
-    "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"},
-    "principal": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"},
-    "purpose": {"type": "string", "minLength": 1, "maxLength": 500},
-    "stage": {"type": "string", "enum": ["initiation", "investigation", "decision", "execution"]},
-    "file_name": {"type": "string", "pattern": "^[^/\\\\]{1,255}$"},
+    "name": NAME,
+    "principal": NAME,
+    "id": {"type": "string", "pattern": "^D-[0-9a-f]{10}$"},
+    "action": enum(DISCLOSURE_ACTIONS),
+    "purpose": text(500),
+    "stage": enum(STAGES),
+    "file_name": text(255, pattern=r"^[^\x00-\x1f/\\]*$"),
+    "title": text(500),
     "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
+    "page": {"type": "integer", "minimum": 1, "maximum": 100_000},
+    "n": {"type": "integer", "minimum": 0, "maximum": 10_000},
+    "hold": {"type": "integer", "minimum": 1, "maximum": INT64_MAX},
+    "date": DATE, "today": DATE, "from": TIME, "to": TIME,
+    "q": {"type": "string", "maxLength": 100, "pattern": r"^[^\x00]*$"},
+    "state": enum(DISCLOSURE_STATES),
+    "all": enum(["0", "1", "true", "false"]),
+    "download": enum(["0", "1", "true"]),
+    "officer": text(64), "station": text(64),
 }
+#: Where a query parameter shares its name with a path parameter of another route.
+QUERY_SCHEMAS: dict[str, dict[str, Any]] = {"id": text(64)}
 ERROR_SCHEMA = {"type": "object", "required": ["error", "message"],
                 "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}
 
@@ -35,7 +54,7 @@ def build_spec(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
         op: dict[str, Any] = {
             "summary": e.summary,
             "operationId": f"{e.method.lower()}_{e.handler.__name__}",
-            "parameters": [{"name": n, "in": where, "required": req, "schema": _param_schema(n, t)}
+            "parameters": [{"name": n, "in": where, "required": req, "schema": param_schema(n, where, t)}
                            for n, where, t, req in e.params],
             "responses": {},
         }
@@ -49,7 +68,7 @@ def build_spec(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
         if e.body:
             binary = {"type": "string", "format": "binary"}
             schema = e.body_schema or (binary if "octet" in e.body else {"type": "object"})
-            op["requestBody"] = {"required": True, "content": {e.body: {"schema": schema}}}
+            op["requestBody"] = {"required": e.body_required, "content": {e.body: {"schema": schema}}}
         for status in e.responses:
             if status < 400:
                 content = ({e.produces: {"schema": {"type": "string"}}} if e.produces != "application/json"
@@ -57,7 +76,18 @@ def build_spec(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
                 op["responses"][str(status)] = {"description": "success", "content": content}
             else:
                 op["responses"][str(status)] = {"description": "error", "content": _json(ERROR_SCHEMA)}
-        op["responses"].setdefault("400", {"description": "bad input", "content": _json(ERROR_SCHEMA)})
+        general = {"400": "bad input (a malformed parameter or body)", "503": "the database or the object store is "
+                   "unavailable; retry after the seconds Retry-After says"}
+        if e.params and any(where == "path" for _, where, _, _ in e.params):
+            general["404"] = "no such resource"
+        if e.body or any(where == "query" for _, where, _, _ in e.params):
+            general["422"] = "well-formed but refused by a rule (the message names it)"
+        if e.body:
+            general["413"] = "body too large"
+        if e.roles is not None:
+            general["429"] = "too many failed sign-ins from this address or for this account; retry after Retry-After"
+        for code, description in general.items():
+            op["responses"].setdefault(code, {"description": description, "content": _json(ERROR_SCHEMA)})
         paths.setdefault(e.path, {})[e.method.lower()] = op
     return {
         "openapi": "3.1.0",
@@ -70,7 +100,10 @@ def build_spec(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
     }
 
 
-def _param_schema(name: str, kind: str) -> dict[str, Any]:
+def param_schema(name: str, where: str, kind: str) -> dict[str, Any]:
+    """The schema of parameter ``name`` (``where``: path or query; ``kind``: its JSON type)."""
+    if where == "query" and name in QUERY_SCHEMAS:
+        return QUERY_SCHEMAS[name]
     if name in PARAM_SCHEMAS:
         return PARAM_SCHEMAS[name]
     if kind == "integer":

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from api.appkeys import LOCKER, METRICS, WITNESSING
 from api.auth import principal_of
+from api.errors import RETRY_AFTER_SECONDS
 from api.params import json_object, json_response, text_field
 from services import accounts, witnessing
 from storage import catalog, db, principals
@@ -24,7 +25,10 @@ async def healthz(request: web.Request) -> web.Response:
         except Exception as exc:  # any failure is "not healthy"; the reason is for the operator
             checks[name] = f"failed: {type(exc).__name__}"
     ok = all(v == "ok" for v in checks.values())
-    return json_response({"status": "ok" if ok else "unavailable", **checks}, status=200 if ok else 503)
+    response = json_response({"status": "ok" if ok else "unavailable", **checks}, status=200 if ok else 503)
+    if not ok:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import json
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +15,22 @@ from foundation.errors import Invalid, Malformed
 from integrity.hashing import is_blake3_hex
 
 MAX_JSON_BYTES = 256 * 1024
+#: Deepest nesting a JSON body may have: every body of the API is two or three levels deep.
+MAX_JSON_DEPTH = 32
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: The JSON body, once ``api.validation`` has read and checked it (a body stream is read only once).
+JSON_BODY = web.RequestKey("json_body", dict)
+
+
+@web.middleware
+async def refuse_nul(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A NUL in the path or a query value is refused (400) before any route sees it.
+
+    PostgreSQL text cannot hold one, and no name, id or search of Custody contains one.
+    """
+    if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in request.query.items()):
+        raise Malformed("a NUL character is not allowed in the path or the query")
+    return await handler(request)
 
 
 def query_int(request: web.Request, name: str, default: int | None = None, *, minimum: int = 0,
@@ -35,7 +53,7 @@ def query_time(request: web.Request, name: str) -> dt.datetime | None:
     if raw is None:
         return None
     try:
-        value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        value = dt.datetime.fromisoformat(raw.upper().replace("Z", "+00:00"))
     except ValueError:
         raise Malformed(f"query parameter {name!r} must be an ISO 8601 date or time") from None
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
@@ -48,6 +66,9 @@ def blake3_param(value: str, name: str = "blake3") -> str:
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
+    checked: dict[str, Any] | None = request.get(JSON_BODY)
+    if checked is not None:
+        return checked
     if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
         raise Malformed(f"JSON body larger than {MAX_JSON_BYTES} bytes")
     raw = await request.content.read(MAX_JSON_BYTES + 1)
@@ -55,15 +76,42 @@ async def json_object(request: web.Request) -> dict[str, Any]:
         raise Malformed(f"JSON body larger than {MAX_JSON_BYTES} bytes")
     try:
         body = json.loads(raw, parse_float=_no_float)
+    except RecursionError:
+        raise Malformed(f"JSON body nested deeper than {MAX_JSON_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise Malformed(f"body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise Malformed("body must be a JSON object")
+    _check_json(body)
     return body
 
 
+def _check_json(body: Any) -> None:
+    """Refuse nesting deeper than ``MAX_JSON_DEPTH`` and NUL in any string (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise Malformed("a NUL character is not allowed in a JSON string")
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise Malformed(f"JSON body nested deeper than {MAX_JSON_DEPTH} levels")
+        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        stack.extend((item, depth + 1) for item in items)
+
+
 def _no_float(text: str) -> Any:
-    raise ValueError(f"numbers must be integers (got {text}); evidence records have no floats")
+    """An integer written as a float (``1169.0``, ``1e3``) is that integer; any other float is refused."""
+    try:
+        value = decimal.Decimal(text)
+    except decimal.InvalidOperation:
+        value = decimal.Decimal("NaN")
+    if value.is_finite() and value == value.to_integral_value() and abs(value) < 2**63:
+        return int(value)
+    raise ValueError(f"numbers must be integers (got {text[:40]}); evidence records have no floats")
 
 
 def text_field(body: dict[str, Any], name: str, *, required: bool = False, max_len: int = 255,

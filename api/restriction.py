@@ -51,7 +51,7 @@ async def get_access(request: web.Request) -> web.Response:
     case_id = request.match_info["case"]
     who = principal_of(request)
     state = await _state(request, case_id)
-    readable = state.may_read(who.name)
+    readable = state.may_read(who.id)
     if not readable and who.role != "admin":
         raise refusal(request, case_id, state)
     grants = await restriction.grants(request.app[LOCKER].pool, case_id)

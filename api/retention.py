@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import asdict
 from typing import Any
 
@@ -16,6 +17,7 @@ from foundation.errors import Invalid
 from policy.errors import PolicyError
 from policy.retention import RetentionClass
 from services import retention
+from services.retention import HoldNotFound
 
 
 def _reason(body: dict[str, Any]) -> str:
@@ -96,10 +98,11 @@ async def place_hold(request: web.Request) -> web.Response:
 
 async def lift_hold(request: web.Request) -> web.Response:
     body = await json_object(request)
-    try:
-        hold_id = int(request.match_info["hold"])
-    except ValueError:
-        raise Invalid("hold id must be an integer") from None
+    raw = request.match_info["hold"]
+    if not re.fullmatch(r"[0-9]+", raw):
+        raise Invalid("hold id must be a non-negative integer")
+    if len(raw) > 19 or (hold_id := int(raw)) >= 2**63:
+        raise HoldNotFound(f"no hold {raw[:40]}")  # beyond any bigint id: no such hold, not a fault
     await require_read(request, (await retention.get_hold(request.app[LOCKER].pool, hold_id)).case_id)
     who = principal_of(request)
     hold = await retention.lift_hold(request.app[LOCKER], hold_id, who=who,

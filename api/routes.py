@@ -6,16 +6,20 @@ and tested from this table.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from api import cases, disclosures, openapi, ops, publication_check, restriction, retention, uploads, verify
 from api.auth import guard
 from api.endpoint import Endpoint
-from integrity.hashing import BLAKE3_HEX_PATTERN
+from api.schemas import BLAKE3, CASE_ID, DATE, NAME, REASON, enum, integer, obj, text
+from api.validation import validated
 from policy import restriction as restriction_levels
 from policy.lifecycle import TAKEDOWN_REASONS
 from policy.retention import TRIGGERS
 from policy.review import PENALTY_TYPES, RECORDED_OUTCOMES
+from policy.takedown import PARTY_TYPES
 from services.permissions import (
     ADMIN,
     DISCLOSURE,
@@ -26,6 +30,7 @@ from services.permissions import (
     STATION,
     roles_for,
 )
+from storage.principals import ROLES as PRINCIPAL_ROLES
 
 # Role groups come from the services' one table of who may do what; a route that performs a use case
 # admits exactly the roles the use case does (``roles_for``), so a refusal here is the service's own.
@@ -35,31 +40,32 @@ from services.permissions import (
 
 CASE = ("case", "path", "string", True)
 DID = ("id", "path", "string", True)
-REASON_SCHEMA = {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}}
-RECORD_PROPS = {name: {"type": "string"} for name in (
-    "decision_no", "party_type", "party_name", "violation", "legal_basis", "penalty", "decision_date",
-    "party_id_no", "party_phone", "party_address", "category")}
-BLAKE3 = ("blake3", "path", "string", True)
+REASON_SCHEMA = obj(("reason",), reason=REASON)
+RECORD_PROPS: dict[str, dict[str, Any]] = {
+    **{name: text(20_000) for name in ("decision_no", "party_name", "violation", "legal_basis", "penalty",
+                                       "party_id_no", "party_phone", "party_address", "category")},
+    "party_type": enum(PARTY_TYPES), "decision_date": DATE}
+RECORD_LISTS: dict[str, dict[str, Any]] = {
+    "other_names": {"type": "array", "items": text(500), "maxItems": 100},
+    "excluded_fields": {"type": "array", "items": enum(RECORD_PROPS), "maxItems": 20},
+    "masked_values": {"type": "array", "items": text(500), "maxItems": 200}}
+BLAKE3_PARAM = ("blake3", "path", "string", True)
 UPLOAD = ("upload", "path", "string", True)
 LEVEL_ENUM = list(restriction_levels.ORDER)
+_STATION_NAME = "^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$"
 
-UPLOAD_SCHEMA = {
-    "type": "object",
-    "required": ["blake3", "size", "file_name"],
-    "properties": {
-        "blake3": {"type": "string", "pattern": BLAKE3_HEX_PATTERN},
-        "size": {"type": "integer", "minimum": 0},
-        "file_name": {"type": "string", "maxLength": 255},
-        "kind": {"type": "string", "enum": ["original", "proxy", "record"]},
-        "case": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
-        "officer": {"type": "string"}, "camera": {"type": "string"}, "station": {"type": "string"},
-        "media_type": {"type": "string"}, "recorded_at": {"type": "string", "format": "date-time"},
-        "duration_ms": {"type": "integer"}, "width": {"type": "integer"}, "height": {"type": "integer"},
-        "video_codec": {"type": "string"}, "audio_codec": {"type": "string"},
-        "original_blake3": {"type": "string", "pattern": BLAKE3_HEX_PATTERN},
-        "ffmpeg": {"type": "object", "properties": {"command": {"type": "string"}, "version": {"type": "string"}}},
-    },
-}
+UPLOAD_SCHEMA = obj(
+    ("blake3", "size", "file_name"),
+    blake3=BLAKE3, size=integer(0, 256 * 1024**3), file_name=text(255, pattern=r"^[^\x00-\x1f/\\]*$"),
+    kind=enum(["original", "proxy", "record"]), case=CASE_ID,
+    officer=text(64, pattern=_STATION_NAME), camera=text(64, pattern=_STATION_NAME),
+    station=text(64), media_type=text(100), recorded_at={"type": "string", "format": "date-time", "maxLength": 40},
+    duration_ms=integer(0, 2**40), width=integer(0, 2**40), height=integer(0, 2**40),
+    clock_drift_s=integer(-(2**40), 2**40),
+    video_codec=text(255), audio_codec=text(255), stage=text(255), location=text(255), camera_time=text(255),
+    source_path=text(255), original_blake3=BLAKE3,
+    ffmpeg=obj(command={"type": "string", "maxLength": 100_000}, version={"type": "string", "maxLength": 100_000}),
+)
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/healthz", ops.healthz, None, "Database and object store reachable", responses=(200, 503)),
@@ -71,8 +77,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("POST", "/api/v1/principals", ops.add_principal, roles_for("principal.add"),
              "Create a user or station; returns its token once",
              body="application/json", responses=(201, 409, 422),
-             body_schema={"type": "object", "required": ["name", "role"],
-                          "properties": {"name": {"type": "string"}, "role": {"type": "string"}}}),
+             body_schema=obj(("name", "role"), name=NAME, role=enum(PRINCIPAL_ROLES))),
     Endpoint("DELETE", "/api/v1/principals/{name}", ops.revoke_principal, roles_for("principal.revoke"),
              "Revoke a token",
              params=(("name", "path", "string", True),), responses=(200, 404)),
@@ -89,14 +94,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              params=(UPLOAD,), responses=(200, 404, 409)),
     Endpoint("POST", "/api/v1/evidence/{blake3}/no-proxy", uploads.report_no_proxy, roles_for("evidence.upload"),
              "Flag an original whose proxy ffmpeg could not make (the original stays evidence)",
-             params=(BLAKE3,), body="application/json", responses=(200, 201, 404, 422),
-             body_schema={"type": "object", "required": ["case", "error"],
-                          "properties": {"case": {"type": "string"}, "error": {"type": "string"},
-                                         "ffmpeg_version": {"type": "string"}}}),
+             params=(BLAKE3_PARAM,), body="application/json", responses=(200, 201, 404, 422),
+             body_schema=obj(("case", "error"), case=CASE_ID, error=text(4000), ffmpeg_version=text(255))),
     Endpoint("POST", "/api/v1/cases", cases.create_case, roles_for("case.open"), "Open a case", body="application/json",
              responses=(201, 409, 422),
-             body_schema={"type": "object", "required": ["id"],
-                          "properties": {"id": {"type": "string"}, "title": {"type": "string"}}}),
+             body_schema=obj(("id",), id=CASE_ID, title=text(500), handler=NAME)),
     Endpoint("GET", "/api/v1/cases", cases.list_cases, STAFF, "Search cases by id, officer, station, date range",
              params=(("id", "query", "string", False), ("officer", "query", "string", False),
                      ("station", "query", "string", False), ("from", "query", "string", False),
@@ -108,25 +110,25 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "Originals, proxies and text records of a case", params=(CASE,), responses=(200, 404)),
     Endpoint("GET", "/api/v1/cases/{case}/objects/{blake3}", cases.read_object, roles_for("evidence.read"),
              "Read an object (HTTP Range supported); logged as evidence.accessed with the stated purpose",
-             params=(CASE, BLAKE3, ("purpose", "query", "string", True), ("download", "query", "string", False)),
+             params=(CASE, BLAKE3_PARAM, ("purpose", "query", "string", True), ("download", "query", "string", False)),
              responses=(200, 206, 400, 404, 410, 416), produces="application/octet-stream"),
     Endpoint("POST", "/api/v1/cases/{case}/records", cases.add_record, roles_for("record.add"),
              "Add a text record (document, scan, form, notice) at an enforcement stage",
              params=(CASE, ("stage", "query", "string", True), ("file_name", "query", "string", True),
                      ("title", "query", "string", False), ("decision_no", "query", "string", False)),
-             body="application/octet-stream", responses=(200, 201, 400, 404, 409, 413, 422)),
+             body="application/octet-stream", responses=(200, 201, 400, 404, 409, 413, 422),
+             body_schema={"type": "string", "format": "binary", "minLength": 1}),
     Endpoint("POST", "/api/v1/cases/{case}/determinations", cases.determine, roles_for("decision.determine"),
              "The case handler's major-decision determination (§四(二)) for a decision, before it is recorded or "
              "drafted for disclosure: every criterion answered, the facts the product proposes 'major' from",
              params=(CASE,), body="application/json", responses=(201, 403, 404, 422),
-             body_schema={"type": "object", "required": ["decision_no", "answers"], "properties": {
-                 "decision_no": {"type": "string"},
-                 "answers": {"type": "object", "additionalProperties": {"type": "boolean"}},
-                 "facts": {"type": "object", "properties": {
-                     "hearing_held": {"type": "boolean"}, "public_interest": {"type": "boolean"},
-                     "fine_yuan": {"type": "integer", "minimum": 0},
-                     "penalties": {"type": "array", "items": {"type": "string", "enum": list(PENALTY_TYPES)}}}},
-                 "reason": {"type": "string"}}}),
+             body_schema=obj(("decision_no", "answers"), decision_no=text(200),
+                             answers={"type": "object", "additionalProperties": {"type": "boolean"},
+                                      "propertyNames": text(100), "maxProperties": 50},
+                             facts=obj(hearing_held={"type": "boolean"}, public_interest={"type": "boolean"},
+                                       fine_yuan=integer(0),
+                                       penalties={"type": "array", "items": enum(PENALTY_TYPES), "maxItems": 20}),
+                             reason=REASON)),
     Endpoint("GET", "/api/v1/cases/{case}/checkpoint", verify.checkpoint, STAFF,
              "Latest signed checkpoint (C2SP signed note), or the one at ?size=N",
              params=(CASE, ("size", "query", "integer", False)), responses=(200, 404, 422), produces="text/plain"),
@@ -148,8 +150,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("POST", "/api/v1/cases/{case}/handover", cases.hand_over, roles_for("case.hand_over"),
              "Hand the case to another investigator (承办人变更; by its handler or an admin), with a reason; "
              "logged as case.handed_over", params=(CASE,), body="application/json", responses=(200, 403, 404, 409, 422),
-             body_schema={"type": "object", "required": ["to", "reason"], "properties": {
-                 "to": {"type": "string"}, "reason": {"type": "string"}}}),
+             body_schema=obj(("to", "reason"), to=NAME, reason=REASON)),
     # -- restricted-access cases (RULES §三: state secrets, trade secrets, personal privacy) --
     Endpoint("GET", "/api/v1/cases/{case}/access", restriction.get_access, INVESTIGATORS,
              "A case's restriction level, handler and active grants (readers of the case, and admins)",
@@ -157,51 +158,46 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("PUT", "/api/v1/cases/{case}/restriction", restriction.set_level, roles_for("case.restrict"),
              "Raise (someone who may read the case) or lower (an admin) its restriction, with a reason; logged",
              params=(CASE,), body="application/json", responses=(200, 404, 409, 422), need_to_know=False,
-             body_schema={"type": "object", "required": ["level", "reason"], "properties": {
-                 "level": {"type": "string", "enum": LEVEL_ENUM}, "reason": {"type": "string"}}}),
+             body_schema=obj(("level", "reason"), level=enum(LEVEL_ENUM), reason=REASON)),
     Endpoint("POST", "/api/v1/cases/{case}/grants", restriction.add_grant, roles_for("case.grant"),
              "Grant a user access to a restricted case (someone who may read it, or an admin), with a reason",
              params=(CASE,), body="application/json", responses=(201, 404, 409, 422), need_to_know=False,
-             body_schema={"type": "object", "required": ["principal", "reason"], "properties": {
-                 "principal": {"type": "string"}, "reason": {"type": "string"}}}),
+             body_schema=obj(("principal", "reason"), principal=NAME, reason=REASON)),
     Endpoint("DELETE", "/api/v1/cases/{case}/grants/{principal}", restriction.revoke_grant,
              roles_for("case.revoke_grant"),
              "Revoke a user's grant to a case, with a reason", params=(CASE, ("principal", "path", "string", True)),
              body="application/json", body_schema=REASON_SCHEMA, responses=(200, 404, 422), need_to_know=False),
     Endpoint("GET", "/api/v1/verify/{blake3}", verify.verify_hash, STAFF,
              "Is this BLAKE3 hash evidence (in ?case=X)? Entries with proofs and checkpoints",
-             params=(BLAKE3, ("case", "query", "string", False))),
+             params=(BLAKE3_PARAM, ("case", "query", "string", False))),
     Endpoint("POST", "/api/v1/verify", verify.verify_upload, STAFF,
              "Hash a posted file (never stored) and answer as by hash",
-             params=(("case", "query", "string", False),), body="application/octet-stream"),
+             params=(("case", "query", "string", False),), body="application/octet-stream", body_required=False),
     Endpoint("POST", "/api/v1/objects/{blake3}/verify", verify.verify_stored, INVESTIGATORS,
-             "Re-read and re-hash a stored object now", params=(BLAKE3,), responses=(200, 404)),
+             "Re-read and re-hash a stored object now", params=(BLAKE3_PARAM,), responses=(200, 404)),
     # -- retention and holds (issue 6) --
     Endpoint("GET", "/api/v1/retention/classes", retention.list_classes, STAFF, "Retention classes"),
     Endpoint("PUT", "/api/v1/retention/classes/{name}", retention.set_class, roles_for("retention.set_class"),
              "Create or change a retention class (logged in the governance log with the reason)",
              params=(("name", "path", "string", True),), body="application/json", responses=(200, 422),
-             body_schema={"type": "object", "required": ["trigger", "reason"], "properties": {
-                 "years": {"type": "integer"}, "months": {"type": "integer"}, "days": {"type": "integer"},
-                 "trigger": {"type": "string", "enum": list(TRIGGERS)},
-                 "description": {"type": "string"}, "reason": {"type": "string"}}}),
+             body_schema=obj(("trigger", "reason"), years=integer(0, 1000), months=integer(0, 12_000),
+                             days=integer(0, 366_000), trigger=enum(TRIGGERS), description=text(500),
+                             reason=REASON)),
     Endpoint("GET", "/api/v1/cases/{case}/retention", retention.case_retention, STAFF,
              "Retention of each object of a case, and its holds", params=(CASE,), responses=(200, 404)),
     Endpoint("PUT", "/api/v1/cases/{case}/retention", retention.assign_class, roles_for("retention.assign"),
              "Assign a retention class to a case or one item (logged with the reason); locks only extend",
              params=(CASE,), body="application/json", responses=(200, 404, 422),
-             body_schema={"type": "object", "required": ["class", "reason"], "properties": {
-                 "class": {"type": "string"}, "blake3": {"type": "string"}, "reason": {"type": "string"}}}),
+             body_schema=obj(("class", "reason"), **{"class": NAME}, blake3=BLAKE3, reason=REASON)),
     Endpoint("POST", "/api/v1/cases/{case}/close", retention.close_case, roles_for("case.close"),
              "Close a case (starts the case_closed retention clocks)", params=(CASE,), body="application/json",
-             responses=(200, 404, 422)),
+             responses=(200, 404, 422), body_schema=obj(reason=REASON)),
     Endpoint("GET", "/api/v1/holds", retention.list_holds, STAFF, "Legal holds (?case=, ?all=1 for lifted too)",
              params=(("case", "query", "string", False), ("all", "query", "string", False))),
     Endpoint("POST", "/api/v1/holds", retention.place_hold, roles_for("hold.place"),
              "Place a legal hold on a case or one item (S3 legal hold; nothing held is disposed)",
              body="application/json", responses=(201, 404, 422),
-             body_schema={"type": "object", "required": ["case", "reason"], "properties": {
-                 "case": {"type": "string"}, "blake3": {"type": "string"}, "reason": {"type": "string"}}}),
+             body_schema=obj(("case", "reason"), case=CASE_ID, blake3=BLAKE3, reason=REASON)),
     Endpoint("POST", "/api/v1/holds/{hold}/lift", retention.lift_hold, roles_for("hold.lift"),
              "Lift a legal hold (its placer or an admin)", params=(("hold", "path", "integer", True),),
              body="application/json", body_schema=REASON_SCHEMA, responses=(200, 403, 404, 422)),
@@ -210,7 +206,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("POST", "/api/v1/retention/run", retention.run, roles_for("retention.run"),
              "Dispose of objects whose retention passed and no hold covers; logs retention.disposed",
              body="application/json",
-             body_schema={"type": "object", "properties": {"dry_run": {"type": "boolean"}}}),
+             body_schema=obj(dry_run={"type": "boolean"})),
     # -- disclosure (公示), legal review (法制审核), law changes --
     Endpoint("GET", "/api/v1/disclosures", disclosures.list_records, DISCLOSURE_READERS,
              "Disclosure records with status, takedown date, review state (raw and masked preview); records of "
@@ -219,11 +215,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("POST", "/api/v1/disclosures", disclosures.create, roles_for("disclosure.create"),
              "Draft a disclosure record linked to its case and decision", body="application/json",
              responses=(201, 404, 409, 422),
-             body_schema={"type": "object", "required": ["case", "decision_no", "party_type", "party_name",
-                                                         "violation", "legal_basis", "penalty", "decision_date"],
-                          "properties": {"case": {"type": "string"}, **RECORD_PROPS,
-                                         "other_names": {"type": "array", "items": {"type": "string"}},
-                                         "excluded_fields": {"type": "array", "items": {"type": "string"}}}}),
+             body_schema=obj(("case", "decision_no", "party_type", "party_name", "violation", "legal_basis",
+                              "penalty", "decision_date"), case=CASE_ID, **RECORD_PROPS,
+                             **RECORD_LISTS)),
     Endpoint("GET", "/api/v1/disclosures/{id}", disclosures.get, DISCLOSURE_READERS,
              "A record: raw fields, secrets treatment, masked public preview, reviews; only for those who may read "
              "its case (403 restricted otherwise), like every field derived from a restricted case",
@@ -231,47 +225,43 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("POST", "/api/v1/disclosures/{id}/major", disclosures.flag_major, roles_for("disclosure.flag_major"),
              "Flag the decision major by §四(二) criteria (needs a passed legal review before approval)",
              params=(DID,), body="application/json", responses=(200, 404, 422),
-             body_schema={"type": "object", "required": ["criteria"],
-                          "properties": {"criteria": {"type": "array", "items": {"type": "string"}}}}),
+             body_schema=obj(("criteria",), criteria={"type": "array", "items": text(100), "maxItems": 50})),
     Endpoint("POST", "/api/v1/disclosures/{id}/reviews", disclosures.add_review, REVIEW,
              "Record a legal review (passed/failed: reviewer, not the handler) or a disagreement (disputed)",
              params=(DID,), body="application/json", responses=(201, 403, 404, 422),
-             body_schema={"type": "object", "required": ["outcome"], "properties": {
-                 "outcome": {"type": "string", "enum": [*RECORDED_OUTCOMES, "coordinated"]},
-                 "decision": {"type": "string", "enum": ["proceed", "uphold"]},
-                 "checklist": {"type": "object", "additionalProperties": {"type": "boolean"}},
-                 "opinion": {"type": "string"}}}),
+             body_schema=obj(("outcome",), outcome=enum([*RECORDED_OUTCOMES, "coordinated"]),
+                             decision=enum(["proceed", "uphold"]),
+                             checklist={"type": "object", "additionalProperties": {"type": "boolean"},
+                                        "propertyNames": text(100), "maxProperties": 50},
+                             opinion=text(20_000))),
     Endpoint("GET", "/api/v1/disclosures/{id}/findings", publication_check.findings, roles_for("disclosure.act"),
              "What in the public text may still be personal data (the publication check), with clearances",
              params=(DID,), responses=(200, 403, 404)),
     Endpoint("POST", "/api/v1/disclosures/{id}/findings", publication_check.resolve, roles_for("disclosure.act"),
              "Resolve a finding: mask it (drafts) or clear it as not personal data, with a reason (logged)",
              params=(DID,), body="application/json", responses=(201, 403, 404, 409, 422),
-             body_schema={"type": "object", "required": ["finding", "resolution", "reason"], "properties": {
-                 "finding": {"type": "string"}, "resolution": {"type": "string", "enum": ["mask", "not_personal"]},
-                 "reason": {"type": "string"}}}),
+             body_schema=obj(("finding", "resolution", "reason"), finding=text(500),
+                             resolution=enum(["mask", "not_personal"]), reason=REASON)),
     Endpoint("POST", "/api/v1/disclosures/{id}/secrets-treatment", disclosures.treat,
              roles_for("disclosure.treat"),
              "Record the secrets treatment of a draft (§二 作适当处理): fields withheld, passages rewritten, why; "
              "a trade-secret or privacy case's record is approved only after one, by someone who may read the case",
              params=(DID,), body="application/json", responses=(201, 403, 404, 409, 422),
-             body_schema={"type": "object", "required": ["reason"], "properties": {
-                 "withheld": {"type": "array", "items": {"type": "string"}},
-                 "rewritten": {"type": "array", "items": {"type": "object", "required": ["field", "passage"],
-                                                          "properties": {"field": {"type": "string"},
-                                                                         "passage": {"type": "string"},
-                                                                         "replacement": {"type": "string"}}}},
-                 "reason": {"type": "string"}}}),
+             body_schema=obj(("reason",), withheld={"type": "array", "items": text(100), "maxItems": 50},
+                             rewritten={"type": "array", "maxItems": 100,
+                                        "items": obj(("field", "passage"), field=text(100), passage=text(20_000),
+                                                     replacement={"type": "string", "maxLength": 20_000})},
+                             reason=REASON)),
     Endpoint("POST", "/api/v1/disclosures/{id}/{action}", disclosures.act, roles_for("disclosure.act"),
              "Lifecycle step: approve, publish, correct, update, take-down, revoke, withdraw. The drafter never "
              "approves; approver and publisher differ, and a major decision's takedown or revocation is asked "
              "by one person (202, pending_end) and confirmed by another (CUSTODY_SEPARATE_DUTIES)",
              params=(DID, ("action", "path", "string", True)), body="application/json",
              responses=(200, 202, 403, 404, 409, 422),
-             body_schema={"type": "object", "properties": {
-                 "reason": {"type": "string"}, "explanation": {"type": "string"},
-                 "takedown_reason": {"type": "string", "enum": list(TAKEDOWN_REASONS)},
-                 "changes": {"type": "object"}, "law_change": {"type": "integer"}}}),
+             body_schema=obj(reason=REASON, explanation=text(20_000), takedown_reason=enum(TAKEDOWN_REASONS),
+                             changes={"type": "object", "properties": {**RECORD_PROPS, **RECORD_LISTS},
+                                      "additionalProperties": False},
+                             law_change=integer(1, 2**63 - 1))),
     Endpoint("GET", "/api/v1/disclosures/{id}/links", disclosures.links, roles_for("disclosure.check_links"),
              "Linked evidence check: exists, re-hashes now, proof valid, retention covers the takedown date",
              params=(DID,), responses=(200, 404)),
@@ -282,9 +272,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("POST", "/api/v1/law-changes", disclosures.add_law_change, roles_for("law_change.add"),
              "Record a law or mandate change; affected published records must be updated in 20 working days",
              body="application/json", responses=(201, 422),
-             body_schema={"type": "object", "required": ["title", "effective", "categories"], "properties": {
-                 "title": {"type": "string"}, "effective": {"type": "string", "format": "date"},
-                 "categories": {"type": "array", "items": {"type": "string"}}, "description": {"type": "string"}}}),
+             body_schema=obj(("title", "effective", "categories"), title=text(500), effective=DATE,
+                             categories={"type": "array", "items": text(100), "minItems": 1, "maxItems": 100},
+                             description=text(20_000))),
     Endpoint("GET", "/api/v1/calendar/add-working-days", disclosures.add_working_days, STAFF,
              "The date N working days after DATE (the start day not counted)",
              params=(("date", "query", "string", True), ("n", "query", "integer", False)), responses=(200, 422)),
@@ -295,8 +285,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 )
 
 
+def _route_path(path: str) -> str:
+    """The aiohttp path of a documented one: ``{action}`` matches only the lifecycle steps, so the
+    sibling ``/disclosures/{id}/links`` is not also a POST route (its ``Allow`` names GET only)."""
+    return path.replace("{action}", "{action:(?:" + "|".join(openapi.DISCLOSURE_ACTIONS) + ")}")
+
+
 def add_routes(app: web.Application) -> None:
-    table = [web.route(e.method, e.path, guard(e.roles, e.handler, need_to_know=e.need_to_know)) for e in ENDPOINTS]
+    table = [web.route(e.method, _route_path(e.path),
+                       guard(e.roles, validated(e, e.handler, openapi.param_schema), need_to_know=e.need_to_know))
+             for e in ENDPOINTS]
     spec_handler, docs_handler = openapi.handlers(ENDPOINTS)
     table += [web.get("/api/v1/openapi.json", spec_handler), web.get("/api/v1/docs", docs_handler)]
     app.router.add_routes(table)

@@ -108,7 +108,7 @@ async def put_chunk(request: web.Request) -> web.Response:
     """Send bytes starting at ``offset``; a resent overlap is skipped, the last byte commits."""
     upload_id = _upload_id(request)
     raw = request.query.get("offset", request.headers.get("Upload-Offset"))
-    if raw is None or not re.fullmatch(r"[0-9]{1,15}", raw):
+    if raw is None or not re.fullmatch(r"[0-9]{1,16}", raw) or int(raw) > 2**53 - 1:
         raise Malformed("offset is required (?offset=N or Upload-Offset: N), a non-negative integer")
     if request.content_length is not None and request.content_length > MAX_UPLOAD_BYTES:
         raise TooLarge("chunk larger than any upload may be")

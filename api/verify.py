@@ -17,7 +17,7 @@ from api.appkeys import LOCKER
 from api.params import blake3_param, json_response, query_int
 from foundation.errors import NotFound
 from integrity.hashing import ContentHasher, object_key
-from services import timestamping, witnessing
+from services import evidence, timestamping, witnessing
 from services.locker import Locker
 
 OBJECT_KINDS = ("evidence.ingested", "evidence.derived", "record.added")
@@ -47,6 +47,12 @@ async def _answer(request: web.Request, blake3_hex: str, case_id: str | None) ->
         stamp = await timestamping.first_stamp(locker.pool, receipt.case_id, receipt.seq)
         match["timestamp"] = None if stamp is None else {"time": stamp.gen_time.isoformat(), "tsa": stamp.tsa,
                                                          "checkpoint_size": stamp.size}
+        # A read that found the stored bytes changed is in the case log: say so beside the proof.
+        failed = [r for r in await locker.log.entries_for_object(blake3_hex, receipt.case_id)
+                  if r.kind == evidence.CHECK_FAILED]
+        match["stored_bytes_match"] = not failed
+        if failed:
+            match["stored_bytes_failed_at"] = failed[-1].seq
         matches.append(match)
     return {**answer, "found": bool(matches), "matches": matches}
 

@@ -24,7 +24,7 @@ from ingest.client import CustodyClient
 from ingest.probe import media_fields
 from ingest.sources import DirectorySource
 from ingest.spool import Journal
-from ingest.station import Enrolment, read_token_file
+from ingest.station import Enrolment, NotEnrolled, read_token_file
 from integrity.verify import verify_file
 from policy.cases import STAGES
 from services import accounts, cases, evidence, retention, scrub
@@ -96,7 +96,12 @@ def register(sub: Any) -> None:
     where.add_argument("--bundle", type=Path)
     where.add_argument("--server", help="base URL of a Custody server; every proof is checked here")
     p.add_argument("--case", dest="case_id")
-    p.add_argument("--token", default=os.environ.get("CUSTODY_TOKEN"), help="bearer token (or $CUSTODY_TOKEN)")
+    token = p.add_mutually_exclusive_group()
+    token.add_argument("--token-file", type=Path,
+                       help="with --server: a file holding the bearer token (preferred: not in the process list)")
+    token.add_argument("--token", default=os.environ.get("CUSTODY_TOKEN"),
+                       help="bearer token (or $CUSTODY_TOKEN); visible to every user in the process list, "
+                            "so prefer --token-file")
     p.add_argument("--vkey", action="append", type=Path, help="pinned verifier key file")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=verify_file_cmd)
@@ -281,11 +286,17 @@ async def verify_file_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _verify_with_server(args: argparse.Namespace) -> int:
-    if not args.token:
-        raise CliError("--server needs a token: --token or $CUSTODY_TOKEN")
+    token = args.token
+    if args.token_file is not None:
+        try:
+            token = read_token_file(args.token_file)
+        except (OSError, NotEnrolled) as exc:
+            raise CliError(f"cannot read the token file: {exc}") from None
+    if not token:
+        raise CliError("--server needs a token: --token-file FILE (or --token, $CUSTODY_TOKEN)")
     if not args.file.is_file():
         raise CliError(f"not a file: {args.file}")
-    async with CustodyClient(args.server, args.token, vkeys=_vkeys(args.vkey)) as client:
+    async with CustodyClient(args.server, token, vkeys=_vkeys(args.vkey)) as client:
         digest, entries = await client.verify_file(args.file, args.case_id)
     if args.json:
         print(json.dumps({"file": str(args.file), "blake3": digest.blake3, "sha256": digest.sha256,

@@ -34,6 +34,7 @@ class Status(enum.StrEnum):
     NOT_SATISFIABLE = "not_satisfiable"  # a byte range outside the object
     INVALID = "invalid"  # well-formed but not acceptable (a rule, a value, a proof)
     UNAVAILABLE = "unavailable"  # a dependency (database, object store) is down: retry later
+    TOO_MANY = "too_many"  # too many failed attempts from this client: back off, then retry
     INTERNAL = "internal"  # a fault of ours
 
 

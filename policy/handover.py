@@ -16,18 +16,19 @@ HANDERS = frozenset({"investigator", "admin"})
 RECEIVERS = frozenset({"investigator"})
 
 
-def check_handover(*, role: str, actor: str, handler: str | None, to: str, to_role: str | None,
-                   reason: str | None) -> str:
-    """May ``actor`` (a name, in ``role``) hand the case held by ``handler`` to ``to``?  The reason, stripped.
+def check_handover(*, role: str, actor_id: int, handler_id: int | None, to: str, to_id: int | None,
+                   to_role: str | None, reason: str | None) -> str:
+    """May principal ``actor_id`` (in ``role``) hand the case held by principal ``handler_id`` to ``to``?
+    The reason, stripped.
 
-    ``to_role`` is the receiver's role, None when there is no active user of that name.
+    ``to_id`` and ``to_role`` are the receiver's id and role, None when there is no active user of that name.
     """
-    if role not in HANDERS or (role != "admin" and not is_handler(actor, handler)):
+    if role not in HANDERS or (role != "admin" and not is_handler(actor_id, handler_id)):
         raise NotPermitted("a case is handed over by its handler or by an administrator")
     if to_role is None:
         raise PolicyError(f"no active user {to!r}: a case goes to a known, active investigator")
     if to_role not in RECEIVERS:
         raise PolicyError(f"{to!r} is {to_role!r}: a case is handled by an investigator")
-    if is_handler(to, handler):
+    if to_id is not None and is_handler(to_id, handler_id):
         raise NothingChanged(f"{to!r} already handles this case")
     return check_reason("handing the case over", reason)

@@ -67,25 +67,41 @@ class AccessState:
     handler: str | None = None
     grantees: frozenset[str] = frozenset()
     size: int = 0
+    #: The handler's principal id, as the entry naming the handler records it; it decides, the name shows.
+    handler_id: int | None = None
+    #: The time of the entry that named the handler, when that entry predates ids in entries: the id is
+    #: then the principal its ``role:name`` named at that time (``services.case_access`` looks it up).
+    handler_unbound_at: str | None = None
+
+
+def _handler_id(e: Mapping[str, Any], key: str) -> tuple[int | None, str | None]:
+    """(id, None) from an entry that records the handler's id (None: nobody), else (None, its time)."""
+    if key in e:
+        value = e[key]
+        return (value if isinstance(value, int) and not isinstance(value, bool) else None), None
+    return None, str(e.get("time"))
 
 
 def fold_access(state: AccessState, entries: Iterable[Mapping[str, Any]], size: int) -> AccessState:
     """``state`` advanced by ``entries`` (parsed, in order; others than ``ACCESS_KINDS`` are skipped) to
     a log of ``size`` entries."""
     level, handler, grantees = state.level, state.handler, set(state.grantees)
+    handler_id, unbound = state.handler_id, state.handler_unbound_at
     for e in entries:
         kind = e.get("kind")
         if kind == "case.opened":
             handler = str(e.get("handler") or e.get("actor"))
+            handler_id, unbound = _handler_id(e, "handler_id")
         elif kind == "case.handed_over":
             handler = str(e.get("to"))
+            handler_id, unbound = _handler_id(e, "to_id")
         elif kind == "access.restricted":
             level = parse_level(e.get("level"))
         elif kind == "access.granted":
             grantees.add(str(e.get("principal")))
         elif kind == "access.grant_revoked":
             grantees.discard(str(e.get("principal")))
-    return AccessState(level, handler, frozenset(grantees), max(size, state.size))
+    return AccessState(level, handler, frozenset(grantees), max(size, state.size), handler_id, unbound)
 
 
 # -- every row ---------------------------------------------------------------------------------------
@@ -137,8 +153,10 @@ def _on_case(rows: CaseRows, e: Mapping[str, Any]) -> None:
     if kind == "case.opened":
         rows.case.update(title=e.get("title", ""), created_by=e.get("actor"), handler=e.get("handler") or e["actor"],
                          meta=e.get("meta", {}), restriction=UNRESTRICTED, closed_at=None, retention_class=None)
+        _bind_handler(rows, e, "handler_id")
     elif kind == "case.handed_over":
         rows.case["handler"] = e.get("to")
+        _bind_handler(rows, e, "to_id")
     elif kind == "access.restricted":
         rows.case["restriction"] = e.get("level")
     elif kind == "case.closed":
@@ -151,6 +169,15 @@ def _on_case(rows: CaseRows, e: Mapping[str, Any]) -> None:
         for item in rows.evidence.values():
             if item["blake3"] == e.get("blake3"):
                 item["retention_class"] = e.get("class")
+
+
+def _bind_handler(rows: CaseRows, e: Mapping[str, Any], key: str) -> None:
+    """The handler's id when the entry records it; an older entry's is not compared (see AccessState)."""
+    handler_id, unbound = _handler_id(e, key)
+    if unbound is None:
+        rows.case["handler_id"] = handler_id
+    else:
+        rows.case.pop("handler_id", None)
 
 
 def _on_grant(rows: CaseRows, e: Mapping[str, Any]) -> None:
@@ -275,7 +302,8 @@ def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
     """Every disagreement between what the log implies and what the tables hold, in a stable order."""
     found: list[Finding] = []
     diffs = _differences(derived.case, table.case, ("handler", "restriction", "closed_at", "retention_class",
-                                                    "title", "created_by", "meta"))
+                                                    "title", "created_by", "meta",
+                                                    *(("handler_id",) if "handler_id" in derived.case else ())))
     if diffs:
         found.append(Finding("case_row_mismatch", case_id, f"case {case_id}: the cases row says " + "; ".join(diffs)))
     found += _keyed(case_id, "evidence entry", "evidence", derived.evidence, table.evidence, EVIDENCE_FIELDS)
@@ -317,4 +345,4 @@ def access_from_rows(rows: CaseRows) -> AccessState:
     """The access part of a full fold (for tests and scrub: both folds must agree)."""
     grantees = frozenset(p for p, held in rows.grants.items() if held and held[-1]["revoked_by"] is None)
     return replace(AccessState(), level=parse_level(rows.case.get("restriction", UNRESTRICTED)),
-                   handler=rows.case.get("handler"), grantees=grantees)
+                   handler=rows.case.get("handler"), grantees=grantees, handler_id=rows.case.get("handler_id"))

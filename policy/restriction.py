@@ -67,20 +67,21 @@ def notice(level: str) -> Mapping[str, str] | None:
     return STATE_SECRET_NOTICE if level == "state_secret" else None
 
 
-def is_handler(principal: str, handler: str | None) -> bool:
-    """Whether ``principal`` (a name) is the case handler (stored as a name or as ``role:name``)."""
-    return bool(principal) and handler is not None and handler.rpartition(":")[2] == principal
+def is_handler(principal_id: int, handler_id: int | None) -> bool:
+    """Whether principal ``principal_id`` is the case handler: ids are compared, never names, so a user
+    created later with a handler's display name is nobody's handler."""
+    return principal_id > 0 and handler_id is not None and handler_id == principal_id
 
 
-def may_read(level: str, *, principal: str, handler: str | None, granted: bool) -> bool:
-    """May ``principal`` (a name) read a case at ``level``?
+def may_read(level: str, *, principal_id: int, handler_id: int | None, granted: bool) -> bool:
+    """May principal ``principal_id`` read a case at ``level`` (``granted``: it holds an active grant)?
 
     Unrestricted: yes (whoever the route's roles admit).  Restricted: only the case handler or a
     principal with an active grant; an administrator's role gives no way round it.
     """
     if parse_level(level) == UNRESTRICTED:
         return True
-    return granted or is_handler(principal, handler)
+    return granted or is_handler(principal_id, handler_id)
 
 
 def check_reason(action: str, reason: str | None) -> str:

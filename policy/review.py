@@ -170,8 +170,8 @@ def check_determination(answers: Mapping[str, object], proposed: Iterable[str], 
     return tuple(c for c in MAJOR_CRITERIA if answers[c])
 
 
-def may_review_decision(reviewer: str, handlers: Iterable[str]) -> None:
-    """Refuse a review by anyone who has ever handled the case (before a handover too): names compared."""
-    if reviewer in set(handlers):
+def may_review_decision(reviewer: str, reviewer_id: int, handler_ids: Iterable[int]) -> None:
+    """Refuse a review by anyone who has ever handled the case (before a handover too): ids compared."""
+    if reviewer_id > 0 and reviewer_id in set(handler_ids):
         raise SelfReview(f"{reviewer} has handled this case: a legal review must be by someone who never "
                          "handled it (§四)")

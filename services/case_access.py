@@ -3,7 +3,8 @@
 The ``cases.restriction`` and ``cases.handler`` columns and ``case_grants`` are a cache for lists and
 search; the decisions (``services.restriction.access``) take the level, handler and active grants
 folded from the case's ``case.opened``, ``case.handed_over`` and ``access.*`` entries
-(``policy.log_state.fold_access``).  Each process keeps the fold per case with the log size it was
+(``policy.log_state.fold_access``); the handler is the principal id those entries record.
+Each process keeps the fold per case with the log size it was
 derived at, and each check reads, in one query, the log's size (counted from the entries) and only
 the access entries appended since: a check costs what the old row lookup cost.  A log that got
 shorter than the fold (a rollback) is folded again from the start and logged at ERROR.
@@ -19,11 +20,12 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import replace
 
 import asyncpg
 
 from policy.log_state import AccessState, fold_access
-from storage import cached_rows
+from storage import cached_rows, principals
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +69,10 @@ async def of_cases(pool: asyncpg.Pool, case_ids: Iterable[str]) -> dict[str, Acc
         state = known[cid]
         if size != state.size or bodies:
             state = fold_access(state, [json.loads(b) for b in bodies], size)
+        if state.handler_unbound_at is not None and state.handler is not None:
+            # An entry from before ids were logged: the principal its role:name named then.
+            state = replace(state, handler_unbound_at=None,
+                            handler_id=await principals.id_named(pool, state.handler, state.handler_unbound_at))
         folds[cid] = out[cid] = state
         folds.move_to_end(cid)
     while len(folds) > CACHED_CASES:

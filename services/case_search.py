@@ -18,16 +18,16 @@ from services import case_access
 from storage import catalog
 
 
-async def search(pool: asyncpg.Pool, *, reader: str | None, case_id: str | None = None, officer: str | None = None,
-                 station: str | None = None, since: dt.datetime | None = None, until: dt.datetime | None = None,
-                 limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-    """Cases matching every filter, each with ``restriction`` and ``readable`` (for ``reader``, a name;
-    None: no one is asking need to know) as the case's log decides them.
+async def search(pool: asyncpg.Pool, *, reader: str | None, reader_id: int | None = None, case_id: str | None = None,
+                 officer: str | None = None, station: str | None = None, since: dt.datetime | None = None,
+                 until: dt.datetime | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    """Cases matching every filter, each with ``restriction`` and ``readable`` (for ``reader``, a name, and
+    ``reader_id``, its principal id; None: no one is asking need to know) as the case's log decides them.
 
     A restricted case the reader may not read matches on its id only.
     """
     rows = await catalog.search_cases(pool, case_id=case_id, officer=officer, station=station, since=since,
-                                      until=until, limit=limit, offset=offset, reader=reader)
+                                      until=until, limit=limit, offset=offset, reader=reader, reader_id=reader_id)
     states = await case_access.of_cases(pool, [r["id"] for r in rows])
     by_content = any(v is not None for v in (officer, station, since, until))
     found = []
@@ -35,7 +35,8 @@ async def search(pool: asyncpg.Pool, *, reader: str | None, case_id: str | None 
         state = states.get(row["id"])
         if state is None:
             continue  # no log: not a case anyone may be shown
-        readable = reader is None or restriction.may_read(state.level, principal=reader, handler=state.handler,
+        readable = reader is None or restriction.may_read(state.level, principal_id=reader_id or 0,
+                                                          handler_id=state.handler_id,
                                                           granted=reader in state.grantees)
         if by_content and not readable:
             continue

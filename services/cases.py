@@ -20,10 +20,11 @@ async def open_case(locker: Locker, case_id: str, *, who: Principal, title: str 
     authorize(who, "case.open")
     check_new_case_id(case_id)
     if handler is None or handler == who.name:
-        handled_by = who.actor
+        handled_by, handler_id = who.actor, who.id
     else:
         holder = await principals.by_name(locker.pool, handler)
         check_handler(handler, holder.principal.role if holder else None)
         assert holder is not None
-        handled_by = holder.principal.actor
-    return await locker.log.open_case(case_id, who.actor, title=title, handler=handled_by)
+        handled_by, handler_id = holder.principal.actor, holder.principal.id
+    return await locker.log.open_case(case_id, who.actor, title=title, handler=handled_by,
+                                      handler_id=handler_id if handler_id > 0 else None)

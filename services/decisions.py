@@ -24,6 +24,7 @@ from services.locker import Locker
 from services.permissions import authorize
 from services.restriction import require_read
 from storage import decisions as rows
+from storage import principals
 from storage.log import CaseNotFound, Draft
 from storage.principals import Principal
 
@@ -53,7 +54,7 @@ async def determine(locker: Locker, case_id: str, decision_no: str, *, answers: 
     """The case handler's §四(二) determination for one decision; logged as ``decision.determined``."""
     authorize(who, "decision.determine")
     state = await require_read(locker.pool, case_id, who)
-    if not restriction_rules.is_handler(who.name, state.handler):
+    if not restriction_rules.is_handler(who.id, state.handler_id):
         raise NotPermitted(f"the major-decision determination is the case handler's ({state.handler}), "
                            f"not {who.actor}'s (§四)")
     decision_no = (decision_no or "").strip()
@@ -102,16 +103,22 @@ async def require_cleared(pool: asyncpg.Pool, case_id: str, decision_no: str) ->
         raise ReviewRequired("record", decision_no)
 
 
-async def handlers_ever(locker: Locker, case_id: str) -> set[str]:
-    """Every name that has handled the case: the handler it was opened with and each handover's both ends."""
-    names: set[str] = set()
+async def handlers_ever(locker: Locker, case_id: str) -> set[int]:
+    """The principal id of everyone who has handled the case: the handler it was opened with and each
+    handover's both ends.  An entry from before ids were logged names ``role:name``: the principal it
+    named at that time (principals are never renamed or deleted)."""
+    ids: set[int | None] = set()
     for row in await locker.log.entries_of_kinds(case_id, ("case.opened", "case.handed_over")):
         entry = json.loads(row.body)
-        for key in ("handler", "from", "to"):
-            if isinstance(entry.get(key), str):
-                names.add(entry[key].rpartition(":")[2])
-        if row.kind == "case.opened" and not entry.get("handler"):
-            names.add(str(entry.get("actor", "")).rpartition(":")[2])
-    if not names and not await locker.log.case_exists(case_id):
+        if row.kind == "case.opened":
+            named = [("handler_id", entry.get("handler") or entry.get("actor"))]
+        else:
+            named = [("from_id", entry.get("from")), ("to_id", entry.get("to"))]
+        for key, actor in named:
+            if key in entry:
+                ids.add(entry[key] if isinstance(entry[key], int) else None)
+            elif isinstance(actor, str):
+                ids.add(await principals.id_named(locker.pool, actor, str(entry.get("time"))))
+    if not ids and not await locker.log.case_exists(case_id):
         raise CaseNotFound(case_id)
-    return names
+    return {i for i in ids if i is not None}

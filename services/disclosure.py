@@ -212,7 +212,7 @@ async def read(pool: asyncpg.Pool, disclosure_id: str, *, who: Principal) -> Dis
 async def visible(pool: asyncpg.Pool, records: list[Disclosure], *, who: Principal) -> tuple[list[Disclosure], int]:
     """The records of ``records`` whose case ``who`` may read, and how many were left out."""
     states = await access_many(pool, {d.case_id for d in records}, who.name)
-    shown = [d for d in records if d.case_id in states and states[d.case_id].may_read(who.name)]
+    shown = [d for d in records if d.case_id in states and states[d.case_id].may_read(who.id)]
     return shown, len(records) - len(shown)
 
 
@@ -229,7 +229,7 @@ async def due_for(pool: asyncpg.Pool, today: dt.date, *, who: Principal) -> tupl
     found = await due(pool, today)
     takedowns, hidden = await visible(pool, found.takedowns, who=who)
     states = await access_many(pool, {u["case_id"] for u in found.updates}, who.name)
-    updates = [u for u in found.updates if u["case_id"] in states and states[u["case_id"]].may_read(who.name)]
+    updates = [u for u in found.updates if u["case_id"] in states and states[u["case_id"]].may_read(who.id)]
     return Due(takedowns, updates), hidden + len(found.updates) - len(updates)
 
 
@@ -322,11 +322,17 @@ async def flag_major(locker: Locker, disclosure_id: str, criteria: list[str], *,
 
 
 async def case_handler(pool: asyncpg.Pool, case_id: str) -> str:
-    """The case handler, as the case's log says (``services.case_access``): who may not review it."""
+    """The case handler as the case's log names it (``role:name``), for display."""
+    return (await case_handler_of(pool, case_id))[0]
+
+
+async def case_handler_of(pool: asyncpg.Pool, case_id: str) -> tuple[str, int | None]:
+    """(display name, principal id) of the case handler, as the case's log says (``services.case_access``);
+    the id decides, the name is only shown."""
     state = await case_access.of_case(pool, case_id)
     if state is None:
         raise CaseNotFound(case_id)
-    return str(state.handler)
+    return str(state.handler), state.handler_id
 
 
 #: What a review entry's outcome sets the record's review state to.
@@ -354,8 +360,10 @@ async def record_review(locker: Locker, disclosure_id: str, *, who: Principal, o
         raise DisclosureError(f"{disclosure_id} is {d.state}: there is no decision left to review")
     state = outcome
     if outcome in ("passed", "failed"):
-        review.may_review(who.name, (await case_handler(locker.pool, d.case_id)).rpartition(":")[2])
-        review.may_review_decision(who.name, await decisions.handlers_ever(locker, d.case_id))
+        # Principals by id: the current handler, and anyone who ever handled the case (§四).
+        _, handler_id = await case_handler_of(locker.pool, d.case_id)
+        review.may_review(who.name, who.name if handler_id is not None and handler_id == who.id else None)
+        review.may_review_decision(who.name, who.id, await decisions.handlers_ever(locker, d.case_id))
         review.check_review(outcome, checklist, opinion)
     elif outcome == "disputed":
         if d.review_state != "failed" or not opinion.strip():

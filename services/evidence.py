@@ -10,11 +10,13 @@ not write hundreds.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import AsyncIterable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from foundation.errors import Gone, Invalid, NotFound
+from foundation.errors import CustodyError, Gone, Invalid, NotFound, Status
+from integrity.hashing import object_key
 from policy.cases import STAGES, check_stage, current_stage
 from services import decisions
 from services.locker import Locker
@@ -24,6 +26,36 @@ from storage import catalog
 from storage.catalog import EvidenceRow
 from storage.log import Appended, Draft
 from storage.principals import Principal
+
+logger = logging.getLogger(__name__)
+#: The log entry of a read that found the stored bytes no longer what the case log says.
+CHECK_FAILED = "evidence.check_failed"
+
+
+class ObjectDamaged(CustodyError):
+    """The stored bytes of an object are not the bytes its entry names (short, or another hash)."""
+
+    status = Status.INTERNAL
+    code = "object_damaged"
+
+
+async def require_intact_size(locker: Locker, case_id: str, item: EvidenceRow, *, who: Principal) -> None:
+    """Before a byte is sent: the stored object has the size its entry names, else the alarm and 500."""
+    info = await locker.store.head(object_key(item.blake3))
+    if info.size != item.size:
+        await check_failed(locker, case_id, item.blake3, who=who,
+                           found=f"{info.size} bytes stored, {item.size} logged")
+        raise ObjectDamaged(f"object {item.blake3} is damaged in the store ({info.size} of {item.size} bytes); "
+                            "the failed check is logged in the case and the operator alarmed")
+
+
+async def check_failed(locker: Locker, case_id: str, blake3: str, *, who: Principal, found: str) -> None:
+    """The alarm of a read whose bytes do not match: an error in the server log and an entry in the case log."""
+    logger.error("INTEGRITY ALARM: object %s of case %s does not match its entry (%s), read by %s",
+                 blake3, case_id, found, who.actor,
+                 extra={"event": "integrity_alarm", "case": case_id, "blake3": blake3, "found": found})
+    await locker.log.append(case_id, Draft(CHECK_FAILED, who.actor, {"blake3": blake3, "found": found},
+                                           blake3=blake3))
 
 ACCESS_WINDOW_SECONDS = 600
 #: The longest file name a record or recording may carry (no path).

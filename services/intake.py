@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
 import re
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
@@ -53,6 +54,13 @@ class BadDeclaration(UploadError):
 
     status = Status.INVALID
     code = "invalid"
+
+
+class AlreadyEvidence(UploadError):
+    """The bytes are already logged in the case by another principal: no receipt of theirs is handed out."""
+
+    status = Status.CONFLICT
+    code = "already_evidence"
 
 
 class UploadNotFound(UploadError):
@@ -131,8 +139,7 @@ class UploadManager:
         authorize(who, "evidence.upload")
         if case_id is None:
             case_id = await self._intake_case(who, fields.get("officer"), fields.get("recorded_at"))
-        if case_id == GOVERNANCE_CASE or not await self.locker.log.case_exists(case_id):
-            raise CaseNotFound(case_id)  # the governance log takes no evidence: it is not a case to a station
+        await self._require_open_to_stations(case_id)
         # Evidence has a stage too (§三 全过程记录): the one declared, else the case's current stage.
         fields = {**fields, "stage": check_stage(fields["stage"]) if fields.get("stage") else
                   current_stage(await catalog.record_stages(self.locker.pool, case_id))}
@@ -144,12 +151,22 @@ class UploadManager:
         entry = await self._logged(case_id, blake3, KIND_OF[kind])
         if entry is not None:
             await locks.ensure_locked(self.locker.pool, self.locker.store, blake3)
+            if entry.actor != who.actor:
+                # Another station's (or a user's) entry: its fields are not this station's to read.
+                raise AlreadyEvidence(f"these bytes are already evidence in case {case_id!r}, logged by someone "
+                                      "else; keep the file and ask an investigator")
             receipt = await self.locker.receipt(case_id, entry.seq)
             return UploadStatus(uuid.UUID(int=0), "committed", size, size, case_id, receipt)
         row = await uploads.create_upload(self.locker.pool, station=who.name, case_id=case_id, kind=kind,
                                           blake3=blake3, size=size, fields={**fields, "_actor": who.actor},
                                           owner=self.owner)
         return self._status(row, row.received)
+
+    async def _require_open_to_stations(self, case_id: str) -> None:
+        """Refuse, with one answer for all of them, a case that does not exist, the governance log and a
+        closed case: a station learns nothing about which of these it named."""
+        if case_id == GOVERNANCE_CASE or not await self.locker.log.takes_station_uploads(case_id):
+            raise CaseNotFound(case_id)
 
     async def _intake_case(self, who: Principal, officer: str | None, recorded_at: str | None) -> str:
         """The intake case of the day for recordings not yet assigned to a case, opened on first use."""
@@ -167,8 +184,8 @@ class UploadManager:
                             ffmpeg_version: str) -> Appended:
         """A station could not make a proxy: the original stays evidence, flagged with ffmpeg's error."""
         authorize(who, "evidence.upload")
-        if case_id == GOVERNANCE_CASE or not any(
-                r.kind == "evidence.ingested" for r in await self.locker.log.entries_for_object(original, case_id)):
+        await self._require_open_to_stations(case_id)
+        if not any(r.kind == "evidence.ingested" for r in await self.locker.log.entries_for_object(original, case_id)):
             raise NotFound(f"{original} is not evidence in case {case_id!r}")
         return await self.locker.log.append(case_id, Draft(
             "evidence.proxy_failed", who.actor,
@@ -308,6 +325,21 @@ class UploadManager:
         else:
             await uploads.finish(self.locker.pool, upload_id, "aborted", error="aborted by the station")
 
+    async def sweep(self, *, idle_s: float, part_grace_s: float, here: str) -> tuple[int, int]:
+        """Close what killed or vanished uploads left: open rows whose owner process on this host is gone
+        (``here`` is this host's name) or that sat idle for ``idle_s``, and the store's temp files
+        (``.part``) older than ``part_grace_s``.  Returns (rows closed, files removed)."""
+        dead = [owner for owner in await uploads.open_owners(self.locker.pool)
+                if owner != self.owner and _dead_here(owner, here)]
+        rows = await uploads.abandon(self.locker.pool, owners=dead, idle_s=idle_s,
+                                     why="abandoned: the server holding it stopped, or the station went quiet")
+        sweep = getattr(self.locker.store, "sweep", None)  # the file store's temp files; S3 keeps none
+        files = int(await sweep(older_than_s=part_grace_s)) if sweep is not None else 0
+        if rows or files:
+            logger.info("upload sweep: %d abandoned session(s) closed, %d temp file(s) removed", rows, files,
+                        extra={"event": "upload_sweep", "rows": rows, "files": files})
+        return rows, files
+
     async def close(self) -> None:
         """Shutdown: in-flight sessions are cancelled cleanly (the store keeps nothing half-written)."""
         for session in list(self._sessions.values()):
@@ -317,3 +349,18 @@ class UploadManager:
             logger.info("upload %s interrupted by shutdown at %d/%d bytes; the station will resume",
                         session.row.id, session.received, session.row.size)
         self._sessions.clear()
+
+
+def _dead_here(owner: str, here: str) -> bool:
+    """Whether ``owner`` (``host:pid:nonce``) is a server process on this host that no longer runs."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != here or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # another user's live process
+    return int(pid) == os.getpid()  # our own pid, an earlier life of this process: gone

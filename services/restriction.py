@@ -65,7 +65,7 @@ async def access(pool: asyncpg.Pool, case_id: str, principal: str) -> CaseAccess
 
 async def access_many(pool: asyncpg.Pool, case_ids: Iterable[str], principal: str) -> dict[str, CaseAccess]:
     """``access`` for several cases at once (lists: verification by hash, holds, disclosure records)."""
-    return {cid: CaseAccess(s.level, s.handler or "", principal in s.grantees)
+    return {cid: CaseAccess(s.level, s.handler or "", principal in s.grantees, s.handler_id)
             for cid, s in (await case_access.of_cases(pool, case_ids)).items()}
 
 
@@ -75,7 +75,7 @@ async def _acting(pool: asyncpg.Pool, case_id: str, who: Principal, action: str)
     state = await access(pool, case_id, who.name)
     if state is None:
         raise CaseNotFound(case_id)
-    return state, state.may_read(who.name)
+    return state, state.may_read(who.id)
 
 
 async def require_read(pool: asyncpg.Pool, case_id: str, who: Principal) -> CaseAccess:
@@ -86,7 +86,7 @@ async def require_read(pool: asyncpg.Pool, case_id: str, who: Principal) -> Case
     state = await access(pool, case_id, who.name)
     if state is None:
         raise CaseNotFound(case_id)
-    if who.role not in UNASKED_ROLES and not state.may_read(who.name):
+    if who.role not in UNASKED_ROLES and not state.may_read(who.id):
         raise Restricted(state.level, case_id=case_id, handler=state.handler)
     return state
 
@@ -103,7 +103,7 @@ async def set_level(locker: Locker, case_id: str, level: str, *, who: Principal,
     await locker.log.append(case_id, Draft("access.restricted", actor, {
         "level": new, "previous": state.level, "reason": reason.strip()}))
     if (state.level == "none" and new != "none" and role == "investigator" and reader
-            and not state._replace(level=new).may_read(reader)):
+            and not state._replace(level=new).may_read(who.id)):
         # An investigator who restricts an open case is working on it: they keep the access they
         # had, on the record, rather than locking themselves out.  (An admin restricting one is
         # housekeeping, and admins read only by grant.)

@@ -25,9 +25,12 @@ class CaseAccess(NamedTuple):
     level: Level
     handler: str
     granted: bool
+    handler_id: int | None = None
 
-    def may_read(self, principal: str) -> bool:
-        return restriction.may_read(self.level, principal=principal, handler=self.handler, granted=self.granted)
+    def may_read(self, principal_id: int) -> bool:
+        """For the principal this state was fetched for (its grant is in ``granted``)."""
+        return restriction.may_read(self.level, principal_id=principal_id, handler_id=self.handler_id,
+                                    granted=self.granted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +79,9 @@ async def revoke_grant(pool: asyncpg.Pool, case_id: str, grantee: str, actor: st
     return None if row is None else Grant(**dict(row))
 
 
-async def set_handler(pool: asyncpg.Pool, case_id: str, previous: str, new: str) -> bool:
+async def set_handler(pool: asyncpg.Pool, case_id: str, previous: str, new: str, new_id: int) -> bool:
     """Compare-and-set: False when the handler is no longer ``previous``."""
     done = await pool.execute(
-        "UPDATE cases SET handler = $3 WHERE id = $1 AND coalesce(handler, created_by) = $2", case_id, previous, new)
+        """UPDATE cases SET handler = $3, handler_id = $4
+            WHERE id = $1 AND coalesce(handler, created_by) = $2""", case_id, previous, new, new_id)
     return not done.endswith(" 0")

@@ -18,7 +18,7 @@ async def table_rows(pool: asyncpg.Pool, case_id: str, *, with_classes: bool = F
     (``with_classes``: the governance log) the retention classes."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         case = await conn.fetchrow(
-            """SELECT handler, restriction, closed_at, retention_class, title, created_by, meta
+            """SELECT handler, handler_id, restriction, closed_at, retention_class, title, created_by, meta
                  FROM cases WHERE id = $1""", case_id)
         evidence = await conn.fetch(
             f"SELECT seq, {', '.join(EVIDENCE_FIELDS)} FROM evidence WHERE case_id = $1 ORDER BY seq", case_id)

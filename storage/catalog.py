@@ -135,7 +135,7 @@ async def case_evidence(pool: asyncpg.Pool, case_id: str) -> list[EvidenceRow]:
 async def search_cases(pool: asyncpg.Pool, *, case_id: str | None = None, officer: str | None = None,
                        station: str | None = None, since: dt.datetime | None = None,
                        until: dt.datetime | None = None, limit: int = 100, offset: int = 0,
-                       reader: str | None = None) -> list[dict[str, Any]]:
+                       reader: str | None = None, reader_id: int | None = None) -> list[dict[str, Any]]:
     """Cases matching every given filter; officer/station/date match any evidence item in the case.
 
     Each row carries its ``restriction`` and whether ``reader`` (a principal's name; None: no one is
@@ -149,7 +149,7 @@ async def search_cases(pool: asyncpg.Pool, *, case_id: str | None = None, office
                     max(e.recorded_at) AS last_recorded,
                     -- policy.restriction.may_read, as SQL (the API tests hold the two equal)
                     (c.restriction = 'none' OR $8::text IS NULL
-                     OR regexp_replace(coalesce(c.handler, c.created_by), '^.*:', '') = $8
+                     OR (c.handler_id IS NOT NULL AND c.handler_id = $9)
                      OR EXISTS (SELECT 1 FROM case_grants g WHERE g.case_id = c.id AND g.principal = $8
                                                              AND g.revoked_at IS NULL)) AS readable
                FROM cases c LEFT JOIN evidence e ON e.case_id = c.id
@@ -164,6 +164,6 @@ async def search_cases(pool: asyncpg.Pool, *, case_id: str | None = None, office
             WHERE readable OR ($2::text IS NULL AND $3::text IS NULL AND $4::timestamptz IS NULL
                                AND $5::timestamptz IS NULL)
             ORDER BY created_at DESC, id LIMIT $6 OFFSET $7""",
-        case_id, officer, station, since, until, limit, offset, reader,
+        case_id, officer, station, since, until, limit, offset, reader, reader_id,
     )
     return [dict(r) for r in rows]

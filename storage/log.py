@@ -134,7 +134,7 @@ class CaseLog:
 
     async def open_case(
         self, case_id: str, actor: str, *, title: str = "", meta: Mapping[str, Any] | None = None,
-        handler: str | None = None,
+        handler: str | None = None, handler_id: int | None = None,
     ) -> Appended:
         """Create a case and append its ``case.opened`` entry (seq 0) in one transaction."""
         try:
@@ -143,12 +143,19 @@ class CaseLog:
             raise LogError(str(exc)) from None
         meta = dict(meta or {})
         handler = handler or actor  # who handles the case (承办人) may not give it its legal review
-        draft = Draft("case.opened", actor, {"title": title, "handler": handler, **({"meta": meta} if meta else {})})
         async with self.pool.acquire() as conn, conn.transaction():
+            if handler_id is None:
+                # No id given: the principal the handler string names exactly (role and name), if any.
+                handler_id = await conn.fetchval(
+                    "SELECT id FROM principals WHERE role || ':' || name = $1", handler)
+            # The entry records the handler's id (null: nobody): access is decided on it, never the name.
+            draft = Draft("case.opened", actor, {"title": title, "handler": handler, "handler_id": handler_id,
+                                                 **({"meta": meta} if meta else {})})
             inserted = await conn.fetchval(
-                """INSERT INTO cases (id, title, meta, created_by, root, last_leaf, handler)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING id""",
-                case_id, title, meta, actor, merkle.EMPTY_ROOT, bytes(32), handler,
+                """INSERT INTO cases (id, title, meta, created_by, root, last_leaf, handler, handler_id)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                   ON CONFLICT (id) DO NOTHING RETURNING id""",
+                case_id, title, meta, actor, merkle.EMPTY_ROOT, bytes(32), handler, handler_id,
             )
             if inserted is None:
                 raise CaseExists(f"case {case_id!r} already exists")
@@ -158,6 +165,11 @@ class CaseLog:
 
     async def case_exists(self, case_id: str) -> bool:
         return bool(await self.pool.fetchval("SELECT 1 FROM cases WHERE id = $1", case_id))
+
+    async def takes_station_uploads(self, case_id: str) -> bool:
+        """Whether ``case_id`` is an open (not closed) case: the only kind a docking station writes to.  A
+        restricted case takes new footage (it must leave the camera), and the station reads nothing of it."""
+        return bool(await self.pool.fetchval("SELECT 1 FROM cases WHERE id = $1 AND closed_at IS NULL", case_id))
 
     async def list_cases(self) -> list[dict[str, Any]]:
         rows = await self.pool.fetch(

@@ -147,3 +147,13 @@ async def accounts(pool: asyncpg.Pool) -> list[Account]:
         "SELECT name, role, created_at, created_by, revoked_at FROM principals ORDER BY role, name"
     )
     return [Account(**dict(r)) for r in rows]
+
+
+async def id_named(pool: asyncpg.Pool, actor: str, at: str) -> int | None:
+    """The id of the principal ``actor`` (``role:name``) names exactly, if it existed at time ``at``.
+
+    Principals are never renamed, re-roled or deleted (migration 0010), so the answer never changes.
+    """
+    found = await pool.fetchval(
+        "SELECT id FROM principals WHERE role || ':' || name = $1 AND created_at <= $2::timestamptz", actor, at)
+    return None if found is None else int(found)

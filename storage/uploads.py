@@ -75,3 +75,18 @@ async def open_uploads(pool: asyncpg.Pool, station: str) -> list[UploadRow]:
         "SELECT * FROM uploads WHERE station = $1 AND state = 'open' ORDER BY created_at", station
     )
     return [UploadRow(**dict(r)) for r in rows]
+
+
+async def open_owners(pool: asyncpg.Pool) -> list[str]:
+    """The owners (``host:pid:nonce``) of the upload sessions still open."""
+    rows = await pool.fetch("SELECT DISTINCT owner FROM uploads WHERE state = 'open' AND owner IS NOT NULL")
+    return [r["owner"] for r in rows]
+
+
+async def abandon(pool: asyncpg.Pool, *, owners: list[str], idle_s: float, why: str) -> int:
+    """Close (``aborted``) open sessions held by ``owners`` or idle for ``idle_s``; returns how many."""
+    done = await pool.execute(
+        """UPDATE uploads SET state = 'aborted', error = $3, updated_at = now()
+            WHERE state = 'open' AND (owner = ANY($1::text[]) OR updated_at < now() - make_interval(secs => $2))""",
+        owners, idle_s, why)
+    return int(done.split()[-1])

@@ -17,8 +17,9 @@ def principal(actor: str, id: int = 0) -> Principal:
 async def determined(locker: Locker, case_id: str, decision_no: str, major: tuple[str, ...] = ()) -> None:
     """The case handler's §四(二) determination for a decision (``major``: the criteria that apply), which
     must exist before the decision is recorded or drafted for disclosure."""
-    handler = await disclosure.case_handler(locker.pool, case_id)
-    role, _, name = handler.rpartition(":")
+    handler, handler_id = await disclosure.case_handler_of(locker.pool, case_id)
+    name = handler.rpartition(":")[2]
+    role = "investigator"  # the handler acting as one (a test may make someone else handle a case)
     await decisions.determine(locker, case_id, decision_no, answers={c: c in major for c in MAJOR_CRITERIA},
                               facts={}, reason="determined by hand for the test",
-                              who=Principal(id=0, name=name, role=role or "investigator"))
+                              who=Principal(id=handler_id or 0, name=name, role=role))

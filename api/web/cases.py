@@ -105,7 +105,8 @@ async def search(request: web.Request) -> web.StreamResponse:
     rows = [] if error else await case_search.search(
         request.app[LOCKER].pool, case_id=filters["id"] or None, officer=filters["officer"] or None,
         station=filters["station"] or None, since=since, until=until, limit=SEARCH_LIMIT,
-        reader=request[PRINCIPAL].name)  # rows of restricted cases this user may not read: id and level only
+        # rows of restricted cases this user may not read: id and level only
+        reader=request[PRINCIPAL].name, reader_id=request[PRINCIPAL].id)
     return page(request, "cases.html", {"filters": filters, "rows": rows, "error": error},
                 status=400 if error else 200)
 
@@ -163,11 +164,11 @@ async def _access(request: web.Request, case_id: str) -> dict[str, object]:
     manage = role in INVESTIGATORS  # the viewer may read the case: the guard saw to that
     settable = [lv for lv in policy.ORDER if lv != state.level and (
         role == "admin" or policy.rank(lv) > policy.rank(state.level))] if manage else []
-    name = request[PRINCIPAL].name
     return {"level": state.level, "handler": state.handler, "notice": said[i18n.choose(request)] if said else "",
             "grants": await restriction.grants(request.app[LOCKER].pool, case_id), "can_manage": manage,
             "levels": settable,
-            "can_hand_over": role == "admin" or (role == "investigator" and policy.is_handler(name, state.handler))}
+            "can_hand_over": role == "admin" or (role == "investigator"
+                                                 and policy.is_handler(request[PRINCIPAL].id, state.handler_id))}
 
 
 async def _item(request: web.Request) -> tuple[str, EvidenceRow]:

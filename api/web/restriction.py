@@ -49,7 +49,7 @@ async def _answer(request: web.Request, case_id: str, result: object, done: str)
     state = await restriction.access(request.app[LOCKER].pool, case_id, who.name)
     if state is None:
         return error_page(request, 404, result.message)
-    if state.may_read(who.name):
+    if state.may_read(who.id):
         return await case_view(request, case_id, error=result.message, status=result.status)
     return restricted_page(request, Restricted(state.level, case_id=case_id, handler=state.handler),
                            error=result.message, status=result.status)

@@ -52,10 +52,10 @@ async def review_view(request: web.Request, disclosure_id: str, *, error: str | 
     d = await disclosure.read(pool, disclosure_id, who=request[PRINCIPAL])  # RULES §三: the case's material
     preview = d.preview()
     done = request.query.get("done", "") if request.method == "GET" else ""
-    handler = await disclosure.case_handler(pool, d.case_id)
+    handler, handler_id = await disclosure.case_handler_of(pool, d.case_id)
     return page(request, "review.html", {
         "d": d, "preview": preview, "reviews": await disclosure.reviews(pool, d.id),
-        "handler": handler, "own_case": handler.rpartition(":")[2] == request[PRINCIPAL].name,
+        "handler": handler, "own_case": handler_id is not None and handler_id == request[PRINCIPAL].id,
         "checklist": list(CHECKLIST), "raw_fields": RAW_FIELDS,
         "raw_withheld": None, "treatment": d.treatment(),
         # A reviewer may reopen a passed review until the decision is published (new facts, say).

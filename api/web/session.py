@@ -18,6 +18,7 @@ from aiohttp import web
 from yarl import URL
 
 from api.appkeys import LOCKER, PRINCIPAL, SETTINGS, WEB_HOLDERS, WEB_SESSION, WEB_SESSIONS
+from api.auth import check_token
 from api.client import client_address
 from api.cookies import Session
 from api.web import i18n
@@ -116,7 +117,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
     if not nonce or not codec.csrf_ok(SIGNIN_PREFIX + nonce, _text(form.get("_csrf"))):
         return _form(request, nxt, "signin.expired_form", status=403)
     token = _text(form.get("token")).strip()
-    principal = await principals.by_token(request.app[LOCKER].pool, token) if token else None
+    principal = await check_token(request, token) if token else None
     if principal is None:
         return _form(request, nxt, "signin.bad_token", status=401)
     if principal.role == "station":

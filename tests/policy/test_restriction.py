@@ -41,21 +41,19 @@ def test_levels_are_ordered_and_labelled() -> None:
 @pytest.mark.parametrize(
     ("level", "principal", "handler", "granted", "expected"),
     [
-        ("none", "anyone", "investigator:ann", False, True),
-        ("none", "", None, False, True),
-        ("privacy", "ann", "investigator:ann", False, True),         # the handler, stored as role:name
-        ("privacy", "ann", "ann", False, True),                      # ... or as a bare name
-        ("privacy", "bob", "investigator:ann", False, False),
-        ("privacy", "bob", "investigator:ann", True, True),          # a grantee
-        ("trade_secret", "admin", "investigator:ann", False, False),  # no bypass for administrators
-        ("state_secret", "admin", "investigator:ann", True, True),   # ... until they are granted access
-        ("state_secret", "ann", "investigator:annie", False, False),  # a name is matched whole
-        ("state_secret", "", "investigator:", False, False),          # nobody is not the handler of nothing
-        ("state_secret", "ann", None, False, False),
+        ("none", 7, 1, False, True),
+        ("none", 0, None, False, True),
+        ("privacy", 1, 1, False, True),           # the handler, by principal id
+        ("privacy", 2, 1, False, False),
+        ("privacy", 2, 1, True, True),            # a grantee
+        ("trade_secret", 9, 1, False, False),     # no bypass for administrators
+        ("state_secret", 9, 1, True, True),       # ... until they are granted access
+        ("state_secret", 0, None, False, False),  # the operator (id 0) is nobody's handler
+        ("state_secret", 1, None, False, False),  # a case with no handler id has no handler
     ],
 )
-def test_may_read(level: str, principal: str, handler: str | None, granted: bool, expected: bool) -> None:
-    assert may_read(level, principal=principal, handler=handler, granted=granted) is expected
+def test_may_read(level: str, principal: int, handler: int | None, granted: bool, expected: bool) -> None:
+    assert may_read(level, principal_id=principal, handler_id=handler, granted=granted) is expected
 
 
 @pytest.mark.parametrize(

@@ -308,11 +308,12 @@ async def test_reviews_need_an_opinion_and_a_reviewer_who_never_handled_the_case
     # bob handles the case for a while: he may never review it, even after handing it back.
     await handover.hand_over(locker, CASE, "bob", who=await who(locker, "ann"), reason="leave")
     await handover.hand_over(locker, CASE, "ann", who=await who(locker, "bob"), reason="back")
-    assert await disclosure.decisions.handlers_ever(locker, CASE) == {"ann", "bob"}
+    ann, bob = await who(locker, "ann"), await who(locker, "bob")
+    assert await disclosure.decisions.handlers_ever(locker, CASE) == {ann.id, bob.id}
     from services.disclosure import review as review_rules
 
     with pytest.raises(SelfReview, match="has handled this case"):
-        review_rules.may_review_decision("bob", await disclosure.decisions.handlers_ever(locker, CASE))
+        review_rules.may_review_decision("bob", bob.id, await disclosure.decisions.handlers_ever(locker, CASE))
     passed = await disclosure.record_review(locker, d.id, who=await who(locker, "rex"), outcome="passed",
                                             checklist=ALL_CHECKS, opinion="合法")
     row = await locker.pool.fetchrow("SELECT reviewer, reviewer_id, case_id, decision_no FROM reviews")

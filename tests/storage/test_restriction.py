@@ -19,9 +19,19 @@ from storage import principals
 from storage.filestore import FileStore
 from storage.keys import KeyRing
 from storage.log import CaseLog, CaseNotFound
+from storage.principals import Principal
 from tests.acting import principal
 
 HOST = "evidence.test"
+#: Principal ids by name, as the fixture created them (the handler is matched by id).
+IDS: dict[str, int] = {}
+
+
+def user(actor: str) -> Principal:
+    """The acting principal ``role:name`` with its real id."""
+    return principal(actor, IDS.get(actor.partition(":")[2], 0))
+
+
 CASE = "C-R1"
 
 
@@ -33,9 +43,9 @@ async def locker(pool: asyncpg.Pool, tmp_path: Path) -> AsyncIterator[Locker]:
     locker = Locker(pool, store, CaseLog(pool, ring.signer(HOST), HOST), ring)
     for name, role in (("ann", "investigator"), ("bob", "investigator"), ("rex", "reviewer"),
                        ("root", "admin"), ("dock-1", "station"), ("gone", "investigator")):
-        await principals.add_principal(pool, name, role, "test")
+        IDS[name] = (await principals.add_principal(pool, name, role, "test"))[0].id
     await principals.revoke(pool, "gone")
-    await locker.log.open_case(CASE, "investigator:ann", title="Noise complaint")
+    await locker.log.open_case(CASE, "investigator:ann", title="Noise complaint", handler_id=IDS["ann"])
     yield locker
     await store.close()
 
@@ -45,27 +55,29 @@ async def access_entries(locker: Locker) -> list[dict[str, object]]:
 
 
 async def test_a_new_case_is_unrestricted_and_its_handler_is_known(locker: Locker) -> None:
-    assert await restriction.access(locker.pool, CASE, "bob") == CaseAccess("none", "investigator:ann", False)
+    assert (await restriction.access(locker.pool, CASE, "bob")
+            == CaseAccess("none", "investigator:ann", False, IDS["ann"]))
     assert await restriction.access(locker.pool, "NOPE", "bob") is None
     assert await restriction.access_many(locker.pool, [CASE, "NOPE"], "bob") == {
-        CASE: CaseAccess("none", "investigator:ann", False)}
+        CASE: CaseAccess("none", "investigator:ann", False, IDS["ann"])}
 
 
 async def test_restrict_grant_revoke_and_the_log(locker: Locker) -> None:
-    before, after = await restriction.set_level(locker, CASE, "privacy", who=principal("investigator:ann"),
+    before, after = await restriction.set_level(locker, CASE, "privacy", who=user("investigator:ann"),
                                                 reason="minor filmed")
     assert (before, after) == ("none", "privacy")
     bob = await restriction.access(locker.pool, CASE, "bob")
-    assert bob == CaseAccess("privacy", "investigator:ann", False) and not bob.may_read("bob")
-    assert (await restriction.access(locker.pool, CASE, "ann")).may_read("ann")  # type: ignore[union-attr]
+    assert bob == CaseAccess("privacy", "investigator:ann", False, IDS["ann"]) and not bob.may_read(IDS["bob"])
+    assert (await restriction.access(locker.pool, CASE, "ann")).may_read(IDS["ann"])  # type: ignore[union-attr]
 
-    granted = await restriction.grant(locker, CASE, "bob", who=principal("investigator:ann"),
+    granted = await restriction.grant(locker, CASE, "bob", who=user("investigator:ann"),
                                       reason="second officer on the case")
     assert (granted.principal, granted.granted_by, granted.revoked_at) == ("bob", "investigator:ann", None)
-    assert (await restriction.access(locker.pool, CASE, "bob")) == CaseAccess("privacy", "investigator:ann", True)
+    assert (await restriction.access(locker.pool, CASE, "bob")
+            == CaseAccess("privacy", "investigator:ann", True, IDS["ann"]))
     assert [g.principal for g in await restriction.grants(locker.pool, CASE)] == ["bob"]
 
-    revoked = await restriction.revoke(locker, CASE, "bob", who=principal("investigator:ann"),
+    revoked = await restriction.revoke(locker, CASE, "bob", who=user("investigator:ann"),
                                        reason="moved to another unit")
     assert revoked.revoked_by == "investigator:ann" and revoked.revoke_reason == "moved to another unit"
     assert not (await restriction.access(locker.pool, CASE, "bob")).granted  # type: ignore[union-attr]
@@ -82,9 +94,9 @@ async def test_restrict_grant_revoke_and_the_log(locker: Locker) -> None:
 
 
 async def test_one_active_grant_per_principal_and_regrant_after_revoke(locker: Locker) -> None:
-    await restriction.set_level(locker, CASE, "trade_secret", who=principal("investigator:ann"),
+    await restriction.set_level(locker, CASE, "trade_secret", who=user("investigator:ann"),
                                 reason="supplier's prices")
-    kw = {"who": principal("investigator:ann")}
+    kw = {"who": user("investigator:ann")}
     await restriction.grant(locker, CASE, "rex", reason="legal review", **kw)
     with pytest.raises(GrantExists):
         await restriction.grant(locker, CASE, "rex", reason="again", **kw)
@@ -101,30 +113,30 @@ async def test_one_active_grant_per_principal_and_regrant_after_revoke(locker: L
 
 
 async def test_the_rules_apply_with_the_actor_s_own_access(locker: Locker) -> None:
-    await restriction.set_level(locker, CASE, "privacy", who=principal("investigator:ann"), reason="minor filmed")
+    await restriction.set_level(locker, CASE, "privacy", who=user("investigator:ann"), reason="minor filmed")
     with pytest.raises(Restricted):  # bob may not read it, so may not raise it
-        await restriction.set_level(locker, CASE, "state_secret", who=principal("investigator:bob"), reason="r")
+        await restriction.set_level(locker, CASE, "state_secret", who=user("investigator:bob"), reason="r")
     with pytest.raises(NotPermitted):  # the handler may not lower it
-        await restriction.set_level(locker, CASE, "none", who=principal("investigator:ann"), reason="r")
+        await restriction.set_level(locker, CASE, "none", who=user("investigator:ann"), reason="r")
     with pytest.raises(Restricted):  # nor may bob grant himself access
-        await restriction.grant(locker, CASE, "bob", who=principal("investigator:bob"),
+        await restriction.grant(locker, CASE, "bob", who=user("investigator:bob"),
                                 reason="curious")
     with pytest.raises(NothingChanged):
-        await restriction.set_level(locker, CASE, "privacy", who=principal("investigator:ann"), reason="r")
+        await restriction.set_level(locker, CASE, "privacy", who=user("investigator:ann"), reason="r")
     with pytest.raises(ReasonRequired):
-        await restriction.grant(locker, CASE, "bob", who=principal("investigator:ann"),
+        await restriction.grant(locker, CASE, "bob", who=user("investigator:ann"),
                                 reason="  ")
     for who in ("dock-1", "gone", "nobody"):
         with pytest.raises(PolicyError):
-            await restriction.grant(locker, CASE, who, who=principal("investigator:ann"), reason="r")
+            await restriction.grant(locker, CASE, who, who=user("investigator:ann"), reason="r")
     # An administrator without a grant: may grant (themselves) and lower, not raise.
     with pytest.raises(Restricted):
-        await restriction.set_level(locker, CASE, "state_secret", who=principal("admin:root"), reason="r")
-    await restriction.grant(locker, CASE, "root", who=principal("admin:root"),
+        await restriction.set_level(locker, CASE, "state_secret", who=user("admin:root"), reason="r")
+    await restriction.grant(locker, CASE, "root", who=user("admin:root"),
                             reason="audit of the complaint")
-    await restriction.set_level(locker, CASE, "state_secret", who=principal("admin:root"),
+    await restriction.set_level(locker, CASE, "state_secret", who=user("admin:root"),
                                 reason="classified annex")
-    await restriction.set_level(locker, CASE, "none", who=principal("admin:root"),
+    await restriction.set_level(locker, CASE, "none", who=user("admin:root"),
                                 reason="annex moved to the classified system")
     # The operator at the command line decides nothing about a case: a change is made as a user (--as).
     with pytest.raises(Forbidden):
@@ -133,7 +145,7 @@ async def test_the_rules_apply_with_the_actor_s_own_access(locker: Locker) -> No
         ("access.restricted", "privacy"), ("access.granted", None), ("access.restricted", "state_secret"),
         ("access.restricted", "none")]
     with pytest.raises(CaseNotFound):
-        await restriction.set_level(locker, "NOPE", "privacy", who=principal("admin:root"), reason="r")
+        await restriction.set_level(locker, "NOPE", "privacy", who=user("admin:root"), reason="r")
 
 
 async def test_the_database_refuses_unknown_levels(locker: Locker) -> None:
@@ -143,13 +155,13 @@ async def test_the_database_refuses_unknown_levels(locker: Locker) -> None:
 
 async def test_whoever_restricts_an_open_case_keeps_their_access_on_the_record(locker: Locker) -> None:
     # bob is not the handler (ann is): restricting the open case grants him access, logged, not silent.
-    await restriction.set_level(locker, CASE, "privacy", who=principal("investigator:bob"), reason="minor filmed")
+    await restriction.set_level(locker, CASE, "privacy", who=user("investigator:bob"), reason="minor filmed")
     state = await restriction.access(locker.pool, CASE, "bob")
-    assert state is not None and state.may_read("bob")
+    assert state is not None and state.may_read(IDS["bob"])
     [grant] = await restriction.grants(locker.pool, CASE)
     assert (grant.principal, grant.reason) == ("bob", "placed the restriction: minor filmed")
     assert [e["kind"] for e in await access_entries(locker)] == ["access.restricted", "access.granted"]
     # The handler restricting, or raising a level already restricted, grants nobody anything.
-    await restriction.set_level(locker, CASE, "trade_secret", who=principal("investigator:ann"),
+    await restriction.set_level(locker, CASE, "trade_secret", who=user("investigator:ann"),
                                 reason="supplier prices")
     assert [g.principal for g in await restriction.grants(locker.pool, CASE)] == ["bob"]

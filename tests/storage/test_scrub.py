@@ -37,9 +37,12 @@ async def locker(pool: asyncpg.Pool, tmp_path: Path) -> AsyncIterator[Locker]:
     store = FileStore(tmp_path / "objects")
     ring = KeyRing(tmp_path / "keys")
     locker = Locker(pool, store, CaseLog(pool, ring.signer(HOST), HOST, archive=store), ring)
+    global ANN, BOB, ROOT  # the principals as the database made them: the handler is matched by id
+    made = {}
     for name, role in (("ann", "investigator"), ("bob", "investigator"), ("eve", "investigator"),
                        ("root", "admin")):
-        await principals.add_principal(pool, name, role, "test")
+        made[name], _ = await principals.add_principal(pool, name, role, "test")
+    ANN, BOB, ROOT = made["ann"], made["bob"], made["root"]
     await locker.log.open_case(CASE, ANN.actor, title="Border incident")
     for i in range(2):
         await locker.add_object(CASE, bytes_source(os.urandom(2000)), kind="evidence.ingested", actor="station:d1",
@@ -78,6 +81,8 @@ EDITS = [
                  id="restriction"),
     pytest.param("UPDATE cases SET handler = 'investigator:eve' WHERE id = $1", "case_row_mismatch", "handler",
                  id="handler"),
+    pytest.param("UPDATE cases SET handler_id = (SELECT id FROM principals WHERE name = 'eve') WHERE id = $1",
+                 "case_row_mismatch", "handler_id", id="handler-id"),
     pytest.param("UPDATE evidence SET file_name = 'harmless.mp4' WHERE case_id = $1 AND seq = 1",
                  "evidence_mismatch", "file_name 'harmless.mp4' (log: 'clip0.mp4')", id="file_name"),
     pytest.param("UPDATE evidence SET officer = 'B999' WHERE case_id = $1 AND seq = 2",
@@ -119,11 +124,15 @@ async def test_a_restriction_edited_to_none_opens_nothing(locker: Locker) -> Non
     await superuser(locker.pool, "UPDATE cases SET restriction = 'none' WHERE id = $1", CASE)
     await superuser(locker.pool, "INSERT INTO case_grants (case_id, principal, granted_by, reason) "
                                  "VALUES ($1, 'eve', 'admin:root', 'curious')", CASE)
-    await superuser(locker.pool, "UPDATE cases SET handler = 'investigator:eve' WHERE id = $1", CASE)
-    for who in (principal("investigator:eve"), ROOT):
+    eve = await principals.by_name(locker.pool, "eve")
+    assert eve is not None
+    await superuser(locker.pool, "UPDATE cases SET handler = 'investigator:eve', handler_id = $2 WHERE id = $1",
+                    CASE, eve.principal.id)
+    for who in (eve.principal, ROOT):
         state = await restriction.access(locker.pool, CASE, who.name)
         assert state is not None and state.level == "state_secret" and state.handler == ANN.actor
-        assert not state.granted and not state.may_read(who.name)
+        assert state.handler_id == ANN.id
+        assert not state.granted and not state.may_read(who.id)
         with pytest.raises(Restricted):
             await restriction.require_read(locker.pool, CASE, who)
     assert (await restriction.require_read(locker.pool, CASE, BOB)).level == "state_secret"  # logged grant
@@ -132,13 +141,16 @@ async def test_a_restriction_edited_to_none_opens_nothing(locker: Locker) -> Non
 
 async def test_access_follows_new_entries_and_survives_a_stale_row(locker: Locker) -> None:
     """The fold catches up with each new access entry (cached per log size)."""
-    assert (await restriction.access(locker.pool, CASE, "eve")).may_read("eve") is False  # type: ignore[union-attr]
+    eve = await principals.by_name(locker.pool, "eve")
+    assert eve is not None
+    eve_id = eve.principal.id
+    assert (await restriction.access(locker.pool, CASE, "eve")).may_read(eve_id) is False  # type: ignore[union-attr]
     await restriction.grant(locker, CASE, "eve", who=ANN, reason="joins the team")
-    assert (await restriction.access(locker.pool, CASE, "eve")).may_read("eve")  # type: ignore[union-attr]
+    assert (await restriction.access(locker.pool, CASE, "eve")).may_read(eve_id)  # type: ignore[union-attr]
     await restriction.revoke(locker, CASE, "eve", who=ANN, reason="left")
     await superuser(locker.pool, "UPDATE case_grants SET revoked_at = NULL, revoked_by = NULL, revoke_reason = NULL "
                                  "WHERE principal = 'eve'")
-    assert not (await restriction.access(locker.pool, CASE, "eve")).may_read("eve")  # type: ignore[union-attr]
+    assert not (await restriction.access(locker.pool, CASE, "eve")).may_read(eve_id)  # type: ignore[union-attr]
     await restriction.set_level(locker, CASE, "privacy", who=ROOT, reason="declassified in part")
     assert (await restriction.access(locker.pool, CASE, "eve")).level == "privacy"  # type: ignore[union-attr]
     assert await codes(locker) == {"grant_mismatch"}

@@ -206,13 +206,13 @@ async def test_a_major_decision_waits_for_legal_review(web_app: Web) -> None:
 
 async def test_the_case_handler_may_not_review_it(web_app: Web) -> None:
     await web_app.locker.log.open_case("CASE-R", "investigator:investigator", title="handled by the reviewer",
-                                       handler="reviewer")
+                                       handler="reviewer:reviewer")
     dora = await web_app.sign_in("disclosure")
     rid = await draft(dora, case="CASE-R", decision_no="R-1")
     assert (await post(dora, f"/disclosure/{rid}/major", {"criteria": "major_rights"})).status == 303
     rex = await web_app.sign_in("reviewer", **{"Accept-Language": "en"})
     page = await rex.get(f"/review/{rid}")
-    assert 'id="case-handler">reviewer<' in page.text and 'id="own-case"' in page.text
+    assert 'id="case-handler">reviewer:reviewer<' in page.text and 'id="own-case"' in page.text
     refused = await post(rex, f"/review/{rid}", [*(("checklist", c) for c in CHECKLIST), ("outcome", "passed"),
                                                  ("opinion", "ok")])
     assert refused.status == 403
