@@ -18,14 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from verdict import Verdicts, bench_dir
 
 REPO = Path(__file__).resolve().parents[1]
 SINK = """
@@ -138,7 +138,7 @@ def upload_many(base: str, token: str, files: list[Path], *, tolerate: bool = Fa
     return elapsed
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--stores", default="file,s3")
@@ -146,7 +146,13 @@ def main() -> None:
     ap.add_argument("--concurrent-mib", type=int, default=1024)
     ap.add_argument("--concurrent-stores", default="file,s3", help="stores the concurrent run uses")
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="custody-bench-upload-", dir=os.environ.get("BENCH_DIR")))
+    verdicts = Verdicts("upload")
+    with bench_dir("upload") as work:
+        run(args, work, verdicts)
+    return verdicts.finish()
+
+
+def run(args: argparse.Namespace, work: Path, verdicts: Verdicts) -> None:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         src = work / "clip.bin"
@@ -178,6 +184,9 @@ def main() -> None:
                   f"{size / seconds / 1e6:7.1f} MB/s  ratio vs peer {peer / seconds:4.2f} (target >= 0.80), "
                   f"vs floor {floor / seconds:4.2f}  "
                   f"server peak RSS {peak_rss_mib(server.pid):5.1f} MiB")
+            verdicts.check(f"curl -> custody ({store}) {args.size_mib} MiB vs SHA-256-only sink",
+                           ours=f"{size / seconds / 1e6:.0f} MB/s", peer=f"{size / floor / 1e6:.0f} MB/s",
+                           ratio=f"{floor / seconds:.2f}", target=">= 0.80", ok=floor / seconds >= 0.8)
             if store in args.concurrent_stores.split(",") and args.concurrent:
                 files = []
                 for n in range(args.concurrent):
@@ -190,6 +199,9 @@ def main() -> None:
                       f"{args.concurrent} x {args.concurrent_mib} MiB  {seconds:6.2f} s  "
                       f"{total / seconds / 1e6:7.1f} MB/s  server peak RSS "
                       f"{peak_rss_mib(server.pid):5.1f} MiB (target <= 200)")
+                verdicts.check(f"{args.concurrent} concurrent uploads ({store}), server peak RSS",
+                               ours=f"{peak_rss_mib(server.pid):.0f} MiB", target="<= 200 MiB",
+                               ok=peak_rss_mib(server.pid) <= 200)
                 for f in files:
                     f.unlink()
             server.terminate()
@@ -200,8 +212,8 @@ def main() -> None:
         for p in procs:
             if p.poll() is None:
                 p.terminate()
-        shutil.rmtree(work, ignore_errors=True)
+                p.wait()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
