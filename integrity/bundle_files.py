@@ -131,7 +131,7 @@ class BundleReader:
             except KeyError:
                 raise FileNotFoundError(f"bundle has no {name}") from None
             if info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 0x01:
-                return _stored_member(self.path, info)  # type: ignore[return-value]
+                return _stored_member(self.path, info)
             return self._zip.open(info)
         target = (self.path / name).resolve()
         if self.path.resolve() not in target.parents:
