@@ -20,21 +20,10 @@ lint: setup
 	$(BIN)/ruff check foundation integrity policy storage services ingest api custody witness tests bench
 	$(BIN)/mypy
 
-bench: setup           ## benchmarks against their named peers (slow; prints ratios)
+bench: setup           ## benchmarks against their named peers (slow); PASS/FAIL per target, one summary table, exit 1 on a miss
 	@WANT_BENCH=1 ./deploy/bootstrap.sh
-	$(BIN)/python bench/store_put.py
-	$(BIN)/python bench/log_append.py
-	$(BIN)/python bench/verify.py
-	$(BIN)/python bench/upload.py
-	$(BIN)/python bench/verify_api.py
-	$(BIN)/python bench/agent_pull.py
-	$(BIN)/python bench/proxy.py
-	$(BIN)/python bench/agent_faults.py
-	$(BIN)/python bench/disposition.py
-	$(BIN)/python bench/scrub.py
-	$(BIN)/python bench/browser_hash.py
-	$(BIN)/python bench/witness.py
-	$(BIN)/python bench/masking.py
+	$(BIN)/python bench/verdict.py run store_put log_append verify upload verify_api agent_pull proxy \
+		agent_faults disposition scrub browser_hash witness masking
 
 faults: setup         ## kill the docking-station agent at 100 random moments; every count must be 0
 	$(BIN)/python bench/agent_faults.py

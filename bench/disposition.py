@@ -18,16 +18,19 @@ import datetime as dt
 import os
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from verdict import Verdicts, bench_dir  # noqa: E402
+
 from services import retention  # noqa: E402
 from services.locker import Locker  # noqa: E402
+from services.permissions import operator  # noqa: E402
 from storage import db  # noqa: E402
+from storage import retention as storage_retention  # noqa: E402
 from storage.keys import KeyRing  # noqa: E402
 from storage.log import CaseLog  # noqa: E402
 from storage.stores import open_store  # noqa: E402
@@ -71,12 +74,18 @@ async def naive(pool, now: dt.datetime) -> int:
                and o["retain_until"] <= now and not (cases_of.get(o["blake3"], set()) & held_cases))
 
 
-async def main() -> None:
+async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--cases", type=int, default=1_000)
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="custody-bench-disp-"))
+    verdicts = Verdicts("disposition")
+    with bench_dir("disp") as home:
+        await run(args, home, verdicts)
+    return verdicts.finish()
+
+
+async def run(args: argparse.Namespace, home: Path, verdicts: Verdicts) -> None:
     url = db.start_embedded(home / "pg")
     try:
         pool = await db.create_pool(url, min_size=2, max_size=4)
@@ -96,10 +105,10 @@ async def main() -> None:
         peer_count = await naive(pool, now)
         peer_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        listed = await retention.due(pool, now)
+        listed = await storage_retention.due(pool, now)
         due_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        report = await retention.run_disposition(locker, now=now, dry_run=True)
+        report = await retention.run_disposition(locker, now=now, dry_run=True, who=operator())
         dry_s = time.perf_counter() - t0
         assert len(report.disposed) == peer_count, (len(report.disposed), peer_count)
         print(f"peer  naive fetch-all + Python filter   {peer_s:6.3f} s   {peer_count:,} disposable")
@@ -109,6 +118,10 @@ async def main() -> None:
         print(f"dry run                               {dry_s:6.3f} s   {len(report.disposed):,} would go, "
               f"{len(report.held):,} held   ratio vs peer {dry_s / peer_s:.2f}  "
               f"(target < {TARGET_S:.0f} s: {'met' if dry_s < TARGET_S else 'NOT met'})")
+        for what, seconds in (("due query", due_s), ("dry run", dry_s)):
+            verdicts.check(f"{what}, {args.items:,} items in {args.cases:,} cases", ours=f"{seconds:.3f} s",
+                           peer=f"{peer_s:.3f} s", ratio=f"{seconds / peer_s:.2f}", target=f"< {TARGET_S:.0f} s",
+                           ok=seconds < TARGET_S)
         plan = await pool.fetch("EXPLAIN SELECT 1 FROM objects o WHERE o.disposed_at IS NULL "
                                 "AND o.retain_until <= now() AND NOT o.retention_open")
         print("plan: " + plan[0][0].strip())
@@ -118,4 +131,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(asyncio.run(main()))

@@ -23,14 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from verdict import Verdicts, bench_dir
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -151,7 +151,7 @@ def upload_many(base: str, token: str, files: list[Path], *, tolerate: bool = Fa
     return elapsed
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--stores", default="file,s3,rgw")
@@ -160,7 +160,13 @@ def main() -> None:
     ap.add_argument("--concurrent-stores", default="file,s3,rgw", help="stores the concurrent run uses")
     ap.add_argument("--rgw-concurrent-mib", type=int, default=100, help="per upload on RGW (its OSD is in RAM)")
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="custody-bench-upload-", dir=os.environ.get("BENCH_DIR")))
+    verdicts = Verdicts("upload")
+    with bench_dir("upload") as work:
+        run(args, work, verdicts)
+    return verdicts.finish()
+
+
+def run(args: argparse.Namespace, work: Path, verdicts: Verdicts) -> None:
     procs: list[subprocess.Popen[bytes]] = []
     rgw = None
     try:
@@ -198,6 +204,9 @@ def main() -> None:
                   f"{size / seconds / 1e6:7.1f} MB/s  ratio vs peer {peer / seconds:4.2f} (target >= 0.80), "
                   f"vs floor {floor / seconds:4.2f}  "
                   f"server peak RSS {peak_rss_mib(server.pid):5.1f} MiB")
+            verdicts.check(f"curl -> custody ({store}) {args.size_mib} MiB vs SHA-256-only sink",
+                           ours=f"{size / seconds / 1e6:.0f} MB/s", peer=f"{size / floor / 1e6:.0f} MB/s",
+                           ratio=f"{floor / seconds:.2f}", target=">= 0.80", ok=floor / seconds >= 0.8)
             if store in args.concurrent_stores.split(",") and args.concurrent:
                 files = []
                 for n in range(args.concurrent):
@@ -210,6 +219,9 @@ def main() -> None:
                       f"{args.concurrent} x {files[0].stat().st_size >> 20} MiB  {seconds:6.2f} s  "
                       f"{total / seconds / 1e6:7.1f} MB/s  server peak RSS "
                       f"{peak_rss_mib(server.pid):5.1f} MiB (target <= 200)")
+                verdicts.check(f"{args.concurrent} concurrent uploads ({store}), server peak RSS",
+                               ours=f"{peak_rss_mib(server.pid):.0f} MiB", target="<= 200 MiB",
+                               ok=peak_rss_mib(server.pid) <= 200)
                 for f in files:
                     f.unlink()
             server.terminate()
@@ -225,8 +237,8 @@ def main() -> None:
         for p in procs:
             if p.poll() is None:
                 p.terminate()
-        shutil.rmtree(work, ignore_errors=True)
+                p.wait()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -35,7 +35,7 @@ from integrity.errors import (
     RootMismatch,
     SeqGap,
 )
-from integrity.hashing import ContentDigest, ContentHasher, is_blake3_hex
+from integrity.hashing import ContentDigest, ContentHasher, hash_reader, is_blake3_hex
 from integrity.note import Verifier
 
 CHECKPOINT = "checkpoint"
@@ -391,6 +391,10 @@ def _verify_timestamps(source: BundleSource, report: Report, vkeys: list[str] | 
 
 
 def hash_stream(fh: IO[bytes] | io.BufferedIOBase) -> ContentDigest:
+    """BLAKE3, SHA-256 and size of a stream in one read pass, the two hashes on both cores."""
+    readinto = getattr(fh, "readinto", None)
+    if readinto is not None:
+        return hash_reader(readinto)
     hasher = ContentHasher()
     for block in iter_blocks(fh):
         hasher.update(block)

@@ -7,8 +7,10 @@ or a directory, and also checks that a zip holds no bytes outside its listed mem
 
 from __future__ import annotations
 
+import io
 import struct
 import zipfile
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
@@ -125,9 +127,12 @@ class BundleReader:
     def open(self, name: str) -> IO[bytes]:
         if self._zip is not None:
             try:
-                return self._zip.open(name)
+                info = self._zip.getinfo(name)
             except KeyError:
                 raise FileNotFoundError(f"bundle has no {name}") from None
+            if info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 0x01:
+                return _stored_member(self.path, info)
+            return self._zip.open(info)
         target = (self.path / name).resolve()
         if self.path.resolve() not in target.parents:
             raise FileNotFoundError(f"bundle has no {name}")
@@ -143,6 +148,59 @@ class BundleReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
+
+def _stored_member(path: Path, info: zipfile.ZipInfo) -> io.BufferedReader:
+    """An uncompressed zip member read straight from the file: ``readinto`` fills the caller's buffer.
+
+    ``zipfile`` would copy every block on the way; here the caller's buffer is filled in place (the
+    verifier's hashing pipeline) and the CRC-32 the zip records is still checked at the end, so a
+    bundle that ``unzip`` would call damaged fails here too.
+    """
+    if info.file_size != info.compress_size:
+        raise NoteFormatError(f"zip: {info.filename} is stored, yet its two sizes differ")
+    fh = open(path, "rb", buffering=0)
+    try:
+        fh.seek(info.header_offset)
+        header = fh.read(30)
+        if len(header) != 30 or header[:4] != b"PK\x03\x04":
+            raise NoteFormatError(f"zip: no local header for {info.filename} at {info.header_offset}")
+        name_len, extra_len = struct.unpack("<HH", header[26:30])
+        if fh.read(name_len) != info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437"):
+            raise NoteFormatError(f"zip: the local header at {info.header_offset} names another member")
+        fh.seek(info.header_offset + 30 + name_len + extra_len)
+    except BaseException:
+        fh.close()
+        raise
+    return io.BufferedReader(_Slice(fh, info.compress_size, info.CRC, info.filename), buffer_size=64 * 1024)
+
+
+class _Slice(io.RawIOBase):
+    """The next ``length`` bytes of an open raw file, then end of file; their CRC-32 must be ``crc``."""
+
+    def __init__(self, raw: io.FileIO, length: int, crc: int, name: str) -> None:
+        self._raw, self._left, self._expected, self._name = raw, length, crc, name
+        self._crc = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        n = self._raw.readinto(view[: min(len(view), self._left)]) if self._left else 0
+        if n is None:
+            return 0
+        self._left -= n
+        if n == 0 and self._left:
+            raise NoteFormatError(f"zip: {self._name} ends {self._left} bytes early")
+        self._crc = zlib.crc32(view[:n], self._crc)
+        if not self._left and n and self._crc != self._expected:
+            raise NoteFormatError(f"zip: bad CRC-32 for {self._name}")
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 # -- verifying ----------------------------------------------------------------------------------
