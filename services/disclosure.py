@@ -33,7 +33,7 @@ from services import case_access, decisions, evidence, publication_check, retent
 from services.locker import Locker
 from services.permissions import authorize
 from services.restriction import access_many, require_read
-from storage.db import like_literal
+from storage import disclosures as rows
 from storage.log import Appended, CaseNotFound, Draft
 from storage.objects import StoreError, bytes_source
 from storage.principals import Principal
@@ -183,19 +183,16 @@ def _row(r: asyncpg.Record) -> Disclosure:
 
 
 async def get(pool: asyncpg.Pool, disclosure_id: str) -> Disclosure:
-    row = await pool.fetchrow("SELECT * FROM disclosures WHERE id = $1", disclosure_id)
-    if row is None:
+    found = await rows.row(pool, disclosure_id)
+    if found is None:
         raise DisclosureNotFound(f"no disclosure record {disclosure_id!r}")
-    return _row(row)
+    return _row(found)
 
 
 async def list_records(pool: asyncpg.Pool, *, state: str | None = None, case_id: str | None = None,
                        limit: int = 500, offset: int = 0) -> list[Disclosure]:
     """Every record (no need-to-know filter: for the scheduled jobs; people get ``records_for``)."""
-    rows = await pool.fetch(
-        """SELECT * FROM disclosures WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR case_id = $2)
-            ORDER BY created_at DESC, id LIMIT $3 OFFSET $4""", state, case_id, limit, offset)
-    return [_row(r) for r in rows]
+    return [_row(r) for r in await rows.rows(pool, state=state, case_id=case_id, limit=limit, offset=offset)]
 
 
 # -- need to know (RULES §三): a record is its case's, for whoever may read the case ------------------
@@ -234,10 +231,11 @@ async def due_for(pool: asyncpg.Pool, today: dt.date, *, who: Principal) -> tupl
 
 
 async def case_level(pool: asyncpg.Pool, case_id: str) -> str:
-    level = await pool.fetchval("SELECT restriction FROM cases WHERE id = $1", case_id)
-    if level is None:
+    """The case's restriction level as its log says (``services.case_access``), never the row's."""
+    state = await case_access.of_case(pool, case_id)
+    if state is None:
         raise CaseNotFound(case_id)
-    return str(level)
+    return str(state.level)
 
 
 async def record_treatment(locker: Locker, disclosure_id: str, payload: Mapping[str, Any], *,
@@ -280,18 +278,14 @@ async def create(locker: Locker, case_id: str, fields: Mapping[str, Any], *, who
     cleared = await decisions.passed_review_seq(locker.pool, case_id, record["decision_no"]) is not None
     disclosure_id = "D-" + secrets.token_hex(5)
     # A withdrawn or revoked record of the same decision is replaced by this one, linked to it.
-    supersedes = await locker.pool.fetchval(
-        """SELECT id FROM disclosures WHERE decision_no = $1 AND state IN ('withdrawn', 'revoked')
-            ORDER BY updated_at DESC LIMIT 1""", record["decision_no"])
+    supersedes = await rows.superseded(locker.pool, record["decision_no"])
     try:
-        row = await locker.pool.fetchrow(
-            """INSERT INTO disclosures (id, case_id, decision_no, party_type, category, decision_date, record,
-                                        created_by, created_by_id, supersedes, major, review_state)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *""",
-            disclosure_id, case_id, record["decision_no"], record["party_type"], record.get("category", ""),
-            parse_iso_date(record["decision_date"]), record, actor, who.id, supersedes, major,
-            ("passed" if cleared else "pending") if major else "none")
-    except asyncpg.UniqueViolationError:
+        row = await rows.insert(
+            locker.pool, disclosure_id, case_id, record, party_type=record["party_type"],
+            category=record.get("category", ""), decision_date=parse_iso_date(record["decision_date"]),
+            created_by=actor, created_by_id=who.id, supersedes=supersedes, major=major,
+            review_state=("passed" if cleared else "pending") if major else "none")
+    except rows.DecisionRowExists:
         raise DecisionExists(f"decision {record['decision_no']!r} already has a live disclosure record; correct "
                              "it, or withdraw (before publication) or revoke it and draft it again") from None
     raw = await _store_raw(locker, case_id, disclosure_id, record, actor, "created")
@@ -312,10 +306,7 @@ async def flag_major(locker: Locker, disclosure_id: str, criteria: list[str], *,
     codes = list(review.check_flag(criteria))
     if d.state not in ("draft",):
         raise DisclosureError(f"only a draft can be flagged major (this record is {d.state})")
-    row = await locker.pool.fetchrow(
-        """UPDATE disclosures SET major = $2, review_state = CASE WHEN review_state = 'passed' THEN 'passed'
-                                                              ELSE 'pending' END, updated_at = now()
-            WHERE id = $1 RETURNING *""", disclosure_id, codes)
+    row = await rows.flag_major(locker.pool, disclosure_id, codes)
     await locker.log.append(d.case_id, Draft("disclosure.flagged_major", actor,
                                              {"disclosure": disclosure_id, "criteria": codes}))
     return _row(row)
@@ -384,16 +375,10 @@ async def record_review(locker: Locker, disclosure_id: str, *, who: Principal, o
     entry = await locker.log.append(d.case_id, Draft(f"review.{outcome}", reviewer, {
         "disclosure": disclosure_id, "decision_no": d.decision_no, "checklist": dict(checklist),
         "opinion_blake3": record_b3, "opinion": opinion, **({"decision": decision} if decision else {})}))
-    await locker.pool.execute(
-        """INSERT INTO reviews (disclosure_id, reviewer, outcome, checklist, opinion, record_blake3, seq, case_id,
-                                decision_no, reviewer_id, decision)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
-        disclosure_id, reviewer, outcome, dict(checklist), opinion, record_b3, entry.seq, d.case_id,
-        d.decision_no, who.id, decision)
-    row = await locker.pool.fetchrow(
-        "UPDATE disclosures SET review_state = $2, updated_at = now() WHERE id = $1 RETURNING *",
-        disclosure_id, state)
-    return _row(row)
+    await rows.insert_review(locker.pool, disclosure_id, reviewer=reviewer, reviewer_id=who.id, outcome=outcome,
+                             checklist=checklist, opinion=opinion, record_blake3=record_b3, seq=entry.seq,
+                             case_id=d.case_id, decision_no=d.decision_no, decision=decision)
+    return _row(await rows.set_review_state(locker.pool, disclosure_id, state))
 
 
 def _object_hash(entry_body: bytes) -> str:
@@ -402,8 +387,7 @@ def _object_hash(entry_body: bytes) -> str:
 
 
 async def reviews(pool: asyncpg.Pool, disclosure_id: str) -> list[dict[str, Any]]:
-    rows = await pool.fetch("SELECT * FROM reviews WHERE disclosure_id = $1 ORDER BY id", disclosure_id)
-    return [dict(r) for r in rows]
+    return await rows.reviews(pool, disclosure_id)
 
 
 async def transition(locker: Locker, disclosure_id: str, action: str, *, who: Principal, today: dt.date,
@@ -446,8 +430,7 @@ async def _check_law_change(pool: asyncpg.Pool, d: Disclosure, law_change: int |
     if law_change is None:
         raise DisclosureError("an update names the law change it answers (law_change); a correction that "
                               "answers none is a correction")
-    if not await pool.fetchval("SELECT 1 FROM law_change_updates WHERE law_change_id = $1 AND disclosure_id = $2",
-                               law_change, d.id):
+    if not await rows.law_change_touches(pool, law_change, d.id):
         raise DisclosureError(f"law change {law_change} is unknown or does not touch {d.id}")
 
 
@@ -529,10 +512,7 @@ async def _transition(locker: Locker, disclosure_id: str, action: str, *, actor:
     if action in ("publish", "correct", "update"):
         row = await _stamp_public(locker, disclosure_id, appended)
     if action == "update":
-        await locker.pool.execute(
-            """UPDATE law_change_updates SET updated_at = now()
-                WHERE disclosure_id = $1 AND updated_at IS NULL AND ($2::bigint IS NULL OR law_change_id = $2)""",
-            disclosure_id, law_change)
+        await rows.mark_updated(locker.pool, disclosure_id, law_change)
     if action in ("publish", "correct", "update"):
         await retention.apply_retention(locker, d.case_id)  # evidence kept at least to the takedown date
     return _row(row)
@@ -573,20 +553,13 @@ async def _stamp_public(locker: Locker, disclosure_id: str, appended: Appended) 
     head (issue 14: later activity in the case is nobody's business)."""
     note = appended.checkpoint.decode()
     checkpoint = parse_checkpoint_body(note.split("\n\n", 1)[0] + "\n")
-    return await locker.pool.fetchrow(
-        """UPDATE disclosures SET public_size = $2, public_root = $3, public_checkpoint = $4
-            WHERE id = $1 RETURNING *""", disclosure_id, appended.tree_size, checkpoint.root, note)
+    return await rows.stamp_public(locker.pool, disclosure_id, appended.tree_size, checkpoint.root, note)
 
 
 async def _update(pool: asyncpg.Pool, disclosure_id: str, expected_state: str, seen: dt.datetime,
                   sets: dict[str, Any]) -> Any:
-    cols = list(sets)
-    assignments = ", ".join(f"{c} = ${i + 4}" for i, c in enumerate(cols))
     # Only if nobody changed the record since it was read: two corrections never overwrite each other.
-    row = await pool.fetchrow(
-        f"""UPDATE disclosures SET {assignments}, updated_at = clock_timestamp()
-             WHERE id = $1 AND state = $2 AND updated_at = $3 RETURNING *""",
-        disclosure_id, expected_state, seen, *[sets[c] for c in cols])
+    row = await rows.update_if_unchanged(pool, disclosure_id, expected_state, seen, sets)
     if row is None:  # someone else moved it first: refuse rather than overwrite their step
         raise DisclosureError(f"{disclosure_id} changed state meanwhile; reload and try again")
     return row
@@ -602,16 +575,7 @@ class Due:
 
 
 async def due(pool: asyncpg.Pool, today: dt.date) -> Due:
-    rows = await pool.fetch(
-        "SELECT * FROM disclosures WHERE state = 'published' AND takedown_due <= $1 ORDER BY takedown_due, id",
-        today)
-    updates = await pool.fetch(
-        """SELECT u.law_change_id, u.disclosure_id, u.due, l.title, l.effective, d.case_id, d.decision_no,
-                  u.due < $1 AS overdue
-             FROM law_change_updates u JOIN law_changes l ON l.id = u.law_change_id
-             JOIN disclosures d ON d.id = u.disclosure_id
-            WHERE u.updated_at IS NULL AND d.state = 'published' ORDER BY u.due, u.disclosure_id""", today)
-    return Due([_row(r) for r in rows], [dict(r) for r in updates])
+    return Due([_row(r) for r in await rows.due_takedowns(pool, today)], await rows.due_updates(pool, today))
 
 
 async def take_down_expired(locker: Locker, today: dt.date, *, who: Principal) -> list[Disclosure]:
@@ -634,20 +598,11 @@ async def record_law_change(locker: Locker, calendar: WorkCalendar, *, title: st
         raise DisclosureError("a law change needs a title and at least one category of record it touches")
     update_due = calendar.add_working_days(effective, 20)
     await retention.ensure_governance_log(locker)
-    async with locker.pool.acquire() as conn, conn.transaction():
-        change_id = await conn.fetchval(
-            """INSERT INTO law_changes (title, effective, categories, description, update_due, recorded_by)
-               VALUES ($1, $2, $3, $4, $5, $6) RETURNING id""",
-            title, effective, categories, description, update_due, actor)
-        affected = await conn.fetch(
-            """INSERT INTO law_change_updates (law_change_id, disclosure_id, due)
-               SELECT $1, id, $2 FROM disclosures
-                WHERE state = 'published' AND (category = ANY($3::text[]) OR '*' = ANY($3::text[]))
-               RETURNING disclosure_id""", change_id, update_due, categories)
-    ids = sorted(r["disclosure_id"] for r in affected)
+    change_id, ids = await rows.insert_law_change(locker.pool, title=title, effective=effective,
+                                                  categories=categories, description=description,
+                                                  update_due=update_due, recorded_by=actor)
     # A published record with no category cannot be matched: staff check it by hand (listed, logged).
-    unclassified = [] if "*" in categories else sorted(r["id"] for r in await locker.pool.fetch(
-        "SELECT id FROM disclosures WHERE state = 'published' AND category = ''"))
+    unclassified = [] if "*" in categories else await rows.unclassified_published(locker.pool)
     await locker.log.append(GOVERNANCE_CASE, Draft("law.changed", actor, {
         "law_change": change_id, "title": title, "effective": effective.isoformat(), "categories": categories,
         "description": description, "update_due": update_due.isoformat(), "affected": ids,
@@ -659,11 +614,7 @@ async def record_law_change(locker: Locker, calendar: WorkCalendar, *, title: st
 
 
 async def law_changes(pool: asyncpg.Pool) -> list[dict[str, Any]]:
-    rows = await pool.fetch(
-        """SELECT l.*, count(u.disclosure_id) AS affected, count(u.updated_at) AS updated
-             FROM law_changes l LEFT JOIN law_change_updates u ON u.law_change_id = l.id
-            GROUP BY l.id ORDER BY l.effective DESC, l.id DESC""")
-    return [dict(r) for r in rows]
+    return await rows.law_changes(pool)
 
 
 # -- the public side ---------------------------------------------------------------------------------
@@ -680,30 +631,17 @@ async def published(pool: asyncpg.Pool, *, text: str | None = None, limit: int =
     (whose origin line names the case), only the tree size and root as of publication.  A corrected
     record shows ``corrected_on`` and the public texts it replaced (``public_history``).
     """
-    rows = await pool.fetch(
-        """SELECT d.id, d.public_text, d.public_fields, d.published_on, d.takedown_due, d.updated_at,
-                  d.corrected_on, d.public_history, d.public_size AS checkpoint_size,
-                  d.public_root AS checkpoint_root,
-                  CASE WHEN c.restriction = 'none' THEN d.case_id END AS case_id,
-                  CASE WHEN c.restriction = 'none' THEN d.public_checkpoint END AS checkpoint
-             FROM disclosures d JOIN cases c ON c.id = d.case_id
-            WHERE d.state = 'published' AND ($1::text IS NULL OR d.public_text ILIKE $1)
-            ORDER BY d.published_on DESC, d.id LIMIT $2 OFFSET $3""",
-        None if not text else "%" + like_literal(text) + "%", limit, offset)
     return [{**dict(r), "checkpoint_root": r["checkpoint_root"].hex() if r["checkpoint_root"] else None}
-            for r in rows]
+            for r in await rows.published(pool, text=text, limit=limit, offset=offset)]
 
 
 async def notices(pool: asyncpg.Pool, *, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
     """Explanations published when a decision fell (revoked, confirmed illegal, re-made) or in an emergency,
     newest first."""
-    rows = await pool.fetch(
-        """SELECT id, public_fields, end_reason, notice, ended_on FROM disclosures
-            WHERE state = 'taken_down' AND notice IS NOT NULL ORDER BY ended_on DESC, id LIMIT $1 OFFSET $2""",
-        limit, offset)
     # Only what was published: the decision number unless it was excluded from the public text.
     return [{"id": r["id"], "decision_no": (r["public_fields"] or {}).get("decision_no"), "end_reason": r["end_reason"],
-             "notice": r["notice"], "ended_on": r["ended_on"]} for r in rows]
+             "notice": r["notice"], "ended_on": r["ended_on"]}
+            for r in await rows.notices(pool, limit=limit, offset=offset)]
 
 
 # -- linked evidence ----------------------------------------------------------------------------------
@@ -714,15 +652,11 @@ async def check_links(locker: Locker, disclosure_id: str, *, who: Principal) -> 
     retention reaches the takedown date."""
     authorize(who, "disclosure.check_links")
     d = await read(locker.pool, disclosure_id, who=who)
-    rows = await locker.pool.fetch(
-        """SELECT DISTINCT ON (e.blake3) e.blake3, e.seq, e.kind, e.size, o.retain_until, o.legal_hold,
-                  o.disposed_at, o.retention_open
-             FROM evidence e JOIN objects o ON o.blake3 = e.blake3 WHERE e.case_id = $1
-            ORDER BY e.blake3, e.seq""", d.case_id)
+    linked = await rows.linked_evidence(locker.pool, d.case_id)
     verifiers = locker.keys.verifiers()
     need = retention.day_start(d.takedown_due) if d.takedown_due else None
     items = []
-    for r in rows:
+    for r in linked:
         item: dict[str, Any] = {"blake3": r["blake3"], "seq": r["seq"], "kind": r["kind"], "size": r["size"]}
         try:
             result = await locker.store.verify(object_key(r["blake3"]))
