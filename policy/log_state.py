@@ -34,6 +34,8 @@ DISCLOSURE_FIELDS = ("case_id", "decision_no", "created_by", "state", "review_st
 #: The ``retention_classes`` columns a ``retention.class_set`` entry of the governance log decides; the
 #: installation's defaults (``DEFAULT_CLASSES``, written by the migration, never logged) hold until one does.
 CLASS_FIELDS = ("years", "months", "days", "trigger")
+#: What a coordinator's decision on a disputed review leaves the record's review state at.
+COORDINATED = {"proceed": "passed", "uphold": "failed"}
 #: The review columns its entry decides.
 REVIEW_FIELDS = ("disclosure_id", "reviewer", "outcome", "opinion", "record_blake3", "checklist")
 
@@ -216,8 +218,11 @@ def _on_disclosure(rows: CaseRows, e: Mapping[str, Any]) -> None:
         d["major"] = list(e.get("criteria") or [])
         d["review_state"] = "passed" if d["review_state"] == "passed" else "pending"
     elif kind.startswith("review."):
-        d["review_state"] = kind.removeprefix("review.")
-        rows.reviews[e["seq"]] = {"disclosure_id": did, "reviewer": e["actor"], "outcome": d["review_state"],
+        outcome = kind.removeprefix("review.")
+        # A coordinator's decision on a dispute (§四(四)) leaves the review passed (proceed) or failed (uphold).
+        d["review_state"] = (COORDINATED.get(str(e.get("decision")), "disputed") if outcome == "coordinated"
+                             else outcome)
+        rows.reviews[e["seq"]] = {"disclosure_id": did, "reviewer": e["actor"], "outcome": outcome,
                                   "opinion": e.get("opinion", ""), "record_blake3": e.get("opinion_blake3"),
                                   "checklist": e.get("checklist", {})}
     elif "to" in e:

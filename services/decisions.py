@@ -11,15 +11,17 @@ recorded, approved or published only after a passed review (or a coordinator's d
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
+from foundation.errors import Status
 from policy import restriction as restriction_rules
 from policy import review
-from policy.errors import DeterminationRequired, NotPermitted, ReviewRequired
+from policy.errors import DeterminationRequired, NotPermitted, PolicyError, ReviewRequired
 from services.locker import Locker
 from services.permissions import authorize
 from services.restriction import require_read
@@ -27,6 +29,15 @@ from storage import decisions as rows
 from storage import principals
 from storage.log import CaseNotFound, Draft
 from storage.principals import Principal
+
+logger = logging.getLogger(__name__)
+
+
+class LogDisagrees(PolicyError):
+    """A decision's row says other than the case's log: nothing is decided on it (run custody scrub)."""
+
+    status = Status.CONFLICT
+    code = "log_disagrees"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +83,25 @@ async def determine(locker: Locker, case_id: str, decision_no: str, *, answers: 
 
 
 async def determination(pool: asyncpg.Pool, case_id: str, decision_no: str) -> Determination | None:
+    """The latest determination of a decision, as the case's log records it.
+
+    The ``determinations`` row is a cache: one that says other than the log (an edit that makes a major
+    decision ordinary) is refused with an alarm, never used.
+    """
+    found = None
+    for seq, body in await rows.logged(pool, case_id, "decision.determined"):
+        entry = json.loads(body)
+        if entry.get("decision_no") == decision_no:
+            found = (seq, entry)
     row = await rows.latest_determination(pool, case_id, decision_no)
-    return Determination(**row) if row else None
+    if found is None and row is None:
+        return None
+    if found is None or row is None or row["seq"] != found[0] or bool(row["major"]) != bool(found[1].get("major")):
+        logger.error("INTEGRITY ALARM: case %s, decision %r: the determinations table disagrees with the "
+                     "case log; refusing to decide on it (run custody scrub)", case_id, decision_no)
+        raise LogDisagrees(f"decision {decision_no!r} of case {case_id}: the determination in the database "
+                           "disagrees with the case log; nothing was done. An administrator should run custody scrub")
+    return Determination(**row)
 
 
 async def require_determination(pool: asyncpg.Pool, case_id: str, decision_no: str) -> Determination:
@@ -87,12 +115,18 @@ async def require_determination(pool: asyncpg.Pool, case_id: str, decision_no: s
 
 async def passed_review_seq(pool: asyncpg.Pool, case_id: str, decision_no: str) -> int | None:
     """The log seq of the review that lets the decision go ahead now (the latest review passed, or a
-    coordinator decided to proceed), else None."""
-    latest = await rows.latest_review(pool, case_id, decision_no)
+    coordinator decided to proceed), else None: read from the case's ``review.*`` entries, never from
+    the ``reviews`` rows, so a review row written into the database passes nothing."""
+    latest: tuple[int, dict[str, Any]] | None = None
+    for seq, body in await rows.logged(pool, case_id, "review."):
+        entry = json.loads(body)
+        if entry.get("decision_no") == decision_no:
+            latest = (seq, entry)
     if latest is None:
         return None
-    outcome, decision, seq = latest
-    ok = outcome == "passed" or (outcome == "coordinated" and decision == "proceed")
+    seq, entry = latest
+    ok = entry["kind"] == "review.passed" or (entry["kind"] == "review.coordinated"
+                                              and entry.get("decision") == "proceed")
     return seq if ok else None
 
 

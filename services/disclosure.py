@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,12 +25,13 @@ from integrity.checkpoint import parse_checkpoint_body
 from integrity.errors import IntegrityError
 from integrity.hashing import object_key
 from integrity.receipt import verify_receipt
-from policy import lifecycle, masking, restriction, review, secrecy
+from policy import lifecycle, log_state, masking, restriction, review, secrecy
 from policy.cases import GOVERNANCE_CASE
 from policy.errors import DutiesNotSeparated, PolicyError, ReviewRequired, TreatmentRequired
 from policy.takedown import PARTY_TYPES, parse_iso_date, takedown_due
 from policy.workdays import WorkCalendar
 from services import case_access, decisions, evidence, publication_check, retention
+from services.decisions import LogDisagrees
 from services.locker import Locker
 from services.permissions import authorize
 from services.restriction import access_many, require_read
@@ -41,6 +43,8 @@ from storage.principals import Principal
 REQUIRED = ("decision_no", "party_type", "party_name", "violation", "legal_basis", "penalty", "decision_date")
 OPTIONAL_TEXT = ("party_id_no", "party_phone", "party_address", "category")
 MAX_FIELD_CHARS = 20_000
+
+logger = logging.getLogger(__name__)
 
 
 class DisclosureError(CustodyError):
@@ -180,6 +184,29 @@ def _preview_text(record: Mapping[str, Any]) -> str | None:
 
 def _row(r: asyncpg.Record) -> Disclosure:
     return Disclosure(**dict(r))
+
+
+#: The columns a step decides on, checked against the log before each step (``_as_logged``).
+GATE_FIELDS = ("state", "major", "review_state")
+
+
+async def _as_logged(locker: Locker, d: Disclosure) -> Disclosure:
+    """``d`` if its state, major criteria and review state are what the case's log says, else refuse.
+
+    The row is a cache of the log: a database edit that drops the major flag or passes a review must
+    not let a decision through (issue 14: decide on verified state).  Costs one read of the case's
+    ``disclosure.*``/``review.*`` entries.
+    """
+    entries = await locker.log.entries_of_kinds(d.case_id, ("disclosure.", "review."))
+    logged = log_state.fold(json.loads(r.body) for r in entries).disclosures.get(d.id)
+    table = {"state": d.state, "major": list(d.major), "review_state": d.review_state}
+    if logged is None or any(logged.get(k) != table[k] for k in GATE_FIELDS):
+        says = "no entries" if logged is None else {k: logged.get(k) for k in GATE_FIELDS}
+        logger.error("INTEGRITY ALARM: disclosure record %s of case %s: the table says %s, the log says %s; "
+                     "refusing to act on it (run custody scrub)", d.id, d.case_id, table, says)
+        raise LogDisagrees(f"{d.id}: the database row disagrees with the case log ({table} against {says}); "
+                           "nothing was done. An administrator should run custody scrub")
+    return d
 
 
 async def get(pool: asyncpg.Pool, disclosure_id: str) -> Disclosure:
@@ -330,7 +357,7 @@ async def case_handler_of(pool: asyncpg.Pool, case_id: str) -> tuple[str, int | 
 _REVIEW_STATES = {"passed": "passed", "failed": "failed", "disputed": "disputed"}
 #: A coordinator's decision on a dispute (§四(四)): go ahead (the head answers for it), or the failed
 #: review stands.
-COORDINATOR_DECISIONS = {"proceed": "passed", "uphold": "failed"}
+COORDINATOR_DECISIONS = log_state.COORDINATED
 
 
 async def record_review(locker: Locker, disclosure_id: str, *, who: Principal, outcome: str,
@@ -344,7 +371,7 @@ async def record_review(locker: Locker, disclosure_id: str, *, who: Principal, o
     action = {"disputed": "review.dispute", "coordinated": "review.coordinate"}.get(outcome, "review.record")
     authorize(who, action)
     reviewer = who.actor
-    d = await read(locker.pool, disclosure_id, who=who)
+    d = await _as_logged(locker, await read(locker.pool, disclosure_id, who=who))
     if not d.major:
         raise DisclosureError(f"{disclosure_id} is not flagged major: no legal review is needed")
     if d.state not in ("draft", "approved", "published"):
@@ -395,7 +422,8 @@ async def transition(locker: Locker, disclosure_id: str, action: str, *, who: Pr
                      changes: Mapping[str, Any] | None = None, law_change: int | None = None) -> Disclosure:
     """Apply one lifecycle step (approve, publish, correct, update, take_down, revoke, withdraw)."""
     authorize(who, "disclosure.act")
-    d = await read(locker.pool, disclosure_id, who=who)  # every step is on the case's material (RULES §三)
+    # Every step is on the case's material (RULES §三), and decided on what the log says of the record.
+    d = await _as_logged(locker, await read(locker.pool, disclosure_id, who=who))
     level = await case_level(locker.pool, d.case_id)
     if action in ("approve", "publish", "correct", "update"):
         secrecy.refuse_state_secret(level, f"{lifecycle.ACTIONS[action][0]} {disclosure_id}")
@@ -475,7 +503,7 @@ async def _transition(locker: Locker, disclosure_id: str, action: str, *, actor:
                       reason: str | None = None, explanation: str | None = None, takedown_reason: str | None = None,
                       changes: Mapping[str, Any] | None = None, law_change: int | None = None,
                       actor_id: int = 0, review_seq: int | None = None) -> Disclosure:
-    d = await get(locker.pool, disclosure_id)
+    d = await _as_logged(locker, await get(locker.pool, disclosure_id))
     changed = [k for k, v in (changes or {}).items() if d.record.get(k) != v]
     step = lifecycle.plan(d.state, action, reason=reason, explanation=explanation, major=bool(d.major),
                           review_passed=d.review_state == "passed", today=today, due=d.takedown_due,

@@ -10,6 +10,8 @@ from typing import Any
 
 import asyncpg
 
+from storage.db import like_literal
+
 
 async def insert_determination(pool: asyncpg.Pool, case_id: str, decision_no: str, *, answers: Mapping[str, Any],
                                facts: Mapping[str, Any], proposed: Sequence[str], major: bool, reason: str,
@@ -35,3 +37,12 @@ async def latest_review(pool: asyncpg.Pool, case_id: str, decision_no: str) -> t
         """SELECT outcome, decision, seq FROM reviews WHERE case_id = $1 AND decision_no = $2
             ORDER BY id DESC LIMIT 1""", case_id, decision_no)
     return None if row is None else (row["outcome"], row["decision"], int(row["seq"]))
+
+
+async def logged(pool: asyncpg.Pool, case_id: str, kind_prefix: str) -> list[tuple[int, bytes]]:
+    """(seq, body) of a case's entries whose kind starts with ``kind_prefix``, in order: the decisions'
+    own record, which the ``determinations`` and ``reviews`` rows only cache."""
+    found = await pool.fetch(
+        "SELECT seq, body FROM entries WHERE case_id = $1 AND kind LIKE $2 ORDER BY seq",
+        case_id, like_literal(kind_prefix) + "%")
+    return [(int(r["seq"]), bytes(r["body"])) for r in found]

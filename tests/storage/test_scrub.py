@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from policy.cases import GOVERNANCE_CASE
-from policy.errors import NotPermitted, Restricted
+from policy.errors import NotPermitted, Restricted, ReviewRequired
 from policy.retention import RetentionClass
 from policy.review import MAJOR_CRITERIA
 from services import disclosure, handover, restriction, retention
@@ -236,6 +236,40 @@ async def test_a_disclosure_record_edited_in_the_table_is_reported(locker: Locke
     await superuser(locker.pool, sql, CASE)
     found = await scrub(locker, CASE)
     assert [f.code for f in found] == ["disclosure_mismatch"] and says in found[0].message, found
+
+
+async def test_a_disclosure_gate_edited_in_the_table_decides_nothing(locker: Locker) -> None:
+    """A major decision whose row lost its major flag (or gained a passed review) is not approved: each
+    step checks the row against the case's log first, and refuses with an alarm when they disagree."""
+    desk, approver = principal("disclosure:dora"), principal("disclosure:dina")
+    await restriction.set_level(locker, CASE, "none", who=ROOT, reason="declassified")
+    await determined(locker, CASE, RECORD["decision_no"], major=("major_rights",))
+    d = await disclosure.create(locker, CASE, RECORD, who=desk)
+    assert d.major == ["major_rights"] and d.review_state == "pending"
+    with pytest.raises(ReviewRequired):
+        await disclosure.transition(locker, d.id, "approve", who=approver, today=dt.date(2026, 9, 21))
+    for sql in ("UPDATE disclosures SET major = '{}', review_state = 'none' WHERE id = $1",
+                "UPDATE disclosures SET review_state = 'passed' WHERE id = $1"):
+        await superuser(locker.pool, sql, d.id)
+        with pytest.raises(disclosure.LogDisagrees):
+            await disclosure.transition(locker, d.id, "approve", who=approver, today=dt.date(2026, 9, 21))
+        await superuser(locker.pool, "UPDATE disclosures SET major = '{major_rights}', review_state = 'pending' "
+                                     "WHERE id = $1", d.id)
+    assert (await disclosure.get(locker.pool, d.id)).state == "draft"
+    assert [f.code for f in await scrub(locker, CASE)] == []
+
+
+async def test_determinations_and_reviews_are_read_from_the_log(locker: Locker) -> None:
+    """An edited determination row refuses to decide; a review row written into the database passes nothing."""
+    await restriction.set_level(locker, CASE, "none", who=ROOT, reason="declassified")
+    await determined(locker, CASE, RECORD["decision_no"], major=("major_rights",))
+    await superuser(locker.pool, "INSERT INTO reviews (disclosure_id, reviewer, outcome, checklist, opinion, seq, "
+                                 "case_id, decision_no) VALUES (NULL, 'reviewer:rex', 'passed', '{}', 'ok', 0, $1, $2)",
+                    CASE, RECORD["decision_no"])
+    assert await disclosure.decisions.passed_review_seq(locker.pool, CASE, RECORD["decision_no"]) is None
+    await superuser(locker.pool, "UPDATE determinations SET major = false WHERE case_id = $1", CASE)
+    with pytest.raises(disclosure.LogDisagrees):
+        await disclosure.create(locker, CASE, RECORD, who=principal("disclosure:dora"))
 
 
 async def test_a_retention_class_edited_in_the_table_is_reported(locker: Locker) -> None:
