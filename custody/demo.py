@@ -11,10 +11,12 @@ publishes it — and keeps serving so you can sign in and look, until Ctrl-C.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import shutil
 import signal
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -30,13 +32,17 @@ from ingest.agent import Agent, AgentConfig
 from ingest.client import CustodyClient
 from ingest.sources import DirectorySource
 from ingest.spool import Journal
+from integrity.bundle import Trust
 from integrity.bundle_files import verify_bundle
 from integrity.verify import print_report, verify_file
 from policy.review import CHECKLIST, MAJOR_CRITERIA
 from services import accounts, cases, decisions, disclosure, evidence
 from storage import db, principals
+from storage.keys import KeyRing
 from storage.objects import bytes_source
 from storage.principals import Principal
+from witness import config as witness_config
+from witness import server as witness_server
 
 CLIP_SECONDS = 4
 USERS = (("demo-investigator", "investigator"), ("demo-disclosure", "disclosure"),
@@ -95,6 +101,29 @@ async def _offload(server: str, token: str, vkey: str, camera: Path, spool: Path
         journal.close()
 
 
+async def _demo_witness(settings: Settings, work: Path) -> tuple[web.AppRunner | None, Settings, tuple[str, ...]]:
+    """A witness for the demo's logs, unless the installation already names its own (CUSTODY_WITNESSES).
+
+    In production a witness is another authority's server (``custody witness serve`` elsewhere); here one
+    runs on this machine with a key of its own, so the exported bundle carries a cosigned checkpoint and
+    the offline check can demand it.  Returns its runner, the settings that use it, and its vkeys.
+    """
+    if settings.witness_entries:
+        return None, settings, tuple(vkey for _, vkey in settings.witness_entries)
+    ring = KeyRing(settings.keys_dir)
+    ring.signer(settings.origin)  # the log key the witness will accept (made now if this is a first run)
+    config = witness_config.init(work / "witness", "witness.demo.local", [(f"{settings.origin}/case/", ring.vkeys())])
+    runner = web.AppRunner(witness_server.create_app(config), access_log=None)
+    await runner.setup()
+    with socket.socket() as probe:
+        probe.bind((settings.host, 0))
+        port = probe.getsockname()[1]
+    await web.TCPSite(runner, settings.host, port).start()
+    witnessed = dataclasses.replace(settings, witnesses=f"http://{settings.host}:{port} {config.cosigner.vkey}",
+                                    witness_interval_seconds=1)
+    return runner, witnessed, (config.cosigner.vkey,)
+
+
 async def run_demo(settings: Settings, *, clips: int = 3, serve: bool = True) -> int:
     """The main job start to finish; stops the embedded PostgreSQL on the way out if it started it
     (Ctrl-C included), and leaves one that was already running."""
@@ -124,6 +153,7 @@ async def _run_demo(settings: Settings, *, clips: int, serve: bool) -> int:
 
     http_log = logging.getLogger("custody.http")
     http_log.setLevel(logging.WARNING)  # one line per request would drown the story; back on when serving
+    witness_runner, settings, witness_keys = await _demo_witness(settings, work)
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=10)
     await runner.setup()
@@ -135,7 +165,9 @@ async def _run_demo(settings: Settings, *, clips: int, serve: bool) -> int:
         investigator, disclosure_staff = users["demo-investigator"], users["demo-disclosure"]
         vkey = locker.log.signer.vkey
         print(f"2. server up at {base} (database {'DATABASE_URL' if settings.database_url else settings.pg_dir}, "
-              f"{settings.store} object store); users and station dock-01 created")
+              f"{settings.store} object store); users and station dock-01 created; "
+              f"{len(witness_keys)} witness(es) cosign every checkpoint"
+              + (" (a demo witness on this machine; in production another authority's)" if witness_runner else ""))
         await cases.open_case(locker, case_id, who=investigator, title="Demo: street-vending inspection 占道经营检查")
         print(f"3. opened case {case_id}")
         await clip_jobs
@@ -163,8 +195,11 @@ async def _run_demo(settings: Settings, *, clips: int, serve: bool) -> int:
                                                      purpose="demo export")
         vkey_file = work / "custody.vkey"
         vkey_file.write_text(vkey + "\n")
-        print(f"6. exported {bundle} ({n_entries} entries, {n_objects} objects); verifying it offline:")
-        verified = verify_bundle(bundle, [vkey])
+        witness_file = work / "witness.vkey"
+        witness_file.write_text("".join(k + "\n" for k in witness_keys))
+        print(f"6. exported {bundle} ({n_entries} entries, {n_objects} objects); verifying it offline, "
+              f"demanding a cosignature from {len(witness_keys)} witness(es):")
+        verified = verify_bundle(bundle, [vkey], Trust(witness_keys, 1) if witness_keys else None)
         print_report(verified)
         matched = verify_file(paths[0], bundle, [vkey])
 
@@ -196,7 +231,7 @@ async def _run_demo(settings: Settings, *, clips: int, serve: bool) -> int:
                 print(f"    {role:<13} {tokens[name]}")
         print(f"  public portal (no sign-in): {base}/public")
         print(f"  case log: custody log {case_id}    offline check: custody verify-bundle {bundle} "
-              f"--vkey {vkey_file}")
+              f"--vkey {vkey_file}" + (f" --witness-key {witness_file} --quorum 1" if witness_keys else ""))
         if not serve:
             return 0 if ok else 1
         print("\nserving until Ctrl-C")
@@ -209,3 +244,5 @@ async def _run_demo(settings: Settings, *, clips: int, serve: bool) -> int:
         return 0 if ok else 1
     finally:
         await runner.cleanup()
+        if witness_runner is not None:
+            await witness_runner.cleanup()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from custody.shell import as_operator
+from integrity.cosignature import generate_cosigner
 from services import storecheck
 from storage.filestore import FileStore
 from storage.s3store import S3Store
@@ -44,6 +45,8 @@ def test_demo_ingests_exports_and_verifies(demo_home: tuple[Path, subprocess.Com
     assert "MATCH: CAM0042_" in result.stdout
     assert "2 recording(s) receipted, 2 proxies, 0 failed; left on the camera: nothing" in result.stdout
     assert "legal review passed" in result.stdout and "ALL VERIFIED" in result.stdout
+    # The demo's own witness cosigned the exported checkpoint, and the offline check demanded it.
+    assert "witnesses:   1 valid cosignature(s), quorum 1: witness.demo.local" in result.stdout
     assert len(list((home / "demo").glob("*/*.mp4"))) == 2
     tokens = [line.split()[-1] for line in result.stdout.splitlines() if line.strip().startswith(
         ("investigator ", "disclosure ", "reviewer ", "admin "))]
@@ -56,6 +59,14 @@ def test_verify_bundle_exit_codes(demo_home: tuple[Path, subprocess.CompletedPro
     vkey = bundle.parent / "custody.vkey"
     ok = run([*CUSTODY, "verify-bundle", str(bundle), "--vkey", str(vkey)], home)
     assert ok.returncode == 0 and "VERIFIED" in ok.stdout
+    witnessed = run([*CUSTODY, "verify-bundle", str(bundle), "--vkey", str(vkey), "--witness-key",
+                     str(bundle.parent / "witness.vkey"), "--quorum", "1"], home)
+    assert witnessed.returncode == 0 and "1 valid cosignature(s)" in witnessed.stdout
+    stranger = tmp_path / "stranger.vkey"  # a witness that never saw this log: its quorum is not met
+    stranger.write_text(generate_cosigner("witness.other.example").vkey + "\n")
+    unmet = run([*CUSTODY, "verify-bundle", str(bundle), "--vkey", str(vkey), "--witness-key", str(stranger)],
+                home)
+    assert unmet.returncode == 1 and "quorum" in unmet.stdout.lower(), unmet.stdout + unmet.stderr
 
     import zipfile
 
