@@ -11,6 +11,7 @@ publishes it — and keeps serving so you can sign in and look, until Ctrl-C.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -18,6 +19,7 @@ import shutil
 import signal
 import socket
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from aiohttp import web
 
 from api.app import create_app
 from api.appkeys import LOCKER
+from custody import local_tsa
 from custody.shell import as_operator
 from foundation import clock
 from foundation.settings import Settings
@@ -36,7 +39,7 @@ from integrity.bundle import Trust
 from integrity.bundle_files import verify_bundle
 from integrity.verify import print_report, verify_file
 from policy.review import CHECKLIST, MAJOR_CRITERIA
-from services import accounts, cases, decisions, disclosure, evidence
+from services import accounts, cases, decisions, disclosure, evidence, timestamping
 from storage import db, principals
 from storage.keys import KeyRing
 from storage.objects import bytes_source
@@ -124,6 +127,19 @@ async def _demo_witness(settings: Settings, work: Path) -> tuple[web.AppRunner |
     return runner, witnessed, (config.cosigner.vkey,)
 
 
+@contextlib.asynccontextmanager
+async def _demo_tsa(settings: Settings, work: Path) -> AsyncIterator[tuple[Settings, bytes | None]]:
+    """An RFC 3161 time-stamping authority for the demo (OpenSSL's, on this machine), unless the
+    installation names its own (CUSTODY_TSA_URLS).  Yields the settings that use it and the root
+    certificate a verifier trusts (None: the installation's own TSA, its root is not ours to print)."""
+    if settings.tsa_url_list or shutil.which("openssl") is None:
+        yield settings, None
+        return
+    tsa = await asyncio.to_thread(local_tsa.make_tsa, work / "tsa", "Custody Demo TSA")
+    async with local_tsa.serve_tsa(tsa) as url:
+        yield dataclasses.replace(settings, tsa_urls=url, tsa_chain_file=str(tsa.tsa_pem)), tsa.ca_pem.read_bytes()
+
+
 async def run_demo(settings: Settings, *, clips: int = 3, serve: bool = True) -> int:
     """The main job start to finish; stops the embedded PostgreSQL on the way out if it started it
     (Ctrl-C included), and leaves one that was already running."""
@@ -136,6 +152,12 @@ async def run_demo(settings: Settings, *, clips: int = 3, serve: bool = True) ->
 
 
 async def _run_demo(settings: Settings, *, clips: int, serve: bool) -> int:
+    work = settings.home / "demo" / f"TSA-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}"  # a new root per run
+    async with _demo_tsa(settings, work) as (settings, tsa_root):
+        return await _run_story(settings, clips=clips, serve=serve, tsa_root=tsa_root)
+
+
+async def _run_story(settings: Settings, *, clips: int, serve: bool, tsa_root: bytes | None) -> int:
     if shutil.which("ffmpeg") is None:
         print("custody demo needs ffmpeg (apt-get install ffmpeg; `make demo` installs it)")
         return 2
@@ -190,6 +212,8 @@ async def _run_demo(settings: Settings, *, clips: int, serve: bool) -> int:
                                           media_type="text/plain; charset=utf-8")
         print(f"5. text record added (调查取证) -> entry {added.seq}")
 
+        if settings.tsa_url_list:  # a round now, rather than at the hourly job: the bundle carries its token
+            await timestamping.run_round(locker.pool, settings.tsa_url_list, who=as_operator())
         bundle = work / f"{case_id}.zip"
         n_entries, n_objects = await evidence.export(locker, case_id, bundle, who=investigator, with_media=True,
                                                      purpose="demo export")
@@ -197,9 +221,14 @@ async def _run_demo(settings: Settings, *, clips: int, serve: bool) -> int:
         vkey_file.write_text(vkey + "\n")
         witness_file = work / "witness.vkey"
         witness_file.write_text("".join(k + "\n" for k in witness_keys))
+        tsa_file = work / "tsa-root.pem"
+        if tsa_root:
+            tsa_file.write_bytes(tsa_root)
         print(f"6. exported {bundle} ({n_entries} entries, {n_objects} objects); verifying it offline, "
-              f"demanding a cosignature from {len(witness_keys)} witness(es):")
-        verified = verify_bundle(bundle, [vkey], Trust(witness_keys, 1) if witness_keys else None)
+              f"demanding a cosignature from {len(witness_keys)} witness(es)"
+              + (" and checking the timestamp against the demo TSA's root:" if tsa_root else ":"))
+        verified = verify_bundle(bundle, [vkey], Trust(witness_keys, 1 if witness_keys else None,
+                                                        (tsa_root,) if tsa_root else ()))
         print_report(verified)
         matched = verify_file(paths[0], bundle, [vkey])
 
@@ -231,7 +260,8 @@ async def _run_demo(settings: Settings, *, clips: int, serve: bool) -> int:
                 print(f"    {role:<13} {tokens[name]}")
         print(f"  public portal (no sign-in): {base}/public")
         print(f"  case log: custody log {case_id}    offline check: custody verify-bundle {bundle} "
-              f"--vkey {vkey_file}" + (f" --witness-key {witness_file} --quorum 1" if witness_keys else ""))
+              f"--vkey {vkey_file}" + (f" --witness-key {witness_file} --quorum 1" if witness_keys else "")
+              + (f" --tsa-cert {tsa_file}" if tsa_root else ""))
         if not serve:
             return 0 if ok else 1
         print("\nserving until Ctrl-C")

@@ -47,6 +47,7 @@ def test_demo_ingests_exports_and_verifies(demo_home: tuple[Path, subprocess.Com
     assert "legal review passed" in result.stdout and "ALL VERIFIED" in result.stdout
     # The demo's own witness cosigned the exported checkpoint, and the offline check demanded it.
     assert "witnesses:   1 valid cosignature(s), quorum 1: witness.demo.local" in result.stdout
+    assert "according to CN=Custody Demo TSA (checked against --tsa-cert)" in result.stdout  # RFC 3161
     assert len(list((home / "demo").glob("*/*.mp4"))) == 2
     tokens = [line.split()[-1] for line in result.stdout.splitlines() if line.strip().startswith(
         ("investigator ", "disclosure ", "reviewer ", "admin "))]

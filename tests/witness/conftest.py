@@ -23,12 +23,12 @@ import asyncpg
 import pytest
 from aiohttp import web
 
+from custody.local_tsa import free_port
 from services.locker import Locker
 from services.witnessing import WitnessEndpoint, WitnessPolicy
 from storage.keys import KeyRing
 from storage.log import CaseLog
 from storage.objects import ObjectStore
-from tests.tsa import free_port
 from witness import config as witness_config
 from witness.config import WitnessConfig
 from witness.server import create_app

@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from custody.local_tsa import free_port
 from integrity import merkle
 from integrity.bundle import QuorumNotMet, Trust
 from integrity.bundle_files import verify_bundle
@@ -23,7 +24,6 @@ from storage.keys import KeyRing
 from storage.log import Draft
 from storage.objects import ObjectStore, bytes_source
 from tests.acting import principal
-from tests.tsa import free_port
 from tests.witness.conftest import locker_with, make_witness, policy_for, witness_server
 from witness.config import WitnessConfig
 

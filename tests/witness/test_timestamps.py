@@ -12,6 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from custody.local_tsa import LocalTsa, make_ca, make_tsa, serve_tsa
 from integrity import timestamp
 from integrity.bundle import Trust
 from integrity.bundle_files import verify_bundle
@@ -21,7 +22,6 @@ from services.witnessing import NO_WITNESSES
 from storage.keys import KeyRing
 from storage.objects import ObjectStore
 from tests.acting import principal
-from tests.tsa import LocalTsa, make_ca, make_tsa, serve_tsa
 from tests.witness.conftest import locker_with
 from tests.witness.test_locker_witnessing import CASE, grow
 

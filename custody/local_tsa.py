@@ -1,4 +1,7 @@
-"""A real, local RFC 3161 time-stamping authority for the tests: OpenSSL's ``openssl ts -reply``.
+"""A real, local RFC 3161 time-stamping authority for the demo and the tests: ``openssl ts -reply``.
+
+Not a trusted time source: a bureau's own TSA proves nothing to an outsider (production names a
+public or accredited TSA in ``CUSTODY_TSA_URLS``).  It shows the mechanism end to end on one machine.
 
 ``make_tsa`` makes a test root CA and a TSA certificate it issues (critical extendedKeyUsage
 timeStamping, as RFC 3161 §2.3 asks) with the ``openssl`` command; ``serve_tsa`` answers
@@ -81,6 +84,7 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 def make_ca(directory: Path, name: str) -> tuple[Path, Path]:
     """A self-signed P-256 root CA: (certificate, key)."""
+    directory = directory.resolve()  # openssl runs in it: relative paths would be read twice over
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "openssl.cnf"
     config.write_text(CONFIG.format(serial=directory / "serial"))
@@ -93,6 +97,7 @@ def make_ca(directory: Path, name: str) -> tuple[Path, Path]:
 
 def make_tsa(directory: Path, name: str = "Custody Test TSA") -> LocalTsa:
     """A root CA and a TSA certificate it issued, in ``directory``."""
+    directory = directory.resolve()
     ca_pem, ca_key = make_ca(directory, f"{name} Root")
     config = directory / "openssl.cnf"
     (directory / "serial").write_text("01\n")
