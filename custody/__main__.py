@@ -1,3 +1,3 @@
-from custody.cli import main
+from custody.entry import main
 
 raise SystemExit(main())
