@@ -381,19 +381,24 @@ async def record_review(locker: Locker, disclosure_id: str, *, who: Principal, o
         fields={"stage": "decision", "file_name": f"review-{disclosure_id}-{outcome}.txt",
                 "media_type": "text/plain; charset=utf-8", "title": f"法制审核 {outcome}"})
     record_b3 = _object_hash(added.body)
-    entry = await locker.log.append(d.case_id, Draft(f"review.{outcome}", reviewer, {
+    written: list[Any] = []
+
+    async def review_rows(conn: Any, case: str, seq: int) -> None:  # the review and its state commit with the entry
+        await conn.execute(
+            """INSERT INTO reviews (disclosure_id, reviewer, outcome, checklist, opinion, record_blake3, seq, case_id,
+                                    decision_no, reviewer_id, decision)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+            disclosure_id, reviewer, outcome, dict(checklist), opinion, record_b3, seq, case,
+            d.decision_no, who.id, decision)
+        written.append(await conn.fetchrow(
+            "UPDATE disclosures SET review_state = $2, updated_at = now() WHERE id = $1 RETURNING *",
+            disclosure_id, state))
+
+    await locker.log.append(d.case_id, Draft(f"review.{outcome}", reviewer, {
         "disclosure": disclosure_id, "decision_no": d.decision_no, "checklist": dict(checklist),
-        "opinion_blake3": record_b3, "opinion": opinion, **({"decision": decision} if decision else {})}))
-    await locker.pool.execute(
-        """INSERT INTO reviews (disclosure_id, reviewer, outcome, checklist, opinion, record_blake3, seq, case_id,
-                                decision_no, reviewer_id, decision)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
-        disclosure_id, reviewer, outcome, dict(checklist), opinion, record_b3, entry.seq, d.case_id,
-        d.decision_no, who.id, decision)
-    row = await locker.pool.fetchrow(
-        "UPDATE disclosures SET review_state = $2, updated_at = now() WHERE id = $1 RETURNING *",
-        disclosure_id, state)
-    return _row(row)
+        "opinion_blake3": record_b3, "opinion": opinion, **({"decision": decision} if decision else {})},
+        rows=review_rows))
+    return _row(written[0])
 
 
 def _object_hash(entry_body: bytes) -> str:
