@@ -60,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"custody: configuration error: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level, settings.log_format)
+    logging.getLogger("asyncpg.pool").addFilter(_outage_without_traceback)
     handler: Handler = args.handler
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
@@ -70,6 +71,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         # One line a person can act on, ending in the stable code a script can match (as the API's body has).
         print(f"custody: {exc} [{exc.code}]", file=sys.stderr)
         return EXIT_STATUS[status_of(exc)]
+    except Exception as exc:
+        # A database outage (or a value it refuses) is what the API answers 503 (400) for, not a fault of ours.
+        if (known := db.translate(exc)) is None:
+            raise
+        print(f"custody: {known} [{known.code}]", file=sys.stderr)
+        return EXIT_STATUS[status_of(known)]
+
+
+def _outage_without_traceback(record: logging.LogRecord) -> bool:
+    """The driver's own warnings during an outage (the pool retrying its connections) in one line each: the
+    command ends with its ``[database_unavailable]`` line, a traceback would only bury it."""
+    if record.exc_info and record.exc_info[1] is not None and db.outage(record.exc_info[1]) is not None:
+        record.msg = f"{record.getMessage()} ({record.exc_info[1]})"
+        record.args = ()
+        record.exc_info = None
+        record.exc_text = None
+    return True
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:

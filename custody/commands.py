@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import datetime as dt
 import json
 import mimetypes
 import os
@@ -112,6 +113,9 @@ def register(sub: Any) -> None:
     p.add_argument("--archive-missing", action="store_true",
                    help="copy checkpoints that verify but have no write-once copy in the object store yet into "
                         "it (once, after upgrading from a version without the checkpoint archive)")
+    p.add_argument("--orphan-grace-minutes", type=float, default=scrub.ORPHAN_GRACE.total_seconds() / 60,
+                   help="report an object no entry names (orphan_object) once it is this old; younger ones may be "
+                        "between their store write and their entry (default: %(default)g)")
     p.set_defaults(handler=run_scrub)
 
     keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command", required=True)
@@ -312,7 +316,8 @@ async def _verify_with_server(args: argparse.Namespace) -> int:
 
 async def run_scrub(args: argparse.Namespace, settings: Settings) -> int:
     async with open_locker(settings) as locker:
-        problems = await scrub.scrub(locker, args.case_id, archive_missing=args.archive_missing)
+        problems = await scrub.scrub(locker, args.case_id, archive_missing=args.archive_missing,
+                                     orphan_grace=dt.timedelta(minutes=max(0.0, args.orphan_grace_minutes)))
     for problem in problems:
         print(f"SCRUB FAILURE: {problem}")
     print(f"scrub: {len(problems)} problem(s)" if problems else

@@ -73,13 +73,17 @@ async def determine(locker: Locker, case_id: str, decision_no: str, *, answers: 
         raise DeterminationRequired("a determination names its decision (文号, at most 200 characters)")
     proposed = review.propose(facts, restricted=state.level != "none", major_fine_yuan=locker.major_fine_yuan)
     criteria = review.check_determination(answers, proposed, reason)
-    entry = await locker.log.append(case_id, Draft("decision.determined", who.actor, {
+    written: list[dict[str, Any]] = []
+
+    async def determination_row(conn: Any, case: str, seq: int) -> None:  # commits with the entry
+        written.append(await rows.insert_determination(
+            conn, case, decision_no, answers=answers, facts=facts, proposed=proposed, major=bool(criteria),
+            reason=reason.strip(), by_actor=who.actor, by_id=who.id, seq=seq))
+
+    await locker.log.append(case_id, Draft("decision.determined", who.actor, {
         "decision_no": decision_no, "answers": dict(answers), "facts": dict(facts), "proposed": list(proposed),
-        "major": bool(criteria), **({"reason": reason.strip()} if reason.strip() else {})}))
-    row = await rows.insert_determination(
-        locker.pool, case_id, decision_no, answers=answers, facts=facts, proposed=proposed, major=bool(criteria),
-        reason=reason.strip(), by_actor=who.actor, by_id=who.id, seq=entry.seq)
-    return Determination(**row)
+        "major": bool(criteria), **({"reason": reason.strip()} if reason.strip() else {})}, rows=determination_row))
+    return Determination(**written[0])
 
 
 async def determination(pool: asyncpg.Pool, case_id: str, decision_no: str) -> Determination | None:

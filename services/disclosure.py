@@ -399,13 +399,19 @@ async def record_review(locker: Locker, disclosure_id: str, *, who: Principal, o
         fields={"stage": "decision", "file_name": f"review-{disclosure_id}-{outcome}.txt",
                 "media_type": "text/plain; charset=utf-8", "title": f"法制审核 {outcome}"})
     record_b3 = _object_hash(added.body)
-    entry = await locker.log.append(d.case_id, Draft(f"review.{outcome}", reviewer, {
+    written: list[Any] = []
+
+    async def review_rows(conn: Any, case: str, seq: int) -> None:  # the review and its state commit with the entry
+        await rows.insert_review(conn, disclosure_id, reviewer=reviewer, reviewer_id=who.id, outcome=outcome,
+                                 checklist=checklist, opinion=opinion, record_blake3=record_b3, seq=seq,
+                                 case_id=case, decision_no=d.decision_no, decision=decision)
+        written.append(await rows.set_review_state(conn, disclosure_id, state))
+
+    await locker.log.append(d.case_id, Draft(f"review.{outcome}", reviewer, {
         "disclosure": disclosure_id, "decision_no": d.decision_no, "checklist": dict(checklist),
-        "opinion_blake3": record_b3, "opinion": opinion, **({"decision": decision} if decision else {})}))
-    await rows.insert_review(locker.pool, disclosure_id, reviewer=reviewer, reviewer_id=who.id, outcome=outcome,
-                             checklist=checklist, opinion=opinion, record_blake3=record_b3, seq=entry.seq,
-                             case_id=d.case_id, decision_no=d.decision_no, decision=decision)
-    return _row(await rows.set_review_state(locker.pool, disclosure_id, state))
+        "opinion_blake3": record_b3, "opinion": opinion, **({"decision": decision} if decision else {})},
+        rows=review_rows))
+    return _row(written[0])
 
 
 def _object_hash(entry_body: bytes) -> str:

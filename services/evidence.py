@@ -63,8 +63,9 @@ FILE_NAME_MAX_CHARS = 255
 
 
 def check_file_name(name: str) -> str:
-    """A plain file name (no path, not ``.``/``..``), at most ``FILE_NAME_MAX_CHARS``."""
-    if not name or len(name) > FILE_NAME_MAX_CHARS or "/" in name or "\\" in name or name in (".", ".."):
+    """A plain file name (no path, no control characters, not ``.``/``..``), at most ``FILE_NAME_MAX_CHARS``."""
+    if (not name or len(name) > FILE_NAME_MAX_CHARS or "/" in name or "\\" in name or name in (".", "..")
+            or any(ord(c) < 32 or ord(c) == 127 for c in name)):
         raise Invalid(f"file name {name[:80]!r}: a plain name of at most {FILE_NAME_MAX_CHARS} characters, no path")
     return name
 

@@ -28,7 +28,7 @@ from typing import Any
 from foundation.errors import CustodyError, NotFound, Status
 from policy.cases import GOVERNANCE_CASE, check_stage, current_stage
 from services import locks
-from services.locker import Locker, Receipt
+from services.locker import Locker, Receipt, check_fields
 from services.permissions import authorize
 from storage import catalog, uploads
 from storage.log import Appended, CaseExists, CaseNotFound, Draft, EntryRow
@@ -137,6 +137,7 @@ class UploadManager:
         is taken only once its original is evidence in the same case.
         """
         authorize(who, "evidence.upload")
+        check_fields(fields)  # before anything is written: no session, no bytes for a value the index refuses
         if case_id is None:
             case_id = await self._intake_case(who, fields.get("officer"), fields.get("recorded_at"))
         await self._require_open_to_stations(case_id)
@@ -301,9 +302,15 @@ class UploadManager:
             raise failure(f"the object store failed; start the upload again: {exc}") from exc
         fields = dict(row.fields)
         actor = fields.pop("_actor", f"station:{row.station}")
+
+        async def committed(conn: Any, case: str, seq: int) -> None:
+            await uploads.finish(conn, row.id, "committed", seq=seq, received=row.size)
+
+        # The entry, its index row and the session's end commit together (``Draft.rows``).
         appended = await self.locker.log_object(row.case_id, stored, kind=KIND_OF[row.kind], actor=actor,
-                                                fields=fields)
-        await uploads.finish(self.locker.pool, row.id, "committed", seq=appended.seq, received=row.size)
+                                                fields=fields, also=committed)
+        if not appended.created:  # the entry was already there (a retry after an outage): end the session
+            await uploads.finish(self.locker.pool, row.id, "committed", seq=appended.seq, received=row.size)
         self._sessions.pop(row.id, None)
         receipt = await self.locker.receipt_for(appended)
         return UploadStatus(row.id, "committed", row.size, row.size, row.case_id, receipt)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any
 
 import asyncpg
 
+from foundation.errors import Invalid
 from foundation.settings import Settings
 from integrity.bundle_files import BundleWriter
 from integrity.hashing import object_key
@@ -25,11 +27,40 @@ from services import locks, timestamping, witnessing
 from services.witnessing import NO_WITNESSES, WitnessPolicy
 from storage import catalog, db
 from storage.keys import KeyRing
-from storage.log import Appended, CaseLog, CaseNotFound, Draft
+from storage.log import Appended, CaseLog, CaseNotFound, Draft, RowWriter
 from storage.objects import ObjectStore, StoredObject
 from storage.stores import open_store
 
 logger = logging.getLogger(__name__)
+
+
+#: The longest text value an object entry's field may carry (a title, a note, a media type ...).
+FIELD_MAX_CHARS = 10_000
+
+
+def check_fields(fields: Mapping[str, Any]) -> None:
+    """Refuse, before anything is stored, a field value the index cannot hold: text with a NUL byte (which
+    PostgreSQL's ``text`` refuses) or other control characters, or text longer than ``FIELD_MAX_CHARS``."""
+    def check(name: str, value: Any) -> None:
+        if isinstance(value, str):
+            if len(value) > FIELD_MAX_CHARS:
+                raise Invalid(f"field {name!r}: at most {FIELD_MAX_CHARS} characters, got {len(value)}")
+            if _CONTROL.search(value):
+                raise Invalid(f"field {name!r}: control characters (such as NUL) are not allowed")
+        elif isinstance(value, Mapping):
+            for key, inner in value.items():
+                check(f"{name}.{key}", inner)
+        elif isinstance(value, list | tuple):
+            for inner in value:
+                check(name, inner)
+
+    for key, value in fields.items():
+        if _CONTROL.search(str(key)):
+            raise Invalid("a field name holds control characters")
+        check(str(key), value)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +112,7 @@ class Locker:
         retain_until: dt.datetime | None = None,
     ) -> Appended:
         """Store bytes and log them in a case; the same bytes twice give the first entry back."""
+        check_fields(fields)  # before anything is written: a refused value stores no bytes
         if not await self.log.case_exists(case_id):
             raise CaseNotFound(case_id)
         stored = await self.store.put(source, expected_blake3=expected_blake3, retain_until=retain_until)
@@ -96,8 +128,14 @@ class Locker:
         actor: str,
         fields: Mapping[str, Any],
         retain_until: dt.datetime | None = None,
+        also: RowWriter | None = None,
     ) -> Appended:
-        """Log an object that is already stored (idempotent per case, kind and hash)."""
+        """Log an object that is already stored (idempotent per case, kind and hash).
+
+        The entry and its evidence index row commit in one transaction (``Draft.rows``): a row the
+        database refuses rolls the entry back, so no item is in the log but missing from the index.
+        """
+        check_fields(fields)
         kept, lives = await catalog.record_object(self.pool, stored, self.store.name, retain_until)
         if stored.version_id and kept and kept != stored.version_id:
             # A racing server recorded its version of the same bytes first: ours is the duplicate.
@@ -107,11 +145,17 @@ class Locker:
         obj_fields: dict[str, Any] = {"blake3": digest.blake3, "sha256": digest.sha256, "size": digest.size}
         if stored.version_id:
             obj_fields["version_id"] = stored.version_id
-        draft = Draft(kind, actor, {**fields, **obj_fields}, blake3=digest.blake3,
-                      dedupe=catalog.object_dedupe(kind, digest.blake3, lives))
+        entry_fields = {**fields, **obj_fields}
+
+        async def index(conn: asyncpg.Connection, case: str, seq: int) -> None:
+            await catalog.record_evidence(conn, case, seq, kind, entry_fields)
+            if also is not None:
+                await also(conn, case, seq)
+
+        draft = Draft(kind, actor, entry_fields, blake3=digest.blake3,
+                      dedupe=catalog.object_dedupe(kind, digest.blake3, lives), rows=index)
         result = await self.log.append(case_id, draft)
         if result.created:
-            await catalog.record_evidence(self.pool, case_id, result.seq, kind, {**fields, **obj_fields})
             await locks.on_new_evidence(self.pool, self.store, case_id, digest.blake3)
         return result
 

@@ -13,6 +13,11 @@ Per case:
    each verifies, and the current tree is consistent with every one of them (an RFC 6962 consistency
    proof from the recomputed tree), so a rollback — last entries, their checkpoints and the case row
    rewound by someone with the database — is reported.
+5. leftovers of a write that did not finish (once per run over all cases): objects in the store that
+   no entry of any case names, stored longer ago than ``ORPHAN_GRACE`` (``orphan_object``: an outage
+   or crash between the store write and the entry; uploading the same bytes again reuses the object
+   and logs it once; ``custody store check`` lock probes are not reported), and upload sessions
+   still open long after the sweep should have closed them (``upload_stuck_open``).
 
 Every finding has a stable ``code`` (``policy.log_state.Finding``).  The run and its findings are
 recorded (``scrub_runs``) and logged at ERROR.
@@ -34,19 +39,22 @@ from integrity.note import Verifier
 from policy.cases import GOVERNANCE_CASE
 from policy.log_state import Finding, compare, fold
 from services.locker import Locker
-from storage import cached_rows, catalog
+from storage import cached_rows, catalog, uploads
 from storage.log import EntryRow, StoredCheckpoint
-from storage.objects import StoreError, checkpoint_key, checkpoints_prefix, record_size
+from storage.objects import LOCK_PROBE_PREFIX, StoreError, checkpoint_key, checkpoints_prefix, key_hex, record_size
 
 logger = logging.getLogger(__name__)
 
 
-async def scrub(locker: Locker, case_id: str | None = None, *, archive_missing: bool = False) -> list[Finding]:
+async def scrub(locker: Locker, case_id: str | None = None, *, archive_missing: bool = False,
+                orphan_grace: dt.timedelta | None = None) -> list[Finding]:
     """Scrub one case (or every case); returns the findings, recorded in ``scrub_runs``.
 
     ``archive_missing``: copy into the object store each checkpoint of the table that has no archived
     copy yet, verifies and is consistent with the log (once, after upgrading a server whose
-    checkpoints predate the archive); each case it did this for is still reported.
+    checkpoints predate the archive); each case it did this for is still reported.  A run over every
+    case also reports the leftovers of unfinished writes (``leftovers``; objects younger than
+    ``orphan_grace``, default ``ORPHAN_GRACE``, are not orphans yet).
     """
     started = dt.datetime.now(dt.UTC)
     cases = [case_id] if case_id else [c["id"] for c in await locker.log.list_cases()]
@@ -55,11 +63,49 @@ async def scrub(locker: Locker, case_id: str | None = None, *, archive_missing: 
     found: list[Finding] = []
     for cid in cases:
         found += await scrub_case(locker, cid, verifiers, checked, archive_missing=archive_missing)
+    if case_id is None:
+        found += await leftovers(locker, grace=ORPHAN_GRACE if orphan_grace is None else orphan_grace)
     for finding in found:
         logger.error("scrub: %s", finding)
     await catalog.record_scrub(locker.pool, started, case_id or "*", len(cases), len(checked),
                                [f.as_json() for f in found])
     return found
+
+
+#: An object younger than this may be between its store write and its entry right now: not an orphan yet.
+ORPHAN_GRACE = dt.timedelta(hours=1)
+#: An upload session open this long with no write is stuck: the hourly sweep closes idle ones sooner.
+UPLOAD_STUCK = dt.timedelta(hours=25)
+
+
+async def leftovers(locker: Locker, *, grace: dt.timedelta = ORPHAN_GRACE,
+                    stuck: dt.timedelta = UPLOAD_STUCK) -> list[Finding]:
+    """Objects no entry names and upload sessions stuck open: what an unfinished write left behind."""
+    found: list[Finding] = []
+    keys = await locker.store.object_keys(grace)
+    named = await catalog.logged_objects(locker.pool, [key_hex(k) for k in keys])
+    for key in keys:
+        if key_hex(key) in named or await _lock_probe(locker, key):
+            continue
+        found.append(Finding("orphan_object", "*",
+                             f"object {key_hex(key)} in the store is named by no entry of any case: not evidence "
+                             "(a write cut off before its entry); uploading the same bytes again logs it"))
+    found += [Finding("upload_stuck_open", u.case_id,
+                      f"upload {u.id} from station {u.station} ({u.kind}, {u.blake3}) is still open, last "
+                      f"written {u.updated_at:%Y-%m-%d %H:%M}Z")
+              for u in await uploads.stuck_open(locker.pool, stuck)]
+    return found
+
+
+async def _lock_probe(locker: Locker, key: str) -> bool:
+    """Whether ``key`` is a ``custody store check`` lock probe (locked, never evidence)."""
+    try:
+        if (await locker.store.head(key)).size > 200:
+            return False
+        data = b"".join([chunk async for chunk in locker.store.get(key)])
+    except StoreError:
+        return False
+    return data.startswith(LOCK_PROBE_PREFIX)
 
 
 async def scrub_log(locker: Locker, case_id: str) -> list[Finding]:

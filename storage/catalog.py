@@ -167,3 +167,9 @@ async def search_cases(pool: asyncpg.Pool, *, case_id: str | None = None, office
         case_id, officer, station, since, until, limit, offset, reader, reader_id,
     )
     return [dict(r) for r in rows]
+
+
+async def logged_objects(pool: asyncpg.Pool, blake3s: list[str]) -> set[str]:
+    """Which of ``blake3s`` an entry of some case names."""
+    rows = await pool.fetch("SELECT DISTINCT blake3 FROM entries WHERE blake3 = ANY($1::text[])", blake3s)
+    return {r["blake3"] for r in rows}

@@ -13,7 +13,7 @@ import asyncpg
 from storage.db import like_literal
 
 
-async def insert_determination(pool: asyncpg.Pool, case_id: str, decision_no: str, *, answers: Mapping[str, Any],
+async def insert_determination(pool: Any, case_id: str, decision_no: str, *, answers: Mapping[str, Any],
                                facts: Mapping[str, Any], proposed: Sequence[str], major: bool, reason: str,
                                by_actor: str, by_id: int, seq: int) -> dict[str, Any]:
     row = await pool.fetchrow(

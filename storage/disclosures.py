@@ -79,7 +79,8 @@ async def flag_major(pool: asyncpg.Pool, disclosure_id: str, codes: Sequence[str
             WHERE id = $1 RETURNING *""", disclosure_id, list(codes))
 
 
-async def insert_review(pool: asyncpg.Pool, disclosure_id: str, *, reviewer: str, reviewer_id: int, outcome: str,
+async def insert_review(pool: asyncpg.Pool | asyncpg.Connection, disclosure_id: str, *, reviewer: str,
+                        reviewer_id: int, outcome: str,
                         checklist: Mapping[str, bool], opinion: str, record_blake3: str, seq: int, case_id: str,
                         decision_no: str, decision: str | None) -> None:
     await pool.execute(
@@ -90,7 +91,7 @@ async def insert_review(pool: asyncpg.Pool, disclosure_id: str, *, reviewer: str
         decision_no, reviewer_id, decision)
 
 
-async def set_review_state(pool: asyncpg.Pool, disclosure_id: str, state: str) -> asyncpg.Record:
+async def set_review_state(pool: asyncpg.Pool | asyncpg.Connection, disclosure_id: str, state: str) -> asyncpg.Record:
     return await pool.fetchrow(
         "UPDATE disclosures SET review_state = $2, updated_at = now() WHERE id = $1 RETURNING *",
         disclosure_id, state)

@@ -27,9 +27,10 @@ from pathlib import Path
 
 from foundation.durable import fsync_dir
 from foundation.pipeline import pipelined
-from integrity.hashing import ContentHasher
+from integrity.hashing import KEY_PREFIX, ContentHasher
 from storage.objects import (
     BLOCK_BYTES,
+    LOCK_PROBE_PREFIX,
     HashMismatch,
     LockProbe,
     ObjectInfo,
@@ -312,7 +313,7 @@ class FileStore:
         """The file store's locks are Custody's own (read-only files and this process's checks), not
         a server's: the probe shows they hold against this store's API, and says so."""
         until = dt.datetime.now(dt.UTC) + retain
-        stored = await self.put(bytes_source(b"custody store check: a locked probe\n" + uuid.uuid4().hex.encode()),
+        stored = await self.put(bytes_source(LOCK_PROBE_PREFIX + uuid.uuid4().hex.encode()),
                                 retain_until=until)
         try:
             await self.delete(stored.key)
@@ -362,6 +363,20 @@ class FileStore:
                 except FileNotFoundError:
                     continue  # its writer finished meanwhile
             return gone
+
+        return await asyncio.to_thread(run)
+
+    async def object_keys(self, older_than: dt.timedelta) -> list[str]:
+        def run() -> list[str]:
+            cutoff = time.time() - older_than.total_seconds()
+            found = []
+            for path in sorted((self.root / "blake3").glob("??/*")):
+                try:
+                    if path.stat().st_mtime < cutoff:
+                        found.append(KEY_PREFIX + path.name)
+                except FileNotFoundError:
+                    continue
+            return found
 
         return await asyncio.to_thread(run)
 

@@ -10,6 +10,11 @@ An append is one transaction: entries, the new perfect-subtree nodes, the new tr
 signed checkpoint commit together or not at all; a killed process leaves no gap and no half entry.
 The checkpoint is signed before commit but handed out only after it, so no checkpoint of state that
 did not commit ever leaves the server.
+
+A draft may carry ``rows``: the table rows its entry implies (an evidence index row, ...), written by
+a callback inside the same transaction, so the entry and its rows commit together or not at all.  If
+a batch fails, its drafts are retried one per transaction, so one draft whose rows are refused fails
+alone and the others still land.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +69,10 @@ class BadRange(LogError):
     code = "bad_range"
 
 
+#: Writes the rows an entry implies: ``(connection, case_id, seq)``, inside the append's transaction.
+RowWriter = Callable[[asyncpg.Connection, str, int], Awaitable[None]]
+
+
 @dataclass(frozen=True, slots=True)
 class Draft:
     """An entry before the log gives it its place (seq, prev, time)."""
@@ -73,6 +82,9 @@ class Draft:
     fields: Mapping[str, Any] = field(default_factory=dict)
     blake3: str | None = None  # the object the entry is about, indexed for lookup by hash
     dedupe: str | None = None  # idempotency: a second draft with the same key returns the first entry
+    #: The rows the entry implies, written in the append's transaction once the entry has its seq (not
+    #: called when the dedupe key returned an existing entry).  Its SQL lives in ``storage/``.
+    rows: RowWriter | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         try:
@@ -197,20 +209,23 @@ class CaseLog:
                     async with self.pool.acquire() as conn, conn.transaction():
                         results = await self._append_in_tx(conn, case_id, [d for d, _ in batch])
                 except BaseException as exc:
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc if isinstance(exc, Exception) else LogError(repr(exc)))
                     if not isinstance(exc, Exception):
+                        self._fail(batch, LogError(repr(exc)))
                         raise
+                    if len(batch) == 1 or not any(d.rows for d, _ in batch):
+                        self._fail(batch, exc)
+                        continue
+                    # One draft's rows may have been refused: retry each alone, so only that one fails.
+                    for one in batch:
+                        try:
+                            async with self.pool.acquire() as conn, conn.transaction():
+                                single = await self._append_in_tx(conn, case_id, [one[0]])
+                        except Exception as exc_one:
+                            self._fail([one], exc_one)
+                            continue
+                        self._deliver(case_id, [one], single)
                     continue
-                if self.archive is None:
-                    self._hand_out(batch, results)
-                else:
-                    # The archive write of this batch's checkpoint overlaps the next batch's transaction;
-                    # the batch's callers get their results (and the checkpoint) only once it is written.
-                    task = asyncio.create_task(self._archive_then_hand_out(case_id, batch, results))
-                    self._archiving.add(task)
-                    task.add_done_callback(self._archiving.discard)
+                self._deliver(case_id, batch, results)
         finally:
             self._writers.pop(case_id, None)
             for _, fut in self._pending.pop(case_id, []):
@@ -277,6 +292,9 @@ class CaseLog:
         else:
             latest = await self._latest_checkpoint(conn, case_id)
             checkpoint_note = latest.note if latest else b""
+        for draft, item in zip(drafts, planned, strict=True):
+            if draft.rows is not None and not isinstance(item, str):
+                await draft.rows(conn, case_id, item[0])
 
         results: list[Appended] = []
         for item in planned:
@@ -292,6 +310,23 @@ class CaseLog:
                 seq, body, leaf = item
                 results.append(Appended(case_id, seq, body, leaf, checkpoint_note, size, created=True))
         return results
+
+    def _deliver(self, case_id: str, batch: Sequence[tuple[Draft, asyncio.Future[Appended]]],
+                 results: Sequence[Appended]) -> None:
+        if self.archive is None:
+            self._hand_out(batch, results)
+        else:
+            # The archive write of this batch's checkpoint overlaps the next batch's transaction;
+            # the batch's callers get their results (and the checkpoint) only once it is written.
+            task = asyncio.create_task(self._archive_then_hand_out(case_id, batch, results))
+            self._archiving.add(task)
+            task.add_done_callback(self._archiving.discard)
+
+    @staticmethod
+    def _fail(batch: Sequence[tuple[Draft, asyncio.Future[Appended]]], exc: Exception) -> None:
+        for _, fut in batch:
+            if not fut.done():
+                fut.set_exception(exc)
 
     @staticmethod
     def _hand_out(batch: Sequence[tuple[Draft, asyncio.Future[Appended]]], results: Sequence[Appended]) -> None:

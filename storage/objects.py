@@ -119,6 +119,9 @@ def key_hex(key: str) -> str:
     return check_key(key)[len(KEY_PREFIX):]
 
 
+#: The first bytes of every ``lock_probe`` object (a locked object that is not evidence: scrub skips it).
+LOCK_PROBE_PREFIX = b"custody store check: a locked probe, not evidence\n"
+
 #: Named write-once records kept beside the objects: every signed checkpoint the log issued, as
 #: ``checkpoints/<case id>/<tree size, 20 digits>``, so a database rolled back cannot take them along.
 CHECKPOINTS_PREFIX = "checkpoints/"
@@ -262,6 +265,10 @@ class ObjectStore(Protocol):
     async def records(self, prefix: str) -> list[tuple[str, bytes]]:
         """Every record under ``prefix`` (``checkpoints_prefix``) with its bytes, sorted by key; a
         versioned store lists every version of a key."""
+        ...
+
+    async def object_keys(self, older_than: dt.timedelta) -> list[str]:
+        """The key of every object stored more than ``older_than`` ago (scrub's search for orphans)."""
         ...
 
     async def check(self) -> None:

@@ -47,8 +47,9 @@ from minio.xml import Element, SubElement, getbytes
 
 from foundation.pipeline import pipelined
 from foundation.settings import Settings
-from integrity.hashing import ContentDigest, ContentHasher, object_key
+from integrity.hashing import KEY_PREFIX, ContentDigest, ContentHasher, object_key
 from storage.objects import (
+    LOCK_PROBE_PREFIX,
     HashMismatch,
     LockNotApplied,
     LockProbe,
@@ -434,6 +435,17 @@ class S3Store:
         return cast(list[tuple[str | None, bytes]], await self._call(read))
 
     @_mapped
+    async def object_keys(self, older_than: dt.timedelta) -> list[str]:
+        await self.ensure_bucket()
+        cutoff = dt.datetime.now(dt.UTC) - older_than
+
+        def run() -> list[str]:
+            return sorted({o.object_name for o in self.client.list_objects(self.bucket, prefix=KEY_PREFIX,
+                                                                           recursive=True)
+                           if o.object_name and o.last_modified is not None and o.last_modified < cutoff})
+
+        return cast(list[str], await self._call(run))
+
     async def records(self, prefix: str) -> list[tuple[str, bytes]]:
         """Each record under ``prefix`` once, as its keeper version holds it."""
         check_records_prefix(prefix)
@@ -571,7 +583,7 @@ class S3Store:
     async def lock_probe(self, retain: dt.timedelta) -> LockProbe:
         await self.ensure_bucket()
         until = dt.datetime.now(dt.UTC) + retain
-        sample = b"custody store check: a locked probe, not evidence\n" + uuid.uuid4().hex.encode()
+        sample = LOCK_PROBE_PREFIX + uuid.uuid4().hex.encode()
         stored = await self.put(bytes_source(sample), retain_until=until)
         version = stored.version_id
         try:  # straight to the server, past our own lock check

@@ -61,7 +61,7 @@ async def set_received(pool: asyncpg.Pool, upload_id: uuid.UUID, generation: int
     )
 
 
-async def finish(pool: asyncpg.Pool, upload_id: uuid.UUID, state: str, *, seq: int | None = None,
+async def finish(pool: Any, upload_id: uuid.UUID, state: str, *, seq: int | None = None,
                  error: str | None = None, received: int | None = None) -> None:
     await pool.execute(
         """UPDATE uploads SET state = $2, seq = $3, error = $4, received = COALESCE($5, received),
@@ -90,3 +90,10 @@ async def abandon(pool: asyncpg.Pool, *, owners: list[str], idle_s: float, why: 
             WHERE state = 'open' AND (owner = ANY($1::text[]) OR updated_at < now() - make_interval(secs => $2))""",
         owners, idle_s, why)
     return int(done.split()[-1])
+
+
+async def stuck_open(pool: asyncpg.Pool, idle: dt.timedelta) -> list[UploadRow]:
+    """Upload sessions still ``open`` with no write for ``idle``: the sweep should have closed them."""
+    rows = await pool.fetch(
+        "SELECT * FROM uploads WHERE state = 'open' AND updated_at < now() - $1::interval ORDER BY created_at", idle)
+    return [UploadRow(**dict(r)) for r in rows]

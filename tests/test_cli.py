@@ -353,3 +353,73 @@ async def test_store_check_says_when_the_server_does_not_enforce_locks(tmp_path:
 async def test_store_check_on_the_file_store(tmp_path: Path) -> None:
     report = await storecheck.check_store(FileStore(tmp_path / "objects"), who=as_operator())
     assert report.ok and "locks enforced by Custody" in report.probe.server
+
+
+def _stored(home: Path) -> list[Path]:
+    return sorted((home / "objects" / "blake3").glob("??/*"))
+
+
+def test_ingest_refuses_a_bad_field_before_storing_anything(tmp_path: Path) -> None:
+    home, scans = tmp_path / "h", tmp_path / "scans"
+    scans.mkdir()
+    (scans / "scan\x07.txt").write_text("现场检查笔录\n")
+    (scans / "ok.txt").write_text("责令改正通知书\n")
+    try:
+        assert run([*CUSTODY, "user", "add", "ann", "--role", "investigator"], home).returncode == 0
+        assert run([*CUSTODY, "case", "open", "C-1", "--as", "ann"], home).returncode == 0
+        bad_name = run([*CUSTODY, "ingest", str(scans / "scan\x07.txt"), "--case", "C-1", "--kind", "record.added",
+                        "--stage", "investigation", "--as", "ann"], home)
+        assert bad_name.returncode == 1 and "[invalid]" in bad_name.stderr, bad_name.stderr
+        bad_officer = run([*CUSTODY, "ingest", str(scans / "ok.txt"), "--case", "C-1", "--officer", "ann\x1b[2J",
+                           "--as", "ann"], home)
+        assert bad_officer.returncode == 1 and "control characters" in bad_officer.stderr, bad_officer.stderr
+        assert "Traceback" not in bad_name.stderr + bad_officer.stderr
+        assert _stored(home) == []  # refused before the store write
+        log = run([*CUSTODY, "log", "C-1"], home)
+        assert "evidence.ingested" not in log.stdout and "record.added" not in log.stdout
+    finally:
+        run([*CUSTODY, "db", "stop"], home)
+
+
+def test_a_database_outage_mid_command_is_one_clear_line_and_a_retry_logs_once(tmp_path: Path) -> None:
+    """The database stops while `custody ingest` stores the bytes (a FIFO holds the command there): one
+    line ending in [database_unavailable], exit 1; scrub names the orphan; ingesting again logs it once."""
+    home, scans = tmp_path / "h", tmp_path / "scans"
+    scans.mkdir()
+    data = os.urandom(200_000)
+    fifo = scans / "clip.bin"
+    os.mkfifo(fifo)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "CUSTODY_", "DATABASE_URL"))}
+    env["CUSTODY_HOME"] = str(home)
+    try:
+        assert run([*CUSTODY, "user", "add", "ann", "--role", "investigator"], home).returncode == 0
+        assert run([*CUSTODY, "case", "open", "C-1", "--as", "ann"], home).returncode == 0
+        cmd = subprocess.Popen([*CUSTODY, "ingest", str(fifo), "--case", "C-1", "--as", "ann"], cwd=REPO, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with open(fifo, "wb") as writer:  # returns once the command reads: its checks are done
+            writer.write(data[:1000])
+            writer.flush()
+            assert run([*CUSTODY, "db", "stop"], home).returncode == 0
+            writer.write(data[1000:])
+        _, stderr = cmd.communicate(timeout=120)
+        assert cmd.returncode == 1, stderr
+        last = stderr.rstrip().splitlines()[-1]
+        assert last.startswith("custody: ") and last.endswith("[database_unavailable]"), stderr
+        assert "Traceback" not in stderr
+        assert len(_stored(home)) == 1  # the bytes, with no row and no entry
+
+        orphan = run([*CUSTODY, "scrub", "--orphan-grace-minutes", "0"], home)  # starts the database again
+        assert orphan.returncode == 1 and "[orphan_object]" in orphan.stdout, orphan.stdout + orphan.stderr
+        assert "[orphan_object]" not in run([*CUSTODY, "scrub"], home).stdout  # younger than the default grace
+
+        plain = scans / "clip.mp4"
+        plain.write_bytes(data)
+        first = run([*CUSTODY, "ingest", str(plain), "--case", "C-1", "--as", "ann"], home)
+        again = run([*CUSTODY, "ingest", str(plain), "--case", "C-1", "--as", "ann"], home)
+        assert "clip.mp4: logged as entry 1" in first.stdout, first.stdout + first.stderr
+        assert "clip.mp4: already logged as entry 1" in again.stdout, again.stdout + again.stderr
+        assert len(_stored(home)) == 1  # the orphan was reused
+        clean = run([*CUSTODY, "scrub", "--orphan-grace-minutes", "0"], home)
+        assert clean.returncode == 0, clean.stdout + clean.stderr
+    finally:
+        run([*CUSTODY, "db", "stop"], home)
