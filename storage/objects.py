@@ -320,24 +320,21 @@ async def rebuffer_reusing(source: AsyncIterable[bytes], block: int = BLOCK_BYTE
         yield memoryview(current)[:fill]
 
 
-_ANON_POPULATED = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_POPULATE", 0)
-
-
 async def file_source(path: str | os.PathLike[str], block: int = BLOCK_BYTES) -> AsyncIterator[bytes]:
-    """Stream a file in blocks, each read off the event loop.
+    """Stream a file in blocks, each read off the event loop, into two anonymous maps used in turn.
 
-    Each block is read into its own anonymous map, unmapped as soon as the consumer drops it: 8 MiB
+    A yielded block is valid until the block after next is read (as with ``rebuffer_reusing``):
+    every consumer (the stores' re-chunkers) copies it before asking for more.  Why: 8 MiB
     ``bytes`` from ``read`` raised glibc's dynamic mmap threshold and then fragmented the worker
-    threads' heaps (a 1 GiB S3 put peaked at 139 MiB RSS; 83 MiB this way, issue 17 item 6).
+    threads' heaps (a 1 GiB S3 put peaked at 139 MiB RSS); fresh maps per block cost page faults.
     """
+    buffers = (mmap.mmap(-1, block), mmap.mmap(-1, block))
+    turn = 0
     fh = await asyncio.to_thread(open, path, "rb", buffering=0)
     try:
-        while True:
-            buffer = mmap.mmap(-1, block, flags=_ANON_POPULATED)  # prefaulted in one call, not per page
-            n = await asyncio.to_thread(fh.readinto, buffer)
-            if not n:
-                break
-            yield cast(bytes, memoryview(buffer)[:n])
+        while n := await asyncio.to_thread(fh.readinto, buffers[turn]):
+            yield cast(bytes, memoryview(buffers[turn])[:n])
+            turn ^= 1
     finally:
         fh.close()
 
