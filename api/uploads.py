@@ -24,7 +24,8 @@ from integrity.hashing import is_blake3_hex
 from services.intake import UploadFailed, UploadStatus
 
 MAX_UPLOAD_BYTES = 256 * 1024**3
-#: What the server reads from a request body at a time (the intake queue holds two of these).
+#: What the server reads from a request body at a time (the intake queue holds two of these); also
+#: aiohttp's per-connection read buffer (``read_bufsize`` in ``api.app.serve``).
 READ_CHUNK_BYTES = 256 * 1024
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}"
 
