@@ -208,7 +208,7 @@ async def write_bundle(locker: Locker, token: str, out: Path, *, client: str | N
     if share.items is not None:
         raise NotFound("this share holds selected items; the court bundle comes with a share of the whole case")
     share = await _count(locker, share)
-    fields: dict[str, object] = {"share": share.id, "object": "bundle"}
+    fields: dict[str, object] = {"share": share.id, "object": "bundle", "file_name": f"{share.case_id}-bundle.zip"}
     if client is not None:
         fields["client"] = client
     await locker.log.append(share.case_id, Draft("share.downloaded", actor(share), fields))
