@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
 import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from blake3 import blake3
 
 from foundation.errors import Forbidden, Invalid, NotFound
+from integrity.bundle_files import verify_bundle
 from policy.errors import Restricted
 from services import restriction, shares
 from services.locker import Locker
@@ -158,3 +160,30 @@ async def test_who_may_share_and_bad_input(locker: Locker) -> None:
             await shares.create(locker, CASE, who=user("investigator:ann"), **{**kw, **bad})  # type: ignore[arg-type]
     assert await shares.of_case(locker, CASE, who=user("investigator:ann")) == []  # nothing half-written
     assert [k for k, _, _ in await share_entries(locker)] == []
+
+
+async def test_the_court_bundle_has_a_checked_readable_index(locker: Locker, tmp_path: Path) -> None:
+    """INDEX.html and SHA256SUMS: what each file is and how to check it; verify-bundle checks both."""
+    _, token = await shares.create(locker, CASE, who=user("investigator:ann"), organisation="Court",
+                                   person="Clerk Wang", purpose="trial", days=7)
+    out = tmp_path / "bundle.zip"
+    await shares.write_bundle(locker, token, out)
+    assert verify_bundle(out).ok
+    with zipfile.ZipFile(out) as z:
+        index = z.read("INDEX.html").decode()
+        assert "clip.mp4" in index and "inquiry.txt" in index and "officer-7" in index
+        assert "custody verify-bundle" in index and "sha256sum -c SHA256SUMS" in index
+        assert f"cp objects/{blake3(CLIP).hexdigest()} '0001-clip.mp4'" in index
+        z.extractall(tmp_path / "unzipped")
+    # By hand, as the index says: sha256sum -c in the unzipped folder.
+    done = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=tmp_path / "unzipped", capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0 and done.stdout.count(": OK") == 3, done.stdout
+    # A changed index fails the bundle, like any other member.
+    forged = tmp_path / "forged.zip"
+    with zipfile.ZipFile(out) as src, zipfile.ZipFile(forged, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            dst.writestr(info, data.replace(b"clip.mp4", b"clop.mp4") if info.filename == "INDEX.html" else data)
+    report = verify_bundle(forged)
+    assert not report.ok and report.failure_place == "INDEX.html"
