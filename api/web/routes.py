@@ -131,6 +131,10 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
              "The court bundle of a whole-case share (counted, share.downloaded)", kind="data"),
     WebRoute("GET", "/s/{token}/verify/{blake3}", shares.share_verify, None,
              "The /verify answer within the share's own items", kind="data"),
+    WebRoute("POST", "/cases/{case}/shares", shares.create, roles_for("share.create"),
+             "Share selected items or the whole case with a named recipient; shows the link once"),
+    WebRoute("POST", "/cases/{case}/shares/{id}/revoke", shares.revoke, roles_for("share.revoke"),
+             "Revoke a share at once, with a reason"),
 )
 
 

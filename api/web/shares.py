@@ -14,16 +14,18 @@ import uuid
 from pathlib import Path
 
 from aiohttp import web
+from yarl import URL
 
 from api import throttle
-from api.appkeys import LOCKER, METRICS, SETTINGS
+from api.appkeys import LOCKER, METRICS, PRINCIPAL, SETTINGS
 from api.cases import _safe_name, is_passive, parse_range
 from api.client import client_address
 from api.params import blake3_param, json_response
 from api.throttle import LIMITER
 from api.verify import OBJECT_KINDS, matches_of
-from api.web import i18n
-from api.web.render import error_page, page
+from api.web import forms, i18n
+from api.web.cases import case_view
+from api.web.render import error_page, page, redirect
 from api.web.verify import SCRIPT_PLURALS, SCRIPT_STRINGS
 from integrity.hashing import object_key
 from services import shares
@@ -141,3 +143,45 @@ async def share_verify(request: web.Request) -> web.Response:
     held = {s.item.blake3 for s in shared} | {s.proxy.blake3 for s in shared if s.proxy is not None}
     found = await locker.receipts_for_object(hexd, share.case_id, OBJECT_KINDS) if hexd in held else []
     return json_response({"blake3": hexd, "withheld": 0, **(await matches_of(locker, hexd, found))})
+
+
+# -- the staff side: the share form and the shares list on the case page ---------------------------
+
+
+async def create(request: web.Request) -> web.StreamResponse:
+    """The share form: selected items or the whole case; the answer shows the link once."""
+    case_id = request.match_info["case"]
+    form = await request.post()
+    t = i18n.translator(i18n.choose(request))
+    try:
+        days = forms.count(form, "days", t("share.bad_number")) or 0
+        limit = forms.count(form, "max_downloads", t("share.bad_number")) or None
+    except forms.FormError as exc:
+        return await case_view(request, case_id, error=str(exc), status=422)
+    items = forms.choices(form, "items") or None
+    result = await forms.attempt(shares.create(
+        request.app[LOCKER], case_id, who=request[PRINCIPAL], organisation=forms.text(form, "organisation", 500),
+        person=forms.text(form, "person", 500), purpose=forms.text(form, "purpose", 500), days=days,
+        items=items, max_downloads=limit))
+    if isinstance(result, forms.Refused):
+        return await case_view(request, case_id, error=result.message, status=result.status)
+    share, token = result
+    response = page(request, "share_created.html", {
+        "case_id": case_id, "share": share, "link": str(request.url.with_path(f"/s/{token}").with_query(None))})
+    response.headers.update(SHARE_HEADERS)
+    return response
+
+
+async def revoke(request: web.Request) -> web.StreamResponse:
+    """Revoke a share at once, with a reason."""
+    case_id = request.match_info["case"]
+    form = await request.post()
+    try:
+        share_id = int(request.match_info["id"])
+    except ValueError:
+        share_id = 0
+    result = await forms.attempt(shares.revoke(request.app[LOCKER], case_id, share_id, who=request[PRINCIPAL],
+                                               reason=forms.text(form, "reason", 2000)))
+    if isinstance(result, forms.Refused):
+        return await case_view(request, case_id, error=result.message, status=result.status)
+    return redirect(str(URL(f"/cases/{case_id}").with_query(done="share_revoked")))

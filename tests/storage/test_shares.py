@@ -15,10 +15,11 @@ from blake3 import blake3
 
 from foundation.errors import Forbidden, Invalid, NotFound
 from integrity.bundle_files import verify_bundle
+from policy import log_state
 from policy.errors import Restricted
 from services import restriction, shares
 from services.locker import Locker
-from storage import principals
+from storage import cached_rows, principals
 from storage import shares as rows
 from storage.filestore import FileStore
 from storage.keys import KeyRing
@@ -187,3 +188,20 @@ async def test_the_court_bundle_has_a_checked_readable_index(locker: Locker, tmp
             dst.writestr(info, data.replace(b"clip.mp4", b"clop.mp4") if info.filename == "INDEX.html" else data)
     report = verify_bundle(forged)
     assert not report.ok and report.failure_place == "INDEX.html"
+
+
+async def test_scrub_re_derives_the_share_rows_from_the_log(locker: Locker) -> None:
+    clip = blake3(CLIP).hexdigest()
+    share, token = await shares.create(locker, CASE, who=user("investigator:ann"), organisation="Court",
+                                       person="Clerk Wang", purpose="trial", days=7, items=[clip], max_downloads=5)
+    await shares.open_item(locker, token, clip)
+    await shares.revoke(locker, CASE, share.id, who=user("investigator:ann"), reason="trial over")
+
+    async def findings() -> list[str]:
+        derived = log_state.fold([json.loads(r.body) for r in await locker.log.entries(CASE)])
+        return [f.code for f in log_state.compare(CASE, derived, await cached_rows.table_rows(locker.pool, CASE))]
+
+    assert await findings() == []
+    await locker.pool.execute("UPDATE shares SET downloads = 0, revoked_at = NULL, revoked_by = NULL "
+                              "WHERE id = $1", share.id)  # a quiet reset of the limit and the revocation
+    assert await findings() == ["share_mismatch"]
