@@ -28,6 +28,12 @@ RECORD = {"decision_no": "城管罚字〔2026〕第1号", "party_type": "legal",
           "violation": "占道经营", "legal_basis": "《城市市容和环境卫生管理条例》第三十六条",
           "penalty": "罚款人民币200元", "decision_date": "2026-09-20", "category": "市容环境"}
 ALL_CHECKS = dict.fromkeys(CHECKLIST, True)
+SHARE = {"organisation": "区人民检察院", "person": "李检察官", "purpose": "审查起诉", "days": 7}
+
+
+def share_cli(c: dict[str, str], days: str = "7") -> list[str]:
+    return ["share", "create", c["case"], "--organisation", SHARE["organisation"], "--person", SHARE["person"],
+            "--purpose", SHARE["purpose"], "--days", days]
 
 Context = dict[str, Any]
 
@@ -300,6 +306,18 @@ ROWS = [
         lambda c: ["law-change", "add", "--title", "x", "--effective", "2026-09-21", "--category", "市容环境"],
         lambda c: ("POST", "/api/v1/law-changes",
                    {"title": "x", "effective": "2026-09-21", "categories": ["市容环境"]}), "forbidden"),
+    Row("share a case with a prosecutor", "investigator", a_case,
+        lambda c: share_cli(c),
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/shares", SHARE), "ok"),
+    Row("share a case, not an investigator", "reviewer", a_case,
+        lambda c: share_cli(c),
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/shares", SHARE), "forbidden"),
+    Row("share a restricted case without need to know", "inv2", a_restricted_case,
+        lambda c: share_cli(c),
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/shares", SHARE), "restricted"),
+    Row("share for longer than a year", "investigator", a_case,
+        lambda c: share_cli(c, "400"),
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/shares", {**SHARE, "days": 400}), "invalid"),
 ]
 
 
