@@ -74,6 +74,12 @@ async def a_restricted_case(api: Api, tag: str) -> Context:
     return ctx
 
 
+async def a_shared_case(api: Api, tag: str) -> Context:
+    ctx = await a_case(api, tag)
+    share = await ok(api, "POST", f"/api/v1/cases/{ctx['case']}/shares", "investigator", SHARE)
+    return {**ctx, "share": str(share["id"])}
+
+
 async def a_held_case(api: Api, tag: str) -> Context:
     ctx = await a_case(api, tag)
     hold = await ok(api, "POST", "/api/v1/holds", "investigator", {"case": ctx["case"], "reason": "appeal"})
@@ -318,6 +324,13 @@ ROWS = [
     Row("share for longer than a year", "investigator", a_case,
         lambda c: share_cli(c, "400"),
         lambda c: ("POST", f"/api/v1/cases/{c['case']}/shares", {**SHARE, "days": 400}), "invalid"),
+    Row("revoke a share", "inv2", a_shared_case,
+        lambda c: ["share", "revoke", c["case"], c["share"], "--reason", "indictment filed"],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/shares/{c['share']}/revoke", {"reason": "indictment filed"}),
+        "ok"),
+    Row("revoke a share without a reason", "investigator", a_shared_case,
+        lambda c: ["share", "revoke", c["case"], c["share"], "--reason", " "],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/shares/{c['share']}/revoke", {"reason": " "}), "invalid"),
 ]
 
 
