@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import zipfile
+from pathlib import Path
 
 from blake3 import blake3
 
+from integrity.bundle_files import verify_bundle
 from services import shares
 from tests.api.conftest import Api
 
@@ -80,3 +83,18 @@ async def test_bad_share_input_is_a_clear_4xx(file_api: Api) -> None:
 async def test_bad_tokens_back_off(file_api: Api) -> None:
     statuses = [(await fetch(file_api, f"/s/csh_{n:043d}"))[0] for n in range(25)]
     assert statuses[:19] == [404] * 19 and 429 in statuses[19:]
+
+
+async def test_a_whole_case_share_gives_the_court_bundle(file_api: Api, tmp_path: Path) -> None:
+    await file_api.upload(CLIP)
+    status, body = await file_api.call("POST", "/api/v1/cases/CASE-1/shares", "investigator", json=SHARE)
+    assert status == 201 and body["items"] is None
+    status, data, headers = await fetch(file_api, f"/s/{body['token']}/bundle")
+    assert status == 200 and headers["Content-Disposition"] == 'attachment; filename="CASE-1-bundle.zip"'
+    bundle = tmp_path / "bundle.zip"
+    bundle.write_bytes(data)
+    report = verify_bundle(bundle)
+    assert report.ok and len(report.objects) == 1
+    with zipfile.ZipFile(bundle) as z:
+        assert "clip.mp4" in z.read("INDEX.html").decode() and z.read("SHA256SUMS").endswith(
+            f"  objects/{blake3(CLIP).hexdigest()}\n".encode())
