@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from api import cases, disclosures, openapi, ops, publication_check, restriction, retention, uploads, verify
+from api import cases, disclosures, openapi, ops, publication_check, restriction, retention, shares, uploads, verify
 from api.auth import guard
 from api.endpoint import Endpoint
 from api.schemas import BLAKE3, CASE_ID, DATE, NAME, REASON, enum, integer, obj, text
@@ -167,6 +167,22 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              roles_for("case.revoke_grant"),
              "Revoke a user's grant to a case, with a reason", params=(CASE, ("principal", "path", "string", True)),
              body="application/json", body_schema=REASON_SCHEMA, responses=(200, 404, 422), need_to_know=False),
+    # -- sharing with prosecutors and courts (issue 18): a link with a token, logged share.* --
+    Endpoint("GET", "/api/v1/cases/{case}/shares", shares.list_shares, roles_for("share.list"),
+             "The case's shares with prosecutors and courts, live and ended (never their tokens)",
+             params=(CASE,), responses=(200, 403, 404)),
+    Endpoint("POST", "/api/v1/cases/{case}/shares", shares.create_share, roles_for("share.create"),
+             "Share selected originals (items: BLAKE3 hashes) or the whole case with a named recipient, for "
+             "DAYS days and at most MAX_DOWNLOADS downloads; logged as share.created; the token is shown once",
+             params=(CASE,), body="application/json", responses=(201, 403, 404, 422),
+             body_schema=obj(("organisation", "person", "purpose", "days"), organisation=text(500),
+                             person=text(500), purpose=text(500), days=integer(1, 365),
+                             max_downloads=integer(1, 100_000),
+                             items={"type": "array", "items": BLAKE3, "minItems": 1, "maxItems": 1000})),
+    Endpoint("POST", "/api/v1/cases/{case}/shares/{id}/revoke", shares.revoke_share, roles_for("share.revoke"),
+             "Revoke a share at once, with a reason; logged as share.revoked; its link then answers 404",
+             params=(CASE, ("id", "path", "integer", True)), body="application/json", body_schema=REASON_SCHEMA,
+             responses=(200, 403, 404, 409, 422)),
     Endpoint("GET", "/api/v1/verify/{blake3}", verify.verify_hash, STAFF,
              "Is this BLAKE3 hash evidence (in ?case=X)? Entries with proofs and checkpoints",
              params=(BLAKE3_PARAM, ("case", "query", "string", False))),

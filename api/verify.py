@@ -18,7 +18,7 @@ from api.params import blake3_param, json_response, query_int
 from foundation.errors import NotFound
 from integrity.hashing import ContentHasher, object_key
 from services import evidence, timestamping, witnessing
-from services.locker import Locker
+from services.locker import Locker, Receipt
 
 OBJECT_KINDS = ("evidence.ingested", "evidence.derived", "record.added")
 MAX_ENTRIES_PER_PAGE = 10_000
@@ -36,7 +36,12 @@ async def _answer(request: web.Request, blake3_hex: str, case_id: str | None) ->
         kept = [(kind, receipt) for kind, receipt in found if receipt.case_id in allowed]
         answer["withheld"] = len(found) - len(kept)
         found = kept
-    locker = request.app[LOCKER]
+    return {**answer, **(await matches_of(request.app[LOCKER], blake3_hex, found))}
+
+
+async def matches_of(locker: Locker, blake3_hex: str, found: list[tuple[str, Receipt]]) -> dict[str, object]:
+    """``found`` and ``matches``: each receipt with its cosigned checkpoint, timestamp and read checks
+    (the /verify answer; a share's page asks it for the share's own items)."""
     matches = []
     for kind, receipt in found:
         match: dict[str, object] = {"kind": kind, **receipt.as_json()}
@@ -54,7 +59,7 @@ async def _answer(request: web.Request, blake3_hex: str, case_id: str | None) ->
         if failed:
             match["stored_bytes_failed_at"] = failed[-1].seq
         matches.append(match)
-    return {**answer, "found": bool(matches), "matches": matches}
+    return {"found": bool(matches), "matches": matches}
 
 
 async def verify_hash(request: web.Request) -> web.Response:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
 from integrity import merkle, timestamp
+from integrity.bundle_index import INDEX_MEMBERS, index_files
 from integrity.checkpoint import Checkpoint, open_checkpoint
 from integrity.cosignature import CosignatureVerifier, Cosigned, verify_cosignatures
 from integrity.entry import check_chain, parse_case_origin
@@ -198,7 +199,7 @@ def _read(source: BundleSource, name: str) -> bytes:
 
 def _verify(source: BundleSource, report: Report, vkeys: list[str] | None) -> None:
     names = source.names()
-    unexpected = [n for n in names if n not in (CHECKPOINT, ENTRIES)
+    unexpected = [n for n in names if n not in (CHECKPOINT, ENTRIES, *INDEX_MEMBERS)
                   and not n.startswith((KEYS_DIR, OBJECTS_DIR, WITNESSES_DIR, TIMESTAMPS_DIR))]
     if unexpected:
         # Nothing rides along unverified: a bundle holds only what the contract names.
@@ -240,6 +241,21 @@ def _verify(source: BundleSource, report: Report, vkeys: list[str] | None) -> No
     if not _verify_entries(source, report, cp, case_id):
         return
     _verify_objects(source, report, names)
+    if report.ok:
+        _verify_index(source, report, cp, names)
+
+
+def _verify_index(source: BundleSource, report: Report, cp: Checkpoint, names: list[str]) -> None:
+    """The readable index members, if present, are exactly what the verified entries make of them."""
+    present = [n for n in INDEX_MEMBERS if n in names]
+    if not present:
+        return  # a bundle written before the index, or without it
+    included = [n[len(OBJECTS_DIR):] for n in names if n.startswith(OBJECTS_DIR)]
+    expected = index_files(cp.origin, cp.size, cp.root, report.entries, included)
+    for name in present:
+        if _read(source, name) != expected[name]:
+            report.fail(name, NoteFormatError(f"{name} is not what the bundle's entries say"))
+            return
 
 
 def _verify_entries(source: BundleSource, report: Report, cp: Checkpoint, case_id: str) -> bool:

@@ -53,6 +53,11 @@ class BundleWriter:
     def write_witness_vkey(self, vkey: str) -> None:
         self._zip.writestr(witness_file_name(vkey), vkey.strip() + "\n")
 
+    def write_index(self, files: dict[str, bytes]) -> None:
+        """The readable index members (``integrity.bundle_index``), written last: they describe the rest."""
+        for name, data in files.items():
+            self._zip.writestr(name, data)
+
     def write_timestamp(self, name: str, files: dict[str, bytes]) -> None:
         """``timestamps/<name><suffix>`` for each suffix given (see ``integrity.timestamp``)."""
         for suffix, data in files.items():

@@ -121,6 +121,7 @@ class CaseRows:
     reviews: dict[int, dict[str, Any]] = field(default_factory=dict)            # by entry seq
     #: Objects whose last entry in this case is ``retention.disposed`` (gone under retention).
     disposed: set[str] = field(default_factory=set)
+    shares: dict[int, dict[str, Any]] = field(default_factory=dict)             # by share id
     classes: dict[str, dict[str, Any]] = field(default_factory=lambda: {           # by name (governance log)
         c.name: {"years": c.years, "months": c.months, "days": c.days, "trigger": c.trigger} for c in DEFAULT_CLASSES})
 
@@ -191,6 +192,29 @@ def _on_grant(rows: CaseRows, e: Mapping[str, Any]) -> None:
         held[-1].update(revoked_by=e["actor"], revoke_reason=e.get("reason"))
 
 
+#: The columns of a ``shares`` row its ``share.*`` entries determine (never the token's hash).
+SHARE_FIELDS = ("organisation", "person", "purpose", "items", "expires_at", "max_downloads", "downloads",
+                "created_by", "revoked_by", "revoke_reason")
+
+
+def _on_share(rows: CaseRows, e: Mapping[str, Any]) -> None:
+    """A share's row (issue 18): made, revoked, and one download counted per ``share.downloaded``."""
+    share_id = e.get("share")
+    if not isinstance(share_id, int):
+        return
+    if e["kind"] == "share.created":
+        items = e.get("items")
+        rows.shares[share_id] = {
+            "organisation": e.get("organisation"), "person": e.get("person"), "purpose": e.get("purpose"),
+            "items": items if isinstance(items, list) else None, "expires_at": parse_time(e.get("expires_at")),
+            "max_downloads": e.get("max_downloads"), "downloads": 0, "created_by": e["actor"],
+            "revoked_by": None, "revoke_reason": None}
+    elif share_id in rows.shares and e["kind"] == "share.downloaded":
+        rows.shares[share_id]["downloads"] += 1
+    elif share_id in rows.shares and e["kind"] == "share.revoked":
+        rows.shares[share_id].update(revoked_by=e["actor"], revoke_reason=e.get("reason"))
+
+
 def _on_hold(rows: CaseRows, e: Mapping[str, Any]) -> None:
     hold_id = e.get("hold")
     if not isinstance(hold_id, int):
@@ -251,6 +275,8 @@ def fold(entries: Iterable[Mapping[str, Any]]) -> CaseRows:
             _on_hold(rows, e)
         elif kind.startswith(("disclosure.", "review.")):
             _on_disclosure(rows, e)
+        elif kind.startswith("share."):
+            _on_share(rows, e)
         else:
             _on_case(rows, e)
     return rows
@@ -301,6 +327,8 @@ class TableRows:
     disposed: frozenset[str] = frozenset()
     #: ``retention_classes`` by name, given when the case is the governance log (None: not compared).
     classes: Mapping[str, Mapping[str, Any]] | None = None
+    #: ``shares`` by id (None: not compared).
+    shares: Mapping[int, Mapping[str, Any]] | None = None
 
 
 def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
@@ -322,6 +350,8 @@ def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
         found.append(Finding("object_disposal_unlogged", case_id,
                              f"case {case_id}: object {hexd} is marked disposed of in the objects table, but the "
                              "case log has no retention.disposed entry after its evidence entries"))
+    if table.shares is not None:
+        found += _keyed(case_id, "share", "share", derived.shares, table.shares, SHARE_FIELDS)
     if table.classes is not None:
         found += _keyed(case_id, "retention class", "retention_class", derived.classes, table.classes, CLASS_FIELDS)
     return found

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import logging
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
@@ -22,6 +23,7 @@ import asyncpg
 from foundation.errors import Invalid
 from foundation.settings import Settings
 from integrity.bundle_files import BundleWriter
+from integrity.bundle_index import index_files
 from integrity.hashing import object_key
 from services import locks, timestamping, witnessing
 from services.witnessing import NO_WITNESSES, WitnessPolicy
@@ -209,6 +211,8 @@ class Locker:
                         fh.write(chunk)  # zip writes are buffered memcpy; the read is the slow side
                 finally:
                     fh.close()
+            origin = cp.note.split(b"\n", 1)[0].decode()
+            bundle.write_index(index_files(origin, cp.size, cp.root, [json.loads(r.body) for r in rows], objects))
         tmp.replace(out)
         return len(rows), len(objects)
 

@@ -85,6 +85,10 @@ PERMISSIONS: Mapping[str, tuple[str, ...]] = {
     # witnesses and trusted timestamps (the background jobs run as the operator)
     "witness.send": (*ADMIN, OPERATOR),
     "timestamp.run": (*ADMIN, OPERATOR),
+    # sharing with prosecutors and courts (a link with a token; need to know decided in services.shares)
+    "share.create": INVESTIGATORS,
+    "share.list": INVESTIGATORS,
+    "share.revoke": INVESTIGATORS,
 }
 
 #: What each action is called in a refusal.

@@ -10,7 +10,15 @@ from typing import Any
 
 import asyncpg
 
-from policy.log_state import ACCESS_KINDS, CLASS_FIELDS, DISCLOSURE_FIELDS, EVIDENCE_FIELDS, REVIEW_FIELDS, TableRows
+from policy.log_state import (
+    ACCESS_KINDS,
+    CLASS_FIELDS,
+    DISCLOSURE_FIELDS,
+    EVIDENCE_FIELDS,
+    REVIEW_FIELDS,
+    SHARE_FIELDS,
+    TableRows,
+)
 
 
 async def table_rows(pool: asyncpg.Pool, case_id: str, *, with_classes: bool = False) -> TableRows:
@@ -35,6 +43,7 @@ async def table_rows(pool: asyncpg.Pool, case_id: str, *, with_classes: bool = F
         disposed = await conn.fetch(
             """SELECT DISTINCT o.blake3 FROM objects o JOIN evidence e ON e.blake3 = o.blake3
                 WHERE e.case_id = $1 AND o.disposed_at IS NOT NULL""", case_id)
+        shares = await conn.fetch(f"SELECT id, {', '.join(SHARE_FIELDS)} FROM shares WHERE case_id = $1", case_id)
         classes = await conn.fetch(
             f"SELECT name, {', '.join(CLASS_FIELDS)} FROM retention_classes") if with_classes else None
     by_principal: dict[str, list[dict[str, Any]]] = {}
@@ -49,6 +58,7 @@ async def table_rows(pool: asyncpg.Pool, case_id: str, *, with_classes: bool = F
         reviews={r["seq"]: dict(r) for r in reviews},
         disposed=frozenset(r["blake3"] for r in disposed),
         classes=None if classes is None else {r["name"]: dict(r) for r in classes},
+        shares={r["id"]: dict(r) for r in shares},
     )
 
 

@@ -28,6 +28,12 @@ RECORD = {"decision_no": "城管罚字〔2026〕第1号", "party_type": "legal",
           "violation": "占道经营", "legal_basis": "《城市市容和环境卫生管理条例》第三十六条",
           "penalty": "罚款人民币200元", "decision_date": "2026-09-20", "category": "市容环境"}
 ALL_CHECKS = dict.fromkeys(CHECKLIST, True)
+SHARE = {"organisation": "区人民检察院", "person": "李检察官", "purpose": "审查起诉", "days": 7}
+
+
+def share_cli(c: dict[str, str], days: str = "7") -> list[str]:
+    return ["share", "create", c["case"], "--organisation", SHARE["organisation"], "--person", SHARE["person"],
+            "--purpose", SHARE["purpose"], "--days", days]
 
 Context = dict[str, Any]
 
@@ -66,6 +72,12 @@ async def a_restricted_case(api: Api, tag: str) -> Context:
     await ok(api, "PUT", f"/api/v1/cases/{ctx['case']}/restriction", "investigator",
              {"level": "privacy", "reason": "a minor is filmed"})
     return ctx
+
+
+async def a_shared_case(api: Api, tag: str) -> Context:
+    ctx = await a_case(api, tag)
+    share = await ok(api, "POST", f"/api/v1/cases/{ctx['case']}/shares", "investigator", SHARE)
+    return {**ctx, "share": str(share["id"])}
 
 
 async def a_held_case(api: Api, tag: str) -> Context:
@@ -300,6 +312,25 @@ ROWS = [
         lambda c: ["law-change", "add", "--title", "x", "--effective", "2026-09-21", "--category", "市容环境"],
         lambda c: ("POST", "/api/v1/law-changes",
                    {"title": "x", "effective": "2026-09-21", "categories": ["市容环境"]}), "forbidden"),
+    Row("share a case with a prosecutor", "investigator", a_case,
+        lambda c: share_cli(c),
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/shares", SHARE), "ok"),
+    Row("share a case, not an investigator", "reviewer", a_case,
+        lambda c: share_cli(c),
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/shares", SHARE), "forbidden"),
+    Row("share a restricted case without need to know", "inv2", a_restricted_case,
+        lambda c: share_cli(c),
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/shares", SHARE), "restricted"),
+    Row("share for longer than a year", "investigator", a_case,
+        lambda c: share_cli(c, "400"),
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/shares", {**SHARE, "days": 400}), "invalid"),
+    Row("revoke a share", "inv2", a_shared_case,
+        lambda c: ["share", "revoke", c["case"], c["share"], "--reason", "indictment filed"],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/shares/{c['share']}/revoke", {"reason": "indictment filed"}),
+        "ok"),
+    Row("revoke a share without a reason", "investigator", a_shared_case,
+        lambda c: ["share", "revoke", c["case"], c["share"], "--reason", " "],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/shares/{c['share']}/revoke", {"reason": " "}), "invalid"),
 ]
 
 

@@ -32,7 +32,7 @@ from integrity.entry import case_origin
 from integrity.errors import IntegrityError
 from integrity.note import encode_base64
 from policy import restriction as policy
-from services import case_search, disclosure, evidence, restriction, retention, witnessing
+from services import case_search, disclosure, evidence, restriction, retention, shares, witnessing
 from services.permissions import DISCLOSURE_READERS, INVESTIGATORS, READERS
 from storage import catalog
 from storage.catalog import EvidenceRow
@@ -46,7 +46,7 @@ OBJECT_HEADERS = {"Content-Security-Policy": "default-src 'none'; sandbox", "X-F
 PLAYABLE = ("video/", "audio/")
 #: ``?done=`` notices after the case page's own forms (legal holds; retention from the admin page).
 CASE_DONE = frozenset({"hold_placed", "hold_lifted", "assigned", "closed", "restricted", "granted", "grant_revoked",
-                       "handed_over"})
+                       "handed_over", "share_revoked"})
 
 
 @dataclass
@@ -152,6 +152,8 @@ async def case_view(request: web.Request, case_id: str, *, error: str | None = N
         "disclosures": (await disclosure.records_for(locker.pool, who=request[PRINCIPAL], case_id=case_id))[0]
         if role in DISCLOSURE_READERS else [],
         "error": error, "notice": t(f"done.{done}") if done in CASE_DONE else "", "access": access,
+        "shares": await shares.of_case(locker, case_id, who=request[PRINCIPAL]) if role in INVESTIGATORS else [],
+        "can_share": role in INVESTIGATORS,
     }, status=status)
 
 

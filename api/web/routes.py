@@ -15,7 +15,19 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from api import verify as api_verify
-from api.web import admin, cases, disclosure, law_changes, public, restriction, retention, review, session, verify
+from api.web import (
+    admin,
+    cases,
+    disclosure,
+    law_changes,
+    public,
+    restriction,
+    retention,
+    review,
+    session,
+    shares,
+    verify,
+)
 from api.web.guard import Kind, guard
 from api.web.nav import REVIEWERS
 from api.web.render import STATIC_DIR
@@ -110,6 +122,19 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
     WebRoute("POST", "/admin/law-changes", law_changes.record, ADMIN, "Record a law change"),
     # -- public portal (公示平台): no sign-in --
     WebRoute("GET", "/public", public.portal, None, "Published decisions, masked, with their case checkpoints"),
+    # -- shares with prosecutors and courts (issue 18): the token in the link is the credential --
+    WebRoute("GET", "/s/{token}", shares.share_page, None,
+             "A share's page: its items, players, downloads and the in-browser check; logged share.viewed"),
+    WebRoute("GET", "/s/{token}/objects/{blake3}", shares.share_object, None,
+             "A shared original (counted, share.downloaded) or its proxy (?play=1)", kind="data"),
+    WebRoute("GET", "/s/{token}/bundle", shares.share_bundle, None,
+             "The court bundle of a whole-case share (counted, share.downloaded)", kind="data"),
+    WebRoute("GET", "/s/{token}/verify/{blake3}", shares.share_verify, None,
+             "The /verify answer within the share's own items", kind="data"),
+    WebRoute("POST", "/cases/{case}/shares", shares.create, roles_for("share.create"),
+             "Share selected items or the whole case with a named recipient; shows the link once"),
+    WebRoute("POST", "/cases/{case}/shares/{id}/revoke", shares.revoke, roles_for("share.revoke"),
+             "Revoke a share at once, with a reason"),
 )
 
 

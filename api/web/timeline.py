@@ -25,6 +25,7 @@ KNOWN_KINDS = frozenset({
     "hold.placed", "hold.lifted", "retention.assigned", "retention.disposed", "retention.class_set", "law.changed",
     "access.restricted", "access.granted", "access.grant_revoked", "case.handed_over",
     "disclosure.secrets_treated", "disclosure.end_requested", "decision.determined", "review.coordinated",
+    "share.created", "share.revoked", "share.viewed", "share.downloaded",
 })
 ACCESS_ACTIONS = ("view", "download", "export", "verify")
 _STAGE_KEYS = {zh: key for key, zh in STAGES.items()}

@@ -63,6 +63,11 @@ PROBES: dict[tuple[str, str], Probe] = {
     # A grantee reads the case but does not handle it: only the handler (or an admin) hands it over.
     ("POST", "/api/v1/cases/{case}/handover"): Probe(f"{_BASE}/handover", 403, 200,
                                                      {"json": {"to": "grantee", "reason": "handler on leave"}}),
+    ("GET", "/api/v1/cases/{case}/shares"): Probe(f"{_BASE}/shares", 200, 200),
+    ("POST", "/api/v1/cases/{case}/shares"): Probe(f"{_BASE}/shares", 201, 201, {"json": {
+        "organisation": "City procuratorate", "person": "Prosecutor Li", "purpose": "review", "days": 7}}),
+    ("POST", "/api/v1/cases/{case}/shares/{id}/revoke"): Probe(f"{_BASE}/shares/999/revoke", 404, 404,
+                                                               {"json": {"reason": "done"}}),
 }
 
 

@@ -33,7 +33,9 @@ from api.web.timeline import ACCESS_ACTIONS, KNOWN_KINDS
 from api.web.verify import SCRIPT_PLURALS, SCRIPT_STRINGS
 from policy.retention import TRIGGERS
 from policy.review import CHECKLIST, OUTCOMES
+from services import shares
 from storage.principals import ROLES
+from tests.acting import principal
 from tests.web.conftest import CASE, STAFF_ROLES, Visitor, Web
 from tests.web.test_disclosure_pages import draft, post, published
 
@@ -230,8 +232,10 @@ async def seed_every_page(web_app: Web) -> dict[str, str]:
     for who, path, fields in steps:
         assert (await post(who, path, fields)).status == 303, path
     assert (await ivy.get(f"/cases/{CASE}/objects/{original}?purpose=check")).status == 200
+    _, token = await shares.create(web_app.locker, CASE, who=principal("investigator:investigator"),
+                                   organisation="区人民检察院", person="李检察官", purpose="审查起诉", days=7)
     return {"case": CASE, "blake3": original, "proxy": web_app.objects["proxy"], "major": major, "failed": failed,
-            "pending": pending, "ended": ended, "waiting": waiting, "recorded": law.location}
+            "pending": pending, "ended": ended, "waiting": waiting, "recorded": law.location, "token": token}
 
 
 def page_paths(values: dict[str, str], role: str) -> list[str]:
@@ -240,7 +244,7 @@ def page_paths(values: dict[str, str], role: str) -> list[str]:
     for route in WEB_ROUTES:
         if route.method != "GET" or route.kind != "page" or role not in (route.roles or STAFF_ROLES):
             continue
-        path = route.path.replace("{case}", values["case"])
+        path = route.path.replace("{case}", values["case"]).replace("{token}", values["token"])
         if "{id}" in path:
             paths += [path.replace("{id}", values[which])
                       for which in ("major", "failed", "pending", "ended", "waiting")]
@@ -261,7 +265,8 @@ async def test_no_page_shows_a_raw_key_or_an_unfilled_field(web_app: Web, lang: 
     html_lang = "zh-CN" if lang == "zh" else "en"
     header = {"Accept-Language": html_lang}
     anonymous = web_app.visitor(**header)
-    seen: list[tuple[str, str, Visitor]] = [("anonymous", path, anonymous) for path in ("/signin", "/public")]
+    seen: list[tuple[str, str, Visitor]] = [("anonymous", path, anonymous) for path in (
+        "/signin", "/public", f"/s/{values['token']}", "/s/csh_unknown")]
     for role in STAFF_ROLES:
         visitor = await web_app.sign_in(role, **header)
         seen += [(role, path, visitor) for path in page_paths(values, role)]

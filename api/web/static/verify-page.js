@@ -10,6 +10,9 @@ import { hashFile, parseVkey, verifyCosignatures, verifyReceipt } from "./custod
 
 const root = document.getElementById("verify");
 const S = JSON.parse(root.dataset.strings);
+// Where to ask about a hash: the staff /verify page asks the whole locker; a share's page (/s/{token})
+// asks within the share's own items.
+const verifyUrl = root.dataset.verifyUrl ?? "/ui/api/verify/";
 const input = document.getElementById("verify-file");
 const dropzone = document.getElementById("dropzone");
 const progress = document.getElementById("verify-progress");
@@ -229,7 +232,7 @@ async function check(file) {
       percent.textContent = `${Math.floor(fraction * 100)} %`;
     });
     stage.textContent = S["verify.asking"];
-    const [answer, keys, witnesses] = await Promise.all([getJSON(`/ui/api/verify/${hex}`), getJSON("/api/v1/keys"),
+    const [answer, keys, witnesses] = await Promise.all([getJSON(`${verifyUrl}${hex}`), getJSON("/api/v1/keys"),
       getJSON("/api/v1/witnesses")]);
     const trusted = trustedKeys(keys.vkeys);
     const witnessKeys = witnesses.witnesses.map((w) => w.vkey);
