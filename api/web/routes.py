@@ -15,7 +15,19 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from api import verify as api_verify
-from api.web import admin, cases, disclosure, law_changes, public, restriction, retention, review, session, verify
+from api.web import (
+    admin,
+    audit,
+    cases,
+    disclosure,
+    law_changes,
+    public,
+    restriction,
+    retention,
+    review,
+    session,
+    verify,
+)
 from api.web.guard import Kind, guard
 from api.web.nav import REVIEWERS
 from api.web.render import STATIC_DIR
@@ -72,6 +84,8 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
     WebRoute("POST", "/admin/principals/{name}/signout", admin.sign_out_everywhere, ADMIN,
              "End every web session of a user (the token keeps working)"),
     WebRoute("POST", "/admin/sessions/revoke", admin.end_session, ADMIN, "End one web session"),
+    WebRoute("POST", "/admin/principals/{name}/profile", admin.edit_profile, ADMIN,
+             "Change a user's display name, badge number (执法证号) and unit (logged in the governance log)"),
     # -- disclosure (公示) --
     WebRoute("GET", "/disclosure", disclosure.records, DISCLOSURE_READERS,
              "Disclosure records: status, takedown and update deadlines, overdue flags, what is due today"),
@@ -110,6 +124,13 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
     WebRoute("POST", "/admin/law-changes", law_changes.record, ADMIN, "Record a law change"),
     # -- public portal (公示平台): no sign-in --
     WebRoute("GET", "/public", public.portal, None, "Published decisions, masked, with their case checkpoints"),
+    # -- the audit view (issue 18, item 5) --
+    WebRoute("GET", "/admin/audit", audit.show, roles_for("audit.read"),
+             "Who viewed, downloaded, exported or shared what, across cases; filters; links to entry and proof"),
+    WebRoute("GET", "/admin/audit.csv", audit.export_csv, roles_for("audit.read"),
+             "The audit view's rows as CSV (times in UTC)", kind="data"),
+    WebRoute("GET", "/ui/api/cases/{case}/receipts/{seq}", api_verify.receipt, STAFF,
+             "The API's receipt (entry, inclusion proof, signed checkpoint) under the web session", kind="data"),
 )
 
 
