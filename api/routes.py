@@ -285,9 +285,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     # -- the audit view (issue 18, item 5) --
     Endpoint("GET", "/api/v1/audit/accesses", audit.list_accesses, roles_for("audit.read"),
              "Who viewed, downloaded, exported or shared what, across cases, newest first (times in UTC), "
-             "filtered by user (login name), case, action and period [from, to); each row names its receipt",
+             "filtered by user (login name), case, access (view, download, export, verify, share) and period "
+             "[from, to); each row names its receipt",
              params=(("user", "query", "string", False), ("case", "query", "string", False),
-                     ("action", "query", "string", False), ("from", "query", "string", False),
+                     ("access", "query", "string", False), ("from", "query", "string", False),
                      ("to", "query", "string", False), ("limit", "query", "integer", False),
                      ("offset", "query", "integer", False)), responses=(200, 400, 422)),
 )
