@@ -45,6 +45,8 @@ async def accesses(pool: asyncpg.Pool, *, who: Principal, user: str | None = Non
                    limit: int = 200, offset: int = 0) -> list[AuditEntry]:
     """Access and sharing entries across cases, newest first, filtered by user, case, action and time."""
     authorize(who, "audit.read")
+    if any("\x00" in v for v in (user, case_id) if v):
+        raise Invalid("user and case are text without NUL characters")
     if action is not None and action not in ACTIONS:
         raise Invalid(f"action must be one of {', '.join(ACTIONS)}, not {action[:40]!r}")
     if since is not None and until is not None and until <= since:
