@@ -57,7 +57,7 @@ async def list_cases(request: web.Request) -> web.Response:
         locker.pool, case_id=request.query.get("id"), officer=request.query.get("officer"),
         station=request.query.get("station"), since=query_time(request, "from"), until=query_time(request, "to"),
         limit=query_int(request, "limit", 100, minimum=1, maximum=1000), offset=query_int(request, "offset", 0),
-        reader=principal_of(request).name, reader_id=principal_of(request).id,
+        reader=principal_of(request).name, reader_id=principal_of(request).id, reader_role=principal_of(request).role,
     )
     return json_response({"cases": [redacted(row) for row in rows]})
 

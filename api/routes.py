@@ -10,7 +10,19 @@ from typing import Any
 
 from aiohttp import web
 
-from api import cases, disclosures, openapi, ops, publication_check, restriction, retention, shares, uploads, verify
+from api import (
+    audit,
+    cases,
+    disclosures,
+    openapi,
+    ops,
+    publication_check,
+    restriction,
+    retention,
+    shares,
+    uploads,
+    verify,
+)
 from api.auth import guard
 from api.endpoint import Endpoint
 from api.schemas import BLAKE3, CASE_ID, DATE, NAME, REASON, enum, integer, obj, text
@@ -298,6 +310,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "Published records (masked text only) with each case's latest checkpoint, 50 a page, newest "
              "first, ?q= searching the public text; the latest takedown notices",
              params=(("page", "query", "integer", False), ("q", "query", "string", False)), responses=(200, 400)),
+    # -- the audit view (issue 18, item 5) --
+    Endpoint("GET", "/api/v1/audit/accesses", audit.list_accesses, roles_for("audit.read"),
+             "Who viewed, downloaded, exported or shared what, across cases, newest first (times in UTC), "
+             "filtered by user (login name), case, access (view, download, export, verify, share) and period "
+             "[from, to); each row names its receipt",
+             params=(("user", "query", "string", False), ("case", "query", "string", False),
+                     ("access", "query", "string", False), ("from", "query", "string", False),
+                     ("to", "query", "string", False), ("limit", "query", "integer", False),
+                     ("offset", "query", "integer", False)), responses=(200, 400, 422)),
 )
 
 

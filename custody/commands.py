@@ -28,12 +28,13 @@ from ingest.spool import Journal
 from ingest.station import Enrolment, NotEnrolled, read_token_file
 from integrity.verify import verify_file
 from policy.cases import STAGES
+from policy.people import check_profile
 from services import accounts, cases, evidence, retention, scrub
 from services.locker import open_locker
 from storage import db, principals
 from storage.keys import KeyRing
 from storage.objects import file_source
-from storage.principals import ROLES
+from storage.principals import ROLES, PrincipalNotFound
 
 
 def register(sub: Any) -> None:
@@ -135,7 +136,13 @@ def register(sub: Any) -> None:
     p = user.add_parser("add", help="create a user and print its token (shown once)")
     p.add_argument("name")
     p.add_argument("--role", required=True, choices=[r for r in ROLES if r != "station"])
+    _profile_args(p)
     p.set_defaults(handler=principal_add)
+    p = user.add_parser("edit", help="change a user's display name, badge number (执法证号) or unit (logged in "
+                                     "the governance log; the login name never changes)")
+    p.add_argument("name")
+    _profile_args(p)
+    p.set_defaults(handler=principal_edit)
     user.add_parser("list", help="list users and stations").set_defaults(handler=principal_list)
     station = sub.add_parser("station", help="docking stations").add_subparsers(dest="station_command", required=True)
     p = station.add_parser("add", help="create a station on the server and print its token (shown once)")
@@ -373,20 +380,55 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _profile_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--display-name", help="the name people read (any script: 王小明)")
+    p.add_argument("--badge-no", help="badge number (执法证号): letters, digits, hyphens")
+    p.add_argument("--unit", help="unit (执法单位)")
+
+
+def _profile_given(args: argparse.Namespace) -> bool:
+    return any(getattr(args, k, None) is not None for k in ("display_name", "badge_no", "unit"))
+
+
 async def principal_add(args: argparse.Namespace, settings: Settings) -> int:
+    if _profile_given(args):
+        check_profile(args.display_name or "", args.badge_no or "", args.unit or "")  # refuse before creating
     async with db.open_pool(settings) as pool:
         principal, token = await accounts.add(pool, args.name, args.role, who=as_operator())
+    if _profile_given(args):
+        await _set_profile(args, settings)
     # The token alone on stdout (so `> dock.token` captures exactly it); the words go to stderr.
     print(f"{principal.role} {principal.name} created.  Token (shown once, store it safely):", file=sys.stderr)
     print(token)
     return 0
 
 
+async def _set_profile(args: argparse.Namespace, settings: Settings) -> None:
+    async with open_locker(settings) as locker:
+        current = await principals.account(locker.pool, args.name)
+        if current is None:
+            raise PrincipalNotFound(f"no principal {args.name!r}")
+        await accounts.set_profile(
+            locker, args.name, who=as_operator(),
+            display_name=current.display_name if args.display_name is None else args.display_name,
+            badge_no=current.badge_no if args.badge_no is None else args.badge_no,
+            unit=current.unit if args.unit is None else args.unit)
+
+
+async def principal_edit(args: argparse.Namespace, settings: Settings) -> int:
+    if not _profile_given(args):
+        print("nothing to change: give --display-name, --badge-no or --unit", file=sys.stderr)
+        return 2
+    await _set_profile(args, settings)
+    print(f"updated {args.name} (logged in the governance log)", file=sys.stderr)
+    return 0
+
+
 async def principal_list(args: argparse.Namespace, settings: Settings) -> int:
     async with db.open_pool(settings) as pool:
-        for p in await principals.list_principals(pool):
+        for p in await principals.accounts(pool):
             state = f"revoked {p.revoked_at:%Y-%m-%d %H:%M}" if p.revoked_at else "active"
-            print(f"{p.role:<13} {p.name:<32} {state}")
+            print(f"{p.role:<13} {p.name:<32} {state:<24} {p.display_name} {p.badge_no} {p.unit}".rstrip())
     return 0
 
 

@@ -10,6 +10,7 @@ import ipaddress
 import os
 import re
 import tomllib
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -86,6 +87,9 @@ class Settings:
     #: believed: the client address logged for requests, evidence reads and web sign-ins is then the
     #: browser's, not the proxy's.  Empty: the connecting address, and X-Forwarded-For is ignored.
     trusted_proxies: str = ""
+    #: The time zone the web pages show times in and read search dates in (an IANA name); the log, the
+    #: API and bundles keep UTC.
+    timezone: str = "Asia/Shanghai"
     #: The user the command line acts as when a command that decides something is given no ``--as``.
     cli_user: str | None = None
     #: Witnesses that cosign every case checkpoint: entries ``<URL> <witness vkey>`` separated by
@@ -139,6 +143,11 @@ class Settings:
                 url, _, vkey = part.strip().partition(" ")
                 entries.append((url.rstrip("/"), vkey.strip()))
         return entries
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The zone of ``timezone`` (the web pages' local time)."""
+        return zoneinfo.ZoneInfo(self.timezone)
 
     @property
     def tsa_url_list(self) -> list[str]:
@@ -199,12 +208,19 @@ class Settings:
         if not 1 <= self.session_hours <= 7 * 24:
             raise SettingsError("CUSTODY_SESSION_HOURS must be between 1 and 168")
         self._validate_witnessing()
+        self._validate_zone()
         try:
             self.proxy_networks  # noqa: B018 - parsing is the check
         except ValueError as exc:
             raise SettingsError(f"CUSTODY_TRUSTED_PROXIES: {exc}") from None
         if not 1 <= self.session_idle_minutes <= self.session_hours * 60:
             raise SettingsError("CUSTODY_SESSION_IDLE_MINUTES must be between 1 and CUSTODY_SESSION_HOURS × 60")
+
+    def _validate_zone(self) -> None:
+        try:
+            self.zone  # noqa: B018 - parsing is the check
+        except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+            raise SettingsError(f"CUSTODY_TIMEZONE must be an IANA time zone name, not {self.timezone!r}") from None
 
     def _validate_witnessing(self) -> None:
         entries = self.witness_entries

@@ -193,7 +193,7 @@ def plan(
     transition = TRANSITIONS[action]
     if state not in transition.source_states:
         raise _illegal(state, action)
-    if transition.needs_review and major and not review_passed:
+    if review_blocks(action, major=major, review_passed=review_passed):
         raise ReviewRequired(action, decision_no)
     if action == "publish" and decision_date is not None and today is not None and today < decision_date:
         raise NotDue(f"a decision is published on or after the day it is made: {decision_no or 'this decision'} "
@@ -212,6 +212,12 @@ def plan(
 #: Ends of a published major decision that one person asks for and a second confirms (separation of
 #: duties); a takedown because the period ran is arithmetic, not a judgement, and is not among them.
 TWO_PERSON_ENDS = frozenset({"take_down", "revoke"})
+
+
+def review_blocks(action: str, *, major: bool, review_passed: bool) -> bool:
+    """Whether §四's review gate stops ``action``: a major decision without a passed legal review."""
+    transition = TRANSITIONS.get(action)
+    return transition is not None and transition.needs_review and major and not review_passed
 
 
 def check_duties(action: str, *, actor: str, drafter: str, approver: str | None, separate: bool) -> None:

@@ -57,6 +57,15 @@ RECORDED_OUTCOMES: tuple[str, ...] = (*OUTCOMES, "disputed")
 OPINION_MAX_CHARS = 20_000
 
 
+
+class ChecklistIncomplete(PolicyError):
+    """A pass with §四(三) items not examined and satisfied; ``open_items`` names them (checklist codes)."""
+
+    def __init__(self, open_items: list[str]) -> None:
+        super().__init__("a review can pass only when every §四(三) item is examined and satisfied; not satisfied: "
+                         + ", ".join(open_items))
+        self.open_items = list(open_items)
+
 def _codes(values: Iterable[str], known: Mapping[str, tuple[str, str]], what: str) -> set[str]:
     # A bare string is iterable too; "complex" would silently become seven one-letter codes.
     if isinstance(values, str):
@@ -95,10 +104,7 @@ def check_review(outcome: str, checklist: Mapping[str, bool], opinion: str) -> N
         raise PolicyError(f"the review opinion is {len(opinion)} characters; the limit is {OPINION_MAX_CHARS}")
     if outcome == "passed":
         if open_items := [c for c in CHECKLIST if checklist.get(c) is not True]:
-            raise PolicyError(
-                "a review can pass only when every §四(三) item is examined and satisfied; not satisfied: "
-                + ", ".join(open_items)
-            )
+            raise ChecklistIncomplete(open_items)
     if not opinion.strip():  # 审核意见: a pass is an opinion too, and the one a court will read
         raise PolicyError(f"a {outcome} review must give its opinion (审核意见)"
                           + ("" if outcome == "passed" else ": the reasons"))

@@ -1,10 +1,15 @@
-"""Opening a case: the id the policy allows, a handler who may handle it, the first entry of its log."""
+"""Opening a case: the id the policy allows, a handler who may handle it, the first entry of its log.
+
+Also where the reserved governance log (``policy.cases.GOVERNANCE_CASE``) is told apart from cases: it
+is not a case, so it is listed only to admins (as the bureau's governance log) and no case form
+(hold, grant, restriction, hand-over) applies to it.
+"""
 
 from __future__ import annotations
 
-from policy.cases import check_handler, check_new_case_id
+from policy.cases import GOVERNANCE_CASE, check_handler, check_new_case_id
 from services.locker import Locker
-from services.permissions import authorize
+from services.permissions import ADMIN, authorize
 from storage import principals
 from storage.log import Appended
 from storage.principals import Principal
@@ -28,3 +33,18 @@ async def open_case(locker: Locker, case_id: str, *, who: Principal, title: str 
         handled_by, handler_id = holder.principal.actor, holder.principal.id
     return await locker.log.open_case(case_id, who.actor, title=title, handler=handled_by,
                                       handler_id=handler_id if handler_id > 0 else None)
+
+
+def is_governance(case_id: str) -> bool:
+    """Whether ``case_id`` is the bureau's governance log rather than a case."""
+    return case_id == GOVERNANCE_CASE
+
+
+def listed_to(case_id: str, role: str) -> bool:
+    """Whether a case list shown to ``role`` includes ``case_id``: the governance log only to admins."""
+    return not is_governance(case_id) or role in ADMIN
+
+
+def case_forms_apply(case_id: str) -> bool:
+    """Whether the case forms (holds, grants, restriction, hand-over, retention) apply: not to the governance log."""
+    return not is_governance(case_id)

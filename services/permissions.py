@@ -82,6 +82,9 @@ PERMISSIONS: Mapping[str, tuple[str, ...]] = {
     "principal.add": (*ADMIN, OPERATOR),  # the operator creates the first administrator
     "principal.revoke": (*ADMIN, OPERATOR),
     "principal.reissue": (*ADMIN, OPERATOR),
+    "principal.profile": (*ADMIN, OPERATOR),  # display name, badge number (执法证号), unit
+    # the audit view: who viewed, downloaded, exported or shared what, across cases
+    "audit.read": ADMIN,
     # witnesses and trusted timestamps (the background jobs run as the operator)
     "witness.send": (*ADMIN, OPERATOR),
     "timestamp.run": (*ADMIN, OPERATOR),

@@ -65,6 +65,10 @@ class Account:
     created_at: dt.datetime
     created_by: str
     revoked_at: dt.datetime | None
+    display_name: str = ""
+    badge_no: str = ""  # 执法证号
+    unit: str = ""
+    id: int = 0
 
 
 def hash_token(token: str) -> bytes:
@@ -144,9 +148,31 @@ async def by_name(pool: asyncpg.Pool, name: str) -> TokenHolder | None:
 
 async def accounts(pool: asyncpg.Pool) -> list[Account]:
     rows = await pool.fetch(
-        "SELECT name, role, created_at, created_by, revoked_at FROM principals ORDER BY role, name"
+        """SELECT id, name, role, created_at, created_by, revoked_at, display_name, badge_no, unit
+             FROM principals ORDER BY role, name"""
     )
     return [Account(**dict(r)) for r in rows]
+
+
+async def account(pool: asyncpg.Pool, name: str) -> Account | None:
+    """One principal as the admin page shows it (revoked too), or None."""
+    row = await pool.fetchrow(
+        """SELECT id, name, role, created_at, created_by, revoked_at, display_name, badge_no, unit
+             FROM principals WHERE name = $1""", name)
+    return Account(**dict(row)) if row else None
+
+
+async def set_profile(conn: asyncpg.Pool | asyncpg.Connection, name: str, display_name: str, badge_no: str,
+                      unit: str) -> None:
+    """Store a principal's display fields (the name, id and role never change: migration 0010)."""
+    try:
+        done = await conn.fetchval(
+            "UPDATE principals SET display_name = $2, badge_no = $3, unit = $4 WHERE name = $1 RETURNING id",
+            name, display_name, badge_no, unit)
+    except asyncpg.CheckViolationError:
+        raise PrincipalError(f"invalid display fields for {name!r}") from None
+    if done is None:
+        raise PrincipalNotFound(f"no principal {name!r}")
 
 
 async def id_named(pool: asyncpg.Pool, actor: str, at: str) -> int | None:

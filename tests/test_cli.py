@@ -423,3 +423,23 @@ def test_a_database_outage_mid_command_is_one_clear_line_and_a_retry_logs_once(t
         assert clean.returncode == 0, clean.stdout + clean.stderr
     finally:
         run([*CUSTODY, "db", "stop"], home)
+
+
+def test_users_get_display_names_badges_and_units_from_the_command_line(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    try:
+        added = run([*CUSTODY, "user", "add", "wang.xm", "--role", "investigator", "--display-name", "王小明",
+                     "--badge-no", "11010001", "--unit", "朝阳分局"], home)
+        assert added.returncode == 0, added.stderr
+        refused = run([*CUSTODY, "user", "add", "li.si", "--role", "investigator", "--badge-no", "京0421"], home)
+        assert refused.returncode != 0 and "badge number (执法证号)" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        edited = run([*CUSTODY, "user", "edit", "wang.xm", "--unit", "朝阳区城管执法局"], home)
+        assert edited.returncode == 0, edited.stderr
+        listing = run([*CUSTODY, "user", "list"], home).stdout
+        assert "王小明 11010001 朝阳区城管执法局" in listing and "li.si" not in listing
+        log = run([*CUSTODY, "log", "governance", "--json"], home).stdout
+        assert log.count('"kind":"principal.profile_set"') == 2 and '"unit":"朝阳区城管执法局"' in log
+        assert run([*CUSTODY, "user", "edit", "wang.xm"], home).returncode == 2  # nothing to change
+    finally:
+        run([*CUSTODY, "db", "stop"], home)

@@ -17,6 +17,7 @@ from api.errors import http_status
 from api.web import i18n
 from api.web.render import page, redirect
 from api.web.session import idle_timeout, now
+from policy.people import ProfileError, check_profile
 from services import accounts
 from storage import principals, web_sessions
 from storage.principals import ROLES, Account, PrincipalError
@@ -44,6 +45,9 @@ def _notice(request: web.Request, t: i18n.Translator, accounts: list[Account], l
     if request.method != "GET":
         return ""
     revoked, signed_out = request.query.get("revoked", ""), request.query.get("signed_out", "")
+    profile = request.query.get("profile", "")
+    if any(a.name == profile for a in accounts):
+        return t("people.saved", name=profile)
     if any(a.name == revoked and a.revoked_at for a in accounts):
         return t("admin.revoked_done", name=revoked)
     if any(a.name == signed_out for a in accounts) and not live[signed_out]:
@@ -56,14 +60,39 @@ async def show(request: web.Request) -> web.StreamResponse:
 
 
 async def add(request: web.Request) -> web.StreamResponse:
-    """Create a user or station; answer with its token, this once."""
+    """Create a user or station (with its display name, badge number and unit); answer with its token, this once."""
     form = await request.post()
     name, role = _text(form.get("name")).strip(), _text(form.get("role")).strip()
+    shown = {k: _text(form.get(k)) for k in ("display_name", "badge_no", "unit")}
+    locker = request.app[LOCKER]
     try:
-        principal, token = await accounts.add(request.app[LOCKER].pool, name, role, who=request[PRINCIPAL])
+        check_profile(**shown)  # refused before the principal exists, not after
+        principal, token = await accounts.add(locker.pool, name, role, who=request[PRINCIPAL])
+        if any(v.strip() for v in shown.values()):
+            await accounts.set_profile(locker, principal.name, who=request[PRINCIPAL], **shown)
+    except ProfileError as exc:
+        return await admin_page(request, error=_profile_message(request, exc), status=http_status(exc))
     except PrincipalError as exc:
         return await admin_page(request, error=str(exc), status=http_status(exc))
     return page(request, "token.html", {"name": principal.name, "role": principal.role, "token": token})
+
+
+async def edit_profile(request: web.Request) -> web.StreamResponse:
+    """Change a user's display name, badge number (执法证号) or unit; logged in the governance log."""
+    name = request.match_info["name"]
+    form = await request.post()
+    try:
+        await accounts.set_profile(request.app[LOCKER], name, who=request[PRINCIPAL],
+                                   **{k: _text(form.get(k)) for k in ("display_name", "badge_no", "unit")})
+    except ProfileError as exc:
+        return await admin_page(request, error=_profile_message(request, exc), status=http_status(exc))
+    return redirect(str(URL("/admin").with_query(profile=name)) + "#principals")
+
+
+def _profile_message(request: web.Request, exc: ProfileError) -> str:
+    """A refused display field or login name, said in the page's language."""
+    t = i18n.translator(i18n.choose(request))
+    return t(f"people.{exc.field}.{exc.problem}")
 
 
 async def revoke(request: web.Request) -> web.StreamResponse:

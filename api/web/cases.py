@@ -32,7 +32,7 @@ from integrity.entry import case_origin
 from integrity.errors import IntegrityError
 from integrity.note import encode_base64
 from policy import restriction as policy
-from services import case_search, disclosure, evidence, restriction, retention, shares, witnessing
+from services import case_search, cases, disclosure, evidence, restriction, retention, shares, witnessing
 from services.permissions import DISCLOSURE_READERS, INVESTIGATORS, READERS
 from storage import catalog
 from storage.catalog import EvidenceRow
@@ -83,13 +83,14 @@ def group_evidence(rows: list[EvidenceRow]) -> tuple[list[EvidenceGroup], list[E
     return [*groups.values(), *loose], records
 
 
-def _date(raw: str, *, end: bool = False) -> dt.datetime | None:
-    """A search date (``YYYY-MM-DD``, UTC) as a bound; ``to`` includes its whole day."""
+def _date(raw: str, zone: dt.tzinfo, *, end: bool = False) -> dt.datetime | None:
+    """A search date (``YYYY-MM-DD``, a day in the bureau's zone) as a bound; ``to`` includes its whole day."""
     if not raw:
         return None
     day = dt.date.fromisoformat(raw)
-    start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-    return start + dt.timedelta(days=1) if end else start
+    if end:
+        day += dt.timedelta(days=1)
+    return dt.datetime(day.year, day.month, day.day, tzinfo=zone)
 
 
 async def search(request: web.Request) -> web.StreamResponse:
@@ -98,7 +99,8 @@ async def search(request: web.Request) -> web.StreamResponse:
     filters = {k: request.query.get(k, "").strip()[:100] for k in ("id", "officer", "station", "from", "to")}
     error = None
     try:
-        since, until = _date(filters["from"]), _date(filters["to"], end=True)
+        zone = request.app[SETTINGS].zone
+        since, until = _date(filters["from"], zone), _date(filters["to"], zone, end=True)
     except ValueError:
         since = until = None
         error = t("cases.bad_date")
@@ -106,8 +108,9 @@ async def search(request: web.Request) -> web.StreamResponse:
         request.app[LOCKER].pool, case_id=filters["id"] or None, officer=filters["officer"] or None,
         station=filters["station"] or None, since=since, until=until, limit=SEARCH_LIMIT,
         # rows of restricted cases this user may not read: id and level only
-        reader=request[PRINCIPAL].name, reader_id=request[PRINCIPAL].id)
-    return page(request, "cases.html", {"filters": filters, "rows": rows, "error": error},
+        reader=request[PRINCIPAL].name, reader_id=request[PRINCIPAL].id, reader_role=request[PRINCIPAL].role)
+    return page(request, "cases.html", {"filters": filters, "rows": rows, "error": error,
+                                        "timezone": request.app[SETTINGS].timezone},
                 status=400 if error else 200)
 
 
@@ -137,8 +140,10 @@ async def case_view(request: web.Request, case_id: str, *, error: str | None = N
     role = request[PRINCIPAL].role
     done = request.query.get("done", "") if request.method == "GET" else ""
     access = await _access(request, case_id)
+    forms = cases.case_forms_apply(case_id)  # not on the governance log
+    title = t("case.governance_title") if cases.is_governance(case_id) else json.loads(opened.body).get("title", "")
     return page(request, "case.html", {
-        "case_id": case_id, "title": json.loads(opened.body).get("title", ""), "size": size, "root": root.hex(),
+        "case_id": case_id, "title": title, "size": size, "root": root.hex(), "case_forms": forms,
         "checkpoint": {"size": stored.size, "root": stored.root.hex(), "root_b64": encode_base64(stored.root),
                        "note": stored.note.decode(), "origin": case_origin(locker.log.host, case_id)},
         "signature": signature, "groups": groups, "records": records,
@@ -147,8 +152,8 @@ async def case_view(request: web.Request, case_id: str, *, error: str | None = N
         "stages": {r.blake3: stage_label(r.stage, t) for r in records},
         "timeline": [describe(r, t) for r in rows], "truncated": start > 0,
         "can_read": role in READERS, "can_verify": role in INVESTIGATORS, "can_export": role in INVESTIGATORS,
-        "can_hold": role in INVESTIGATORS,
-        "holds": await retention.list_holds(locker.pool, case_id) if role in INVESTIGATORS else [],
+        "can_hold": forms and role in INVESTIGATORS,
+        "holds": await retention.list_holds(locker.pool, case_id) if forms and role in INVESTIGATORS else [],
         "disclosures": (await disclosure.records_for(locker.pool, who=request[PRINCIPAL], case_id=case_id))[0]
         if role in DISCLOSURE_READERS else [],
         "error": error, "notice": t(f"done.{done}") if done in CASE_DONE else "", "access": access,
@@ -203,7 +208,8 @@ async def player(request: web.Request) -> web.StreamResponse:
         "case_id": case_id, "item": item, "purpose": why, "src": object_url(case_id, item.blake3, why),
         "download": object_url(case_id, item.blake3, why, download=True),
         "kind": "video" if (item.media_type or "").startswith("video/") else
-                "audio" if (item.media_type or "").startswith("audio/") else "other",
+                "audio" if (item.media_type or "").startswith("audio/") else
+                "text" if (item.media_type or "").split(";")[0].strip().lower() == "text/plain" else "other",
     })
 
 

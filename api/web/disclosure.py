@@ -25,7 +25,7 @@ from api.web.forms import Form, FormError, Refused
 from api.web.render import page, redirect
 from api.web.timeline import Event, describe
 from foundation import clock
-from policy import masking, secrecy
+from policy import lifecycle, masking, secrecy
 from policy.errors import PolicyError
 from policy.lifecycle import EXPLAINED_TAKEDOWNS, STATES, TAKEDOWN_REASONS, TRANSITIONS
 from policy.review import MAJOR_CRITERIA
@@ -162,7 +162,9 @@ def _record_url(disclosure_id: str, done: str) -> str:
 
 def available(d: Disclosure, *, pending_updates: bool) -> set[str]:
     """The forms the record's state allows: lifecycle steps, flagging major, recording a disagreement."""
-    steps = {action for action, step in TRANSITIONS.items() if d.state in step.source_states}
+    # a step the review gate stops (§四) is not offered: the page says a review is needed instead
+    steps = {action for action, step in TRANSITIONS.items() if d.state in step.source_states
+             and not lifecycle.review_blocks(action, major=bool(d.major), review_passed=d.review_state == "passed")}
     if not pending_updates:
         steps.discard("update")  # an update answers a recorded law change
     if d.state == "draft":

@@ -42,12 +42,13 @@ class Refused:
 
     status: int
     message: str
+    error: BaseException | None = None  # the domain error, for a page that says it in its own words
 
 
 def refusal(exc: BaseException) -> Refused | None:
     """``exc`` as a refusal if it is a domain error with a 4xx ``status`` and a ``code``; else None."""
     if isinstance(exc, USER_ERRORS) and 400 <= (status := http_status(exc)) < 500:
-        return Refused(status, str(exc))
+        return Refused(status, str(exc), exc)
     return None
 
 

@@ -32,6 +32,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/admin/retention", "nav.retention", ADMIN),
     NavItem("/admin/law-changes", "nav.law_changes", ADMIN),
     NavItem("/public", "nav.public", STAFF),
+    NavItem("/admin/audit", "nav.audit", ADMIN),
 )
 
 #: Where ``/`` and a fresh sign-in take each role.

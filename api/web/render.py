@@ -16,7 +16,7 @@ import jinja2
 from aiohttp import web
 from yarl import URL
 
-from api.appkeys import PRINCIPAL, WEB_SESSION, WEB_SESSIONS
+from api.appkeys import PRINCIPAL, SETTINGS, WEB_SESSION, WEB_SESSIONS
 from api.web import i18n
 from api.web.nav import nav_for
 
@@ -41,7 +41,7 @@ PAGE_HEADERS = {
 def setup_templates(app: web.Application) -> None:
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
                                undefined=jinja2.StrictUndefined, default_helpers=False)
-    env.filters.update({"size": human_size, "short": short_hash, "when": when})
+    env.filters.update({"size": human_size, "short": short_hash, "when": _when_here})
 
 
 def page(request: web.Request, template: str, context: Mapping[str, Any] | None = None, *,
@@ -60,6 +60,7 @@ def page(request: web.Request, template: str, context: Mapping[str, Any] | None 
         "t": i18n.translator(lang), "lang": lang, "principal": principal, "csrf": csrf,
         "nav": nav, "current_nav": max(held, key=len, default=""), "path": request.path,
         "switch_lang": switch, "switch_href": str(here.update_query(lang=switch)),
+        "zone": request.app[SETTINGS].zone,
     }
     response = aiohttp_jinja2.render_template(template, request, {**base, **(context or {})}, status=status)
     response.headers.update(PAGE_HEADERS)
@@ -93,8 +94,15 @@ def short_hash(value: str | None, length: int = 12) -> str:
     return (value or "")[:length]
 
 
-def when(value: dt.datetime | str | None) -> str:
-    """A time as ``YYYY-MM-DD HH:MM:SS UTC`` (entries carry RFC 3339 strings, rows datetimes)."""
+@jinja2.pass_context
+def _when_here(context: jinja2.runtime.Context, value: dt.datetime | str | None) -> str:
+    """The ``when`` filter: in the configured zone (``CUSTODY_TIMEZONE``) the page context carries."""
+    return when(value, context.get("zone") or dt.UTC)
+
+
+def when(value: dt.datetime | str | None, zone: dt.tzinfo = dt.UTC) -> str:
+    """A time in ``zone`` as ``YYYY-MM-DD HH:MM:SS UTC+08:00`` (``UTC`` in UTC); entries carry RFC 3339
+    strings, rows datetimes.  The log and the API keep UTC; only the pages show local time."""
     if value is None or value == "":
         return ""
     moment = value
@@ -106,4 +114,10 @@ def when(value: dt.datetime | str | None) -> str:
     assert isinstance(moment, dt.datetime)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    local = moment.astimezone(zone)
+    offset = local.utcoffset() or dt.timedelta(0)
+    if not offset:
+        return local.strftime("%Y-%m-%d %H:%M:%S UTC")
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    return local.strftime("%Y-%m-%d %H:%M:%S") + f" UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"

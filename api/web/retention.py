@@ -20,7 +20,7 @@ from api.appkeys import LOCKER, PRINCIPAL
 from api.web import cases, forms, i18n
 from api.web.forms import Form, Refused
 from api.web.render import error_page, page, redirect
-from policy.retention import TRIGGERS, RetentionClass
+from policy.retention import DEFAULT_CLASSES, TRIGGERS, RetentionClass
 from services import retention
 from storage.log import CaseNotFound
 
@@ -52,6 +52,7 @@ async def retention_view(request: web.Request, *, error: str | None = None, stat
     shown = await readable(request, {h.case_id for h in holds})  # a hold's reason is its case's
     return page(request, "retention.html", {
         "classes": await retention.list_classes(locker.pool), "triggers": TRIGGERS,
+        "class_words": _class_words(t),
         "holds": [h for h in holds if h.case_id in shown],
         "holds_withheld": sum(1 for h in holds if h.case_id not in shown),
         "case_id": case_id, "objects": objects, "lookup_error": lookup_error,
@@ -149,3 +150,9 @@ async def lift_hold(request: web.Request) -> web.StreamResponse:
                                                      reason=forms.text(form, "reason", REASON_MAX_CHARS)))
     case_id = result.case_id if isinstance(result, retention.Hold) else forms.text(form, "case", 64)
     return await _answer(request, form, case_id, result, "hold_lifted")
+
+
+def _class_words(t: i18n.Translator) -> dict[tuple[str, str], str]:
+    """The built-in classes' descriptions in the page's language, by (name, description as stored): an
+    administrator's own description is shown as they wrote it."""
+    return {(c.name, c.description): t(f"retclass.{c.name}") for c in DEFAULT_CLASSES}

@@ -20,7 +20,7 @@ from api.web.disclosure import RAW_FIELDS
 from api.web.forms import FormError, Refused
 from api.web.render import page, redirect
 from policy import masking
-from policy.review import CHECKLIST, OUTCOMES
+from policy.review import CHECKLIST, OUTCOMES, ChecklistIncomplete
 from services import disclosure
 from services.disclosure import Disclosure
 
@@ -87,7 +87,12 @@ async def submit(request: web.Request) -> web.StreamResponse:
     done = await forms.attempt(record())
     if isinstance(done, Refused):
         opinion = form.get("opinion")
-        return await review_view(request, disclosure_id, error=done.message, status=done.status,
+        message = done.message
+        if isinstance(done.error, ChecklistIncomplete):
+            t = i18n.translator(i18n.choose(request))
+            items = t("list.sep").join(t(f"check.{c}") for c in done.error.open_items)
+            message = t("review.not_satisfied", items=items)
+        return await review_view(request, disclosure_id, error=message, status=done.status,
                                  typed={"ticked": ticked, "opinion": opinion if isinstance(opinion, str) else ""})
     return redirect(str(URL.build(path=f"/review/{disclosure_id}", query={"done": str(outcome)})))
 

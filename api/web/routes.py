@@ -17,6 +17,7 @@ from aiohttp import web
 from api import verify as api_verify
 from api.web import (
     admin,
+    audit,
     cases,
     disclosure,
     law_changes,
@@ -84,6 +85,8 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
     WebRoute("POST", "/admin/principals/{name}/signout", admin.sign_out_everywhere, ADMIN,
              "End every web session of a user (the token keeps working)"),
     WebRoute("POST", "/admin/sessions/revoke", admin.end_session, ADMIN, "End one web session"),
+    WebRoute("POST", "/admin/principals/{name}/profile", admin.edit_profile, ADMIN,
+             "Change a user's display name, badge number (执法证号) and unit (logged in the governance log)"),
     # -- disclosure (公示) --
     WebRoute("GET", "/disclosure", disclosure.records, DISCLOSURE_READERS,
              "Disclosure records: status, takedown and update deadlines, overdue flags, what is due today"),
@@ -135,6 +138,13 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
              "Share selected items or the whole case with a named recipient; shows the link once"),
     WebRoute("POST", "/cases/{case}/shares/{id}/revoke", shares.revoke, roles_for("share.revoke"),
              "Revoke a share at once, with a reason"),
+    # -- the audit view (issue 18, item 5) --
+    WebRoute("GET", "/admin/audit", audit.show, roles_for("audit.read"),
+             "Who viewed, downloaded, exported or shared what, across cases; filters; links to entry and proof"),
+    WebRoute("GET", "/admin/audit.csv", audit.export_csv, roles_for("audit.read"),
+             "The audit view's rows as CSV (times in UTC)", kind="data"),
+    WebRoute("GET", "/ui/api/cases/{case}/receipts/{seq}", api_verify.receipt, STAFF,
+             "The API's receipt (entry, inclusion proof, signed checkpoint) under the web session", kind="data"),
 )
 
 

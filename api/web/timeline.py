@@ -26,6 +26,7 @@ KNOWN_KINDS = frozenset({
     "access.restricted", "access.granted", "access.grant_revoked", "case.handed_over",
     "disclosure.secrets_treated", "disclosure.end_requested", "decision.determined", "review.coordinated",
     "share.created", "share.revoked", "share.viewed", "share.downloaded",
+    "principal.profile_set",
 })
 ACCESS_ACTIONS = ("view", "download", "export", "verify")
 _STAGE_KEYS = {zh: key for key, zh in STAGES.items()}
@@ -65,7 +66,25 @@ def describe(row: EntryRow, t: Translator) -> Event:
     else:
         key = f"kind.{kind}" if known else "kind.unknown"
     return Event(row.seq, str(entry.get("time", "")), str(values["actor"]), kind, t(key, **values),
-                 [(k, _text(v)) for k, v in sorted(fields.items())], known)
+                 [(_field_name(k, t), _field_value(k, v, t)) for k, v in sorted(fields.items())], known)
+
+
+def _field_name(name: str, t: Translator) -> str:
+    """A field's name in the page's language; a key this release has no words for is shown as it is."""
+    key = f"tlfield.{name}"
+    label = t(f"tlfield.{name}")
+    return name if label == key else label
+
+
+def _field_value(name: str, value: Any, t: Translator) -> str:
+    """A field's value as text; codes with words of their own (stage, access action, level) in those words."""
+    if name == "stage" and isinstance(value, str):
+        return stage_label(value, t) or value
+    if name == "action" and value in ACCESS_ACTIONS:
+        return t(f"audit.action.{value}")
+    if name in ("level", "previous") and value in LEVELS:
+        return t(f"restriction.{value}")
+    return _text(value)
 
 
 def _labels(fields: dict[str, Any], t: Translator) -> dict[str, str]:

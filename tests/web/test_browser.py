@@ -197,7 +197,7 @@ async def test_each_role_sees_only_what_it_may(served: Served) -> None:
                 "rex": {"/cases", "/verify", "/disclosure", "/review", "/public"},
                 "ivy": {"/cases", "/verify", "/disclosure", "/public"},
                 "ada": {"/cases", "/verify", "/disclosure", "/review", "/admin", "/admin/retention",
-                        "/admin/law-changes", "/public"}}
+                        "/admin/law-changes", "/public", "/admin/audit"}}
     for who, nav in expected.items():
         page = await served.signed_in(who)
         links = await page.eval_on_selector_all("nav.main a", "els => els.map(e => e.dataset.nav)")

@@ -36,7 +36,7 @@ POLICY_TERMS = ("公示", "撤下", "更正", "更新", "撤销", "撤回", "法
 
 def concrete(route: WebRoute, web_app: Web, disclosure_id: str = "") -> str:
     values = {"case": CASE, "blake3": web_app.objects["original"], "name": NOBODY, "id": disclosure_id,
-              "action": "approve", "hold": NO_HOLD, "principal": NOBODY}
+              "action": "approve", "hold": NO_HOLD, "principal": NOBODY, "seq": "0"}
     path = route.path
     for key, value in values.items():
         path = path.replace("{" + key + "}", value)
@@ -130,7 +130,7 @@ async def test_case_page_shows_evidence_records_checkpoint_and_timeline(web_app:
     o, p = web_app.objects["original"], web_app.objects["proxy"]
     assert f'data-original="{o}"' in page  # the proxy row names its original
     assert page.index(f'data-blake3="{o}"') < page.index(f'data-blake3="{p}"')
-    assert "CAM7_0001.MP4" in page and "2026-11-20 08:00:00 UTC" in page and "KiB" in page
+    assert "CAM7_0001.MP4" in page and "2026-11-20 16:00:00 UTC+08:00" in page and "KiB" in page
     assert f'href="/cases/{CASE}/play/{p}"' in page  # Play plays the proxy
     assert "inspection.txt" in page and "investigation and evidence collection" in page
     assert "Recording CAM7_0001.MP4 ingested from camera CAM7 (officer officer-7) by station dock-1" in page
@@ -283,7 +283,7 @@ async def test_admin_adds_users_shows_the_token_once_and_revokes(web_app: Web) -
     duplicate = await admin.post("/admin/principals", {"name": "carol", "role": "admin"})
     assert duplicate.status == 409 and 'id="admin-error"' in duplicate.text
     bad = await admin.post("/admin/principals", {"name": "x y", "role": "investigator"})
-    assert bad.status == 400
+    assert bad.status == 422 and "Put a Chinese name in the display name" in bad.text  # not the browser's bare pattern
     dock = await admin.post("/admin/principals", {"name": "dock-9", "role": "station"})
     assert dock.status == 200  # stations are added here too; their tokens cannot sign in
 

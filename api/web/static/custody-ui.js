@@ -65,3 +65,18 @@ document.addEventListener("change", (event) => {
   if (select) explainedTakedown(select);
 });
 document.querySelectorAll("select[data-explained]").forEach(explainedTakedown);
+
+// A text record on the player page: its bytes (read through the same logged URL as "Open") shown
+// inline as plain text, decoded as UTF-8, never as HTML.
+async function showText(pre) {
+  try {
+    const response = await fetch(pre.dataset.textSrc, { credentials: "same-origin" });
+    if (!response.ok) throw new Error(response.statusText);
+    pre.textContent = new TextDecoder("utf-8").decode(await response.arrayBuffer());
+    pre.classList.remove("muted");
+  } catch (error) {
+    pre.textContent = `${pre.dataset.failed ?? "✗"} ${error.message}`;
+  }
+}
+
+document.querySelectorAll("pre[data-text-src]").forEach(showText);
