@@ -31,7 +31,7 @@ from api.throttle import LIMITER, FailureLimiter
 from api.web import setup_web
 from foundation.settings import Settings
 from services import timestamping
-from services.calendar import load_calendar
+from services.calendar import live as live_calendar
 from services.housekeeping import sweep_forever
 from services.intake import UploadManager
 from services.locker import open_locker
@@ -80,7 +80,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def _locker_ctx(app: web.Application) -> AsyncIterator[None]:
     async with open_locker(app[SETTINGS]) as locker:
         app[LOCKER] = locker
-        app[CALENDAR] = await asyncio.to_thread(load_calendar, app[SETTINGS].calendar_dir)
+        app[CALENDAR] = await asyncio.to_thread(live_calendar, app[SETTINGS].calendar_dir)
         yield
 
 

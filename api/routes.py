@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from api import cases, disclosures, openapi, ops, publication_check, restriction, retention, uploads, verify
+from api import calendar, cases, disclosures, openapi, ops, publication_check, restriction, retention, uploads, verify
 from api.auth import guard
 from api.endpoint import Endpoint
 from api.schemas import BLAKE3, CASE_ID, DATE, NAME, REASON, enum, integer, obj, text
@@ -278,6 +278,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/api/v1/calendar/add-working-days", disclosures.add_working_days, STAFF,
              "The date N working days after DATE (the start day not counted)",
              params=(("date", "query", "string", True), ("n", "query", "integer", False)), responses=(200, 422)),
+    Endpoint("GET", "/api/v1/calendar/years", calendar.years, STAFF,
+             "The years the working-day calendar covers, each with the State Council notice it comes from"),
+    Endpoint("POST", "/api/v1/calendar/years", calendar.add_year, roles_for("calendar.add_year"),
+             "Add (or correct) a year of the working-day calendar from its TOML file; logged in the governance "
+             "log (calendar.year_added) and used at once, without a restart",
+             body="application/json", responses=(201, 422),
+             body_schema=obj(("toml",), toml=text(20_000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"))),
     Endpoint("GET", "/public/api/records", disclosures.public_records, None,
              "Published records (masked text only) with each case's latest checkpoint, 50 a page, newest "
              "first, ?q= searching the public text; the latest takedown notices",

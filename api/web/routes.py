@@ -108,6 +108,8 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
     # -- law changes (法律法规变更) --
     WebRoute("GET", "/admin/law-changes", law_changes.show, ADMIN, "Law changes; compute a 20-working-day deadline"),
     WebRoute("POST", "/admin/law-changes", law_changes.record, ADMIN, "Record a law change"),
+    WebRoute("POST", "/admin/calendar/years", law_changes.add_year, ADMIN,
+             "Add (or correct) a year of the working-day calendar; used at once"),
     # -- public portal (公示平台): no sign-in --
     WebRoute("GET", "/public", public.portal, None, "Published decisions, masked, with their case checkpoints"),
 )
