@@ -341,3 +341,17 @@ async def test_store_check_says_when_the_server_does_not_enforce_locks(tmp_path:
 async def test_store_check_on_the_file_store(tmp_path: Path) -> None:
     report = await storecheck.check_store(FileStore(tmp_path / "objects"), who=as_operator())
     assert report.ok and "locks enforced by Custody" in report.probe.server
+
+
+def test_publication_check_findings_from_the_shell(demo_home: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    home, _ = demo_home
+    import json
+
+    [record] = json.loads(run([*CUSTODY, "disclosure", "list", "--json"], home).stdout)
+    shown = run([*CUSTODY, "disclosure", "findings", record["id"], "--as", "demo-disclosure"], home)
+    assert f"{record['id']}: 0 open finding(s)" in shown.stdout and shown.returncode == 0, shown.stderr
+    bogus = run([*CUSTODY, "disclosure", "resolve", record["id"], "王某某", "--not-personal", "--reason", "x",
+                 "--as", "demo-disclosure"], home)
+    assert bogus.returncode != 0 and "is not a finding" in bogus.stderr
+    neither = run([*CUSTODY, "disclosure", "resolve", record["id"], "王某某", "--reason", "x"], home)
+    assert neither.returncode == 2 and "--mask" in neither.stderr
