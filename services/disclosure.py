@@ -685,7 +685,7 @@ async def record_law_change(locker: Locker, calendar: WorkCalendar, *, title: st
 
 async def law_changes(pool: asyncpg.Pool) -> list[dict[str, Any]]:
     rows = await pool.fetch(
-        """SELECT l.*, count(u.disclosure_id) AS affected, count(u.updated_at) AS updated
+        """SELECT l.*, count(u.due) AS affected, count(u.updated_at) AS updated
              FROM law_changes l LEFT JOIN law_change_updates u ON u.law_change_id = l.id
             GROUP BY l.id ORDER BY l.effective DESC, l.id DESC""")
     return [dict(r) for r in rows]

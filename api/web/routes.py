@@ -87,6 +87,8 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
              "Check the linked evidence now (logged as an access)"),
     WebRoute("POST", "/disclosure/{id}/secrets-treatment", disclosure.treat, roles_for("disclosure.treat"),
              "Record the secrets treatment of a draft (trade-secret and privacy cases)"),
+    WebRoute("POST", "/disclosure/{id}/findings", disclosure.resolve_finding, DISCLOSURE,
+             "Resolve a publication-check finding: mask it (drafts) or clear it as not personal data, with why"),
     WebRoute("POST", "/disclosure/{id}/{action}", disclosure.act, DISCLOSURE,
              "Lifecycle step: approve, publish, correct, update, take-down, revoke, withdraw"),
     # -- legal review (法制审核) --
