@@ -29,8 +29,8 @@ from policy.cases import GOVERNANCE_CASE
 from policy.errors import DutiesNotSeparated, PolicyError, ReviewRequired, TreatmentRequired
 from policy.takedown import PARTY_TYPES, parse_iso_date, takedown_due
 from policy.workdays import WorkCalendar
+from services import basic_info, case_access, decisions, evidence, publication_check, retention
 from services import calendar as work_calendar
-from services import case_access, decisions, evidence, publication_check, retention
 from services.locker import Locker
 from services.permissions import authorize
 from services.restriction import access_many, require_read
@@ -679,8 +679,10 @@ async def record_law_change(locker: Locker, calendar: WorkCalendar, *, title: st
         due_text = update_due.isoformat() if d.id in ids else None
         await locker.log.append(d.case_id, Draft("disclosure.update_required", actor, {
             "disclosure": d.id, "law_change": change_id, "title": title, "update_due": due_text}))
+    # The portal's basic information (§二 行政执法基本信息) of the same categories is updated too.
+    pages = await basic_info.mark_for_law_change(locker, change_id, categories, update_due, who=who)
     return {"id": change_id, "update_due": update_due, "affected": ids, "unclassified": unclassified,
-            "awaiting_publication": awaiting}
+            "awaiting_publication": awaiting, "basic_info": pages}
 
 
 async def law_changes(pool: asyncpg.Pool) -> list[dict[str, Any]]:

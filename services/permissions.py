@@ -85,6 +85,9 @@ PERMISSIONS: Mapping[str, tuple[str, ...]] = {
     # witnesses and trusted timestamps (the background jobs run as the operator)
     "witness.send": (*ADMIN, OPERATOR),
     "timestamp.run": (*ADMIN, OPERATOR),
+    # §二 basic enforcement information: the disclosure desk keeps the pages, staff read the drafts
+    "basic_info.edit": DISCLOSURE,
+    "basic_info.read": DISCLOSURE_READERS,
 }
 
 #: What each action is called in a refusal.
