@@ -15,7 +15,19 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from api import verify as api_verify
-from api.web import admin, cases, disclosure, law_changes, public, restriction, retention, review, session, verify
+from api.web import (
+    admin,
+    basic_info,
+    cases,
+    disclosure,
+    law_changes,
+    public,
+    restriction,
+    retention,
+    review,
+    session,
+    verify,
+)
 from api.web.guard import Kind, guard
 from api.web.nav import REVIEWERS
 from api.web.render import STATIC_DIR
@@ -110,6 +122,10 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
     # -- law changes (法律法规变更) --
     WebRoute("GET", "/admin/law-changes", law_changes.show, ADMIN, "Law changes; compute a 20-working-day deadline"),
     WebRoute("POST", "/admin/law-changes", law_changes.record, ADMIN, "Record a law change"),
+    WebRoute("GET", "/basic-info", basic_info.show, DISCLOSURE,
+             "Basic enforcement information pages (§二): draft, approve, publish, update, withdraw"),
+    WebRoute("POST", "/basic-info", basic_info.create, DISCLOSURE, "Draft a basic-information page"),
+    WebRoute("POST", "/basic-info/{id}/{action}", basic_info.act, DISCLOSURE, "A basic-information page's step"),
     WebRoute("POST", "/admin/calendar/years", law_changes.add_year, ADMIN,
              "Add (or correct) a year of the working-day calendar; used at once"),
     # -- public portal (公示平台): no sign-in --
