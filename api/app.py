@@ -31,8 +31,9 @@ from api.throttle import LIMITER, FailureLimiter
 from api.uploads import READ_CHUNK_BYTES
 from api.web import setup_web
 from foundation.settings import Settings
+from policy import names
 from services import timestamping
-from services.calendar import load_calendar
+from services.calendar import live as live_calendar
 from services.housekeeping import sweep_forever
 from services.intake import UploadManager
 from services.locker import open_locker
@@ -81,8 +82,17 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def _locker_ctx(app: web.Application) -> AsyncIterator[None]:
     async with open_locker(app[SETTINGS]) as locker:
         app[LOCKER] = locker
-        app[CALENDAR] = await asyncio.to_thread(load_calendar, app[SETTINGS].calendar_dir)
+        app[CALENDAR] = await asyncio.to_thread(live_calendar, app[SETTINGS].calendar_dir)
         yield
+
+
+async def _warm_up_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Load jieba's dictionary (~1.5 s) in the background at start-up, so the first approval or
+    publication (the publication check) is not the one that waits; start-up itself does not wait."""
+    task = asyncio.create_task(asyncio.to_thread(names.warm_up), name="jieba-warm-up")
+    yield
+    # A thread cannot be cancelled; it finishes in about a second and a half.
+    await asyncio.gather(task, return_exceptions=True)
 
 
 async def _housekeeping_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -158,6 +168,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_housekeeping_ctx)
     app.cleanup_ctx.append(_uploads_ctx)
     app.cleanup_ctx.append(_witnessing_ctx)
+    app.cleanup_ctx.append(_warm_up_ctx)
     add_routes(app)
     setup_web(app)
     return app

@@ -8,7 +8,7 @@ from api.cookies import Session, SessionCodec
 from api.holders import HolderCache
 from api.metrics import Metrics
 from foundation.settings import Settings
-from policy.workdays import WorkCalendar
+from services.calendar import LiveCalendar
 from services.intake import UploadManager
 from services.locker import Locker
 from services.witnessing import Witnessing
@@ -18,7 +18,7 @@ SETTINGS = web.AppKey("settings", Settings)
 LOCKER = web.AppKey("locker", Locker)
 UPLOADS = web.AppKey("uploads", UploadManager)
 METRICS = web.AppKey("metrics", Metrics)
-CALENDAR = web.AppKey("calendar", WorkCalendar)
+CALENDAR = web.AppKey("calendar", LiveCalendar)
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)
 WEB_SESSIONS = web.AppKey("web_sessions", SessionCodec)

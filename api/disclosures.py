@@ -136,7 +136,8 @@ async def add_law_change(request: web.Request) -> web.Response:
     if not isinstance(categories, list) or not all(isinstance(c, str) and c for c in categories):
         raise Invalid("'categories' must be a non-empty list of record categories")
     result = await disclosure.record_law_change(
-        request.app[LOCKER], request.app[CALENDAR], title=text_field(body, "title", required=True, max_len=500) or "",
+        request.app[LOCKER], request.app[CALENDAR].current(),
+        title=text_field(body, "title", required=True, max_len=500) or "",
         effective=parse_iso_date(text_field(body, "effective", required=True, max_len=10) or ""),
         categories=categories, description=text_field(body, "description", max_len=20_000) or "",
         who=principal_of(request))
@@ -147,7 +148,7 @@ async def add_working_days(request: web.Request) -> web.Response:
     start = parse_iso_date(request.query.get("date", ""))
     n = query_int(request, "n", 20, maximum=MAX_WORKING_DAYS)
     try:
-        result = request.app[CALENDAR].add_working_days(start, n)
+        result = request.app[CALENDAR].current().add_working_days(start, n)
     except OverflowError:
         raise Invalid(f"{n} working days after {start} is beyond the last date the calendar can name") from None
     return json_response({"date": start, "n": n, "result": result})

@@ -12,6 +12,8 @@ from aiohttp import web
 
 from api import (
     audit,
+    basic_info,
+    calendar,
     cases,
     disclosures,
     openapi,
@@ -306,6 +308,31 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/api/v1/calendar/add-working-days", disclosures.add_working_days, STAFF,
              "The date N working days after DATE (the start day not counted)",
              params=(("date", "query", "string", True), ("n", "query", "integer", False)), responses=(200, 422)),
+    Endpoint("GET", "/api/v1/calendar/years", calendar.years, STAFF,
+             "The years the working-day calendar covers, each with the State Council notice it comes from"),
+    Endpoint("POST", "/api/v1/calendar/years", calendar.add_year, roles_for("calendar.add_year"),
+             "Add (or correct) a year of the working-day calendar from its TOML file; logged in the governance "
+             "log (calendar.year_added) and used at once, without a restart",
+             body="application/json", responses=(201, 422),
+             body_schema=obj(("toml",), toml=text(20_000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"))),
+    Endpoint("GET", "/api/v1/basic-info", basic_info.list_pages, roles_for("basic_info.read"),
+             "Basic enforcement information pages (§二 行政执法基本信息), drafts too, and law-change updates due"),
+    Endpoint("POST", "/api/v1/basic-info", basic_info.create, roles_for("basic_info.edit"),
+             "Draft a basic-information page: enforcing bodies, powers and legal basis, procedures, remedies, "
+             "the random-inspection list", body="application/json", responses=(201, 403, 422),
+             body_schema=obj(("kind", "title", "body"), kind=enum(["bodies", "powers", "procedures", "remedies",
+                                                                   "random_inspection"]),
+                             title=text(200), body={"type": "string", "minLength": 1, "maxLength": 100_000},
+                             category=text(100))),
+    Endpoint("POST", "/api/v1/basic-info/{id}/{action}", basic_info.act, roles_for("basic_info.edit"),
+             "A page's step: approve (not its drafter), publish (not its approver), update (new body, reason, "
+             "the law change it answers), withdraw (reason)",
+             params=(DID, ("action", "path", "string", True)), body="application/json",
+             responses=(200, 403, 404, 409, 422),
+             body_schema=obj(reason=REASON, body={"type": "string", "minLength": 1, "maxLength": 100_000},
+                             law_change=integer(1, 2**63 - 1))),
+    Endpoint("GET", "/public/api/basic-info", basic_info.public_pages, None,
+             "The bureau's basic enforcement information as published (no sign-in)"),
     Endpoint("GET", "/public/api/records", disclosures.public_records, None,
              "Published records (masked text only) with each case's latest checkpoint, 50 a page, newest "
              "first, ?q= searching the public text; the latest takedown notices",

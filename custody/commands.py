@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from api.app import serve as run_server
-from custody import governance_commands, restriction_commands, share_commands, station_commands, witness_commands
+from custody import (
+    basic_info_commands,
+    governance_commands,
+    restriction_commands,
+    share_commands,
+    station_commands,
+    witness_commands,
+)
 from custody.demo import run_demo
 from custody.shell import CliError, acting, add_as, as_operator
 from foundation.settings import Settings
@@ -160,6 +167,7 @@ def register(sub: Any) -> None:
     governance_commands.register(sub)
     witness_commands.register(sub)
     share_commands.register(sub)
+    basic_info_commands.register(sub)
 
     p = sub.add_parser("demo", help="the main job on the embedded defaults, start to finish")
     p.add_argument("--clips", type=int, default=3)

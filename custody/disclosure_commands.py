@@ -13,7 +13,7 @@ from foundation.settings import Settings
 from policy.lifecycle import TAKEDOWN_REASONS
 from policy.review import CHECKLIST, MAJOR_CRITERIA, PENALTY_TYPES, RECORDED_OUTCOMES
 from policy.takedown import display_until, takedown_due
-from services import decisions, disclosure
+from services import decisions, disclosure, publication_check
 from services.locker import open_locker
 from storage.principals import Principal
 
@@ -97,6 +97,22 @@ def register(sub: Any) -> None:
     p.add_argument("--reason", required=True, help="why these are withheld or rewritten")
     add_as(p)
     p.set_defaults(handler=treat)
+
+    p = dis.add_parser("findings", help="what the publication check suspects is personal data in a record's "
+                                        "public text, open or cleared")
+    p.add_argument("id")
+    add_as(p)
+    p.set_defaults(handler=findings_cmd)
+
+    p = dis.add_parser("resolve", help="resolve a finding: --mask it (drafts) or mark it --not-personal data")
+    p.add_argument("id")
+    p.add_argument("finding", help="the suspicious text, as `custody disclosure findings` shows it")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--mask", dest="resolution", action="store_const", const="mask")
+    how.add_argument("--not-personal", dest="resolution", action="store_const", const="not_personal")
+    p.add_argument("--reason", required=True, help="why (logged in the case)")
+    add_as(p)
+    p.set_defaults(handler=resolve_cmd)
 
     p = dis.add_parser("list", help="records with status and dates (restricted cases: only those --as may read)")
     p.add_argument("--state")
@@ -321,3 +337,27 @@ async def links(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{item['blake3'][:16]}  entry {item['seq']:<4} {marks}")
     print(f"linked evidence of {args.id} (case {result['case']}): {'OK' if result['ok'] else 'PROBLEMS'}")
     return 0 if result["ok"] else 1
+
+
+def _print_findings(result: dict[str, Any]) -> None:
+    for f in result["findings"]:
+        state = f"cleared: {f['reason']}" if f["cleared"] else "OPEN"
+        print(f"{f['kind']:<7} {f['text']}  …{f['context']}…  {state}")
+    print(f"{result['disclosure']}: {result['open']} open finding(s) of {len(result['findings'])}")
+
+
+async def findings_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_locker(settings) as locker:
+        who = await acting(args, settings, locker.pool)
+        result = await publication_check.suspects(locker, args.id, who=who)
+    _print_findings(result)
+    return 1 if result["open"] else 0
+
+
+async def resolve_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_locker(settings) as locker:
+        who = await acting(args, settings, locker.pool)
+        result = await publication_check.resolve(locker, args.id, args.finding, resolution=args.resolution,
+                                                 reason=args.reason, who=who)
+    _print_findings(result)
+    return 0

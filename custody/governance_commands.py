@@ -234,6 +234,9 @@ async def law_add(args: argparse.Namespace, settings: Settings) -> int:
           f"{', '.join(result['affected']) or 'none'}")
     if result.get("unclassified"):
         print(f"unclassified, check by hand (no category): {', '.join(result['unclassified'])}")
+    if result.get("awaiting_publication"):
+        print("not yet published (their 20 working days start at publication): "
+              f"{', '.join(result['awaiting_publication'])}")
     return 0
 
 

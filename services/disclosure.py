@@ -30,11 +30,13 @@ from policy.cases import GOVERNANCE_CASE
 from policy.errors import DutiesNotSeparated, PolicyError, ReviewRequired, TreatmentRequired
 from policy.takedown import PARTY_TYPES, parse_iso_date, takedown_due
 from policy.workdays import WorkCalendar
-from services import case_access, decisions, evidence, publication_check, retention
+from services import basic_info, case_access, decisions, evidence, publication_check, retention
+from services import calendar as work_calendar
 from services.decisions import LogDisagrees
 from services.locker import Locker
 from services.permissions import authorize
 from services.restriction import access_many, require_read
+from storage import disclosure_deadlines
 from storage import disclosures as rows
 from storage.log import Appended, CaseNotFound, Draft
 from storage.objects import StoreError, bytes_source
@@ -515,6 +517,9 @@ async def _transition(locker: Locker, disclosure_id: str, action: str, *, actor:
                           review_passed=d.review_state == "passed", today=today, due=d.takedown_due,
                           takedown_reason=takedown_reason, changed=changed, decision_no=d.decision_no,
                           decision_date=d.decision_date)
+    # Law changes recorded before publication start their 20 working days now (refused before any write
+    # if the calendar cannot say when that is).
+    deadlines = await _publication_deadlines(locker, disclosure_id, today) if action == "publish" else []
     # Publication fails closed: suspected personal data left in the public text blocks the step.
     await publication_check.require_resolved(locker, d.case_id, disclosure_id, action,
                                              secrecy.apply({**d.record, **(changes or {})}, d.treatment()))
@@ -545,11 +550,27 @@ async def _transition(locker: Locker, disclosure_id: str, action: str, *, actor:
     appended = await locker.log.append(d.case_id, Draft(step.kind, actor, fields))
     if action in ("publish", "correct", "update"):
         row = await _stamp_public(locker, disclosure_id, appended)
+    for change_id, title, due_on in deadlines:
+        await disclosure_deadlines.set_due(locker.pool, disclosure_id, change_id, due_on)
+        await locker.log.append(d.case_id, Draft("disclosure.update_required", actor, {
+            "disclosure": disclosure_id, "law_change": change_id, "title": title, "update_due": due_on.isoformat(),
+            "from_publication": today.isoformat()}))
     if action == "update":
         await rows.mark_updated(locker.pool, disclosure_id, law_change)
     if action in ("publish", "correct", "update"):
         await retention.apply_retention(locker, d.case_id)  # evidence kept at least to the takedown date
     return _row(row)
+
+
+async def _publication_deadlines(locker: Locker, disclosure_id: str, today: dt.date
+                                 ) -> list[tuple[int, str, dt.date]]:
+    """(change, title, deadline) for each law change recorded while this record was not yet public: 20
+    working days from publication, and never earlier than the change's own deadline."""
+    waiting = await disclosure_deadlines.awaiting(locker.pool, disclosure_id)
+    if not waiting:
+        return []
+    from_publication = work_calendar.of(locker).update_due(today)
+    return [(change_id, title, max(own, from_publication)) for change_id, title, own in waiting]
 
 
 def _end(d: Disclosure, action: str, today: dt.date, takedown_reason: str | None, explanation: str | None, *,
@@ -632,19 +653,24 @@ async def record_law_change(locker: Locker, calendar: WorkCalendar, *, title: st
         raise DisclosureError("a law change needs a title and at least one category of record it touches")
     update_due = calendar.add_working_days(effective, 20)
     await retention.ensure_governance_log(locker)
-    change_id, ids = await rows.insert_law_change(locker.pool, title=title, effective=effective,
-                                                  categories=categories, description=description,
-                                                  update_due=update_due, recorded_by=actor)
+    change_id, ids, awaiting = await rows.insert_law_change(locker.pool, title=title, effective=effective,
+                                                            categories=categories, description=description,
+                                                            update_due=update_due, recorded_by=actor)
     # A published record with no category cannot be matched: staff check it by hand (listed, logged).
     unclassified = [] if "*" in categories else await rows.unclassified_published(locker.pool)
     await locker.log.append(GOVERNANCE_CASE, Draft("law.changed", actor, {
         "law_change": change_id, "title": title, "effective": effective.isoformat(), "categories": categories,
         "description": description, "update_due": update_due.isoformat(), "affected": ids,
-        "unclassified": unclassified}))
-    for d in [await get(locker.pool, i) for i in ids]:
+        "unclassified": unclassified, "awaiting_publication": awaiting}))
+    for d in [await get(locker.pool, i) for i in ids + awaiting]:
+        # Not yet public: the deadline is set (and logged again) when the record is published.
+        due_text = update_due.isoformat() if d.id in ids else None
         await locker.log.append(d.case_id, Draft("disclosure.update_required", actor, {
-            "disclosure": d.id, "law_change": change_id, "title": title, "update_due": update_due.isoformat()}))
-    return {"id": change_id, "update_due": update_due, "affected": ids, "unclassified": unclassified}
+            "disclosure": d.id, "law_change": change_id, "title": title, "update_due": due_text}))
+    # The portal's basic information (§二 行政执法基本信息) of the same categories is updated too.
+    pages = await basic_info.mark_for_law_change(locker, change_id, categories, update_due, who=who)
+    return {"id": change_id, "update_due": update_due, "affected": ids, "unclassified": unclassified,
+            "awaiting_publication": awaiting, "basic_info": pages}
 
 
 async def law_changes(pool: asyncpg.Pool) -> list[dict[str, Any]]:

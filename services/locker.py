@@ -101,6 +101,8 @@ class Locker:
     separate_duties: bool = True
     #: ``Settings.major_fine_yuan``: the fine from which a decision is proposed major.
     major_fine_yuan: int = 50_000
+    #: ``Settings.calendar_dir``: the working-day years an administrator added (``services.calendar.of``).
+    calendar_dir: Path | None = None
 
     async def add_object(
         self,
@@ -228,6 +230,7 @@ async def open_locker(settings: Settings) -> AsyncIterator[Locker]:
         async with db.open_pool(settings) as pool:
             yield Locker(pool, store, CaseLog(pool, signer, settings.origin, archive=store), keys,
                          WitnessPolicy.from_settings(settings), timestamping.read_chain(settings),
-                         separate_duties=settings.separate_duties, major_fine_yuan=settings.major_fine_yuan)
+                         separate_duties=settings.separate_duties, major_fine_yuan=settings.major_fine_yuan,
+                         calendar_dir=settings.calendar_dir)
     finally:
         await store.close()

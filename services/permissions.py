@@ -92,6 +92,9 @@ PERMISSIONS: Mapping[str, tuple[str, ...]] = {
     "share.create": INVESTIGATORS,
     "share.list": INVESTIGATORS,
     "share.revoke": INVESTIGATORS,
+    # §二 basic enforcement information: the disclosure desk keeps the pages, staff read the drafts
+    "basic_info.edit": DISCLOSURE,
+    "basic_info.read": DISCLOSURE_READERS,
 }
 
 #: What each action is called in a refusal.

@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from storage import disclosure_deadlines
 from storage.db import like_literal
 
 
@@ -148,9 +149,11 @@ async def mark_updated(pool: asyncpg.Pool, disclosure_id: str, law_change: int |
 
 
 async def insert_law_change(pool: asyncpg.Pool, *, title: str, effective: dt.date, categories: Sequence[str],
-                            description: str, update_due: dt.date, recorded_by: str) -> tuple[int, list[str]]:
+                            description: str, update_due: dt.date,
+                            recorded_by: str) -> tuple[int, list[str], list[str]]:
     """The change and, in the same transaction, an outstanding update for every published record it
-    touches (its category, or every record for ``*``); returns its id and those records."""
+    touches (its category, or every record for ``*``) and a row with no deadline yet for every draft or
+    approved one; returns its id, the published records and the unpublished ones."""
     async with pool.acquire() as conn, conn.transaction():
         change_id = await conn.fetchval(
             """INSERT INTO law_changes (title, effective, categories, description, update_due, recorded_by)
@@ -161,7 +164,8 @@ async def insert_law_change(pool: asyncpg.Pool, *, title: str, effective: dt.dat
                SELECT $1, id, $2 FROM disclosures
                 WHERE state = 'published' AND (category = ANY($3::text[]) OR '*' = ANY($3::text[]))
                RETURNING disclosure_id""", change_id, update_due, list(categories))
-    return int(change_id), sorted(r["disclosure_id"] for r in affected)
+        awaiting = await disclosure_deadlines.add_awaiting_publication(conn, change_id, list(categories))
+    return int(change_id), sorted(r["disclosure_id"] for r in affected), awaiting
 
 
 async def unclassified_published(pool: asyncpg.Pool) -> list[str]:
@@ -171,7 +175,7 @@ async def unclassified_published(pool: asyncpg.Pool) -> list[str]:
 
 async def law_changes(pool: asyncpg.Pool) -> list[dict[str, Any]]:
     return [dict(r) for r in await pool.fetch(
-        """SELECT l.*, count(u.disclosure_id) AS affected, count(u.updated_at) AS updated
+        """SELECT l.*, count(u.due) AS affected, count(u.updated_at) AS updated
              FROM law_changes l LEFT JOIN law_change_updates u ON u.law_change_id = l.id
             GROUP BY l.id ORDER BY l.effective DESC, l.id DESC""")]
 

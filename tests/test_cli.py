@@ -443,3 +443,35 @@ def test_users_get_display_names_badges_and_units_from_the_command_line(tmp_path
         assert run([*CUSTODY, "user", "edit", "wang.xm"], home).returncode == 2  # nothing to change
     finally:
         run([*CUSTODY, "db", "stop"], home)
+
+
+def test_publication_check_findings_from_the_shell(demo_home: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    home, _ = demo_home
+    import json
+
+    [record] = json.loads(run([*CUSTODY, "disclosure", "list", "--json"], home).stdout)
+    shown = run([*CUSTODY, "disclosure", "findings", record["id"], "--as", "demo-disclosure"], home)
+    assert f"{record['id']}: 0 open finding(s)" in shown.stdout and shown.returncode == 0, shown.stderr
+    bogus = run([*CUSTODY, "disclosure", "resolve", record["id"], "王某某", "--not-personal", "--reason", "x",
+                 "--as", "demo-disclosure"], home)
+    assert bogus.returncode != 0 and "is not a finding" in bogus.stderr
+    neither = run([*CUSTODY, "disclosure", "resolve", record["id"], "王某某", "--reason", "x"], home)
+    assert neither.returncode == 2 and "--mask" in neither.stderr
+
+
+def test_basic_information_from_the_shell(demo_home: tuple[Path, subprocess.CompletedProcess[str]],
+                                          tmp_path: Path) -> None:
+    home, _ = demo_home
+    text = tmp_path / "procedures.txt"
+    text.write_text("立案、调查取证、告知、听证、决定、送达、执行。", encoding="utf-8")
+    added = run([*CUSTODY, "basic-info", "add", "procedures", "行政处罚程序", "--file", str(text),
+                 "--as", "demo-disclosure"], home)
+    assert added.returncode == 0, added.stderr
+    page_id = added.stdout.split(":")[0]
+    own = run([*CUSTODY, "basic-info", "approve", page_id, "--as", "demo-disclosure"], home)
+    assert own.returncode != 0 and "another person approves" in own.stderr
+    assert run([*CUSTODY, "basic-info", "approve", page_id, "--as", "demo-approver"], home).returncode == 0
+    published = run([*CUSTODY, "basic-info", "publish", page_id, "--as", "demo-disclosure"], home)
+    assert published.returncode == 0 and "published" in published.stdout, published.stderr
+    listed = run([*CUSTODY, "basic-info", "list", "--as", "demo-disclosure"], home)
+    assert page_id in listed.stdout and "published" in listed.stdout

@@ -30,7 +30,7 @@ from policy.errors import PolicyError
 from policy.lifecycle import EXPLAINED_TAKEDOWNS, STATES, TAKEDOWN_REASONS, TRANSITIONS
 from policy.review import MAJOR_CRITERIA
 from policy.takedown import PARTY_TYPES, parse_iso_date
-from services import decisions, disclosure
+from services import decisions, disclosure, publication_check
 from services.disclosure import OPTIONAL_TEXT, REQUIRED, Disclosure
 from services.locker import Locker
 from services.permissions import DISCLOSURE, HANDLING_SIDE
@@ -45,7 +45,7 @@ EXCLUDABLE = tuple(masking.PUBLIC_FIELDS)
 LONG_FIELDS = frozenset({"violation", "legal_basis", "penalty", "party_address"})
 #: ``?done=`` values that show a notice after a step (never free text from the URL).
 DONE = frozenset({"treated", "created", "flagged", "approve", "publish", "correct", "update", "take_down", "revoke",
-                  "withdraw", "disputed"})
+                  "withdraw", "disputed", "resolved"})
 #: The form posts this with the excluded-field checkboxes, so "none ticked" is told from "not in the form".
 EXCLUDED_SHOWN = "excluded_fields_shown"
 #: Records per page of ``/disclosure``.
@@ -211,7 +211,10 @@ async def record_view(request: web.Request, disclosure_id: str, *, error: str | 
     done = request.query.get("done", "") if request.method == "GET" else ""
     actions = available(d, pending_updates=bool(pending)) if can_act else set()
     level = await disclosure.case_level(locker.pool, d.case_id)
+    # The publication check (fails closed at approval and publication): what staff must mask or clear.
+    checked = await publication_check.suspects(locker, d.id, who=request[PRINCIPAL]) if can_act else None
     return page(request, "disclosure.html", {
+        "checked": checked,
         "d": d, "row": row, "preview": preview, "leaked": len(leaked), "treatment": d.treatment(),
         "determination": await decisions.determination(locker.pool, d.case_id, d.decision_no),
         "level": level, "needs_treatment": secrecy.needs_treatment(level),
@@ -354,3 +357,17 @@ async def treat(request: web.Request) -> web.StreamResponse:
         return await record_view(request, disclosure_id, error=done.message, status=done.status, failed="treat",
                                  values=_typed(form))
     return redirect(_record_url(disclosure_id, "treated"))
+
+
+async def resolve_finding(request: web.Request) -> web.StreamResponse:
+    """Resolve one publication-check finding: mask it (a draft) or clear it as not personal data, with why."""
+    disclosure_id = request.match_info["id"]
+    form = await request.post()
+    done = await forms.attempt(publication_check.resolve(
+        request.app[LOCKER], disclosure_id, forms.text(form, "finding", 500),
+        resolution=forms.text(form, "resolution", 20), reason=forms.text(form, "reason", 2000),
+        who=request[PRINCIPAL]))
+    if isinstance(done, Refused):
+        return await record_view(request, disclosure_id, error=done.message, status=done.status, failed="findings",
+                                 values=_typed(form))
+    return redirect(_record_url(disclosure_id, "resolved") + "#findings")

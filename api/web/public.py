@@ -18,7 +18,7 @@ from api.disclosures import PUBLIC_NOTICES, PUBLIC_PAGE, public_query
 from api.web.render import page
 from api.web.session import current
 from policy.masking import PUBLIC_FIELDS
-from services import disclosure
+from services import basic_info, disclosure
 
 
 def public_record(row: dict[str, Any]) -> dict[str, Any]:
@@ -43,4 +43,5 @@ async def portal(request: web.Request) -> web.StreamResponse:
     return page(request, "public.html", {
         "records": [public_record(row) for row in rows[:PUBLIC_PAGE]], "page": number,
         "has_next": len(rows) > PUBLIC_PAGE, "q": text or "",
-        "notices": await disclosure.notices(pool, limit=PUBLIC_NOTICES)})
+        "notices": await disclosure.notices(pool, limit=PUBLIC_NOTICES),
+        "basic_info": await basic_info.public(request.app[LOCKER]), "basic_kinds": basic_info.KINDS})

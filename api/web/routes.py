@@ -18,6 +18,7 @@ from api import verify as api_verify
 from api.web import (
     admin,
     audit,
+    basic_info,
     cases,
     disclosure,
     law_changes,
@@ -102,6 +103,8 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
              "Check the linked evidence now (logged as an access)"),
     WebRoute("POST", "/disclosure/{id}/secrets-treatment", disclosure.treat, roles_for("disclosure.treat"),
              "Record the secrets treatment of a draft (trade-secret and privacy cases)"),
+    WebRoute("POST", "/disclosure/{id}/findings", disclosure.resolve_finding, DISCLOSURE,
+             "Resolve a publication-check finding: mask it (drafts) or clear it as not personal data, with why"),
     WebRoute("POST", "/disclosure/{id}/{action}", disclosure.act, DISCLOSURE,
              "Lifecycle step: approve, publish, correct, update, take-down, revoke, withdraw"),
     # -- legal review (法制审核) --
@@ -123,6 +126,12 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
     # -- law changes (法律法规变更) --
     WebRoute("GET", "/admin/law-changes", law_changes.show, ADMIN, "Law changes; compute a 20-working-day deadline"),
     WebRoute("POST", "/admin/law-changes", law_changes.record, ADMIN, "Record a law change"),
+    WebRoute("GET", "/basic-info", basic_info.show, DISCLOSURE,
+             "Basic enforcement information pages (§二): draft, approve, publish, update, withdraw"),
+    WebRoute("POST", "/basic-info", basic_info.create, DISCLOSURE, "Draft a basic-information page"),
+    WebRoute("POST", "/basic-info/{id}/{action}", basic_info.act, DISCLOSURE, "A basic-information page's step"),
+    WebRoute("POST", "/admin/calendar/years", law_changes.add_year, ADMIN,
+             "Add (or correct) a year of the working-day calendar; used at once"),
     # -- public portal (公示平台): no sign-in --
     WebRoute("GET", "/public", public.portal, None, "Published decisions, masked, with their case checkpoints"),
     # -- shares with prosecutors and courts (issue 18): the token in the link is the credential --
