@@ -85,6 +85,11 @@ PERMISSIONS: Mapping[str, tuple[str, ...]] = {
     # witnesses and trusted timestamps (the background jobs run as the operator)
     "witness.send": (*ADMIN, OPERATOR),
     "timestamp.run": (*ADMIN, OPERATOR),
+    # redaction for release (issue 19): projects and renders of a case's recordings
+    "redaction.view": READERS,
+    "redaction.edit": INVESTIGATORS,
+    "redaction.render": INVESTIGATORS,
+    "redaction.suggest": INVESTIGATORS,
 }
 
 #: What each action is called in a refusal.
