@@ -29,6 +29,10 @@ ANALYSE_WIDTH_PX = 960
 DEFAULT_EVERY_MS = 200
 
 
+class Unreadable(ValueError):
+    """OpenCV cannot read the recording as video."""
+
+
 @dataclass(frozen=True, slots=True)
 class Detections:
     width: int
@@ -64,7 +68,7 @@ def detect_file(path: Path, every_ms: int = DEFAULT_EVERY_MS) -> Detections:
     """Detect faces on frames sampled every ``every_ms`` of a recording (blocking: run it in a thread)."""
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
-        raise ValueError("OpenCV cannot open the recording")
+        raise Unreadable("OpenCV cannot read it as video")
     try:
         width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         samples: list[tuple[int, list[Box]]] = []
@@ -81,6 +85,8 @@ def detect_file(path: Path, every_ms: int = DEFAULT_EVERY_MS) -> Detections:
                 break
             samples.append((t_ms, detect_faces(frame)))
             next_ms = t_ms + every_ms
+        if not samples:
+            raise Unreadable("OpenCV found no frame in it")
         return Detections(width, height, samples)
     finally:
         cap.release()

@@ -330,7 +330,10 @@ async def suggest(locker: Locker, case_id: str, source_blake3: str, *, who: Prin
     with tempfile.TemporaryDirectory(prefix="custody-faces-", dir=work_dir) as tmp:
         src = Path(tmp) / "source"
         await _write_object(locker, source_blake3, src)
-        return await faces.suggest_tracks(src, every_ms)
+        try:
+            return await faces.suggest_tracks(src, every_ms)
+        except faces.Unreadable as exc:
+            raise Invalid(f"object {source_blake3}: {exc}") from None
 
 
 async def require_releasable(locker: Locker, case_id: str, blake3_hex: str) -> None:
@@ -359,6 +362,12 @@ class RenderPool:
         self.threads = threads
         self._slots = asyncio.Semaphore(size)
         self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Mark failed the renders a stopped server left queued or running (they can be asked again)."""
+        left = await rows.fail_unfinished(self.locker.pool)
+        if left:
+            logger.warning("%d redaction render(s) left unfinished by a stopped server marked failed", left)
 
     async def submit(self, case_id: str, project_id: str, version: int | None, *, who: Principal) -> uuid.UUID:
         render_id, found = await request_render(self.locker, case_id, project_id, version, who=who)
