@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from api.app import serve as run_server
-from custody import governance_commands, restriction_commands, station_commands, witness_commands
+from custody import (
+    governance_commands,
+    redaction_commands,
+    restriction_commands,
+    station_commands,
+    witness_commands,
+)
 from custody.demo import run_demo
 from custody.shell import CliError, acting, add_as, as_operator
 from foundation.settings import Settings
@@ -148,6 +154,7 @@ def register(sub: Any) -> None:
     station_commands.register(sub, station)
     governance_commands.register(sub)
     witness_commands.register(sub)
+    redaction_commands.register(sub)
 
     p = sub.add_parser("demo", help="the main job on the embedded defaults, start to finish")
     p.add_argument("--clips", type=int, default=3)

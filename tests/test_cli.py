@@ -341,3 +341,35 @@ async def test_store_check_says_when_the_server_does_not_enforce_locks(tmp_path:
 async def test_store_check_on_the_file_store(tmp_path: Path) -> None:
     report = await storecheck.check_store(FileStore(tmp_path / "objects"), who=as_operator())
     assert report.ok and "locks enforced by Custody" in report.probe.server
+
+
+def test_redaction_from_the_shell(tmp_path: Path) -> None:
+    import json
+
+    from blake3 import blake3
+
+    from tests.redaction_clip import make_clip
+
+    home, clip = tmp_path / "h", make_clip(tmp_path / "clip.mp4", seconds=2)
+    source = blake3(clip.read_bytes()).hexdigest()
+    try:
+        assert run([*CUSTODY, "user", "add", "ann", "--role", "investigator"], home).returncode == 0
+        assert run([*CUSTODY, "case", "open", "C-1", "--as", "ann"], home).returncode == 0
+        done = run([*CUSTODY, "ingest", str(clip), "--case", "C-1", "--no-proxies", "--as", "ann"], home)
+        assert done.returncode == 0, done.stderr
+        suggested = run([*CUSTODY, "redact", "suggest", "C-1", source, "--as", "ann"], home)
+        assert suggested.returncode == 0, suggested.stderr
+        project = json.loads(suggested.stdout)
+        assert len(project["tracks"]) == 1
+        (tmp_path / "project.json").write_text(json.dumps(project))
+        saved = run([*CUSTODY, "redact", "save", "C-1", source, str(tmp_path / "project.json"), "--as", "ann"], home)
+        assert saved.returncode == 0 and "version 1 saved" in saved.stdout, saved.stderr
+        project_id = saved.stdout.split()[1]
+        rendered = run([*CUSTODY, "redact", "render", "C-1", project_id, "--as", "ann"], home)
+        assert rendered.returncode == 0 and "evidence.redacted" in rendered.stdout, rendered.stderr
+        (tmp_path / "bad.json").write_text('{"tracks": [{"mode": "smear", "keyframes": []}]}')
+        bad = run([*CUSTODY, "redact", "save", "C-1", source, str(tmp_path / "bad.json"), "--as", "ann"], home)
+        assert bad.returncode == 1 and "tracks[0]" in bad.stderr
+        assert "evidence.redacted" in run([*CUSTODY, "log", "C-1"], home).stdout
+    finally:
+        run([*CUSTODY, "db", "stop"], home)

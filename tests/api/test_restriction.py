@@ -65,7 +65,8 @@ PROBES: dict[tuple[str, str], Probe] = {
                                                      {"json": {"to": "grantee", "reason": "handler on leave"}}),
     ("GET", "/api/v1/cases/{case}/redactions"): Probe(f"{_BASE}/redactions", 200, 200),
     ("POST", "/api/v1/cases/{case}/redactions"): Probe(f"{_BASE}/redactions", 201, 201, {"json": {
-        "source": blake3(SECRET).hexdigest(), "tracks": [{"keyframes": [{"t_ms": 0, "x": 0, "y": 0, "w": 8, "h": 8}]}]}}),
+        "source": blake3(SECRET).hexdigest(),
+        "tracks": [{"keyframes": [{"t_ms": 0, "x": 0, "y": 0, "w": 8, "h": 8}]}]}}),
     # SECRET is not a video: the detector says so (422) once need to know is satisfied
     ("POST", "/api/v1/cases/{case}/redactions/suggest"): Probe(f"{_BASE}/redactions/suggest", 422, 422,
                                                               {"json": {"source": blake3(SECRET).hexdigest()}}),
