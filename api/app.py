@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from api.access import ACCESS, AccessCache
-from api.appkeys import CALENDAR, LOCKER, METRICS, PRINCIPAL, REQUEST_ID, SETTINGS, UPLOADS, WITNESSING
+from api.appkeys import CALENDAR, LOCKER, METRICS, PRINCIPAL, RENDERS, REQUEST_ID, SETTINGS, UPLOADS, WITNESSING
 from api.auth import TOKEN_CACHE_SECONDS, TOKENS, TokenCache
 from api.client import client_address
 from api.errors import error_middleware
@@ -38,6 +38,7 @@ from services.housekeeping import sweep_forever
 from services.intake import UploadManager
 from services.locker import open_locker
 from services.permissions import operator
+from services.redaction import RenderPool
 from services.witnessing import Witnessing
 
 logger = logging.getLogger("custody.http")  # one line per request
@@ -147,6 +148,16 @@ async def _witnessing_ctx(app: web.Application) -> AsyncIterator[None]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def _renders_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The redaction render pool: renders a stopped server left unfinished are marked failed at start-up."""
+    settings = app[SETTINGS]
+    pool = RenderPool(app[LOCKER], max(1, settings.redaction_workers), threads=settings.redaction_threads)
+    await pool.start()
+    app[RENDERS] = pool
+    yield
+    await pool.close()
+
+
 #: What the ``Server`` header says: the product, never the Python or aiohttp version an attacker would match.
 SERVER_HEADER = "custody"
 
@@ -169,6 +180,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_uploads_ctx)
     app.cleanup_ctx.append(_witnessing_ctx)
     app.cleanup_ctx.append(_warm_up_ctx)
+    app.cleanup_ctx.append(_renders_ctx)
     add_routes(app)
     setup_web(app)
     return app

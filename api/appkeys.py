@@ -11,6 +11,7 @@ from foundation.settings import Settings
 from services.calendar import LiveCalendar
 from services.intake import UploadManager
 from services.locker import Locker
+from services.redaction import RenderPool
 from services.witnessing import Witnessing
 from storage.principals import Principal
 
@@ -26,3 +27,5 @@ WEB_HOLDERS = web.AppKey("web_holders", HolderCache)
 WEB_SESSION = web.RequestKey("web_session", Session)
 #: The background witness sender, when witnesses are configured.
 WITNESSING = web.AppKey("witnessing", Witnessing)
+#: The bounded pool of redaction renders.
+RENDERS = web.AppKey("renders", RenderPool)

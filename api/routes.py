@@ -19,6 +19,7 @@ from api import (
     openapi,
     ops,
     publication_check,
+    redaction,
     restriction,
     retention,
     shares,
@@ -66,6 +67,7 @@ RECORD_LISTS: dict[str, dict[str, Any]] = {
 BLAKE3_PARAM = ("blake3", "path", "string", True)
 UPLOAD = ("upload", "path", "string", True)
 LEVEL_ENUM = list(restriction_levels.ORDER)
+REDACTION_ID = "^[A-Za-z0-9._-]{1,64}$"
 _STATION_NAME = "^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$"
 
 UPLOAD_SCHEMA = obj(
@@ -333,6 +335,29 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                              law_change=integer(1, 2**63 - 1))),
     Endpoint("GET", "/public/api/basic-info", basic_info.public_pages, None,
              "The bureau's basic enforcement information as published (no sign-in)"),
+    # redaction for release (issue 19)
+    Endpoint("GET", "/api/v1/cases/{case}/redactions", redaction.list_projects, roles_for("redaction.view"),
+             "The case's redaction projects (every saved version) and renders with their progress",
+             params=(CASE,), responses=(200, 404)),
+    Endpoint("POST", "/api/v1/cases/{case}/redactions", redaction.save_project, roles_for("redaction.edit"),
+             "Save a new version of a redaction project (tracks with keyframes, audio ranges); logged "
+             "redaction.saved with the version's BLAKE3", params=(CASE,), body="application/json",
+             responses=(201, 404, 409, 422),
+             body_schema=obj(("source",), source=BLAKE3, name=text(200), project=text(64, pattern=REDACTION_ID),
+                             base_version=integer(1, 2**31 - 1), tracks={"type": "array", "maxItems": 64},
+                             audio={"type": "array", "maxItems": 500})),
+    Endpoint("POST", "/api/v1/cases/{case}/redactions/suggest", redaction.suggest, roles_for("redaction.suggest"),
+             "Face tracks proposed by the detector (OpenCV Haar cascade) for a recording of the case",
+             params=(CASE,), body="application/json", responses=(200, 404, 422),
+             body_schema=obj(("source",), source=BLAKE3, every_ms=integer(40, 10_000))),
+    Endpoint("POST", "/api/v1/cases/{case}/redactions/{project}/renders", redaction.request_render,
+             roles_for("redaction.render"),
+             "Render a project version (the latest by default) in the background; poll the render for progress",
+             params=(CASE, ("project", "path", "string", True)), body="application/json", responses=(202, 404),
+             body_schema=obj(version=integer(1, 2**31 - 1))),
+    Endpoint("GET", "/api/v1/cases/{case}/renders/{render}", redaction.render_status, roles_for("redaction.view"),
+             "A render's state (queued, running, done, failed), progress in percent, and the redacted object",
+             params=(CASE, ("render", "path", "string", True)), responses=(200, 404, 422)),
     Endpoint("GET", "/public/api/records", disclosures.public_records, None,
              "Published records (masked text only) with each case's latest checkpoint, 50 a page, newest "
              "first, ?q= searching the public text; the latest takedown notices",

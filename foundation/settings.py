@@ -112,6 +112,10 @@ class Settings:
     witness_home: str = ""
     #: ``custody witness serve``: the port it listens on (host: CUSTODY_HOST).
     witness_port: int = 8471
+    #: Redaction renders run at once (each one ffmpeg); more wait their turn, uploads never do.
+    redaction_workers: int = 1
+    #: Encoder threads of each render; 0 lets ffmpeg choose (one per core).
+    redaction_threads: int = 0
 
     @property
     def objects_dir(self) -> Path:

@@ -22,7 +22,7 @@ from policy.restriction import UNRESTRICTED, Level, parse_level
 from policy.retention import DEFAULT_CLASSES
 
 #: Entry kinds that store an object and index it in ``evidence`` (``services.locker.log_object``).
-EVIDENCE_KINDS = frozenset({"evidence.ingested", "evidence.derived", "record.added"})
+EVIDENCE_KINDS = frozenset({"evidence.ingested", "evidence.derived", "record.added", "evidence.redacted"})
 #: Entry kinds that decide who may read a case: the request path folds only these.
 ACCESS_KINDS = ("case.opened", "case.handed_over", "access.restricted", "access.granted", "access.grant_revoked")
 #: The ``evidence`` columns an entry's fields fill, as ``catalog.record_evidence`` writes them.

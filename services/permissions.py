@@ -95,6 +95,11 @@ PERMISSIONS: Mapping[str, tuple[str, ...]] = {
     # §二 basic enforcement information: the disclosure desk keeps the pages, staff read the drafts
     "basic_info.edit": DISCLOSURE,
     "basic_info.read": DISCLOSURE_READERS,
+    # redaction for release (issue 19): projects and renders of a case's recordings
+    "redaction.view": READERS,
+    "redaction.edit": INVESTIGATORS,
+    "redaction.render": INVESTIGATORS,
+    "redaction.suggest": INVESTIGATORS,
 }
 
 #: What each action is called in a refusal.

@@ -475,3 +475,35 @@ def test_basic_information_from_the_shell(demo_home: tuple[Path, subprocess.Comp
     assert published.returncode == 0 and "published" in published.stdout, published.stderr
     listed = run([*CUSTODY, "basic-info", "list", "--as", "demo-disclosure"], home)
     assert page_id in listed.stdout and "published" in listed.stdout
+
+
+def test_redaction_from_the_shell(tmp_path: Path) -> None:
+    import json
+
+    from blake3 import blake3
+
+    from tests.redaction_clip import make_clip
+
+    home, clip = tmp_path / "h", make_clip(tmp_path / "clip.mp4", seconds=2)
+    source = blake3(clip.read_bytes()).hexdigest()
+    try:
+        assert run([*CUSTODY, "user", "add", "ann", "--role", "investigator"], home).returncode == 0
+        assert run([*CUSTODY, "case", "open", "C-1", "--as", "ann"], home).returncode == 0
+        done = run([*CUSTODY, "ingest", str(clip), "--case", "C-1", "--no-proxies", "--as", "ann"], home)
+        assert done.returncode == 0, done.stderr
+        suggested = run([*CUSTODY, "redact", "suggest", "C-1", source, "--as", "ann"], home)
+        assert suggested.returncode == 0, suggested.stderr
+        project = json.loads(suggested.stdout)
+        assert len(project["tracks"]) == 1
+        (tmp_path / "project.json").write_text(json.dumps(project))
+        saved = run([*CUSTODY, "redact", "save", "C-1", source, str(tmp_path / "project.json"), "--as", "ann"], home)
+        assert saved.returncode == 0 and "version 1 saved" in saved.stdout, saved.stderr
+        project_id = saved.stdout.split()[1]
+        rendered = run([*CUSTODY, "redact", "render", "C-1", project_id, "--as", "ann"], home)
+        assert rendered.returncode == 0 and "evidence.redacted" in rendered.stdout, rendered.stderr
+        (tmp_path / "bad.json").write_text('{"tracks": [{"mode": "smear", "keyframes": []}]}')
+        bad = run([*CUSTODY, "redact", "save", "C-1", source, str(tmp_path / "bad.json"), "--as", "ann"], home)
+        assert bad.returncode == 1 and "tracks[0]" in bad.stderr
+        assert "evidence.redacted" in run([*CUSTODY, "log", "C-1"], home).stdout
+    finally:
+        run([*CUSTODY, "db", "stop"], home)

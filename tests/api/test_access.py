@@ -14,7 +14,8 @@ from api.routes import ENDPOINTS
 from tests.api.conftest import ROLES, Api
 
 SAMPLE = {"case": "CASE-1", "blake3": "0" * 64, "upload": str(uuid.uuid4()), "name": "nobody", "seq": "0",
-          "hold": "999", "id": "D-nothing", "action": "approve", "principal": "nobody"}
+          "hold": "999", "id": "D-nothing", "action": "approve", "principal": "nobody",
+          "project": "nothing", "render": str(uuid.uuid4())}
 
 
 def concrete(path: str) -> str:

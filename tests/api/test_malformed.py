@@ -14,7 +14,8 @@ ROLE_TOKEN = {"station": "station", "investigator": "investigator", "disclosure"
 
 def _path(template: str) -> str:
     values = {"case": "CASE-1", "blake3": HEX, "upload": "00000000-0000-0000-0000-000000000001", "id": "D-1",
-              "hold": "1", "name": "someone", "principal": "someone", "action": "approve", "seq": "0"}
+              "hold": "1", "name": "someone", "principal": "someone", "action": "approve", "seq": "0",
+              "project": "p-1", "render": "00000000-0000-0000-0000-000000000002"}
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
 
 

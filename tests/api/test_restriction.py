@@ -68,6 +68,17 @@ PROBES: dict[tuple[str, str], Probe] = {
         "organisation": "City procuratorate", "person": "Prosecutor Li", "purpose": "review", "days": 7}}),
     ("POST", "/api/v1/cases/{case}/shares/{id}/revoke"): Probe(f"{_BASE}/shares/999/revoke", 404, 404,
                                                                {"json": {"reason": "done"}}),
+    ("GET", "/api/v1/cases/{case}/redactions"): Probe(f"{_BASE}/redactions", 200, 200),
+    ("POST", "/api/v1/cases/{case}/redactions"): Probe(f"{_BASE}/redactions", 201, 201, {"json": {
+        "source": blake3(SECRET).hexdigest(),
+        "tracks": [{"keyframes": [{"t_ms": 0, "x": 0, "y": 0, "w": 8, "h": 8}]}]}}),
+    # SECRET is not a video: the detector says so (422) once need to know is satisfied
+    ("POST", "/api/v1/cases/{case}/redactions/suggest"): Probe(f"{_BASE}/redactions/suggest", 422, 422,
+                                                              {"json": {"source": blake3(SECRET).hexdigest()}}),
+    ("POST", "/api/v1/cases/{case}/redactions/{project}/renders"): Probe(f"{_BASE}/redactions/none/renders", 404,
+                                                                         404, {"json": {}}),
+    ("GET", "/api/v1/cases/{case}/renders/{render}"): Probe(
+        f"{_BASE}/renders/00000000-0000-0000-0000-000000000003", 404, 404),
 }
 
 
