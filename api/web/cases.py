@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import re
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from aiohttp import web
 from yarl import URL
 
 from api.appkeys import LOCKER, PRINCIPAL, SETTINGS
-from api.cases import stream_object
+from api.cases import _safe_name, stream_object
 from api.client import client_address
 from api.params import blake3_param, json_response, purpose
 from api.verify import check_stored
@@ -237,15 +237,31 @@ async def export(request: web.Request) -> web.StreamResponse:
     if not why:
         raise Malformed(i18n.translator(i18n.choose(request))("purpose.required"))
     await locker.log.head(case_id)
+    who = request[PRINCIPAL]
+
+    async def write(out: Path) -> None:
+        await evidence.export(locker, case_id, out, who=who, with_media=True, purpose=why,
+                              client=client_address(request))
+
+    return await send_bundle(request, case_id, write)
+
+
+async def send_bundle(request: web.Request, case_id: str, write: Callable[[Path], Awaitable[None]],
+                      headers: Mapping[str, str] | None = None) -> web.StreamResponse:
+    """Build a case bundle with ``write`` into a temp file, stream it as an attachment, then remove it.
+
+    The staff export and a share's court bundle both come through here, so both leave nothing
+    behind in ``home/tmp/exports`` whether the build, the client or the stream fails.
+    """
     tmp_dir = request.app[SETTINGS].home / "tmp" / "exports"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     out = tmp_dir / f"{uuid.uuid4().hex}.zip"
     try:
-        await evidence.export(locker, case_id, out, who=request[PRINCIPAL], with_media=True, purpose=why,
-                              client=client_address(request))
-        name = re.sub(r"[^A-Za-z0-9._-]", "_", case_id)[:64] + "-bundle.zip"
-        response = web.StreamResponse(headers={"Content-Disposition": f'attachment; filename="{name}"',
-                                               "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+        await write(out)
+        name = _safe_name(case_id)[:64] + "-bundle.zip"
+        response = web.StreamResponse(headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+                                               **(headers or {}),
+                                               "Content-Disposition": f'attachment; filename="{name}"'})
         response.content_type = "application/zip"
         response.content_length = out.stat().st_size
         await response.prepare(request)
@@ -255,9 +271,5 @@ async def export(request: web.Request) -> web.StreamResponse:
         await response.write_eof()
         return response
     finally:
-        _remove(out)
-        _remove(out.with_name(out.name + ".part"))  # left behind if the export itself failed
-
-
-def _remove(path: Path) -> None:
-    path.unlink(missing_ok=True)
+        out.unlink(missing_ok=True)
+        out.with_name(out.name + ".part").unlink(missing_ok=True)  # left behind if the build itself failed

@@ -9,29 +9,26 @@ the same back-off as failed sign-ins (``api.throttle``), per client address.
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from pathlib import Path
 
 from aiohttp import web
 from yarl import URL
 
 from api import throttle
-from api.appkeys import LOCKER, METRICS, PRINCIPAL, SETTINGS
+from api.appkeys import LOCKER, METRICS, PRINCIPAL
 from api.cases import _safe_name, is_passive, parse_range
 from api.client import client_address
 from api.params import blake3_param, json_response
 from api.throttle import LIMITER
 from api.verify import OBJECT_KINDS, matches_of
 from api.web import forms, i18n
-from api.web.cases import case_view
+from api.web.cases import case_view, send_bundle
 from api.web.render import error_page, page, redirect
 from api.web.verify import SCRIPT_PLURALS, SCRIPT_STRINGS
 from integrity.hashing import object_key
 from services import shares
 from storage.shares import Share
 
-CHUNK_BYTES = 1024 * 1024
 #: The recipient's pages: no referrer (the token is in the path), never cached, never framed.
 SHARE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
@@ -109,29 +106,12 @@ async def share_object(request: web.Request) -> web.StreamResponse:
 async def share_bundle(request: web.Request) -> web.StreamResponse:
     """The court bundle of a whole-case share: every entry, the checkpoint, the media and the index."""
     token, share = await _find(request)
-    tmp_dir = request.app[SETTINGS].home / "tmp" / "exports"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    out = tmp_dir / f"{uuid.uuid4().hex}.zip"
-    try:
-        await shares.write_bundle(request.app[LOCKER], token, out, client=client_address(request))
-        name = _safe_name(share.case_id)[:64] + "-bundle.zip"
-        response = web.StreamResponse(headers={**SHARE_HEADERS,
-                                               "Content-Disposition": f'attachment; filename="{name}"'})
-        response.content_type = "application/zip"
-        response.content_length = out.stat().st_size
-        await response.prepare(request)
-        with out.open("rb") as fh:
-            while chunk := await asyncio.to_thread(fh.read, CHUNK_BYTES):
-                await response.write(chunk)
-        await response.write_eof()
-        return response
-    finally:
-        _remove(out)
-        _remove(out.with_name(out.name + ".part"))
+    locker, client = request.app[LOCKER], client_address(request)
 
+    async def write(out: Path) -> None:
+        await shares.write_bundle(locker, token, out, client=client)
 
-def _remove(path: Path) -> None:
-    path.unlink(missing_ok=True)
+    return await send_bundle(request, share.case_id, write, headers=SHARE_HEADERS)
 
 
 async def share_verify(request: web.Request) -> web.Response:
