@@ -335,7 +335,8 @@ async def _verify_with_server(args: argparse.Namespace) -> int:
 async def run_scrub(args: argparse.Namespace, settings: Settings) -> int:
     async with open_locker(settings) as locker:
         problems = await scrub.scrub(locker, args.case_id, archive_missing=args.archive_missing,
-                                     orphan_grace=dt.timedelta(minutes=max(0.0, args.orphan_grace_minutes)))
+                                     orphan_grace=dt.timedelta(minutes=max(0.0, args.orphan_grace_minutes)),
+                                     upload_idle=dt.timedelta(hours=settings.upload_idle_hours))
     for problem in problems:
         print(f"SCRUB FAILURE: {problem}")
     print(f"scrub: {len(problems)} problem(s)" if problems else

@@ -47,14 +47,16 @@ logger = logging.getLogger(__name__)
 
 
 async def scrub(locker: Locker, case_id: str | None = None, *, archive_missing: bool = False,
-                orphan_grace: dt.timedelta | None = None) -> list[Finding]:
+                orphan_grace: dt.timedelta | None = None, upload_idle: dt.timedelta | None = None) -> list[Finding]:
     """Scrub one case (or every case); returns the findings, recorded in ``scrub_runs``.
 
     ``archive_missing``: copy into the object store each checkpoint of the table that has no archived
     copy yet, verifies and is consistent with the log (once, after upgrading a server whose
     checkpoints predate the archive); each case it did this for is still reported.  A run over every
     case also reports the leftovers of unfinished writes (``leftovers``; objects younger than
-    ``orphan_grace``, default ``ORPHAN_GRACE``, are not orphans yet).
+    ``orphan_grace``, default ``ORPHAN_GRACE``, are not orphans yet; an upload session is stuck once
+    it has been idle an hour longer than ``upload_idle``, the server's ``CUSTODY_UPLOAD_IDLE_HOURS``,
+    after which the hourly sweep should have closed it).
     """
     started = dt.datetime.now(dt.UTC)
     cases = [case_id] if case_id else [c["id"] for c in await locker.log.list_cases()]
@@ -64,7 +66,8 @@ async def scrub(locker: Locker, case_id: str | None = None, *, archive_missing: 
     for cid in cases:
         found += await scrub_case(locker, cid, verifiers, checked, archive_missing=archive_missing)
     if case_id is None:
-        found += await leftovers(locker, grace=ORPHAN_GRACE if orphan_grace is None else orphan_grace)
+        stuck = UPLOAD_STUCK if upload_idle is None else upload_idle + SWEEP_SLACK
+        found += await leftovers(locker, grace=ORPHAN_GRACE if orphan_grace is None else orphan_grace, stuck=stuck)
     for finding in found:
         logger.error("scrub: %s", finding)
     await catalog.record_scrub(locker.pool, started, case_id or "*", len(cases), len(checked),
@@ -74,8 +77,10 @@ async def scrub(locker: Locker, case_id: str | None = None, *, archive_missing: 
 
 #: An object younger than this may be between its store write and its entry right now: not an orphan yet.
 ORPHAN_GRACE = dt.timedelta(hours=1)
-#: An upload session open this long with no write is stuck: the hourly sweep closes idle ones sooner.
-UPLOAD_STUCK = dt.timedelta(hours=25)
+#: The sweep closing idle upload sessions runs hourly: one more hour than the idle limit is "stuck".
+SWEEP_SLACK = dt.timedelta(hours=1)
+#: An upload session open this long with no write is stuck (the default idle limit, 24 h, + the slack).
+UPLOAD_STUCK = dt.timedelta(hours=24) + SWEEP_SLACK
 
 
 async def leftovers(locker: Locker, *, grace: dt.timedelta = ORPHAN_GRACE,

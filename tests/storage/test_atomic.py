@@ -111,6 +111,20 @@ async def test_scrub_names_an_upload_stuck_open(locker: Locker) -> None:
     assert await leftovers(locker, grace=NOW, stuck=NOW) == []
 
 
+async def test_scrub_takes_the_stuck_limit_from_the_servers_idle_setting(locker: Locker) -> None:
+    row = await uploads.create_upload(locker.pool, station="d1", case_id=CASE, kind="original", blake3="ce" * 32,
+                                      size=10, fields={}, owner="gone")
+    await locker.pool.execute("UPDATE uploads SET updated_at = now() - interval '3 hours' WHERE id = $1", row.id)
+    stuck = [f for f in await scrub(locker, orphan_grace=NOW) if f.code == "upload_stuck_open"]
+    assert stuck == []  # the default idle limit (24 h) has not passed
+    stuck = [f for f in await scrub(locker, orphan_grace=NOW, upload_idle=dt.timedelta(hours=1))
+             if f.code == "upload_stuck_open"]
+    assert [f.case for f in stuck] == [CASE]  # idle 1 h + the sweep's hour < 3 h without a write
+    stuck = [f for f in await scrub(locker, orphan_grace=NOW, upload_idle=dt.timedelta(hours=3))
+             if f.code == "upload_stuck_open"]
+    assert stuck == []  # 3 h + 1 h: the sweep may not have run yet
+
+
 async def test_lock_probes_are_not_orphans(locker: Locker) -> None:
     await locker.store.lock_probe(dt.timedelta(seconds=5))
     assert len(await locker.store.object_keys(NOW)) == 1
