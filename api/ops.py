@@ -62,7 +62,7 @@ async def add_principal(request: web.Request) -> web.Response:
     name = text_field(body, "name", required=True, max_len=64)
     role = text_field(body, "role", required=True, max_len=20)
     assert name is not None and role is not None
-    principal, token = await accounts.add(request.app[LOCKER].pool, name, role, who=principal_of(request))
+    principal, token = await accounts.add(request.app[LOCKER], name, role, who=principal_of(request))
     return json_response({"name": principal.name, "role": principal.role, "token": token}, status=201)
 
 
@@ -73,7 +73,7 @@ async def list_principals(request: web.Request) -> web.Response:
 
 
 async def revoke_principal(request: web.Request) -> web.Response:
-    await accounts.revoke(request.app[LOCKER].pool, request.match_info["name"], who=principal_of(request))
+    await accounts.revoke(request.app[LOCKER], request.match_info["name"], who=principal_of(request))
     return json_response({"name": request.match_info["name"], "revoked": True})
 
 

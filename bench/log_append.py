@@ -172,7 +172,10 @@ async def run(args: argparse.Namespace, home: Path, verdicts: Verdicts) -> None:
         alone_archived = await bench_appends(pool, archived, 500, 1, "BENCH-ONE-ARCHIVED")
         print(f"log   one writer: {alone:6.0f} appends/s; + checkpoint archive {alone_archived:6.0f} appends/s  "
               f"ratio {alone_archived / alone:4.2f}")
-        await bench_proofs(pool, log, args.proof_size, args.proof_samples, verdicts)
+        if args.proof_size > 0:
+            await bench_proofs(pool, log, args.proof_size, args.proof_samples, verdicts)
+        else:
+            print("proofs: skipped (--proof-size 0)")
         await pool.close()
     finally:
         db.stop_embedded(home / "pg")

@@ -27,10 +27,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from foundation.settings import Settings  # noqa: E402
-from services import evidence, restriction, retention  # noqa: E402
+from services import accounts, evidence, restriction, retention  # noqa: E402
 from services.locker import Locker  # noqa: E402
+from services.permissions import operator  # noqa: E402
 from services.scrub import scrub, scrub_log  # noqa: E402
-from storage import db, principals  # noqa: E402
+from storage import db  # noqa: E402
 from storage.keys import KeyRing  # noqa: E402
 from storage.log import CaseLog  # noqa: E402
 from storage.principals import Principal  # noqa: E402
@@ -46,10 +47,9 @@ async def _bytes(data: bytes):  # type: ignore[no-untyped-def]
 
 
 async def seed(locker: Locker, entries: int, objects: int) -> None:
-    pool = locker.pool
-    ann, _ = await principals.add_principal(pool, "ann", "investigator", "bench")
-    bob, _ = await principals.add_principal(pool, "bob", "investigator", "bench")
-    await principals.add_principal(pool, "admin1", "admin", "bench")
+    ann, _ = await accounts.add(locker, "ann", "investigator", who=operator())
+    bob, _ = await accounts.add(locker, "bob", "investigator", who=operator())
+    await accounts.add(locker, "admin1", "admin", who=operator())
     admin = Principal(id=0, name="admin1", role="admin")
     await locker.log.open_case(CASE, ann.actor, handler=ann.actor)
     hexes = []

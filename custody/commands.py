@@ -152,6 +152,10 @@ def register(sub: Any) -> None:
     _profile_args(p)
     p.set_defaults(handler=principal_edit)
     user.add_parser("list", help="list users and stations").set_defaults(handler=principal_list)
+    user.add_parser("record-existing", help="once, after upgrading a store whose accounts predate account "
+                                            "entries: log each user and station in the governance log, so "
+                                            "scrub holds the principals table to it").set_defaults(
+        handler=principal_record_existing)
     station = sub.add_parser("station", help="docking stations").add_subparsers(dest="station_command", required=True)
     p = station.add_parser("add", help="create a station on the server and print its token (shown once)")
     p.add_argument("name")
@@ -404,8 +408,8 @@ def _profile_given(args: argparse.Namespace) -> bool:
 async def principal_add(args: argparse.Namespace, settings: Settings) -> int:
     if _profile_given(args):
         check_profile(args.display_name or "", args.badge_no or "", args.unit or "")  # refuse before creating
-    async with db.open_pool(settings) as pool:
-        principal, token = await accounts.add(pool, args.name, args.role, who=as_operator())
+    async with open_locker(settings) as locker:
+        principal, token = await accounts.add(locker, args.name, args.role, who=as_operator())
     if _profile_given(args):
         await _set_profile(args, settings)
     # The token alone on stdout (so `> dock.token` captures exactly it); the words go to stderr.
@@ -443,16 +447,24 @@ async def principal_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def principal_record_existing(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_locker(settings) as locker:
+        done = await accounts.record_existing(locker, who=as_operator())
+    print(f"recorded {len(done)} principal(s) in the governance log: {', '.join(done)}" if done else
+          "every principal is already in the governance log", file=sys.stderr)
+    return 0
+
+
 async def token_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    async with db.open_pool(settings) as pool:
-        await accounts.revoke(pool, args.name, who=as_operator())
+    async with open_locker(settings) as locker:
+        await accounts.revoke(locker, args.name, who=as_operator())
     print(f"revoked the token of {args.name}")
     return 0
 
 
 async def token_reissue(args: argparse.Namespace, settings: Settings) -> int:
-    async with db.open_pool(settings) as pool:
-        token = await accounts.reissue(pool, args.name, who=as_operator())
+    async with open_locker(settings) as locker:
+        token = await accounts.reissue(locker, args.name, who=as_operator())
     print(f"new token for {args.name} (shown once; the old one no longer works):", file=sys.stderr)
     print(token)
     return 0

@@ -40,6 +40,7 @@ from integrity.bundle_files import verify_bundle
 from integrity.verify import print_report, verify_file
 from policy.review import CHECKLIST, MAJOR_CRITERIA
 from services import accounts, cases, decisions, disclosure, evidence, timestamping
+from services.locker import Locker
 from storage import db, principals
 from storage.keys import KeyRing
 from storage.objects import bytes_source
@@ -79,16 +80,16 @@ async def make_clip(path: Path, recorded_at: dt.datetime, seconds: int = CLIP_SE
     raise RuntimeError(f"ffmpeg could not make a sample clip: {err.decode(errors='replace')[-400:]}")
 
 
-async def _accounts(pool: Any) -> tuple[dict[str, str], dict[str, Principal]]:
+async def _accounts(locker: Locker) -> tuple[dict[str, str], dict[str, Principal]]:
     """One user per role and the station, created by the operator running the demo; a re-run in the same
     home reissues their tokens (old ones stop working).  Returns the tokens and the principals by name."""
     tokens = {}
     for name, role in USERS:
         try:
-            _, tokens[name] = await accounts.add(pool, name, role, who=as_operator())
+            _, tokens[name] = await accounts.add(locker, name, role, who=as_operator())
         except principals.PrincipalExists:
-            tokens[name] = await accounts.reissue(pool, name, who=as_operator())
-    found = {p.name: p for p in await principals.list_principals(pool)}
+            tokens[name] = await accounts.reissue(locker, name, who=as_operator())
+    found = {p.name: p for p in await principals.list_principals(locker.pool)}
     return tokens, {name: found[name] for name, _ in USERS}
 
 
@@ -183,7 +184,7 @@ async def _run_story(settings: Settings, *, clips: int, serve: bool, tsa_root: b
         await web.TCPSite(runner, settings.host, settings.port).start()
         base = f"http://{settings.host}:{settings.port}"
         locker = app[LOCKER]
-        tokens, users = await _accounts(locker.pool)
+        tokens, users = await _accounts(locker)
         investigator, disclosure_staff = users["demo-investigator"], users["demo-disclosure"]
         vkey = locker.log.signer.vkey
         print(f"2. server up at {base} (database {'DATABASE_URL' if settings.database_url else settings.pg_dir}, "

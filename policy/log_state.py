@@ -34,6 +34,8 @@ DISCLOSURE_FIELDS = ("case_id", "decision_no", "created_by", "state", "review_st
 #: The ``retention_classes`` columns a ``retention.class_set`` entry of the governance log decides; the
 #: installation's defaults (``DEFAULT_CLASSES``, written by the migration, never logged) hold until one does.
 CLASS_FIELDS = ("years", "months", "days", "trigger")
+#: The ``principals`` columns the governance log's ``principal.*`` entries decide (never the token's hash).
+PRINCIPAL_FIELDS = ("name", "role", "revoked", "display_name", "badge_no", "unit")
 #: What a coordinator's decision on a disputed review leaves the record's review state at.
 COORDINATED = {"proceed": "passed", "uphold": "failed"}
 #: The review columns its entry decides.
@@ -122,6 +124,7 @@ class CaseRows:
     #: Objects whose last entry in this case is ``retention.disposed`` (gone under retention).
     disposed: set[str] = field(default_factory=set)
     shares: dict[int, dict[str, Any]] = field(default_factory=dict)             # by share id
+    principals: dict[int, dict[str, Any]] = field(default_factory=dict)         # by id (governance log)
     classes: dict[str, dict[str, Any]] = field(default_factory=lambda: {           # by name (governance log)
         c.name: {"years": c.years, "months": c.months, "days": c.days, "trigger": c.trigger} for c in DEFAULT_CLASSES})
 
@@ -215,6 +218,26 @@ def _on_share(rows: CaseRows, e: Mapping[str, Any]) -> None:
         rows.shares[share_id].update(revoked_by=e["actor"], revoke_reason=e.get("reason"))
 
 
+def _on_principal(rows: CaseRows, e: Mapping[str, Any]) -> None:
+    """A user's or station's row: added (or recorded once after an upgrade), revoked, reissued, renamed.
+
+    A ``principal.profile_set`` before the principal's ``principal.recorded`` (a log older than
+    principal entries) is kept and then replaced by the recorded values.
+    """
+    pid = e.get("principal_id")
+    if not isinstance(pid, int):
+        return
+    kind = e["kind"]
+    if kind in ("principal.added", "principal.recorded"):
+        rows.principals[pid] = {"name": e.get("principal"), "role": e.get("role"),
+                                "revoked": bool(e.get("revoked", False)), "display_name": e.get("display_name", ""),
+                                "badge_no": e.get("badge_no", ""), "unit": e.get("unit", "")}
+    elif kind == "principal.profile_set":
+        rows.principals.setdefault(pid, {}).update({k: e.get(k, "") for k in ("display_name", "badge_no", "unit")})
+    elif pid in rows.principals and kind in ("principal.revoked", "principal.reissued"):
+        rows.principals[pid]["revoked"] = kind == "principal.revoked"
+
+
 def _on_hold(rows: CaseRows, e: Mapping[str, Any]) -> None:
     hold_id = e.get("hold")
     if not isinstance(hold_id, int):
@@ -277,6 +300,8 @@ def fold(entries: Iterable[Mapping[str, Any]]) -> CaseRows:
             _on_disclosure(rows, e)
         elif kind.startswith("share."):
             _on_share(rows, e)
+        elif kind.startswith("principal."):
+            _on_principal(rows, e)
         else:
             _on_case(rows, e)
     return rows
@@ -329,6 +354,8 @@ class TableRows:
     classes: Mapping[str, Mapping[str, Any]] | None = None
     #: ``shares`` by id (None: not compared).
     shares: Mapping[int, Mapping[str, Any]] | None = None
+    #: ``principals`` by id, given with ``classes`` (None: not compared).
+    principals: Mapping[int, Mapping[str, Any]] | None = None
 
 
 def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
@@ -352,9 +379,17 @@ def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
                              "case log has no retention.disposed entry after its evidence entries"))
     if table.shares is not None:
         found += _keyed(case_id, "share", "share", derived.shares, table.shares, SHARE_FIELDS)
+    if table.principals is not None:
+        found += compare_principals(case_id, derived.principals, table.principals)
     if table.classes is not None:
         found += _keyed(case_id, "retention class", "retention_class", derived.classes, table.classes, CLASS_FIELDS)
     return found
+
+
+def compare_principals(case_id: str, logged: Mapping[int, Mapping[str, Any]],
+                       table: Mapping[int, Mapping[str, Any]]) -> list[Finding]:
+    """The ``principals`` table against the governance log's ``principal.*`` entries, by id."""
+    return list(_keyed(case_id, "principal", "principal", logged, table, PRINCIPAL_FIELDS))
 
 
 def _grants(case_id: str, expected: Mapping[str, Sequence[Mapping[str, Any]]],

@@ -8,7 +8,10 @@ Per case:
    entries recompute to (proofs and receipts are answered from those rows);
 3. the rows the log determines (``policy.log_state``): the case's handler, restriction, closure and
    retention class, its evidence index, grants, holds, disclosure records and reviews, re-derived from
-   the entries and compared with the tables;
+   the entries and compared with the tables; for the governance log, the retention classes and the
+   principals (who exists, in which role, revoked or not, display fields: ``principal_unlogged`` is
+   a user or station no ``principal.added`` entry introduced — ``custody user record-existing`` logs
+   those of a store upgraded from before account entries, once);
 4. the checkpoints the server issued (``checkpoints`` and the write-once copies in the object store):
    each verifies, and the current tree is consistent with every one of them (an RFC 6962 consistency
    proof from the recomputed tree), so a rollback — last entries, their checkpoints and the case row
@@ -37,9 +40,9 @@ from integrity.hashing import object_key
 from integrity.merkle import MemoryTree, consistency_proof, root_from_frontier, verify_consistency
 from integrity.note import Verifier
 from policy.cases import GOVERNANCE_CASE
-from policy.log_state import Finding, compare, fold
+from policy.log_state import Finding, compare, compare_principals, fold
 from services.locker import Locker
-from storage import cached_rows, catalog, uploads
+from storage import cached_rows, catalog, principals, uploads
 from storage.log import EntryRow, StoredCheckpoint
 from storage.objects import LOCK_PROBE_PREFIX, StoreError, checkpoint_key, checkpoints_prefix, key_hex, record_size
 
@@ -65,6 +68,8 @@ async def scrub(locker: Locker, case_id: str | None = None, *, archive_missing: 
     found: list[Finding] = []
     for cid in cases:
         found += await scrub_case(locker, cid, verifiers, checked, archive_missing=archive_missing)
+    if case_id is None and GOVERNANCE_CASE not in cases:  # no governance log: no principal is logged
+        found += compare_principals(GOVERNANCE_CASE, {}, await principals.logged_rows(locker.pool))
     if case_id is None:
         stuck = UPLOAD_STUCK if upload_idle is None else upload_idle + SWEEP_SLACK
         found += await leftovers(locker, grace=ORPHAN_GRACE if orphan_grace is None else orphan_grace, stuck=stuck)

@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 from blake3 import blake3
 
 from foundation.errors import CustodyError, Status
+from storage.log import RowWriter
 
 ROLES = ("station", "investigator", "disclosure", "reviewer", "coordinator", "admin")
 TOKEN_PREFIX = "cst_"
@@ -77,44 +79,6 @@ def hash_token(token: str) -> bytes:
 
 def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-async def add_principal(pool: asyncpg.Pool, name: str, role: str, created_by: str) -> tuple[Principal, str]:
-    """Create a principal; returns it and its token (shown once, never stored)."""
-    if role not in ROLES:
-        raise PrincipalError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-    token = new_token()
-    try:
-        row = await pool.fetchrow(
-            """INSERT INTO principals (name, role, token_hash, created_by) VALUES ($1, $2, $3, $4)
-               RETURNING id, name, role, revoked_at""",
-            name, role, hash_token(token), created_by,
-        )
-    except asyncpg.UniqueViolationError:
-        raise PrincipalExists(f"{name!r} already exists") from None
-    except asyncpg.CheckViolationError:
-        raise PrincipalError(f"invalid name {name!r}: 1-64 of A-Z a-z 0-9 . _ @ -") from None
-    return Principal(**dict(row)), token
-
-
-async def reissue_token(pool: asyncpg.Pool, name: str) -> str:
-    """A new token for ``name``; the old one stops working at once."""
-    token = new_token()
-    done = await pool.fetchval(
-        "UPDATE principals SET token_hash = $2, revoked_at = NULL WHERE name = $1 RETURNING id",
-        name, hash_token(token),
-    )
-    if done is None:
-        raise PrincipalNotFound(f"no principal {name!r}")
-    return token
-
-
-async def revoke(pool: asyncpg.Pool, name: str) -> None:
-    done = await pool.fetchval(
-        "UPDATE principals SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL RETURNING id", name
-    )
-    if done is None:
-        raise PrincipalNotFound(f"no active principal {name!r}")
 
 
 async def by_token(pool: asyncpg.Pool, token: str) -> Principal | None:
@@ -183,3 +147,58 @@ async def id_named(pool: asyncpg.Pool, actor: str, at: str) -> int | None:
     found = await pool.fetchval(
         "SELECT id FROM principals WHERE role || ':' || name = $1 AND created_at <= $2::timestamptz", actor, at)
     return None if found is None else int(found)
+
+
+# -- writes that go with a governance-log entry (``services.accounts``) -------------------------------
+# Each is a ``storage.log.RowWriter``: called inside the entry's append transaction, so a principal
+# row never changes without the entry that says so, nor the entry without the row.
+
+
+async def next_id(pool: asyncpg.Pool) -> int:
+    """An id for a new principal, taken before its ``principal.added`` entry names it."""
+    return int(await pool.fetchval("SELECT nextval(pg_get_serial_sequence('principals', 'id'))"))
+
+
+def inserting(pid: int, name: str, role: str, token_hash: bytes, created_by: str) -> RowWriter:
+    async def write(conn: asyncpg.Connection, case_id: str, seq: int) -> None:
+        try:
+            await conn.execute(
+                """INSERT INTO principals (id, name, role, token_hash, created_by)
+                   VALUES ($1, $2, $3, $4, $5)""", pid, name, role, token_hash, created_by)
+        except asyncpg.UniqueViolationError:
+            raise PrincipalExists(f"{name!r} already exists") from None
+        except asyncpg.CheckViolationError:
+            raise PrincipalError(f"invalid name {name!r}: 1-64 of A-Z a-z 0-9 . _ @ -") from None
+    return write
+
+
+def revoking(pid: int, name: str) -> RowWriter:
+    async def write(conn: asyncpg.Connection, case_id: str, seq: int) -> None:
+        done = await conn.fetchval(
+            "UPDATE principals SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id", pid)
+        if done is None:
+            raise PrincipalNotFound(f"no active principal {name!r}")
+    return write
+
+
+def reissuing(pid: int, name: str, token_hash: bytes) -> RowWriter:
+    async def write(conn: asyncpg.Connection, case_id: str, seq: int) -> None:
+        done = await conn.fetchval(
+            "UPDATE principals SET token_hash = $2, revoked_at = NULL WHERE id = $1 RETURNING id", pid, token_hash)
+        if done is None:
+            raise PrincipalNotFound(f"no principal {name!r}")
+    return write
+
+
+def profiling(name: str, display_name: str, badge_no: str, unit: str) -> RowWriter:
+    async def write(conn: asyncpg.Connection, case_id: str, seq: int) -> None:
+        await set_profile(conn, name, display_name, badge_no, unit)
+    return write
+
+
+async def logged_rows(pool: asyncpg.Pool) -> dict[int, dict[str, Any]]:
+    """Every principal as scrub compares it with the governance log (``policy.log_state.PRINCIPAL_FIELDS``)."""
+    rows = await pool.fetch(
+        """SELECT id, name, role, revoked_at IS NOT NULL AS revoked, display_name, badge_no, unit
+             FROM principals""")
+    return {int(r["id"]): dict(r) for r in rows}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from policy.review import MAJOR_CRITERIA
-from services import decisions, disclosure
+from services import accounts, decisions, disclosure
 from services.locker import Locker
+from services.permissions import operator
 from storage.principals import Principal
 
 
@@ -23,3 +24,8 @@ async def determined(locker: Locker, case_id: str, decision_no: str, major: tupl
     await decisions.determine(locker, case_id, decision_no, answers={c: c in major for c in MAJOR_CRITERIA},
                               facts={}, reason="determined by hand for the test",
                               who=Principal(id=handler_id or 0, name=name, role=role))
+
+
+async def add_principal(locker: Locker, name: str, role: str) -> tuple[Principal, str]:
+    """Create a user or station as the operator does (``principal.added`` in the governance log)."""
+    return await accounts.add(locker, name, role, who=operator())

@@ -89,7 +89,7 @@ def test_scrub_and_log(demo_home: tuple[Path, subprocess.CompletedProcess[str]])
     assert scrub.returncode == 0, scrub.stdout + scrub.stderr
     assert "every object and tree verifies" in scrub.stdout
     cases = run([*CUSTODY, "case", "list"], home)
-    case_id = cases.stdout.split()[0]
+    case_id = next(w for w in cases.stdout.split() if w.startswith("DEMO-"))  # not the governance log
     log = run([*CUSTODY, "log", case_id], home)
     assert "evidence.ingested" in log.stdout and "evidence.accessed" in log.stdout
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from policy.review import CHECKLIST, MAJOR_CRITERIA
-from storage import principals
+from tests import acting
 from tests.api.conftest import Api, serving, settings_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -341,7 +341,7 @@ async def both(tmp_path_factory: pytest.TempPathFactory, pg_url: str, template_d
 
     home = tmp_path_factory.mktemp("front-ends")
     async with fresh_database(pg_url, template_db) as url, serving(settings_for("file", home, url, None)) as api:
-        _, api.tokens["inv2"] = await principals.add_principal(api.locker.pool, "inv2", "investigator", "test")
+        _, api.tokens["inv2"] = await acting.add_principal(api.locker, "inv2", "investigator")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "CUSTODY_", "DATABASE_URL"))}
         env.update(CUSTODY_HOME=str(home), DATABASE_URL=url, CUSTODY_ORIGIN="evidence.test")
         yield api, env

@@ -67,7 +67,7 @@ async def add(request: web.Request) -> web.StreamResponse:
     locker = request.app[LOCKER]
     try:
         check_profile(**shown)  # refused before the principal exists, not after
-        principal, token = await accounts.add(locker.pool, name, role, who=request[PRINCIPAL])
+        principal, token = await accounts.add(locker, name, role, who=request[PRINCIPAL])
         if any(v.strip() for v in shown.values()):
             await accounts.set_profile(locker, principal.name, who=request[PRINCIPAL], **shown)
     except ProfileError as exc:
@@ -97,7 +97,7 @@ def _profile_message(request: web.Request, exc: ProfileError) -> str:
 
 async def revoke(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
-    await accounts.revoke(request.app[LOCKER].pool, name, who=request[PRINCIPAL])
+    await accounts.revoke(request.app[LOCKER], name, who=request[PRINCIPAL])
     await _end_sessions_of(request, name)
     return redirect(str(URL("/admin").with_query(revoked=name)))
 
@@ -105,7 +105,7 @@ async def revoke(request: web.Request) -> web.StreamResponse:
 async def reissue(request: web.Request) -> web.StreamResponse:
     """A new token for ``name``; the old one, and every session started with it, stop working."""
     name = request.match_info["name"]
-    token = await accounts.reissue(request.app[LOCKER].pool, name, who=request[PRINCIPAL])
+    token = await accounts.reissue(request.app[LOCKER], name, who=request[PRINCIPAL])
     await _end_sessions_of(request, name)
     holder = await principals.by_name(request.app[LOCKER].pool, name)
     role = holder.principal.role if holder else ""

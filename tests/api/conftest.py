@@ -22,7 +22,7 @@ from integrity.hashing import digest_bytes
 from integrity.note import Verifier
 from integrity.receipt import verify_receipt
 from services.locker import Locker
-from storage import principals
+from tests import acting
 from tests.conftest import S3Server, s3_settings
 
 ROLES = ("station", "investigator", "disclosure", "reviewer", "coordinator", "admin")
@@ -123,9 +123,9 @@ async def serving(settings: Settings) -> AsyncIterator[Api]:
         async with aiohttp.ClientSession() as http:
             client = Api(f"http://127.0.0.1:{settings.port}", http, app)
             for role in ROLES:
-                _, client.tokens[role] = await principals.add_principal(app[LOCKER].pool, role, role, "test")
+                _, client.tokens[role] = await acting.add_principal(app[LOCKER], role, role)
             # A second disclosure officer: the drafter never approves their own record (§二).
-            _, client.tokens["dina"] = await principals.add_principal(app[LOCKER].pool, "dina", "disclosure", "test")
+            _, client.tokens["dina"] = await acting.add_principal(app[LOCKER], "dina", "disclosure")
             await client.open_case("CASE-1")
             yield client
     finally:
@@ -136,8 +136,7 @@ async def serving(settings: Settings) -> AsyncIterator[Api]:
 async def api(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> AsyncIterator[Api]:
     server = request.getfixturevalue("s3_server") if request.param == "s3" else None
     async with serving(settings_for(request.param, tmp_path, database_url, server)) as client:
-        _, client.tokens["station2"] = await principals.add_principal(client.locker.pool, "station2", "station",
-                                                                      "test")
+        _, client.tokens["station2"] = await acting.add_principal(client.locker, "station2", "station")
         yield client
 
 

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from services import decisions
-from storage import principals
+from tests import acting
 from tests.acting import determined
 from tests.api.conftest import Api
 
@@ -17,7 +17,7 @@ RECORD = {"decision_no": "城管罚字〔2026〕第31号", "party_type": "natura
 
 
 async def add_user(api: Api, name: str, role: str) -> None:
-    _, api.tokens[name] = await principals.add_principal(api.locker.pool, name, role, "test")
+    _, api.tokens[name] = await acting.add_principal(api.locker, name, role)
 
 
 async def call(api: Api, who: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:

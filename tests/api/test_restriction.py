@@ -13,9 +13,10 @@ from blake3 import blake3
 from api.access import ACCESS
 from api.routes import ENDPOINTS
 from policy.review import MAJOR_CRITERIA
-from services import restriction
-from storage import principals
+from services import accounts, restriction
+from services.permissions import operator
 from storage.objects import bytes_source
+from tests import acting
 from tests.acting import determined, principal
 from tests.api.conftest import Api
 
@@ -85,7 +86,7 @@ PROBES: dict[tuple[str, str], Probe] = {
 async def restricted_case(api: Api, level: str = "privacy") -> None:
     """R-1, handled by ``investigator``, holding SECRET, restricted; ``grantee`` and ``disclosure`` granted."""
     for name in ("outsider", "grantee"):
-        _, api.tokens[name] = await principals.add_principal(api.locker.pool, name, "investigator", "test")
+        _, api.tokens[name] = await acting.add_principal(api.locker, name, "investigator")
     await api.open_case(CASE)
     await api.upload(SECRET, case=CASE)
     status, body = await api.call("PUT", f"{_BASE}/restriction", "investigator",
@@ -185,7 +186,7 @@ async def test_lowering_needs_an_admin_and_a_state_secret_carries_the_notice(fil
 
 async def test_grants_go_to_active_users_only(file_api: Api) -> None:
     await restricted_case(file_api)
-    await principals.revoke(file_api.locker.pool, "outsider")
+    await accounts.revoke(file_api.locker, "outsider", who=operator())
     for who in ("station", "outsider", "nobody"):
         status, body = await file_api.call("POST", f"{_BASE}/grants", "investigator",
                                            json={"principal": who, "reason": "r"})

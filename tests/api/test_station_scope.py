@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from blake3 import blake3
 
-from storage import principals
+from tests import acting
 from tests.api.conftest import Api
 
 
@@ -38,8 +38,7 @@ async def test_a_station_gets_no_receipt_for_bytes_someone_else_logged(file_api:
     data = b"footage the first station uploaded"
     first = await file_api.upload(data, station="station")
     assert first["state"] == "committed"
-    _, file_api.tokens["station-b"] = await principals.add_principal(
-        file_api.locker.pool, "station-b", "station", "test")
+    _, file_api.tokens["station-b"] = await acting.add_principal(file_api.locker, "station-b", "station")
     status, body = await file_api.declare(data, "CASE-1", station="station-b")
     assert status == 409 and body["error"] == "already_evidence", body
     assert "receipt" not in body and "officer-7" not in str(body) and blake3(data).hexdigest() not in str(body)

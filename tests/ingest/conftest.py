@@ -13,7 +13,7 @@ import pytest
 
 from api.appkeys import LOCKER
 from ingest.client import CustodyClient
-from storage import principals
+from tests import acting
 from tests.api.conftest import Api, settings_for, start_api
 
 
@@ -35,8 +35,8 @@ async def station(database_url: str, tmp_path: Path) -> AsyncIterator[Station]:
         async with aiohttp.ClientSession() as http:
             api = Api(f"http://127.0.0.1:{settings.port}", http, app)
             for role in ("investigator", "admin"):
-                _, api.tokens[role] = await principals.add_principal(app[LOCKER].pool, role, role, "test")
-            _, token = await principals.add_principal(app[LOCKER].pool, "dock-1", "station", "test")
+                _, api.tokens[role] = await acting.add_principal(app[LOCKER], role, role)
+            _, token = await acting.add_principal(app[LOCKER], "dock-1", "station")
             api.tokens["station"] = token
             await api.open_case("CASE-A")
             yield Station(api, token, app[LOCKER].log.signer.vkey)

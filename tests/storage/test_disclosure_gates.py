@@ -21,6 +21,7 @@ from storage.filestore import FileStore
 from storage.keys import KeyRing
 from storage.log import CaseLog
 from storage.principals import Principal
+from tests import acting
 from tests.acting import determined
 
 HOST = "evidence.test"
@@ -39,7 +40,7 @@ async def locker(pool: asyncpg.Pool, tmp_path: Path) -> AsyncIterator[Locker]:
     ring = KeyRing(tmp_path / "keys")
     locker = Locker(pool, store, CaseLog(pool, ring.signer(HOST), HOST), ring)
     for name, role in USERS.items():
-        await principals.add_principal(pool, name, role, "test")
+        await acting.add_principal(locker, name, role)
     await locker.log.open_case(CASE, "investigator:ann", title="Billboard")
     for decision_no in (RECORD["decision_no"], "另一号"):
         await determined(locker, CASE, decision_no)
@@ -348,7 +349,7 @@ async def test_a_dispute_waits_for_the_coordinator(locker: Locker) -> None:
     from foundation.errors import Forbidden
     from policy.errors import ReviewRequired
 
-    await principals.add_principal(locker.pool, "head", "coordinator", "test")
+    await acting.add_principal(locker, "head", "coordinator")
     d = await major_draft(locker)
     rex, dora, dina = await who(locker, "rex"), await who(locker, "dora"), await who(locker, "dina")
     await disclosure.record_review(locker, d.id, who=rex, outcome="failed", checklist={"facts": False},

@@ -19,11 +19,11 @@ from services import evidence, faces, redaction
 from services.locker import Locker
 from services.redaction import RenderPool
 from services.scrub import scrub
-from storage import principals
 from storage.filestore import FileStore
 from storage.keys import KeyRing
 from storage.log import CaseLog
 from storage.objects import bytes_source
+from tests import acting
 from tests.acting import principal
 from tests.redaction_clip import face_box_at, make_clip
 
@@ -39,7 +39,7 @@ async def locker(pool: asyncpg.Pool, tmp_path: Path) -> AsyncIterator[Locker]:
     store = FileStore(tmp_path / "objects")
     ring = KeyRing(tmp_path / "keys")
     locker = Locker(pool, store, CaseLog(pool, ring.signer(HOST), HOST), ring)
-    ann = (await principals.add_principal(pool, "ann", "investigator", "test"))[0].id
+    ann = (await acting.add_principal(locker, "ann", "investigator"))[0].id
     await locker.log.open_case(CASE, "investigator:ann", title="Market stall", handler_id=ann)
     yield locker
     await store.close()

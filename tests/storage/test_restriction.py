@@ -11,15 +11,15 @@ import pytest
 
 from foundation.errors import Forbidden
 from policy.errors import NothingChanged, NotPermitted, PolicyError, ReasonRequired, Restricted
-from services import restriction
+from services import accounts, restriction
 from services.locker import Locker
 from services.permissions import operator
 from services.restriction import CaseAccess, GrantExists, GrantNotFound
-from storage import principals
 from storage.filestore import FileStore
 from storage.keys import KeyRing
 from storage.log import CaseLog, CaseNotFound
 from storage.principals import Principal
+from tests import acting
 from tests.acting import principal
 
 HOST = "evidence.test"
@@ -43,8 +43,8 @@ async def locker(pool: asyncpg.Pool, tmp_path: Path) -> AsyncIterator[Locker]:
     locker = Locker(pool, store, CaseLog(pool, ring.signer(HOST), HOST), ring)
     for name, role in (("ann", "investigator"), ("bob", "investigator"), ("rex", "reviewer"),
                        ("root", "admin"), ("dock-1", "station"), ("gone", "investigator")):
-        IDS[name] = (await principals.add_principal(pool, name, role, "test"))[0].id
-    await principals.revoke(pool, "gone")
+        IDS[name] = (await acting.add_principal(locker, name, role))[0].id
+    await accounts.revoke(locker, "gone", who=operator())
     await locker.log.open_case(CASE, "investigator:ann", title="Noise complaint", handler_id=IDS["ann"])
     yield locker
     await store.close()

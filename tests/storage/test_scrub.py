@@ -4,6 +4,7 @@ access is decided on the log, so an edited restriction opens nothing."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,12 +12,14 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from foundation.errors import Forbidden
 from policy.cases import GOVERNANCE_CASE
 from policy.errors import NotPermitted, Restricted, ReviewRequired
 from policy.retention import RetentionClass
 from policy.review import MAJOR_CRITERIA
-from services import disclosure, handover, restriction, retention
+from services import accounts, disclosure, handover, restriction, retention
 from services.locker import Locker
+from services.permissions import operator
 from services.retention import NotAllowed
 from services.scrub import scrub
 from storage import principals
@@ -24,6 +27,8 @@ from storage.filestore import FileStore
 from storage.keys import KeyRing
 from storage.log import CaseLog, Draft
 from storage.objects import bytes_source, checkpoints_prefix
+from storage.principals import PrincipalError, PrincipalExists
+from tests import acting
 from tests.acting import determined, principal
 
 HOST = "evidence.test"
@@ -41,7 +46,7 @@ async def locker(pool: asyncpg.Pool, tmp_path: Path) -> AsyncIterator[Locker]:
     made = {}
     for name, role in (("ann", "investigator"), ("bob", "investigator"), ("eve", "investigator"),
                        ("root", "admin")):
-        made[name], _ = await principals.add_principal(pool, name, role, "test")
+        made[name], _ = await acting.add_principal(locker, name, role)
     ANN, BOB, ROOT = made["ann"], made["bob"], made["root"]
     await locker.log.open_case(CASE, ANN.actor, title="Border incident")
     for i in range(2):
@@ -322,3 +327,52 @@ async def test_a_hold_placer_edited_in_the_table_cannot_lift_it(locker: Locker) 
     with pytest.raises(NotAllowed):
         await retention.lift_hold(locker, hold.id, who=ANN, reason="done with it")
     assert (await retention.get_hold(locker.pool, hold.id)).lifted_at is None
+
+
+async def test_principals_are_held_to_the_governance_log(locker: Locker) -> None:
+    """Who exists, in which role, and who is active: a row the log did not make is reported."""
+    await accounts.set_profile(locker, "bob", display_name="王小明", badge_no="A-1", unit="一中队", who=ROOT)
+    await accounts.revoke(locker, "eve", who=ROOT)
+    await accounts.reissue(locker, "eve", who=ROOT)
+    await accounts.revoke(locker, "bob", who=ROOT)
+    assert await scrub(locker, GOVERNANCE_CASE) == []
+    logged = [json.loads(r.body) for r in await locker.log.entries(GOVERNANCE_CASE)]
+    assert [e["kind"] for e in logged if e["kind"].startswith("principal.")] == [
+        "principal.added"] * 4 + ["principal.profile_set", "principal.revoked", "principal.reissued",
+                                  "principal.revoked"]
+    assert not any("token" in key for e in logged for key in e)  # neither tokens nor their hashes
+    await superuser(locker.pool, "UPDATE principals SET role = 'admin' WHERE name = 'ann'")
+    await superuser(locker.pool, "UPDATE principals SET revoked_at = NULL WHERE name = 'bob'")
+    await superuser(locker.pool, "UPDATE principals SET unit = '二中队' WHERE name = 'bob'")
+    await superuser(locker.pool, """INSERT INTO principals (name, role, token_hash, created_by)
+                                    VALUES ('mallory', 'admin', '\\x00', 'nobody')""")
+    found = await scrub(locker, GOVERNANCE_CASE)
+    assert sorted(f.code for f in found) == ["principal_mismatch", "principal_mismatch", "principal_unlogged"]
+    text = " | ".join(f.message for f in found)
+    assert "role 'admin' (log: 'investigator')" in text and "revoked False (log: True)" in text
+    assert "unit '二中队' (log: '一中队')" in text
+
+
+async def test_a_failed_row_write_leaves_no_principal_entry(locker: Locker) -> None:
+    before = (await locker.log.head(GOVERNANCE_CASE))[0]
+    with pytest.raises(PrincipalExists):
+        await accounts.add(locker, "ann", "reviewer", who=ROOT)
+    await superuser(locker.pool, "ALTER TABLE principals ADD CONSTRAINT no_zed CHECK (name <> 'zed')")
+    with pytest.raises(PrincipalError):
+        await accounts.add(locker, "zed", "investigator", who=ROOT)  # the row is refused inside the append
+    assert (await locker.log.head(GOVERNANCE_CASE))[0] == before
+    assert await principals.account(locker.pool, "zed") is None
+    assert await scrub(locker, GOVERNANCE_CASE) == []
+
+
+async def test_accounts_from_before_account_entries_are_recorded_once(locker: Locker) -> None:
+    """An upgraded store: its principals predate ``principal.added``; the operator records them once."""
+    await superuser(locker.pool, """INSERT INTO principals (name, role, token_hash, created_by)
+                                    VALUES ('old-timer', 'reviewer', '\\x01', 'operator:root')""")
+    await superuser(locker.pool, "UPDATE principals SET revoked_at = now() WHERE name = 'old-timer'")
+    assert [f.code for f in await scrub(locker, GOVERNANCE_CASE)] == ["principal_unlogged"]
+    assert await accounts.record_existing(locker, who=operator()) == ["old-timer"]
+    assert await accounts.record_existing(locker, who=operator()) == []
+    assert await scrub(locker, GOVERNANCE_CASE) == []
+    with pytest.raises(Forbidden):
+        await accounts.record_existing(locker, who=ANN)

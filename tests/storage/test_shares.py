@@ -19,13 +19,14 @@ from policy import log_state
 from policy.errors import Restricted
 from services import restriction, shares
 from services.locker import Locker
-from storage import cached_rows, principals
+from storage import cached_rows
 from storage import shares as rows
 from storage.filestore import FileStore
 from storage.keys import KeyRing
 from storage.log import CaseLog
 from storage.objects import bytes_source
 from storage.principals import Principal
+from tests import acting
 from tests.acting import principal
 
 HOST = "evidence.test"
@@ -47,7 +48,7 @@ async def locker(pool: asyncpg.Pool, tmp_path: Path) -> AsyncIterator[Locker]:
     ring = KeyRing(tmp_path / "keys")
     locker = Locker(pool, store, CaseLog(pool, ring.signer(HOST), HOST), ring)
     for name, role in (("ann", "investigator"), ("bob", "investigator"), ("rex", "reviewer"), ("root", "admin")):
-        IDS[name] = (await principals.add_principal(pool, name, role, "test"))[0].id
+        IDS[name] = (await acting.add_principal(locker, name, role))[0].id
     await locker.log.open_case(CASE, "investigator:ann", title="Noise complaint", handler_id=IDS["ann"])
     await locker.add_object(CASE, bytes_source(CLIP), kind="evidence.ingested", actor="station:dock",
                             fields={"file_name": "clip.mp4", "media_type": "video/mp4", "officer": "officer-7"})

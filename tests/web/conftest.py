@@ -31,8 +31,8 @@ from api.appkeys import LOCKER, WEB_HOLDERS, WEB_SESSIONS
 from api.cookies import SessionCodec
 from policy.review import MAJOR_CRITERIA
 from services.locker import Locker
-from storage import principals
 from storage.objects import bytes_source
+from tests import acting
 from tests.acting import determined
 from tests.api.conftest import ROLES, free_port, settings_for, start_api
 from tests.api.test_serve import cli, custody_env, wait_healthy
@@ -195,9 +195,9 @@ async def web_app(database_url: str, tmp_path: Path) -> AsyncIterator[Web]:
     client = Web(f"http://127.0.0.1:{settings.port}", app)
     try:
         for role in ROLES:
-            _, client.tokens[role] = await principals.add_principal(app[LOCKER].pool, role, role, "test")
+            _, client.tokens[role] = await acting.add_principal(app[LOCKER], role, role)
         # A second disclosure officer: the drafter never approves their own record (§二).
-        _, client.tokens["dina"] = await principals.add_principal(app[LOCKER].pool, "dina", "disclosure", "test")
+        _, client.tokens["dina"] = await acting.add_principal(app[LOCKER], "dina", "disclosure")
         client.objects = await seed_case(app[LOCKER])
         yield client
     finally:

@@ -9,6 +9,7 @@ from api.access import ACCESS
 from services import disclosure, restriction
 from storage import principals
 from storage.principals import Principal
+from tests import acting
 from tests.acting import principal
 from tests.web.conftest import CASE, RAW, RECORD, Reply, Visitor, Web
 
@@ -24,8 +25,7 @@ async def _as(web_app: Web, name: str) -> Principal:
 
 async def restrict(web_app: Web, level: str = "privacy") -> None:
     """CASE-1 (handled by ``investigator``) restricted; ``outsider`` is an investigator without a grant."""
-    _, web_app.tokens["outsider"] = await principals.add_principal(web_app.locker.pool, "outsider", "investigator",
-                                                                   "test")
+    _, web_app.tokens["outsider"] = await acting.add_principal(web_app.locker, "outsider", "investigator")
     holder = await principals.by_name(web_app.locker.pool, "investigator")
     assert holder is not None  # the handler acts as itself, by its id
     await restriction.set_level(web_app.locker, CASE, level, who=holder.principal, reason="a minor is filmed")
@@ -180,7 +180,7 @@ async def test_a_review_opinion_is_withheld_like_the_raw_record(web_app: Web) ->
 
 
 async def test_the_handler_hands_the_case_over_from_its_page(web_app: Web) -> None:
-    _, web_app.tokens["bo"] = await principals.add_principal(web_app.locker.pool, "bo", "investigator", "test")
+    _, web_app.tokens["bo"] = await acting.add_principal(web_app.locker, "bo", "investigator")
     ann = await web_app.sign_in("investigator", **{"Accept-Language": "en"})
     page = await ann.get(f"/cases/{CASE}")
     assert 'id="handover-form"' in page.text

@@ -18,6 +18,8 @@ from api.appkeys import WEB_HOLDERS
 from api.cookies import SessionCodec
 from api.web.session import SESSION_COOKIE, safe_next
 from foundation.settings import Settings
+from services import accounts
+from services.permissions import operator
 from storage import principals
 from tests.web.conftest import Web
 
@@ -114,10 +116,10 @@ async def test_revoked_or_reissued_principal_is_signed_out(web_app: Web) -> None
     web_app.no_cache()
     reviewer = await web_app.sign_in("reviewer")
     disclosure = await web_app.sign_in("disclosure")
-    await principals.revoke(web_app.locker.pool, "reviewer")
+    await accounts.revoke(web_app.locker, "reviewer", who=operator())
     reply = await reviewer.get("/cases")
     assert reply.status == 303 and reply.location.startswith("/signin")
-    await principals.reissue_token(web_app.locker.pool, "disclosure")
+    await accounts.reissue(web_app.locker, "disclosure", who=operator())
     assert (await disclosure.get("/cases")).status == 303  # sessions started with the old token end
 
 
@@ -125,7 +127,7 @@ async def test_revocation_reaches_sessions_within_the_cache_time(web_app: Web) -
     """With the default cache, another server's revocation is seen within HOLDER_CACHE_SECONDS."""
     web_app.app[WEB_HOLDERS].ttl_s = 0.3
     visitor = await web_app.sign_in("investigator")
-    await principals.revoke(web_app.locker.pool, "investigator")
+    await accounts.revoke(web_app.locker, "investigator", who=operator())
     await asyncio.sleep(0.35)
     assert (await visitor.get("/cases")).status == 303
 

@@ -18,7 +18,9 @@ from yarl import URL
 from api.appkeys import SETTINGS, WEB_HOLDERS
 from api.cookies import SessionCodec
 from api.web.session import SESSION_COOKIE
-from storage import principals, web_sessions
+from services import accounts
+from services.permissions import operator
+from storage import web_sessions
 from storage.web_sessions import WebSession
 from tests.web.conftest import Visitor, Web
 
@@ -132,7 +134,7 @@ async def test_revoking_or_reissuing_the_token_ends_web_sessions(web_app: Web) -
     # `custody token revoke` changes only the principal: the session ends by that alone
     web_app.no_cache()
     investigator = await web_app.sign_in("investigator")
-    await principals.revoke(web_app.locker.pool, "investigator")
+    await accounts.revoke(web_app.locker, "investigator", who=operator())
     assert await signed_out(investigator, web_app)
     assert 'data-principal="investigator"' not in (await admin.get("/admin")).text
 
