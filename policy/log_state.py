@@ -36,6 +36,9 @@ DISCLOSURE_FIELDS = ("case_id", "decision_no", "created_by", "state", "review_st
 CLASS_FIELDS = ("years", "months", "days", "trigger")
 #: The ``principals`` columns the governance log's ``principal.*`` entries decide (never the token's hash).
 PRINCIPAL_FIELDS = ("name", "role", "revoked", "display_name", "badge_no", "unit")
+#: The ``basic_info_pages`` columns its ``basic_info.*`` entries in the governance log decide.
+PAGE_FIELDS = ("kind", "title", "body", "category", "state", "public_body", "published_on", "created_by",
+               "approved_by", "published_by")
 #: What a coordinator's decision on a disputed review leaves the record's review state at.
 COORDINATED = {"proceed": "passed", "uphold": "failed"}
 #: The review columns its entry decides.
@@ -125,6 +128,7 @@ class CaseRows:
     disposed: set[str] = field(default_factory=set)
     shares: dict[int, dict[str, Any]] = field(default_factory=dict)             # by share id
     principals: dict[int, dict[str, Any]] = field(default_factory=dict)         # by id (governance log)
+    pages: dict[str, dict[str, Any]] = field(default_factory=dict)              # by id (governance log)
     classes: dict[str, dict[str, Any]] = field(default_factory=lambda: {           # by name (governance log)
         c.name: {"years": c.years, "months": c.months, "days": c.days, "trigger": c.trigger} for c in DEFAULT_CLASSES})
 
@@ -238,6 +242,29 @@ def _on_principal(rows: CaseRows, e: Mapping[str, Any]) -> None:
         rows.principals[pid]["revoked"] = kind == "principal.revoked"
 
 
+def _on_page(rows: CaseRows, e: Mapping[str, Any]) -> None:
+    """A basic-information page (§二): drafted, approved, published, updated, withdrawn."""
+    page_id, kind = e.get("page"), e["kind"]
+    if not isinstance(page_id, str):
+        return
+    if kind == "basic_info.created":
+        rows.pages[page_id] = {"kind": e.get("page_kind"), "title": e.get("title"), "body": e.get("body"),
+                               "category": e.get("category"), "state": "draft", "public_body": None,
+                               "published_on": None, "created_by": e["actor"], "approved_by": None,
+                               "published_by": None}
+        return
+    page = rows.pages.get(page_id)
+    if page is None or kind == "basic_info.update_required":
+        return
+    page["state"] = e.get("to", page["state"])
+    if kind == "basic_info.approved":
+        page["approved_by"] = e["actor"]
+    elif kind == "basic_info.published":
+        page.update(public_body=e.get("body"), published_on=_date(e.get("published_on")), published_by=e["actor"])
+    elif kind == "basic_info.updated":
+        page.update(body=e.get("body"), public_body=e.get("body"))
+
+
 def _on_hold(rows: CaseRows, e: Mapping[str, Any]) -> None:
     hold_id = e.get("hold")
     if not isinstance(hold_id, int):
@@ -302,6 +329,8 @@ def fold(entries: Iterable[Mapping[str, Any]]) -> CaseRows:
             _on_share(rows, e)
         elif kind.startswith("principal."):
             _on_principal(rows, e)
+        elif kind.startswith("basic_info."):
+            _on_page(rows, e)
         else:
             _on_case(rows, e)
     return rows
@@ -356,6 +385,8 @@ class TableRows:
     shares: Mapping[int, Mapping[str, Any]] | None = None
     #: ``principals`` by id, given with ``classes`` (None: not compared).
     principals: Mapping[int, Mapping[str, Any]] | None = None
+    #: ``basic_info_pages`` by id, given with ``classes`` (None: not compared).
+    pages: Mapping[str, Mapping[str, Any]] | None = None
 
 
 def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
@@ -381,6 +412,9 @@ def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
         found += _keyed(case_id, "share", "share", derived.shares, table.shares, SHARE_FIELDS)
     if table.principals is not None:
         found += compare_principals(case_id, derived.principals, table.principals)
+    if table.pages is not None:
+        found += _keyed(case_id, "basic-information page", "basic_info_page", derived.pages, table.pages,
+                        PAGE_FIELDS)
     if table.classes is not None:
         found += _keyed(case_id, "retention class", "retention_class", derived.classes, table.classes, CLASS_FIELDS)
     return found

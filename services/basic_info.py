@@ -15,6 +15,8 @@ import datetime as dt
 import secrets
 from typing import Any
 
+import asyncpg
+
 from foundation.errors import Conflict, CustodyError, Status
 from policy.cases import GOVERNANCE_CASE
 from policy.errors import DutiesNotSeparated
@@ -24,7 +26,7 @@ from services.locker import Locker
 from services.permissions import authorize
 from storage import basic_info as rows
 from storage.basic_info import Page
-from storage.log import Draft
+from storage.log import Draft, RowWriter
 from storage.principals import Principal
 
 #: The kinds of basic information §二 names, in the portal's order.
@@ -78,10 +80,14 @@ async def create(locker: Locker, *, kind: str, title: str, body: str, category: 
     title, body = _text(title, "title", TITLE_MAX_CHARS), _text(body, "body", BODY_MAX_CHARS)
     category = (category or "").strip()[:100]
     _no_personal_data(title + "\n" + body)
-    page = await rows.insert(locker.pool, "B-" + secrets.token_hex(5), kind, title, body, category, who.actor, who.id)
-    await _log(locker, "basic_info.created", who, {"page": page.id, "page_kind": kind, "title": title,
-                                                   "category": category, "body": body})
-    return page
+    page_id, made = "B-" + secrets.token_hex(5), []
+
+    async def insert(conn: asyncpg.Connection, case_id: str, seq: int) -> None:
+        made.append(await rows.insert(conn, page_id, kind, title, body, category, who.actor, who.id))
+
+    await _log(locker, "basic_info.created", who, {"page": page_id, "page_kind": kind, "title": title,
+                                                   "category": category, "body": body}, insert)
+    return made[0]
 
 
 async def act(locker: Locker, page_id: str, action: str, *, who: Principal, today: dt.date,
@@ -120,18 +126,33 @@ async def act(locker: Locker, page_id: str, action: str, *, who: Principal, toda
     if action == "update" and law_change is not None and not any(
             u["law_change_id"] == law_change for u in await rows.open_updates(locker.pool, page_id)):
         raise BasicInfoError(f"law change {law_change} is unknown, does not touch {page_id}, or was answered")
-    done = await rows.update(locker.pool, page_id, page.state, page.updated_at, sets)
-    if done is None:
-        raise Conflict(f"{page_id} changed meanwhile; reload and try again")
-    await _log(locker, f"basic_info.{DONE[action]}", who, fields)
+    done: list[Page] = []
+
+    async def step(conn: asyncpg.Connection, case_id: str, seq: int) -> None:
+        # the row moves with its entry or not at all; a change since we read it refuses both
+        page_now = await rows.update(conn, page_id, page.state, page.updated_at, sets)
+        if page_now is None:
+            raise Conflict(f"{page_id} changed meanwhile; reload and try again")
+        if action == "update" and law_change is not None:
+            await rows.answer_update(conn, page_id, law_change)
+        done.append(page_now)
+
+    await _log(locker, f"basic_info.{DONE[action]}", who, fields, step)
+    await _log_deadlines(locker, who, page_id, deadlines, today)
+    return done[0]
+
+
+async def _log_deadlines(locker: Locker, who: Principal, page_id: str, deadlines: list[tuple[int, dt.date]],
+                         today: dt.date) -> None:
+    """Each law change that waited for the page's publication gets its deadline, with its entry."""
     for change_id, due in deadlines:
-        await rows.set_due(locker.pool, page_id, change_id, due)
+        async def set_due(conn: asyncpg.Connection, case_id: str, seq: int, change_id: int = change_id,
+                          due: dt.date = due) -> None:
+            await rows.set_due(conn, page_id, change_id, due)
+
         await _log(locker, "basic_info.update_required", who, {"page": page_id, "law_change": change_id,
                                                                "update_due": due.isoformat(),
-                                                               "from_publication": today.isoformat()})
-    if action == "update" and law_change is not None:
-        await rows.answer_update(locker.pool, page_id, law_change)
-    return done
+                                                               "from_publication": today.isoformat()}, set_due)
 
 
 def _check_duties(action: str, page: Page, who: Principal, *, separate: bool) -> None:
@@ -182,6 +203,7 @@ async def public(locker: Locker) -> list[dict[str, Any]]:
     return await rows.public(locker.pool)
 
 
-async def _log(locker: Locker, kind: str, who: Principal, fields: dict[str, Any]) -> None:
+async def _log(locker: Locker, kind: str, who: Principal, fields: dict[str, Any],
+               row_writer: RowWriter | None = None) -> None:
     await retention.ensure_governance_log(locker)
-    await locker.log.append(GOVERNANCE_CASE, Draft(kind, who.actor, fields))
+    await locker.log.append(GOVERNANCE_CASE, Draft(kind, who.actor, fields, rows=row_writer))

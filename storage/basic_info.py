@@ -12,6 +12,8 @@ from typing import Any
 
 import asyncpg
 
+from policy.log_state import PAGE_FIELDS
+
 
 @dataclass(frozen=True, slots=True)
 class Page:
@@ -38,7 +40,7 @@ def _page(row: asyncpg.Record) -> Page:
     return Page(**dict(row))
 
 
-async def insert(pool: asyncpg.Pool, page_id: str, kind: str, title: str, body: str, category: str,
+async def insert(pool: asyncpg.Pool | asyncpg.Connection, page_id: str, kind: str, title: str, body: str, category: str,
                  created_by: str, created_by_id: int | None) -> Page:
     row = await pool.fetchrow(
         """INSERT INTO basic_info_pages (id, kind, title, body, category, created_by, created_by_id)
@@ -59,7 +61,7 @@ async def listing(pool: asyncpg.Pool, *, state: str | None = None) -> list[Page]
     return [_page(r) for r in rows]
 
 
-async def update(pool: asyncpg.Pool, page_id: str, expected_state: str, seen: dt.datetime,
+async def update(pool: asyncpg.Pool | asyncpg.Connection, page_id: str, expected_state: str, seen: dt.datetime,
                  sets: dict[str, Any]) -> Page | None:
     """Set ``sets`` if the page is still in ``expected_state`` as last read (compare-and-set); else None."""
     cols = list(sets)
@@ -91,7 +93,7 @@ async def awaiting(pool: asyncpg.Pool, page_id: str) -> list[tuple[int, dt.date]
     return [(r["law_change_id"], r["update_due"]) for r in rows]
 
 
-async def set_due(pool: asyncpg.Pool, page_id: str, change_id: int, due: dt.date) -> None:
+async def set_due(pool: asyncpg.Pool | asyncpg.Connection, page_id: str, change_id: int, due: dt.date) -> None:
     await pool.execute(
         "UPDATE basic_info_updates SET due = $3 WHERE law_change_id = $1 AND page_id = $2 AND due IS NULL",
         change_id, page_id, due)
@@ -108,7 +110,7 @@ async def open_updates(pool: asyncpg.Pool, page_id: str | None = None) -> list[d
     return [dict(r) for r in rows]
 
 
-async def answer_update(pool: asyncpg.Pool, page_id: str, change_id: int) -> bool:
+async def answer_update(pool: asyncpg.Pool | asyncpg.Connection, page_id: str, change_id: int) -> bool:
     """Mark the page updated for the change; False if the change does not touch it (or was answered)."""
     done = await pool.fetchval(
         """UPDATE basic_info_updates SET updated_at = now()
@@ -123,3 +125,9 @@ async def public(pool: asyncpg.Pool) -> list[dict[str, Any]]:
         """SELECT id, kind, title, public_body AS body, published_on, updated_on FROM basic_info_pages
             WHERE state = 'published' ORDER BY kind, title, id""")
     return [dict(r) for r in rows]
+
+
+async def logged_rows(pool: asyncpg.Pool) -> dict[str, dict[str, Any]]:
+    """Every page as scrub compares it with the governance log (``policy.log_state.PAGE_FIELDS``)."""
+    rows = await pool.fetch(f"SELECT id, {', '.join(PAGE_FIELDS)} FROM basic_info_pages")
+    return {r["id"]: dict(r) for r in rows}

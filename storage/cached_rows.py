@@ -19,12 +19,12 @@ from policy.log_state import (
     SHARE_FIELDS,
     TableRows,
 )
-from storage import principals
+from storage import basic_info, principals
 
 
 async def table_rows(pool: asyncpg.Pool, case_id: str, *, with_classes: bool = False) -> TableRows:
     """The ``cases`` row and every evidence, grant, hold, disclosure and review row of one case, and
-    (``with_classes``: the governance log) the retention classes and the principals."""
+    (``with_classes``: the governance log) the retention classes, the principals and the basic-information pages."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         case = await conn.fetchrow(
             """SELECT handler, handler_id, restriction, closed_at, retention_class, title, created_by, meta
@@ -61,6 +61,7 @@ async def table_rows(pool: asyncpg.Pool, case_id: str, *, with_classes: bool = F
         classes=None if classes is None else {r["name"]: dict(r) for r in classes},
         shares={r["id"]: dict(r) for r in shares},
         principals=await principals.logged_rows(pool) if with_classes else None,
+        pages=await basic_info.logged_rows(pool) if with_classes else None,
     )
 
 

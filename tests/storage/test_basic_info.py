@@ -11,10 +11,13 @@ import pytest
 from foundation.errors import Conflict, Forbidden
 from policy.cases import GOVERNANCE_CASE
 from policy.errors import DutiesNotSeparated
+from policy.log_state import Finding
 from services import basic_info, calendar, disclosure
 from services.locker import Locker
+from services.scrub import scrub
 from tests.storage.test_disclosure_gates import TODAY, who
 from tests.storage.test_disclosure_gates import locker as locker  # the fixture
+from tests.storage.test_scrub import superuser
 
 BODY = "本局依据《中华人民共和国行政处罚法》第十八条相对集中行使城市管理领域行政处罚权。"
 
@@ -74,3 +77,31 @@ async def test_a_page_not_yet_published_gets_its_deadline_at_publication(locker:
     await basic_info.act(locker, page.id, "publish", who=dora, today=dt.date(2026, 10, 12))
     [due] = await basic_info.updates_due(locker, who=dora)
     assert due["due"] == dt.date(2026, 11, 9)
+
+
+async def test_scrub_holds_the_pages_to_the_governance_log(locker: Locker) -> None:
+    """The portal shows ``public_body``: a text no entry published is reported, as is a page no entry made."""
+    dora, dina = await who(locker, "dora"), await who(locker, "dina")
+    page = await basic_info.create(locker, kind="powers", title="执法职权", body=BODY, who=dora)
+    await basic_info.act(locker, page.id, "approve", who=dina, today=TODAY)
+    await basic_info.act(locker, page.id, "publish", who=dora, today=TODAY)
+    await basic_info.act(locker, page.id, "update", who=dora, today=TODAY, reason="更正", body=BODY + "（更正）")
+    other = await basic_info.create(locker, kind="remedies", title="救济途径", body="可依法申请行政复议。", who=dora)
+    await basic_info.act(locker, other.id, "withdraw", who=dina, today=TODAY, reason="重复")
+    assert await page_findings(locker) == []
+    await superuser(locker.pool, "UPDATE basic_info_pages SET public_body = '本局不公开任何信息。' WHERE id = $1",
+                    page.id)
+    await superuser(locker.pool, "UPDATE basic_info_pages SET state = 'published' WHERE id = $1", other.id)
+    await superuser(locker.pool, """INSERT INTO basic_info_pages (id, kind, title, body, state, public_body, created_by)
+                                    VALUES ('B-forged', 'powers', '伪造', '伪造', 'published', '伪造', 'nobody')""")
+    found = await page_findings(locker)
+    assert sorted((f.code, f.message.split(": ")[1]) for f in found) == [
+        ("basic_info_page_mismatch", f"basic-information page {other.id}"),
+        ("basic_info_page_mismatch", f"basic-information page {page.id}"),
+        ("basic_info_page_unlogged", "basic-information page B-forged is in the table but no log entry made it")]
+    assert "（更正）" in next(f.message for f in found if page.id in f.message)
+
+
+async def page_findings(locker: Locker) -> list[Finding]:
+    """Scrub's findings about pages (this fixture's log keeps no checkpoint archive: not the subject)."""
+    return [f for f in await scrub(locker, GOVERNANCE_CASE) if f.code.startswith("basic_info_page")]
