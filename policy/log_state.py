@@ -39,6 +39,8 @@ PRINCIPAL_FIELDS = ("name", "role", "revoked", "display_name", "badge_no", "unit
 #: The ``basic_info_pages`` columns its ``basic_info.*`` entries in the governance log decide.
 PAGE_FIELDS = ("kind", "title", "body", "category", "state", "public_body", "published_on", "created_by",
                "approved_by", "published_by")
+#: The ``law_changes`` columns a ``law.changed`` entry of the governance log decides.
+LAW_CHANGE_FIELDS = ("title", "effective", "categories", "description", "update_due", "recorded_by")
 #: What a coordinator's decision on a disputed review leaves the record's review state at.
 COORDINATED = {"proceed": "passed", "uphold": "failed"}
 #: The review columns its entry decides.
@@ -129,6 +131,7 @@ class CaseRows:
     shares: dict[int, dict[str, Any]] = field(default_factory=dict)             # by share id
     principals: dict[int, dict[str, Any]] = field(default_factory=dict)         # by id (governance log)
     pages: dict[str, dict[str, Any]] = field(default_factory=dict)              # by id (governance log)
+    law_changes: dict[int, dict[str, Any]] = field(default_factory=dict)        # by id (governance log)
     classes: dict[str, dict[str, Any]] = field(default_factory=lambda: {           # by name (governance log)
         c.name: {"years": c.years, "months": c.months, "days": c.days, "trigger": c.trigger} for c in DEFAULT_CLASSES})
 
@@ -331,6 +334,11 @@ def fold(entries: Iterable[Mapping[str, Any]]) -> CaseRows:
             _on_principal(rows, e)
         elif kind.startswith("basic_info."):
             _on_page(rows, e)
+        elif kind == "law.changed" and isinstance(e.get("law_change"), int):
+            rows.law_changes[e["law_change"]] = {
+                "title": e.get("title"), "effective": _date(e.get("effective")), "categories": e.get("categories"),
+                "description": e.get("description"), "update_due": _date(e.get("update_due")),
+                "recorded_by": e["actor"]}
         else:
             _on_case(rows, e)
     return rows
@@ -387,6 +395,8 @@ class TableRows:
     principals: Mapping[int, Mapping[str, Any]] | None = None
     #: ``basic_info_pages`` by id, given with ``classes`` (None: not compared).
     pages: Mapping[str, Mapping[str, Any]] | None = None
+    #: ``law_changes`` by id, given with ``classes`` (None: not compared).
+    law_changes: Mapping[int, Mapping[str, Any]] | None = None
 
 
 def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
@@ -415,6 +425,9 @@ def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
     if table.pages is not None:
         found += _keyed(case_id, "basic-information page", "basic_info_page", derived.pages, table.pages,
                         PAGE_FIELDS)
+    if table.law_changes is not None:
+        found += _keyed(case_id, "law change", "law_change", derived.law_changes, table.law_changes,
+                        LAW_CHANGE_FIELDS)
     if table.classes is not None:
         found += _keyed(case_id, "retention class", "retention_class", derived.classes, table.classes, CLASS_FIELDS)
     return found

@@ -20,11 +20,13 @@ from policy.log_state import (
     TableRows,
 )
 from storage import basic_info, principals
+from storage.disclosures import logged_law_changes
 
 
 async def table_rows(pool: asyncpg.Pool, case_id: str, *, with_classes: bool = False) -> TableRows:
     """The ``cases`` row and every evidence, grant, hold, disclosure and review row of one case, and
-    (``with_classes``: the governance log) the retention classes, the principals and the basic-information pages."""
+    (``with_classes``: the governance log) the retention classes, the principals, the basic-information
+    pages and the law changes."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         case = await conn.fetchrow(
             """SELECT handler, handler_id, restriction, closed_at, retention_class, title, created_by, meta
@@ -62,6 +64,7 @@ async def table_rows(pool: asyncpg.Pool, case_id: str, *, with_classes: bool = F
         shares={r["id"]: dict(r) for r in shares},
         principals=await principals.logged_rows(pool) if with_classes else None,
         pages=await basic_info.logged_rows(pool) if with_classes else None,
+        law_changes=await logged_law_changes(pool) if with_classes else None,
     )
 
 

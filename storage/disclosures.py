@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from policy.log_state import LAW_CHANGE_FIELDS
 from storage import disclosure_deadlines
 from storage.db import like_literal
 
@@ -166,6 +167,12 @@ async def insert_law_change(pool: asyncpg.Pool, *, title: str, effective: dt.dat
                RETURNING disclosure_id""", change_id, update_due, list(categories))
         awaiting = await disclosure_deadlines.add_awaiting_publication(conn, change_id, list(categories))
     return int(change_id), sorted(r["disclosure_id"] for r in affected), awaiting
+
+
+async def logged_law_changes(pool: asyncpg.Pool) -> dict[int, dict[str, Any]]:
+    """Every law change as scrub compares it with the governance log (``policy.log_state.LAW_CHANGE_FIELDS``)."""
+    rows = await pool.fetch(f"SELECT id, {', '.join(LAW_CHANGE_FIELDS)} FROM law_changes")
+    return {int(r["id"]): dict(r) for r in rows}
 
 
 async def unclassified_published(pool: asyncpg.Pool) -> list[str]:

@@ -105,3 +105,14 @@ async def test_scrub_holds_the_pages_to_the_governance_log(locker: Locker) -> No
 async def page_findings(locker: Locker) -> list[Finding]:
     """Scrub's findings about pages (this fixture's log keeps no checkpoint archive: not the subject)."""
     return [f for f in await scrub(locker, GOVERNANCE_CASE) if f.code.startswith("basic_info_page")]
+
+
+async def test_scrub_holds_law_changes_to_the_governance_log(locker: Locker) -> None:
+    """A law change's deadline binds every record it touches: a deadline moved in the table is reported."""
+    change = await disclosure.record_law_change(
+        locker, calendar.load_calendar(None), title="条例修订", effective=dt.date(2026, 9, 21),
+        categories=["市容环境"], description="第五条", who=await who(locker, "root"))
+    assert [f for f in await scrub(locker, GOVERNANCE_CASE) if f.code.startswith("law_change")] == []
+    await superuser(locker.pool, "UPDATE law_changes SET update_due = update_due + 365 WHERE id = $1", change["id"])
+    found = [f for f in await scrub(locker, GOVERNANCE_CASE) if f.code.startswith("law_change")]
+    assert [f.code for f in found] == ["law_change_mismatch"] and "update_due" in found[0].message
