@@ -225,13 +225,17 @@ function showReceipt(ui, state, hex, verdict) {
         verdict.ok ? `✓ ${S.receipt_ok}` : `✗ ${S.receipt_bad}: ${failed.join("; ")}`)));
 }
 
+// The page's own words first; the server's (hashes, its message) on a line of their own below.
 function showFailure(ui, error) {
   let text;
+  let detail = null;
   if (error instanceof ApiError && error.code === "upload_failed" && error.body.declared) {
-    text = `${S.mismatch} (${error.body.declared} ≠ ${error.body.received_blake3 ?? "?"})`;
+    text = S.mismatch;
+    detail = el("code", { class: "wrap" }, `BLAKE3 ${error.body.declared} ≠ ${error.body.received_blake3 ?? "?"}`);
     ui.item.dataset.refused = "hash";
   } else if (error instanceof ApiError) {
-    text = `${S.refused} (${error.status}): ${error.message}`;
+    text = S.refused;
+    detail = el("small", {}, `HTTP ${error.status} ${error.code} · ${error.message}`);
     ui.item.dataset.refused = error.code || String(error.status);
   } else if (error instanceof NetworkError) {
     text = S.offline;
@@ -239,7 +243,7 @@ function showFailure(ui, error) {
     text = error instanceof Error ? error.message : String(error);
   }
   ui.phase("failed", S.failed);
-  ui.detail.replaceChildren(el("p", { class: "alert", role: "alert" }, text));
+  ui.detail.replaceChildren(el("p", { class: "alert", role: "alert" }, text, detail && el("br"), detail));
 }
 
 async function intake(file, meta) {
