@@ -184,6 +184,45 @@ async def test_a_dropped_connection_resumes_from_the_servers_offset(served: Serv
     assert not part_files(served)
 
 
+async def test_an_upload_cut_by_a_reload_continues_when_the_same_file_is_picked_again(served: Served,
+                                                                                      tmp_path: Path) -> None:
+    video = tmp_path / "interrupted.bin"
+    data = os.urandom(CHUNK + 2 * MiB)
+    video.write_bytes(data)
+    hexd = blake3(data).hexdigest()
+    page = await intake_page(served)
+    declared: list[str] = []
+    page.on("request", lambda r: declared.append(r.url) if r.method == "POST" and "/ui/api/uploads" in r.url
+            else None)
+    held: list[Route] = []
+
+    async def hold_second_part(route: Route) -> None:
+        if route.request.url.endswith(f"offset={CHUNK}"):
+            held.append(route)  # never answered: the page is reloaded while it waits
+        else:
+            await route.continue_()
+
+    await page.route("**/ui/api/uploads/*?offset=*", hold_second_part)
+    await page.select_option("#intake-kind", "original")
+    await page.set_input_files("#intake-files", str(video))
+    await page.click("#intake-start")
+    for _ in range(600):
+        if held:
+            break
+        await asyncio.sleep(0.1)
+    assert held, "the second part was never sent"
+    await page.reload()  # the held part is dropped with the page: it never reaches the server
+    await page.unroute("**/ui/api/uploads/*?offset=*")
+    await page.wait_for_selector("#intake[data-ready='1']")
+    rows = await upload(page, [video])
+    assert rows[0]["state"] == "committed", rows[0]["text"]
+    assert rows[0]["continuedAt"] == str(CHUNK)  # the server's copy of the first part was kept
+    assert len(declared) == 1  # the same upload, not a second one
+    mine = [e for e in await entries(served) if e.get("blake3") == hexd]
+    assert [e["kind"] for e in mine] == ["evidence.ingested"]
+    assert len(stored_files(served, hexd)) == 1 and not part_files(served)
+
+
 async def test_a_wrong_hash_is_refused_with_a_clear_message(served: Served, tmp_path: Path) -> None:
     photo = tmp_path / "tampered.jpg"
     make_photo(photo, "1024x576")  # not the other test's photo, which the case already holds

@@ -188,7 +188,7 @@ async function declare(file, hex, meta) {
   if (kept) {
     try {
       const state = await call("GET", `/ui/api/uploads/${kept}`);
-      if (state.state === "open" || state.state === "committed") return state;
+      if (state.state === "open" || state.state === "committed") return { ...state, kept: true };
     } catch (error) {
       if (error instanceof NetworkError) throw error;
     }
@@ -256,6 +256,7 @@ async function intake(file, meta) {
     ui.item.dataset.hashed = hex;
     ui.phase("declaring", S.declaring);
     let state = await declare(file, hex, meta);
+    if (state.kept) ui.item.dataset.continuedAt = String(state.offset); // an upload begun before a reload
     ui.progress(state.state === "open" ? state.offset / Math.max(file.size, 1) : 1);
     if (state.state === "open") {
       ui.phase("uploading", S.uploading);
