@@ -102,7 +102,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              params=(("name", "path", "string", True),), responses=(200, 404)),
     Endpoint("POST", "/api/v1/uploads", uploads.create_upload, UPLOADERS,
              "Declare an upload (size, BLAKE3, metadata); 200 with the receipt if already logged",
-             body="application/json", body_schema=UPLOAD_SCHEMA, responses=(200, 201, 403, 404, 422)),
+             body="application/json", body_schema=UPLOAD_SCHEMA, responses=(200, 201, 403, 404, 409, 422)),
     Endpoint("GET", "/api/v1/uploads/{upload}", uploads.upload_status, UPLOADERS, "Where to resume an upload",
              params=(UPLOAD,), responses=(200, 404)),
     Endpoint("PUT", "/api/v1/uploads/{upload}", uploads.put_chunk, UPLOADERS,
