@@ -23,7 +23,7 @@ lint: setup
 bench: setup           ## benchmarks against their named peers (slow); PASS/FAIL per target, one summary table, exit 1 on a miss
 	@WANT_BENCH=1 ./deploy/bootstrap.sh
 	$(BIN)/python bench/verdict.py run store_put log_append verify upload verify_api agent_pull proxy \
-		agent_faults disposition scrub browser_hash witness masking redaction
+		agent_faults disposition scrub browser_hash witness masking redaction browser_upload
 
 faults: setup         ## kill the docking-station agent at 100 random moments; every count must be 0
 	$(BIN)/python bench/agent_faults.py

@@ -42,7 +42,6 @@ from services.permissions import (
     INVESTIGATORS,
     REVIEW,
     STAFF,
-    STATION,
     roles_for,
 )
 from storage.principals import ROLES as PRINCIPAL_ROLES
@@ -70,6 +69,10 @@ LEVEL_ENUM = list(restriction_levels.ORDER)
 REDACTION_ID = "^[A-Za-z0-9._-]{1,64}$"
 _STATION_NAME = "^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$"
 
+#: Who sends files through the resumable upload path: docking stations, and users adding files to a case
+#: (the browser's intake); the service then decides by the principal's own action.
+UPLOADERS = (*roles_for("evidence.upload"), *roles_for("evidence.add"))
+
 UPLOAD_SCHEMA = obj(
     ("blake3", "size", "file_name"),
     blake3=BLAKE3, size=integer(0, 256 * 1024**3), file_name=text(255, pattern=r"^[^\x00-\x1f/\\]*$"),
@@ -79,7 +82,7 @@ UPLOAD_SCHEMA = obj(
     duration_ms=integer(0, 2**40), width=integer(0, 2**40), height=integer(0, 2**40),
     clock_drift_s=integer(-(2**40), 2**40),
     video_codec=text(255), audio_codec=text(255), stage=text(255), location=text(255), camera_time=text(255),
-    source_path=text(255), original_blake3=BLAKE3,
+    source_path=text(255), original_blake3=BLAKE3, title=text(500), decision_no=text(200),
     ffmpeg=obj(command={"type": "string", "maxLength": 100_000}, version={"type": "string", "maxLength": 100_000}),
 )
 
@@ -97,16 +100,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("DELETE", "/api/v1/principals/{name}", ops.revoke_principal, roles_for("principal.revoke"),
              "Revoke a token",
              params=(("name", "path", "string", True),), responses=(200, 404)),
-    Endpoint("POST", "/api/v1/uploads", uploads.create_upload, roles_for("evidence.upload"),
+    Endpoint("POST", "/api/v1/uploads", uploads.create_upload, UPLOADERS,
              "Declare an upload (size, BLAKE3, metadata); 200 with the receipt if already logged",
-             body="application/json", body_schema=UPLOAD_SCHEMA, responses=(200, 201, 403, 404, 422)),
-    Endpoint("GET", "/api/v1/uploads/{upload}", uploads.upload_status, STATION, "Where to resume an upload",
+             body="application/json", body_schema=UPLOAD_SCHEMA, responses=(200, 201, 403, 404, 409, 422)),
+    Endpoint("GET", "/api/v1/uploads/{upload}", uploads.upload_status, UPLOADERS, "Where to resume an upload",
              params=(UPLOAD,), responses=(200, 404)),
-    Endpoint("PUT", "/api/v1/uploads/{upload}", uploads.put_chunk, STATION,
+    Endpoint("PUT", "/api/v1/uploads/{upload}", uploads.put_chunk, UPLOADERS,
              "Send bytes from ?offset=N; the last byte commits and returns the receipt",
              params=(UPLOAD, ("offset", "query", "integer", True)), body="application/octet-stream",
              responses=(200, 404, 409)),
-    Endpoint("DELETE", "/api/v1/uploads/{upload}", uploads.abort_upload, STATION, "Abandon an upload",
+    Endpoint("DELETE", "/api/v1/uploads/{upload}", uploads.abort_upload, UPLOADERS, "Abandon an upload",
              params=(UPLOAD,), responses=(200, 404, 409)),
     Endpoint("POST", "/api/v1/evidence/{blake3}/no-proxy", uploads.report_no_proxy, roles_for("evidence.upload"),
              "Flag an original whose proxy ffmpeg could not make (the original stays evidence)",

@@ -22,6 +22,8 @@ from api.params import int_field, json_object, json_response, rfc3339_field, tex
 from foundation.errors import Forbidden, Invalid, Malformed, NotFound, TooLarge
 from integrity.hashing import is_blake3_hex
 from services.intake import UploadFailed, UploadStatus
+from services.permissions import STATION
+from storage.principals import Principal
 
 MAX_UPLOAD_BYTES = 256 * 1024**3
 #: What the server reads from a request body at a time (the intake queue holds two of these); also
@@ -37,11 +39,25 @@ def _upload_id(request: web.Request) -> uuid.UUID:
         raise NotFound("no such upload") from None
 
 
-def _metadata(body: dict[str, Any], station: str) -> dict[str, Any]:
-    """The entry fields a station may declare, each validated."""
-    if (declared := text_field(body, "station", max_len=64)) is not None and declared != station:
-        raise Forbidden(f"station {station!r} may only upload for itself, not for {declared!r}")
-    fields: dict[str, Any] = {"station": station}
+def _uploader_fields(body: dict[str, Any], who: Principal) -> dict[str, Any]:
+    """A station's name, or for a user (the browser's intake) a record's title and the decision it records."""
+    declared = text_field(body, "station", max_len=64)
+    if who.role in STATION:
+        if declared is not None and declared != who.name:
+            raise Forbidden(f"station {who.name!r} may only upload for itself, not for {declared!r}")
+        return {"station": who.name}
+    if declared is not None:
+        raise Forbidden(f"{who.actor} is not a docking station: only a station declares 'station'")
+    fields: dict[str, Any] = {}
+    for name, limit in (("title", 500), ("decision_no", 200)):  # 询问笔录, 现场笔录; a decision's number
+        if (text := text_field(body, name, max_len=limit)) is not None and text.strip():
+            fields[name] = text.strip()
+    return fields
+
+
+def _metadata(body: dict[str, Any], who: Principal) -> dict[str, Any]:
+    """The entry fields a station (or a user, whose entry's actor says who added it) may declare, each validated."""
+    fields = _uploader_fields(body, who)
     for name in ("officer", "camera"):
         if (value := text_field(body, name, max_len=64, pattern=_NAME)) is not None:
             fields[name] = value
@@ -87,7 +103,7 @@ async def create_upload(request: web.Request) -> web.Response:
         raise Invalid("'blake3' must be 64 lowercase hex digits")
     size = int_field(body, "size", required=True, maximum=MAX_UPLOAD_BYTES)
     assert size is not None
-    fields = _metadata(body, station.name)
+    fields = _metadata(body, station)
     if kind == "proxy":
         fields.update(_proxy_fields(body))
     status = await request.app[UPLOADS].create(who=station, case_id=text_field(body, "case", max_len=64),

@@ -122,13 +122,13 @@ async def add_record(locker: Locker, case_id: str, source: AsyncIterable[bytes],
     await require_read(locker.pool, case_id, who)
     fields: dict[str, Any] = {"file_name": check_file_name(file_name), "media_type": media_type,
                               "stage": check_stage(stage), "stage_zh": STAGES[stage]}
-    await _decision_gate(locker, case_id, stage, decision_no, fields)
+    await decision_gate(locker, case_id, stage, decision_no, fields)
     if title:
         fields["title"] = title[:500]
     return await locker.add_object(case_id, source, kind="record.added", actor=who.actor, fields=fields)
 
 
-async def _decision_gate(locker: Locker, case_id: str, stage: str, decision_no: object,
+async def decision_gate(locker: Locker, case_id: str, stage: str, decision_no: object,
                          fields: dict[str, Any]) -> None:
     """The legal-review gate where the decision is made: a decision-stage record names its decision,
     which has its determination and, if major, a passed review (§四: 未经法制审核…不得作出决定)."""
@@ -150,7 +150,7 @@ async def import_file(locker: Locker, case_id: str, source: AsyncIterable[bytes]
     fields = dict(fields)
     if fields.get("stage"):
         check_stage(fields["stage"])
-        await _decision_gate(locker, case_id, fields["stage"], fields.get("decision_no"), fields)
+        await decision_gate(locker, case_id, fields["stage"], fields.get("decision_no"), fields)
     elif kind == "evidence.ingested":  # evidence has a stage too: the case's current one
         fields["stage"] = current_stage(await catalog.record_stages(locker.pool, case_id))
     check_file_name(str(fields.get("file_name", "")))

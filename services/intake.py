@@ -26,10 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from foundation.errors import CustodyError, NotFound, Status
-from policy.cases import GOVERNANCE_CASE, check_stage, current_stage
+from policy.cases import GOVERNANCE_CASE, STAGES, check_stage, current_stage
 from services import locks
+from services.evidence import decision_gate
 from services.locker import Locker, Receipt, check_fields
-from services.permissions import authorize
+from services.permissions import STATION, authorize
+from services.restriction import require_read
 from storage import catalog, uploads
 from storage.log import Appended, CaseExists, CaseNotFound, Draft, EntryRow
 from storage.objects import HashMismatch, StoredObject, StoreError, StoreUnavailable
@@ -75,6 +77,11 @@ class OffsetMismatch(UploadError):
     code = "offset_mismatch"
 
 
+class CaseClosed(UploadError):
+    status = Status.CONFLICT
+    code = "case_closed"
+
+
 class UploadFailed(UploadError):
     status = Status.CONFLICT
     code = "upload_failed"
@@ -106,6 +113,8 @@ class UploadStatus:
     case_id: str
     receipt: Receipt | None = None
     error: str | None = None
+    #: The case already logged these bytes (the receipt is that entry's); nothing was stored again.
+    already: bool = False
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": str(self.id), "state": self.state, "size": self.size,
@@ -114,6 +123,8 @@ class UploadStatus:
             out["receipt"] = self.receipt.as_json()
         if self.error:
             out["error"] = self.error
+        if self.already:
+            out["already"] = True
         return out
 
 
@@ -136,14 +147,21 @@ class UploadManager:
         No case: the recording goes to the officer's (or the station's) intake case of the day.  A proxy
         is taken only once its original is evidence in the same case.
         """
-        authorize(who, "evidence.upload")
+        station = who.role in STATION
+        authorize(who, "evidence.upload" if station else "evidence.add")
         check_fields(fields)  # before anything is written: no session, no bytes for a value the index refuses
-        if case_id is None:
+        if not station:
+            case_id = await self._user_declaration(who, case_id, kind)
+        elif case_id is None:
             case_id = await self._intake_case(who, fields.get("officer"), fields.get("recorded_at"))
         await self._require_open_to_stations(case_id)
         # Evidence has a stage too (§三 全过程记录): the one declared, else the case's current stage.
         fields = {**fields, "stage": check_stage(fields["stage"]) if fields.get("stage") else
                   current_stage(await catalog.record_stages(self.locker.pool, case_id))}
+        if kind == "record":  # a record is filed as `record.add` files it: its stage in both languages
+            fields["stage_zh"] = STAGES[fields["stage"]]
+            if not station:  # a decision-stage record names its cleared decision (§四), as record.add asks
+                await decision_gate(self.locker, case_id, fields["stage"], fields.get("decision_no"), fields)
         if kind == "proxy":
             originals = await self.locker.log.entries_for_object(fields["original_blake3"], case_id)
             if not any(r.kind == "evidence.ingested" for r in originals):
@@ -152,16 +170,33 @@ class UploadManager:
         entry = await self._logged(case_id, blake3, KIND_OF[kind])
         if entry is not None:
             await locks.ensure_locked(self.locker.pool, self.locker.store, blake3)
-            if entry.actor != who.actor:
+            if entry.actor != who.actor and station:
                 # Another station's (or a user's) entry: its fields are not this station's to read.
                 raise AlreadyEvidence(f"these bytes are already evidence in case {case_id!r}, logged by someone "
                                       "else; keep the file and ask an investigator")
+            # A user who may read the case sees its entry: already there, said so, nothing stored twice.
             receipt = await self.locker.receipt(case_id, entry.seq)
-            return UploadStatus(uuid.UUID(int=0), "committed", size, size, case_id, receipt)
+            return UploadStatus(uuid.UUID(int=0), "committed", size, size, case_id, receipt, already=True)
         row = await uploads.create_upload(self.locker.pool, station=who.name, case_id=case_id, kind=kind,
                                           blake3=blake3, size=size, fields={**fields, "_actor": who.actor},
                                           owner=self.owner)
         return self._status(row, row.received)
+
+    async def _user_declaration(self, who: Principal, case_id: str | None, kind: str) -> str:
+        """A user's upload (the browser's intake; also the API): into a named case the user may read,
+        of an original or a record (``record.add`` too), never a proxy (stations make those)."""
+        if case_id is None:
+            raise BadDeclaration("name the case the file goes into ('case')")
+        if kind == "proxy":
+            raise BadDeclaration("proxies are made by docking stations; upload the original")
+        if kind == "record":
+            authorize(who, "record.add")
+        if case_id == GOVERNANCE_CASE:
+            raise BadDeclaration(f"{GOVERNANCE_CASE!r} is the bureau's governance log, not a case: it takes no files")
+        await require_read(self.locker.pool, case_id, who)  # unknown: 404; restricted and not theirs: 403
+        if not await self.locker.log.takes_station_uploads(case_id):
+            raise CaseClosed(f"case {case_id!r} is closed: it takes no new files")
+        return case_id
 
     async def _require_open_to_stations(self, case_id: str) -> None:
         """Refuse, with one answer for all of them, a case that does not exist, the governance log and a

@@ -100,6 +100,9 @@ PERMISSIONS: Mapping[str, tuple[str, ...]] = {
     "redaction.edit": INVESTIGATORS,
     "redaction.render": INVESTIGATORS,
     "redaction.suggest": INVESTIGATORS,
+    # browser intake (issue 18 item 2): a user adds photos, documents and scans to a case through the
+    # stations' resumable, hashed upload path (the web session's /ui/api/uploads, or the API's /api/v1/uploads)
+    "evidence.add": INVESTIGATORS,
 }
 
 #: What each action is called in a refusal.

@@ -23,7 +23,7 @@ from api.cases import _safe_name, stream_object
 from api.client import client_address
 from api.params import blake3_param, json_response, purpose
 from api.verify import check_stored
-from api.web import i18n
+from api.web import i18n, intake_panel
 from api.web.render import page, redirect
 from api.web.timeline import describe, stage_label
 from foundation.errors import Malformed, NotFound
@@ -33,7 +33,7 @@ from integrity.errors import IntegrityError
 from integrity.note import encode_base64
 from policy import restriction as policy
 from services import case_search, cases, disclosure, evidence, restriction, retention, shares, witnessing
-from services.permissions import DISCLOSURE_READERS, INVESTIGATORS, READERS
+from services.permissions import DISCLOSURE_READERS, INVESTIGATORS, READERS, roles_for
 from storage import catalog
 from storage.catalog import EvidenceRow
 
@@ -46,7 +46,7 @@ OBJECT_HEADERS = {"Content-Security-Policy": "default-src 'none'; sandbox", "X-F
 PLAYABLE = ("video/", "audio/")
 #: ``?done=`` notices after the case page's own forms (legal holds; retention from the admin page).
 CASE_DONE = frozenset({"hold_placed", "hold_lifted", "assigned", "closed", "restricted", "granted", "grant_revoked",
-                       "handed_over", "share_revoked"})
+                       "handed_over", "share_revoked", "case_opened", "record_added"})
 
 
 @dataclass
@@ -110,6 +110,7 @@ async def search(request: web.Request) -> web.StreamResponse:
         # rows of restricted cases this user may not read: id and level only
         reader=request[PRINCIPAL].name, reader_id=request[PRINCIPAL].id, reader_role=request[PRINCIPAL].role)
     return page(request, "cases.html", {"filters": filters, "rows": rows, "error": error,
+                                        "can_open": request[PRINCIPAL].role in roles_for("case.open"),
                                         "timezone": request.app[SETTINGS].timezone},
                 status=400 if error else 200)
 
@@ -159,6 +160,7 @@ async def case_view(request: web.Request, case_id: str, *, error: str | None = N
         "error": error, "notice": t(f"done.{done}") if done in CASE_DONE else "", "access": access,
         "shares": await shares.of_case(locker, case_id, who=request[PRINCIPAL]) if role in INVESTIGATORS else [],
         "can_share": role in INVESTIGATORS,
+        "intake": intake_panel.panel(request, forms),  # issue 18 item 2: browser intake (api/web/intake.py)
     }, status=status)
 
 

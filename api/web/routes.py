@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from api import uploads as api_uploads
 from api import verify as api_verify
 from api.web import (
     admin,
@@ -21,6 +22,7 @@ from api.web import (
     basic_info,
     cases,
     disclosure,
+    intake,
     law_changes,
     public,
     restriction,
@@ -154,6 +156,22 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
              "The audit view's rows as CSV (times in UTC)", kind="data"),
     WebRoute("GET", "/ui/api/cases/{case}/receipts/{seq}", api_verify.receipt, STAFF,
              "The API's receipt (entry, inclusion proof, signed checkpoint) under the web session", kind="data"),
+    # -- intake in the browser (issue 18, item 2): the stations' upload path under the web session --
+    WebRoute("GET", "/open-case", intake.new_case_form, roles_for("case.open"), "Open a case: the form"),
+    WebRoute("POST", "/open-case", intake.open_case, roles_for("case.open"),
+             "Open a case (its handler an active investigator; the governance log's id is reserved)"),
+    WebRoute("POST", "/cases/{case}/records", intake.write_record, roles_for("record.add"),
+             "Write a text record at its enforcement stage (stored write-once, logged record.added)"),
+    WebRoute("POST", "/ui/api/uploads", api_uploads.create_upload, roles_for("evidence.add"),
+             "Declare a file hashed in the browser (BLAKE3, size, case): the API's upload under the session",
+             kind="data"),
+    WebRoute("GET", "/ui/api/uploads/{upload}", api_uploads.upload_status, roles_for("evidence.add"),
+             "Where to resume a browser upload", kind="data"),
+    WebRoute("PUT", "/ui/api/uploads/{upload}", api_uploads.put_chunk, roles_for("evidence.add"),
+             "Bytes from ?offset=N; the last byte commits (refused if the BLAKE3 differs) and returns the receipt",
+             kind="data"),
+    WebRoute("DELETE", "/ui/api/uploads/{upload}", api_uploads.abort_upload, roles_for("evidence.add"),
+             "Give up a browser upload", kind="data"),
 )
 
 
