@@ -8,7 +8,7 @@ import os
 
 from blake3 import blake3
 
-from storage import principals
+from tests import acting
 from tests.api.conftest import Api
 
 
@@ -42,7 +42,7 @@ async def test_what_a_user_may_not_upload_into(file_api: Api) -> None:
     api = file_api
     for case_id in ("CASE-SECRET", "CASE-CLOSED"):
         await api.open_case(case_id)
-    _, ian = await principals.add_principal(api.locker.pool, "ian", "investigator", "test")
+    _, ian = await acting.add_principal(api.locker, "ian", "investigator")
     api.tokens["ian"] = ian
     status, body = await api.call("PUT", "/api/v1/cases/CASE-SECRET/restriction", "admin",
                                   json={"level": "privacy", "reason": "a minor is filmed"})
