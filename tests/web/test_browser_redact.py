@@ -49,11 +49,11 @@ def face_clip(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return clip
 
 
-async def open_editor(served: Served, who: str, lang: str = "en-US") -> Page:
+async def open_editor(served: Served, who: str, lang: str = "en-US", clip: str = CLIP_NAME) -> Page:
     """From the case page's evidence row to the editor, giving the access reason."""
     page = await served.signed_in(who, lang)
     await page.goto(f"{served.base}/cases/{CASE}")
-    await page.locator("tbody.group", has_text=CLIP_NAME).locator("a.redact").click()
+    await page.locator("tbody.group", has_text=clip).locator("a.redact").click()
     await page.fill("#purpose", "release to the press 对外发布")
     await page.click("#purpose-form button[type=submit]")
     await page.wait_for_selector("#redact[data-ready='1']")
@@ -282,3 +282,16 @@ async def test_the_editor_interpolates_as_the_render_does(served: Served, face_c
         expected = [position_at(Track("rect", "blur", tuple(keys)), t) for t in times]
         assert [tuple(p) if p else None for p in shown] == expected, keys
     assert await page.evaluate("async () => (await import('/static/redact.js')).pyRound(2.5)") == round(2.5)
+
+
+async def test_the_frame_rate_is_measured_as_the_source_plays(served: Served) -> None:
+    """The served fixture's clip runs at 15 frames a second (the field starts at 25)."""
+    page = await open_editor(served, "ivy", clip=served.clip.name)
+    assert await page.input_value("#fps") == "25"
+    await page.click("#play")
+    await page.wait_for_selector("#fps[data-measured='1']")
+    await page.click("#play")
+    assert await page.input_value("#fps") == "15"
+    await step_to(page, 20)
+    seconds = await page.evaluate("() => document.getElementById('source').currentTime")
+    assert int(seconds * 15) == 20, seconds

@@ -55,6 +55,7 @@ export function maskAt(track, tMs, width, height) {
 const HANDLE_PX = 10; // grab distance of a corner handle, in screen pixels
 const MIN_BOX_PX = 4; // a drawn box smaller than this is a click, not a region
 const POLL_MS = 500;
+const FPS_SAMPLES = 9; // frame gaps measured before the frame rate is set
 const TRACK_COLOUR = "#e11d48";
 const SUGGESTION_COLOUR = "#f59e0b";
 
@@ -688,11 +689,12 @@ class Editor {
     on("save", "click", () => this.save());
     on("suggest", "click", () => this.suggest());
     on("render", "click", () => this.render());
-    on("fps", "change", () => { this.showTime(); this.draw(); });
+    on("fps", "change", () => { $("fps").dataset.typed = "1"; this.showTime(); this.draw(); });
 
     const v = this.video;
     v.addEventListener("play", () => {
       if (this.following && this.rendered.paused) this.rendered.play();
+      if (!$("fps").dataset.measured) this.measureFps();
       this.showTime();
       this.tick();
     });
@@ -747,6 +749,37 @@ class Editor {
       event.preventDefault();
       action();
     }
+  }
+
+  /** The frame rate, measured while the source plays: the median gap between the presentation times
+   *  of consecutive frames (requestVideoFrameCallback).  A rate typed into the field is kept. */
+  measureFps() {
+    if (!("requestVideoFrameCallback" in HTMLVideoElement.prototype) || $("fps").dataset.typed) return;
+    if (this.measuring) return;
+    this.measuring = true;
+    const gaps = [];
+    let last = null;
+    const seen = (now, meta) => {
+      if (last && meta.presentedFrames === last.frames + 1 && meta.mediaTime > last.time) {
+        gaps.push(meta.mediaTime - last.time);
+      }
+      last = { frames: meta.presentedFrames, time: meta.mediaTime };
+      if (gaps.length >= FPS_SAMPLES) {
+        gaps.sort((a, b) => a - b);
+        const fps = Math.round(1000 / gaps[gaps.length >> 1]) / 1000;
+        if (fps > 0 && fps <= 240 && !$("fps").dataset.typed) {
+          $("fps").value = String(fps);
+          $("fps").dataset.measured = "1";
+          this.showTime();
+          this.draw();
+        }
+      } else if (!this.video.paused) {
+        this.video.requestVideoFrameCallback(seen);
+        return;
+      }
+      this.measuring = false;
+    };
+    this.video.requestVideoFrameCallback(seen);
   }
 
   tick() {
