@@ -174,7 +174,7 @@ async def test_draw_keyframe_accept_save_render_and_compare(served: Served, face
     entry = saved[0]
     assert entry["source"] == await page.get_attribute("#redact", "data-source")  # the clip or its proxy
     assert [t["label"] for t in entry["tracks"]] == ["astronaut", "face"] and entry["tracks"][0]["mode"] == "box"
-    assert entry["audio"][0]["mode"] == "bleep" and entry["audio"][0]["start_ms"] == 2020
+    assert entry["audio"][0]["mode"] == "bleep" and entry["audio"][0]["start_ms"] == 2000
 
     await page.click("#render")
     await page.wait_for_selector("#render-state[data-state='done']", timeout=RENDER_WAIT_MS)
@@ -258,6 +258,7 @@ async def test_the_editor_speaks_chinese(served: Served, face_clip: Path) -> Non
     labels = await page.evaluate("[...document.querySelectorAll('label')].map((l) => l.textContent.trim())")
     assert "遮挡方式" in labels and "每秒帧数" in labels
     await page.click("#play")
+    await page.wait_for_selector("#play[aria-pressed='true']")
     assert await page.inner_text("#play") == "暂停"
     await page.click("#play")
 
@@ -295,3 +296,39 @@ async def test_the_frame_rate_is_measured_as_the_source_plays(served: Served) ->
     await step_to(page, 20)
     seconds = await page.evaluate("() => document.getElementById('source').currentTime")
     assert int(seconds * 15) == 20, seconds
+
+
+async def test_the_main_actions_work_from_the_keyboard(served: Served, face_clip: Path) -> None:
+    """New box, move it, step frames, keyframe, audio range and save without the mouse; every control labelled."""
+    page = await open_editor(served, "ivy")
+    unlabelled = await page.evaluate(
+        """() => [...document.querySelectorAll('input:not([type=hidden]), select, button, canvas')]
+             .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+                            && !e.textContent.trim())
+             .map((e) => e.id || e.outerHTML.slice(0, 80))""")
+    assert unlabelled == []
+    before = len(await page.evaluate("window.custodyRedactEditor.tracks"))
+    await page.focus("#overlay")
+    await page.keyboard.press("n")
+    for _ in range(3):
+        await page.keyboard.press("Shift+ArrowRight")  # on the canvas: move the new box 10 px
+    for _ in range(FPS):
+        await page.keyboard.press(".")  # a frame on
+    for _ in range(5):
+        await page.keyboard.press("Shift+ArrowRight")
+    await page.keyboard.press("Alt+ArrowDown")  # one pixel taller
+    await page.keyboard.press("a")
+    for _ in range(5):
+        await page.keyboard.press(".")
+    await page.keyboard.press("e")
+    await page.keyboard.press("Control+s")
+    await page.wait_for_function("() => document.getElementById('version-state').textContent.includes('Version')")
+    tracks = await page.evaluate("window.custodyRedactEditor.tracks")
+    assert len(tracks) == before + 1
+    keys = tracks[-1]["keyframes"]
+    assert [k["t_ms"] for k in keys] == [0, 1000], keys
+    assert keys[1]["x"] - keys[0]["x"] == 50 and keys[1]["h"] - keys[0]["h"] == 1, keys
+    shown = await page.inner_text("#version-hash")
+    entry = next(e for e in await log_entries(served, "redaction.saved") if e["hash"] == shown)
+    assert entry["tracks"][-1]["keyframes"] == keys
+    assert [1000, 1200] in [[a["start_ms"], a["end_ms"]] for a in entry["audio"]], entry["audio"]

@@ -507,7 +507,7 @@ class Editor {
   }
 
   audioMark(end) {
-    const tMs = Math.round(this.video.currentTime * 1000);
+    const tMs = this.nowMs();
     if (!end) {
       this.audioStart = tMs;
       this.showLists();
@@ -566,7 +566,9 @@ class Editor {
 
   async save() {
     this.error("");
-    const body = { source: this.source, name: $("name").value.trim(), tracks: this.tracks, audio: this.audio };
+    const body = { source: this.source, tracks: this.tracks, audio: this.audio };
+    const name = $("name").value.trim();
+    if (name) body.name = name; // no name: the API's default (an empty name is refused)
     if (this.project) Object.assign(body, { project: this.project.id, base_version: this.project.version });
     try {
       const saved = await this.call("POST", "/redactions", body);
