@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from api import redaction as api_redaction
 from api import uploads as api_uploads
 from api import verify as api_verify
 from api.web import (
@@ -25,6 +26,7 @@ from api.web import (
     intake,
     law_changes,
     public,
+    redact,
     restriction,
     retention,
     review,
@@ -172,6 +174,19 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
              kind="data"),
     WebRoute("DELETE", "/ui/api/uploads/{upload}", api_uploads.abort_upload, roles_for("evidence.add"),
              "Give up a browser upload", kind="data"),
+    # -- the redaction editor (issue 19, item 4): the page, and the API's redaction handlers under the session --
+    WebRoute("GET", "/cases/{case}/redact/{blake3}", redact.editor, roles_for("redaction.view"),
+             "Redaction editor: draw and keyframe regions, review face suggestions, save, render, compare by frame"),
+    WebRoute("GET", "/ui/api/cases/{case}/redactions", api_redaction.list_projects, roles_for("redaction.view"),
+             "The case's redaction versions and renders under the web session", kind="data"),
+    WebRoute("POST", "/ui/api/cases/{case}/redactions", api_redaction.save_project, roles_for("redaction.edit"),
+             "Save a version of a redaction project (logged redaction.saved) under the web session", kind="data"),
+    WebRoute("POST", "/ui/api/cases/{case}/redactions/suggest", api_redaction.suggest,
+             roles_for("redaction.suggest"), "Suggested face tracks under the web session", kind="data"),
+    WebRoute("POST", "/ui/api/cases/{case}/redactions/{project}/renders", api_redaction.request_render,
+             roles_for("redaction.render"), "Queue a render under the web session", kind="data"),
+    WebRoute("GET", "/ui/api/cases/{case}/renders/{render}", api_redaction.render_status,
+             roles_for("redaction.view"), "A render's state and progress under the web session", kind="data"),
 )
 
 

@@ -37,7 +37,8 @@ POLICY_TERMS = ("公示", "撤下", "更正", "更新", "撤销", "撤回", "法
 def concrete(route: WebRoute, web_app: Web, disclosure_id: str = "") -> str:
     values = {"case": CASE, "blake3": web_app.objects["original"], "name": NOBODY, "id": disclosure_id,
               "action": "approve", "hold": NO_HOLD, "principal": NOBODY, "seq": "0",
-              "upload": "00000000-0000-4000-8000-000000000000"}
+              "upload": "00000000-0000-4000-8000-000000000000",
+              "project": "no-such-project", "render": "00000000-0000-4000-8000-000000000000"}
     path = route.path
     for key, value in values.items():
         path = path.replace("{" + key + "}", value)
