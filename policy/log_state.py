@@ -122,6 +122,8 @@ class CaseRows:
     #: Objects whose last entry in this case is ``retention.disposed`` (gone under retention).
     disposed: set[str] = field(default_factory=set)
     shares: dict[int, dict[str, Any]] = field(default_factory=dict)             # by share id
+    attachments: dict[str, dict[str, Any]] = field(default_factory=dict)        # by "disclosure/blake3"
+    redaction_versions: dict[str, dict[str, Any]] = field(default_factory=dict)  # by "project/version"
     classes: dict[str, dict[str, Any]] = field(default_factory=lambda: {           # by name (governance log)
         c.name: {"years": c.years, "months": c.months, "days": c.days, "trigger": c.trigger} for c in DEFAULT_CLASSES})
 
@@ -194,7 +196,11 @@ def _on_grant(rows: CaseRows, e: Mapping[str, Any]) -> None:
 
 #: The columns of a ``shares`` row its ``share.*`` entries determine (never the token's hash).
 SHARE_FIELDS = ("organisation", "person", "purpose", "items", "expires_at", "max_downloads", "downloads",
-                "created_by", "revoked_by", "revoke_reason")
+                "created_by", "revoked_by", "revoke_reason", "recipient")
+#: The columns of a ``disclosure_attachments`` row its ``disclosure.attached``/``detached`` entries decide.
+ATTACHMENT_FIELDS = ("file_name", "size", "attached_by", "seq", "detached_by", "detach_reason")
+#: The columns of a ``redaction_versions`` row its ``redaction.saved`` entry decides.
+REDACTION_VERSION_FIELDS = ("source_blake3", "name", "hash", "body", "saved_by", "seq")
 
 
 def _on_share(rows: CaseRows, e: Mapping[str, Any]) -> None:
@@ -208,7 +214,9 @@ def _on_share(rows: CaseRows, e: Mapping[str, Any]) -> None:
             "organisation": e.get("organisation"), "person": e.get("person"), "purpose": e.get("purpose"),
             "items": items if isinstance(items, list) else None, "expires_at": parse_time(e.get("expires_at")),
             "max_downloads": e.get("max_downloads"), "downloads": 0, "created_by": e["actor"],
-            "revoked_by": None, "revoke_reason": None}
+            "revoked_by": None, "revoke_reason": None,
+            # shares logged before recipients were recorded were all with prosecutors and courts
+            "recipient": e.get("recipient", "judicial")}
     elif share_id in rows.shares and e["kind"] == "share.downloaded":
         rows.shares[share_id]["downloads"] += 1
     elif share_id in rows.shares and e["kind"] == "share.revoked":
@@ -259,6 +267,31 @@ def _on_disclosure(rows: CaseRows, e: Mapping[str, Any]) -> None:
                 d[name] = value
 
 
+def attachment_key(disclosure_id: object, blake3: object) -> str:
+    return f"{disclosure_id}/{blake3}"
+
+
+def _on_attachment(rows: CaseRows, e: Mapping[str, Any]) -> None:
+    """A render attached to a disclosure record (issue 19 item 5), or taken off it with a reason."""
+    key = attachment_key(e.get("disclosure"), e.get("blake3"))
+    if e["kind"] == "disclosure.attached":
+        rows.attachments[key] = {"file_name": e.get("file_name"), "size": e.get("size"), "attached_by": e["actor"],
+                                 "seq": e["seq"], "detached_by": None, "detach_reason": None}
+    elif key in rows.attachments:
+        rows.attachments[key].update(detached_by=e["actor"], detach_reason=e.get("reason"))
+
+
+#: The keys of a ``redaction.saved`` entry that are the version's body (``policy.redaction.Project``).
+REDACTION_BODY_KEYS = ("tracks", "audio")
+
+
+def _on_redaction(rows: CaseRows, e: Mapping[str, Any]) -> None:
+    """A saved version of a redaction project: the entry carries the whole body it hashed."""
+    rows.redaction_versions[f"{e.get('project')}/{e.get('version')}"] = {
+        "source_blake3": e.get("source"), "name": e.get("name"), "hash": e.get("hash"),
+        "body": {k: e.get(k) for k in REDACTION_BODY_KEYS}, "saved_by": e["actor"], "seq": e["seq"]}
+
+
 def fold(entries: Iterable[Mapping[str, Any]]) -> CaseRows:
     """The rows a case's entries imply (parsed entries, in ``seq`` order, from ``seq`` 0)."""
     rows = CaseRows()
@@ -273,6 +306,10 @@ def fold(entries: Iterable[Mapping[str, Any]]) -> CaseRows:
             _on_grant(rows, e)
         elif kind in ("hold.placed", "hold.lifted"):
             _on_hold(rows, e)
+        elif kind in ("disclosure.attached", "disclosure.detached"):
+            _on_attachment(rows, e)
+        elif kind == "redaction.saved":
+            _on_redaction(rows, e)
         elif kind.startswith(("disclosure.", "review.")):
             _on_disclosure(rows, e)
         elif kind.startswith("share."):
@@ -329,6 +366,10 @@ class TableRows:
     classes: Mapping[str, Mapping[str, Any]] | None = None
     #: ``shares`` by id (None: not compared).
     shares: Mapping[int, Mapping[str, Any]] | None = None
+    #: ``disclosure_attachments`` by "disclosure/blake3" (None: not compared).
+    attachments: Mapping[str, Mapping[str, Any]] | None = None
+    #: ``redaction_versions`` by "project/version" (None: not compared).
+    redaction_versions: Mapping[str, Mapping[str, Any]] | None = None
 
 
 def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
@@ -352,6 +393,12 @@ def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
                              "case log has no retention.disposed entry after its evidence entries"))
     if table.shares is not None:
         found += _keyed(case_id, "share", "share", derived.shares, table.shares, SHARE_FIELDS)
+    if table.attachments is not None:
+        found += _keyed(case_id, "render attached to disclosure", "attachment", derived.attachments,
+                        table.attachments, ATTACHMENT_FIELDS)
+    if table.redaction_versions is not None:
+        found += _keyed(case_id, "redaction project version", "redaction_version", derived.redaction_versions,
+                        table.redaction_versions, REDACTION_VERSION_FIELDS)
     if table.classes is not None:
         found += _keyed(case_id, "retention class", "retention_class", derived.classes, table.classes, CLASS_FIELDS)
     return found

@@ -100,6 +100,8 @@ PERMISSIONS: Mapping[str, tuple[str, ...]] = {
     "redaction.edit": INVESTIGATORS,
     "redaction.render": INVESTIGATORS,
     "redaction.suggest": INVESTIGATORS,
+    # release (issue 19 item 5): redacted renders attached to a disclosure record (services.release)
+    "disclosure.attach": DISCLOSURE,
 }
 
 #: What each action is called in a refusal.

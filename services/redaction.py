@@ -336,18 +336,6 @@ async def suggest(locker: Locker, case_id: str, source_blake3: str, *, who: Prin
             raise Invalid(f"object {source_blake3}: {exc}") from None
 
 
-async def require_releasable(locker: Locker, case_id: str, blake3_hex: str) -> None:
-    """The release rule: only a redacted render may leave with a public disclosure or share; an
-    unredacted original (or its proxy) never.  Today a disclosure record carries its public text only
-    and links no evidence object, so nothing attaches evidence yet: whatever first does must call this."""
-    kinds = {e.kind for e in await catalog.case_evidence(locker.pool, case_id) if e.blake3 == blake3_hex}
-    if not kinds:
-        raise NotFound(f"case {case_id!r} holds no object {blake3_hex}")
-    if REDACTED not in kinds:
-        raise Invalid(f"object {blake3_hex} is not a redacted render ({', '.join(sorted(kinds))}); an unredacted "
-                      "recording can never be attached to a public disclosure: redact it and attach the render")
-
-
 class RenderPool:
     """At most ``size`` renders at once, each a background task; the rest wait their turn (queued).
 

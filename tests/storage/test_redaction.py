@@ -15,7 +15,7 @@ import pytest
 
 from foundation.errors import Conflict, Forbidden, Invalid, NotFound
 from integrity.hashing import object_key
-from services import evidence, faces, redaction
+from services import evidence, faces, redaction, release
 from services.locker import Locker
 from services.redaction import RenderPool
 from services.scrub import scrub
@@ -152,8 +152,8 @@ async def test_projects_are_versioned_and_the_rules_hold(locker: Locker, clip: P
     listed = await redaction.projects(locker, CASE, who=REX)
     assert [(v.project_id, v.version) for v in listed] == [(first.project_id, 1), (first.project_id, 2)]
     # the release rule: the original is never releasable
-    with pytest.raises(Invalid, match="never be attached"):
-        await redaction.require_releasable(locker, CASE, source)
+    with pytest.raises(release.NotReleasable, match="never be released"):
+        await release.require_releasable(locker, CASE, source)
 
 
 async def test_a_region_outside_the_frame_fails_the_render_with_a_reason(locker: Locker, clip: Path,
