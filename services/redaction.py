@@ -38,7 +38,7 @@ from foundation.errors import Conflict, Invalid, NotFound
 from integrity.canonical import canonical_bytes
 from integrity.hashing import object_key
 from policy.redaction import Project, ProjectInvalid, audio_graph, parse_project, video_graph
-from services import faces
+from services import faces, plates
 from services.evidence import open_object
 from services.locker import Locker
 from services.permissions import authorize
@@ -318,12 +318,22 @@ async def render(locker: Locker, case_id: str, render_id: uuid.UUID, version: ro
         raise
 
 
+#: What suggestions can be asked for, and the detector of each (``services.faces``, ``services.plates``).
+DETECTORS: dict[str, faces.Detector] = {"face": faces.detect_faces, "plate": plates.detect_plates}
+#: How the API names them.
+DETECTOR_NAMES = {"face": f"opencv {faces.CASCADE}", "plate": f"opencv {plates.CASCADE}"}
+
+
 async def suggest(locker: Locker, case_id: str, source_blake3: str, *, who: Principal,
-                  every_ms: int = faces.DEFAULT_EVERY_MS, work_dir: Path | None = None) -> list[dict[str, Any]]:
-    """Suggested face tracks for a recording of the case (``services.faces``); the read is logged."""
+                  every_ms: int = faces.DEFAULT_EVERY_MS, work_dir: Path | None = None,
+                  detect: tuple[str, ...] = ("face", "plate")) -> list[dict[str, Any]]:
+    """Suggested tracks of faces and licence plates (``detect``) for a recording of the case, each labelled
+    ``face`` or ``plate``; the read is logged."""
     authorize(who, "redaction.suggest")
     if not 40 <= every_ms <= 10_000:
         raise Invalid("every_ms: a sampling interval from 40 to 10000 ms")
+    if not detect or any(d not in DETECTORS for d in detect):
+        raise Invalid(f"detect: one or more of {', '.join(DETECTORS)}")
     await require_read(locker.pool, case_id, who)
     await _require_source(locker, case_id, source_blake3)
     await open_object(locker, case_id, source_blake3, who=who, purpose="redaction", action="redaction.suggest")
@@ -331,7 +341,7 @@ async def suggest(locker: Locker, case_id: str, source_blake3: str, *, who: Prin
         src = Path(tmp) / "source"
         await _write_object(locker, source_blake3, src)
         try:
-            return await faces.suggest_tracks(src, every_ms)
+            return await faces.suggest_tracks(src, every_ms, detectors={d: DETECTORS[d] for d in dict.fromkeys(detect)})
         except faces.Unreadable as exc:
             raise Invalid(f"object {source_blake3}: {exc}") from None
 
