@@ -74,3 +74,26 @@ async def test_an_intact_object_reads_whole_and_verifies(file_api: Api) -> None:
     assert status == 200 and body == data
     _, answer = await file_api.call("GET", f"/api/v1/verify/{hexd}", "investigator")
     assert answer["matches"][0]["stored_bytes_match"] is True
+
+
+async def test_a_share_download_of_a_flipped_object_breaks_off_and_is_logged(file_api: Api) -> None:
+    """A recipient's download is re-hashed as it streams, like a staff read: the body breaks off short of
+    its length (a broken download, never a silent bad file) and the failed check is logged under the share."""
+    data = os.urandom(2 * 1024 * 1024 + 5)
+    intact = os.urandom(300_000)
+    await file_api.upload(intact)
+    hexd = await _damage(file_api, data, "flip")
+    status, share = await file_api.call("POST", "/api/v1/cases/CASE-1/shares", "investigator", json={
+        "organisation": "区人民法院", "person": "王书记员", "purpose": "庭审", "days": 3,
+        "items": [hexd, blake3(intact).hexdigest()]})
+    assert status == 201, share
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with file_api.http.get(f"{share['link']}/objects/{blake3(intact).hexdigest()}", timeout=timeout) as resp:
+        assert resp.status == 200 and await resp.read() == intact  # an intact object arrives whole
+    with pytest.raises(aiohttp.ClientPayloadError):
+        async with file_api.http.get(f"{share['link']}/objects/{hexd}", timeout=timeout) as resp:
+            assert resp.status == 200
+            received = await resp.read()
+            assert blake3(received).hexdigest() == hexd  # never reached: the body breaks off
+    failed = [e for e in await _entries(file_api) if e["kind"] == "evidence.check_failed"]
+    assert [(e["blake3"], e["actor"]) for e in failed] == [(hexd, f"share:{share['id']}")]
