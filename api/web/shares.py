@@ -160,7 +160,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     result = await forms.attempt(shares.create(
         request.app[LOCKER], case_id, who=request[PRINCIPAL], organisation=forms.text(form, "organisation", 500),
         person=forms.text(form, "person", 500), purpose=forms.text(form, "purpose", 500), days=days,
-        items=items, max_downloads=limit))
+        items=items, max_downloads=limit, recipient=forms.text(form, "recipient", 20) or "judicial"))
     if isinstance(result, forms.Refused):
         return await case_view(request, case_id, error=result.message, status=result.status)
     share, token = result
