@@ -110,6 +110,7 @@ async def test_a_render_shared_with_a_lawyer_plays_and_downloads(served: Served)
     assert await lawyer.query_selector("#share-bundle") is None
     play = await lawyer.get_attribute(f"{row} a.play", "href")
     assert play == f"/s/{share['link'].rsplit('/', 1)[1]}/objects/{render}?play=1"
+    assert "已遮蔽副本" in await lawyer.inner_text(f"{row} a.download")  # not "the original"
     await shot(lawyer, "share-render")
     async with lawyer.expect_download() as info:
         await lawyer.click(f"{row} a.download")
