@@ -125,12 +125,15 @@ async def save(locker: Locker, case_id: str, *, who: Principal, source_blake3: s
     digest = version_hash(source_blake3, name, project)
     fields = {"project": project_id, "version": version, "hash": digest, "source": source_blake3, "name": name,
               **project.as_json()}
-    draft = Draft(SAVED, who.actor, fields, dedupe=f"redaction:{project_id}:{version}")
+
+    async def version_row(conn: Any, case: str, seq: int) -> None:  # commits with its entry (scrub folds it)
+        await rows.add_version(conn, rows.VersionRow(project_id, version, case, source_blake3, name, digest,
+                                                     project.as_json(), who.actor, seq))
+
+    draft = Draft(SAVED, who.actor, fields, dedupe=f"redaction:{project_id}:{version}", rows=version_row)
     entry = await locker.log.append(case_id, draft)
     if not entry.created:
         raise Conflict(f"version {version} of project {project_id} was saved meanwhile; reload it before saving")
-    await rows.add_version(locker.pool, rows.VersionRow(project_id, version, case_id, source_blake3, name, digest,
-                                                        project.as_json(), who.actor, entry.seq))
     return Saved(project_id, version, digest, entry.seq)
 
 
