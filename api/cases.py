@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -149,10 +149,23 @@ async def stream_object(request: web.Request, case_id: str, hexd: str, why: str,
     resp.content_type = media_type
     resp.content_length = length
     await resp.prepare(request)
-    chunks = locker.store.get(object_key(hexd), start=start, length=length)
-    # A full read is re-hashed as it goes; the last chunk is held back until the hash is known, so bytes
-    # that no longer match are never delivered whole: the response breaks off instead.
-    hasher = ContentHasher(sha256=False) if span is None else None
+    async def mismatch(found: str) -> None:
+        await evidence.check_failed(locker, case_id, hexd, who=who, found=found)
+
+    return await send_checked(request, resp, hexd, start, length, whole=span is None, mismatch=mismatch)
+
+
+async def send_checked(request: web.Request, resp: web.StreamResponse, hexd: str, start: int, length: int, *,
+                       whole: bool, mismatch: Callable[[str], Awaitable[None]]) -> web.StreamResponse:
+    """Stream ``length`` bytes of object ``hexd`` from ``start`` into a prepared response.
+
+    A whole read is re-hashed (BLAKE3) as it goes; the last chunk is held back until the hash is known,
+    so bytes that no longer match are never delivered whole: ``mismatch(found)`` raises the alarm and the
+    response breaks off short of its length (the client sees a broken download, never a bad file).
+    Shared by the staff reads, the share downloads and the public portal's renders.
+    """
+    chunks = request.app[LOCKER].store.get(object_key(hexd), start=start, length=length)
+    hasher = ContentHasher(sha256=False) if whole else None
     held: bytes | None = None
     try:
         async for chunk in chunks:
@@ -163,7 +176,7 @@ async def stream_object(request: web.Request, case_id: str, hexd: str, why: str,
             held = chunk
         if hasher is not None and (got := hasher.digest().blake3) != hexd:
             request.app[METRICS].read_check_failures.inc()
-            await evidence.check_failed(locker, case_id, hexd, who=who, found=f"blake3 {got}")
+            await mismatch(f"blake3 {got}")
             _break_off(request)
             return resp
         if held is not None:

@@ -44,12 +44,17 @@ async def save_project(request: web.Request) -> web.Response:
 
 
 async def suggest(request: web.Request) -> web.Response:
-    """Face tracks the detector proposes for a recording; the user accepts, adjusts or deletes them."""
+    """Face and plate tracks the detectors propose for a recording (``detect``: which, default both); the
+    user accepts, adjusts or deletes them."""
     body = await json_object(request)
+    detect = body.get("detect", list(redaction.DETECTORS))
+    if not isinstance(detect, list) or not all(isinstance(d, str) for d in detect):
+        raise Invalid(f"detect: a list of {', '.join(redaction.DETECTORS)}")
     tracks = await redaction.suggest(
         request.app[LOCKER], request.match_info["case"], blake3_param(body.get("source", ""), "source"),
-        who=principal_of(request), every_ms=int_field(body, "every_ms", minimum=40) or 200)
-    return json_response({"detector": "opencv haarcascade_frontalface_default", "tracks": tracks})
+        who=principal_of(request), every_ms=int_field(body, "every_ms", minimum=40) or 200, detect=tuple(detect))
+    return json_response({"detector": ", ".join(redaction.DETECTOR_NAMES[d] for d in dict.fromkeys(detect)),
+                          "tracks": tracks})
 
 
 async def request_render(request: web.Request) -> web.Response:

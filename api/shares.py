@@ -24,7 +24,7 @@ def describe(share: Share) -> dict[str, Any]:
             "organisation": share.organisation, "person": share.person, "purpose": share.purpose,
             "expires_at": share.expires_at, "max_downloads": share.max_downloads, "downloads": share.downloads,
             "created_by": share.created_by, "created_at": share.created_at, "revoked_at": share.revoked_at,
-            "revoked_by": share.revoked_by, "revoke_reason": share.revoke_reason}
+            "revoked_by": share.revoked_by, "revoke_reason": share.revoke_reason, "recipient": share.recipient}
 
 
 def link(request: web.Request, token: str) -> str:
@@ -51,7 +51,8 @@ async def create_share(request: web.Request) -> web.Response:
         person=text_field(body, "person", required=True, max_len=shares.TEXT_MAX_CHARS) or "",
         purpose=text_field(body, "purpose", required=True, max_len=shares.TEXT_MAX_CHARS) or "",
         days=int_field(body, "days", required=True, minimum=1) or 0, items=items,
-        max_downloads=int_field(body, "max_downloads", minimum=1))
+        max_downloads=int_field(body, "max_downloads", minimum=1),
+        recipient=text_field(body, "recipient", max_len=20) or "judicial")
     return json_response({**describe(share), "token": token, "link": link(request, token)}, status=201)
 
 

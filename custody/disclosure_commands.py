@@ -13,7 +13,7 @@ from foundation.settings import Settings
 from policy.lifecycle import TAKEDOWN_REASONS
 from policy.review import CHECKLIST, MAJOR_CRITERIA, PENALTY_TYPES, RECORDED_OUTCOMES
 from policy.takedown import display_until, takedown_due
-from services import decisions, disclosure, publication_check
+from services import decisions, disclosure, publication_check, release
 from services.locker import open_locker
 from storage.principals import Principal
 
@@ -146,6 +146,19 @@ def register(sub: Any) -> None:
     p.add_argument("id")
     add_as(p)
     p.set_defaults(handler=links)
+
+    p = dis.add_parser("attach", help="attach a redacted render of the case to a draft or approved record (shown "
+                                      "on the portal while it is published); an original or a proxy is refused")
+    p.add_argument("id")
+    p.add_argument("blake3", help="the render's BLAKE3 hash (an evidence.redacted object of the case)")
+    add_as(p)
+    p.set_defaults(handler=attach)
+    p = dis.add_parser("detach", help="take a render off a draft or approved record, with a reason")
+    p.add_argument("id")
+    p.add_argument("blake3")
+    p.add_argument("--reason", required=True)
+    add_as(p)
+    p.set_defaults(handler=detach)
 
 
 async def determine(args: argparse.Namespace, settings: Settings) -> int:
@@ -360,4 +373,20 @@ async def resolve_cmd(args: argparse.Namespace, settings: Settings) -> int:
         result = await publication_check.resolve(locker, args.id, args.finding, resolution=args.resolution,
                                                  reason=args.reason, who=who)
     _print_findings(result)
+    return 0
+
+
+async def attach(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_locker(settings) as locker:
+        who = await acting(args, settings, locker.pool)
+        a = await release.attach(locker, args.id, args.blake3, who=who)
+    print(f"{a.disclosure_id}: render {a.blake3} ({a.file_name}, {a.size} bytes) attached (entry {a.seq})")
+    return 0
+
+
+async def detach(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_locker(settings) as locker:
+        who = await acting(args, settings, locker.pool)
+        await release.detach(locker, args.id, args.blake3, who=who, reason=args.reason)
+    print(f"{args.id}: render {args.blake3} detached")
     return 0

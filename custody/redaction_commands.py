@@ -23,10 +23,13 @@ from services.locker import open_locker
 def register(sub: Any) -> None:
     r = sub.add_parser("redact", help="redaction of recordings for release").add_subparsers(
         dest="redact_command", required=True)
-    p = r.add_parser("suggest", help="print face tracks the detector proposes for a recording (project JSON)")
+    p = r.add_parser("suggest", help="print face and plate tracks the detectors propose for a recording "
+                                     "(project JSON)")
     p.add_argument("case_id")
     p.add_argument("source", help="BLAKE3 of the recording (an original or its proxy)")
     p.add_argument("--every-ms", type=int, default=200, help="sampling interval (default 200 ms)")
+    p.add_argument("--detect", action="append", choices=("face", "plate"),
+                   help="what to look for (repeat; default: faces and plates)")
     add_as(p)
     p.set_defaults(handler=suggest)
     p = r.add_parser("save", help="save a new version of a project from a JSON file (tracks, audio)")
@@ -52,7 +55,8 @@ def register(sub: Any) -> None:
 async def suggest(args: argparse.Namespace, settings: Settings) -> int:
     async with open_locker(settings) as locker:
         who = await acting(args, settings, locker.pool)
-        tracks = await redaction.suggest(locker, args.case_id, args.source, who=who, every_ms=args.every_ms)
+        tracks = await redaction.suggest(locker, args.case_id, args.source, who=who, every_ms=args.every_ms,
+                                         detect=tuple(args.detect or ("face", "plate")))
     print(dump_json({"tracks": tracks, "audio": []}))
     return 0
 

@@ -30,7 +30,10 @@ def register(sub: Any) -> None:
                                                         "default 30)")
     p.add_argument("--max-downloads", type=int, help="at most this many downloads (default: no limit)")
     p.add_argument("--item", action="append", dest="items", metavar="BLAKE3",
-                   help="an original to share (repeat); default: the whole case")
+                   help="an original or a redacted render to share (repeat); default: the whole case")
+    p.add_argument("--recipient", choices=shares.RECIPIENTS, default="judicial",
+                   help="judicial: a prosecutor or a court (default; originals may go); other: anyone else "
+                        "(the party's lawyer, the press: redacted renders only)")
     p.add_argument("--base-url", default="", help="the server's address, to print the whole link")
     add_as(p)
     p.set_defaults(handler=create)
@@ -52,7 +55,8 @@ async def create(args: argparse.Namespace, settings: Settings) -> int:
         who = await acting(args, settings, locker.pool)
         share, token = await shares.create(locker, args.case_id, who=who, organisation=args.organisation,
                                            person=args.person, purpose=args.purpose, days=args.days,
-                                           items=args.items, max_downloads=args.max_downloads)
+                                           items=args.items, max_downloads=args.max_downloads,
+                                           recipient=args.recipient)
     print(f"case {args.case_id}: share {share.id} for {share.person} ({share.organisation}) "
           f"until {share.expires_at:%Y-%m-%d %H:%M} UTC")
     print(f"link (shown once): {args.base_url.rstrip('/')}/s/{token}")

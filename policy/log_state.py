@@ -14,7 +14,7 @@ Pure: entries and rows come in as mappings, findings go out; no I/O, no clock.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -132,6 +132,8 @@ class CaseRows:
     principals: dict[int, dict[str, Any]] = field(default_factory=dict)         # by id (governance log)
     pages: dict[str, dict[str, Any]] = field(default_factory=dict)              # by id (governance log)
     law_changes: dict[int, dict[str, Any]] = field(default_factory=dict)        # by id (governance log)
+    attachments: dict[str, dict[str, Any]] = field(default_factory=dict)        # by "disclosure/blake3"
+    redaction_versions: dict[str, dict[str, Any]] = field(default_factory=dict)  # by "project/version"
     classes: dict[str, dict[str, Any]] = field(default_factory=lambda: {           # by name (governance log)
         c.name: {"years": c.years, "months": c.months, "days": c.days, "trigger": c.trigger} for c in DEFAULT_CLASSES})
 
@@ -204,7 +206,11 @@ def _on_grant(rows: CaseRows, e: Mapping[str, Any]) -> None:
 
 #: The columns of a ``shares`` row its ``share.*`` entries determine (never the token's hash).
 SHARE_FIELDS = ("organisation", "person", "purpose", "items", "expires_at", "max_downloads", "downloads",
-                "created_by", "revoked_by", "revoke_reason")
+                "created_by", "revoked_by", "revoke_reason", "recipient")
+#: The columns of a ``disclosure_attachments`` row its ``disclosure.attached``/``detached`` entries decide.
+ATTACHMENT_FIELDS = ("file_name", "size", "attached_by", "seq", "detached_by", "detach_reason")
+#: The columns of a ``redaction_versions`` row its ``redaction.saved`` entry decides.
+REDACTION_VERSION_FIELDS = ("source_blake3", "name", "hash", "body", "saved_by", "seq")
 
 
 def _on_share(rows: CaseRows, e: Mapping[str, Any]) -> None:
@@ -218,7 +224,9 @@ def _on_share(rows: CaseRows, e: Mapping[str, Any]) -> None:
             "organisation": e.get("organisation"), "person": e.get("person"), "purpose": e.get("purpose"),
             "items": items if isinstance(items, list) else None, "expires_at": parse_time(e.get("expires_at")),
             "max_downloads": e.get("max_downloads"), "downloads": 0, "created_by": e["actor"],
-            "revoked_by": None, "revoke_reason": None}
+            "revoked_by": None, "revoke_reason": None,
+            # shares logged before recipients were recorded were all with prosecutors and courts
+            "recipient": e.get("recipient", "judicial")}
     elif share_id in rows.shares and e["kind"] == "share.downloaded":
         rows.shares[share_id]["downloads"] += 1
     elif share_id in rows.shares and e["kind"] == "share.revoked":
@@ -312,35 +320,75 @@ def _on_disclosure(rows: CaseRows, e: Mapping[str, Any]) -> None:
                 d[name] = value
 
 
+def attachment_key(disclosure_id: object, blake3: object) -> str:
+    return f"{disclosure_id}/{blake3}"
+
+
+def _on_attachment(rows: CaseRows, e: Mapping[str, Any]) -> None:
+    """A render attached to a disclosure record (issue 19 item 5), or taken off it with a reason."""
+    key = attachment_key(e.get("disclosure"), e.get("blake3"))
+    if e["kind"] == "disclosure.attached":
+        rows.attachments[key] = {"file_name": e.get("file_name"), "size": e.get("size"), "attached_by": e["actor"],
+                                 "seq": e["seq"], "detached_by": None, "detach_reason": None}
+    elif key in rows.attachments:
+        rows.attachments[key].update(detached_by=e["actor"], detach_reason=e.get("reason"))
+
+
+#: The keys of a ``redaction.saved`` entry that are the version's body (``policy.redaction.Project``).
+REDACTION_BODY_KEYS = ("tracks", "audio")
+
+
+def _on_redaction(rows: CaseRows, e: Mapping[str, Any]) -> None:
+    """A saved version of a redaction project: the entry carries the whole body it hashed."""
+    rows.redaction_versions[f"{e.get('project')}/{e.get('version')}"] = {
+        "source_blake3": e.get("source"), "name": e.get("name"), "hash": e.get("hash"),
+        "body": {k: e.get(k) for k in REDACTION_BODY_KEYS}, "saved_by": e["actor"], "seq": e["seq"]}
+
+
+def _on_evidence(rows: CaseRows, e: Mapping[str, Any]) -> None:
+    rows.evidence[e["seq"]] = _evidence(e)
+    rows.disposed.discard(str(e.get("blake3")))
+
+
+def _on_disposed(rows: CaseRows, e: Mapping[str, Any]) -> None:
+    rows.disposed.add(str(e.get("blake3")))
+
+
+def _on_law_change(rows: CaseRows, e: Mapping[str, Any]) -> None:
+    if isinstance(e.get("law_change"), int):
+        rows.law_changes[e["law_change"]] = {
+            "title": e.get("title"), "effective": _date(e.get("effective")), "categories": e.get("categories"),
+            "description": e.get("description"), "update_due": _date(e.get("update_due")), "recorded_by": e["actor"]}
+
+
+Folder = Callable[[CaseRows, Mapping[str, Any]], None]
+#: Which fold an entry kind goes to: exact kinds first, then by prefix; any other kind is about the case.
+_BY_KIND: dict[str, Folder] = {
+    **dict.fromkeys(EVIDENCE_KINDS, _on_evidence),
+    "retention.disposed": _on_disposed,
+    "access.granted": _on_grant, "access.grant_revoked": _on_grant,
+    "hold.placed": _on_hold, "hold.lifted": _on_hold,
+    "disclosure.attached": _on_attachment, "disclosure.detached": _on_attachment,
+    "redaction.saved": _on_redaction,
+    "law.changed": _on_law_change,
+}
+_BY_PREFIX: tuple[tuple[str, Folder], ...] = (
+    ("disclosure.", _on_disclosure), ("review.", _on_disclosure), ("share.", _on_share),
+    ("principal.", _on_principal), ("basic_info.", _on_page),
+)
+
+
+def _folder(kind: str) -> Folder:
+    if (exact := _BY_KIND.get(kind)) is not None:
+        return exact
+    return next((f for prefix, f in _BY_PREFIX if kind.startswith(prefix)), _on_case)
+
+
 def fold(entries: Iterable[Mapping[str, Any]]) -> CaseRows:
     """The rows a case's entries imply (parsed entries, in ``seq`` order, from ``seq`` 0)."""
     rows = CaseRows()
     for e in entries:
-        kind = str(e.get("kind"))
-        if kind in EVIDENCE_KINDS:
-            rows.evidence[e["seq"]] = _evidence(e)
-            rows.disposed.discard(str(e.get("blake3")))
-        elif kind == "retention.disposed":
-            rows.disposed.add(str(e.get("blake3")))
-        elif kind in ("access.granted", "access.grant_revoked"):
-            _on_grant(rows, e)
-        elif kind in ("hold.placed", "hold.lifted"):
-            _on_hold(rows, e)
-        elif kind.startswith(("disclosure.", "review.")):
-            _on_disclosure(rows, e)
-        elif kind.startswith("share."):
-            _on_share(rows, e)
-        elif kind.startswith("principal."):
-            _on_principal(rows, e)
-        elif kind.startswith("basic_info."):
-            _on_page(rows, e)
-        elif kind == "law.changed" and isinstance(e.get("law_change"), int):
-            rows.law_changes[e["law_change"]] = {
-                "title": e.get("title"), "effective": _date(e.get("effective")), "categories": e.get("categories"),
-                "description": e.get("description"), "update_due": _date(e.get("update_due")),
-                "recorded_by": e["actor"]}
-        else:
-            _on_case(rows, e)
+        _folder(str(e.get("kind")))(rows, e)
     return rows
 
 
@@ -397,6 +445,10 @@ class TableRows:
     pages: Mapping[str, Mapping[str, Any]] | None = None
     #: ``law_changes`` by id, given with ``classes`` (None: not compared).
     law_changes: Mapping[int, Mapping[str, Any]] | None = None
+    #: ``disclosure_attachments`` by "disclosure/blake3" (None: not compared).
+    attachments: Mapping[str, Mapping[str, Any]] | None = None
+    #: ``redaction_versions`` by "project/version" (None: not compared).
+    redaction_versions: Mapping[str, Mapping[str, Any]] | None = None
 
 
 def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
@@ -428,6 +480,12 @@ def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
     if table.law_changes is not None:
         found += _keyed(case_id, "law change", "law_change", derived.law_changes, table.law_changes,
                         LAW_CHANGE_FIELDS)
+    if table.attachments is not None:
+        found += _keyed(case_id, "render attached to disclosure", "attachment", derived.attachments,
+                        table.attachments, ATTACHMENT_FIELDS)
+    if table.redaction_versions is not None:
+        found += _keyed(case_id, "redaction project version", "redaction_version", derived.redaction_versions,
+                        table.redaction_versions, REDACTION_VERSION_FIELDS)
     if table.classes is not None:
         found += _keyed(case_id, "retention class", "retention_class", derived.classes, table.classes, CLASS_FIELDS)
     return found

@@ -51,10 +51,15 @@ async def require_intact_size(locker: Locker, case_id: str, item: EvidenceRow, *
 
 async def check_failed(locker: Locker, case_id: str, blake3: str, *, who: Principal, found: str) -> None:
     """The alarm of a read whose bytes do not match: an error in the server log and an entry in the case log."""
+    await check_failed_by(locker, case_id, blake3, who.actor, found)
+
+
+async def check_failed_by(locker: Locker, case_id: str, blake3: str, actor: str, found: str) -> None:
+    """``check_failed`` for a reader who is not a principal (a share's recipient, the public portal)."""
     logger.error("INTEGRITY ALARM: object %s of case %s does not match its entry (%s), read by %s",
-                 blake3, case_id, found, who.actor,
+                 blake3, case_id, found, actor,
                  extra={"event": "integrity_alarm", "case": case_id, "blake3": blake3, "found": found})
-    await locker.log.append(case_id, Draft(CHECK_FAILED, who.actor, {"blake3": blake3, "found": found},
+    await locker.log.append(case_id, Draft(CHECK_FAILED, actor, {"blake3": blake3, "found": found},
                                            blake3=blake3))
 
 ACCESS_WINDOW_SECONDS = 600

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,14 +67,24 @@ def detect_faces(frame: Any) -> list[Box]:
     return [(round(x / scale), round(y / scale), round(w / scale), round(h / scale)) for x, y, w, h in found]
 
 
+#: A detector: the boxes it finds in one BGR frame.
+Detector = Callable[[Any], list[Box]]
+
+
 def detect_file(path: Path, every_ms: int = DEFAULT_EVERY_MS) -> Detections:
     """Detect faces on frames sampled every ``every_ms`` of a recording (blocking: run it in a thread)."""
+    return detect_many(path, every_ms, {"face": detect_faces})["face"]
+
+
+def detect_many(path: Path, every_ms: int, detectors: Mapping[str, Detector]) -> dict[str, Detections]:
+    """Each detector (faces, plates: ``services.plates``) on the same frames sampled every ``every_ms``,
+    decoded once (blocking: run it in a thread)."""
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise Unreadable("OpenCV cannot read it as video")
     try:
         width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        samples: list[tuple[int, list[Box]]] = []
+        samples: dict[str, list[tuple[int, list[Box]]]] = {label: [] for label in detectors}
         next_ms = 0
         while True:
             ok = cap.grab()
@@ -85,16 +96,20 @@ def detect_file(path: Path, every_ms: int = DEFAULT_EVERY_MS) -> Detections:
             ok, frame = cap.retrieve()
             if not ok:
                 break
-            samples.append((t_ms, detect_faces(frame)))
+            for label, detect in detectors.items():
+                samples[label].append((t_ms, detect(frame)))
             next_ms = t_ms + every_ms
-        if not samples:
+        if not any(samples.values()):
             raise Unreadable("OpenCV found no frame in it")
-        return Detections(width, height, samples)
+        return {label: Detections(width, height, found) for label, found in samples.items()}
     finally:
         cap.release()
 
 
-async def suggest_tracks(path: Path, every_ms: int = DEFAULT_EVERY_MS, mode: str = "blur") -> list[dict[str, Any]]:
-    """Suggested tracks for the faces in a recording (the detector runs in a thread)."""
-    found = await asyncio.to_thread(detect_file, path, every_ms)
-    return suggest(found.samples, found.width, found.height, mode=mode)
+async def suggest_tracks(path: Path, every_ms: int = DEFAULT_EVERY_MS, mode: str = "blur",
+                         detectors: Mapping[str, Detector] | None = None) -> list[dict[str, Any]]:
+    """Suggested tracks for what the detectors find (faces by default), each labelled with its detector's
+    name and linked on its own (a face never continues a plate's track).  The detectors run in a thread."""
+    found = await asyncio.to_thread(detect_many, path, every_ms, detectors or {"face": detect_faces})
+    return [track for label, d in found.items() for track in suggest(d.samples, d.width, d.height, mode=mode,
+                                                                      label=label)]

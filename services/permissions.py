@@ -103,6 +103,8 @@ PERMISSIONS: Mapping[str, tuple[str, ...]] = {
     # browser intake (issue 18 item 2): a user adds photos, documents and scans to a case through the
     # stations' resumable, hashed upload path (the web session's /ui/api/uploads, or the API's /api/v1/uploads)
     "evidence.add": INVESTIGATORS,
+    # release (issue 19 item 5): redacted renders attached to a disclosure record (services.release)
+    "disclosure.attach": DISCLOSURE,
 }
 
 #: What each action is called in a refusal.

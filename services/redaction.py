@@ -38,7 +38,7 @@ from foundation.errors import Conflict, Invalid, NotFound
 from integrity.canonical import canonical_bytes
 from integrity.hashing import object_key
 from policy.redaction import Project, ProjectInvalid, audio_graph, parse_project, video_graph
-from services import faces
+from services import faces, plates
 from services.evidence import open_object
 from services.locker import Locker
 from services.permissions import authorize
@@ -125,12 +125,15 @@ async def save(locker: Locker, case_id: str, *, who: Principal, source_blake3: s
     digest = version_hash(source_blake3, name, project)
     fields = {"project": project_id, "version": version, "hash": digest, "source": source_blake3, "name": name,
               **project.as_json()}
-    draft = Draft(SAVED, who.actor, fields, dedupe=f"redaction:{project_id}:{version}")
+
+    async def version_row(conn: Any, case: str, seq: int) -> None:  # commits with its entry (scrub folds it)
+        await rows.add_version(conn, rows.VersionRow(project_id, version, case, source_blake3, name, digest,
+                                                     project.as_json(), who.actor, seq))
+
+    draft = Draft(SAVED, who.actor, fields, dedupe=f"redaction:{project_id}:{version}", rows=version_row)
     entry = await locker.log.append(case_id, draft)
     if not entry.created:
         raise Conflict(f"version {version} of project {project_id} was saved meanwhile; reload it before saving")
-    await rows.add_version(locker.pool, rows.VersionRow(project_id, version, case_id, source_blake3, name, digest,
-                                                        project.as_json(), who.actor, entry.seq))
     return Saved(project_id, version, digest, entry.seq)
 
 
@@ -318,12 +321,22 @@ async def render(locker: Locker, case_id: str, render_id: uuid.UUID, version: ro
         raise
 
 
+#: What suggestions can be asked for, and the detector of each (``services.faces``, ``services.plates``).
+DETECTORS: dict[str, faces.Detector] = {"face": faces.detect_faces, "plate": plates.detect_plates}
+#: How the API names them.
+DETECTOR_NAMES = {"face": f"opencv {faces.CASCADE}", "plate": f"opencv {plates.CASCADE}"}
+
+
 async def suggest(locker: Locker, case_id: str, source_blake3: str, *, who: Principal,
-                  every_ms: int = faces.DEFAULT_EVERY_MS, work_dir: Path | None = None) -> list[dict[str, Any]]:
-    """Suggested face tracks for a recording of the case (``services.faces``); the read is logged."""
+                  every_ms: int = faces.DEFAULT_EVERY_MS, work_dir: Path | None = None,
+                  detect: tuple[str, ...] = ("face", "plate")) -> list[dict[str, Any]]:
+    """Suggested tracks of faces and licence plates (``detect``) for a recording of the case, each labelled
+    ``face`` or ``plate``; the read is logged."""
     authorize(who, "redaction.suggest")
     if not 40 <= every_ms <= 10_000:
         raise Invalid("every_ms: a sampling interval from 40 to 10000 ms")
+    if not detect or any(d not in DETECTORS for d in detect):
+        raise Invalid(f"detect: one or more of {', '.join(DETECTORS)}")
     await require_read(locker.pool, case_id, who)
     await _require_source(locker, case_id, source_blake3)
     await open_object(locker, case_id, source_blake3, who=who, purpose="redaction", action="redaction.suggest")
@@ -331,21 +344,9 @@ async def suggest(locker: Locker, case_id: str, source_blake3: str, *, who: Prin
         src = Path(tmp) / "source"
         await _write_object(locker, source_blake3, src)
         try:
-            return await faces.suggest_tracks(src, every_ms)
+            return await faces.suggest_tracks(src, every_ms, detectors={d: DETECTORS[d] for d in dict.fromkeys(detect)})
         except faces.Unreadable as exc:
             raise Invalid(f"object {source_blake3}: {exc}") from None
-
-
-async def require_releasable(locker: Locker, case_id: str, blake3_hex: str) -> None:
-    """The release rule: only a redacted render may leave with a public disclosure or share; an
-    unredacted original (or its proxy) never.  Today a disclosure record carries its public text only
-    and links no evidence object, so nothing attaches evidence yet: whatever first does must call this."""
-    kinds = {e.kind for e in await catalog.case_evidence(locker.pool, case_id) if e.blake3 == blake3_hex}
-    if not kinds:
-        raise NotFound(f"case {case_id!r} holds no object {blake3_hex}")
-    if REDACTED not in kinds:
-        raise Invalid(f"object {blake3_hex} is not a redacted render ({', '.join(sorted(kinds))}); an unredacted "
-                      "recording can never be attached to a public disclosure: redact it and attach the render")
 
 
 class RenderPool:

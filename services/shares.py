@@ -1,5 +1,10 @@
 """Sharing a case with a prosecutor or a court (issue 18): a link with a token, no staff account.
 
+Who the share goes to decides what it may carry (issue 19 item 5, reasoning in ``services.release``):
+a ``judicial`` recipient (a prosecutor or a court) gets originals, redacted renders or the whole case;
+any ``other`` recipient (the party's lawyer, the press, a requester) gets selected redacted renders
+only, each passed through the release gate (``services.release.require_releasable``).
+
 A share names its recipient (organisation, person, purpose), the items (selected originals or the
 whole case), an expiry and an optional download limit.  It is made by someone who may read the case
 (need to know, ``services.restriction.require_read``) in a role that may share (``PERMISSIONS``),
@@ -20,9 +25,10 @@ from pathlib import Path
 
 from foundation.errors import Conflict, Gone, Invalid, NotFound
 from integrity.hashing import object_key
-from services.evidence import ObjectDamaged
+from services.evidence import ObjectDamaged, check_failed_by
 from services.locker import Locker
 from services.permissions import authorize
+from services.release import RELEASABLE, require_releasable
 from services.restriction import require_read
 from storage import catalog
 from storage import shares as rows
@@ -37,6 +43,10 @@ TEXT_MAX_CHARS = 500
 MAX_ITEMS = 1000
 #: Views of one share within this window share one ``share.viewed`` entry (a reload is not a new look).
 VIEW_WINDOW_SECONDS = 600
+#: Who a share goes to: a prosecutor or a court, or anyone else (redacted renders only).
+RECIPIENTS = ("judicial", "other")
+#: Kinds of item a share may name: originals and records, and redacted renders.
+SHAREABLE_KINDS = ("evidence.ingested", "record.added", RELEASABLE)
 #: What every unknown, expired or revoked token is told: the same words, so a token tells nothing.
 NOT_FOUND_MESSAGE = "no such share: the link is unknown, expired or revoked"
 
@@ -80,9 +90,10 @@ def _text(value: str, what: str) -> str:
 
 async def create(locker: Locker, case_id: str, *, who: Principal, organisation: str, person: str, purpose: str,
                  days: int, items: list[str] | None = None, max_downloads: int | None = None,
-                 now: dt.datetime | None = None) -> tuple[Share, str]:
-    """Share selected items (BLAKE3 hashes) or the whole case (``items`` None); returns the share and its
-    token (shown once).  Logged as ``share.created``."""
+                 now: dt.datetime | None = None, recipient: str = "judicial") -> tuple[Share, str]:
+    """Share selected items (BLAKE3 hashes: originals, records or redacted renders) or the whole case
+    (``items`` None, judicial recipients only); returns the share and its token (shown once).  Logged as
+    ``share.created``."""
     authorize(who, "share.create")
     await require_read(locker.pool, case_id, who)
     org, name, why = _text(organisation, "organisation"), _text(person, "person"), _text(purpose, "purpose")
@@ -91,22 +102,30 @@ async def create(locker: Locker, case_id: str, *, who: Principal, organisation: 
     if max_downloads is not None and (isinstance(max_downloads, bool) or not isinstance(max_downloads, int)
                                       or not 1 <= max_downloads <= 100_000):
         raise Invalid("max_downloads: a whole number from 1, or none for no limit")
+    if recipient not in RECIPIENTS:
+        raise Invalid(f"recipient: one of {', '.join(RECIPIENTS)} (a prosecutor or a court: judicial)")
+    if items is None and recipient != "judicial":
+        raise Invalid("only a prosecutor or a court is sent the whole case; name the redacted renders to share")
     if items is not None:
         wanted = list(dict.fromkeys(h.strip().lower() for h in items))
         if not wanted or len(wanted) > MAX_ITEMS:
             raise Invalid(f"items: from 1 to {MAX_ITEMS} BLAKE3 hashes of the case, or none for the whole case")
-        held = {e.blake3 for e in await catalog.case_evidence(locker.pool, case_id) if e.original_blake3 is None}
+        held = {e.blake3 for e in await catalog.case_evidence(locker.pool, case_id) if e.kind in SHAREABLE_KINDS}
         if missing := [h for h in wanted if h not in held]:
-            raise Invalid(f"case {case_id} holds no original {missing[0][:80]!r}")
+            raise Invalid(f"case {case_id} holds no original or redacted render {missing[0][:80]!r}")
+        if recipient != "judicial":
+            for h in wanted:
+                await require_releasable(locker, case_id, h, to="anyone but a prosecutor or a court")
         items = wanted
     expires = (now or dt.datetime.now(dt.UTC)) + dt.timedelta(days=days)
     token = rows.new_token()
     share = await rows.insert(locker.pool, case_id, token, items=items, organisation=org, person=name,
-                              purpose=why, expires_at=expires, max_downloads=max_downloads, created_by=who.actor)
+                              purpose=why, expires_at=expires, max_downloads=max_downloads, created_by=who.actor,
+                              recipient=recipient)
     await locker.log.append(case_id, Draft("share.created", who.actor, {
         "share": share.id, "organisation": org, "person": name, "purpose": why,
         "items": list(items) if items is not None else "case", "expires_at": expires.isoformat(),
-        "max_downloads": max_downloads}))
+        "max_downloads": max_downloads, "recipient": recipient}))
     return share, token
 
 
@@ -143,16 +162,18 @@ async def find(locker: Locker, token: str, *, now: dt.datetime | None = None) ->
 
 
 async def shared_items(locker: Locker, share: Share) -> list[SharedItem]:
-    """The originals and records a share covers, each with its proxy (disposed objects left out)."""
+    """The originals, records and redacted renders a share covers, each with what its page plays (an
+    original's proxy; a render plays itself), disposed objects left out.  A share with anyone but a
+    prosecutor or a court holds redacted renders only, whatever its row says."""
     evidence = await catalog.case_evidence(locker.pool, share.case_id)
-    proxies = {e.original_blake3: e for e in evidence if e.original_blake3 is not None}
-    chosen = [e for e in evidence if e.original_blake3 is None
-              and (share.items is None or e.blake3 in share.items)]
+    proxies = {e.original_blake3: e for e in evidence if e.kind == "evidence.derived"}
+    kinds = SHAREABLE_KINDS if share.recipient == "judicial" else (RELEASABLE,)
+    chosen = [e for e in evidence if e.kind in kinds and (share.items is None or e.blake3 in share.items)]
     out = []
     for e in chosen:
         stored = await catalog.get_object(locker.pool, e.blake3)
         if stored is None or stored.disposed_at is None:
-            out.append(SharedItem(e, proxies.get(e.blake3)))
+            out.append(SharedItem(e, e if e.kind == RELEASABLE else proxies.get(e.blake3)))
     return out
 
 
@@ -200,12 +221,18 @@ async def open_item(locker: Locker, token: str, blake3: str, *, play: bool = Fal
     return share, found
 
 
+async def check_failed(locker: Locker, share: Share, blake3: str, found: str) -> None:
+    """A recipient's download did not hash to the object's address: the integrity alarm, logged in the
+    case under the share (the response itself is broken off by the caller)."""
+    await check_failed_by(locker, share.case_id, blake3, actor(share), found)
+
+
 async def write_bundle(locker: Locker, token: str, out: Path, *, client: str | None = None,
                        now: dt.datetime | None = None) -> Share:
     """The court bundle of a whole-case share (with media), counted and logged ``share.downloaded``
     before it is written, so the bundle's own checkpoint covers the entry that records it."""
     share = await find(locker, token, now=now)
-    if share.items is not None:
+    if share.items is not None or share.recipient != "judicial":
         raise NotFound("this share holds selected items; the court bundle comes with a share of the whole case")
     share = await _count(locker, share)
     fields: dict[str, object] = {"share": share.id, "object": "bundle", "file_name": f"{share.case_id}-bundle.zip"}

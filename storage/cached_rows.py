@@ -6,6 +6,7 @@ nodes and head) and answers the request path's catch-up query for access entries
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import asyncpg
@@ -15,11 +16,13 @@ from policy.log_state import (
     CLASS_FIELDS,
     DISCLOSURE_FIELDS,
     EVIDENCE_FIELDS,
+    REDACTION_VERSION_FIELDS,
     REVIEW_FIELDS,
     SHARE_FIELDS,
     TableRows,
+    attachment_key,
 )
-from storage import basic_info, principals
+from storage import basic_info, principals, releases
 from storage.disclosures import logged_law_changes
 
 
@@ -47,6 +50,10 @@ async def table_rows(pool: asyncpg.Pool, case_id: str, *, with_classes: bool = F
             """SELECT DISTINCT o.blake3 FROM objects o JOIN evidence e ON e.blake3 = o.blake3
                 WHERE e.case_id = $1 AND o.disposed_at IS NOT NULL""", case_id)
         shares = await conn.fetch(f"SELECT id, {', '.join(SHARE_FIELDS)} FROM shares WHERE case_id = $1", case_id)
+        attachments = await releases.case_rows(conn, case_id)
+        versions = await conn.fetch(
+            f"""SELECT project_id, version, {', '.join(REDACTION_VERSION_FIELDS)} FROM redaction_versions
+                 WHERE case_id = $1""", case_id)
         classes = await conn.fetch(
             f"SELECT name, {', '.join(CLASS_FIELDS)} FROM retention_classes") if with_classes else None
     by_principal: dict[str, list[dict[str, Any]]] = {}
@@ -65,7 +72,15 @@ async def table_rows(pool: asyncpg.Pool, case_id: str, *, with_classes: bool = F
         principals=await principals.logged_rows(pool) if with_classes else None,
         pages=await basic_info.logged_rows(pool) if with_classes else None,
         law_changes=await logged_law_changes(pool) if with_classes else None,
+        attachments={attachment_key(r["disclosure_id"], r["blake3"]): r for r in attachments},
+        redaction_versions={f"{r['project_id']}/{r['version']}": {**dict(r), "body": _json(r["body"])}
+                            for r in versions},
     )
+
+
+def _json(value: Any) -> Any:
+    """A jsonb column as asyncpg hands it over (text unless a codec is set)."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 async def tree_nodes(pool: asyncpg.Pool, case_id: str) -> list[tuple[int, int, bytes]]:

@@ -56,12 +56,14 @@ async def get_version(pool: asyncpg.Pool, project_id: str, version: int) -> Vers
     return _version(row) if row else None
 
 
-async def add_version(pool: asyncpg.Pool, row: VersionRow) -> bool:
-    """Record a saved version; False when that version number was taken meanwhile."""
-    status = await pool.execute(
+async def add_version(conn: asyncpg.Pool | asyncpg.Connection, row: VersionRow) -> bool:
+    """Record a saved version (in its ``redaction.saved`` entry's transaction); False when that version
+    number was taken meanwhile."""
+    status = await conn.execute(
         """INSERT INTO redaction_versions (project_id, version, case_id, source_blake3, name, hash, body, saved_by, seq)
-           VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9) ON CONFLICT DO NOTHING""",
-        row.project_id, row.version, row.case_id, row.source_blake3, row.name, row.hash, json.dumps(row.body),
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING""",
+        # the pool's jsonb codec encodes the body: an object in the column, not a string holding one
+        row.project_id, row.version, row.case_id, row.source_blake3, row.name, row.hash, row.body,
         row.saved_by, row.seq)
     return bool(status.endswith(" 1"))
 

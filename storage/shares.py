@@ -17,7 +17,7 @@ from blake3 import blake3
 TOKEN_PREFIX = "csh_"
 _TOKEN_CONTEXT = "custody 2026 share token v1"
 _COLUMNS = ("id, case_id, items, organisation, person, purpose, expires_at, max_downloads, downloads, "
-            "created_by, created_at, revoked_at, revoked_by, revoke_reason")
+            "created_by, created_at, revoked_at, revoked_by, revoke_reason, recipient")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,8 @@ class Share:
     revoked_at: dt.datetime | None
     revoked_by: str | None
     revoke_reason: str | None
+    #: ``judicial`` (a prosecutor or a court) or ``other`` (redacted renders only: ``services.shares``).
+    recipient: str = "judicial"
 
     def live(self, now: dt.datetime) -> bool:
         """Not revoked and not expired at ``now``."""
@@ -57,12 +59,13 @@ def new_token() -> str:
 
 async def insert(pool: asyncpg.Pool, case_id: str, token: str, *, items: list[str] | None, organisation: str,
                  person: str, purpose: str, expires_at: dt.datetime, max_downloads: int | None,
-                 created_by: str) -> Share:
+                 created_by: str, recipient: str = "judicial") -> Share:
     row = await pool.fetchrow(
         f"""INSERT INTO shares (case_id, token_hash, items, organisation, person, purpose, expires_at,
-                                max_downloads, created_by)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {_COLUMNS}""",
-        case_id, hash_token(token), items, organisation, person, purpose, expires_at, max_downloads, created_by)
+                                max_downloads, created_by, recipient)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {_COLUMNS}""",
+        case_id, hash_token(token), items, organisation, person, purpose, expires_at, max_downloads, created_by,
+        recipient)
     return _share(row)
 
 

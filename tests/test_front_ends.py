@@ -8,20 +8,24 @@ identical targets (one per door) through the API, then acts on each.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from blake3 import blake3
 
 from policy.review import CHECKLIST, MAJOR_CRITERIA
 from tests import acting
 from tests.api.conftest import Api, serving, settings_for
+from tests.redaction_clip import make_clip
 
 REPO = Path(__file__).resolve().parents[1]
 RECORD = {"decision_no": "城管罚字〔2026〕第1号", "party_type": "legal", "party_name": "某某餐饮有限公司",
@@ -78,6 +82,30 @@ async def a_shared_case(api: Api, tag: str) -> Context:
     ctx = await a_case(api, tag)
     share = await ok(api, "POST", f"/api/v1/cases/{ctx['case']}/shares", "investigator", SHARE)
     return {**ctx, "share": str(share["id"])}
+
+
+_CLIP: dict[str, bytes] = {}
+
+
+async def a_draft_with_a_render(api: Api, tag: str) -> Context:
+    """A draft record whose case holds an uploaded clip and a redacted render of it (one real ffmpeg pass)."""
+    ctx = await a_draft(api, tag)
+    if not _CLIP:
+        with tempfile.TemporaryDirectory() as tmp:
+            _CLIP["clip"] = make_clip(Path(tmp) / "clip.mp4", seconds=1).read_bytes()
+    await api.upload(_CLIP["clip"], case=ctx["case"], file_name="clip.mp4", media_type="video/mp4")
+    original = blake3(_CLIP["clip"]).hexdigest()
+    saved = await ok(api, "POST", f"/api/v1/cases/{ctx['case']}/redactions", "investigator", {
+        "source": original, "tracks": [{"keyframes": [{"t_ms": 0, "x": 10, "y": 60, "w": 200, "h": 200}]}]})
+    queued = await ok(api, "POST", f"/api/v1/cases/{ctx['case']}/redactions/{saved['project_id']}/renders",
+                      "investigator", {})
+    for _ in range(600):
+        render = await ok(api, "GET", f"/api/v1/cases/{ctx['case']}/renders/{queued['render']}", "investigator", {})
+        if render["state"] in ("done", "failed"):
+            break
+        await asyncio.sleep(0.1)
+    assert render["state"] == "done", render
+    return {**ctx, "original": original, "render": render["output_blake3"]}
 
 
 async def a_held_case(api: Api, tag: str) -> Context:
@@ -328,6 +356,29 @@ ROWS = [
         lambda c: ["share", "revoke", c["case"], c["share"], "--reason", "indictment filed"],
         lambda c: ("POST", f"/api/v1/cases/{c['case']}/shares/{c['share']}/revoke", {"reason": "indictment filed"}),
         "ok"),
+    # the release rule (issue 19 item 5): only a redacted render goes on a public disclosure, or to
+    # anyone but a prosecutor or a court
+    Row("attach an unredacted original to a disclosure", "disclosure", a_draft_with_a_render,
+        lambda c: ["disclosure", "attach", c["id"], c["original"]],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/attachments", {"blake3": c["original"]}),
+        "unredacted_release"),
+    Row("attach a redacted render to a disclosure", "disclosure", a_draft_with_a_render,
+        lambda c: ["disclosure", "attach", c["id"], c["render"]],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/attachments", {"blake3": c["render"]}), "ok"),
+    Row("attach a render, not the disclosure desk", "investigator", a_draft_with_a_render,
+        lambda c: ["disclosure", "attach", c["id"], c["render"]],
+        lambda c: ("POST", f"/api/v1/disclosures/{c['id']}/attachments", {"blake3": c["render"]}), "forbidden"),
+    Row("share an original with a lawyer", "investigator", a_draft_with_a_render,
+        lambda c: [*share_cli(c), "--recipient", "other", "--item", c["original"]],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/shares",
+                   {**SHARE, "recipient": "other", "items": [c["original"]]}), "unredacted_release"),
+    Row("share a render with a lawyer", "investigator", a_draft_with_a_render,
+        lambda c: [*share_cli(c), "--recipient", "other", "--item", c["render"]],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/shares",
+                   {**SHARE, "recipient": "other", "items": [c["render"]]}), "ok"),
+    Row("share an original with a court", "investigator", a_draft_with_a_render,
+        lambda c: [*share_cli(c), "--item", c["original"]],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/shares", {**SHARE, "items": [c["original"]]}), "ok"),
     Row("revoke a share without a reason", "investigator", a_shared_case,
         lambda c: ["share", "revoke", c["case"], c["share"], "--reason", " "],
         lambda c: ("POST", f"/api/v1/cases/{c['case']}/shares/{c['share']}/revoke", {"reason": " "}), "invalid"),

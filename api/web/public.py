@@ -14,11 +14,19 @@ from typing import Any
 from aiohttp import web
 
 from api.appkeys import LOCKER, PRINCIPAL, WEB_SESSION
+from api.cases import _safe_name, parse_range, send_checked
 from api.disclosures import PUBLIC_NOTICES, PUBLIC_PAGE, public_query
+from api.params import blake3_param
 from api.web.render import page
 from api.web.session import current
+from foundation.errors import NotFound
 from policy.masking import PUBLIC_FIELDS
-from services import basic_info, disclosure
+from services import basic_info, disclosure, release
+
+#: The portal's renders: no referrer, no sniffing, never run in our origin; a published render may be cached
+#: by nobody (a takedown must take effect at once).
+MEDIA_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+                 "Content-Security-Policy": "default-src 'none'; sandbox"}
 
 
 def public_record(row: dict[str, Any]) -> dict[str, Any]:
@@ -40,8 +48,37 @@ async def portal(request: web.Request) -> web.StreamResponse:
     pool = request.app[LOCKER].pool
     number, text = public_query(request)
     rows = await disclosure.published(pool, text=text, limit=PUBLIC_PAGE + 1, offset=(number - 1) * PUBLIC_PAGE)
+    records = [public_record(row) for row in rows[:PUBLIC_PAGE]]
+    renders = await release.published_renders(request.app[LOCKER], [r["id"] for r in records])
+    for r in records:
+        r["renders"] = renders.get(r["id"], [])
     return page(request, "public.html", {
-        "records": [public_record(row) for row in rows[:PUBLIC_PAGE]], "page": number,
+        "records": records, "page": number,
         "has_next": len(rows) > PUBLIC_PAGE, "q": text or "",
         "notices": await disclosure.notices(pool, limit=PUBLIC_NOTICES),
         "basic_info": await basic_info.public(request.app[LOCKER]), "basic_kinds": basic_info.KINDS})
+
+
+async def media(request: web.Request) -> web.StreamResponse:
+    """A published record's redacted render (Range supported), while the record is published."""
+    locker = request.app[LOCKER]
+    hexd = blake3_param(request.match_info["blake3"])
+    try:
+        found = await release.open_published(locker, request.match_info["id"], hexd)
+    except NotFound:
+        raise web.HTTPNotFound(text="no such published recording", headers=MEDIA_HEADERS) from None
+    span = parse_range(request.headers.get("Range"), found.size)
+    start, length = (0, found.size) if span is None else span
+    headers = {**MEDIA_HEADERS, "Accept-Ranges": "bytes", "ETag": f'"{hexd}"',
+               "Content-Disposition": f'inline; filename="{_safe_name(found.file_name)}"'}
+    if span is not None:
+        headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{found.size}"
+    resp = web.StreamResponse(status=206 if span else 200, headers=headers)
+    resp.content_type = "video/mp4"
+    resp.content_length = length
+    await resp.prepare(request)
+
+    async def mismatch(seen: str) -> None:
+        await release.public_check_failed(locker, found, seen)
+
+    return await send_checked(request, resp, hexd, start, length, whole=span is None, mismatch=mismatch)

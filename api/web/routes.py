@@ -138,6 +138,9 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
              "Add (or correct) a year of the working-day calendar; used at once"),
     # -- public portal (公示平台): no sign-in --
     WebRoute("GET", "/public", public.portal, None, "Published decisions, masked, with their case checkpoints"),
+    WebRoute("GET", "/public/records/{id}/media/{blake3}", public.media, None,
+             "A published record's redacted render, while the record is published (re-hashed as it streams)",
+             kind="data"),
     # -- shares with prosecutors and courts (issue 18): the token in the link is the credential --
     WebRoute("GET", "/s/{token}", shares.share_page, None,
              "A share's page: its items, players, downloads and the in-browser check; logged share.viewed"),

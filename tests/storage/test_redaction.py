@@ -15,7 +15,8 @@ import pytest
 
 from foundation.errors import Conflict, Forbidden, Invalid, NotFound
 from integrity.hashing import object_key
-from services import evidence, faces, redaction
+from policy.face_tracks import iou
+from services import evidence, faces, plates, redaction, release
 from services.locker import Locker
 from services.redaction import RenderPool
 from services.scrub import scrub
@@ -25,7 +26,7 @@ from storage.log import CaseLog
 from storage.objects import bytes_source
 from tests import acting
 from tests.acting import principal
-from tests.redaction_clip import face_box_at, make_clip
+from tests.redaction_clip import face_box_at, make_clip, make_plate_clip, plate_box_at
 
 HOST = "evidence.test"
 CASE = "C-RED1"
@@ -84,6 +85,43 @@ def test_the_detector_finds_the_face_in_at_least_95_percent_of_frames(clip: Path
     found = faces.detect_file(clip, every_ms=40)  # every frame at 25 fps
     assert len(found.samples) >= 95
     assert found.hit_rate() >= 0.95, found.hit_rate()
+
+
+@pytest.fixture(scope="module")
+def plate_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_plate_clip(tmp_path_factory.mktemp("plate") / "plate.mp4")
+
+
+def test_the_plate_detector_finds_the_plate_in_at_least_95_percent_of_frames(plate_clip: Path) -> None:
+    found = faces.detect_many(plate_clip, 40, {"plate": plates.detect_plates, "face": faces.detect_faces})
+    samples = found["plate"].samples
+    assert len(samples) >= 95
+    on_plate = [any(iou(box, plate_box_at(t / 1000)) >= 0.3 for box in boxes) for t, boxes in samples]
+    assert sum(on_plate) / len(samples) >= 0.95, sum(on_plate)
+    assert not any(boxes for _, boxes in found["face"].samples)  # a plate is not a face
+
+
+async def test_a_plate_is_suggested_beside_faces_and_masked(locker: Locker, plate_clip: Path, tmp_path: Path) -> None:
+    source = await ingest(locker, plate_clip)
+    with pytest.raises(Invalid, match="detect"):
+        await redaction.suggest(locker, CASE, source, who=ANN, detect=("licence",))
+    assert await redaction.suggest(locker, CASE, source, who=ANN, detect=("face",)) == []
+    tracks = await redaction.suggest(locker, CASE, source, who=ANN)
+    assert [(t["label"], len(t["keyframes"]) >= 15) for t in tracks] == [("plate", True)]
+    saved = await redaction.save(locker, CASE, who=ANN, source_blake3=source, body={"tracks": tracks})
+    renders = RenderPool(locker, 1, work_dir=tmp_path)
+    render_id = await renders.submit(CASE, saved.project_id, None, who=ANN)
+    await renders.wait()
+    status = await redaction.render_status(locker, CASE, render_id, who=REX)
+    assert status.state == "done" and status.output_blake3 is not None, status.error
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"".join([chunk async for chunk in locker.store.get(object_key(status.output_blake3))]))
+    times = [0.5, 1.5, 2.5, 3.5]
+    for t, before, after in zip(times, frames(plate_clip, times), frames(out, times), strict=True):
+        x, y, w, h = plate_box_at(t)
+        was, now = before[y:y + h, x:x + w], after[y:y + h, x:x + w]
+        assert detail(now) < detail(was) / 10, (t, detail(was), detail(now))  # the characters are gone
+        assert plates.detect_plates(after) == []
 
 
 async def test_a_render_masks_the_face_and_silences_the_range(locker: Locker, clip: Path, tmp_path: Path) -> None:
@@ -152,8 +190,8 @@ async def test_projects_are_versioned_and_the_rules_hold(locker: Locker, clip: P
     listed = await redaction.projects(locker, CASE, who=REX)
     assert [(v.project_id, v.version) for v in listed] == [(first.project_id, 1), (first.project_id, 2)]
     # the release rule: the original is never releasable
-    with pytest.raises(Invalid, match="never be attached"):
-        await redaction.require_releasable(locker, CASE, source)
+    with pytest.raises(release.NotReleasable, match="never be released"):
+        await release.require_releasable(locker, CASE, source)
 
 
 async def test_a_region_outside_the_frame_fails_the_render_with_a_reason(locker: Locker, clip: Path,

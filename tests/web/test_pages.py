@@ -76,11 +76,13 @@ async def test_role_matrix(web_app: Web, route: WebRoute) -> None:
 
 
 async def test_every_page_route_is_guarded() -> None:
-    """Only the sign-in page and form, the public portal and a share's link (its token is the credential,
-    checked by services.shares) work without a session."""
+    """Only the sign-in page and form, the public portal (and its published renders, served while their
+    record is published: services.release) and a share's link (its token is the credential, checked by
+    services.shares) work without a session."""
     assert {(r.method, r.path) for r in WEB_ROUTES if r.roles is None} == {
         ("GET", "/signin"), ("POST", "/signin"), ("GET", "/public"), ("GET", "/s/{token}"),
-        ("GET", "/s/{token}/objects/{blake3}"), ("GET", "/s/{token}/bundle"), ("GET", "/s/{token}/verify/{blake3}")}
+        ("GET", "/s/{token}/objects/{blake3}"), ("GET", "/s/{token}/bundle"), ("GET", "/s/{token}/verify/{blake3}"),
+        ("GET", "/public/records/{id}/media/{blake3}")}
     assert all(r.roles and "station" not in r.roles for r in WEB_ROUTES if r.roles is not None)
 
 

@@ -1,0 +1,47 @@
+"""Licence-plate suggestions for a redaction project: OpenCV's plate Haar cascade on sampled frames.
+
+The detector is ``haarcascade_russian_plate_number.xml``, shipped in the ``opencv-python-headless`` wheel
+(``cv2.data``) beside the face cascades: nothing is fetched at run time.  It was trained on Russian plates
+(black characters on a white, long plate, 520 x 112 mm); the wheel's other plate cascade
+(``haarcascade_license_plate_rus_16stages.xml``) found nothing on the rendered test plates, so it is not
+used.  The figures on a white plate and on a Chinese-style blue plate (440 x 140 mm, white characters)
+are ``bench/redaction.py``'s, in the README; suggestions are a starting point the user reviews, and a
+plate the detector misses is masked by a manual track.  Frames are sampled and boxes linked into tracks
+exactly as for faces (``services.faces``, ``policy.face_tracks``).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import cv2
+
+from policy.face_tracks import Box
+
+CASCADE = "haarcascade_russian_plate_number.xml"
+#: Detector settings: scale step, neighbours a plate needs, smallest plate (px, the cascade's window).
+SCALE_FACTOR = 1.1
+MIN_NEIGHBOURS = 4
+MIN_PLATE_PX = (60, 20)
+#: Frames are analysed at most this wide (boxes are scaled back to the frame).
+ANALYSE_WIDTH_PX = 960
+
+
+@functools.cache
+def _classifier() -> Any:
+    classifier = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADE)  # type: ignore[attr-defined]
+    if classifier.empty():
+        raise RuntimeError(f"OpenCV's {CASCADE} is missing from the installed cv2 package")
+    return classifier
+
+
+def detect_plates(frame: Any) -> list[Box]:
+    """Plate boxes (x, y, w, h) in one BGR frame."""
+    height, width = frame.shape[:2]
+    scale = min(1.0, ANALYSE_WIDTH_PX / width)
+    small = cv2.resize(frame, (round(width * scale), round(height * scale))) if scale < 1 else frame
+    grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    found = _classifier().detectMultiScale(grey, scaleFactor=SCALE_FACTOR, minNeighbors=MIN_NEIGHBOURS,
+                                           minSize=MIN_PLATE_PX)
+    return [(round(x / scale), round(y / scale), round(w / scale), round(h / scale)) for x, y, w, h in found]
