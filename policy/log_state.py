@@ -122,6 +122,7 @@ class CaseRows:
     #: Objects whose last entry in this case is ``retention.disposed`` (gone under retention).
     disposed: set[str] = field(default_factory=set)
     shares: dict[int, dict[str, Any]] = field(default_factory=dict)             # by share id
+    bookmarks: dict[int, dict[str, Any]] = field(default_factory=dict)          # by id (its entry's seq)
     classes: dict[str, dict[str, Any]] = field(default_factory=lambda: {           # by name (governance log)
         c.name: {"years": c.years, "months": c.months, "days": c.days, "trigger": c.trigger} for c in DEFAULT_CLASSES})
 
@@ -215,6 +216,38 @@ def _on_share(rows: CaseRows, e: Mapping[str, Any]) -> None:
         rows.shares[share_id].update(revoked_by=e["actor"], revoke_reason=e.get("reason"))
 
 
+#: Entry kinds of bookmarks at a moment of a recording (issue 18 item 4): made, edited, removed.
+BOOKMARK_KINDS = ("evidence.bookmarked", "evidence.bookmark_edited", "evidence.bookmark_removed")
+#: The ``bookmarks`` columns its entries determine.
+BOOKMARK_FIELDS = ("blake3", "at_ms", "note", "author", "author_id", "edited_by", "edits", "removed_by")
+
+
+def _on_bookmark(rows: CaseRows, e: Mapping[str, Any]) -> None:
+    """A bookmark is named by the seq of its ``evidence.bookmarked`` entry; an edit or a removal names it."""
+    if e["kind"] == "evidence.bookmarked":
+        rows.bookmarks[e["seq"]] = {"blake3": e.get("blake3"), "at_ms": e.get("at_ms"), "note": e.get("note"),
+                                    "author": e["actor"], "author_id": e.get("author_id"), "edited_by": None,
+                                    "edits": 0, "removed_by": None}
+        return
+    bookmark_id = e.get("bookmark")
+    mark = rows.bookmarks.get(bookmark_id) if isinstance(bookmark_id, int) else None
+    if mark is None:
+        return
+    if e["kind"] == "evidence.bookmark_edited":
+        mark.update(at_ms=e.get("at_ms"), note=e.get("note"), edited_by=e["actor"], edits=mark["edits"] + 1)
+    else:
+        mark["removed_by"] = e["actor"]
+
+
+def fold_bookmarks(entries: Iterable[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+    """The bookmarks a case's bookmark entries imply (parsed, in order), removed ones included."""
+    rows = CaseRows()
+    for e in entries:
+        if e.get("kind") in BOOKMARK_KINDS:
+            _on_bookmark(rows, e)
+    return rows.bookmarks
+
+
 def _on_hold(rows: CaseRows, e: Mapping[str, Any]) -> None:
     hold_id = e.get("hold")
     if not isinstance(hold_id, int):
@@ -277,6 +310,8 @@ def fold(entries: Iterable[Mapping[str, Any]]) -> CaseRows:
             _on_disclosure(rows, e)
         elif kind.startswith("share."):
             _on_share(rows, e)
+        elif kind in BOOKMARK_KINDS:
+            _on_bookmark(rows, e)
         else:
             _on_case(rows, e)
     return rows
@@ -329,6 +364,8 @@ class TableRows:
     classes: Mapping[str, Mapping[str, Any]] | None = None
     #: ``shares`` by id (None: not compared).
     shares: Mapping[int, Mapping[str, Any]] | None = None
+    #: ``bookmarks`` by id (None: not compared).
+    bookmarks: Mapping[int, Mapping[str, Any]] | None = None
 
 
 def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
@@ -352,6 +389,8 @@ def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
                              "case log has no retention.disposed entry after its evidence entries"))
     if table.shares is not None:
         found += _keyed(case_id, "share", "share", derived.shares, table.shares, SHARE_FIELDS)
+    if table.bookmarks is not None:
+        found += _keyed(case_id, "bookmark", "bookmark", derived.bookmarks, table.bookmarks, BOOKMARK_FIELDS)
     if table.classes is not None:
         found += _keyed(case_id, "retention class", "retention_class", derived.classes, table.classes, CLASS_FIELDS)
     return found

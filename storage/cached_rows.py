@@ -12,6 +12,7 @@ import asyncpg
 
 from policy.log_state import (
     ACCESS_KINDS,
+    BOOKMARK_FIELDS,
     CLASS_FIELDS,
     DISCLOSURE_FIELDS,
     EVIDENCE_FIELDS,
@@ -44,6 +45,8 @@ async def table_rows(pool: asyncpg.Pool, case_id: str, *, with_classes: bool = F
             """SELECT DISTINCT o.blake3 FROM objects o JOIN evidence e ON e.blake3 = o.blake3
                 WHERE e.case_id = $1 AND o.disposed_at IS NOT NULL""", case_id)
         shares = await conn.fetch(f"SELECT id, {', '.join(SHARE_FIELDS)} FROM shares WHERE case_id = $1", case_id)
+        bookmarks = await conn.fetch(
+            f"SELECT id, {', '.join(BOOKMARK_FIELDS)} FROM bookmarks WHERE case_id = $1", case_id)
         classes = await conn.fetch(
             f"SELECT name, {', '.join(CLASS_FIELDS)} FROM retention_classes") if with_classes else None
     by_principal: dict[str, list[dict[str, Any]]] = {}
@@ -59,6 +62,7 @@ async def table_rows(pool: asyncpg.Pool, case_id: str, *, with_classes: bool = F
         disposed=frozenset(r["blake3"] for r in disposed),
         classes=None if classes is None else {r["name"]: dict(r) for r in classes},
         shares={r["id"]: dict(r) for r in shares},
+        bookmarks={r["id"]: dict(r) for r in bookmarks},
     )
 
 

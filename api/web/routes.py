@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from api import bookmarks as api_bookmarks
 from api import verify as api_verify
 from api.web import (
     admin,
@@ -154,6 +155,15 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
              "The audit view's rows as CSV (times in UTC)", kind="data"),
     WebRoute("GET", "/ui/api/cases/{case}/receipts/{seq}", api_verify.receipt, STAFF,
              "The API's receipt (entry, inclusion proof, signed checkpoint) under the web session", kind="data"),
+    # -- the player's bookmarks (issue 18 item 4): the API's handlers under the web session --
+    WebRoute("GET", "/ui/api/cases/{case}/bookmarks", api_bookmarks.list_bookmarks, roles_for("bookmark.list"),
+             "An item's bookmarks (?blake3=), in time order", kind="data"),
+    WebRoute("POST", "/ui/api/cases/{case}/bookmarks", api_bookmarks.add_bookmark, roles_for("bookmark.add"),
+             "Bookmark an item at a time, with a note (logged evidence.bookmarked)", kind="data"),
+    WebRoute("PUT", "/ui/api/cases/{case}/bookmarks/{id}", api_bookmarks.edit_bookmark, roles_for("bookmark.edit"),
+             "Change a bookmark's time or note (its author or an admin; logged)", kind="data"),
+    WebRoute("DELETE", "/ui/api/cases/{case}/bookmarks/{id}", api_bookmarks.remove_bookmark,
+             roles_for("bookmark.remove"), "Remove a bookmark (its author or an admin; logged)", kind="data"),
 )
 
 
