@@ -48,7 +48,9 @@ if (tools && media) {
 
   // A position inside frame n (just after its start), so the browser shows frame n and not n - 1.
   const frameOf = (seconds) => Math.floor(seconds * fps + 1e-3);
-  const nowMs = () => Math.floor(media.currentTime * 1000 + 1e-6);
+  // The shown time: the position less the nudge into the frame, to the nearest millisecond (frame 1 at
+  // 15 frames/s shows 0:00:00.067, as the frame's own start time).
+  const nowMs = () => Math.max(0, Math.round((media.currentTime - 0.001 / fps) * 1000));
 
   function show() {
     timeOut.textContent = formatMs(nowMs());
