@@ -160,9 +160,9 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
              "An item's bookmarks (?blake3=), in time order", kind="data"),
     WebRoute("POST", "/ui/api/cases/{case}/bookmarks", api_bookmarks.add_bookmark, roles_for("bookmark.add"),
              "Bookmark an item at a time, with a note (logged evidence.bookmarked)", kind="data"),
-    WebRoute("PUT", "/ui/api/cases/{case}/bookmarks/{id}", api_bookmarks.edit_bookmark, roles_for("bookmark.edit"),
+    WebRoute("POST", "/ui/api/cases/{case}/bookmarks/{id}", api_bookmarks.edit_bookmark, roles_for("bookmark.edit"),
              "Change a bookmark's time or note (its author or an admin; logged)", kind="data"),
-    WebRoute("DELETE", "/ui/api/cases/{case}/bookmarks/{id}", api_bookmarks.remove_bookmark,
+    WebRoute("POST", "/ui/api/cases/{case}/bookmarks/{id}/remove", api_bookmarks.remove_bookmark,
              roles_for("bookmark.remove"), "Remove a bookmark (its author or an admin; logged)", kind="data"),
 )
 

@@ -185,7 +185,7 @@ if (tools && media) {
       li.querySelector(".bookmark-remove").addEventListener("click", async () => {
         if (!window.confirm(tools.dataset.confirmRemove)) return;
         try {
-          await call("DELETE", `${tools.dataset.url}/${mark.id}`);
+          await call("POST", `${tools.dataset.url}/${mark.id}/remove`);
           await load();
         } catch (err) { fail(err); }
       });
@@ -223,7 +223,7 @@ if (tools && media) {
       if (editing === null) {
         await call("POST", tools.dataset.url, { blake3: tools.dataset.target, at_ms: atMs, note: noteField.value });
       } else {
-        await call("PUT", `${tools.dataset.url}/${editing}`, { at_ms: atMs, note: noteField.value });
+        await call("POST", `${tools.dataset.url}/${editing}`, { at_ms: atMs, note: noteField.value });
       }
       resetForm();
       await load();
