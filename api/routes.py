@@ -375,7 +375,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     # -- bookmarks and notes at a moment of a recording (issue 18 item 4), logged evidence.bookmark* --
     Endpoint("GET", "/api/v1/cases/{case}/bookmarks", bookmarks.list_bookmarks, roles_for("bookmark.list"),
              "The case's bookmarks (or one item's: ?blake3=), in time order; removed ones are left out",
-             params=(CASE, ("blake3", "query", "string", False)), responses=(200, 403, 404)),
+             params=(CASE, ("blake3", "query", "string", False)), responses=(200, 400, 403, 404)),
     Endpoint("POST", "/api/v1/cases/{case}/bookmarks", bookmarks.add_bookmark, roles_for("bookmark.add"),
              "Bookmark an item at AT_MS milliseconds with a note; logged as evidence.bookmarked naming the "
              "item's BLAKE3 and the author's principal id; the bookmark's id is that entry's seq",
