@@ -13,6 +13,7 @@ from aiohttp import web
 from api import (
     audit,
     basic_info,
+    bookmarks,
     calendar,
     cases,
     disclosures,
@@ -84,6 +85,7 @@ UPLOAD_SCHEMA = obj(
     clock_drift_s=integer(-(2**40), 2**40),
     video_codec=text(255), audio_codec=text(255), stage=text(255), location=text(255), camera_time=text(255),
     source_path=text(255), original_blake3=BLAKE3, title=text(500), decision_no=text(200),
+    frame_rate=text(19, pattern="^[1-9][0-9]{0,8}/[1-9][0-9]{0,8}$"),
     ffmpeg=obj(command={"type": "string", "maxLength": 100_000}, version={"type": "string", "maxLength": 100_000}),
 )
 
@@ -391,6 +393,25 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                      ("access", "query", "string", False), ("from", "query", "string", False),
                      ("to", "query", "string", False), ("limit", "query", "integer", False),
                      ("offset", "query", "integer", False)), responses=(200, 400, 422)),
+    # -- bookmarks and notes at a moment of a recording (issue 18 item 4), logged evidence.bookmark* --
+    Endpoint("GET", "/api/v1/cases/{case}/bookmarks", bookmarks.list_bookmarks, roles_for("bookmark.list"),
+             "The case's bookmarks (or one item's: ?blake3=), in time order; removed ones are left out",
+             params=(CASE, ("blake3", "query", "string", False)), responses=(200, 400, 403, 404)),
+    Endpoint("POST", "/api/v1/cases/{case}/bookmarks", bookmarks.add_bookmark, roles_for("bookmark.add"),
+             "Bookmark an item at AT_MS milliseconds with a note; logged as evidence.bookmarked naming the "
+             "item's BLAKE3 and the author's principal id; the bookmark's id is that entry's seq",
+             params=(CASE,), body="application/json", responses=(201, 403, 404, 422),
+             body_schema=obj(("blake3", "at_ms"), blake3=BLAKE3, at_ms=integer(0, 10 * 24 * 3600 * 1000),
+                             note={"type": "string", "maxLength": 2000})),
+    Endpoint("PUT", "/api/v1/cases/{case}/bookmarks/{id}", bookmarks.edit_bookmark, roles_for("bookmark.edit"),
+             "Change a bookmark's time and/or note (its author or an admin); logged as evidence.bookmark_edited",
+             params=(CASE, ("id", "path", "integer", True)), body="application/json",
+             responses=(200, 403, 404, 409, 422),
+             body_schema=obj(at_ms=integer(0, 10 * 24 * 3600 * 1000), note={"type": "string", "maxLength": 2000})),
+    Endpoint("DELETE", "/api/v1/cases/{case}/bookmarks/{id}", bookmarks.remove_bookmark,
+             roles_for("bookmark.remove"),
+             "Remove a bookmark from the list (its author or an admin); logged as evidence.bookmark_removed, "
+             "its entries stay", params=(CASE, ("id", "path", "integer", True)), responses=(200, 403, 404, 409)),
 )
 
 

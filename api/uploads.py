@@ -30,6 +30,8 @@ MAX_UPLOAD_BYTES = 256 * 1024**3
 #: aiohttp's per-connection read buffer (``read_bufsize`` in ``api.app.serve``).
 READ_CHUNK_BYTES = 256 * 1024
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}"
+#: Frames per second as ffprobe gives it ("30000/1001"); the player steps one frame by it.
+FRAME_RATE_PATTERN = r"[1-9][0-9]{0,8}/[1-9][0-9]{0,8}"
 
 
 def _upload_id(request: web.Request) -> uuid.UUID:
@@ -74,6 +76,8 @@ def _metadata(body: dict[str, Any], who: Principal) -> dict[str, Any]:
     # The camera's clock minus the station's when docked: recorded_at is the camera's claim.
     if (drift := int_field(body, "clock_drift_s", minimum=-(2**40), maximum=2**40)) is not None:
         fields["clock_drift_s"] = drift
+    if (rate := text_field(body, "frame_rate", max_len=19, pattern=FRAME_RATE_PATTERN)) is not None:
+        fields["frame_rate"] = rate
     for name in ("video_codec", "audio_codec", "stage", "location", "camera_time", "source_path"):
         if (text := text_field(body, name, max_len=255)) is not None:
             fields[name] = text

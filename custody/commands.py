@@ -18,6 +18,7 @@ from typing import Any
 from api.app import serve as run_server
 from custody import (
     basic_info_commands,
+    bookmark_commands,
     governance_commands,
     redaction_commands,
     restriction_commands,
@@ -174,6 +175,7 @@ def register(sub: Any) -> None:
     share_commands.register(sub)
     basic_info_commands.register(sub)
     redaction_commands.register(sub)
+    bookmark_commands.register(sub)
 
     p = sub.add_parser("demo", help="the main job on the embedded defaults, start to finish")
     p.add_argument("--clips", type=int, default=3)

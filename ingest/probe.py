@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,10 @@ PROBE_TIMEOUT_S = 30
 #: demuxer reports the 3GPP/udta ``©xyz`` box as ``location`` (and ``location-eng``); Apple devices
 #: write the QuickTime metadata key.
 LOCATION_TAGS = ("location", "location-eng", "com.apple.quicktime.location.iso6709")
+
+
+#: A frame rate as the entry keeps it: a fraction of whole numbers (canonical JSON has no floats).
+FRAME_RATE = re.compile(r"[1-9][0-9]{0,8}/[1-9][0-9]{0,8}")
 
 
 class ProbeError(Exception):
@@ -35,13 +40,16 @@ class MediaFacts:
     height: int | None
     creation_time: str | None
     location: str | None = None  # ISO 6709 as the device wrote it, e.g. "+31.2304+121.4737/"
+    #: Frames per second as a fraction, e.g. "30000/1001" (the player steps one frame by it).
+    frame_rate: str | None = None
 
     def as_fields(self) -> dict[str, Any]:
         """Entry fields (integers and strings only: canonical JSON has no floats)."""
         out: dict[str, Any] = {}
         for key, value in (("duration_ms", self.duration_ms), ("video_codec", self.video_codec),
                            ("audio_codec", self.audio_codec), ("width", self.width),
-                           ("height", self.height), ("location", self.location)):
+                           ("height", self.height), ("location", self.location),
+                           ("frame_rate", self.frame_rate)):
             if value is not None:
                 out[key] = value
         return out
@@ -104,4 +112,15 @@ def parse_probe(data: dict[str, Any]) -> MediaFacts:
         height=video.get("height"),
         creation_time=tags.get("creation_time"),
         location=next((tags[k] for k in LOCATION_TAGS if tags.get(k)), None),
+        frame_rate=frame_rate(video),
     )
+
+
+def frame_rate(video: dict[str, Any]) -> str | None:
+    """The stream's average frame rate as ffprobe gives it ("30000/1001"), else its base rate; None for
+    a still image or an unknown rate ("0/0")."""
+    for key in ("avg_frame_rate", "r_frame_rate"):
+        value = video.get(key)
+        if isinstance(value, str) and FRAME_RATE.fullmatch(value):
+            return value
+    return None

@@ -134,6 +134,7 @@ class CaseRows:
     law_changes: dict[int, dict[str, Any]] = field(default_factory=dict)        # by id (governance log)
     attachments: dict[str, dict[str, Any]] = field(default_factory=dict)        # by "disclosure/blake3"
     redaction_versions: dict[str, dict[str, Any]] = field(default_factory=dict)  # by "project/version"
+    bookmarks: dict[int, dict[str, Any]] = field(default_factory=dict)          # by id (its entry's seq)
     classes: dict[str, dict[str, Any]] = field(default_factory=lambda: {           # by name (governance log)
         c.name: {"years": c.years, "months": c.months, "days": c.days, "trigger": c.trigger} for c in DEFAULT_CLASSES})
 
@@ -274,6 +275,36 @@ def _on_page(rows: CaseRows, e: Mapping[str, Any]) -> None:
         page.update(public_body=e.get("body"), published_on=_date(e.get("published_on")), published_by=e["actor"])
     elif kind == "basic_info.updated":
         page.update(body=e.get("body"), public_body=e.get("body"))
+#: Entry kinds of bookmarks at a moment of a recording (issue 18 item 4): made, edited, removed.
+BOOKMARK_KINDS = ("evidence.bookmarked", "evidence.bookmark_edited", "evidence.bookmark_removed")
+#: The ``bookmarks`` columns its entries determine.
+BOOKMARK_FIELDS = ("blake3", "at_ms", "note", "author", "author_id", "edited_by", "edits", "removed_by")
+
+
+def _on_bookmark(rows: CaseRows, e: Mapping[str, Any]) -> None:
+    """A bookmark is named by the seq of its ``evidence.bookmarked`` entry; an edit or a removal names it."""
+    if e["kind"] == "evidence.bookmarked":
+        rows.bookmarks[e["seq"]] = {"blake3": e.get("blake3"), "at_ms": e.get("at_ms"), "note": e.get("note"),
+                                    "author": e["actor"], "author_id": e.get("author_id"), "edited_by": None,
+                                    "edits": 0, "removed_by": None}
+        return
+    bookmark_id = e.get("bookmark")
+    mark = rows.bookmarks.get(bookmark_id) if isinstance(bookmark_id, int) else None
+    if mark is None:
+        return
+    if e["kind"] == "evidence.bookmark_edited":
+        mark.update(at_ms=e.get("at_ms"), note=e.get("note"), edited_by=e["actor"], edits=mark["edits"] + 1)
+    else:
+        mark["removed_by"] = e["actor"]
+
+
+def fold_bookmarks(entries: Iterable[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+    """The bookmarks a case's bookmark entries imply (parsed, in order), removed ones included."""
+    rows = CaseRows()
+    for e in entries:
+        if e.get("kind") in BOOKMARK_KINDS:
+            _on_bookmark(rows, e)
+    return rows.bookmarks
 
 
 def _on_hold(rows: CaseRows, e: Mapping[str, Any]) -> None:
@@ -371,6 +402,7 @@ _BY_KIND: dict[str, Folder] = {
     "disclosure.attached": _on_attachment, "disclosure.detached": _on_attachment,
     "redaction.saved": _on_redaction,
     "law.changed": _on_law_change,
+    **dict.fromkeys(BOOKMARK_KINDS, _on_bookmark),
 }
 _BY_PREFIX: tuple[tuple[str, Folder], ...] = (
     ("disclosure.", _on_disclosure), ("review.", _on_disclosure), ("share.", _on_share),
@@ -449,6 +481,8 @@ class TableRows:
     attachments: Mapping[str, Mapping[str, Any]] | None = None
     #: ``redaction_versions`` by "project/version" (None: not compared).
     redaction_versions: Mapping[str, Mapping[str, Any]] | None = None
+    #: ``bookmarks`` by id (None: not compared).
+    bookmarks: Mapping[int, Mapping[str, Any]] | None = None
 
 
 def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
@@ -486,6 +520,8 @@ def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
     if table.redaction_versions is not None:
         found += _keyed(case_id, "redaction project version", "redaction_version", derived.redaction_versions,
                         table.redaction_versions, REDACTION_VERSION_FIELDS)
+    if table.bookmarks is not None:
+        found += _keyed(case_id, "bookmark", "bookmark", derived.bookmarks, table.bookmarks, BOOKMARK_FIELDS)
     if table.classes is not None:
         found += _keyed(case_id, "retention class", "retention_class", derived.classes, table.classes, CLASS_FIELDS)
     return found

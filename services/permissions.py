@@ -105,6 +105,12 @@ PERMISSIONS: Mapping[str, tuple[str, ...]] = {
     "evidence.add": INVESTIGATORS,
     # release (issue 19 item 5): redacted renders attached to a disclosure record (services.release)
     "disclosure.attach": DISCLOSURE,
+    # bookmarks and notes at a moment of a recording (issue 18 item 4): whoever may watch it; only the
+    # author (or an admin) edits or removes one, decided in services.bookmarks
+    "bookmark.add": READERS,
+    "bookmark.list": READERS,
+    "bookmark.edit": READERS,
+    "bookmark.remove": READERS,
 }
 
 #: What each action is called in a refusal.

@@ -13,6 +13,7 @@ import asyncpg
 
 from policy.log_state import (
     ACCESS_KINDS,
+    BOOKMARK_FIELDS,
     CLASS_FIELDS,
     DISCLOSURE_FIELDS,
     EVIDENCE_FIELDS,
@@ -54,6 +55,8 @@ async def table_rows(pool: asyncpg.Pool, case_id: str, *, with_classes: bool = F
         versions = await conn.fetch(
             f"""SELECT project_id, version, {', '.join(REDACTION_VERSION_FIELDS)} FROM redaction_versions
                  WHERE case_id = $1""", case_id)
+        bookmarks = await conn.fetch(
+            f"SELECT id, {', '.join(BOOKMARK_FIELDS)} FROM bookmarks WHERE case_id = $1", case_id)
         classes = await conn.fetch(
             f"SELECT name, {', '.join(CLASS_FIELDS)} FROM retention_classes") if with_classes else None
     by_principal: dict[str, list[dict[str, Any]]] = {}
@@ -75,6 +78,7 @@ async def table_rows(pool: asyncpg.Pool, case_id: str, *, with_classes: bool = F
         attachments={attachment_key(r["disclosure_id"], r["blake3"]): r for r in attachments},
         redaction_versions={f"{r['project_id']}/{r['version']}": {**dict(r), "body": _json(r["body"])}
                             for r in versions},
+        bookmarks={r["id"]: dict(r) for r in bookmarks},
     )
 
 

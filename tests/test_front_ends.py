@@ -106,6 +106,35 @@ async def a_draft_with_a_render(api: Api, tag: str) -> Context:
         await asyncio.sleep(0.1)
     assert render["state"] == "done", render
     return {**ctx, "original": original, "render": render["output_blake3"]}
+async def a_recorded_case(api: Api, tag: str) -> Context:
+    """A case holding a recording a station uploaded."""
+    ctx = await a_case(api, tag)
+    clip = f"clip of {tag} ".encode() * 500
+    await api.upload(clip, case=ctx["case"])
+    return {**ctx, "item": blake3(clip).hexdigest()}
+
+
+async def a_restricted_recorded_case(api: Api, tag: str) -> Context:
+    ctx = await a_recorded_case(api, tag)
+    await ok(api, "PUT", f"/api/v1/cases/{ctx['case']}/restriction", "investigator",
+             {"level": "privacy", "reason": "a minor is filmed"})
+    return ctx
+
+
+async def a_bookmarked_case(api: Api, tag: str) -> Context:
+    """A recording with the investigator's bookmark on it."""
+    ctx = await a_recorded_case(api, tag)
+    mark = await ok(api, "POST", f"/api/v1/cases/{ctx['case']}/bookmarks", "investigator",
+                    {"blake3": ctx["item"], "at_ms": 1500, "note": "车辆驶入"})
+    return {**ctx, "bookmark": str(mark["id"])}
+
+
+def bookmark_cli(c: Context) -> list[str]:
+    return ["bookmark", "add", c["case"], c["item"], "0:01.500", "--note", "门口争执"]
+
+
+def bookmark_http(c: Context) -> tuple[str, str, dict[str, Any]]:
+    return "POST", f"/api/v1/cases/{c['case']}/bookmarks", {"blake3": c["item"], "at_ms": 1500, "note": "门口争执"}
 
 
 async def a_held_case(api: Api, tag: str) -> Context:
@@ -379,6 +408,28 @@ ROWS = [
     Row("share an original with a court", "investigator", a_draft_with_a_render,
         lambda c: [*share_cli(c), "--item", c["original"]],
         lambda c: ("POST", f"/api/v1/cases/{c['case']}/shares", {**SHARE, "items": [c["original"]]}), "ok"),
+    Row("bookmark a recording", "investigator", a_recorded_case, bookmark_cli, bookmark_http, "ok"),
+    Row("bookmark a recording as a reviewer", "reviewer", a_recorded_case, bookmark_cli, bookmark_http, "ok"),
+    Row("bookmark a recording, not a reader", "disclosure", a_recorded_case, bookmark_cli, bookmark_http,
+        "forbidden"),
+    Row("bookmark without need to know", "inv2", a_restricted_recorded_case, bookmark_cli, bookmark_http,
+        "restricted"),
+    Row("bookmark an item the case lacks", "investigator", a_case,
+        lambda c: ["bookmark", "add", c["case"], "ab" * 32, "1.5"],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/bookmarks", {"blake3": "ab" * 32, "at_ms": 1500}), "invalid"),
+    Row("edit one's own bookmark", "investigator", a_bookmarked_case,
+        lambda c: ["bookmark", "edit", c["case"], c["bookmark"], "--note", "车辆驶入，停车"],
+        lambda c: ("PUT", f"/api/v1/cases/{c['case']}/bookmarks/{c['bookmark']}", {"note": "车辆驶入，停车"}), "ok"),
+    Row("edit someone else's bookmark", "inv2", a_bookmarked_case,
+        lambda c: ["bookmark", "edit", c["case"], c["bookmark"], "--time", "2"],
+        lambda c: ("PUT", f"/api/v1/cases/{c['case']}/bookmarks/{c['bookmark']}", {"at_ms": 2000}),
+        "not_the_author"),
+    Row("remove someone else's bookmark", "reviewer", a_bookmarked_case,
+        lambda c: ["bookmark", "remove", c["case"], c["bookmark"]],
+        lambda c: ("DELETE", f"/api/v1/cases/{c['case']}/bookmarks/{c['bookmark']}", {}), "not_the_author"),
+    Row("remove a bookmark as an admin", "admin", a_bookmarked_case,
+        lambda c: ["bookmark", "remove", c["case"], c["bookmark"]],
+        lambda c: ("DELETE", f"/api/v1/cases/{c['case']}/bookmarks/{c['bookmark']}", {}), "ok"),
     Row("revoke a share without a reason", "investigator", a_shared_case,
         lambda c: ["share", "revoke", c["case"], c["share"], "--reason", " "],
         lambda c: ("POST", f"/api/v1/cases/{c['case']}/shares/{c['share']}/revoke", {"reason": " "}), "invalid"),

@@ -24,6 +24,7 @@ from api.client import client_address
 from api.params import blake3_param, json_response, purpose
 from api.verify import check_stored
 from api.web import i18n, intake_panel
+from api.web import player as player_tools
 from api.web.render import page, redirect
 from api.web.timeline import describe, stage_label
 from foundation.errors import Malformed, NotFound
@@ -207,6 +208,7 @@ async def player(request: web.Request) -> web.StreamResponse:
     if request.query.get("intent") == "download":
         return redirect(object_url(case_id, item.blake3, why, download=True))
     return page(request, "player.html", {
+        **await player_tools.tools(request, case_id, item),  # frame rate, speeds, bookmarks (issue 18 item 4)
         "case_id": case_id, "item": item, "purpose": why, "src": object_url(case_id, item.blake3, why),
         "download": object_url(case_id, item.blake3, why, download=True),
         "kind": "video" if (item.media_type or "").startswith("video/") else

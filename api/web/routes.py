@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from api import bookmarks as api_bookmarks
 from api import redaction as api_redaction
 from api import uploads as api_uploads
 from api import verify as api_verify
@@ -190,6 +191,15 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
              roles_for("redaction.render"), "Queue a render under the web session", kind="data"),
     WebRoute("GET", "/ui/api/cases/{case}/renders/{render}", api_redaction.render_status,
              roles_for("redaction.view"), "A render's state and progress under the web session", kind="data"),
+    # -- the player's bookmarks (issue 18 item 4): the API's handlers under the web session --
+    WebRoute("GET", "/ui/api/cases/{case}/bookmarks", api_bookmarks.list_bookmarks, roles_for("bookmark.list"),
+             "An item's bookmarks (?blake3=), in time order", kind="data"),
+    WebRoute("POST", "/ui/api/cases/{case}/bookmarks", api_bookmarks.add_bookmark, roles_for("bookmark.add"),
+             "Bookmark an item at a time, with a note (logged evidence.bookmarked)", kind="data"),
+    WebRoute("POST", "/ui/api/cases/{case}/bookmarks/{id}", api_bookmarks.edit_bookmark, roles_for("bookmark.edit"),
+             "Change a bookmark's time or note (its author or an admin; logged)", kind="data"),
+    WebRoute("POST", "/ui/api/cases/{case}/bookmarks/{id}/remove", api_bookmarks.remove_bookmark,
+             roles_for("bookmark.remove"), "Remove a bookmark (its author or an admin; logged)", kind="data"),
 )
 
 

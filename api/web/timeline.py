@@ -27,6 +27,7 @@ KNOWN_KINDS = frozenset({
     "disclosure.secrets_treated", "disclosure.end_requested", "decision.determined", "review.coordinated",
     "share.created", "share.revoked", "share.viewed", "share.downloaded",
     "principal.profile_set",
+    "evidence.bookmarked", "evidence.bookmark_edited", "evidence.bookmark_removed",
 })
 ACCESS_ACTIONS = ("view", "download", "export", "verify")
 _STAGE_KEYS = {zh: key for key, zh in STAGES.items()}
@@ -99,6 +100,10 @@ def _labels(fields: dict[str, Any], t: Translator) -> dict[str, str]:
     for name in ("level", "previous"):  # access.restricted: restriction levels
         if fields.get(name) in LEVELS:
             labels[f"{name}_label"] = t(f"restriction.{fields[name]}")
+    at_ms = fields.get("at_ms")  # a bookmark's moment of the recording
+    if isinstance(at_ms, int) and not isinstance(at_ms, bool):
+        seconds, milli = divmod(at_ms, 1000)
+        labels["at_label"] = f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{milli:03d}"
     if isinstance(fields.get("end_reason"), str):
         reason = fields["end_reason"]
         labels["end_reason_label"] = t("rec.revoke") if reason == "published_in_error" else t(f"takedown.{reason}")

@@ -80,6 +80,12 @@ PROBES: dict[tuple[str, str], Probe] = {
                                                                          404, {"json": {}}),
     ("GET", "/api/v1/cases/{case}/renders/{render}"): Probe(
         f"{_BASE}/renders/00000000-0000-0000-0000-000000000003", 404, 404),
+    ("GET", "/api/v1/cases/{case}/bookmarks"): Probe(f"{_BASE}/bookmarks", 200, 200),
+    ("POST", "/api/v1/cases/{case}/bookmarks"): Probe(f"{_BASE}/bookmarks", 201, 201, {"json": {
+        "blake3": blake3(SECRET).hexdigest(), "at_ms": 1000, "note": "here"}}),
+    ("PUT", "/api/v1/cases/{case}/bookmarks/{id}"): Probe(f"{_BASE}/bookmarks/999", 404, 404,
+                                                         {"json": {"note": "there"}}),
+    ("DELETE", "/api/v1/cases/{case}/bookmarks/{id}"): Probe(f"{_BASE}/bookmarks/999", 404, 404),
 }
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.probe import probe
+from ingest.probe import frame_rate, probe
 from ingest.proxy import ORIGINAL, PROXY, ProxyFailed, ProxyResult, ProxySettings, make_proxy
 
 CREATED = "2026-11-20T08:00:00.000000Z"
@@ -82,6 +82,8 @@ async def test_proxy_is_h264_aac_720p_with_even_width(proxied: tuple[ProxyResult
     assert (facts.video_codec, facts.audio_codec) == ("h264", "aac")
     assert (facts.width, facts.height) == (960, 720)  # 1280x960 keeps its 4:3 aspect
     assert facts.duration_ms is not None and abs(facts.duration_ms - 2000) < 100
+    # The frame rate the player steps by, as a fraction (canonical JSON has no floats); kept by the proxy.
+    assert facts.frame_rate == "25/1" and facts.as_fields()["frame_rate"] == "25/1"
 
 
 async def test_proxy_is_faststart(proxied: tuple[ProxyResult, str]) -> None:
@@ -187,3 +189,10 @@ def test_settings_are_checked() -> None:
         ProxySettings(preset="warp")
     with pytest.raises(ValueError, match="crf"):
         ProxySettings(crf=60)
+
+
+def test_frame_rate_of_a_stream() -> None:
+    assert frame_rate({"avg_frame_rate": "30000/1001", "r_frame_rate": "30/1"}) == "30000/1001"
+    assert frame_rate({"avg_frame_rate": "0/0", "r_frame_rate": "25/1"}) == "25/1"  # variable or unknown average
+    assert frame_rate({"avg_frame_rate": "0/0", "r_frame_rate": "0/0"}) is None  # a still image
+    assert frame_rate({}) is None
