@@ -124,6 +124,12 @@ class CaseRows:
     shares: dict[int, dict[str, Any]] = field(default_factory=dict)             # by share id
     classes: dict[str, dict[str, Any]] = field(default_factory=lambda: {           # by name (governance log)
         c.name: {"years": c.years, "months": c.months, "days": c.days, "trigger": c.trigger} for c in DEFAULT_CLASSES})
+    #: Tags on the case and its items, by ``tag_key`` (issue 18, item 3).
+    tags: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The bureau's tag list, by name (governance log).
+    tag_list: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Stills made from proxies, by entry seq.
+    thumbnails: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 def parse_time(value: object) -> dt.datetime | None:
@@ -259,6 +265,31 @@ def _on_disclosure(rows: CaseRows, e: Mapping[str, Any]) -> None:
                 d[name] = value
 
 
+#: The columns of a ``tags`` row (the bureau's list) its governance entries decide.
+TAG_LIST_FIELDS = ("label_zh", "label_en", "defined_by", "retired")
+#: The columns of a ``thumbnails`` row its ``evidence.thumbnail`` entry decides.
+THUMBNAIL_FIELDS = ("blake3", "of_blake3", "original_blake3", "duration_ms")
+
+
+def tag_key(blake3: str | None, tag: str) -> str:
+    """How a tag on an item (its hash) or on the whole case (``case``) is matched to its row."""
+    return f"{blake3 or 'case'}:{tag}"
+
+
+def _on_tag(rows: CaseRows, e: Mapping[str, Any]) -> None:
+    """The bureau's list (``tag.defined``/``tag.retired``) and tags on a case or item (``tag.added``/``removed``)."""
+    kind, name = e["kind"], str(e.get("tag"))
+    if kind == "tag.defined":
+        rows.tag_list[name] = {"label_zh": e.get("label_zh"), "label_en": e.get("label_en"),
+                               "defined_by": e["actor"], "retired": False}
+    elif kind == "tag.retired" and name in rows.tag_list:
+        rows.tag_list[name]["retired"] = True
+    elif kind == "tag.added":
+        rows.tags[tag_key(e.get("blake3"), name)] = {"tagged_by": e["actor"]}
+    elif kind == "tag.removed":
+        rows.tags.pop(tag_key(e.get("blake3"), name), None)
+
+
 def fold(entries: Iterable[Mapping[str, Any]]) -> CaseRows:
     """The rows a case's entries imply (parsed entries, in ``seq`` order, from ``seq`` 0)."""
     rows = CaseRows()
@@ -277,6 +308,10 @@ def fold(entries: Iterable[Mapping[str, Any]]) -> CaseRows:
             _on_disclosure(rows, e)
         elif kind.startswith("share."):
             _on_share(rows, e)
+        elif kind.startswith("tag."):
+            _on_tag(rows, e)
+        elif kind == "evidence.thumbnail":
+            rows.thumbnails[e["seq"]] = {name: e.get(name) for name in THUMBNAIL_FIELDS}
         else:
             _on_case(rows, e)
     return rows
@@ -329,6 +364,12 @@ class TableRows:
     classes: Mapping[str, Mapping[str, Any]] | None = None
     #: ``shares`` by id (None: not compared).
     shares: Mapping[int, Mapping[str, Any]] | None = None
+    #: ``item_tags`` of the case by ``tag_key`` (None: not compared).
+    tags: Mapping[str, Mapping[str, Any]] | None = None
+    #: The bureau's ``tags`` list by name, given when the case is the governance log (None: not compared).
+    tag_list: Mapping[str, Mapping[str, Any]] | None = None
+    #: ``thumbnails`` of the case by seq (None: not compared).
+    thumbnails: Mapping[int, Mapping[str, Any]] | None = None
 
 
 def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
@@ -354,6 +395,14 @@ def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
         found += _keyed(case_id, "share", "share", derived.shares, table.shares, SHARE_FIELDS)
     if table.classes is not None:
         found += _keyed(case_id, "retention class", "retention_class", derived.classes, table.classes, CLASS_FIELDS)
+    if table.tags is not None:
+        found += _keyed(case_id, "tag", "tag", derived.tags, table.tags, ("tagged_by",))
+    if table.tag_list is not None:
+        found += _keyed(case_id, "tag of the bureau's list", "tag_list", derived.tag_list, table.tag_list,
+                        TAG_LIST_FIELDS)
+    if table.thumbnails is not None:
+        found += _keyed(case_id, "thumbnail entry", "thumbnail", derived.thumbnails, table.thumbnails,
+                        THUMBNAIL_FIELDS)
     return found
 
 

@@ -17,7 +17,10 @@ from policy.log_state import (
     EVIDENCE_FIELDS,
     REVIEW_FIELDS,
     SHARE_FIELDS,
+    TAG_LIST_FIELDS,
+    THUMBNAIL_FIELDS,
     TableRows,
+    tag_key,
 )
 
 
@@ -46,6 +49,11 @@ async def table_rows(pool: asyncpg.Pool, case_id: str, *, with_classes: bool = F
         shares = await conn.fetch(f"SELECT id, {', '.join(SHARE_FIELDS)} FROM shares WHERE case_id = $1", case_id)
         classes = await conn.fetch(
             f"SELECT name, {', '.join(CLASS_FIELDS)} FROM retention_classes") if with_classes else None
+        tags = await conn.fetch("SELECT blake3, tag, tagged_by FROM item_tags WHERE case_id = $1", case_id)
+        tag_list = await conn.fetch(
+            f"SELECT name, {', '.join(TAG_LIST_FIELDS)} FROM tags") if with_classes else None
+        thumbnails = await conn.fetch(
+            f"SELECT seq, {', '.join(THUMBNAIL_FIELDS)} FROM thumbnails WHERE case_id = $1", case_id)
     by_principal: dict[str, list[dict[str, Any]]] = {}
     for g in grants:
         by_principal.setdefault(g["principal"], []).append(dict(g))
@@ -59,6 +67,9 @@ async def table_rows(pool: asyncpg.Pool, case_id: str, *, with_classes: bool = F
         disposed=frozenset(r["blake3"] for r in disposed),
         classes=None if classes is None else {r["name"]: dict(r) for r in classes},
         shares={r["id"]: dict(r) for r in shares},
+        tags={tag_key(r["blake3"], r["tag"]): {"tagged_by": r["tagged_by"]} for r in tags},
+        tag_list=None if tag_list is None else {r["name"]: dict(r) for r in tag_list},
+        thumbnails={r["seq"]: dict(r) for r in thumbnails},
     )
 
 
