@@ -19,6 +19,7 @@ from api.app import serve as run_server
 from custody import (
     basic_info_commands,
     governance_commands,
+    organise_commands,
     redaction_commands,
     restriction_commands,
     share_commands,
@@ -170,6 +171,7 @@ def register(sub: Any) -> None:
     share_commands.register(sub)
     basic_info_commands.register(sub)
     redaction_commands.register(sub)
+    organise_commands.register(sub)
 
     p = sub.add_parser("demo", help="the main job on the embedded defaults, start to finish")
     p.add_argument("--clips", type=int, default=3)
