@@ -27,8 +27,10 @@ import asyncpg
 
 from foundation.errors import NotFound
 from integrity.hashing import object_key
+from services.evidence import record_access
 from services.locker import Locker
 from services.permissions import authorize
+from services.restriction import require_read
 from storage import catalog
 from storage import thumbnails as rows
 from storage.log import Appended, Draft
@@ -159,3 +161,23 @@ async def backfill(locker: Locker, *, who: Principal, limit: int | None = None) 
 async def of_case(pool: asyncpg.Pool, case_id: str) -> dict[str, rows.Thumbnail]:
     """The stills of a case's recordings, by original and by proxy hash (for its evidence list)."""
     return await rows.of_case(pool, case_id)
+
+
+#: The stated purpose of the reads that show a case's stills in its evidence list.
+LIST_PURPOSE = "evidence list stills"
+
+
+async def open_still(locker: Locker, case_id: str, blake3: str, *, who: Principal) -> bytes:
+    """The still of a recording of the case (named by its original's or proxy's hash), for the evidence list.
+
+    A still is evidence content (a frame): only those who may read evidence and this case see it, and the
+    reads are logged as ``evidence.accessed`` with the purpose ``LIST_PURPOSE``, one entry per reader and
+    window for the whole list (``services.evidence.record_access`` without an object), so a page of
+    fifty stills is one entry, not fifty."""
+    authorize(who, "evidence.read")
+    await require_read(locker.pool, case_id, who)
+    still = (await rows.of_case(locker.pool, case_id)).get(blake3)
+    if still is None:
+        raise NotFound(f"case {case_id!r} has no still for {blake3[:80]}")
+    await record_access(locker, case_id, who, action="view", purpose=LIST_PURPOSE)
+    return b"".join([chunk async for chunk in locker.store.get(object_key(still.blake3))])

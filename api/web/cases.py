@@ -23,7 +23,7 @@ from api.cases import stream_object
 from api.client import client_address
 from api.params import blake3_param, json_response, purpose
 from api.verify import check_stored
-from api.web import i18n
+from api.web import i18n, organise
 from api.web.render import page, redirect
 from api.web.timeline import describe, stage_label
 from foundation.errors import Malformed, NotFound
@@ -136,7 +136,8 @@ async def case_view(request: web.Request, case_id: str, *, error: str | None = N
     rows = await locker.log.entries(case_id, start, size)
     opened = rows[0] if start == 0 and rows else await locker.log.entry(case_id, 0)
     t = i18n.translator(i18n.choose(request))
-    groups, records = group_evidence(await catalog.case_evidence(locker.pool, case_id))
+    listed = await catalog.case_evidence(locker.pool, case_id)
+    groups, records = group_evidence(listed)
     role = request[PRINCIPAL].role
     done = request.query.get("done", "") if request.method == "GET" else ""
     access = await _access(request, case_id)
@@ -159,6 +160,7 @@ async def case_view(request: web.Request, case_id: str, *, error: str | None = N
         "error": error, "notice": t(f"done.{done}") if done in CASE_DONE else "", "access": access,
         "shares": await shares.of_case(locker, case_id, who=request[PRINCIPAL]) if role in INVESTIGATORS else [],
         "can_share": role in INVESTIGATORS,
+        "organise": await organise.case_context(request, case_id, listed) if forms else {},  # issue 18 item 3
     }, status=status)
 
 

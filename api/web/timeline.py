@@ -27,6 +27,7 @@ KNOWN_KINDS = frozenset({
     "disclosure.secrets_treated", "disclosure.end_requested", "decision.determined", "review.coordinated",
     "share.created", "share.revoked", "share.viewed", "share.downloaded",
     "principal.profile_set",
+    "tag.defined", "tag.retired", "tag.added", "tag.removed", "evidence.thumbnail", "evidence.assigned",
 })
 ACCESS_ACTIONS = ("view", "download", "export", "verify")
 _STAGE_KEYS = {zh: key for key, zh in STAGES.items()}
