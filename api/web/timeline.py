@@ -100,6 +100,8 @@ def _labels(fields: dict[str, Any], t: Translator) -> dict[str, str]:
     for name in ("level", "previous"):  # access.restricted: restriction levels
         if fields.get(name) in LEVELS:
             labels[f"{name}_label"] = t(f"restriction.{fields[name]}")
+    if "tag" in fields and fields.get("scope") in ("case", "item"):  # tag.added / tag.removed
+        labels["target"] = t("org.scope_case") if fields["scope"] == "case" else str(fields.get("blake3", ""))[:12]
     if isinstance(fields.get("end_reason"), str):
         reason = fields["end_reason"]
         labels["end_reason_label"] = t("rec.revoke") if reason == "published_in_error" else t(f"takedown.{reason}")

@@ -26,17 +26,21 @@ function showCount() {
   document.getElementById("bulk-count").textContent = n ? say("tSelected", { n }) : say("tNone");
 }
 
+function nameOf(row) {
+  return row.dataset.name ?? row.dataset.blake3.slice(0, 12);
+}
+
 function decorate(data) {
   for (const row of rows()) {
     const hexd = row.dataset.blake3;
+    row.dataset.name = row.querySelector("td[data-label]")?.textContent.trim() || hexd.slice(0, 12);
     const first = row.cells[0];
     if (data.can_act) {
       const box = document.createElement("input");
       box.type = "checkbox";
       box.className = "pick";
       box.value = hexd;
-      const name = row.querySelector("td[data-label]")?.textContent.trim() || hexd.slice(0, 12);
-      box.setAttribute("aria-label", `${say("tSelect")} ${name}`);
+      box.setAttribute("aria-label", `${say("tSelect")} ${nameOf(row)}`);
       box.addEventListener("change", showCount);
       first.prepend(box, " ");
     }
@@ -95,8 +99,7 @@ function showFields() {
 function report(results, link) {
   const list = document.getElementById("bulk-results");
   list.replaceChildren();
-  const names = new Map(rows().map((row) => [row.dataset.blake3,
-    row.querySelector("td[data-label]")?.textContent.trim().split("\n")[0] || row.dataset.blake3.slice(0, 12)]));
+  const names = new Map(rows().map((row) => [row.dataset.blake3, nameOf(row)]));
   for (const r of results) {
     const item = document.createElement("li");
     item.className = r.ok ? "ok" : "bad";
