@@ -39,15 +39,15 @@ async def list_tags(request: web.Request) -> web.Response:
 
 async def define_tag(request: web.Request) -> web.Response:
     body = await json_object(request)
-    tag = await tags.define(request.app[LOCKER], request.match_info["tag"], who=principal_of(request),
+    tag = await tags.define(request.app[LOCKER], request.match_info["name"], who=principal_of(request),
                             label_zh=text_field(body, "label_zh", required=True, max_len=40) or "",
                             label_en=text_field(body, "label_en", required=True, max_len=60) or "")
     return json_response(describe_tag(tag))
 
 
 async def retire_tag(request: web.Request) -> web.Response:
-    await tags.retire(request.app[LOCKER], request.match_info["tag"], who=principal_of(request))
-    return json_response({"tag": request.match_info["tag"], "retired": True})
+    await tags.retire(request.app[LOCKER], request.match_info["name"], who=principal_of(request))
+    return json_response({"tag": request.match_info["name"], "retired": True})
 
 
 async def case_tags(request: web.Request) -> web.Response:
@@ -76,7 +76,7 @@ async def add_tag(request: web.Request) -> web.Response:
 async def remove_tag(request: web.Request) -> web.Response:
     case_id = request.match_info["case"]
     raw = request.query.get("blake3")
-    done = await tags.untag(request.app[LOCKER], case_id, request.match_info["tag"], who=principal_of(request),
+    done = await tags.untag(request.app[LOCKER], case_id, request.match_info["name"], who=principal_of(request),
                             blake3=blake3_param(raw) if raw else None)
     return json_response({"case": case_id, "seq": done.seq})
 

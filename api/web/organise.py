@@ -20,6 +20,7 @@ from yarl import URL
 
 from api.appkeys import LOCKER, PRINCIPAL, SETTINGS
 from api.client import client_address
+from api.errors import http_status
 from api.params import blake3_param, json_object, json_response
 from api.web import i18n
 from api.web.render import page, redirect
@@ -117,15 +118,15 @@ async def tags_define(request: web.Request) -> web.StreamResponse:
         await tags.define(request.app[LOCKER], str(form.get("name", "")), label_zh=str(form.get("label_zh", "")),
                           label_en=str(form.get("label_en", "")), who=request[PRINCIPAL])
     except CustodyError as exc:
-        return await tags_page(request, error=str(exc), status=int(exc.status))
+        return await tags_page(request, error=str(exc), status=http_status(exc))
     return redirect("/admin/tags?done=1")
 
 
 async def tags_retire(request: web.Request) -> web.StreamResponse:
     try:
-        await tags.retire(request.app[LOCKER], request.match_info["tag"], who=request[PRINCIPAL])
+        await tags.retire(request.app[LOCKER], request.match_info["name"], who=request[PRINCIPAL])
     except CustodyError as exc:
-        return await tags_page(request, error=str(exc), status=int(exc.status))
+        return await tags_page(request, error=str(exc), status=http_status(exc))
     return redirect("/admin/tags?done=1")
 
 

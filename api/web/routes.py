@@ -161,7 +161,7 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
     WebRoute("GET", "/admin/tags", organise.tags_show, roles_for("tag.define"), "The bureau's tag list"),
     WebRoute("POST", "/admin/tags", organise.tags_define, roles_for("tag.define"),
              "Add a tag to the list or relabel it (logged in the governance log)"),
-    WebRoute("POST", "/admin/tags/{tag}/retire", organise.tags_retire, roles_for("tag.define"), "Retire a tag"),
+    WebRoute("POST", "/admin/tags/{name}/retire", organise.tags_retire, roles_for("tag.define"), "Retire a tag"),
     WebRoute("POST", "/cases/{case}/tags", organise.case_tag, roles_for("tag.apply"),
              "Put a tag on the case or take it off (logged)"),
     WebRoute("POST", "/cases/{case}/bulk", organise.bulk_action, INVESTIGATORS,
