@@ -235,5 +235,10 @@ async def test_a_still_and_duration_made_by_ffmpeg_from_a_real_proxy(locker: Loc
     again = await thumbnails.make(locker, CASE, proxy)
     assert again is not None and again.seq == made.seq and not again.created
     assert await scrub.scrub(locker, CASE) == []
+    bundle = tmp_path / "case.zip"  # the still travels in the case bundle like any logged object, and verifies
+    await locker.write_bundle(CASE, bundle, with_media=True)
+    assert verify_bundle(bundle).ok
+    with zipfile.ZipFile(bundle) as z:
+        assert f"objects/{entry['blake3']}" in z.namelist()
     await locker.pool.execute("UPDATE thumbnails SET duration_ms = 1 WHERE case_id = $1", CASE)
     assert [f.code for f in await scrub.scrub(locker, CASE)] == ["thumbnail_mismatch"]
