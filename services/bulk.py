@@ -57,6 +57,7 @@ async def run(locker: Locker, case_id: str, action: str, items: list[str], *, wh
     if action not in ACTIONS or action == "export":
         raise Invalid(f"action: one of {', '.join(a for a in ACTIONS if a != 'export')} (export: a download)")
     chosen = selection(items)
+    await require_read(locker.pool, case_id, who)  # an unknown case is one 404, not a failure per item
     if action == "share":
         return await _share(locker, case_id, chosen, who=who, share=share or {})
     results = []

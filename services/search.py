@@ -39,7 +39,10 @@ logger = logging.getLogger(__name__)
 #: A text record longer than this is indexed by its title only.
 TEXT_INDEX_MAX_BYTES = 1024 * 1024
 TEXT_MAX_CHARS = 200
-PAGE_MAX = 200
+#: The most items one page answers (the API's ``limit`` bound).
+PAGE_MAX = 1000
+#: What the web page shows at most.
+WEB_PAGE = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +86,6 @@ async def search(locker: Locker, *, who: Principal, values: dict[str, str] | Non
         raise Invalid(f"no facet {unknown[0]!r}; facets: {', '.join(FACETS)}")
     if any(len(v) > TEXT_MAX_CHARS for v in chosen.values()) or (text and len(text) > TEXT_MAX_CHARS):
         raise Invalid(f"a search value has at most {TEXT_MAX_CHARS} characters")
-    if since is not None and until is not None and until <= since:
-        raise Invalid("the end of the date range comes before its start")
     if not 1 <= limit <= PAGE_MAX or offset < 0:
         raise Invalid(f"limit: 1 to {PAGE_MAX}; offset: 0 or more")
     await refresh_index(locker)

@@ -66,7 +66,7 @@ async def search_page(request: web.Request) -> web.StreamResponse:
         since, until = _day(filters["from"], zone), _day(filters["to"], zone, end=True)
         found = await search.search(request.app[LOCKER], who=request[PRINCIPAL],
                                     values={k: filters[k] for k in FACETS}, since=since, until=until,
-                                    text=filters["q"] or None, limit=search.PAGE_MAX)
+                                    text=filters["q"] or None, limit=search.WEB_PAGE)
     except ValueError:
         error = t("cases.bad_date")
     except Invalid as exc:
