@@ -106,10 +106,19 @@ async def test_tags_stills_bulk_actions_assignment_and_search(served: Served, tm
     await ivy.wait_for_selector("#bulk-results li.ok")
     assert await results(ivy) == {original: "ok", record: "ok"}
     await shot(ivy, "organise-bulk-en")
+    await ivy.select_option("#bulk-action", "share")  # one link for the selection
+    await ivy.fill("#bulk-organisation", "朝阳区人民检察院")
+    await ivy.fill("#bulk-person", "李检察官")
+    await ivy.fill("#bulk-purpose", "审查起诉")
+    await ivy.click("#bulk-apply")
+    await ivy.wait_for_selector("#bulk-link:not([hidden])")
+    assert "/s/csh_" in await ivy.inner_text("#bulk-link")
+    assert await results(ivy) == {original: "ok", record: "ok"}
     logged = await entries(served, CASE)
     assert [(e.get("blake3"), e["tag"]) for e in logged if e["kind"] == "tag.added"] == [
         (None, "vending"), (original, "noise"), (record, "noise")]
     assert sorted(e["blake3"] for e in logged if e["kind"] == "hold.placed") == sorted([original, record])
+    assert [sorted(e["items"]) for e in logged if e["kind"] == "share.created"] == [sorted([original, record])]
     # export of the selection: the record alone
     await ivy.goto(f"{served.base}/cases/{CASE}")
     await ivy.check(f"#records tr[data-blake3='{record}'] input.pick")
