@@ -91,5 +91,5 @@ async def search(locker: Locker, *, who: Principal, values: dict[str, str] | Non
     await refresh_index(locker)
     readable = await readable_cases(locker, who)
     f = Filters(chosen, since, until, (text or "").strip() or None)
-    total, found = await rows.hits(locker.pool, f, readable, limit=limit, offset=offset)
-    return Found(total, found, await rows.facet_counts(locker.pool, f, readable))
+    total, found, facets = await rows.search(locker.pool, f, readable, limit=limit, offset=offset)
+    return Found(total, found, facets)

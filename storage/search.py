@@ -19,9 +19,6 @@ import asyncpg
 FACETS = ("case", "officer", "camera", "station", "kind", "tag", "stage")
 #: Proxies and stills are found through their originals, never listed on their own.
 LISTED_KINDS = ("evidence.ingested", "record.added", "evidence.redacted")
-_COLUMN = {"case": "e.case_id", "officer": "e.officer", "camera": "e.camera", "station": "e.station",
-           "kind": "e.kind", "stage": "e.stage"}
-_TAG_VALUES = """(SELECT t.tag FROM item_tags t WHERE t.case_id = e.case_id AND t.blake3 IN (e.blake3, ''))"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,30 +53,34 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _where(f: Filters, readable: list[str], omit: str | None = None) -> tuple[str, list[Any]]:
-    params: list[Any] = [readable, list(LISTED_KINDS)]
-    clauses = ["e.case_id = ANY($1::text[])", "e.kind = ANY($2::text[])"]
+class _Params(list[Any]):
+    def add(self, value: Any) -> str:
+        self.append(value)
+        return f"${len(self)}"
 
-    def p(value: Any) -> str:
-        params.append(value)
-        return f"${len(params)}"
 
-    for name, value in f.values.items():
-        if name == omit or not value:
-            continue
-        if name == "tag":
-            clauses.append(f"{p(value)} IN {_TAG_VALUES}")
-        else:
-            clauses.append(f"{_COLUMN[name]} = {p(value)}")
+def _base_where(f: Filters, readable: list[str], params: _Params) -> str:
+    """The filters every count shares: readable cases, listed kinds, the period and the free text."""
+    clauses = [f"e.case_id = ANY({params.add(readable)}::text[])",
+               f"e.kind = ANY({params.add(list(LISTED_KINDS))}::text[])"]
     if f.since is not None:
-        clauses.append(f"coalesce(e.recorded_at, en.at) >= {p(f.since)}")
+        clauses.append(f"coalesce(e.recorded_at, en.at) >= {params.add(f.since)}")
     if f.until is not None:
-        clauses.append(f"coalesce(e.recorded_at, en.at) < {p(f.until)}")
+        clauses.append(f"coalesce(e.recorded_at, en.at) < {params.add(f.until)}")
     if f.text:
-        like = p(_like(f.text))
+        like = params.add(_like(f.text))
         clauses.append(f"(c.title ILIKE {like} OR coalesce(e.file_name, '') ILIKE {like} "
                        f"OR coalesce(x.title, '') ILIKE {like} OR coalesce(x.body, '') ILIKE {like})")
-    return " AND ".join(clauses), params
+    return " AND ".join(clauses)
+
+
+def _facet_where(f: Filters, params: _Params, omit: str | None = None) -> str:
+    """The chosen facet values (but ``omit``'s), over the ``found`` table."""
+    clauses = ["true"]
+    for name, value in f.values.items():
+        if name != omit and value:
+            clauses.append(f"{params.add(value)} = ANY(tags)" if name == "tag" else f'"{name}" = {params.add(value)}')
+    return " AND ".join(clauses)
 
 
 _FROM = """FROM evidence e JOIN cases c ON c.id = e.case_id
@@ -87,34 +88,46 @@ _FROM = """FROM evidence e JOIN cases c ON c.id = e.case_id
            LEFT JOIN item_text x ON x.case_id = e.case_id AND x.seq = e.seq"""
 
 
-async def hits(pool: asyncpg.Pool, f: Filters, readable: list[str], *, limit: int,
-               offset: int) -> tuple[int, list[Hit]]:
-    """(total, one page of items), newest recording first."""
-    where, params = _where(f, readable)
-    total = await pool.fetchval(f"SELECT count(*) {_FROM} WHERE {where}", *params)
-    rows = await pool.fetch(
-        f"""SELECT e.case_id, c.title AS case_title, e.seq, e.kind, e.blake3, e.size, e.media_type, e.file_name,
-                   coalesce(x.title, '') AS title, e.officer, e.camera, e.station, e.stage, e.recorded_at,
-                   en.at AS logged_at, array(SELECT DISTINCT t.tag FROM item_tags t WHERE t.case_id = e.case_id
-                                                    AND t.blake3 IN (e.blake3, '') ORDER BY 1) AS tags
-              {_FROM} WHERE {where}
-             ORDER BY coalesce(e.recorded_at, en.at) DESC, e.case_id, e.seq
-             LIMIT {int(limit)} OFFSET {int(offset)}""", *params)
-    return int(total), [Hit(**{**dict(r), "tags": list(r["tags"])}) for r in rows]
+async def search(pool: asyncpg.Pool, f: Filters, readable: list[str], *, limit: int, offset: int,
+                 ) -> tuple[int, list[Hit], dict[str, list[tuple[str, int]]]]:
+    """(total, one page of items newest recording first, facet counts) in one pass over the items.
 
-
-async def facet_counts(pool: asyncpg.Pool, f: Filters, readable: list[str]) -> dict[str, list[tuple[str, int]]]:
-    """Per facet, each value with how many items match it and every *other* chosen filter (so a chosen
-    value's siblings stay visible), most first."""
-    out: dict[str, list[tuple[str, int]]] = {}
-    for name in FACETS:
-        where, params = _where(f, readable, omit=name)
-        value = f"unnest(array{_TAG_VALUES})" if name == "tag" else _COLUMN[name]
-        rows = await pool.fetch(
-            f"""SELECT v AS value, count(*) AS n FROM (SELECT {value} AS v {_FROM} WHERE {where}) found
-                 WHERE v IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT 50""", *params)
-        out[name] = [(str(r["value"]), int(r["n"])) for r in rows]
-    return out
+    The items matching the shared filters (readable cases, period, free text) are found once into a
+    temporary table; the page and each facet's counts are read from it.  A facet's counts take every
+    *other* chosen facet value, so a chosen value's siblings stay visible."""
+    async with pool.acquire() as conn, conn.transaction():
+        params = _Params()
+        await conn.execute(
+            f"""CREATE TEMP TABLE found ON COMMIT DROP AS
+                SELECT e.case_id AS "case", e.seq, e.kind, e.officer, e.camera, e.station, e.stage,
+                       coalesce(e.recorded_at, en.at) AS at,
+                       array(SELECT DISTINCT t.tag FROM item_tags t WHERE t.case_id = e.case_id
+                                AND t.blake3 IN (e.blake3, '') ORDER BY 1) AS tags
+                  {_FROM} WHERE {_base_where(f, readable, params)}""", *params)
+        params = _Params()
+        where = _facet_where(f, params)
+        total = await conn.fetchval(f"SELECT count(*) FROM found WHERE {where}", *params)
+        rows = await conn.fetch(
+            f"""SELECT e.case_id, c.title AS case_title, e.seq, e.kind, e.blake3, e.size, e.media_type, e.file_name,
+                       coalesce(x.title, '') AS title, e.officer, e.camera, e.station, e.stage, e.recorded_at,
+                       en.at AS logged_at, p.tags
+                  FROM (SELECT * FROM found WHERE {where} ORDER BY at DESC, "case", seq
+                        LIMIT {int(limit)} OFFSET {int(offset)}) p
+                  JOIN evidence e ON e.case_id = p."case" AND e.seq = p.seq
+                  JOIN cases c ON c.id = e.case_id
+                  JOIN entries en ON en.case_id = e.case_id AND en.seq = e.seq
+                  LEFT JOIN item_text x ON x.case_id = e.case_id AND x.seq = e.seq
+                 ORDER BY p.at DESC, p."case", p.seq""", *params)
+        facets: dict[str, list[tuple[str, int]]] = {}
+        for name in FACETS:
+            params = _Params()
+            where = _facet_where(f, params, omit=name)
+            value = "unnest(tags)" if name == "tag" else f'"{name}"'
+            counted = await conn.fetch(
+                f"""SELECT v AS value, count(*) AS n FROM (SELECT {value} AS v FROM found WHERE {where}) s
+                     WHERE v IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT 50""", *params)
+            facets[name] = [(str(r["value"]), int(r["n"])) for r in counted]
+    return int(total), [Hit(**{**dict(r), "tags": list(r["tags"])}) for r in rows], facets
 
 
 async def unindexed(pool: asyncpg.Pool, limit: int = 500) -> list[dict[str, Any]]:
