@@ -7,8 +7,9 @@ Per case:
 2. the tree the database keeps: every ``tree_nodes`` row and the ``cases`` tree head equal what the
    entries recompute to (proofs and receipts are answered from those rows);
 3. the rows the log determines (``policy.log_state``): the case's handler, restriction, closure and
-   retention class, its evidence index, grants, holds, disclosure records and reviews, re-derived from
-   the entries and compared with the tables;
+   retention class, its evidence index, grants, holds, disclosure records and reviews, shares, tags
+   and stills (and, for the governance log, the retention classes and the bureau's tag list),
+   re-derived from the entries and compared with the tables;
 4. the checkpoints the server issued (``checkpoints`` and the write-once copies in the object store):
    each verifies, and the current tree is consistent with every one of them (an RFC 6962 consistency
    proof from the recomputed tree), so a rollback — last entries, their checkpoints and the case row
