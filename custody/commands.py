@@ -20,6 +20,7 @@ from custody import (
     basic_info_commands,
     bookmark_commands,
     governance_commands,
+    organise_commands,
     redaction_commands,
     restriction_commands,
     share_commands,
@@ -176,6 +177,7 @@ def register(sub: Any) -> None:
     basic_info_commands.register(sub)
     redaction_commands.register(sub)
     bookmark_commands.register(sub)
+    organise_commands.register(sub)
 
     p = sub.add_parser("demo", help="the main job on the embedded defaults, start to finish")
     p.add_argument("--clips", type=int, default=3)

@@ -137,6 +137,12 @@ class CaseRows:
     bookmarks: dict[int, dict[str, Any]] = field(default_factory=dict)          # by id (its entry's seq)
     classes: dict[str, dict[str, Any]] = field(default_factory=lambda: {           # by name (governance log)
         c.name: {"years": c.years, "months": c.months, "days": c.days, "trigger": c.trigger} for c in DEFAULT_CLASSES})
+    #: Tags on the case and its items, by ``tag_key`` (issue 18, item 3).
+    tags: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The bureau's tag list, by name (governance log).
+    tag_list: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Stills made from proxies, by entry seq.
+    thumbnails: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 def parse_time(value: object) -> dt.datetime | None:
@@ -351,6 +357,35 @@ def _on_disclosure(rows: CaseRows, e: Mapping[str, Any]) -> None:
                 d[name] = value
 
 
+#: The columns of a ``tags`` row (the bureau's list) its governance entries decide.
+TAG_LIST_FIELDS = ("label_zh", "label_en", "defined_by", "retired")
+#: The columns of a ``thumbnails`` row its ``evidence.thumbnail`` entry decides.
+THUMBNAIL_FIELDS = ("blake3", "of_blake3", "original_blake3", "duration_ms")
+
+
+def tag_key(blake3: str | None, tag: str) -> str:
+    """How a tag on an item (its hash) or on the whole case (``case``) is matched to its row."""
+    return f"{blake3 or 'case'}:{tag}"
+
+
+def _on_tag(rows: CaseRows, e: Mapping[str, Any]) -> None:
+    """The bureau's list (``tag.defined``/``tag.retired``) and tags on a case or item (``tag.added``/``removed``)."""
+    kind, name = e["kind"], str(e.get("tag"))
+    if kind == "tag.defined":
+        rows.tag_list[name] = {"label_zh": e.get("label_zh"), "label_en": e.get("label_en"),
+                               "defined_by": e["actor"], "retired": False}
+    elif kind == "tag.retired" and name in rows.tag_list:
+        rows.tag_list[name]["retired"] = True
+    elif kind == "tag.added":
+        rows.tags[tag_key(e.get("blake3"), name)] = {"tagged_by": e["actor"]}
+    elif kind == "tag.removed":
+        rows.tags.pop(tag_key(e.get("blake3"), name), None)
+
+
+def _on_thumbnail(rows: CaseRows, e: Mapping[str, Any]) -> None:
+    rows.thumbnails[e["seq"]] = {name: e.get(name) for name in THUMBNAIL_FIELDS}
+
+
 def attachment_key(disclosure_id: object, blake3: object) -> str:
     return f"{disclosure_id}/{blake3}"
 
@@ -403,10 +438,11 @@ _BY_KIND: dict[str, Folder] = {
     "redaction.saved": _on_redaction,
     "law.changed": _on_law_change,
     **dict.fromkeys(BOOKMARK_KINDS, _on_bookmark),
+    "evidence.thumbnail": _on_thumbnail,
 }
 _BY_PREFIX: tuple[tuple[str, Folder], ...] = (
     ("disclosure.", _on_disclosure), ("review.", _on_disclosure), ("share.", _on_share),
-    ("principal.", _on_principal), ("basic_info.", _on_page),
+    ("principal.", _on_principal), ("basic_info.", _on_page), ("tag.", _on_tag),
 )
 
 
@@ -483,6 +519,29 @@ class TableRows:
     redaction_versions: Mapping[str, Mapping[str, Any]] | None = None
     #: ``bookmarks`` by id (None: not compared).
     bookmarks: Mapping[int, Mapping[str, Any]] | None = None
+    #: ``item_tags`` of the case by ``tag_key`` (None: not compared).
+    tags: Mapping[str, Mapping[str, Any]] | None = None
+    #: The bureau's ``tags`` list by name, given when the case is the governance log (None: not compared).
+    tag_list: Mapping[str, Mapping[str, Any]] | None = None
+    #: ``thumbnails`` of the case by seq (None: not compared).
+    thumbnails: Mapping[int, Mapping[str, Any]] | None = None
+
+
+#: The tables compared only when given (``TableRows`` field, also the ``CaseRows`` field): what a row
+#: is called, its finding code's stem and the columns compared, in the order findings are reported.
+_OPTIONAL_TABLES: tuple[tuple[str, str, str, Sequence[str]], ...] = (
+    ("shares", "share", "share", SHARE_FIELDS),
+    ("principals", "principal", "principal", PRINCIPAL_FIELDS),
+    ("pages", "basic-information page", "basic_info_page", PAGE_FIELDS),
+    ("law_changes", "law change", "law_change", LAW_CHANGE_FIELDS),
+    ("attachments", "render attached to disclosure", "attachment", ATTACHMENT_FIELDS),
+    ("redaction_versions", "redaction project version", "redaction_version", REDACTION_VERSION_FIELDS),
+    ("bookmarks", "bookmark", "bookmark", BOOKMARK_FIELDS),
+    ("classes", "retention class", "retention_class", CLASS_FIELDS),
+    ("tags", "tag", "tag", ("tagged_by",)),
+    ("tag_list", "tag of the bureau's list", "tag_list", TAG_LIST_FIELDS),
+    ("thumbnails", "thumbnail entry", "thumbnail", THUMBNAIL_FIELDS),
+)
 
 
 def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
@@ -504,26 +563,9 @@ def compare(case_id: str, derived: CaseRows, table: TableRows) -> list[Finding]:
         found.append(Finding("object_disposal_unlogged", case_id,
                              f"case {case_id}: object {hexd} is marked disposed of in the objects table, but the "
                              "case log has no retention.disposed entry after its evidence entries"))
-    if table.shares is not None:
-        found += _keyed(case_id, "share", "share", derived.shares, table.shares, SHARE_FIELDS)
-    if table.principals is not None:
-        found += compare_principals(case_id, derived.principals, table.principals)
-    if table.pages is not None:
-        found += _keyed(case_id, "basic-information page", "basic_info_page", derived.pages, table.pages,
-                        PAGE_FIELDS)
-    if table.law_changes is not None:
-        found += _keyed(case_id, "law change", "law_change", derived.law_changes, table.law_changes,
-                        LAW_CHANGE_FIELDS)
-    if table.attachments is not None:
-        found += _keyed(case_id, "render attached to disclosure", "attachment", derived.attachments,
-                        table.attachments, ATTACHMENT_FIELDS)
-    if table.redaction_versions is not None:
-        found += _keyed(case_id, "redaction project version", "redaction_version", derived.redaction_versions,
-                        table.redaction_versions, REDACTION_VERSION_FIELDS)
-    if table.bookmarks is not None:
-        found += _keyed(case_id, "bookmark", "bookmark", derived.bookmarks, table.bookmarks, BOOKMARK_FIELDS)
-    if table.classes is not None:
-        found += _keyed(case_id, "retention class", "retention_class", derived.classes, table.classes, CLASS_FIELDS)
+    for attr, what, code, names in _OPTIONAL_TABLES:
+        if (rows := getattr(table, attr)) is not None:
+            found += _keyed(case_id, what, code, getattr(derived, attr), rows, names)
     return found
 
 

@@ -163,11 +163,18 @@ async def import_file(locker: Locker, case_id: str, source: AsyncIterable[bytes]
 
 
 async def export(locker: Locker, case_id: str, out: Path, *, who: Principal, with_media: bool = False,
-                 purpose: str = "export", client: str | None = None) -> tuple[int, int]:
+                 purpose: str = "export", client: str | None = None,
+                 only: frozenset[str] | None = None) -> tuple[int, int]:
     """Write the case bundle to ``out``; returns (entries, objects).  With media, the read is logged first,
-    so the bundle's own checkpoint covers the entry that records it."""
+    so the bundle's own checkpoint covers the entry that records it; ``only``: the media of these
+    objects alone (a selection), each read logged on its own."""
     authorize(who, "case.export")
     await require_read(locker.pool, case_id, who)
-    if with_media:
+    if with_media and only is None:
         await record_access(locker, case_id, who, action="export", purpose=purpose, client=client)
-    return await locker.write_bundle(case_id, out, with_media=with_media)
+    elif with_media and only is not None:
+        names = {e.blake3: e.file_name for e in await catalog.case_evidence(locker.pool, case_id)}
+        for hexd in sorted(only):
+            await record_access(locker, case_id, who, action="export", purpose=purpose, blake3=hexd,
+                                file_name=names.get(hexd), client=client)
+    return await locker.write_bundle(case_id, out, with_media=with_media, only=only)

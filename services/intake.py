@@ -27,7 +27,7 @@ from typing import Any
 
 from foundation.errors import CustodyError, NotFound, Status
 from policy.cases import GOVERNANCE_CASE, STAGES, check_stage, current_stage
-from services import locks
+from services import locks, thumbnails
 from services.evidence import decision_gate
 from services.locker import Locker, Receipt, check_fields
 from services.permissions import STATION, authorize
@@ -139,6 +139,8 @@ class UploadManager:
         self.owner = owner
         self._sessions: dict[uuid.UUID, Session] = {}
         self._starting = asyncio.Lock()  # two requests for a new session must not start two puts
+        #: Stills being made from committed proxies (``services.thumbnails``): after the receipt, never before.
+        self._stills: set[asyncio.Task[None]] = set()
 
     async def create(self, *, who: Principal, case_id: str | None, kind: str, blake3: str, size: int,
                      fields: dict[str, Any]) -> UploadStatus:
@@ -347,6 +349,11 @@ class UploadManager:
         if not appended.created:  # the entry was already there (a retry after an outage): end the session
             await uploads.finish(self.locker.pool, row.id, "committed", seq=appended.seq, received=row.size)
         self._sessions.pop(row.id, None)
+        if row.kind == "proxy" and appended.created:
+            task = asyncio.create_task(thumbnails.made_at_ingest(self.locker, row.case_id, row.blake3),
+                                       name=f"still-{row.blake3[:16]}")
+            self._stills.add(task)
+            task.add_done_callback(self._stills.discard)
         receipt = await self.locker.receipt_for(appended)
         return UploadStatus(row.id, "committed", row.size, row.size, row.case_id, receipt)
 
@@ -382,8 +389,15 @@ class UploadManager:
                         extra={"event": "upload_sweep", "rows": rows, "files": files})
         return rows, files
 
+    async def stills_made(self) -> None:
+        """Wait for the stills being made from proxies (tests, and a clean shutdown)."""
+        await asyncio.gather(*self._stills, return_exceptions=True)
+
     async def close(self) -> None:
         """Shutdown: in-flight sessions are cancelled cleanly (the store keeps nothing half-written)."""
+        for still in list(self._stills):
+            still.cancel()
+        await self.stills_made()
         for session in list(self._sessions.values()):
             session.task.cancel()
             with contextlib.suppress(BaseException):

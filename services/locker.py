@@ -185,8 +185,10 @@ class Locker:
         return Receipt(appended.case_id, appended.seq, appended.body, appended.tree_size, proof,
                        appended.checkpoint)
 
-    async def write_bundle(self, case_id: str, out: Path, *, with_media: bool = False) -> tuple[int, int]:
-        """Write the case bundle at its latest checkpoint; returns (entries, objects).
+    async def write_bundle(self, case_id: str, out: Path, *, with_media: bool = False,
+                           only: frozenset[str] | None = None) -> tuple[int, int]:
+        """Write the case bundle at its latest checkpoint; returns (entries, objects).  ``only``: of the
+        media, these objects alone (a selection; every entry is in the bundle all the same).
 
         Reading the media is evidence access: ``services.evidence.export`` logs it before calling this.
         """
@@ -194,7 +196,8 @@ class Locker:
         await witnessing.witness_now(self.pool, self.log, self.witnesses, case_id)
         cp = await self.log.checkpoint(case_id)
         rows = await self.log.entries(case_id, 0, cp.size)
-        objects = sorted({r.blake3 for r in rows if r.blake3}) if with_media else []
+        objects = sorted({r.blake3 for r in rows if r.blake3 and (only is None or r.blake3 in only)}) \
+            if with_media else []
         stamps = await timestamping.bundle_files(self.pool, case_id, cp.size, self.tsa_chain)
         tmp = out.with_name(out.name + ".part")
         with BundleWriter(tmp) as bundle:

@@ -111,6 +111,12 @@ PERMISSIONS: Mapping[str, tuple[str, ...]] = {
     "bookmark.list": READERS,
     "bookmark.edit": READERS,
     "bookmark.remove": READERS,
+    # organising and finding (issue 18, item 3): the bureau's tag list, tags, search, intake assignment
+    "tag.define": ADMIN,
+    "tag.apply": INVESTIGATORS,
+    "search.items": STAFF,
+    "evidence.assign": INVESTIGATORS,
+    "thumbnail.make": (*ADMIN, OPERATOR),  # the backfill of stills for items ingested before them
 }
 
 #: What each action is called in a refusal.

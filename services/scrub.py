@@ -7,11 +7,13 @@ Per case:
 2. the tree the database keeps: every ``tree_nodes`` row and the ``cases`` tree head equal what the
    entries recompute to (proofs and receipts are answered from those rows);
 3. the rows the log determines (``policy.log_state``): the case's handler, restriction, closure and
-   retention class, its evidence index, grants, holds, disclosure records and reviews, re-derived from
-   the entries and compared with the tables; for the governance log, the retention classes and the
-   principals (who exists, in which role, revoked or not, display fields: ``principal_unlogged`` is
-   a user or station no ``principal.added`` entry introduced — ``custody user record-existing`` logs
-   those of a store upgraded from before account entries, once);
+   retention class, its evidence index, grants, holds, disclosure records and reviews, shares, tags
+   and stills, attachments, redaction versions and bookmarks, re-derived from the entries and compared
+   with the tables; for the governance log, the retention classes, the bureau's tag list, the
+   basic-information pages, the law changes and the principals (who exists, in which role, revoked or
+   not, display fields: ``principal_unlogged`` is a user or station no ``principal.added`` entry
+   introduced — ``custody user record-existing`` logs those of a store upgraded from before account
+   entries, once);
 4. the checkpoints the server issued (``checkpoints`` and the write-once copies in the object store):
    each verifies, and the current tree is consistent with every one of them (an RFC 6962 consistency
    proof from the recomputed tree), so a rollback — last entries, their checkpoints and the case row

@@ -20,8 +20,11 @@ from policy.log_state import (
     REDACTION_VERSION_FIELDS,
     REVIEW_FIELDS,
     SHARE_FIELDS,
+    TAG_LIST_FIELDS,
+    THUMBNAIL_FIELDS,
     TableRows,
     attachment_key,
+    tag_key,
 )
 from storage import basic_info, principals, releases
 from storage.disclosures import logged_law_changes
@@ -59,6 +62,11 @@ async def table_rows(pool: asyncpg.Pool, case_id: str, *, with_classes: bool = F
             f"SELECT id, {', '.join(BOOKMARK_FIELDS)} FROM bookmarks WHERE case_id = $1", case_id)
         classes = await conn.fetch(
             f"SELECT name, {', '.join(CLASS_FIELDS)} FROM retention_classes") if with_classes else None
+        tags = await conn.fetch("SELECT blake3, tag, tagged_by FROM item_tags WHERE case_id = $1", case_id)
+        tag_list = await conn.fetch(
+            f"SELECT name, {', '.join(TAG_LIST_FIELDS)} FROM tags") if with_classes else None
+        thumbnails = await conn.fetch(
+            f"SELECT seq, {', '.join(THUMBNAIL_FIELDS)} FROM thumbnails WHERE case_id = $1", case_id)
     by_principal: dict[str, list[dict[str, Any]]] = {}
     for g in grants:
         by_principal.setdefault(g["principal"], []).append(dict(g))
@@ -79,6 +87,9 @@ async def table_rows(pool: asyncpg.Pool, case_id: str, *, with_classes: bool = F
         redaction_versions={f"{r['project_id']}/{r['version']}": {**dict(r), "body": _json(r["body"])}
                             for r in versions},
         bookmarks={r["id"]: dict(r) for r in bookmarks},
+        tags={tag_key(r["blake3"], r["tag"]): {"tagged_by": r["tagged_by"]} for r in tags},
+        tag_list=None if tag_list is None else {r["name"]: dict(r) for r in tag_list},
+        thumbnails={r["seq"]: dict(r) for r in thumbnails},
     )
 
 

@@ -9,6 +9,7 @@ identical targets (one per door) through the API, then acts on each.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -202,6 +203,17 @@ async def a_state_secret_case(api: Api, tag: str) -> Context:
     await ok(api, "POST", f"/api/v1/cases/{ctx['case']}/grants", "investigator",
              {"principal": "disclosure", "reason": "asked to publish"})
     return ctx
+
+
+async def a_listed_case(api: Api, tag: str) -> Context:
+    """A case, and the tag ``vending`` on the bureau's list."""
+    await ok(api, "PUT", "/api/v1/tags/vending", "admin", {"label_zh": "占道经营", "label_en": "Street vending"})
+    return await a_case(api, tag)
+
+
+async def a_restricted_listed_case(api: Api, tag: str) -> Context:
+    await a_listed_case(api, tag)
+    return await a_restricted_case(api, tag + "r")
 
 
 async def nothing(api: Api, tag: str) -> Context:
@@ -433,6 +445,27 @@ ROWS = [
     Row("revoke a share without a reason", "investigator", a_shared_case,
         lambda c: ["share", "revoke", c["case"], c["share"], "--reason", " "],
         lambda c: ("POST", f"/api/v1/cases/{c['case']}/shares/{c['share']}/revoke", {"reason": " "}), "invalid"),
+    # organising and finding (issue 18, item 3)
+    Row("define a tag", "admin", nothing, lambda c: ["tag", "define", f"t{c['tag']}", "--zh", "噪声", "--en", "Noise"],
+        lambda c: ("PUT", f"/api/v1/tags/t{c['tag']}", {"label_zh": "噪声", "label_en": "Noise"}), "ok"),
+    Row("define a tag, not an admin", "investigator", nothing,
+        lambda c: ["tag", "define", f"t{c['tag']}", "--zh", "噪声", "--en", "Noise"],
+        lambda c: ("PUT", f"/api/v1/tags/t{c['tag']}", {"label_zh": "噪声", "label_en": "Noise"}), "forbidden"),
+    Row("tag a case", "investigator", a_listed_case, lambda c: ["tag", "add", c["case"], "vending"],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/tags", {"tag": "vending"}), "ok"),
+    Row("tag a case with a tag not on the list", "investigator", a_listed_case,
+        lambda c: ["tag", "add", c["case"], "unheard-of"],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/tags", {"tag": "unheard-of"}), "tag_not_found"),
+    Row("tag a restricted case without need to know", "inv2", a_restricted_listed_case,
+        lambda c: ["tag", "add", c["case"], "vending"],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/tags", {"tag": "vending"}), "restricted"),
+    Row("take off a tag the case does not have", "investigator", a_listed_case,
+        lambda c: ["tag", "remove", c["case"], "vending"],
+        lambda c: ("DELETE", f"/api/v1/cases/{c['case']}/tags/vending", {}), "not_tagged"),
+    Row("assign from a case that is not an intake case", "investigator", a_case,
+        lambda c: ["assign", c["case"], "0" * 64, "--to", "T-X", "--reason", "r"],
+        lambda c: ("POST", f"/api/v1/cases/{c['case']}/assign", {"blake3": "0" * 64, "to_case": "T-X", "reason": "r"}),
+        "invalid"),
 ]
 
 
@@ -473,3 +506,26 @@ async def test_cli_and_api_agree(both: tuple[Api, dict[str, str]], row: Row) -> 
     outcomes = {"cli": cli_outcome(row.cli(via_cli), row.who, env),
                 "api": await api_outcome(api, row.http(via_api), row.who)}
     assert outcomes == {"cli": row.expect, "api": row.expect}
+
+
+async def test_search_through_both_doors_agrees(both: tuple[Api, dict[str, str]]) -> None:
+    """The same search by the same user gives the same items and counts through the CLI and the API; a
+    restricted case another investigator handles is in neither."""
+    api, env = both
+    for case, text in (("T-FIND1", "询问笔录：当事人在人民路占道经营烧烤。"), ("T-FIND2", "未成年人在场烧烤")):
+        await ok(api, "POST", "/api/v1/cases", "investigator", {"id": case, "title": "占道经营"})
+        status, answer = await api.call("POST", f"/api/v1/cases/{case}/records?stage=investigation&file_name=r.txt",
+                                        "investigator", data=text.encode(),
+                                        headers={"Content-Type": "text/plain; charset=utf-8"})
+        assert status == 201, answer
+    await ok(api, "PUT", "/api/v1/cases/T-FIND2/restriction", "investigator", {"level": "privacy", "reason": "minor"})
+    status, by_api = await api.call("GET", "/api/v1/search?q=%E7%83%A7%E7%83%A4", "inv2")  # 烧烤
+    assert status == 200, by_api
+    result = subprocess.run([sys.executable, "-m", "custody", "search", "--text", "烧烤", "--json", "--as", "inv2"],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    by_cli = json.loads(result.stdout)
+    assert [(i["case_id"], i["seq"]) for i in by_api["items"]] == [(i["case_id"], i["seq"]) for i in by_cli["items"]]
+    assert [i["case_id"] for i in by_api["items"]] == ["T-FIND1"]
+    assert by_api["facets"] == by_cli["facets"]
+    assert "T-FIND2" not in {f["value"] for f in by_api["facets"]["case"]}

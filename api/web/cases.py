@@ -23,7 +23,7 @@ from api.cases import _safe_name, stream_object
 from api.client import client_address
 from api.params import blake3_param, json_response, purpose
 from api.verify import check_stored
-from api.web import i18n, intake_panel
+from api.web import i18n, intake_panel, organise
 from api.web import player as player_tools
 from api.web.render import page, redirect
 from api.web.timeline import describe, stage_label
@@ -138,7 +138,8 @@ async def case_view(request: web.Request, case_id: str, *, error: str | None = N
     rows = await locker.log.entries(case_id, start, size)
     opened = rows[0] if start == 0 and rows else await locker.log.entry(case_id, 0)
     t = i18n.translator(i18n.choose(request))
-    groups, records = group_evidence(await catalog.case_evidence(locker.pool, case_id))
+    listed = await catalog.case_evidence(locker.pool, case_id)
+    groups, records = group_evidence(listed)
     role = request[PRINCIPAL].role
     done = request.query.get("done", "") if request.method == "GET" else ""
     access = await _access(request, case_id)
@@ -162,6 +163,7 @@ async def case_view(request: web.Request, case_id: str, *, error: str | None = N
         "shares": await shares.of_case(locker, case_id, who=request[PRINCIPAL]) if role in INVESTIGATORS else [],
         "can_share": role in INVESTIGATORS,
         "intake": intake_panel.panel(request, forms),  # issue 18 item 2: browser intake (api/web/intake.py)
+        "organise": await organise.case_context(request, case_id, listed) if forms else {},  # issue 18 item 3
     }, status=status)
 
 

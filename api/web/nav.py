@@ -33,6 +33,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/admin/law-changes", "nav.law_changes", ADMIN),
     NavItem("/public", "nav.public", STAFF),
     NavItem("/admin/audit", "nav.audit", ADMIN),
+    NavItem("/search", "nav.search", STAFF),
 )
 
 #: Where ``/`` and a fresh sign-in take each role.

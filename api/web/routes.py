@@ -26,6 +26,7 @@ from api.web import (
     disclosure,
     intake,
     law_changes,
+    organise,
     public,
     redact,
     restriction,
@@ -200,6 +201,21 @@ WEB_ROUTES: tuple[WebRoute, ...] = (
              "Change a bookmark's time or note (its author or an admin; logged)", kind="data"),
     WebRoute("POST", "/ui/api/cases/{case}/bookmarks/{id}/remove", api_bookmarks.remove_bookmark,
              roles_for("bookmark.remove"), "Remove a bookmark (its author or an admin; logged)", kind="data"),
+    # -- organising and finding (issue 18, item 3) --
+    WebRoute("GET", "/search", organise.search_page, roles_for("search.items"),
+             "Find evidence across the cases one may read: facets with counts, local days, free text"),
+    WebRoute("GET", "/admin/tags", organise.tags_show, roles_for("tag.define"), "The bureau's tag list"),
+    WebRoute("POST", "/admin/tags", organise.tags_define, roles_for("tag.define"),
+             "Add a tag to the list or relabel it (logged in the governance log)"),
+    WebRoute("POST", "/admin/tags/{name}/retire", organise.tags_retire, roles_for("tag.define"), "Retire a tag"),
+    WebRoute("POST", "/cases/{case}/tags", organise.case_tag, roles_for("tag.apply"),
+             "Put a tag on the case or take it off (logged)"),
+    WebRoute("POST", "/cases/{case}/bulk", organise.bulk_action, INVESTIGATORS,
+             "Hold, tag, untag, share or assign the selected items; each item's outcome", kind="data"),
+    WebRoute("POST", "/cases/{case}/bulk/export", organise.export_selection, roles_for("case.export"),
+             "Download a bundle with the selected items' media (needs a purpose; each read logged)"),
+    WebRoute("GET", "/cases/{case}/stills/{blake3}", organise.still, READERS,
+             "A recording's still for the evidence list (logged once per window)", kind="data"),
 )
 
 

@@ -28,6 +28,7 @@ KNOWN_KINDS = frozenset({
     "share.created", "share.revoked", "share.viewed", "share.downloaded",
     "principal.profile_set",
     "evidence.bookmarked", "evidence.bookmark_edited", "evidence.bookmark_removed",
+    "tag.defined", "tag.retired", "tag.added", "tag.removed", "evidence.thumbnail", "evidence.assigned",
 })
 ACCESS_ACTIONS = ("view", "download", "export", "verify")
 _STAGE_KEYS = {zh: key for key, zh in STAGES.items()}
@@ -104,6 +105,8 @@ def _labels(fields: dict[str, Any], t: Translator) -> dict[str, str]:
     if isinstance(at_ms, int) and not isinstance(at_ms, bool):
         seconds, milli = divmod(at_ms, 1000)
         labels["at_label"] = f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{milli:03d}"
+    if "tag" in fields and fields.get("scope") in ("case", "item"):  # tag.added / tag.removed
+        labels["target"] = t("org.scope_case") if fields["scope"] == "case" else str(fields.get("blake3", ""))[:12]
     if isinstance(fields.get("end_reason"), str):
         reason = fields["end_reason"]
         labels["end_reason_label"] = t("rec.revoke") if reason == "published_in_error" else t(f"takedown.{reason}")

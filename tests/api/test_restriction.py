@@ -86,6 +86,15 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("PUT", "/api/v1/cases/{case}/bookmarks/{id}"): Probe(f"{_BASE}/bookmarks/999", 404, 404,
                                                          {"json": {"note": "there"}}),
     ("DELETE", "/api/v1/cases/{case}/bookmarks/{id}"): Probe(f"{_BASE}/bookmarks/999", 404, 404),
+    # organising (issue 18, item 3): a tag not on the list, a tag the case does not have, a hold on a selection,
+    # an assignment from a case that is not an intake case
+    ("GET", "/api/v1/cases/{case}/tags"): Probe(f"{_BASE}/tags", 200, 200),
+    ("POST", "/api/v1/cases/{case}/tags"): Probe(f"{_BASE}/tags", 404, 404, {"json": {"tag": "nope"}}),
+    ("DELETE", "/api/v1/cases/{case}/tags/{name}"): Probe(f"{_BASE}/tags/nope", 409, 409),
+    ("POST", "/api/v1/cases/{case}/bulk"): Probe(f"{_BASE}/bulk", 200, 200, {"json": {
+        "action": "hold", "items": [blake3(SECRET).hexdigest()], "reason": "appeal"}}),
+    ("POST", "/api/v1/cases/{case}/assign"): Probe(f"{_BASE}/assign", 422, 422, {"json": {
+        "blake3": blake3(SECRET).hexdigest(), "to_case": "X-1", "reason": "r"}}),
 }
 
 
