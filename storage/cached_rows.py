@@ -19,6 +19,7 @@ from policy.log_state import (
     SHARE_FIELDS,
     TableRows,
 )
+from storage.db import fetch_read
 
 
 async def table_rows(pool: asyncpg.Pool, case_id: str, *, with_classes: bool = False) -> TableRows:
@@ -82,7 +83,8 @@ async def access_entries(pool: asyncpg.Pool, since: dict[str, int]) -> dict[str,
     """
     if len(since) == 1:  # the request path's case: a plainer query, planned once per connection
         [(case_id, start)] = since.items()
-        row = await pool.fetchrow(
+        [row] = await fetch_read(  # one round trip: nothing to reset after it
+            pool,
             """SELECT (SELECT max(seq) + 1 FROM entries WHERE case_id = $1) AS size,
                       array(SELECT body FROM entries WHERE case_id = $1 AND seq >= $2 AND kind = ANY($3::text[])
                              ORDER BY seq) AS bodies""",
