@@ -219,21 +219,19 @@ async def object_matches(pool: asyncpg.Pool, blake3_hex: str, case_id: str | Non
     out = []
     loaded: UpperTree | None = None
     for r in rows:
-        current = tree or loaded
-        if current is not None and (r["tree_size"] < current.size or
-                                    (r["tree_size"] == current.size and r["root"] != current.root)):
+        if tree is not None and (r["tree_size"] < tree.size or
+                                 (r["tree_size"] == tree.size and r["root"] != tree.root)):
             # A log that got shorter or a different root at the same size: nothing kept of it holds.
-            logger.error("case %s: checkpoint %d/%s does not extend the cached one %d/%s; cache dropped",
-                         r["case_id"], r["tree_size"], r["root"].hex()[:16], current.size, current.root.hex()[:16])
-            cache.drop(r["case_id"])
+            logger.error("case %s: checkpoint %d/%s does not extend the kept one %d/%s; asking again",
+                         r["case_id"], r["tree_size"], r["root"].hex()[:16], tree.size, tree.root.hex()[:16])
             return await object_matches(pool, blake3_hex, case_id, kinds, failed_kind, witnesses, quorum,
                                         use_cache=False)
-        if load and current is None and r["upper_hashes"] is not None and r["case_id"] == case_id:
-            current = loaded = _upper_tree(r)
+        if load and loaded is None and r["upper_hashes"] is not None and r["case_id"] == case_id:
+            loaded = _upper_tree(r)  # for the next requests: this one has every node it needs already
             if loaded is not None:
                 cache.put(r["case_id"], loaded)
         note = r["checkpoint"].encode() if r["checkpoint"] is not None else tree.note if tree else b""
-        out.append(_match(r, note, current))
+        out.append(_match(r, note, tree))
         if tree is not None and r["tree_size"] >= tree.size + (1 << tree.min_level):
             cache.drop(r["case_id"])  # new complete nodes up there: the next request reads the tree afresh
     return out
