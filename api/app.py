@@ -72,12 +72,13 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         metrics = request.app[METRICS]
         metrics.requests.labels(request.method, route, str(status)).inc()
         metrics.latency.labels(route).observe(elapsed)
-        principal = request.get(PRINCIPAL)
-        logger.info("%s %s %d %.1fms", request.method, request.path, status, elapsed * 1000,
-                    extra={"request_id": rid, "status": status, "route": route,
-                           "principal": principal.actor if principal else None,
-                           "client": client_address(request),
-                           "duration_ms": round(elapsed * 1000, 2)})
+        if logger.isEnabledFor(logging.INFO):  # the same line as ever; its fields built only to be written
+            principal = request.get(PRINCIPAL)
+            logger.info("%s %s %d %.1fms", request.method, request.path, status, elapsed * 1000,
+                        extra={"request_id": rid, "status": status, "route": route,
+                               "principal": principal.actor if principal else None,
+                               "client": client_address(request),
+                               "duration_ms": round(elapsed * 1000, 2)})
 
 
 async def _locker_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -17,10 +17,10 @@ from api.appkeys import LOCKER
 from api.params import blake3_param, json_response, query_int
 from foundation.errors import NotFound
 from integrity.hashing import ContentHasher, object_key
-from services import evidence, timestamping, witnessing
-from services.locker import Locker, Receipt
+from services import verification, witnessing
+from services.locker import Locker
+from services.verification import OBJECT_KINDS
 
-OBJECT_KINDS = ("evidence.ingested", "evidence.derived", "record.added")
 MAX_ENTRIES_PER_PAGE = 10_000
 
 
@@ -29,37 +29,14 @@ async def _answer(request: web.Request, blake3_hex: str, case_id: str | None) ->
     matches in restricted cases they may not read are left out and counted as ``withheld``."""
     if case_id is not None:
         await require_read(request, case_id)
-    found = await request.app[LOCKER].receipts_for_object(blake3_hex, case_id, OBJECT_KINDS)
+    found = await verification.matches(request.app[LOCKER], blake3_hex, case_id)
     answer: dict[str, object] = {"blake3": blake3_hex}
     if case_id is None:
-        allowed = await readable(request, {receipt.case_id for _, receipt in found})
-        kept = [(kind, receipt) for kind, receipt in found if receipt.case_id in allowed]
+        allowed = await readable(request, {m.case_id for m in found})
+        kept = [m for m in found if m.case_id in allowed]
         answer["withheld"] = len(found) - len(kept)
         found = kept
-    return {**answer, **(await matches_of(request.app[LOCKER], blake3_hex, found))}
-
-
-async def matches_of(locker: Locker, blake3_hex: str, found: list[tuple[str, Receipt]]) -> dict[str, object]:
-    """``found`` and ``matches``: each receipt with its cosigned checkpoint, timestamp and read checks
-    (the /verify answer; a share's page asks it for the share's own items)."""
-    matches = []
-    for kind, receipt in found:
-        match: dict[str, object] = {"kind": kind, **receipt.as_json()}
-        # The checkpoint with its witnesses' cosignatures, and the first timestamp that covers the entry.
-        match["checkpoint"] = (await witnessing.cosigned_note(locker.pool, receipt.case_id, receipt.tree_size,
-                                                             receipt.checkpoint)).decode()
-        match["witnessed_size"] = await witnessing.witnessed_size(locker.pool, locker.witnesses, receipt.case_id)
-        stamp = await timestamping.first_stamp(locker.pool, receipt.case_id, receipt.seq)
-        match["timestamp"] = None if stamp is None else {"time": stamp.gen_time.isoformat(), "tsa": stamp.tsa,
-                                                         "checkpoint_size": stamp.size}
-        # A read that found the stored bytes changed is in the case log: say so beside the proof.
-        failed = [r for r in await locker.log.entries_for_object(blake3_hex, receipt.case_id)
-                  if r.kind == evidence.CHECK_FAILED]
-        match["stored_bytes_match"] = not failed
-        if failed:
-            match["stored_bytes_failed_at"] = failed[-1].seq
-        matches.append(match)
-    return {"found": bool(matches), "matches": matches}
+    return {**answer, **verification.answer(found)}
 
 
 async def verify_hash(request: web.Request) -> web.Response:

@@ -9,8 +9,10 @@ runs; ``--clean-cache`` removes it.
 
 Load: `wrk` (compiled C, one thread) with a Lua script that asks for a random one of 100,000
 entries sampled across all cases, `GET /api/v1/verify/{blake3}?case=...` with a bearer token:
-auth, access check, lookup by hash, inclusion proof (10 hashes at 1,000 entries a case, read from
-`tree_nodes`: with 100,000 targets the proof cache mostly misses) and the signed checkpoint.  For each worker count
+auth, access check, lookup by hash, inclusion proof (10 hashes at 1,000 entries a case) and the signed
+checkpoint: one statement (``storage.verification``) that reads the nodes below level 4 from `tree_nodes`
+and takes the upper ones from the per-case tree each process keeps (with 100,000 targets the proof
+cache mostly misses; the upper trees of all 1,000 cases take about 4 MB).  For each worker count
 the embedded PostgreSQL is stopped and the server started afresh: the first run is cold (server and
 database just started; the OS page cache is not dropped, that needs root and hits every other
 process), the second warm.  8 and 64 connections.  The load generator shares the 2 cores: it runs

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -103,10 +104,34 @@ class Word:
 
 _lock = threading.Lock()
 _tokenizer: Any = None
+#: A background load of the dictionary pauses after this many lines (about a millisecond of work) ...
+WARM_UP_SLICE_LINES = 500
+#: ... for this long, so a server's event loop, which shares the GIL with it, never waits for it longer
+#: than that slice: unpaced, the load took the GIL for CPython's 5 ms switch interval again and again,
+#: and the first seconds after start-up answered requests late (issue 17 item 2).
+WARM_UP_PAUSE_S = 0.001
 
 
-def _pos_tokenizer() -> Any:
-    """jieba's part-of-speech tokenizer, built once from its packaged dictionary (the stated I/O)."""
+class _Paced:
+    """The lines of a dictionary file, read with a pause every ``WARM_UP_SLICE_LINES``."""
+
+    def __init__(self, f: Any) -> None:
+        self._f = f
+        self.name = getattr(f, "name", "dict.txt")
+
+    def __iter__(self) -> Iterator[bytes]:
+        for n, line in enumerate(self._f, 1):
+            if n % WARM_UP_SLICE_LINES == 0:
+                time.sleep(WARM_UP_PAUSE_S)
+            yield line
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def _pos_tokenizer(*, paced: bool = False) -> Any:
+    """jieba's part-of-speech tokenizer, built once from its packaged dictionary (the stated I/O);
+    ``paced``: in the background, pausing now and then (``WARM_UP_PAUSE_S``)."""
     global _tokenizer
     with _lock:
         if _tokenizer is None:
@@ -116,11 +141,17 @@ def _pos_tokenizer() -> Any:
                 # Deferred: jieba's import and dictionary cost ~1.5 s and are needed only when text is masked.
                 import jieba.posseg
             base = jieba.posseg.jieba.Tokenizer()
+            opened = base.get_dict_file
+            if paced:
+                base.get_dict_file = lambda: _Paced(opened())  # the POS tags are read from the same file
             # Build the prefix dictionary straight from the packaged dict.txt, skipping jieba's on-disk cache.
-            with base.get_dict_file() as f:
-                base.FREQ, base.total = base.gen_pfdict(f)
+            with opened() as f:
+                base.FREQ, base.total = base.gen_pfdict(_Paced(f) if paced else f)
             base.initialized = True
-            _tokenizer = jieba.posseg.POSTokenizer(base)
+            tokenizer = jieba.posseg.POSTokenizer(base)
+            if paced:
+                del base.get_dict_file
+            _tokenizer = tokenizer
         return _tokenizer
 
 
@@ -129,8 +160,8 @@ def _common_word(word: str) -> bool:
 
 
 def warm_up() -> None:
-    """Load the dictionary now (a server calls this off its event loop at start-up)."""
-    _pos_tokenizer()
+    """Load the dictionary now, paced (a server calls this off its event loop at start-up)."""
+    _pos_tokenizer(paced=True)
 
 
 def words(text: str) -> list[Word]:

@@ -170,15 +170,6 @@ class Locker:
         proof = await self.log.inclusion_proof(case_id, seq, cp.size)
         return Receipt(case_id, seq, row.body, cp.size, proof, cp.note)
 
-    async def receipts_for_object(self, blake3_hex: str, case_id: str | None,
-                                  kinds: tuple[str, ...]) -> list[tuple[str, Receipt]]:
-        """(kind, receipt) for every entry about an object, against each case's latest checkpoint."""
-        found = []
-        for row, cp in await self.log.object_entries_with_checkpoint(blake3_hex, case_id, kinds):
-            proof = await self.log.inclusion_proof(row.case_id, row.seq, cp.size, size_is_signed=True)
-            found.append((row.kind, Receipt(row.case_id, row.seq, row.body, cp.size, proof, cp.note)))
-        return found
-
     async def receipt_for(self, appended: Appended) -> Receipt:
         """A receipt against the checkpoint the append itself produced (no extra checkpoint read)."""
         proof = await self.log.inclusion_proof(appended.case_id, appended.seq, appended.tree_size)

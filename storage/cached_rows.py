@@ -27,6 +27,7 @@ from policy.log_state import (
     tag_key,
 )
 from storage import basic_info, principals, releases
+from storage.db import fetch_read
 from storage.disclosures import logged_law_changes
 
 
@@ -118,7 +119,8 @@ async def access_entries(pool: asyncpg.Pool, since: dict[str, int]) -> dict[str,
     """
     if len(since) == 1:  # the request path's case: a plainer query, planned once per connection
         [(case_id, start)] = since.items()
-        row = await pool.fetchrow(
+        [row] = await fetch_read(  # one round trip: nothing to reset after it
+            pool,
             """SELECT (SELECT max(seq) + 1 FROM entries WHERE case_id = $1) AS size,
                       array(SELECT body FROM entries WHERE case_id = $1 AND seq >= $2 AND kind = ANY($3::text[])
                              ORDER BY seq) AS bodies""",

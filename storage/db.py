@@ -290,11 +290,47 @@ def _make_fair(pool: asyncpg.Pool) -> None:
     pool._queue = fair
 
 
+class _Connection(asyncpg.Connection):  # type: ignore[misc]
+    """A pooled connection that knows whether its lease left any session state to reset."""
+
+    __slots__ = ("_stateless_lease",)
+
+    def mark_stateless(self) -> None:
+        self._stateless_lease = True
+
+    def take_stateless(self) -> bool:
+        """Whether this lease ran only ``fetch_read``'s one statement (and forget it for the next)."""
+        stateless = getattr(self, "_stateless_lease", False)
+        self._stateless_lease = False
+        return stateless
+
+
+async def _reset(conn: _Connection) -> None:
+    """On release: asyncpg's reset query (advisory locks, cursors, LISTEN, settings), unless the lease was
+    one ``fetch_read``.  That query is a round trip of its own: on a one-statement read it doubled them."""
+    if not conn.take_stateless() and (query := conn.get_reset_query()):
+        await conn.execute(query)
+
+
+async def fetch_read(pool: asyncpg.Pool, query: str, *args: Any) -> list[asyncpg.Record]:
+    """One read-only statement on a pooled connection: one round trip, the connection back without a reset.
+
+    Only for a plain ``SELECT`` that calls nothing which changes session state (``set_config``, advisory
+    locks, ``LISTEN``): the connection was reset when it came back last, and this statement leaves it so.
+    """
+    async with pool.acquire() as conn:
+        rows: list[asyncpg.Record] = await conn.fetch(query, *args)
+        if not conn.is_in_transaction():
+            conn.mark_stateless()
+        return rows
+
+
 async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     """An asyncpg pool with Custody's type codecs (jsonb as Python objects) and fair hand-off."""
     try:
         pool: asyncpg.Pool = await asyncpg.create_pool(
-            url, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=60
+            url, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=60,
+            connection_class=_Connection, reset=_reset,
         )
     except (OSError, asyncpg.PostgresError) as exc:
         raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc

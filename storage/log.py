@@ -479,30 +479,32 @@ class CaseLog:
         if not 0 <= index < size <= current:
             raise BadRange(f"need 0 <= index < size <= {current}; got index {index}, size {size}")
         proof = await self._with_nodes(case_id, lambda get: merkle.inclusion_proof(index, size, get))
+        self._keep_proof(key, proof)
+        return proof
+
+    def inclusion_proof_from(self, case_id: str, index: int, size: int, node: merkle.NodeGetter, *,
+                             fresh: bool = False) -> list[bytes]:
+        """RFC 9162 inclusion proof from tree nodes already read with the entry (``storage.verification``).
+
+        ``size`` is a signed checkpoint's; ``node`` raises KeyError for a node it does not have.
+        ``fresh``: computed from ``node`` even if a proof is kept for (case, index, size), which it replaces.
+        """
+        key = (case_id, index, size)
+        if not fresh and (cached := self._proofs.get(key)) is not None:
+            self._proofs.move_to_end(key)
+            return cached
+        try:
+            proof = merkle.inclusion_proof(index, size, node)
+        except KeyError as exc:
+            raise LogError(f"case {case_id!r}: tree node {exc.args[0]} missing for the proof of {index} in {size}") \
+                from None
+        self._keep_proof(key, proof)
+        return proof
+
+    def _keep_proof(self, key: tuple[str, int, int], proof: list[bytes]) -> None:
         self._proofs[key] = proof
         if len(self._proofs) > PROOF_CACHE_ENTRIES:
             self._proofs.popitem(last=False)
-        return proof
-
-    async def object_entries_with_checkpoint(
-        self, blake3_hex: str, case_id: str | None, kinds: Sequence[str]
-    ) -> list[tuple[EntryRow, StoredCheckpoint]]:
-        """Entries about an object, each with its case's latest checkpoint: one round trip."""
-        rows = await self.pool.fetch(
-            """SELECT e.case_id, e.seq, e.kind, e.actor, e.at, e.body, e.leaf_hash, e.blake3,
-                      c.size AS cp_size, c.root AS cp_root, c.note AS cp_note
-                 FROM entries e
-                 CROSS JOIN LATERAL (SELECT size, root, note FROM checkpoints k WHERE k.case_id = e.case_id
-                                     ORDER BY size DESC LIMIT 1) c
-                WHERE e.blake3 = $1 AND ($2::text IS NULL OR e.case_id = $2) AND e.kind = ANY($3::text[])
-                ORDER BY e.case_id, e.seq""",
-            blake3_hex, case_id, list(kinds),
-        )
-        return [
-            (EntryRow(r["case_id"], r["seq"], r["kind"], r["actor"], r["at"], r["body"], r["leaf_hash"], r["blake3"]),
-             StoredCheckpoint(r["case_id"], r["cp_size"], r["cp_root"], r["cp_note"].encode()))
-            for r in rows
-        ]
 
     async def consistency_proof(self, case_id: str, old_size: int, new_size: int) -> list[bytes]:
         current, _ = await self.head(case_id)

@@ -20,12 +20,11 @@ from api.cases import _safe_name, is_passive, parse_range, send_checked
 from api.client import client_address
 from api.params import blake3_param, json_response
 from api.throttle import LIMITER
-from api.verify import OBJECT_KINDS, matches_of
 from api.web import forms, i18n
 from api.web.cases import case_view, send_bundle
 from api.web.render import error_page, page, redirect
 from api.web.verify import SCRIPT_PLURALS, SCRIPT_STRINGS
-from services import shares
+from services import shares, verification
 from storage.shares import Share
 
 #: The recipient's pages: no referrer (the token is in the path), never cached, never framed.
@@ -119,8 +118,8 @@ async def share_verify(request: web.Request) -> web.Response:
     locker = request.app[LOCKER]
     shared = await shares.shared_items(locker, share)
     held = {s.item.blake3 for s in shared} | {s.proxy.blake3 for s in shared if s.proxy is not None}
-    found = await locker.receipts_for_object(hexd, share.case_id, OBJECT_KINDS) if hexd in held else []
-    return json_response({"blake3": hexd, "withheld": 0, **(await matches_of(locker, hexd, found))})
+    found = await verification.matches(locker, hexd, share.case_id) if hexd in held else []
+    return json_response({"blake3": hexd, "withheld": 0, **verification.answer(found)})
 
 
 # -- the staff side: the share form and the shares list on the case page ---------------------------

@@ -69,3 +69,28 @@ async def test_a_released_connection_is_handed_over_not_left_for_a_newcomer() ->
     assert await waiter is held
     queue.put_nowait(held)  # nobody waiting: it waits in the queue as usual
     assert await queue.get() is held
+
+
+async def test_a_one_statement_read_skips_the_reset_round_trip_and_other_leases_keep_it(database_url: str) -> None:
+    pool = await db.create_pool(database_url, min_size=1, max_size=1)
+    try:
+        sent: list[str] = []
+        async with pool.acquire() as conn:
+            conn.add_query_logger(lambda record: sent.append(record.query))  # kept across leases
+        assert len(sent) == 1 and "RESET ALL" in sent[0]  # this lease's own reset, as asyncpg does it
+        sent.clear()
+        for _ in range(3):
+            assert [r[0] for r in await db.fetch_read(pool, "SELECT 1")] == [1]
+        assert sent == ["SELECT 1"] * 3  # no reset query after any of them: one round trip each
+        sent.clear()
+        async with pool.acquire() as conn:
+            await conn.execute("SET statement_timeout = 4321")  # session state a lease may leave behind
+        assert len(sent) == 2 and "RESET ALL" in sent[1]
+        # The next lease, even a one-statement read, starts from a reset session.
+        [row] = await db.fetch_read(pool, "SELECT current_setting('statement_timeout')")
+        assert row[0] != "4321ms"
+        async with pool.acquire() as conn, conn.transaction():
+            assert await conn.fetchval("SELECT 1") == 1
+        assert "RESET ALL" in sent[-1]
+    finally:
+        await pool.close()

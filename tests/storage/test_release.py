@@ -15,7 +15,7 @@ from blake3 import blake3
 
 from foundation.errors import Conflict, Forbidden, Invalid, NotFound
 from policy import log_state
-from services import disclosure, redaction, release, shares
+from services import disclosure, redaction, release, shares, verification
 from services.locker import Locker
 from services.scrub import scrub
 from storage import cached_rows, principals
@@ -166,3 +166,12 @@ async def test_shares_originals_to_courts_renders_to_everyone_else(locker: Locke
     assert await findings(locker) == []
     await locker.pool.execute("UPDATE shares SET recipient = 'judicial' WHERE id = $1", lawyer.id)
     assert await findings(locker) == ["share_mismatch"]
+
+
+async def test_a_released_render_verifies_by_its_hash(locker: Locker) -> None:
+    """Whoever received a render (the portal, a lawyer's share) checks it like any evidence: entry, proof."""
+    render = blake3(RENDER).hexdigest()
+    [match] = await verification.matches(locker, render, CASE)
+    assert match.kind == "evidence.redacted"
+    answer = verification.answer([match])
+    assert answer["found"] is True and render in json.dumps(answer["matches"])
