@@ -61,8 +61,9 @@ STALE_TMP_SECONDS = 6 * 3600
 TMP_SUFFIX = ".part"
 #: Blocks an object write keeps in flight: one filled on the event loop while the others are hashed
 #: and written behind it.  With two, the filling waited for every O_DIRECT write, which takes longer
-#: than hashing the block (issue 17 item 4); four let the writes trail by two or three blocks.
-RING_BLOCKS = 4
+#: than hashing the block (issue 17 item 4); three let the writes trail by up to two blocks, and cost
+#: 20 concurrent 1 MiB-block uploads 20 MiB more than two did (four cost 40: over the RSS budget).
+RING_BLOCKS = 3
 #: ... but no more memory than this per write: the 8 MiB blocks of a local import keep two.
 RING_MAX_BYTES = 16 * 1024 * 1024
 #: Disk reserved ahead of the writes (``fallocate``), at most this much at a time: an O_DIRECT write
