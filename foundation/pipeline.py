@@ -26,11 +26,14 @@ async def pipelined(source: AsyncIterable[Any], absorb: Callable[[Any], Awaitabl
             await asyncio.shield(pending)
     finally:
         if pending is not None:
-            await _settle(pending)
+            await settle(pending)
 
 
-async def _settle(fut: asyncio.Future[None]) -> None:
-    """Wait until ``fut`` is done, even if we are cancelled meanwhile (the cancel is re-raised)."""
+async def settle(fut: asyncio.Future[Any]) -> None:
+    """Wait until ``fut`` is done, even if we are cancelled meanwhile (the cancel is re-raised).
+
+    For clean-up that must not be cut short: a worker thread still using a file or a buffer.
+    """
     cancelled = False
     while not fut.done():
         try:

@@ -86,6 +86,21 @@ class ContentHasher:
             self._b3.update(view)
         self.size += view.nbytes
 
+    def update_blake3(self, data: bytes | bytearray | memoryview) -> None:
+        """BLAKE3 and the length only: with ``update_sha256`` over the same bytes, the same as ``update``.
+
+        For a caller that runs the two hashes on two threads of its own, each taking the blocks in
+        order (``storage.filestore``): the halves share no state, so the threads need no lock.
+        """
+        view = memoryview(data)
+        self._b3.update(view)
+        self.size += view.nbytes
+
+    def update_sha256(self, data: bytes | bytearray | memoryview) -> None:
+        """SHA-256 only (nothing if the hasher was made without it); see ``update_blake3``."""
+        if self._sha is not None:
+            self._sha.update(data)
+
     def digest(self) -> ContentDigest:
         """The digest; ``sha256`` is "" when the hasher was made without it."""
         return ContentDigest(self._b3.hexdigest(), self._sha.hexdigest() if self._sha else "", self.size)

@@ -133,6 +133,11 @@ async def _drain_queue(queue: asyncio.Queue[bytes | None]) -> AsyncIterator[byte
         yield item
 
 
+def _empty(queue: asyncio.Queue[bytes | None]) -> None:
+    while not queue.empty():
+        queue.get_nowait()
+
+
 class UploadManager:
     def __init__(self, locker: Locker, owner: str) -> None:
         self.locker = locker
@@ -268,6 +273,9 @@ class UploadManager:
             self.locker.store.put(_drain_queue(queue), expected_blake3=row.blake3, block_bytes=UPLOAD_BLOCK_BYTES),
             name=f"upload-{row.id}",
         )
+        # A put that fails (a disk write behind the hashing) stops taking chunks: empty the queue then,
+        # so a request waiting to queue one goes on, sees the task done and reports the failure.
+        task.add_done_callback(lambda _: _empty(queue))
         session = Session(row, queue, task)
         self._sessions[row.id] = session
         return session

@@ -299,39 +299,11 @@ async def rebuffer(source: AsyncIterable[bytes], block: int = BLOCK_BYTES) -> As
         yield bytes(buf)
 
 
-async def rebuffer_reusing(source: AsyncIterable[bytes], block: int = BLOCK_BYTES) -> AsyncIterator[memoryview]:
-    """Like ``rebuffer``, but into two preallocated buffers used in turn: no allocation per block.
-
-    A yielded view is valid until the block after next is being filled, which is exactly the
-    window ``pipelined`` gives its consumer (it finishes block i before block i+2 is read).  So a
-    long upload costs two blocks of memory, not a stream of large short-lived allocations that
-    the C allocator would keep as fragmented heap.  The buffers are anonymous maps, so they are
-    page-aligned, as O_DIRECT writes of them need.
-    """
-    buffers = (mmap.mmap(-1, block), mmap.mmap(-1, block))
-    turn = 0
-    fill = 0
-    current = buffers[0]
-    async for chunk in source:
-        view = memoryview(chunk)
-        while view:
-            take = min(block - fill, len(view))
-            current[fill:fill + take] = view[:take]
-            fill += take
-            view = view[take:]
-            if fill == block:
-                yield memoryview(current)
-                turn ^= 1
-                current, fill = buffers[turn], 0
-    if fill:
-        yield memoryview(current)[:fill]
-
-
 async def file_source(path: str | os.PathLike[str], block: int = BLOCK_BYTES) -> AsyncIterator[bytes]:
     """Stream a file in blocks, each read off the event loop, into two anonymous maps used in turn.
 
-    A yielded block is valid until the block after next is read (as with ``rebuffer_reusing``):
-    every consumer (the stores' re-chunkers) copies it before asking for more.  Why: 8 MiB
+    A yielded block is valid until the block after next is read: every consumer (the stores'
+    re-chunkers, the file store's block ring) copies it before asking for more.  Why: 8 MiB
     ``bytes`` from ``read`` raised glibc's dynamic mmap threshold and then fragmented the worker
     threads' heaps (a 1 GiB S3 put peaked at 139 MiB RSS); fresh maps per block cost page faults.
     """

@@ -10,9 +10,11 @@ import socket
 
 from blake3 import blake3
 
+from storage.filestore import FileStore
 from tests.api.conftest import Api, check_receipt, free_port, serving
 from tests.conftest import S3Server, s3_settings
 from tests.rgw import Rgw
+from tests.storage.test_objects import file_size_limit
 
 MiB = 1024 * 1024
 
@@ -196,3 +198,25 @@ async def test_an_object_store_outage_is_a_503_the_station_can_retry(
             assert not [r for r in await api.locker.log.entries("CASE-1") if r.kind == "evidence.ingested"]
         done = await api.upload(data)
         assert done["state"] == "committed"
+
+
+async def test_a_disk_write_failing_mid_upload_fails_the_upload_and_stores_nothing(file_api: Api) -> None:
+    """The file store's disk writes trail the hashing: one that fails (here the kernel refuses to
+    grow a file past 3 MiB, as a full disk would) gives the station a 503 it can retry, no receipt,
+    no entry, no object, and the upload is closed as failed; with room again a new upload goes through."""
+    data = os.urandom(8 * MiB)
+    before = await case_size(file_api)
+    _, up = await file_api.declare(data, "CASE-1")
+    with file_size_limit(3 * MiB):
+        status, body = await file_api.call("PUT", f"/api/v1/uploads/{up['id']}?offset=0", "station", data=data)
+    assert status == 503 and body["error"] == "store_unavailable", body
+    assert "could not write the object" in body["message"] and "receipt" not in body
+    assert await case_size(file_api) == before
+    assert not await file_api.locker.store.exists(f"blake3/{blake3(data).hexdigest()}")
+    store = file_api.locker.store
+    assert isinstance(store, FileStore) and not list((store.root / "tmp").iterdir())
+    status, body = await file_api.call("GET", f"/api/v1/uploads/{up['id']}", "station")
+    assert body["state"] == "failed"
+    done = await file_api.upload(data)
+    assert done["state"] == "committed"
+    await check_receipt(file_api, done["receipt"], data)

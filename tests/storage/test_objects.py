@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import io
 import os
-from collections.abc import AsyncIterator
+import resource
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from blake3 import blake3
@@ -21,6 +23,7 @@ from storage.objects import (
     ObjectStore,
     RecordConflict,
     RetentionShortened,
+    StoreUnavailable,
     bytes_source,
     checkpoint_key,
     checkpoints_prefix,
@@ -260,6 +263,40 @@ async def test_file_store_direct_and_buffered_writes_keep_every_byte(tmp_path, b
     assert (store.root / _file_path(stored.key)).read_bytes() == data
 
 
+@contextlib.contextmanager
+def file_size_limit(limit: int) -> Iterator[None]:
+    """This process may not write past ``limit`` bytes of any file (RLIMIT_FSIZE): the kernel's own
+    EFBIG, as a full disk would fail a write (Python ignores the SIGXFSZ that comes with it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+async def test_file_store_write_failing_behind_the_hashing_stores_nothing(tmp_path) -> None:
+    """The disk writes trail the hashing by a few blocks: a write that fails there (the disk is full)
+    still fails the put, as a clear store error, and leaves nothing, not even a temp file."""
+    store = FileStore(tmp_path / "objects")
+    data = os.urandom(12 * MiB)
+    with file_size_limit(3 * MiB), pytest.raises(StoreUnavailable, match="could not write the object"):
+        await store.put(odd_chunks(data), expected_blake3=b3(data), block_bytes=MiB)
+    assert await visible_keys(store) == []
+    stored = await store.put(odd_chunks(data), expected_blake3=b3(data), block_bytes=MiB)  # the disk has room again
+    assert (store.root / _file_path(stored.key)).read_bytes() == data
+
+
+async def test_file_store_object_is_exactly_its_bytes_on_disk(tmp_path) -> None:
+    """Disk is reserved ahead of direct writes; the stored file is cut back to the object's length."""
+    store = FileStore(tmp_path / "objects")
+    data = os.urandom(5 * MiB + 4096)
+    stored = await store.put(odd_chunks(data), block_bytes=MiB)
+    path = store.root / _file_path(stored.key)
+    assert path.stat().st_size == len(data) == stored.digest.size
+    assert path.read_bytes() == data
+
+
 def test_file_store_writer_bypasses_the_page_cache_and_falls_back(tmp_path) -> None:
     import fcntl
     import mmap
@@ -283,7 +320,7 @@ def test_file_store_writer_bypasses_the_page_cache_and_falls_back(tmp_path) -> N
         unaligned = memoryview(bytearray(os.urandom(DIRECT_ALIGN + 1)))[1:]  # misaligned memory
         writer.write(unaligned)
         assert not writer.direct  # refused by the kernel (EINVAL), written buffered instead
-        os.fsync(fd)
+        writer.sync()  # cuts the disk reserved ahead of the direct write
     finally:
         os.close(fd)
     assert path.read_bytes() == bytes(aligned) + bytes(unaligned)
