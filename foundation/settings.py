@@ -77,6 +77,10 @@ class Settings:
     #: publication of a disclosure record by two different people, and a takedown or revocation of a
     #: major decision asked by one and confirmed by another.  (The drafter never approves, whatever this says.)
     separate_duties: bool = True
+    #: Load jieba's Chinese name dictionary (~170 MiB, ~1.5 s) in the background at start-up, so the first
+    #: masking does not wait.  Off: loaded on the first masking (a server that only takes uploads never
+    #: pays it, and each ``--workers`` process pays it only once it masks).
+    warm_up_names: bool = False
     #: A fine of at least this many yuan is proposed as "较大数额罚款", a major decision (§四(二)).
     major_fine_yuan: int = 50_000
     #: A web sign-in session ends after this many minutes without a request (checked to the minute) ...

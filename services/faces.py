@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
-
 from policy.face_tracks import Box, suggest
 
 CASCADE = "haarcascade_frontalface_default.xml"
@@ -47,8 +45,17 @@ class Detections:
 
 
 @functools.cache
+def opencv() -> Any:
+    """The ``cv2`` module, imported on the first suggestion run, not at start-up."""
+    # Deferred: OpenCV adds ~60 MiB to a server's RSS; only suggestion runs use it, never an upload.
+    import cv2
+    return cv2
+
+
+@functools.cache
 def _classifier() -> Any:
-    classifier = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADE)  # type: ignore[attr-defined]
+    cv2 = opencv()
+    classifier = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADE)
     if classifier.empty():
         raise RuntimeError(f"OpenCV's {CASCADE} is missing from the installed cv2 package")
     return classifier
@@ -56,6 +63,7 @@ def _classifier() -> Any:
 
 def detect_faces(frame: Any) -> list[Box]:
     """Face boxes (x, y, w, h) in one BGR frame."""
+    cv2 = opencv()
     height, width = frame.shape[:2]
     scale = min(1.0, ANALYSE_WIDTH_PX / width)
     small = cv2.resize(frame, (round(width * scale), round(height * scale))) if scale < 1 else frame
@@ -79,6 +87,7 @@ def detect_file(path: Path, every_ms: int = DEFAULT_EVERY_MS) -> Detections:
 def detect_many(path: Path, every_ms: int, detectors: Mapping[str, Detector]) -> dict[str, Detections]:
     """Each detector (faces, plates: ``services.plates``) on the same frames sampled every ``every_ms``,
     decoded once (blocking: run it in a thread)."""
+    cv2 = opencv()
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise Unreadable("OpenCV cannot read it as video")

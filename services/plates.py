@@ -15,9 +15,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import cv2
-
 from policy.face_tracks import Box
+from services.faces import opencv
 
 CASCADE = "haarcascade_russian_plate_number.xml"
 #: Detector settings: scale step, neighbours a plate needs, smallest plate (px, the cascade's window).
@@ -30,7 +29,8 @@ ANALYSE_WIDTH_PX = 960
 
 @functools.cache
 def _classifier() -> Any:
-    classifier = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADE)  # type: ignore[attr-defined]
+    cv2 = opencv()
+    classifier = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADE)
     if classifier.empty():
         raise RuntimeError(f"OpenCV's {CASCADE} is missing from the installed cv2 package")
     return classifier
@@ -38,6 +38,7 @@ def _classifier() -> Any:
 
 def detect_plates(frame: Any) -> list[Box]:
     """Plate boxes (x, y, w, h) in one BGR frame."""
+    cv2 = opencv()
     height, width = frame.shape[:2]
     scale = min(1.0, ANALYSE_WIDTH_PX / width)
     small = cv2.resize(frame, (round(width * scale), round(height * scale))) if scale < 1 else frame

@@ -99,3 +99,13 @@ def test_sql_lives_in_storage() -> None:
                 found[name] = lines
     stray = [line for lines in found.values() for line in lines]
     assert not stray, "SQL belongs in storage/:\n" + "\n".join(stray)
+
+
+def test_the_server_starts_without_the_heavy_libraries() -> None:
+    """OpenCV (~60 MiB) and jieba's dictionary (~170 MiB) load on first use, not with the server: a server
+    taking uploads stays inside issue 17's memory bound (20 uploads <= 200 MiB) unless it masks or detects."""
+    probe = ("import sys, api.app, custody.entry, services.redaction, services.faces, services.plates, policy.names; "
+             "print(sorted(m for m in ('cv2', 'jieba') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
