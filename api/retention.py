@@ -114,7 +114,7 @@ def _report(report: retention.DispositionReport) -> dict[str, Any]:
     return {"dry_run": report.dry_run,
             "disposed" if not report.dry_run else "would_dispose": [asdict(d) for d in report.disposed],
             "held": [asdict(d) for d in report.held],
-            "failed": [{**asdict(d), "error": err} for d, err in report.failed]}
+            "failed": [{**asdict(d), "error": err} for d, err in report.failed], "stills": report.stills}
 
 
 async def due(request: web.Request) -> web.Response:

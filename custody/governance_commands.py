@@ -150,7 +150,7 @@ async def retention_run(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(dump_json({"dry_run": report.dry_run, "disposed": [asdict(d) for d in report.disposed],
                      "held": [asdict(d) for d in report.held],
-                     "failed": [{**asdict(d), "error": e} for d, e in report.failed]}))
+                     "failed": [{**asdict(d), "error": e} for d, e in report.failed], "stills": report.stills}))
     else:
         verb = "would dispose" if report.dry_run else "disposed"
         for d in report.disposed:
@@ -161,7 +161,8 @@ async def retention_run(args: argparse.Namespace, settings: Settings) -> int:
                   f"{', '.join('hold ' + str(h) if h else 'store legal hold' for h in d.held_by)}")
         for d, err in report.failed:
             print(f"{'FAILED':<13} blake3/{d.blake3}: {err}")
-        print(f"{len(report.disposed)} {verb}, {len(report.held)} held, {len(report.failed)} failed")
+        stills = f" (and {report.stills} still(s) of disposed proxies)" if report.stills else ""
+        print(f"{len(report.disposed)} {verb}{stills}, {len(report.held)} held, {len(report.failed)} failed")
     return 1 if report.failed else 0
 
 

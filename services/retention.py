@@ -32,6 +32,7 @@ from services.permissions import authorize
 from services.restriction import require_read
 from storage import catalog
 from storage import retention as rows
+from storage import thumbnails as thumb_rows
 from storage.log import CaseExists, CaseNotFound, Draft, LogError
 from storage.objects import ObjectLocked, ObjectNotFound, StoreError
 from storage.principals import Principal
@@ -67,6 +68,8 @@ class DispositionReport:
     held: list[DueObject]
     failed: list[tuple[DueObject, str]]
     dry_run: bool
+    #: Stills (thumbnails) disposed of because the proxy they were made from was.
+    stills: int = 0
 
 
 async def ensure_governance_log(locker: Locker) -> None:
@@ -245,7 +248,32 @@ async def run_disposition(locker: Locker, *, now: dt.datetime | None = None, dry
         except (StoreError, LogError) as exc:
             logger.error("disposition of %s failed: %s", item.blake3, exc)
             failed.append((item, str(exc)))
-    return DispositionReport(disposed, held, failed, False)
+    return DispositionReport(disposed, held, failed, False, await _dispose_stills(locker, actor, now))
+
+
+async def _dispose_stills(locker: Locker, actor: str, now: dt.datetime) -> int:
+    """A still shows what its recording showed: it goes when the proxy it was made from went (this run's
+    or an earlier one's, so a run that failed half-way is finished by the next).  Logged in each case
+    that holds it, like any disposal."""
+    done = 0
+    for still in await thumb_rows.outliving(locker.pool):
+        try:
+            await rows.mark_disposing(locker.pool, still.blake3)
+            try:
+                await locker.store.delete(object_key(still.blake3), still.version_id)
+            except ObjectNotFound:
+                pass
+            for case_id in still.cases:
+                await locker.log.append(case_id, Draft("retention.disposed", actor, {
+                    "blake3": still.blake3, "sha256": still.sha256, "size": still.size,
+                    "of_blake3": still.of_blake3, "reason": "a still of a recording disposed of under retention",
+                }, blake3=still.blake3, dedupe=catalog.object_dedupe("retention.disposed", still.blake3, still.lives)))
+            await rows.mark_disposed(locker.pool, still.blake3, now)
+            done += 1
+        except (StoreError, LogError) as exc:
+            await rows.clear_disposing(locker.pool, still.blake3)
+            logger.error("disposition of still %s failed: %s", still.blake3, exc)
+    return done
 
 
 async def _dispose(locker: Locker, item: DueObject, actor: str, now: dt.datetime) -> None:

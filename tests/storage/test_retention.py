@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import os
+import shutil
 from pathlib import Path
 
 import asyncpg
@@ -12,9 +14,10 @@ import pytest
 
 from integrity.hashing import object_key
 from policy.retention import RetentionClass
-from services import retention
+from services import retention, thumbnails
 from services.locker import Locker
 from services.scrub import scrub
+from storage import thumbnails as thumb_rows
 from storage.keys import KeyRing
 from storage.log import CaseLog
 from storage.objects import ObjectLocked, ObjectStore, bytes_source
@@ -223,4 +226,32 @@ async def test_bytes_stored_again_after_disposal_are_new_evidence_with_entries_o
     assert b3 in [d.blake3 for d in (await retention.run_disposition(locker, who=ADMIN)).disposed]
     story = [r.kind for r in await locker.log.entries_for_object(b3, "C-L")]
     assert story == ["evidence.ingested", "retention.disposed", "evidence.ingested", "retention.disposed"]
+    assert await scrub(locker) == []
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg missing")
+async def test_a_still_goes_with_the_proxy_it_was_made_from(locker: Locker, tmp_path: Path) -> None:
+    """A thumbnail shows what the recording showed: disposing of the proxy disposes of its still, logged."""
+    [original] = await ingest(locker, "C-STILL", n=1)
+    clip = tmp_path / "proxy.mp4"
+    proc = await asyncio.create_subprocess_exec(
+        "ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=10",
+        "-t", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(clip))
+    assert await proc.wait() == 0
+    appended = await locker.add_object("C-STILL", bytes_source(clip.read_bytes()), kind="evidence.derived",
+                                       actor="station:dock-1", fields={"file_name": "clip.proxy.mp4",
+                                                                       "media_type": "video/mp4", "recorded_at": OLD,
+                                                                       "original_blake3": original})
+    proxy = json.loads(appended.body)["blake3"]
+    made = await thumbnails.make(locker, "C-STILL", proxy)
+    assert made is not None
+    still = json.loads(made.body)["blake3"]
+    report = await retention.run_disposition(locker, who=ADMIN)
+    assert proxy in [d.blake3 for d in report.disposed] and report.stills == 1
+    assert not await locker.store.exists(object_key(still))
+    disposed = [json.loads(r.body) for r in await locker.log.entries("C-STILL")
+                if json.loads(r.body)["kind"] == "retention.disposed"]
+    assert {e["blake3"] for e in disposed} == {original, proxy, still}
+    assert await thumb_rows.of_case(locker.pool, "C-STILL") == {}  # no list shows a still that is gone
+    assert (await retention.run_disposition(locker, who=ADMIN)).stills == 0  # nothing twice
     assert await scrub(locker) == []
