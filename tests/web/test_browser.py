@@ -95,7 +95,10 @@ async def test_investigator_exports_a_bundle_that_verifies(served: Served, tmp_p
     vkey = json.loads(await served.api("ivy", "/api/v1/keys"))["current"]
     report = verify_bundle(bundle, [vkey])
     assert report.ok, report.as_json()
-    assert len(report.objects) == 2  # the original and its proxy
+    entries = [json.loads(line) for line in (await served.api("ivy", f"/api/v1/cases/{CASE}/entries")).splitlines()]
+    media = {e["blake3"] for e in entries if e["kind"] in ("evidence.ingested", "evidence.derived")}
+    stills = {e["blake3"] for e in entries if e["kind"] == "evidence.thumbnail"}  # made from the proxy at ingest
+    assert len(media) == 2 and {o.blake3 for o in report.objects} == media | stills  # original, proxy, still
 
 
 async def drop_clip(page: Any, served: Served) -> str:
@@ -193,10 +196,10 @@ async def test_each_role_sees_only_what_it_may(served: Served) -> None:
     assert "cannot sign in" in await page.inner_text("#signin-error")
     await shot(page, "signin-station-refused")
 
-    expected = {"dora": {"/cases", "/verify", "/disclosure", "/public"},
-                "rex": {"/cases", "/verify", "/disclosure", "/review", "/public"},
-                "ivy": {"/cases", "/verify", "/disclosure", "/public"},
-                "ada": {"/cases", "/verify", "/disclosure", "/review", "/admin", "/admin/retention",
+    expected = {"dora": {"/cases", "/search", "/verify", "/disclosure", "/public"},
+                "rex": {"/cases", "/search", "/verify", "/disclosure", "/review", "/public"},
+                "ivy": {"/cases", "/search", "/verify", "/disclosure", "/public"},
+                "ada": {"/cases", "/search", "/verify", "/disclosure", "/review", "/admin", "/admin/retention",
                         "/admin/law-changes", "/public", "/admin/audit"}}
     for who, nav in expected.items():
         page = await served.signed_in(who)
