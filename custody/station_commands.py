@@ -87,11 +87,22 @@ async def station_enrol(args: argparse.Namespace, settings: Settings) -> int:
     async with CustodyClient(args.server, token) as client:
         keys = await client.request("GET", "/api/v1/keys")
         vkeys = [args.vkey_file.read_text().strip()] if args.vkey_file else [keys["current"]]
-        try:  # proves the token is a station's: a missing upload is 404 for a station, 403 for others
+        # Proves the token is a station's: a missing upload is 404 for anyone who may upload (stations,
+        # and users since browser intake), and only a station is refused the staff's case list.
+        try:
             await client.request("GET", "/api/v1/uploads/00000000-0000-0000-0000-000000000000")
         except ApiError as exc:
             if exc.status != 404:
                 raise
+        try:
+            await client.request("GET", "/api/v1/cases?limit=1")
+        except ApiError as exc:
+            if exc.status != 403:
+                raise
+        else:
+            raise ApiError(403, {"error": "not_a_station",
+                                 "message": "this token is a user's, not a docking station's: create one with "
+                                            "`custody station add NAME` on the server"})
     Enrolment(args.server, token, vkeys).save(_agent_dir(settings) / "station.json")
     pinned = "from --vkey-file" if args.vkey_file else "as published by the server now (trust on first use)"
     print(f"enrolled with {args.server}; pinned vkey {vkeys[0]} {pinned}")
