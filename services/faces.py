@@ -53,16 +53,19 @@ def opencv() -> Any:
 
 
 @functools.cache
-def _classifier() -> Any:
+def cascade(name: str) -> Any:
+    """OpenCV's packaged Haar cascade ``name``, loaded once."""
     cv2 = opencv()
-    classifier = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADE)
+    classifier = cv2.CascadeClassifier(cv2.data.haarcascades + name)
     if classifier.empty():
-        raise RuntimeError(f"OpenCV's {CASCADE} is missing from the installed cv2 package")
+        raise RuntimeError(f"OpenCV's {name} is missing from the installed cv2 package")
     return classifier
 
 
-def detect_faces(frame: Any) -> list[Box]:
-    """Face boxes (x, y, w, h) in one BGR frame."""
+def detect_with(name: str, frame: Any, *, scale_factor: float, min_neighbours: int,
+                min_size: tuple[int, int]) -> list[Box]:
+    """Boxes (x, y, w, h) the cascade ``name`` finds in one BGR frame, analysed at most
+    ``ANALYSE_WIDTH_PX`` wide and scaled back to the frame."""
     cv2 = opencv()
     height, width = frame.shape[:2]
     scale = min(1.0, ANALYSE_WIDTH_PX / width)
@@ -70,9 +73,15 @@ def detect_faces(frame: Any) -> list[Box]:
     # No histogram equalisation: on a frame that is mostly one flat colour it stretches the background and
     # wrecks the face's contrast (bench/redaction.py: 43 % of frames found with it, 100 % without).
     grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-    found = _classifier().detectMultiScale(grey, scaleFactor=SCALE_FACTOR, minNeighbors=MIN_NEIGHBOURS,
-                                           minSize=(MIN_FACE_PX, MIN_FACE_PX))
+    found = cascade(name).detectMultiScale(grey, scaleFactor=scale_factor, minNeighbors=min_neighbours,
+                                           minSize=min_size)
     return [(round(x / scale), round(y / scale), round(w / scale), round(h / scale)) for x, y, w, h in found]
+
+
+def detect_faces(frame: Any) -> list[Box]:
+    """Face boxes (x, y, w, h) in one BGR frame."""
+    return detect_with(CASCADE, frame, scale_factor=SCALE_FACTOR, min_neighbours=MIN_NEIGHBOURS,
+                       min_size=(MIN_FACE_PX, MIN_FACE_PX))
 
 
 #: A detector: the boxes it finds in one BGR frame.

@@ -12,37 +12,19 @@ exactly as for faces (``services.faces``, ``policy.face_tracks``).
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from policy.face_tracks import Box
-from services.faces import opencv
+from services.faces import detect_with
 
 CASCADE = "haarcascade_russian_plate_number.xml"
 #: Detector settings: scale step, neighbours a plate needs, smallest plate (px, the cascade's window).
 SCALE_FACTOR = 1.1
 MIN_NEIGHBOURS = 4
 MIN_PLATE_PX = (60, 20)
-#: Frames are analysed at most this wide (boxes are scaled back to the frame).
-ANALYSE_WIDTH_PX = 960
-
-
-@functools.cache
-def _classifier() -> Any:
-    cv2 = opencv()
-    classifier = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADE)
-    if classifier.empty():
-        raise RuntimeError(f"OpenCV's {CASCADE} is missing from the installed cv2 package")
-    return classifier
 
 
 def detect_plates(frame: Any) -> list[Box]:
-    """Plate boxes (x, y, w, h) in one BGR frame."""
-    cv2 = opencv()
-    height, width = frame.shape[:2]
-    scale = min(1.0, ANALYSE_WIDTH_PX / width)
-    small = cv2.resize(frame, (round(width * scale), round(height * scale))) if scale < 1 else frame
-    grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-    found = _classifier().detectMultiScale(grey, scaleFactor=SCALE_FACTOR, minNeighbors=MIN_NEIGHBOURS,
-                                           minSize=MIN_PLATE_PX)
-    return [(round(x / scale), round(y / scale), round(w / scale), round(h / scale)) for x, y, w, h in found]
+    """Plate boxes (x, y, w, h) in one BGR frame (analysed at most ``faces.ANALYSE_WIDTH_PX`` wide)."""
+    return detect_with(CASCADE, frame, scale_factor=SCALE_FACTOR, min_neighbours=MIN_NEIGHBOURS,
+                       min_size=MIN_PLATE_PX)

@@ -7,11 +7,8 @@ appended before a byte leaves.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
-import uuid
-from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,12 +16,13 @@ from aiohttp import web
 from yarl import URL
 
 from api.appkeys import LOCKER, PRINCIPAL, SETTINGS
-from api.cases import _safe_name, stream_object
+from api.cases import stream_object
 from api.client import client_address
 from api.params import blake3_param, json_response, purpose
 from api.verify import check_stored
 from api.web import i18n, intake_panel, organise
 from api.web import player as player_tools
+from api.web.bundles import send_bundle
 from api.web.render import page, redirect
 from api.web.timeline import describe, stage_label
 from foundation.errors import Malformed, NotFound
@@ -41,7 +39,6 @@ from storage.catalog import EvidenceRow
 #: The case page shows at most this many log entries (the newest); the rest are in the bundle and API.
 TIMELINE_MAX_ENTRIES = 1000
 SEARCH_LIMIT = 200
-EXPORT_CHUNK_BYTES = 1024 * 1024
 #: Evidence bytes served to a browser never run as a page of this site, whatever their media type.
 OBJECT_HEADERS = {"Content-Security-Policy": "default-src 'none'; sandbox", "X-Frame-Options": "DENY"}
 PLAYABLE = ("video/", "audio/")
@@ -250,32 +247,3 @@ async def export(request: web.Request) -> web.StreamResponse:
                               client=client_address(request))
 
     return await send_bundle(request, case_id, write)
-
-
-async def send_bundle(request: web.Request, case_id: str, write: Callable[[Path], Awaitable[None]],
-                      headers: Mapping[str, str] | None = None) -> web.StreamResponse:
-    """Build a case bundle with ``write`` into a temp file, stream it as an attachment, then remove it.
-
-    The staff export and a share's court bundle both come through here, so both leave nothing
-    behind in ``home/tmp/exports`` whether the build, the client or the stream fails.
-    """
-    tmp_dir = request.app[SETTINGS].home / "tmp" / "exports"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    out = tmp_dir / f"{uuid.uuid4().hex}.zip"
-    try:
-        await write(out)
-        name = _safe_name(case_id)[:64] + "-bundle.zip"
-        response = web.StreamResponse(headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
-                                               **(headers or {}),
-                                               "Content-Disposition": f'attachment; filename="{name}"'})
-        response.content_type = "application/zip"
-        response.content_length = out.stat().st_size
-        await response.prepare(request)
-        with out.open("rb") as fh:
-            while chunk := await asyncio.to_thread(fh.read, EXPORT_CHUNK_BYTES):
-                await response.write(chunk)
-        await response.write_eof()
-        return response
-    finally:
-        out.unlink(missing_ok=True)
-        out.with_name(out.name + ".part").unlink(missing_ok=True)  # left behind if the build itself failed

@@ -9,10 +9,8 @@ zone (``CUSTODY_TIMEZONE``), turned into instants here as on the case search.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import re
-import uuid
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -23,6 +21,7 @@ from api.client import client_address
 from api.errors import http_status
 from api.params import blake3_param, json_object, json_response
 from api.web import i18n
+from api.web.bundles import send_bundle
 from api.web.render import page, redirect
 from api.web.timeline import stage_label
 from foundation.errors import CustodyError, Invalid, Malformed
@@ -32,7 +31,6 @@ from services.permissions import INVESTIGATORS, READERS
 from storage.catalog import EvidenceRow
 from storage.search import FACETS
 
-EXPORT_CHUNK_BYTES = 1024 * 1024
 #: Event types as the search page names them.
 KIND_KEYS = {"evidence.ingested": "ev.original", "record.added": "org.kind_record",
              "evidence.redacted": "org.kind_redacted"}
@@ -205,30 +203,16 @@ async def export_selection(request: web.Request) -> web.StreamResponse:
     if not why:
         raise Malformed(i18n.translator(i18n.choose(request))("purpose.required"))
     items = [str(v) for v in form.getall("items", [])]
-    tmp_dir = request.app[SETTINGS].home / "tmp" / "exports"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    out = tmp_dir / f"{uuid.uuid4().hex}.zip"
-    try:
-        results = await bulk.export(locker, case_id, items, out, who=request[PRINCIPAL], purpose=why,
-                                    client=client_address(request))
+    who, client = request[PRINCIPAL], client_address(request)
+
+    async def write(out: Path) -> dict[str, str]:
+        results = await bulk.export(locker, case_id, items, out, who=who, purpose=why, client=client)
         if not out.exists():
             missing = ", ".join(r.blake3[:12] for r in results if not r.ok)
             raise Invalid(f"none of the selected items is in case {case_id}: {missing}")
-        name = re.sub(r"[^A-Za-z0-9._-]", "_", case_id)[:64] + "-selection.zip"
-        response = web.StreamResponse(headers={"Content-Disposition": f'attachment; filename="{name}"',
-                                               "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
-                                               "X-Custody-Exported": str(sum(r.ok for r in results)),
-                                               "X-Custody-Skipped": str(sum(not r.ok for r in results))})
-        response.content_type = "application/zip"
-        response.content_length = out.stat().st_size
-        await response.prepare(request)
-        with out.open("rb") as fh:
-            while chunk := await asyncio.to_thread(fh.read, EXPORT_CHUNK_BYTES):
-                await response.write(chunk)
-        await response.write_eof()
-        return response
-    finally:
-        out.unlink(missing_ok=True)
-        out.with_name(out.name + ".part").unlink(missing_ok=True)
+        return {"X-Custody-Exported": str(sum(r.ok for r in results)),
+                "X-Custody-Skipped": str(sum(not r.ok for r in results))}
+
+    return await send_bundle(request, case_id, write, suffix="selection")
 
 

@@ -21,7 +21,8 @@ from api.client import client_address
 from api.params import blake3_param, json_response
 from api.throttle import LIMITER
 from api.web import forms, i18n
-from api.web.cases import case_view, send_bundle
+from api.web.bundles import send_bundle
+from api.web.cases import case_view
 from api.web.render import error_page, page, redirect
 from api.web.verify import SCRIPT_PLURALS, SCRIPT_STRINGS
 from services import shares, verification
