@@ -8,15 +8,16 @@ conforming server can beat that line on this machine (its speed is measured in t
 0.9-1.2 GB/s with SHA-NI, about 340 MB/s without).
 Ours: `curl` PUT of the file as one chunk to `custody serve`, which hashes (BLAKE3 + SHA-256)
 while storing, checks the declared hash, logs the entry and returns a signed receipt.  Target:
-throughput >= 0.8 of the peer's.  Then 20 concurrent uploads; target: server peak RSS <= 200 MiB.
+throughput >= 0.8 of the floor's, the best of ``--repeat`` runs of each, alternated.  Then 20
+concurrent uploads; target: server peak RSS <= 200 MiB.
 
 Stores: ``file``; ``s3`` is moto (does not enforce Object Lock, fails under concurrency); ``rgw`` is a
 real S3 server, a throwaway single-node Ceph RADOS Gateway (tests/rgw.py).  Its OSD keeps objects in
 RAM (memstore), so its concurrent run uses ``--rgw-concurrent-mib`` per upload (20 x 1 GiB would not
 fit in memory); no failed upload is tolerated on RGW.
 
-    python bench/upload.py [--size-mib 1024] [--stores file,s3,rgw] [--concurrent 20] [--concurrent-mib 1024]
-        [--concurrent-stores file,s3,rgw] [--rgw-concurrent-mib 100]
+    python bench/upload.py [--size-mib 1024] [--repeat 3] [--stores file,s3,rgw] [--concurrent 20]
+        [--concurrent-mib 1024] [--concurrent-stores file,s3,rgw] [--rgw-concurrent-mib 100]
 """
 
 from __future__ import annotations
@@ -100,6 +101,12 @@ def curl_put(url: str, path: Path, token: str | None = None) -> subprocess.Popen
     return subprocess.Popen(cmd)
 
 
+def put_timed(url: str, path: Path) -> float:
+    start = time.perf_counter()
+    assert curl_put(url, path).wait() == 0
+    return time.perf_counter() - start
+
+
 def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -173,6 +180,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--stores", default="file,s3,rgw")
+    ap.add_argument("--repeat", type=int, default=3, help="floor/ours pairs per store; the best of each decides")
     ap.add_argument("--concurrent", type=int, default=20)
     ap.add_argument("--concurrent-mib", type=int, default=1024)
     ap.add_argument("--concurrent-stores", default="file,s3,rgw", help="stores the concurrent run uses")
@@ -194,13 +202,9 @@ def run(args: argparse.Namespace, work: Path, verdicts: Verdicts) -> None:
         sink_port = free_port()
         procs.append(subprocess.Popen([sys.executable, "-c", SINK, str(sink_port)]))
         wait_port(sink_port)
-        start = time.perf_counter()
-        assert curl_put(f"http://127.0.0.1:{sink_port}/sink", src).wait() == 0
-        peer = time.perf_counter() - start
+        peer = put_timed(f"http://127.0.0.1:{sink_port}/sink", src)
         print(f"peer  curl -> aiohttp sink       {args.size_mib} MiB  {peer:6.2f} s  {size / peer / 1e6:7.1f} MB/s")
-        start = time.perf_counter()
-        assert curl_put(f"http://127.0.0.1:{sink_port}/sha256", src).wait() == 0
-        floor = time.perf_counter() - start
+        floor = put_timed(f"http://127.0.0.1:{sink_port}/sha256", src)
         print(f"floor curl -> SHA-256-only sink  {args.size_mib} MiB  {floor:6.2f} s  {size / floor / 1e6:7.1f} MB/s")
         moto_port = None
         for store in args.stores.split(","):
@@ -219,12 +223,24 @@ def run(args: argparse.Namespace, work: Path, verdicts: Verdicts) -> None:
             procs.append(server)
             wait_idle(server.pid)
             print(f"      server idle before the uploads: peak RSS {peak_rss_mib(server.pid):5.1f} MiB")
-            seconds = upload_many(base, token, [src])
-            print(f"ours  curl -> custody ({store:<4})     {args.size_mib} MiB  {seconds:6.2f} s  "
-                  f"{size / seconds / 1e6:7.1f} MB/s  ratio vs peer {peer / seconds:4.2f} (target >= 0.80), "
-                  f"vs floor {floor / seconds:4.2f}  "
-                  f"server peak RSS {peak_rss_mib(server.pid):5.1f} MiB")
-            verdicts.check(f"curl -> custody ({store}) {args.size_mib} MiB vs SHA-256-only sink",
+            # Floor and ours alternate, --repeat times each, each upload a new file (the same bytes
+            # would be answered from the store): on a shared or virtual machine one run of either can
+            # lose 15-20 % to a neighbour, and the best of each, taken side by side, is the fair pair.
+            floors, ours = [], []
+            for n in range(args.repeat):
+                floors.append(put_timed(f"http://127.0.0.1:{sink_port}/sha256", src))
+                clip = work / f"clip-{store}-{n}.bin"
+                make_file(clip, args.size_mib, seed=1000 + n)
+                ours.append(upload_many(base, token, [clip]))
+                clip.unlink()
+                print(f"ours  curl -> custody ({store:<4})     {args.size_mib} MiB  {ours[-1]:6.2f} s  "
+                      f"{size / ours[-1] / 1e6:7.1f} MB/s  (floor just before: {size / floors[-1] / 1e6:7.1f} MB/s)"
+                      f"  server peak RSS {peak_rss_mib(server.pid):5.1f} MiB", flush=True)
+            floor, seconds = min(floors), min(ours)
+            print(f"best  of {args.repeat}: floor {size / floor / 1e6:7.1f} MB/s, "
+                  f"ours {size / seconds / 1e6:7.1f} MB/s, "
+                  f"ratio vs peer {peer / seconds:4.2f}, vs floor {floor / seconds:4.2f} (target >= 0.80)")
+            verdicts.check(f"curl -> custody ({store}) {args.size_mib} MiB vs SHA-256-only sink, best of {args.repeat}",
                            ours=f"{size / seconds / 1e6:.0f} MB/s", peer=f"{size / floor / 1e6:.0f} MB/s",
                            ratio=f"{floor / seconds:.2f}", target=">= 0.80", ok=floor / seconds >= 0.8)
             if store in args.concurrent_stores.split(",") and args.concurrent:
