@@ -5,10 +5,12 @@ route whose path names ``{case}``; the few handlers whose case comes from the qu
 (verification by hash, legal holds, disclosure records) call ``require_read`` or ``readable``
 themselves.  Stations are never asked: they upload into cases and read none.
 
-The answer is cached per (case, principal) for as long as a token lookup is (``api.auth``), so an
-unrestricted case costs the verification-by-hash path no extra query; a grant revoked in another
-process takes effect within that time, as a revoked token does.  Changes made through this process
-drop the case's entries at once (``AccessCache.forget``).
+The answer is cached per (case, principal).  A case's access state is decided on its log alone, so
+while the server hears the log's changes (``storage.changes``) an answer is kept for
+``HEARD_SECONDS`` and dropped when the case changes, whichever process changed it; while it does not
+hear them (the listening connection is down), for as long as a token lookup is (``api.auth``), so a
+grant revoked in another process takes effect within that time, as a revoked token does.  Changes made
+through this process drop the case's entries at once (``AccessCache.forget``).
 """
 
 from __future__ import annotations
@@ -23,30 +25,46 @@ from api.appkeys import LOCKER, METRICS, PRINCIPAL
 from policy.errors import Restricted
 from services import restriction
 from services.restriction import UNASKED_ROLES, CaseAccess
+from storage.changes import CaseChanges
 
 logger = logging.getLogger(__name__)
+
+#: How long an access state is kept while every change to its case is heard (a safety net only).
+HEARD_SECONDS = 300.0
 
 
 
 class AccessCache:
-    """(case, principal) -> the case's access state, for ``ttl_s`` seconds."""
+    """(case, principal) -> the case's access state, for ``ttl_s`` seconds (``HEARD_SECONDS`` while heard)."""
 
     def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self._cases: dict[str, dict[str, tuple[float, CaseAccess]]] = {}
         self._count = 0
+        self.changes: CaseChanges | None = None
+
+    def hear(self, changes: CaseChanges) -> None:
+        """Drop a case's entries when ``changes`` says it changed, and all of them when it stops hearing."""
+        self.changes = changes
+        changes.subscribe(self.forget, self.clear)
+
+    def mark(self) -> int | None:
+        """Take before reading a state to ``put``."""
+        return self.changes.mark() if self.changes is not None else None
 
     def get(self, case_id: str, principal: str) -> CaseAccess | None:
         hit = self._cases.get(case_id, {}).get(principal)
         return hit[1] if hit is not None and hit[0] > time.monotonic() else None
 
-    def put(self, case_id: str, principal: str, state: CaseAccess) -> None:
+    def put(self, case_id: str, principal: str, state: CaseAccess, mark: int | None = None) -> None:
+        """Keep ``state``, read after ``mark``: long if no change to the case was heard since, else briefly."""
         if self._count >= self.max_entries:
             self.clear()
+        heard = self.changes is not None and mark is not None and self.changes.unchanged_since(case_id, mark)
         entries = self._cases.setdefault(case_id, {})
         self._count += principal not in entries
-        entries[principal] = (time.monotonic() + self.ttl_s, state)
+        entries[principal] = (time.monotonic() + (HEARD_SECONDS if heard else self.ttl_s), state)
 
     def forget(self, case_id: str) -> None:
         """Drop every principal's entry for a case (its level or grants changed here)."""
@@ -73,6 +91,7 @@ async def states(request: web.Request, case_ids: Iterable[str]) -> dict[str, Cas
         else:
             found[case_id] = hit
     if missing:
+        mark = cache.mark()
         pool = request.app[LOCKER].pool
         if len(missing) == 1:
             one = await restriction.access(pool, missing[0], name)
@@ -80,7 +99,7 @@ async def states(request: web.Request, case_ids: Iterable[str]) -> dict[str, Cas
         else:
             fetched = await restriction.access_many(pool, missing, name)
         for case_id, state in fetched.items():  # unknown cases are not cached: their handler answers 404
-            cache.put(case_id, name, state)
+            cache.put(case_id, name, state, mark)
         found.update(fetched)
     return found
 

@@ -40,6 +40,7 @@ from services.locker import open_locker
 from services.permissions import operator
 from services.redaction import RenderPool
 from services.witnessing import Witnessing
+from storage import changes
 
 logger = logging.getLogger("custody.http")  # one line per request
 server_logger = logging.getLogger("custody.server")
@@ -82,7 +83,9 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 async def _locker_ctx(app: web.Application) -> AsyncIterator[None]:
-    async with open_locker(app[SETTINGS]) as locker:
+    async with open_locker(app[SETTINGS]) as locker, changes.listening(locker.pool) as heard:
+        # Kept verification and access state is dropped as the cases change (storage.changes).
+        app[ACCESS].hear(heard)
         app[LOCKER] = locker
         app[CALENDAR] = await asyncio.to_thread(live_calendar, app[SETTINGS].calendar_dir)
         yield

@@ -1,15 +1,15 @@
 """Verification by hash: is this object evidence, and the receipts that prove it (integrity contract v1).
 
-``matches`` reads every entry about an object with what proves it in one statement
-(``storage.verification``) and computes each inclusion proof against the case's latest signed
-checkpoint; ``answer`` is the JSON the ``/verify`` routes and a share's page send, unchanged in every
-byte since the answer took six or seven queries: outside verifiers read it.
+``matches`` reads every entry about an object with what proves it (``storage.verification``: one
+statement when the case's state is kept) and computes each inclusion proof against the case's latest
+signed checkpoint; ``answer`` is the JSON the ``/verify`` routes and a share's page send, unchanged in
+every byte since the answer took six or seven queries: outside verifiers read it.
 
-Nothing is cached that could go stale: the latest checkpoint, its cosignatures, the timestamps, the
-failed reads and the entries are read with every request.  What is kept never changes: the proof for
-(case, index, size) (``CaseLog``), a case's upper tree nodes and the checkpoint signed at a size
-(``storage.verification``).  Every proof is checked against its checkpoint's root before it is sent;
-one built from kept material that does not lead there is built again from the database alone.
+The entries and failed reads are read with every request.  A case's state (latest checkpoint,
+cosignatures, timestamps, upper tree nodes) is kept only while the server hears the case's changes
+(``storage.changes``), and dropped with each; the proof for (case, index, size) is kept by ``CaseLog``.
+Every proof is checked against its checkpoint's root before it is sent; one built from kept material
+that does not lead there is built again from a state read afresh.
 """
 
 from __future__ import annotations

@@ -1,39 +1,34 @@
-"""Verification by hash in one round trip: every entry about an object, with what proves it, from one statement.
+"""Verification by hash: every entry about an object with what proves it, in one statement when warm.
 
-For each entry of the asked kinds whose ``blake3`` is the hash (in one case, or in all): the entry, its
-case's latest signed checkpoint, the witnesses' cosignature lines on that checkpoint, the largest size a
-quorum of the witnesses cosigned, the first timestamp that covers the entry, the last read that found
-the stored bytes changed, and the perfect-subtree nodes its inclusion proof is computed from.  These
-were six or seven queries, each with asyncpg's reset round trip after it; now it is one statement,
-sent with ``db.fetch_read``.
+An answer is made of two kinds of material:
 
-Which tree nodes an inclusion proof reads depends only on the leaf index ``s`` and the tree size ``z``
-(``integrity.merkle._path``).  With ``x = s XOR (z - 1)`` and ``meet`` the bit length of ``x`` (the
-lowest level where the leaf's path and the last leaf's meet), level ``L`` contributes:
+- per case (``CaseState``, statement ``_STATES``): the latest signed checkpoint (size, root, note), the
+  witnesses' cosignature lines on it, the largest size a quorum cosigned, the timestamps that covered
+  the case, and the tree nodes every proof in that tree size shares: the perfect subtrees at
+  ``level >= min_level`` (``UPPER_MIN_LEVEL``, higher in a big case) and those tiling the ragged right
+  edge below that level;
+- per entry (statement ``_ENTRIES``): the entries about the object (in a case, or in all), each with
+  the 16 leaf hashes of its aligned block, from which its path's nodes below level 4 are computed, and,
+  in a case whose kept levels start above 4, its path's siblings in between.
 
-- ``(L, (s >> L) XOR 1)``, the sibling, below ``meet - 1``;
-- ``(L, (z >> L) - 1)``, the perfect subtrees tiling the ragged sibling at ``meet - 1``: at each
-  level below ``meet - 1`` where ``z`` has a bit, and at ``meet - 1`` itself when that sibling is
-  complete (the low ``meet`` bits of ``z`` are zero);
-- ``(L, (s >> L) - 1)``, the left siblings above, from ``meet`` up to the bit length of ``z - 1``,
-  where ``s`` has a bit.
+Why this split: an inclusion proof of leaf ``s`` in a tree of ``z`` leaves reads two kinds of perfect
+subtree (``integrity.merkle._path``): siblings ``(L, (s >> L) XOR 1)`` on the leaf's way up, and the
+tiles ``(L, (z >> L) - 1)`` of the ragged edge, one per set bit ``L`` of ``z``.  The tiles and every
+node at the upper levels depend on ``z`` alone: they belong to the case's state.  What depends on the
+entry is below ``min_level``, and the block of 16 leaves is one index range read; the 63 node lookups
+this statement made before took four times the database's CPU (issue 17 item 2).
 
-The statement asks for exactly those (``L < meet - 1`` is ``x >> (L + 1) > 0``, ``L = meet - 1`` is
-``x >> L = 1``, ``L >= meet`` is ``x >> L = 0``).
-
-Most of the statement's work was those node lookups, and the upper ones are shared by every entry of a
-case.  Perfect subtrees never change once complete (RFC 6962), so each process keeps, per case asked by
-name, an ``UpperTree``: every node at ``level >= min_level`` complete within a signed size, and the
-checkpoint signed at that size.  The statement is told that size and reads only the nodes below
-``min_level`` or completed after it, and sends the note only if a newer checkpoint was signed.  What
-can change (the latest checkpoint, its cosignatures, timestamps, failed reads, new entries) is read
-every time.  ``services.verification`` checks every proof against the checkpoint's root and asks
-again without the cache if one does not lead there.
+A server keeps each case's state while it hears that case's changes (``storage.changes``: triggers on
+the tables it is read from notify, and a change drops the state), so a warm request is the one
+``_ENTRIES`` statement.  Without a listener (the CLI, or while the listening connection is down) the
+state is read with every request.  ``services.verification`` checks every proof against its
+checkpoint's root and asks again with a freshly read state if one does not lead there.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import bisect
+import itertools
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -41,95 +36,127 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from integrity.merkle import HASH_SIZE, NodeGetter
+from integrity.merkle import HASH_SIZE, NodeGetter, root_from_leaf_hashes
+from storage import changes as case_changes
 from storage.db import fetch_read
 from storage.witnessing import Stamp
 
 logger = logging.getLogger(__name__)
 
-#: The lowest level an ``UpperTree`` keeps: below it, each node serves at most 16 leaves' proofs.
-UPPER_MIN_LEVEL = 4
-#: A case's ``UpperTree`` holds at most about 2 * 2**11 nodes (128 KiB): a bigger tree starts higher up.
+#: Levels below this are computed from the entry's aligned block of ``2 ** BLOCK_LEVELS`` leaves.
+BLOCK_LEVELS = 4
+#: The lowest level a ``CaseState`` keeps: below it, each node serves at most 16 leaves' proofs.
+UPPER_MIN_LEVEL = BLOCK_LEVELS
+#: A case's state holds at most about 2 * 2**11 upper nodes (128 KiB): a bigger tree keeps fewer levels.
 UPPER_LEVELS_BELOW_TOP = 11
-#: Bytes of hashes the ``UpperTree``s of one process hold at most (per database), least recently used out.
-TREE_CACHE_BYTES = 16 * 1024 * 1024
-#: Databases (pools) a process keeps trees for: a server has one, a test run many in turn.
-CACHED_POOLS = 4
+#: Bytes the ``CaseState``s of one process hold at most (per database), least recently used out.
+STATE_CACHE_BYTES = 16 * 1024 * 1024
+#: ``_ENTRIES`` without a known state (across cases): every level's sibling is asked for.
+ALL_LEVELS = 63
 
 
 @dataclass(frozen=True, slots=True)
-class UpperTree:
-    """A case's perfect subtrees at ``level >= min_level`` complete within ``size``, and its checkpoint there."""
+class CaseState:
+    """What every answer about a case shares, as of its latest signed checkpoint."""
 
+    case_id: str
     size: int
     root: bytes
+    #: The signed note, without cosignatures.
     note: bytes
+    #: Cosignature lines stored for this checkpoint, oldest first.
+    cosignatures: tuple[bytes, ...]
+    #: Largest checkpoint size cosigned by a quorum of the witnesses (0: none, or no witnesses).
+    witnessed_size: int
+    #: (name, key id) of the witnesses and the quorum ``witnessed_size`` was counted with.
+    witnesses: tuple[tuple[str, str], ...]
+    quorum: int
+    #: Timestamps of the case, earliest round first; ``covered[i]``: the largest size of ``stamps[:i + 1]``.
+    stamps: tuple[Stamp, ...]
+    covered: tuple[int, ...]
     min_level: int
-    #: ``levels[i]``: the hashes of nodes ``(min_level + i, 0 .. (size >> level) - 1)``, concatenated.
-    levels: tuple[bytes, ...]
+    #: ``upper[i]``: the hashes of nodes ``(min_level + i, 0 .. (size >> level) - 1)``, concatenated.
+    upper: tuple[bytes, ...]
+    #: The ragged edge's tiles below ``min_level``: level -> hash of node ``(level, (size >> level) - 1)``.
+    edge: dict[int, bytes]
 
     def node(self, level: int, idx: int) -> bytes | None:
-        i = level - self.min_level
-        if i < 0 or i >= len(self.levels) or (idx + 1) << level > self.size:
+        if (idx + 1) << level > self.size:
             return None
-        return self.levels[i][idx * HASH_SIZE:(idx + 1) * HASH_SIZE]
+        i = level - self.min_level
+        if i >= 0:
+            return self.upper[i][idx * HASH_SIZE:(idx + 1) * HASH_SIZE] if i < len(self.upper) else None
+        return self.edge.get(level) if idx == (self.size >> level) - 1 else None
+
+    def stamp_for(self, seq: int) -> Stamp | None:
+        """The first timestamp whose checkpoint covers entry ``seq`` (its size > ``seq``)."""
+        i = bisect.bisect_right(self.covered, seq)
+        return self.stamps[i] if i < len(self.stamps) else None
 
     @property
     def nbytes(self) -> int:
-        return sum(len(h) for h in self.levels) + len(self.note)
+        return (sum(map(len, self.upper)) + HASH_SIZE * len(self.edge) + len(self.note)
+                + sum(map(len, self.cosignatures)) + 64 * len(self.stamps) + 256)
 
 
-class TreeCache:
-    """case -> ``UpperTree``, at most ``max_bytes`` of hashes and notes, least recently used first out."""
+class StateCache:
+    """case -> ``CaseState``, at most ``max_bytes``, least recently used first out; emptied by the changes it hears."""
 
-    def __init__(self, max_bytes: int = TREE_CACHE_BYTES) -> None:
+    def __init__(self, max_bytes: int = STATE_CACHE_BYTES) -> None:
         self.max_bytes = max_bytes
         self.nbytes = 0
-        self._trees: OrderedDict[str, UpperTree] = OrderedDict()
+        self._states: OrderedDict[str, CaseState] = OrderedDict()
 
     def __len__(self) -> int:
-        return len(self._trees)
+        return len(self._states)
 
-    def get(self, case_id: str) -> UpperTree | None:
-        tree = self._trees.get(case_id)
-        if tree is not None:
-            self._trees.move_to_end(case_id)
-        return tree
+    def get(self, case_id: str) -> CaseState | None:
+        state = self._states.get(case_id)
+        if state is not None:
+            self._states.move_to_end(case_id)
+        return state
 
-    def put(self, case_id: str, tree: UpperTree) -> None:
-        self.drop(case_id)
-        if tree.nbytes > self.max_bytes:
+    def put(self, state: CaseState) -> None:
+        self.drop(state.case_id)
+        if state.nbytes > self.max_bytes:
             return
-        self._trees[case_id] = tree
-        self.nbytes += tree.nbytes
+        self._states[state.case_id] = state
+        self.nbytes += state.nbytes
         while self.nbytes > self.max_bytes:
-            _, old = self._trees.popitem(last=False)
+            _, old = self._states.popitem(last=False)
             self.nbytes -= old.nbytes
 
     def drop(self, case_id: str) -> None:
-        old = self._trees.pop(case_id, None)
+        old = self._states.pop(case_id, None)
         if old is not None:
             self.nbytes -= old.nbytes
 
+    def clear(self) -> None:
+        self._states.clear()
+        self.nbytes = 0
 
-# Per pool, by identity (asyncpg pools take no weak references), least recently used first.
-_caches: OrderedDict[int, tuple[asyncpg.Pool, TreeCache]] = OrderedDict()
+
+# Per pool, by identity (asyncpg pools take no weak references): the cache and the listener it hears.
+_caches: dict[int, tuple[asyncpg.Pool, case_changes.CaseChanges, StateCache]] = {}
 
 
-def tree_cache(pool: asyncpg.Pool) -> TreeCache:
-    """This process's ``TreeCache`` for the database ``pool`` reaches."""
+def state_cache(pool: asyncpg.Pool) -> tuple[case_changes.CaseChanges, StateCache] | None:
+    """This process's ``StateCache`` for ``pool`` and its listener, or None when nothing listens."""
+    listener = case_changes.of(pool)
+    if listener is None:
+        _caches.pop(id(pool), None)
+        return None
     held = _caches.get(id(pool))
-    if held is None or held[0] is not pool:
-        held = _caches[id(pool)] = (pool, TreeCache())
-    _caches.move_to_end(id(pool))
-    while len(_caches) > CACHED_POOLS:
-        _caches.popitem(last=False)
-    return held[1]
+    if held is None or held[0] is not pool or held[1] is not listener:
+        cache = StateCache()
+        listener.subscribe(cache.drop, cache.clear)
+        held = _caches[id(pool)] = (pool, listener, cache)
+    return held[1], held[2]
 
 
 @dataclass(frozen=True, slots=True)
 class ObjectMatch:
-    """One entry about an object and everything its verification answer needs, as read in one statement."""
+    """One entry about an object and everything its verification answer needs."""
 
     case_id: str
     seq: int
@@ -149,52 +176,55 @@ class ObjectMatch:
     failed_at: int | None
     #: The perfect-subtree nodes the entry's inclusion proof in ``tree_size`` reads (raises KeyError if not).
     node: NodeGetter
-    #: Whether ``node`` answers from this process's ``UpperTree`` of the case.
+    #: Whether the case's state came from this process's ``StateCache``.
     cached: bool
 
 
-_MATCHES = """
-SELECT e.case_id, e.seq, e.kind, e.body, e.failed_at, k.size AS tree_size, k.root,
-       CASE WHEN k.size = $8 THEN NULL ELSE k.note END AS checkpoint,
-       array(SELECT s.line FROM cosignatures s WHERE s.case_id = e.case_id AND s.size = k.size
+_STATES = """
+SELECT c.case_id, k.size, k.root, k.note,
+       array(SELECT s.line FROM cosignatures s WHERE s.case_id = c.case_id AND s.size = k.size
               ORDER BY s.received_at, s.witness) AS cosignatures,
        (SELECT max(q.size) FROM (SELECT s.size FROM cosignatures s
-                                  WHERE cardinality($5::text[]) > 0 AND s.case_id = e.case_id
-                                    AND (s.witness, s.key_id) IN (SELECT * FROM unnest($5::text[], $6::text[]))
-                                  GROUP BY s.size HAVING count(DISTINCT (s.witness, s.key_id)) >= $7) q
+                                  WHERE cardinality($2::text[]) > 0 AND s.case_id = c.case_id
+                                    AND (s.witness, s.key_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))
+                                  GROUP BY s.size HAVING count(DISTINCT (s.witness, s.key_id)) >= $4) q
        ) AS witnessed_size,
-       t.gen_time AS stamp_time, t.tsa AS stamp_tsa, t.size AS stamp_size,
-       n.levels, n.idxs, n.hashes, u.min_level AS upper_level, u.hashes AS upper_hashes
-  FROM (SELECT f.case_id, f.seq, f.kind, f.body,
-               max(f.seq) FILTER (WHERE f.kind = $4) OVER (PARTITION BY f.case_id) AS failed_at
-          FROM entries f WHERE f.blake3 = $1 AND ($2::text IS NULL OR f.case_id = $2)) e
- CROSS JOIN LATERAL (SELECT c.size, c.root, c.note FROM checkpoints c WHERE c.case_id = e.case_id
-                      ORDER BY c.size DESC LIMIT 1) k
-  LEFT JOIN LATERAL (SELECT tk.gen_time, tk.tsa, l.size FROM timestamp_leaves l
-                       JOIN timestamp_tokens tk ON tk.round_id = l.round_id
-                      WHERE l.case_id = e.case_id AND l.size > e.seq
-                      ORDER BY l.round_id, tk.gen_time LIMIT 1) t ON true
- CROSS JOIN LATERAL (
-       SELECT array_agg(tn.level) AS levels, array_agg(tn.idx) AS idxs, array_agg(tn.hash) AS hashes
-         FROM (SELECT g.lvl, e.seq # (k.size - 1) AS x, k.size AS z
-                 FROM generate_series(0, 62) AS g(lvl) WHERE k.size >> g.lvl > 0) p
-        CROSS JOIN LATERAL (VALUES
-              (CASE WHEN p.x >> (p.lvl + 1) > 0 THEN (e.seq >> p.lvl) # 1 END),
-              (CASE WHEN (p.x >> (p.lvl + 1) > 0 AND (p.z >> p.lvl) & 1 = 1)
-                      OR (p.x >> p.lvl = 1 AND p.z & ((1::bigint << (p.lvl + 1)) - 1) = 0)
-                    THEN (p.z >> p.lvl) - 1 END),
-              (CASE WHEN p.x >> p.lvl = 0 AND (p.z - 1) >> p.lvl > 0 AND (e.seq >> p.lvl) & 1 = 1
-                    THEN (e.seq >> p.lvl) - 1 END)) AS w(idx)
-         JOIN tree_nodes tn ON tn.case_id = e.case_id AND tn.level = p.lvl AND tn.idx = w.idx
-        WHERE p.lvl < $9 OR (w.idx + 1) << p.lvl > $8 OR p.z < $8) n
-  LEFT JOIN LATERAL (
-       SELECT m.min_level, array_agg(un.hash ORDER BY un.level, un.idx) AS hashes
-         FROM (SELECT greatest($10::int, length(ltrim(k.size::bit(64)::text, '0')) - $11::int) AS min_level) m
-         JOIN tree_nodes un ON un.case_id = e.case_id AND un.level >= m.min_level
-                           AND (un.idx + 1) << un.level <= k.size
-        WHERE $10::int >= 0
-        GROUP BY m.min_level) u ON true
- WHERE e.kind = ANY($3::text[])
+       t.sizes AS stamp_sizes, t.times AS stamp_times, t.tsas AS stamp_tsas, m.min_level,
+       array(SELECT u.hash FROM tree_nodes u
+              WHERE u.case_id = c.case_id AND u.level >= m.min_level AND (u.idx + 1) << u.level <= k.size
+              ORDER BY u.level, u.idx) AS upper,
+       r.levels AS edge_levels, r.hashes AS edge_hashes
+  FROM unnest($1::text[]) AS c(case_id)
+ CROSS JOIN LATERAL (SELECT p.size, p.root, p.note FROM checkpoints p WHERE p.case_id = c.case_id
+                      ORDER BY p.size DESC LIMIT 1) k
+ CROSS JOIN LATERAL (SELECT greatest($5::int, length(ltrim(k.size::bit(64)::text, '0')) - $6::int) AS min_level) m
+ CROSS JOIN LATERAL (SELECT array_agg(x.size ORDER BY x.round_id, x.gen_time, x.size) AS sizes,
+                            array_agg(x.gen_time ORDER BY x.round_id, x.gen_time, x.size) AS times,
+                            array_agg(x.tsa ORDER BY x.round_id, x.gen_time, x.size) AS tsas
+                       FROM (SELECT l.round_id, l.size, tk.gen_time, tk.tsa FROM timestamp_leaves l
+                               JOIN timestamp_tokens tk ON tk.round_id = l.round_id
+                              WHERE l.case_id = c.case_id) x) t
+ CROSS JOIN LATERAL (SELECT array_agg(n.level ORDER BY n.level) AS levels,
+                            array_agg(n.hash ORDER BY n.level) AS hashes
+                       FROM generate_series(0, m.min_level - 1) AS g(lvl)
+                       JOIN tree_nodes n ON n.case_id = c.case_id AND n.level = g.lvl
+                                        AND n.idx = (k.size >> g.lvl) - 1
+                      WHERE (k.size >> g.lvl) & 1 = 1) r"""
+
+# $5: the lowest level the case's state keeps (ALL_LEVELS without one); each entry's siblings from
+# level 4 up to it, NULL where that node is not complete yet (a sibling past the last leaf).
+_ENTRIES = """
+SELECT e.case_id, e.seq, e.kind, e.body,
+       CASE WHEN e.kind <> $4 THEN
+         array(SELECT n.hash FROM tree_nodes n WHERE n.case_id = e.case_id AND n.level = 0
+                AND n.idx BETWEEN e.seq & ~15::bigint AND e.seq | 15 ORDER BY n.idx) END AS block,
+       CASE WHEN e.kind <> $4 AND $5::int > 4 THEN
+         array(SELECT n.hash FROM generate_series(4, $5::int - 1) AS g(lvl)
+                 LEFT JOIN tree_nodes n ON n.case_id = e.case_id AND n.level = g.lvl
+                                       AND n.idx = (e.seq >> g.lvl) # 1
+                ORDER BY g.lvl) END AS siblings
+  FROM entries e
+ WHERE e.blake3 = $1 AND ($2::text IS NULL OR e.case_id = $2) AND e.kind = ANY($3::text[])
  ORDER BY e.case_id, e.seq"""
 
 
@@ -204,66 +234,130 @@ async def object_matches(pool: asyncpg.Pool, blake3_hex: str, case_id: str | Non
     """Entries of ``kinds`` about ``blake3_hex`` (in ``case_id``, or in every case), ordered by case and seq.
 
     ``witnesses``: (name, key id) of each configured witness, ``quorum`` how many must cosign a size.
-    ``use_cache``: False reads every node and the note from the database and drops the case's tree.
+    ``use_cache``: False reads each case's state afresh (and replaces what was kept of it).
     """
-    cache = tree_cache(pool)
-    tree = cache.get(case_id) if case_id is not None and use_cache else None
-    if case_id is not None and not use_cache:
-        cache.drop(case_id)
-    load = case_id is not None and tree is None  # the statement also sends the case's upper tree
-    rows = await fetch_read(
-        pool, _MATCHES, blake3_hex, case_id, list(kinds), failed_kind,
-        [name for name, _ in witnesses], [key_id for _, key_id in witnesses], quorum,
-        tree.size if tree else 0, tree.min_level if tree else 0,
-        UPPER_MIN_LEVEL if load else -1, UPPER_LEVELS_BELOW_TOP)
-    out = []
-    loaded: UpperTree | None = None
+    reader = _Reader(pool, tuple(witnesses), quorum, use_cache)
+    asked = [*kinds, failed_kind]
+    if case_id is not None:
+        state = await reader.state(case_id)
+        if state is None:
+            return []
+        rows = await fetch_read(pool, _ENTRIES, blake3_hex, case_id, asked, failed_kind, state.min_level)
+        if any(r["seq"] >= state.size for r in rows):
+            # Appended since the state was read (kept, or read just before): read it again, and the
+            # entries with it if its kept levels moved up (more siblings to ask for).
+            below = state.min_level
+            state = await reader.state(case_id, fresh=True)
+            if state is None:
+                return []
+            if state.min_level > below:
+                rows = await fetch_read(pool, _ENTRIES, blake3_hex, case_id, asked, failed_kind, state.min_level)
+        states = {case_id: state}
+    else:
+        rows = await fetch_read(pool, _ENTRIES, blake3_hex, None, asked, failed_kind, ALL_LEVELS)
+        states = await reader.states(sorted({r["case_id"] for r in rows}))
+        behind = {r["case_id"] for r in rows if r["case_id"] in states and r["seq"] >= states[r["case_id"]].size}
+        if behind:
+            states.update(await reader.states(sorted(behind), fresh=True))
+    return _matches(rows, states, set(kinds), failed_kind, reader.kept)
+
+
+class _Reader:
+    """Case states for one request: kept ones where this process listens for changes, else read."""
+
+    def __init__(self, pool: asyncpg.Pool, witnesses: tuple[tuple[str, str], ...], quorum: int,
+                 use_cache: bool) -> None:
+        self.pool = pool
+        self.witnesses = witnesses
+        self.quorum = quorum
+        self.use_cache = use_cache
+        self.held = state_cache(pool)
+        self.kept: set[str] = set()  # cases answered from kept states
+
+    async def state(self, case_id: str, *, fresh: bool = False) -> CaseState | None:
+        return (await self.states([case_id], fresh=fresh)).get(case_id)
+
+    async def states(self, case_ids: list[str], *, fresh: bool = False) -> dict[str, CaseState]:
+        found: dict[str, CaseState] = {}
+        missing = []
+        for case_id in case_ids:
+            state = None
+            if self.held is not None:
+                _, cache = self.held
+                if fresh or not self.use_cache:
+                    cache.drop(case_id)
+                else:
+                    state = cache.get(case_id)
+            if state is not None and (state.witnesses, state.quorum) == (self.witnesses, self.quorum):
+                found[case_id] = state
+                self.kept.add(case_id)
+            else:
+                missing.append(case_id)
+        if missing:
+            mark = self.held[0].mark() if self.held is not None else 0
+            rows = await fetch_read(self.pool, _STATES, missing, [w for w, _ in self.witnesses],
+                                    [k for _, k in self.witnesses], self.quorum, UPPER_MIN_LEVEL,
+                                    UPPER_LEVELS_BELOW_TOP)
+            for r in rows:
+                state = self._state(r)
+                found[state.case_id] = state
+                self.kept.discard(state.case_id)
+                if self.held is not None and self.held[0].unchanged_since(state.case_id, mark):
+                    self.held[1].put(state)
+        return found
+
+    def _state(self, r: asyncpg.Record) -> CaseState:
+        size, min_level, hashes = r["size"], r["min_level"], r["upper"]
+        upper, at = [], 0
+        for level in range(min_level, size.bit_length()):
+            count = size >> level
+            upper.append(b"".join(hashes[at:at + count]))
+            at += count
+        sizes = r["stamp_sizes"] or []
+        stamps = tuple(Stamp(t, tsa, z) for z, t, tsa in zip(sizes, r["stamp_times"] or [], r["stamp_tsas"] or [],
+                                                              strict=True))
+        return CaseState(
+            r["case_id"], size, r["root"], r["note"].encode(), tuple(line.encode() for line in r["cosignatures"]),
+            int(r["witnessed_size"] or 0), self.witnesses, self.quorum, stamps,
+            tuple(itertools.accumulate(sizes, max)), min_level, tuple(upper),
+            dict(zip(r["edge_levels"] or (), r["edge_hashes"] or (), strict=True)))
+
+
+def _matches(rows: list[asyncpg.Record], states: dict[str, CaseState], kinds: set[str], failed_kind: str,
+             kept: set[str]) -> list[ObjectMatch]:
+    failed: dict[str, int] = {}
     for r in rows:
-        if tree is not None and (r["tree_size"] < tree.size or
-                                 (r["tree_size"] == tree.size and r["root"] != tree.root)):
-            # A log that got shorter or a different root at the same size: nothing kept of it holds.
-            logger.error("case %s: checkpoint %d/%s does not extend the kept one %d/%s; asking again",
-                         r["case_id"], r["tree_size"], r["root"].hex()[:16], tree.size, tree.root.hex()[:16])
-            return await object_matches(pool, blake3_hex, case_id, kinds, failed_kind, witnesses, quorum,
-                                        use_cache=False)
-        if load and loaded is None and r["upper_hashes"] is not None and r["case_id"] == case_id:
-            loaded = _upper_tree(r)  # for the next requests: this one has every node it needs already
-            if loaded is not None:
-                cache.put(r["case_id"], loaded)
-        note = r["checkpoint"].encode() if r["checkpoint"] is not None else tree.note if tree else b""
-        out.append(_match(r, note, tree))
-        if tree is not None and r["tree_size"] >= tree.size + (1 << tree.min_level):
-            cache.drop(r["case_id"])  # new complete nodes up there: the next request reads the tree afresh
+        if r["kind"] == failed_kind:
+            failed[r["case_id"]] = max(r["seq"], failed.get(r["case_id"], -1))
+    out = []
+    for r in rows:
+        state = states.get(r["case_id"])
+        if r["kind"] not in kinds or state is None or r["seq"] >= state.size:
+            continue  # a case without a checkpoint, or an entry appended after the one just read
+        out.append(ObjectMatch(
+            state.case_id, r["seq"], r["kind"], r["body"], state.size, state.root, state.note,
+            list(state.cosignatures), state.witnessed_size, state.stamp_for(r["seq"]), failed.get(state.case_id),
+            _node_getter(r["seq"], r["block"] or [], r["siblings"] or [], state), state.case_id in kept))
     return out
 
 
-def _upper_tree(r: asyncpg.Record) -> UpperTree | None:
-    """The ``UpperTree`` the statement sent, if it holds every node it should (else none is kept)."""
-    size, min_level, hashes = r["tree_size"], r["upper_level"], r["upper_hashes"]
-    levels, at = [], 0
-    for level in range(min_level, size.bit_length()):
-        count = size >> level
-        levels.append(b"".join(hashes[at:at + count]))
-        at += count
-    if at != len(hashes) or r["checkpoint"] is None:
-        return None
-    return UpperTree(size, r["root"], r["checkpoint"].encode(), min_level, tuple(levels))
-
-
-def _match(r: asyncpg.Record, note: bytes, tree: UpperTree | None) -> ObjectMatch:
-    read = dict(zip(zip(r["levels"] or (), r["idxs"] or (), strict=True), r["hashes"] or (), strict=True))
+def _node_getter(seq: int, block: list[bytes], siblings: list[bytes | None], state: CaseState) -> NodeGetter:
+    """Perfect subtrees for the proof of ``seq``: below level 4 from its leaf block, up to the state's
+    kept levels from its siblings, above (and the ragged edge's tiles) from the state."""
+    start = seq >> BLOCK_LEVELS << BLOCK_LEVELS
 
     def node(level: int, idx: int) -> bytes:
-        found: bytes | None = read.get((level, idx))
-        if found is None and tree is not None:
-            found = tree.node(level, idx)
-        if found is None:
+        if level < BLOCK_LEVELS:
+            first = (idx << level) - start
+            if first >= 0 and first + (1 << level) <= len(block):
+                return block[first] if level == 0 else root_from_leaf_hashes(block[first:first + (1 << level)])
+        elif level < state.min_level and idx == (seq >> level) ^ 1:
+            i = level - BLOCK_LEVELS
+            if i < len(siblings) and (found := siblings[i]) is not None:
+                return found
+        kept = state.node(level, idx)
+        if kept is None:
             raise KeyError((level, idx))
-        return found
+        return kept
 
-    stamp_time: dt.datetime | None = r["stamp_time"]
-    return ObjectMatch(
-        r["case_id"], r["seq"], r["kind"], r["body"], r["tree_size"], r["root"], note,
-        [line.encode() for line in r["cosignatures"]], int(r["witnessed_size"] or 0),
-        None if stamp_time is None else Stamp(stamp_time, r["stamp_tsa"], r["stamp_size"]), r["failed_at"],
-        node, tree is not None)
+    return node

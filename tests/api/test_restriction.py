@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from dataclasses import dataclass, field
@@ -10,11 +11,13 @@ from typing import Any
 import pytest
 from blake3 import blake3
 
-from api.access import ACCESS
+from api import access
 from api.routes import ENDPOINTS
 from policy.review import MAJOR_CRITERIA
 from services import accounts, restriction
 from services.permissions import operator
+from services.restriction import CaseAccess
+from storage.changes import CaseChanges
 from storage.objects import bytes_source
 from tests import acting
 from tests.acting import determined, principal
@@ -158,12 +161,15 @@ async def test_admin_has_no_bypass_but_may_grant_themselves(file_api: Api) -> No
 async def test_a_revoked_grant_stops_working(file_api: Api) -> None:
     await restricted_case(file_api)
     assert (await file_api.call("GET", _BASE, "grantee"))[0] == 200
-    # Revoked by another server process: this one honours its cached answer until the TTL, like a token.
+    # Revoked by another server process: this one hears the case change from the database (its cached
+    # answer goes when the notification arrives, milliseconds after the commit).
     await restriction.revoke(file_api.locker, CASE, "grantee", who=principal("admin:other"),
                              reason="moved to another unit")
-    assert (await file_api.call("GET", _BASE, "grantee"))[0] == 200
-    file_api.app[ACCESS].clear()
-    status, body = await file_api.call("GET", _BASE, "grantee")
+    for _ in range(200):
+        status, body = await file_api.call("GET", _BASE, "grantee")
+        if status != 200:
+            break
+        await asyncio.sleep(0.01)
     assert status == 403 and body["error"] == "restricted"
     # Revoked through this process: at once.
     status, _ = await file_api.call("POST", f"{_BASE}/grants", "investigator",
@@ -376,3 +382,30 @@ async def test_a_handover_moves_need_to_know_with_the_case(file_api: Api) -> Non
     assert (await file_api.call("GET", _BASE, "outsider"))[0] == 200
     status, body = await file_api.call("GET", _BASE, "investigator")
     assert status == 403 and body["error"] == "restricted"
+
+
+def test_access_is_kept_long_only_while_every_change_is_heard(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(access.time, "monotonic", lambda: now[0])
+    state = CaseAccess("privacy", "h", True, "id-h")
+    cache = access.AccessCache(5.0)
+    heard = CaseChanges()
+    cache.hear(heard)
+    mark = cache.mark()
+    cache.put("C-1", "ann", state, mark)  # not listening: kept for the short time only
+    heard.live = True
+    cache.put("C-2", "ann", state, mark)  # listening, no change since the read began: kept long
+    mark = cache.mark()
+    heard.changed("C-3")  # a change heard while C-3's state was being read: kept briefly, as unheard
+    cache.put("C-3", "ann", state, mark)
+    now[0] += 10
+    assert [cache.get(c, "ann") for c in ("C-1", "C-2", "C-3")] == [None, state, None]
+    heard.changed("C-2")  # the case changed: dropped at once
+    assert cache.get("C-2", "ann") is None
+    cache.put("C-2", "ann", state, cache.mark())
+    heard.reset()  # the listener stopped hearing: everything goes
+    assert cache.get("C-2", "ann") is None
+    now[0] += access.HEARD_SECONDS
+    cache.put("C-4", "ann", state, cache.mark())
+    now[0] += access.HEARD_SECONDS + 1
+    assert cache.get("C-4", "ann") is None  # a safety net: even heard, not forever

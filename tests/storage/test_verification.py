@@ -1,19 +1,20 @@
-"""Verification by hash in one statement: the proof nodes it picks, and the upper trees each process keeps."""
+"""Verification by hash: the nodes each proof is built from, and the case states a listening process keeps."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 
 from integrity import merkle
-from storage import verification
+from storage import changes, verification
 from storage.keys import KeyRing
 from storage.log import CaseLog, Draft
-from storage.verification import UPPER_MIN_LEVEL, TreeCache, UpperTree, object_matches, tree_cache
+from storage.verification import UPPER_MIN_LEVEL, CaseState, StateCache, object_matches, state_cache
 
 HOST = "evidence.test"
 KINDS = ("evidence.ingested", "record.added")
@@ -23,6 +24,14 @@ FAILED = "evidence.check_failed"
 @pytest.fixture
 def log(pool: asyncpg.Pool, tmp_path: Path) -> CaseLog:
     return CaseLog(pool, KeyRing(tmp_path / "keys").signer(HOST), HOST)
+
+
+@pytest.fixture
+async def heard(pool: asyncpg.Pool) -> AsyncIterator[changes.CaseChanges]:
+    """This process listens for the pool's case changes, as a server does."""
+    async with changes.listening(pool) as listener:
+        assert await changes.wait_live(listener)
+        yield listener
 
 
 async def add(log: CaseLog, case_id: str, n: int) -> list[str]:
@@ -40,69 +49,109 @@ async def matched(log: CaseLog, blake3: str, case_id: str | None, *, use_cache: 
     return found
 
 
-def proof_of(found: verification.ObjectMatch) -> tuple[list[bytes], set[tuple[int, int]]]:
-    """The inclusion proof from the nodes the statement sent, and which nodes the proof read."""
-    read: set[tuple[int, int]] = set()
-
-    def node(level: int, idx: int) -> bytes:
-        read.add((level, idx))
-        return found.node(level, idx)
-
-    return merkle.inclusion_proof(found.seq, found.tree_size, node), read
+def kept(pool: asyncpg.Pool, case_id: str) -> CaseState | None:
+    held = state_cache(pool)
+    return held[1].get(case_id) if held is not None else None
 
 
-async def test_the_statement_sends_exactly_the_nodes_each_proof_reads(log: CaseLog) -> None:
+async def heard_of(pool: asyncpg.Pool, case_id: str) -> None:
+    """Until the listener has dropped the case's kept state (a notification comes after the commit)."""
+    for _ in range(500):
+        if kept(pool, case_id) is None:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"case {case_id}: no change heard")
+
+
+async def check_every_proof(log: CaseLog, case_id: str, hashes: list[str], *, use_cache: bool = True) -> None:
+    cp = await log.checkpoint(case_id)
+    for seq, h in enumerate(hashes, start=1):
+        found = await matched(log, h, case_id, use_cache=use_cache)
+        assert (found.seq, found.tree_size, found.root, found.checkpoint) == (seq, cp.size, cp.root, cp.note)
+        proof = merkle.inclusion_proof(found.seq, found.tree_size, found.node)
+        assert proof == await log.inclusion_proof(case_id, seq, cp.size)
+        merkle.verify_inclusion(merkle.leaf_hash(found.body), seq, cp.size, proof, cp.root)
+
+
+async def test_every_proof_of_every_tree_shape_without_a_listener(log: CaseLog) -> None:
+    """Nothing kept (the CLI): each request reads the case's state, then the entry and its leaf block."""
     await log.open_case("C-1", "a")
     hashes: list[str] = []
-    for size in range(2, 42):  # every (index, size) of trees up to 41 leaves: ragged edges of every shape
+    for _ in range(2, 42):  # every (index, size) of trees up to 41 leaves: ragged edges of every shape
         hashes += await add(log, "C-1", 1)
-        root = (await log.checkpoint("C-1")).root
-        for seq, h in enumerate(hashes, start=1):
-            found = await matched(log, h, "C-1", use_cache=False)
-            assert (found.seq, found.tree_size, found.root) == (seq, size, root)
-            proof, read = proof_of(found)
-            assert proof == await log.inclusion_proof("C-1", seq, size)
-            merkle.verify_inclusion(merkle.leaf_hash(found.body), seq, size, proof, root)
-            # Not one node more than the proof needs (nothing cached: all come from the statement).
-            sent = {(level, idx) for level in range(size.bit_length()) for idx in range(size >> level)
-                    if _has(found, level, idx)}
-            assert sent == read
+        await check_every_proof(log, "C-1", hashes)
+    assert state_cache(log.pool) is None
 
 
-def _has(found: verification.ObjectMatch, level: int, idx: int) -> bool:
-    try:
-        found.node(level, idx)
-    except KeyError:
-        return False
-    return True
+async def test_every_proof_of_every_tree_shape_from_a_kept_state(log: CaseLog, heard: changes.CaseChanges) -> None:
+    await log.open_case("C-1", "a")
+    hashes: list[str] = []
+    for _ in range(2, 42):
+        hashes += await add(log, "C-1", 1)
+        await heard_of(log.pool, "C-1")
+        await check_every_proof(log, "C-1", hashes)  # the first reads the state, the others keep it
+        state = kept(log.pool, "C-1")
+        assert state is not None and state.size == len(hashes) + 1
+        assert (await matched(log, hashes[0], "C-1")).cached
 
 
-async def test_a_kept_tree_stays_right_after_appends_and_new_checkpoints(log: CaseLog) -> None:
+async def test_a_kept_state_follows_appends_checkpoints_and_other_writers(
+        log: CaseLog, heard: changes.CaseChanges, tmp_path: Path) -> None:
     await log.open_case("C-2", "a")
     hashes = await add(log, "C-2", 99)
-    cache = tree_cache(log.pool)
-    first = await matched(log, hashes[40], "C-2")  # reads the case's upper tree and keeps it
-    kept = cache.get("C-2")
-    assert kept is not None and kept.size == 100 and kept.min_level == UPPER_MIN_LEVEL
-    assert not first.cached and kept.note == first.checkpoint
-    again = await matched(log, hashes[41], "C-2")
-    assert again.cached and again.checkpoint == kept.note
-    assert proof_of(again)[0] == await log.inclusion_proof("C-2", 42, 100)
-
-    for grown in (1, 5, 10, 16, 40):  # new entries and new signed checkpoints: some below 16 more, some past
-        hashes += await add(log, "C-2", grown)
-        cp = await log.checkpoint("C-2")
-        for seq in (1, 41, 64, 99, len(hashes)):
-            found = await matched(log, hashes[seq - 1], "C-2")
-            assert (found.tree_size, found.root, found.checkpoint) == (cp.size, cp.root, cp.note)  # never stale
-            proof, _ = proof_of(found)
-            assert proof == await log.inclusion_proof("C-2", seq, cp.size)
-            merkle.verify_inclusion(merkle.leaf_hash(found.body), seq, cp.size, proof, cp.root)
-        now = cache.get("C-2")
-        assert now is None or now.size <= cp.size < now.size + (1 << now.min_level)
+    first = await matched(log, hashes[40], "C-2")
+    assert not first.cached and kept(log.pool, "C-2") is not None
+    assert (await matched(log, hashes[41], "C-2")).cached
+    # Another process's log object (its own connection pool would do the same): the database tells.
+    other = CaseLog(log.pool, log.signer, HOST)
+    for grown in (1, 5, 10, 16, 40):
+        hashes += await add(other, "C-2", grown)
+        await heard_of(log.pool, "C-2")
+        await check_every_proof(log, "C-2", hashes)
 
 
-async def test_an_answer_across_cases_and_a_failed_read_in_one_statement(log: CaseLog) -> None:
+async def test_an_entry_newer_than_the_kept_state_reads_it_again(log: CaseLog, heard: changes.CaseChanges) -> None:
+    """The notification of an append comes after its commit: a request in between finds an entry the
+    kept checkpoint does not cover, and reads the state afresh rather than answer without it."""
+    await log.open_case("C-3", "a")
+    hashes = await add(log, "C-3", 20)
+    await matched(log, hashes[0], "C-3")
+    stale = kept(log.pool, "C-3")
+    assert stale is not None
+    hashes += await add(log, "C-3", 3)
+    await heard_of(log.pool, "C-3")
+    state_cache(log.pool)[1].put(stale)  # type: ignore[index]  # as if the notification were still on its way
+    found = await matched(log, hashes[-1], "C-3")
+    cp = await log.checkpoint("C-3")
+    assert (found.seq, found.tree_size, found.cached) == (23, cp.size, False)
+    merkle.verify_inclusion(merkle.leaf_hash(found.body), 23, cp.size,
+                            merkle.inclusion_proof(23, cp.size, found.node), cp.root)
+
+
+async def test_a_lost_listener_keeps_nothing_until_it_listens_again(
+        log: CaseLog, heard: changes.CaseChanges) -> None:
+    await log.open_case("C-4", "a")
+    hashes = await add(log, "C-4", 5)
+    await matched(log, hashes[0], "C-4")
+    assert kept(log.pool, "C-4") is not None
+    async with log.pool.acquire() as conn:
+        gone = await conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'LISTEN%'")
+    assert gone == 1
+    for _ in range(500):
+        if not heard.live:
+            break
+        await asyncio.sleep(0.01)
+    assert not heard.live and kept(log.pool, "C-4") is None
+    found = await matched(log, hashes[1], "C-4")  # still answers, from the database
+    assert not found.cached and kept(log.pool, "C-4") is None  # ... and keeps nothing meanwhile
+    assert await changes.wait_live(heard, timeout_s=10)  # back (after its retry delay)
+    await matched(log, hashes[1], "C-4")
+    assert kept(log.pool, "C-4") is not None
+
+
+async def test_an_answer_across_cases_and_a_failed_read(log: CaseLog, heard: changes.CaseChanges) -> None:
     shared = os.urandom(32).hex()
     for case_id in ("C-A", "C-B"):
         await log.open_case(case_id, "a")
@@ -110,53 +159,64 @@ async def test_an_answer_across_cases_and_a_failed_read_in_one_statement(log: Ca
         await log.append(case_id, Draft("record.added", "a", {"blake3": shared}, blake3=shared))
     await log.append("C-B", Draft(FAILED, "a", {"blake3": shared, "found": "0" * 64}, blake3=shared))
     await log.append("C-B", Draft(FAILED, "a", {"blake3": shared, "found": "1" * 64}, blake3=shared))
-    found = await object_matches(log.pool, shared, None, KINDS, FAILED, [], 1)
-    assert [(m.case_id, m.seq, m.kind, m.failed_at) for m in found] == [
-        ("C-A", 21, "record.added", None), ("C-B", 21, "record.added", 23)]
-    for m in found:
-        cp = await log.checkpoint(m.case_id)
-        assert (m.tree_size, m.checkpoint) == (cp.size, cp.note)
-        merkle.verify_inclusion(merkle.leaf_hash(m.body), m.seq, m.tree_size, proof_of(m)[0], cp.root)
+    for _ in range(2):  # read, then kept
+        found = await object_matches(log.pool, shared, None, KINDS, FAILED, [], 1)
+        assert [(m.case_id, m.seq, m.kind, m.failed_at) for m in found] == [
+            ("C-A", 21, "record.added", None), ("C-B", 21, "record.added", 23)]
+        for m in found:
+            cp = await log.checkpoint(m.case_id)
+            assert (m.tree_size, m.checkpoint) == (cp.size, cp.note)
+            merkle.verify_inclusion(merkle.leaf_hash(m.body), m.seq, m.tree_size,
+                                    merkle.inclusion_proof(m.seq, m.tree_size, m.node), cp.root)
+    assert all(m.cached for m in found)
     assert await object_matches(log.pool, shared, "C-C", KINDS, FAILED, [], 1) == []
     assert await object_matches(log.pool, "ab" * 32, None, KINDS, FAILED, [], 1) == []
 
 
-def tree(size: int, nbytes: int) -> UpperTree:
-    return UpperTree(size, bytes(32), b"", UPPER_MIN_LEVEL, (bytes(nbytes),))
+def state(case_id: str, nbytes: int) -> CaseState:
+    return CaseState(case_id, 100, bytes(32), b"", (), 0, (), 1, (), (), UPPER_MIN_LEVEL, (bytes(nbytes),), {})
 
 
-def test_kept_trees_are_bounded_in_bytes_least_recently_used_first_out() -> None:
-    cache = TreeCache(max_bytes=10_000)
+def test_kept_states_are_bounded_in_bytes_least_recently_used_first_out() -> None:
+    one = state("C-0", 1000).nbytes
+    cache = StateCache(max_bytes=10 * one)
     for i in range(100):
-        cache.put(f"C-{i}", tree(100, 1000))
+        cache.put(state(f"C-{i}", 1000))
         if i == 5:
             assert cache.get("C-0") is not None  # used: it stays while others go
-        assert cache.nbytes <= 10_000
-    assert len(cache) == 10 and cache.nbytes == 10_000
+        assert cache.nbytes <= 10 * one
+    assert len(cache) == 10 and cache.nbytes == 10 * one
     assert cache.get("C-0") is None and cache.get("C-99") is not None and cache.get("C-89") is None
-    cache.put("C-huge", tree(10**9, 20_000))  # bigger than the whole budget: never kept
-    assert cache.get("C-huge") is None and cache.nbytes == 10_000
-    cache.put("C-99", tree(200, 3000))  # replaced, counted once
-    assert cache.nbytes <= 10_000 and cache.get("C-99") is not None and cache.get("C-99").size == 200  # type: ignore[union-attr]
+    cache.put(state("C-huge", 20 * one))  # bigger than the whole budget: never kept
+    assert cache.get("C-huge") is None and cache.nbytes == 10 * one
     cache.drop("C-99")
-    assert cache.get("C-99") is None and cache.nbytes == sum(
-        t.nbytes for t in (cache.get(f"C-{i}") for i in range(100)) if t is not None)
+    assert cache.get("C-99") is None and len(cache) == 9
+    cache.clear()
+    assert len(cache) == 0 and cache.nbytes == 0
 
 
-async def test_a_big_case_keeps_only_its_top_levels(log: CaseLog, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("listen", [False, True])
+async def test_a_big_case_keeps_only_its_top_levels(log: CaseLog, pool: asyncpg.Pool, listen: bool,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(verification, "UPPER_LEVELS_BELOW_TOP", 6)  # as a case of 2**17 leaves would
-    await log.open_case("C-big", "a")
-    hashes = await add(log, "C-big", 300)  # 301 leaves: bit length 9, so levels 9 - 6 = 3 up ... but 4 at least
-    await matched(log, hashes[0], "C-big")
-    kept = tree_cache(log.pool).get("C-big")
-    assert kept is not None and kept.min_level == UPPER_MIN_LEVEL
-    hashes += await add(log, "C-big", 1800)  # 2101 leaves: bit length 12, so levels >= 6
-    found = await matched(log, hashes[1000], "C-big")  # 2101 >= 301 + 16: the kept tree was dropped ...
-    merkle.verify_inclusion(merkle.leaf_hash(found.body), 1001, 2101, proof_of(found)[0], found.root)
-    await matched(log, hashes[5], "C-big")  # ... and this one read it afresh
-    kept = tree_cache(log.pool).get("C-big")
-    assert kept is not None and kept.size == 2101 and kept.min_level == 6
-    assert kept.nbytes == sum(2101 >> level for level in range(6, 12)) * 32 + len(kept.note)
-    found = await matched(log, hashes[2000], "C-big")
-    assert found.cached
-    merkle.verify_inclusion(merkle.leaf_hash(found.body), 2001, 2101, proof_of(found)[0], found.root)
+    async with changes.listening(pool) if listen else _nothing() as listener:
+        if listener is not None:
+            assert await changes.wait_live(listener)
+        await log.open_case("C-big", "a")
+        hashes = await add(log, "C-big", 2100)  # 2101 leaves: bit length 12, so levels >= 6 are kept
+        for seq in (1, 2, 15, 16, 17, 700, 1001, 2048, 2049, 2100):
+            found = await matched(log, hashes[seq - 1], "C-big")
+            merkle.verify_inclusion(merkle.leaf_hash(found.body), seq, 2101,
+                                    merkle.inclusion_proof(seq, 2101, found.node), found.root)
+        if listen:
+            big = kept(pool, "C-big")
+            assert big is not None and big.min_level == 6 and found.cached
+            assert len(b"".join(big.upper)) == sum(2101 >> level for level in range(6, 12)) * 32
+
+
+class _nothing:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None

@@ -1,9 +1,11 @@
-"""The /verify answer from one statement and kept tree nodes is, byte for byte, the answer the separate
+"""The /verify answer, from kept case states or read afresh, is byte for byte the answer the separate
 reads give (entry, latest checkpoint, proof, cosignatures, quorum size, first timestamp, failed reads),
 while witnesses cosign, timestamps arrive and the log grows, and after a case's log is rewritten."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -18,10 +20,11 @@ from services import evidence, timestamping, verification, witnessing
 from services.locker import Locker, Receipt
 from services.permissions import operator
 from services.verification import OBJECT_KINDS
+from storage import changes
 from storage.keys import KeyRing
 from storage.log import CaseLog, Draft
 from storage.objects import ObjectStore, bytes_source
-from storage.verification import tree_cache
+from storage.verification import CaseState, state_cache
 from tests.acting import principal
 from tests.witness.conftest import locker_with, policy_for
 from tests.witness.test_locker_witnessing import CASE, grow
@@ -75,18 +78,52 @@ async def answer(locker: Locker, blake3: str, case_id: str | None) -> str:
 
 
 async def same_answers(locker: Locker, objects: list[bytes]) -> None:
+    await heard_everything(locker.pool)
     for data in objects:
         blake3 = digest_bytes(data).blake3
         for case_id in (CASE, OTHER, None):
             want = await reference(locker, blake3, case_id)
-            assert await answer(locker, blake3, case_id) == want  # first: reads the case's upper tree
-            assert await answer(locker, blake3, case_id) == want  # then: from the kept tree and note
+            assert await answer(locker, blake3, case_id) == want  # first: reads the case's state
+            assert await answer(locker, blake3, case_id) == want  # then: from the kept state, if listening
 
 
+async def heard_everything(pool: asyncpg.Pool) -> None:
+    """Until every change committed so far has been heard (a notification comes after its commit): a
+    notification of our own, sent last, has come back."""
+    if (listener := changes.of(pool)) is None:
+        return
+    heard = asyncio.Event()
+    listener.subscribe(lambda case_id: heard.set() if case_id == "(sync)" else None, lambda: None)
+    await pool.execute("SELECT pg_notify('custody_case', '(sync)')")
+    await asyncio.wait_for(heard.wait(), 5)
+
+
+@contextlib.asynccontextmanager
+async def listening(pool: asyncpg.Pool, on: bool) -> AsyncIterator[None]:
+    if not on:
+        yield
+        return
+    async with changes.listening(pool) as listener:
+        assert await changes.wait_live(listener)
+        yield
+
+
+def kept(pool: asyncpg.Pool, case_id: str) -> CaseState | None:
+    held = state_cache(pool)
+    return held[1].get(case_id) if held is not None else None
+
+
+@pytest.mark.parametrize("listen", [True, False], ids=["kept", "read"])
 @pytest.mark.parametrize("store", ["file"], indirect=True)
 async def test_the_answer_is_the_separate_reads_answer_as_witnesses_timestamps_and_entries_arrive(
         pool: asyncpg.Pool, store: ObjectStore, ring: KeyRing, witness: tuple[WitnessConfig, str],
-        tsa_url: str) -> None:
+        tsa_url: str, listen: bool) -> None:
+    async with listening(pool, listen):
+        await _answers_as_material_arrives(pool, store, ring, witness, tsa_url)
+
+
+async def _answers_as_material_arrives(pool: asyncpg.Pool, store: ObjectStore, ring: KeyRing,
+                                       witness: tuple[WitnessConfig, str], tsa_url: str) -> None:
     policy = policy_for(witness)
     locker = locker_with(pool, store, ring, policy)
     await grow(locker, 40)
@@ -128,26 +165,26 @@ async def rewrite(pool: asyncpg.Pool, locker: Locker, case_id: str, objects: lis
 
 
 @pytest.mark.parametrize("store", ["file"], indirect=True)
-async def test_a_kept_tree_of_a_rewritten_log_is_never_served(
+async def test_a_kept_state_of_a_rewritten_log_is_never_served(
         pool: asyncpg.Pool, store: ObjectStore, ring: KeyRing, caplog: pytest.LogCaptureFixture) -> None:
     ring.signer("evidence.test")
     locker = locker_with(pool, store, ring, witnessing.NO_WITNESSES)
-    await grow(locker, 39)  # 40 entries
-    await same_answers(locker, [clip(5)])
-    kept = tree_cache(pool).get(CASE)
-    assert kept is not None and kept.size == 40
-
-    # Another history of 46 entries: the kept tree (size 40) would still be used for it ...
-    await rewrite(pool, locker, CASE, [b"other %d" % i for i in range(45)])
-    with caplog.at_level(logging.ERROR):
-        await same_answers(locker, [b"other 0", b"other 20", b"other 44"])  # ... but every proof is checked
-    assert "does not verify" in caplog.text
-    kept = tree_cache(pool).get(CASE)
-    assert kept is not None and kept.size == 46 and kept.root == (await locker.log.checkpoint(CASE)).root
-
-    # Another history of the same length: the same size with another root is refused before any proof.
-    caplog.clear()
-    await rewrite(pool, locker, CASE, [b"third %d" % i for i in range(45)])
-    with caplog.at_level(logging.ERROR):
-        await same_answers(locker, [b"third 7"])
-    assert "does not extend the kept one" in caplog.text
+    async with listening(pool, True):
+        await grow(locker, 39)  # 40 entries
+        await same_answers(locker, [clip(5)])
+        old = kept(pool, CASE)
+        assert old is not None and old.size == 40
+        # Another history of 46 entries, then another of the same length (the same size, another root).
+        for history in ([b"other %d" % i for i in range(45)], [b"third %d" % i for i in range(45)]):
+            await rewrite(pool, locker, CASE, history)
+            await same_answers(locker, history[::20])  # its appends were heard: nothing of before is used
+            new = kept(pool, CASE)
+            assert new is not None and new.size == 46 and new.root == (await locker.log.checkpoint(CASE)).root
+            # The rewrite itself notified nothing (its triggers were off): put the old state back, as if
+            # a notification were lost.  Every proof is checked against its root, and built again.
+            state_cache(pool)[1].put(old)  # type: ignore[index]
+            caplog.clear()
+            with caplog.at_level(logging.ERROR):
+                await same_answers(locker, history[7:8])
+            assert "does not verify" in caplog.text
+            old = new
