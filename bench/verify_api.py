@@ -10,9 +10,11 @@ runs; ``--clean-cache`` removes it.
 Load: `wrk` (compiled C, one thread) with a Lua script that asks for a random one of 100,000
 entries sampled across all cases, `GET /api/v1/verify/{blake3}?case=...` with a bearer token:
 auth, access check, lookup by hash, inclusion proof (10 hashes at 1,000 entries a case) and the signed
-checkpoint: one statement (``storage.verification``) that reads the nodes below level 4 from `tree_nodes`
-and takes the upper ones from the per-case tree each process keeps (with 100,000 targets the proof
-cache mostly misses; the upper trees of all 1,000 cases take about 4 MB).  For each worker count
+checkpoint.  Warm, that is one statement (``storage.verification``): the entry and the 16 leaf hashes
+of its block, the proof's nodes below level 4 computed from them; the checkpoint, cosignatures,
+timestamps and upper tree nodes come from the case state each server process keeps while PostgreSQL
+notifies it of every change to the case (``storage.changes``).  With 100,000 targets the proof cache
+mostly misses; the states of all 1,000 cases take about 5 MB.  For each worker count
 the embedded PostgreSQL is stopped and the server started afresh: the first run is cold (server and
 database just started; the OS page cache is not dropped, that needs root and hits every other
 process), the second warm.  8 and 64 connections.  The load generator shares the 2 cores: it runs
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import re
@@ -177,7 +180,25 @@ def serve(home: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen([sys.executable, "-m", "custody", "serve", "--workers", str(workers)], cwd=REPO,
                             env=env)
     wait_port(port)
+    # Every worker listening (each has its own SO_REUSEPORT socket): connections made before the last
+    # one binds all go to the others, and wrk keeps its connections for the whole run.
+    deadline = time.monotonic() + 60
+    while listeners(port) < workers:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {listeners(port)} of {workers} workers listen on {port}")
+        time.sleep(0.1)
     return proc
+
+
+def listeners(port: int) -> int:
+    """Sockets listening on ``port`` (``/proc/net/tcp``: state 0A is LISTEN)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                count += fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port
+    return count
 
 
 def main() -> int:

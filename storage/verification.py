@@ -7,20 +7,20 @@ An answer is made of two kinds of material:
   the case, and the tree nodes every proof in that tree size shares: the perfect subtrees at
   ``level >= min_level`` (``UPPER_MIN_LEVEL``, higher in a big case) and those tiling the ragged right
   edge below that level;
-- per entry (statement ``_ENTRIES``): the entries about the object (in a case, or in all), each with
-  the 16 leaf hashes of its aligned block, from which its path's nodes below level 4 are computed, and,
-  in a case whose kept levels start above 4, its path's siblings in between.
+- per entry (statements ``_ENTRIES_IN_CASE``, ``_ENTRIES``): the entries about the object (in a
+  case, or in all), each with its path's siblings below the state's kept levels.
 
 Why this split: an inclusion proof of leaf ``s`` in a tree of ``z`` leaves reads two kinds of perfect
 subtree (``integrity.merkle._path``): siblings ``(L, (s >> L) XOR 1)`` on the leaf's way up, and the
 tiles ``(L, (z >> L) - 1)`` of the ragged edge, one per set bit ``L`` of ``z``.  The tiles and every
-node at the upper levels depend on ``z`` alone: they belong to the case's state.  What depends on the
-entry is below ``min_level``, and the block of 16 leaves is one index range read; the 63 node lookups
-this statement made before took four times the database's CPU (issue 17 item 2).
+node at the upper levels depend on ``z`` alone: they belong to the case's state.  Only the siblings
+below ``min_level`` depend on the entry: four index probes in all but the biggest cases.  The 63
+candidate lookups this statement made before, re-planned at every call, took the database three
+times the CPU (issue 17 item 2).
 
 A server keeps each case's state while it hears that case's changes (``storage.changes``: triggers on
-the tables it is read from notify, and a change drops the state), so a warm request is the one
-``_ENTRIES`` statement.  Without a listener (the CLI, or while the listening connection is down) the
+the tables it is read from notify, and a change drops the state), so a warm request is one
+statement.  Without a listener (the CLI, or while the listening connection is down) the
 state is read with every request.  ``services.verification`` checks every proof against its
 checkpoint's root and asks again with a freshly read state if one does not lead there.
 """
@@ -36,14 +36,14 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from integrity.merkle import HASH_SIZE, NodeGetter, root_from_leaf_hashes
+from integrity.merkle import HASH_SIZE, NodeGetter
 from storage import changes as case_changes
 from storage.db import fetch_read
 from storage.witnessing import Stamp
 
 logger = logging.getLogger(__name__)
 
-#: Levels below this are computed from the entry's aligned block of ``2 ** BLOCK_LEVELS`` leaves.
+#: Levels below this are read with each entry (its path's siblings): each node serves few proofs.
 BLOCK_LEVELS = 4
 #: The lowest level a ``CaseState`` keeps: below it, each node serves at most 16 leaves' proofs.
 UPPER_MIN_LEVEL = BLOCK_LEVELS
@@ -211,21 +211,33 @@ SELECT c.case_id, k.size, k.root, k.note,
                                         AND n.idx = (k.size >> g.lvl) - 1
                       WHERE (k.size >> g.lvl) & 1 = 1) r"""
 
-# $5: the lowest level the case's state keeps (ALL_LEVELS without one); each entry's siblings from
-# level 4 up to it, NULL where that node is not complete yet (a sibling past the last leaf).
+# $5: the lowest level the case's state keeps (ALL_LEVELS without one); each entry's path siblings
+# ``(L, (seq >> L) XOR 1)`` below it, NULL where that node is not complete yet (past the last leaf).
 _ENTRIES = """
 SELECT e.case_id, e.seq, e.kind, e.body,
        CASE WHEN e.kind <> $4 THEN
-         array(SELECT n.hash FROM tree_nodes n WHERE n.case_id = e.case_id AND n.level = 0
-                AND n.idx BETWEEN e.seq & ~15::bigint AND e.seq | 15 ORDER BY n.idx) END AS block,
-       CASE WHEN e.kind <> $4 AND $5::int > 4 THEN
-         array(SELECT n.hash FROM generate_series(4, $5::int - 1) AS g(lvl)
+         array(SELECT n.hash FROM generate_series(0, $5::int - 1) AS g(lvl)
                  LEFT JOIN tree_nodes n ON n.case_id = e.case_id AND n.level = g.lvl
                                        AND n.idx = (e.seq >> g.lvl) # 1
                 ORDER BY g.lvl) END AS siblings
   FROM entries e
  WHERE e.blake3 = $1 AND ($2::text IS NULL OR e.case_id = $2) AND e.kind = ANY($3::text[])
  ORDER BY e.case_id, e.seq"""
+
+# The same in one case whose state keeps every level from 4 up (all but the biggest cases): four
+# index probes.  A statement of its own because the planner keeps one generic plan for it; the
+# general one is planned afresh at every call (~130 us of the database's ~250 us a request).
+_ENTRIES_IN_CASE = """
+SELECT e.case_id, e.seq, e.kind, e.body,
+       CASE WHEN e.kind <> $4 THEN ARRAY[
+         (SELECT n.hash FROM tree_nodes n WHERE n.case_id = e.case_id AND n.level = 0 AND n.idx = e.seq # 1),
+         (SELECT n.hash FROM tree_nodes n WHERE n.case_id = e.case_id AND n.level = 1 AND n.idx = (e.seq >> 1) # 1),
+         (SELECT n.hash FROM tree_nodes n WHERE n.case_id = e.case_id AND n.level = 2 AND n.idx = (e.seq >> 2) # 1),
+         (SELECT n.hash FROM tree_nodes n WHERE n.case_id = e.case_id AND n.level = 3 AND n.idx = (e.seq >> 3) # 1)
+       ] END AS siblings
+  FROM entries e
+ WHERE e.blake3 = $1 AND e.case_id = $2 AND e.kind = ANY($3::text[])
+ ORDER BY e.seq"""
 
 
 async def object_matches(pool: asyncpg.Pool, blake3_hex: str, case_id: str | None, kinds: Sequence[str],
@@ -242,7 +254,7 @@ async def object_matches(pool: asyncpg.Pool, blake3_hex: str, case_id: str | Non
         state = await reader.state(case_id)
         if state is None:
             return []
-        rows = await fetch_read(pool, _ENTRIES, blake3_hex, case_id, asked, failed_kind, state.min_level)
+        rows = await _in_case(pool, blake3_hex, case_id, asked, failed_kind, state.min_level)
         if any(r["seq"] >= state.size for r in rows):
             # Appended since the state was read (kept, or read just before): read it again, and the
             # entries with it if its kept levels moved up (more siblings to ask for).
@@ -251,7 +263,7 @@ async def object_matches(pool: asyncpg.Pool, blake3_hex: str, case_id: str | Non
             if state is None:
                 return []
             if state.min_level > below:
-                rows = await fetch_read(pool, _ENTRIES, blake3_hex, case_id, asked, failed_kind, state.min_level)
+                rows = await _in_case(pool, blake3_hex, case_id, asked, failed_kind, state.min_level)
         states = {case_id: state}
     else:
         rows = await fetch_read(pool, _ENTRIES, blake3_hex, None, asked, failed_kind, ALL_LEVELS)
@@ -260,6 +272,13 @@ async def object_matches(pool: asyncpg.Pool, blake3_hex: str, case_id: str | Non
         if behind:
             states.update(await reader.states(sorted(behind), fresh=True))
     return _matches(rows, states, set(kinds), failed_kind, reader.kept)
+
+
+async def _in_case(pool: asyncpg.Pool, blake3_hex: str, case_id: str, kinds: list[str], failed_kind: str,
+                   min_level: int) -> list[asyncpg.Record]:
+    if min_level <= BLOCK_LEVELS:
+        return await fetch_read(pool, _ENTRIES_IN_CASE, blake3_hex, case_id, kinds, failed_kind)
+    return await fetch_read(pool, _ENTRIES, blake3_hex, case_id, kinds, failed_kind, min_level)
 
 
 class _Reader:
@@ -337,24 +356,17 @@ def _matches(rows: list[asyncpg.Record], states: dict[str, CaseState], kinds: se
         out.append(ObjectMatch(
             state.case_id, r["seq"], r["kind"], r["body"], state.size, state.root, state.note,
             list(state.cosignatures), state.witnessed_size, state.stamp_for(r["seq"]), failed.get(state.case_id),
-            _node_getter(r["seq"], r["block"] or [], r["siblings"] or [], state), state.case_id in kept))
+            _node_getter(r["seq"], r["siblings"] or [], state), state.case_id in kept))
     return out
 
 
-def _node_getter(seq: int, block: list[bytes], siblings: list[bytes | None], state: CaseState) -> NodeGetter:
-    """Perfect subtrees for the proof of ``seq``: below level 4 from its leaf block, up to the state's
-    kept levels from its siblings, above (and the ragged edge's tiles) from the state."""
-    start = seq >> BLOCK_LEVELS << BLOCK_LEVELS
+def _node_getter(seq: int, siblings: list[bytes | None], state: CaseState) -> NodeGetter:
+    """Perfect subtrees for the proof of ``seq``: its path's siblings below the state's kept levels as
+    read with the entry, the rest (upper levels, the ragged edge's tiles) from the state."""
 
     def node(level: int, idx: int) -> bytes:
-        if level < BLOCK_LEVELS:
-            first = (idx << level) - start
-            if first >= 0 and first + (1 << level) <= len(block):
-                return block[first] if level == 0 else root_from_leaf_hashes(block[first:first + (1 << level)])
-        elif level < state.min_level and idx == (seq >> level) ^ 1:
-            i = level - BLOCK_LEVELS
-            if i < len(siblings) and (found := siblings[i]) is not None:
-                return found
+        if level < len(siblings) and idx == (seq >> level) ^ 1 and (found := siblings[level]) is not None:
+            return found
         kept = state.node(level, idx)
         if kept is None:
             raise KeyError((level, idx))
