@@ -75,9 +75,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         elapsed = time.perf_counter() - start
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else "unmatched"
-        metrics = request.app[METRICS]
-        metrics.requests.labels(request.method, route, str(status)).inc()
-        metrics.latency.labels(route).observe(elapsed)
+        request.app[METRICS].request_done(request.method, route, status, elapsed)
         if logger.isEnabledFor(logging.INFO):  # the same line as ever; its fields built only to be written
             principal = request.get(PRINCIPAL)
             logger.info("%s %s %d %.1fms", request.method, request.path, status, elapsed * 1000,

@@ -146,6 +146,11 @@ async def test_health_metrics_openapi(file_api: Api) -> None:
     status, text = await file_api.call("GET", "/metrics", "admin")
     assert status == 200 and b'custody_uploads_total{result="committed"} 1.0' in text
     assert b"custody_http_request_seconds_bucket" in text
+    assert b'custody_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
+    await file_api.call("GET", "/healthz")
+    status, text = await file_api.call("GET", "/metrics", "admin")
+    assert b'custody_http_requests_total{method="GET",route="/healthz",status="200"} 2.0' in text
+    assert b'custody_http_request_seconds_count{route="/healthz"} 2.0' in text
     status, spec = await file_api.call("GET", "/api/v1/openapi.json")
     assert status == 200 and spec["openapi"].startswith("3.1")
     documented = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
