@@ -265,12 +265,14 @@ async def _run_story(settings: Settings, *, clips: int, serve: bool, tsa_root: b
               + (f" --tsa-cert {tsa_file}" if tsa_root else ""))
         if not serve:
             return 0 if ok else 1
-        print("\nserving until Ctrl-C")
         http_log.setLevel(logging.NOTSET)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        # Only now: whoever reads this line may press Ctrl-C at once (the test does); before the
+        # handlers, a SIGINT is a KeyboardInterrupt thrown through the event loop instead.
+        print("\nserving until Ctrl-C", flush=True)
         await stop.wait()
         return 0 if ok else 1
     finally:
