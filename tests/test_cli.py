@@ -319,7 +319,12 @@ def test_ctrl_c_on_the_demo_stops_only_what_it_started(tmp_path: Path, already_r
                 if "serving until Ctrl-C" in line:
                     break
             demo.send_signal(signal.SIGINT)
-            demo.wait(timeout=60)
+            # Keep reading while it stops: a demo blocked writing into a full pipe could not stop.
+            try:
+                rest, _ = demo.communicate(timeout=60)
+            except subprocess.TimeoutExpired as exc:
+                raise AssertionError(f"the demo did not stop within 60 s of Ctrl-C; it wrote:\n{exc.output}") from exc
+            assert demo.returncode is not None, rest
             assert db.embedded_running(home / "pg") is already_running
         finally:
             demo.kill()
