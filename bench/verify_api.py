@@ -13,8 +13,9 @@ auth, access check, lookup by hash, inclusion proof (10 hashes at 1,000 entries 
 checkpoint.  Warm, that is one statement (``storage.verification``): the entry and the 16 leaf hashes
 of its block, the proof's nodes below level 4 computed from them; the checkpoint, cosignatures,
 timestamps and upper tree nodes come from the case state each server process keeps while PostgreSQL
-notifies it of every change to the case (``storage.changes``).  With 100,000 targets the proof cache
-mostly misses; the states of all 1,000 cases take about 5 MB.  For each worker count
+notifies it of every change to the case (``storage.changes``).  Under load, the lookups that queue
+for a database slot go out together, one statement for all of them (``storage.coalesce``).  With
+100,000 targets the proof cache mostly misses; the states of all 1,000 cases take about 5 MB.  For each worker count
 the embedded PostgreSQL is stopped and the server started afresh: the first run is cold (server and
 database just started; the OS page cache is not dropped, that needs root and hits every other
 process), the second warm.  8 and 64 connections.  The load generator shares the 2 cores: it runs

@@ -337,11 +337,19 @@ async def fetch_read(pool: asyncpg.Pool, query: str, *args: Any) -> list[asyncpg
     locks, ``LISTEN``): the connection was reset when it came back last, and this statement leaves it so.
     At most ``READS_IN_FLIGHT`` at once per pool.
     """
-    async with _reads(pool), pool.acquire() as conn:
+    async with read_connection(pool) as conn:
         rows: list[asyncpg.Record] = await conn.fetch(query, *args)
+        return rows
+
+
+@asynccontextmanager
+async def read_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection for one read-only statement, as ``fetch_read`` runs it, once one of the
+    ``READS_IN_FLIGHT`` slots is free (``storage.coalesce`` decides what to send only then)."""
+    async with _reads(pool), pool.acquire() as conn:
+        yield conn
         if not conn.is_in_transaction():
             conn.mark_stateless()
-        return rows
 
 
 async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:

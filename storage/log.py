@@ -140,7 +140,7 @@ class CaseLog:
         self._writers: dict[str, asyncio.Task[None]] = {}
         self._archiving: set[asyncio.Task[None]] = set()  # checkpoint archive writes in flight
         # A proof for (case, index, size) never changes: the tree below a signed size is immutable.
-        self._proofs: OrderedDict[tuple[str, int, int], list[bytes]] = OrderedDict()
+        self._proofs: OrderedDict[tuple[str, int, int], tuple[bytes, ...]] = OrderedDict()
 
     # -- cases -------------------------------------------------------------------------------
 
@@ -474,7 +474,7 @@ class CaseLog:
         key = (case_id, index, size)
         if (cached := self._proofs.get(key)) is not None:
             self._proofs.move_to_end(key)
-            return cached
+            return list(cached)
         current = size if size_is_signed else (await self.head(case_id))[0]
         if not 0 <= index < size <= current:
             raise BadRange(f"need 0 <= index < size <= {current}; got index {index}, size {size}")
@@ -492,7 +492,7 @@ class CaseLog:
         key = (case_id, index, size)
         if not fresh and (cached := self._proofs.get(key)) is not None:
             self._proofs.move_to_end(key)
-            return cached
+            return list(cached)
         try:
             proof = merkle.inclusion_proof(index, size, node)
         except KeyError as exc:
@@ -502,7 +502,9 @@ class CaseLog:
         return proof
 
     def _keep_proof(self, key: tuple[str, int, int], proof: list[bytes]) -> None:
-        self._proofs[key] = proof
+        # A tuple of bytes, a key of str and ints: the collector stops tracking both after their first
+        # collection, so 10,000 kept proofs do not lengthen every full collection (a list would).
+        self._proofs[key] = tuple(proof)
         if len(self._proofs) > PROOF_CACHE_ENTRIES:
             self._proofs.popitem(last=False)
 
