@@ -38,10 +38,10 @@ class MemorySource:
         return io.BytesIO(self.files[name])
 
 
-def bundle(origin: str | None = None, case_id: str = "C-1") -> dict[str, bytes]:
-    d = digest_bytes(MEDIA)
+def bundle(origin: str | None = None, case_id: str = "C-1", media: tuple[bytes, ...] = (MEDIA,)) -> dict[str, bytes]:
+    digests = [digest_bytes(m) for m in media]
     drafts = [("case.opened", {"title": "t"}),
-              ("evidence.ingested", {"blake3": d.blake3, "sha256": d.sha256, "size": d.size})]
+              *(("evidence.ingested", {"blake3": d.blake3, "sha256": d.sha256, "size": d.size}) for d in digests)]
     bodies: list[bytes] = []
     prev: bytes | None = None
     for seq, (kind, fields) in enumerate(drafts):
@@ -54,7 +54,7 @@ def bundle(origin: str | None = None, case_id: str = "C-1") -> dict[str, bytes]:
         "checkpoint": sign_checkpoint(cp, SIGNER),
         "entries.jsonl": b"".join(b + b"\n" for b in bodies),
         vkey_file_name(SIGNER.vkey): SIGNER.vkey.encode() + b"\n",
-        f"objects/{d.blake3}": MEDIA,
+        **{f"objects/{d.blake3}": m for d, m in zip(digests, media, strict=True)},
     }
 
 
@@ -72,6 +72,41 @@ def test_a_changed_object_fails_at_its_name() -> None:
     report = verify_source(MemorySource(files), [SIGNER.vkey], bundle="memory")
     assert not report.ok and report.failure_place == name and report.failure is not None
     assert report.failure.code == "object_mismatch"
+
+
+SEVERAL = tuple(bytes([n]) * (300_000 + n) for n in range(5))  # above the size hashed on two threads
+
+
+def test_several_objects_are_hashed_two_at_a_time_and_reported_in_order() -> None:
+    files = bundle(media=SEVERAL)
+    report = verify_source(MemorySource(files), [SIGNER.vkey], bundle="memory")
+    assert report.ok, report.failure
+    assert [o.blake3 for o in report.objects] == sorted(n[len("objects/"):] for n in files if n.startswith("objects/"))
+    assert {o.size for o in report.objects} == {len(m) for m in SEVERAL}
+
+
+def test_the_first_changed_object_ends_the_check_with_those_before_it_reported() -> None:
+    files = bundle(media=SEVERAL)
+    names = sorted(n for n in files if n.startswith("objects/"))
+    files[names[2]] = files[names[2]][:-1] + b"!"
+    report = verify_source(MemorySource(files), [SIGNER.vkey], bundle="memory")
+    assert not report.ok and report.failure_place == names[2]
+    assert [(o.blake3, o.ok) for o in report.objects] == [(names[0][8:], True), (names[1][8:], True),
+                                                         (names[2][8:], False)]
+
+
+def test_an_object_no_entry_describes_fails_after_the_objects_before_it() -> None:
+    files = bundle(media=SEVERAL)
+    names = sorted(n for n in files if n.startswith("objects/"))
+    stray = "objects/" + "f" * 64  # sorts last
+    files[stray] = b"not evidence"
+    files[names[0]] = files[names[0]] + b"!"  # ...yet a changed object before it is reported first
+    report = verify_source(MemorySource(files), [SIGNER.vkey], bundle="memory")
+    assert report.failure_place == names[0] and report.failure is not None
+    assert report.failure.code == "object_mismatch"
+    del files[names[0]]
+    report = verify_source(MemorySource(files), [SIGNER.vkey], bundle="memory")
+    assert report.failure_place == stray and len(report.objects) == len(SEVERAL) - 1
 
 
 def test_entries_of_another_case_fail() -> None:
