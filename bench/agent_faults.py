@@ -13,7 +13,8 @@ cleanly, and the trial is checked:
 - stuck: after the clean run, a file still on the camera, a journal row not finished, anything in
   the spool, a live ffmpeg, or a clean run that did not end with exit status 0.
 
-Every total must be 0.  The kill points are reported by the journal state they hit.
+Every total must be 0: a PASS/FAIL row per count, exit 1 on a miss.  The kill points are reported
+by the journal state they hit.
 
     python bench/agent_faults.py [--trials 100] [--server-kills 0.1] [--seed N]
 """
@@ -31,7 +32,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -39,6 +39,10 @@ from pathlib import Path
 from blake3 import blake3
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+
+from verdict import Verdicts, bench_dir  # noqa: E402
+
 CASE = "FAULTS-1"
 MIB = 1024 * 1024
 
@@ -151,15 +155,23 @@ class Agent:
         self.home = home
         self.env = clean_env(CUSTODY_HOME=str(home))
         custody(self.env, "station", "enrol", "--server", server.base, "--token-file", str(token_file))
+        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, camera: Path) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "custody", "agent", "--source", str(camera), "--removable",
-                                 "--once", "--case", CASE, "--serial", "CAM-F", "--stable-seconds", "0",
-                                 "--keep-flagged-hours", "0"], cwd=REPO, env=self.env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen([sys.executable, "-m", "custody", "agent", "--source", str(camera),
+                                      "--removable", "--once", "--case", CASE, "--serial", "CAM-F",
+                                      "--stable-seconds", "0", "--keep-flagged-hours", "0"], cwd=REPO, env=self.env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return self.proc
 
     def run(self, camera: Path) -> int:
         return self.start(camera).wait(timeout=600)
+
+    def kill(self) -> None:
+        """On the way out: a run left going (a hung clean run) must not outlive its camera and home."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
 
     @property
     def journal(self) -> Path:
@@ -177,12 +189,34 @@ def main() -> int:
     ap.add_argument("--big-mib", type=int, default=48, help="size of the larger recording per camera")
     ap.add_argument("--seed", type=int, default=None)
     args = ap.parse_args()
+    verdicts = Verdicts("agent_faults")
+    with bench_dir("faults") as work:
+        totals, hit = run(args, work)
+    print("kill points by the journal states they left:")
+    for key, n in sorted(hit.items(), key=lambda kv: -kv[1]):
+        print(f"  {n:4d}  {key}")
+    print(f"trials {args.trials}: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
+    ok = not any(totals.values())
+    print("RESULT: " + ("PASS (all 0)" if ok else "FAIL"))
+    for what, count in totals.items():
+        verdicts.check(f"{what}, {args.trials} kill -9 trial(s)", ours=str(count), target="0", ok=count == 0)
+    # A kill that found the agent already exited tests nothing; how many really hit a run is shown.
+    mid_run = sum(n for key, n in hit.items() if key.startswith("killed:"))
+    with_server = sum(n for key, n in hit.items() if key.endswith(" +server"))
+    verdicts.reference(f"kill points, {args.trials} trial(s)",
+                       f"{mid_run} killed mid-run, {args.trials - mid_run} after the agent exited, "
+                       f"{with_server} with the server killed too")
+    return verdicts.finish()
+
+
+def run(args: argparse.Namespace, work: Path) -> tuple[collections.Counter[str], collections.Counter[str]]:
+    """The trials; the fault totals and the kill points by the journal states they hit."""
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     rng = random.Random(seed)
-    work = Path(tempfile.mkdtemp(prefix="custody-bench-faults-", dir=os.environ.get("BENCH_DIR")))
     server = Server(work / "server")
     totals = collections.Counter({"lost": 0, "duplicated": 0, "wiped-before-receipt": 0, "stuck": 0})
     hit: collections.Counter[str] = collections.Counter()
+    agent: Agent | None = None
     try:
         custody(server.env, "db", "migrate")
         token_file = work / "station.token"
@@ -245,17 +279,12 @@ def main() -> int:
                   f"in {'+'.join(trial_states) or '-'}{flag}", flush=True)
             shutil.rmtree(camera, ignore_errors=True)
     finally:
+        if agent is not None:
+            agent.kill()
         server.stop()
         subprocess.run([sys.executable, "-m", "custody", "db", "stop"], cwd=REPO, env=server.env,
                        capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
-    print("kill points by the journal states they left:")
-    for key, n in sorted(hit.items(), key=lambda kv: -kv[1]):
-        print(f"  {n:4d}  {key}")
-    print(f"trials {args.trials}: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
-    ok = not any(totals.values())
-    print("RESULT: " + ("PASS (all 0)" if ok else "FAIL"))
-    return 0 if ok else 1
+    return totals, hit
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ emulated camera runs in this process and is charged to our side).
 Both sides start alike: the camera files are on disk before either is timed (neither pays for
 writing them), each side flushes exactly what it wrote (`sync FILE...`, the agent's fsyncs), and
 each side's copy is deleted before the other runs.  The machine is shared and noisy, so the sides
-alternate which goes first, each round is printed, and the verdict is the median ratio.
+alternate which goes first, each round is printed, and the verdict is the median ratio.  Prints
+PASS/FAIL for the target and exits 1 on a miss.
 
     python bench/agent_pull.py [--count 4] [--size-mib 512] [--rounds 3]
 """
@@ -21,7 +22,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from agent_pull_ptp import make_files  # noqa: E402
+from verdict import Verdicts, bench_dir  # noqa: E402
 
 from ingest.agent import Agent, AgentConfig  # noqa: E402
 from ingest.camera_ptp import PtpCamera  # noqa: E402
@@ -88,40 +89,57 @@ async def source_round(files: list[Path], camera: Path, work: Path, ours_first: 
     return peer(), await ours()
 
 
-async def main() -> None:
+async def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--count", type=int, default=4)
     ap.add_argument("--size-mib", type=int, default=512)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="custody-bench-pull-"))
+    verdicts = Verdicts("agent_pull")
+    with bench_dir("pull") as work:
+        await run(args, work, verdicts)
+    return verdicts.finish()
+
+
+async def run(args: argparse.Namespace, work: Path, verdicts: Verdicts) -> None:
+    (work / "camera").mkdir()
+    files = make_files(work / "camera", args.count, args.size_mib)
+    os.sync()  # the camera's files are on disk before anything is timed
+    total_mib = args.count * args.size_mib
+    ratios: list[float] = []
+    speeds: dict[str, list[float]] = {"peer": [], "ours": []}
+    peer = 0.0
+    for n in range(args.rounds):
+        peer, ours = await source_round(files, work / "camera", work, ours_first=n % 2 == 1)
+        ratios.append(peer / ours)
+        speeds["peer"].append(total_mib / peer)
+        speeds["ours"].append(total_mib / ours)
+        print(f"round {n + 1}  peer cp + sync {total_mib / peer:7.1f} MiB/s   ours agent pull --source DIR "
+              f"{total_mib / ours:7.1f} MiB/s   speed vs cp {peer / ours:4.2f}")
+    median = statistics.median(ratios)
+    print(f"--source DIR: median speed vs cp over {args.rounds} round(s) {median:4.2f} (target >= 0.80)")
+
+    def span(xs: list[float], fmt: str = ".2f") -> str:
+        return f"{min(xs):{fmt}}-{max(xs):{fmt}}"
+
+    verdicts.check(f"agent pull --source DIR, {total_mib} MiB, median of {args.rounds} round(s)",
+                   ours=f"{span(speeds['ours'], '.0f')} MiB/s", peer=f"{span(speeds['peer'], '.0f')} MiB/s",
+                   ratio=f"{median:.2f} ({span(ratios)})", target=">= 0.80", ok=median >= 0.8)
+    model = PtpCameraModel("BENCH-PTP", files={f"DCIM/{p.name}": p for p in files})
+    bus = EmulatedBackend([model])
+    [dev_id] = scan(bus)
+    device = find_device(dev_id, bus)
+    camera = await PtpCamera.open(device, all_files=True)
     try:
-        (work / "camera").mkdir()
-        files = make_files(work / "camera", args.count, args.size_mib)
-        os.sync()  # the camera's files are on disk before anything is timed
-        total_mib = args.count * args.size_mib
-        ratios, peer = [], 0.0
-        for n in range(args.rounds):
-            peer, ours = await source_round(files, work / "camera", work, ours_first=n % 2 == 1)
-            ratios.append(peer / ours)
-            print(f"round {n + 1}  peer cp + sync {total_mib / peer:7.1f} MiB/s   ours agent pull --source DIR "
-                  f"{total_mib / ours:7.1f} MiB/s   speed vs cp {peer / ours:4.2f}")
-        print(f"--source DIR: median speed vs cp over {args.rounds} round(s) {statistics.median(ratios):4.2f} "
-              f"(target >= 0.80)")
-        model = PtpCameraModel("BENCH-PTP", files={f"DCIM/{p.name}": p for p in files})
-        bus = EmulatedBackend([model])
-        [dev_id] = scan(bus)
-        device = find_device(dev_id, bus)
-        camera = await PtpCamera.open(device, all_files=True)
-        try:
-            ptp = await pull_all(camera, work / "b")
-        finally:
-            await camera.close()
-        print(f"ours  agent pull over PTP (emu)  {total_mib} MiB  {ptp:6.2f} s  {total_mib / ptp:7.1f} MiB/s  "
-              f"speed vs cp {peer / ptp:4.2f} (reported, vs the last round's cp)")
+        ptp = await pull_all(camera, work / "b")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        await camera.close()
+    print(f"ours  agent pull over PTP (emu)  {total_mib} MiB  {ptp:6.2f} s  {total_mib / ptp:7.1f} MiB/s  "
+          f"speed vs cp {peer / ptp:4.2f} (reported, vs the last round's cp)")
+    # The emulated camera runs in this process and is charged to our side: reported, not decided.
+    verdicts.reference(f"agent pull over PTP (emulated camera), {total_mib} MiB",
+                       f"{total_mib / ptp:.0f} MiB/s, speed vs the last round's cp {peer / ptp:.2f}")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(asyncio.run(main()))
