@@ -52,25 +52,28 @@ class Coalescer:
 
     async def _send(self) -> None:
         while self._pending:
-            async with read_connection(self.pool) as conn:
-                # What queued while this sender waited for its slot goes out now, together.
-                batch, query, shared = self._take()
-                if not batch:
-                    continue
-                columns = [list(col) for col in zip(*(each for each, _ in batch), strict=True)]
-                self.statements += 1
-                self.lookups += len(batch)
-                try:
+            batch: list[_Pending] = []
+            try:
+                async with read_connection(self.pool) as conn:
+                    # What queued while this sender waited for its slot goes out now, together.
+                    batch, query, shared = self._take()
+                    if not batch:
+                        continue
+                    columns = [list(col) for col in zip(*(each for each, _ in batch), strict=True)]
+                    self.statements += 1
+                    self.lookups += len(batch)
                     rows = await conn.fetch(query, *columns, *shared)
-                except asyncio.CancelledError:  # the server stops: so do the requests waiting here
-                    for _, future in batch:
-                        future.cancel()
-                    raise
-                except Exception as exc:
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
+            except asyncio.CancelledError:  # the server stops: so do the requests waiting here
+                for _, future in batch:
+                    future.cancel()
+                raise
+            except Exception as exc:
+                # The statement failed, or no connection could be had (the database is down, the pool
+                # closed): the lookups it was for fail with it, as their own read would have.
+                for _, future in batch or self._take()[0]:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
             found: list[list[asyncpg.Record]] = [[] for _ in batch]
             for row in rows:
                 found[row["i"] - 1].append(row)
